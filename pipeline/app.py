@@ -1,0 +1,53 @@
+"""The service's context: one config, one clock, the store and the signer, passed to every step."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.clock import Clock
+from pipeline.config import Config
+from pipeline.intake.threading import Signer
+from pipeline.outbox.templates import Templates
+from pipeline.store.db import Store
+from pipeline.store.files import FILE_MODE, FileStore, write_durably
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything a step needs. Built once at start-up; there are no globals."""
+
+    config: Config
+    clock: Clock
+    store: Store
+    files: FileStore
+    signer: Signer
+    templates: Templates
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock) -> App:
+        files = FileStore(config.data_path)
+        store = Store.open(config.database_url)
+        key = _signing_key(config, config.data_path)
+        domain = config.mailbox.address.rpartition("@")[2]
+        return cls(config, clock, store, files, Signer(key, domain), Templates())
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _signing_key(config: Config, data_dir: Path) -> bytes:
+    """The HMAC secret: from config or the environment, else one generated once and kept private."""
+    if config.security.signing_key:
+        return config.security.signing_key.encode()
+    path = data_dir / "signing.key"
+    if not path.exists():
+        write_durably(path, secrets.token_hex(32).encode())
+        log.info("generated a new signing key in data_dir")
+    os.chmod(path, FILE_MODE)
+    return path.read_bytes().strip()

@@ -1,0 +1,112 @@
+"""The `masp` command: one verb per job, each with --help. Exit 0 ok, 2 bad usage/config, 1 failure."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from pipeline.clock import Clock
+from pipeline.config import Config, load_config
+from pipeline.errors import ConfigError, PipelineError
+
+app = typer.Typer(
+    help="MASP pipeline: runs the Multi Agency Support Panel cycle out of its shared inbox.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+quarantine_app = typer.Typer(help="Emails that could not be processed: list and replay them.",
+                             no_args_is_help=True)
+outbox_app = typer.Typer(help="Emails waiting to be sent or held for the administrator.",
+                         no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(outbox_app, name="outbox")
+
+console = Console()
+
+
+@dataclass
+class Globals:
+    config_path: Path
+    now: datetime | None
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--now must be an ISO-8601 date-time, got {value!r}") from exc
+    if when.tzinfo is None:
+        raise typer.BadParameter("--now needs a time zone offset, e.g. 2026-12-01T09:00:00+00:00")
+    return when
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Option("--config", envvar="MASP_CONFIG",
+                                         help="Path to config.yaml.")] = Path("config.yaml"),
+    now: Annotated[str | None, typer.Option("--now", envvar="MASP_NOW",
+                   help="Run as if the clock read this ISO-8601 time (with offset).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+) -> None:
+    """Global options shared by every command."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Globals(config, _parse_now(now))
+
+
+def settings(ctx: typer.Context) -> tuple[Config, Clock]:
+    """Load and validate the config once; build the clock from --now."""
+    g: Globals = ctx.obj
+    config = load_config(g.config_path)
+    clock = Clock.starting_at(g.now) if g.now else Clock.system()
+    return config, clock
+
+
+def open_app(ctx: typer.Context) -> Any:
+    from pipeline.app import App
+
+    config, clock = settings(ctx)
+    return App.open(config, clock)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def main() -> None:
+    """Entry point: maps the exception tree onto exit statuses."""
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except PipelineError as exc:
+        console.print(f"[red]Error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - click usage errors arrive here in standalone off
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else 1)
+        raise
+
+
+# Importing the command module registers its commands on `app`.
+from pipeline import commands  # noqa: E402,F401

@@ -1,0 +1,229 @@
+"""The verbs of `masp`: thin wrappers that load the config, call one step and print the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from pipeline.cli import app, console, open_app, outbox_app, print_json, quarantine_app, settings
+from pipeline.errors import NotFound
+
+
+@app.command()
+def poll(ctx: typer.Context) -> None:
+    """One intake pass: read new mail, file and answer it, move it aside, send the outbox."""
+    from pipeline.intake.poll import poll as run_poll
+
+    service = open_app(ctx)
+    try:
+        report = run_poll(service)
+    finally:
+        service.close()
+    console.print(
+        f"Stored {report.ingest.stored} new email(s) ({report.ingest.duplicates} duplicate(s)); "
+        f"filed {report.filing.filed}, quarantined {report.filing.quarantined}; "
+        f"moved {report.moved}; sent {report.delivery.sent}, "
+        f"waiting {report.delivery.waiting}, failed {report.delivery.failed}."
+    )
+    for error in report.errors:
+        console.print(f"[yellow]Warning:[/yellow] {error}", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the service until SIGTERM or SIGINT: poll on the interval, wake on IMAP IDLE."""
+    from pipeline.service import serve
+
+    service = open_app(ctx)
+    try:
+        serve(service)
+    finally:
+        service.close()
+
+
+@app.command()
+def tick(ctx: typer.Context) -> None:
+    """Run every time-based job that is due (today: resending outbox email whose retry is due)."""
+    from pipeline.service import run_due_jobs
+
+    service = open_app(ctx)
+    try:
+        sent = run_due_jobs(service)
+    finally:
+        service.close()
+    console.print(f"Due jobs done; {sent} email(s) sent.")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    reference: Annotated[str | None, typer.Argument(help="One case, e.g. MASP-2026-0007.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Where every case stands: documents present and missing, meeting, deadline."""
+    from pipeline.outputs import status as view
+
+    service = open_app(ctx)
+    try:
+        with service.store.session() as session:
+            if reference:
+                data = view.one_case(service, session, reference)
+                print_json(data) if as_json else console.print_json(data=data)
+                return
+            rows = view.all_cases(service, session)
+    finally:
+        service.close()
+    print_json(rows) if as_json else view.print_table(console, rows)
+
+
+@app.command()
+def meetings(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option(help="How many meetings per panel.")] = 6,
+) -> None:
+    """List upcoming meetings with their document deadline and timeslot-notice date."""
+    from pipeline.outputs.calendar import print_meetings
+
+    config, clock = settings(ctx)
+    print_meetings(console, config, clock.now(), count)
+
+
+@app.command()
+def form(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the blank form.")] = Path(
+        "referral-form.docx"
+    ),
+) -> None:
+    """Write the panel's blank referral form (Word, with content controls)."""
+    from pipeline.documents.form import write_blank_form
+
+    write_blank_form(out)
+    console.print(f"Wrote the blank referral form to {out}")
+
+
+@app.command("check-config")
+def check_config(ctx: typer.Context) -> None:
+    """Validate config.yaml, then connect to the mailbox and mail server and say what was found."""
+    from pipeline.mailbox.check import check_mailbox
+
+    config, _ = settings(ctx)
+    console.print(f"config is valid: {len(config.panels)} panel(s), back-end {config.mailbox.backend}")
+    ok = check_mailbox(config, console)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="Keep the demo data in this folder.")] = None,
+) -> None:
+    """Show the whole intake flow on synthetic referrals, with no mail server needed."""
+    from pipeline.demo import run_demo
+
+    run_demo(console, keep)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Emails that could not be processed, with why."""
+    from pipeline.store.models import Message
+
+    service = open_app(ctx)
+    try:
+        with service.store.session() as session:
+            rows = session.scalars(select(Message).where(Message.status == "quarantined"))
+            items = [{"id": r.id, "received_at": r.received_at.isoformat(), "category": r.category,
+                      "attempts": r.attempts, "size": r.size,
+                      "error": (r.error or "").strip().splitlines()[-1:]} for r in rows]
+    finally:
+        service.close()
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        console.print("Nothing is quarantined.")
+    for item in items:
+        console.print(f"{item['id']}: {item['received_at']} {item['category']} "
+                      f"({item['size']} bytes, {item['attempts']} attempt(s)) {item['error']}")
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    ctx: typer.Context,
+    ledger_id: Annotated[int, typer.Argument(help="The id shown by `masp quarantine list`.")],
+) -> None:
+    """Process a quarantined email again (after a fix, or after raising a limit)."""
+    from pipeline.intake.filing import replay
+    from pipeline.intake.poll import deliver_configured
+    from pipeline.store.models import Message
+
+    service = open_app(ctx)
+    try:
+        with service.store.session() as session:
+            row = session.get(Message, ledger_id)
+            if row is None or row.status != "quarantined":
+                raise NotFound(f"no quarantined email with id {ledger_id}: see `masp quarantine list`")
+        report = replay(service, ledger_id)
+        deliver_configured(service)
+    finally:
+        service.close()
+    if report.quarantined:
+        console.print(f"Email {ledger_id} failed again and stays in quarantine.")
+        raise typer.Exit(1)
+    console.print(f"Email {ledger_id} processed: {', '.join(report.cases) or 'no case'}.")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    ctx: typer.Context,
+    state: Annotated[str, typer.Option(help="pending, held, sent, failed or all.")] = "held",
+) -> None:
+    """Emails in the outbox; by default those held for the administrator."""
+    from pipeline.store.models import OutboxItem
+
+    service = open_app(ctx)
+    try:
+        with service.store.session() as session:
+            query = select(OutboxItem).order_by(OutboxItem.id)
+            if state != "all":
+                query = query.where(OutboxItem.status == state)
+            for item in session.scalars(query):
+                console.print(f"{item.id}: [{item.status}] {item.template} to {item.recipients}"
+                              f"{' — ' + item.hold_reason if item.hold_reason else ''}",
+                              highlight=False)
+    finally:
+        service.close()
+
+
+@outbox_app.command("release")
+def outbox_release(
+    ctx: typer.Context,
+    outbox_id: Annotated[int, typer.Argument(help="The id shown by `masp outbox list`.")],
+) -> None:
+    """Let a held email go (the administrator has checked the recipient)."""
+    from pipeline.outbox.queue import audit
+    from pipeline.store.models import OutboxItem
+
+    service = open_app(ctx)
+    try:
+        with service.store.session() as session:
+            item = session.get(OutboxItem, outbox_id)
+            if item is None or item.status != "held":
+                raise NotFound(f"no held email with id {outbox_id}: see `masp outbox list`")
+            item.status = "pending"
+            item.next_attempt_at = service.clock.now()
+            audit(session, service, None, "released", outbox=item.id)
+        from pipeline.intake.poll import deliver_configured
+
+        deliver_configured(service)
+    finally:
+        service.close()
+    console.print(f"Released email {outbox_id}.")

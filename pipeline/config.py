@@ -1,0 +1,261 @@
+"""Loads `config.yaml` once at start-up into frozen, validated objects.
+
+Every error names the key that is wrong (exit status 2). Secrets may come from the
+environment instead of the file: see `SECRET_ENV` below.
+"""
+
+from __future__ import annotations
+
+import os
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from dateutil.rrule import rrulestr
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import ConfigError
+
+# Environment variables that override secrets in the file, so passwords need not be on disk.
+SECRET_ENV: dict[str, tuple[str, ...]] = {
+    "MASP_IMAP_PASSWORD": ("mailbox", "imap", "password"),
+    "MASP_SMTP_PASSWORD": ("mailbox", "smtp", "password"),
+    "MASP_GRAPH_CLIENT_SECRET": ("mailbox", "graph", "client_secret"),
+    "MASP_EWS_PASSWORD": ("mailbox", "ews", "password"),
+    "MASP_SIGNING_KEY": ("security", "signing_key"),
+    "MASP_DATABASE": ("database",),
+}
+
+Email = Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")]
+
+
+class Frozen(BaseModel):
+    """Base for every config section: immutable, and unknown keys are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ImapConfig(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str = ""
+    password: str = ""
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    idle_seconds: int = Field(300, ge=10, le=1740)
+
+
+class SmtpConfig(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["ssl", "starttls", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class MaildirConfig(Frozen):
+    inbox: str = "var/mail/inbox"
+    processed: str = "var/mail/processed"
+    sent: str = "var/mail/sent"
+
+
+class GraphConfig(Frozen):
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+
+
+class EwsConfig(Frozen):
+    server: str = ""
+    username: str = ""
+    password: str = ""
+
+
+class MailboxConfig(Frozen):
+    backend: Literal["imap", "graph", "ews", "maildir"] = "maildir"
+    address: Email = "panel@example.org"
+    display_name: str = "Multi Agency Support Panel"
+    poll_interval_seconds: int = Field(60, ge=5)
+    imap: ImapConfig = ImapConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    maildir: MaildirConfig = MaildirConfig()
+    graph: GraphConfig = GraphConfig()
+    ews: EwsConfig = EwsConfig()
+
+
+class MeetingsConfig(Frozen):
+    rrule: str
+    time: dt.time
+    add: tuple[dt.date, ...] = ()
+    cancel: tuple[dt.date, ...] = ()
+
+    @field_validator("rrule")
+    @classmethod
+    def _valid_rrule(cls, value: str) -> str:
+        try:
+            rrulestr(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not a valid RFC 5545 RRULE ({exc})") from exc
+        return value
+
+
+class DeadlineConfig(Frozen):
+    days_before: int = Field(7, ge=0, le=60)
+    time: dt.time = dt.time(12, 0)
+
+
+class PanelConfig(Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+    name: str
+    reference_prefix: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9]{1,9}$")
+    locality: str | None = None
+    meetings: MeetingsConfig
+    deadline: DeadlineConfig = DeadlineConfig()
+    slot_notice_days: int = Field(5, ge=0, le=30)
+
+    @property
+    def prefix(self) -> str:
+        return self.reference_prefix or self.id.upper().replace("-", "").replace("_", "")[:10]
+
+
+class Person(Frozen):
+    name: str
+    email: Email
+
+
+class Member(Person):
+    agency: str = ""
+    role: Literal["core", "co-opted"] = "core"
+
+
+class PeopleConfig(Frozen):
+    administrator: Person
+    chair: Person
+    service_managers: tuple[Person, ...] = ()
+    members: tuple[Member, ...] = ()
+
+
+class LimitsConfig(Frozen):
+    max_email_bytes: int = Field(35_000_000, ge=10_000)
+    max_attachment_bytes: int = Field(20_000_000, ge=1_000)
+    max_attachments: int = Field(40, ge=1)
+    max_sends_per_recipient_per_hour: int = Field(20, ge=1)
+    max_sends_per_case_per_day: int = Field(30, ge=1)
+    send_attempts: int = Field(8, ge=1)
+    allowed_recipient_domains: tuple[str, ...] = ()
+
+
+class RetentionConfig(Frozen):
+    working_copies_days: int = Field(400, ge=1)
+    quarantine_days: int = Field(90, ge=1)
+
+
+class SecurityConfig(Frozen):
+    signing_key: str = ""
+
+
+class Config(Frozen):
+    """The whole configuration; `base_dir` is the folder relative paths are read from."""
+
+    timezone: str = "Europe/London"
+    data_dir: str = "var"
+    database: str = ""
+    mailbox: MailboxConfig = MailboxConfig()
+    panels: tuple[PanelConfig, ...]
+    people: PeopleConfig
+    limits: LimitsConfig = LimitsConfig()
+    retention: RetentionConfig = RetentionConfig()
+    security: SecurityConfig = SecurityConfig()
+    base_dir: str = "."
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("panels")
+    @classmethod
+    def _unique_panels(cls, value: tuple[PanelConfig, ...]) -> tuple[PanelConfig, ...]:
+        if not value:
+            raise ValueError("at least one panel is needed")
+        ids = [p.id for p in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("panel ids must be unique")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def path(self, value: str) -> Path:
+        """A configured path, resolved against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def data_path(self) -> Path:
+        return self.path(self.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_path / 'masp.sqlite'}"
+
+    def panel(self, panel_id: str) -> PanelConfig:
+        for p in self.panels:
+            if p.id == panel_id:
+                return p
+        raise ConfigError("panels", f"no panel with id {panel_id!r}")
+
+
+def _set_path(tree: dict[str, Any], keys: tuple[str, ...], value: str) -> None:
+    node = tree
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    return key, str(error["msg"])
+
+
+def parse_config(raw: Any, base_dir: Path, env: dict[str, str] | None = None) -> Config:
+    """Validate a YAML tree (plus secrets from `env`) into a Config."""
+    if not isinstance(raw, dict):
+        raise ConfigError("(top level)", "the file must be a YAML mapping of keys to values")
+    tree = dict(raw)
+    for var, keys in SECRET_ENV.items():
+        value = (env if env is not None else dict(os.environ)).get(var)
+        if value:
+            _set_path(tree, keys, value)
+    tree["base_dir"] = str(base_dir)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as exc:
+        key, message = _describe(exc.errors()[0])
+        raise ConfigError(key, message) from exc
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("(file)", f"{path} is not valid YAML: {exc}") from exc
+    return parse_config(raw, path.resolve().parent)

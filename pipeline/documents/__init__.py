@@ -1,0 +1,1 @@
+"""Documents: recognising and reading what referrers attach, one module per kind."""

@@ -1,0 +1,54 @@
+"""One exception tree for the whole service; every error says what to do next."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Root of every error the service raises on purpose."""
+
+    def __init__(self, message: str, *, reference: str | None = None) -> None:
+        self.reference = reference
+        prefix = f"{reference}: " if reference else ""
+        super().__init__(prefix + message)
+
+
+class ConfigError(PipelineError):
+    """The configuration is missing, unreadable or invalid; the message names the key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"config key '{key}': {message}")
+
+
+class MailboxError(PipelineError):
+    """The mailbox could not be reached or refused an operation."""
+
+
+class SendError(PipelineError):
+    """An email could not be handed to the mail server; it stays in the outbox for retry.
+
+    `temporary` is True when the server could not be reached or said 'try later' (4xx):
+    the email waits without using up an attempt. False means the server refused it (5xx).
+    """
+
+    def __init__(
+        self, message: str, *, reference: str | None = None, temporary: bool = True
+    ) -> None:
+        self.temporary = temporary
+        super().__init__(message, reference=reference)
+
+
+class StoreError(PipelineError):
+    """The database or the file store refused an operation."""
+
+
+class IntakeError(PipelineError):
+    """An email could not be filed; it is quarantined with its raw bytes."""
+
+
+class DocumentError(PipelineError):
+    """An attachment could not be read; the referrer is told why in plain English."""
+
+
+class NotFound(PipelineError):
+    """A case, message or outbox row named on the command line does not exist."""

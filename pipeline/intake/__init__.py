@@ -1,0 +1,1 @@
+"""Intake: every email is ledgered, read, filed to a case and answered."""

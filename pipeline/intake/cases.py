@@ -1,0 +1,132 @@
+"""Finding and opening cases, and adding documents to them (R3, R5)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.config import PanelConfig
+from pipeline.documents.form import FormFacts
+from pipeline.documents.kinds import Kind, Status
+from pipeline.intake.mime import ParsedEmail
+from pipeline.intake.threading import references_in_subject, references_in_thread
+from pipeline.panel.completeness import DocumentView, missing_kinds
+from pipeline.panel.meetings import target_meeting
+from pipeline.store.models import Case, Counter, Document
+
+
+def find_case(app: App, session: Session, parsed: ParsedEmail) -> Case | None:
+    """R5: a reply to one of our emails (proven by its signed id), else a reference in the subject."""
+    thread = references_in_thread(app.signer, [*parsed.references, *parsed.in_reply_to])
+    for reference in [*thread, *references_in_subject(parsed.subject)]:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is not None:
+            return case
+    return None
+
+
+def route_panel(app: App, facts: FormFacts | None) -> PanelConfig:
+    """R1: the panel or locality named on the form (the most specific match), else the first."""
+    named = " ".join((facts.panel or "").lower().split()) if facts else ""
+    best: tuple[int, PanelConfig] | None = None
+    for panel in app.config.panels:
+        for candidate in (panel.id, panel.name.lower(), (panel.locality or "").lower()):
+            if candidate and (candidate == named or (len(candidate) > 2 and candidate in named)):
+                if best is None or len(candidate) > best[0]:
+                    best = (len(candidate), panel)
+    return best[1] if best else app.config.panels[0]
+
+
+def next_reference(session: Session, prefix: str, year: int) -> str:
+    counter = session.get(Counter, (prefix, year))
+    if counter is None:
+        counter = Counter(prefix=prefix, year=year, last=0)
+        session.add(counter)
+    counter.last += 1
+    return f"{prefix}-{year}-{counter.last:04d}"
+
+
+def child_key(app: App, name: str | None, dob: date | None) -> str | None:
+    """A keyed hash of the child's name and date of birth: links re-referrals, reveals neither."""
+    if not name or dob is None:
+        return None
+    normal = " ".join(name.lower().split())
+    return hmac.new(app.signer.key, f"{normal}|{dob.isoformat()}".encode(), hashlib.sha256).hexdigest()
+
+
+def facts_json(facts: FormFacts | None) -> dict[str, Any]:
+    if facts is None:
+        return {}
+    data = asdict(facts)
+    data["child_dob"] = facts.child_dob.isoformat() if facts.child_dob else None
+    data["request_types"] = list(facts.request_types)
+    return data
+
+
+def open_case(
+    app: App, session: Session, parsed: ParsedEmail, received_at: datetime, facts: FormFacts | None
+) -> Case:
+    panel = route_panel(app, facts)
+    meeting = target_meeting(panel, app.config.tz, received_at)
+    year = received_at.astimezone(app.config.tz).year
+    case = Case(
+        reference=next_reference(session, panel.prefix, year),
+        panel_id=panel.id,
+        meeting=meeting.starts_at,
+        state="incomplete",
+        referrer_email=(parsed.reply_to or parsed.from_address).lower(),
+        referrer_name=parsed.from_name or None,
+        received_at=received_at,
+        flags=[],
+        fields={},
+    )
+    session.add(case)
+    session.flush()
+    return case
+
+
+def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> None:
+    """Take what the (newest) referral form says; link, never merge, a second referral."""
+    case.fields = facts_json(facts)
+    case.section20 = facts.section20
+    case.genogram_required = facts.genogram_required
+    case.child_key = child_key(app, facts.child_name, facts.child_dob)
+    if case.child_key and case.linked_case_id is None:
+        other = session.scalar(
+            select(Case).where(Case.child_key == case.child_key, Case.id != case.id).order_by(Case.id)
+        )
+        if other is not None:
+            case.linked_case_id = other.id
+            case.flags = [*case.flags, f"same child as {other.reference}"]
+
+
+def add_document(session: Session, case: Case, document: Document) -> None:
+    """R5: a newer usable document of a kind supersedes the older one; both are kept."""
+    same_kind = [d for d in case.documents if d.kind == document.kind]
+    document.version = 1 + max((d.version for d in same_kind), default=0)
+    if document.kind != Kind.OTHER and document.status != Status.REFUSED:
+        for older in same_kind:
+            older.superseded = True
+    case.documents.append(document)
+    session.flush()
+
+
+def views(documents: Sequence[Document]) -> list[DocumentView]:
+    return [DocumentView(d.kind, d.status, d.superseded) for d in documents]
+
+
+def refresh_state(case: Case) -> list[Kind]:
+    """Recompute what is missing and set the case's state; return the missing kinds."""
+    requests = case.fields.get("request_types", []) if case.fields else []
+    missing = missing_kinds(views(case.documents), case.genogram_required, requests)
+    if case.state in ("incomplete", "complete"):
+        case.state = "complete" if not missing else "incomplete"
+    return missing

@@ -1,0 +1,267 @@
+"""Step two of intake: each ledgered email is read, filed to a case and answered, in its own
+transaction. A failure quarantines that one email (raw bytes kept, traceback recorded)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.documents.classify import Classification, classify, resolve_competition
+from pipeline.documents.form import FormFacts, read_form_facts
+from pipeline.documents.kinds import Kind, Status
+from pipeline.documents.sniff import Sniffed, sniff
+from pipeline.intake import answers
+from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
+from pipeline.intake.loops import detect_automatic, is_our_own
+from pipeline.intake.mime import Attachment, ParsedEmail, parse_email
+from pipeline.outbox.queue import audit, enqueue
+from pipeline.store.models import Case, Document, Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FilingReport:
+    filed: int = 0
+    ignored: int = 0
+    quarantined: int = 0
+    cases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Read:
+    """One attachment as read: its type, its kind, and the stored document row."""
+
+    attachment: Attachment
+    sniffed: Sniffed
+    classification: Classification
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def read_attachment(app: App, attachment: Attachment) -> Read:
+    limit = app.config.limits.max_attachment_bytes
+    if len(attachment.data) > limit:
+        problem = (
+            f"the file is too large ({_megabytes(len(attachment.data))}; the limit is "
+            f"{_megabytes(limit)}): please send a smaller copy, or split it"
+        )
+        sniffed = Sniffed(type="unknown", problem=problem)
+        note = "not opened: too large"
+        result = Classification(Kind.OTHER, Status.REFUSED, problem, note, 0.0, "")
+        return Read(attachment, sniffed, result)
+    sniffed = sniff(attachment.data, attachment.filename)
+    return Read(attachment, sniffed, classify(attachment.filename, attachment.data, sniffed))
+
+
+def read_all(app: App, attachments: tuple[Attachment, ...]) -> list[Read]:
+    """Read every attachment; where two compete for one kind, the better keeps it."""
+    reads = [read_attachment(app, a) for a in attachments]
+    resolved = resolve_competition([r.classification for r in reads])
+    return [Read(r.attachment, r.sniffed, c) for r, c in zip(reads, resolved, strict=True)]
+
+
+def store_documents(
+    app: App, session: Session, case: Case, row: Message, reads: list[Read]
+) -> list[Document]:
+    documents = []
+    for read in reads:
+        result = read.classification
+        sha, path = app.files.put("documents", read.attachment.data)
+        document = Document(
+            message_row_id=row.id, kind=result.kind.value, filename=read.attachment.filename,
+            content_type=read.attachment.declared_type, sha256=sha, size=len(read.attachment.data),
+            stored_path=path, status=result.status.value, reason=result.reason,
+            classification=result.note, fields={"sniffed": read.sniffed.type},
+            created_at=app.clock.now(),
+        )
+        add_document(session, case, document)
+        documents.append(document)
+    return documents
+
+
+def form_facts(reads: list[Read]) -> FormFacts | None:
+    """What the referral form in this email says, if there is a readable one."""
+    for read in reads:
+        result = read.classification
+        if result.kind == Kind.REFERRAL_FORM and result.status != Status.REFUSED:
+            return read_form_facts(read.attachment.data, read.sniffed)
+    return None
+
+
+def _answer_follow_up(app: App, session: Session, case: Case, row: Message, parsed: ParsedEmail,
+                      was_complete: bool) -> None:
+    missing = refresh_state(case)
+    context = answers.case_context(app, case, missing)
+    context["now_complete"] = not missing and not was_complete
+    draft = answers.reply_draft(answers.Correspondent.of(parsed), f"update:message:{row.id}", "update", context, case)
+    enqueue(app, session, draft)
+
+
+def _answer_new(app: App, session: Session, case: Case, row: Message, parsed: ParsedEmail) -> None:
+    missing = refresh_state(case)
+    context = answers.case_context(app, case, missing)
+    has_form = any(d.kind == Kind.REFERRAL_FORM for d in case.documents)
+    attach = () if has_form else (answers.blank_form(),)
+    context["form_attached"] = bool(attach)
+    draft = answers.reply_draft(answers.Correspondent.of(parsed), f"ack:message:{row.id}", "acknowledgement", context, case,
+                                attach)
+    enqueue(app, session, draft)
+
+
+def _alert_section20(app: App, session: Session, case: Case) -> None:
+    # R7: the administrator and chair hear about an emergency admission as soon as it arrives.
+    context = answers.case_context(app, case, refresh_state(case))
+    enqueue(app, session, answers.staff_draft(app, f"s20:{case.id}", "section20_alert", context,
+                                              case, chair_too=True))
+
+
+def _file_documents(app: App, session: Session, row: Message, parsed: ParsedEmail,
+                    case: Case | None) -> Case:
+    reads = read_all(app, parsed.attachments)
+    facts = form_facts(reads)
+    is_new = case is None
+    if case is None:
+        case = open_case(app, session, parsed, row.received_at, facts)
+    was_complete = case.state == "complete"
+    was_s20 = case.section20
+    store_documents(app, session, case, row, reads)
+    if facts is not None:
+        apply_facts(app, session, case, facts)
+    if is_new:
+        _answer_new(app, session, case, row, parsed)
+    else:
+        _answer_follow_up(app, session, case, row, parsed, was_complete)
+    if case.section20 and not was_s20:
+        _alert_section20(app, session, case)
+    return case
+
+
+def _file_without_documents(app: App, session: Session, row: Message, parsed: ParsedEmail,
+                            case: Case | None) -> None:
+    if case is None:
+        # Someone wrote to the panel without a referral: help them make one.
+        context = {"panel_address": app.config.mailbox.address, "problems": list(parsed.problems)}
+        draft = answers.reply_draft(answers.Correspondent.of(parsed), f"noattach:message:{row.id}", "no_attachment",
+                                    context, None, (answers.blank_form(),))
+        enqueue(app, session, draft)
+        row.category = "no_attachment"
+        return
+    # A reply with nothing attached is for a person to read, not for an automatic answer.
+    row.category = "reply"
+    context = {"reference": case.reference, "subject": parsed.subject, "ledger_id": row.id}
+    enqueue(app, session, answers.staff_draft(app, f"reply:message:{row.id}", "reply_received",
+                                              context, case))
+
+
+def file_message(app: App, session: Session, row: Message) -> str | None:
+    """File one ledgered email; return the case reference it went to, if any."""
+    if row.size > app.config.limits.max_email_bytes:
+        raise EmailTooLarge(row.size)
+    parsed = parse_email(app.files.read(row.raw_path))
+    if is_our_own(parsed.headers, app.config.mailbox.address):
+        row.status, row.category = "ignored", "own"
+        return None
+    case = find_case(app, session, parsed)
+    automatic = detect_automatic(parsed.headers, parsed.from_address)
+    if automatic is not None:
+        # Stored on the case, never answered (R16): answering is how mail loops start.
+        row.status, row.category, row.case_id = "ignored", automatic.category, case.id if case else None
+        audit(session, app, case, "automatic-mail", category=automatic.category, reason=automatic.reason)
+        return case.reference if case else None
+    row.status, row.category = "filed", "referral"
+    if parsed.attachments:
+        case = _file_documents(app, session, row, parsed, case)
+    else:
+        _file_without_documents(app, session, row, parsed, case)
+    row.case_id = case.id if case else None
+    return case.reference if case else None
+
+
+class EmailTooLarge(Exception):
+    """The whole email is over the size limit: it is kept unopened and its sender told."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the email is {_megabytes(size)}, over the configured max_email_bytes")
+        self.size = size
+
+
+def _sender_of(raw: bytes) -> tuple[answers.Correspondent | None, bool]:
+    """Who sent an email we could not file, and whether it was automatic (then no reply)."""
+    headers = BytesHeaderParser().parsebytes(raw[:256_000])
+    address = parseaddr(str(headers.get("Reply-To") or headers.get("From") or ""))[1].lower()
+    if "@" not in address:
+        return None, True
+    automatic = detect_automatic(headers, address) is not None or is_our_own(headers, "")
+    message_id = str(headers.get("Message-ID") or "").strip().strip("<>") or None
+    references = tuple(str(headers.get("References") or "").replace("<", " ").replace(">", " ").split())
+    return answers.Correspondent(address, message_id, references), automatic
+
+
+def quarantine(app: App, row_id: int, error: BaseException) -> None:
+    """Keep the email, record why, tell the administrator, and tell the sender once."""
+    with app.store.session() as session:
+        row = session.get(Message, row_id)
+        if row is None:
+            return
+        row.status = "quarantined"
+        row.attempts += 1
+        too_large = isinstance(error, EmailTooLarge)
+        row.category = "too_large" if too_large else "error"
+        row.error = "".join(traceback.format_exception(error))
+        who, automatic = _sender_of(app.files.read(row.raw_path))
+        context = {"ledger_id": row.id, "error": type(error).__name__, "too_large": too_large,
+                   "limit": _megabytes(app.config.limits.max_email_bytes),
+                   "size": _megabytes(row.size), "panel_address": app.config.mailbox.address}
+        enqueue(app, session, answers.staff_draft(
+            app, f"quarantine:{row.id}:{row.attempts}", "quarantine_alert", context, None))
+        if who is not None and not automatic:
+            template = "too_large" if too_large else "could_not_process"
+            enqueue(app, session, answers.reply_draft(
+                who, f"quarantine-reply:{row.id}", template, context, None))
+        audit(session, app, None, "quarantined", ledger=row.id, error=type(error).__name__)
+    log.warning("email (ledger id %d) quarantined: %s", row_id, type(error).__name__)
+
+
+def file_one(app: App, row_id: int, report: FilingReport) -> None:
+    """File one email in its own transaction; any failure quarantines just this email."""
+    try:
+        with app.store.session() as session:
+            row = session.get(Message, row_id)
+            if row is None or row.status not in ("new", "quarantined"):
+                return
+            reference = file_message(app, session, row)
+    except Exception as exc:  # noqa: BLE001 - one bad email must never stop the others
+        quarantine(app, row_id, exc)
+        report.quarantined += 1
+        return
+    report.filed += 1
+    if reference and reference not in report.cases:
+        report.cases.append(reference)
+
+
+def file_pending(app: App) -> FilingReport:
+    """File every ledgered email not yet filed, in the order the server received them."""
+    report = FilingReport()
+    with app.store.session() as session:
+        query = select(Message.id).where(Message.status == "new")
+        ids = list(session.scalars(query.order_by(Message.received_at, Message.id)))
+    for row_id in ids:
+        file_one(app, row_id, report)
+    return report
+
+
+def replay(app: App, row_id: int) -> FilingReport:
+    """File a quarantined email again (after a fix, or after raising a limit)."""
+    report = FilingReport()
+    file_one(app, row_id, report)
+    return report

@@ -1,0 +1,102 @@
+"""One intake pass: ledger new mail, file it, move it aside, then send the outbox."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from pipeline.app import App
+from pipeline.errors import MailboxError
+from pipeline.intake.filing import FilingReport, file_pending
+from pipeline.intake.ledger import IngestReport, Ledger
+from pipeline.mailbox.base import Location, MailSender, MailSource
+from pipeline.outbox.sender import DeliveryReport, deliver
+from pipeline.store.models import Message
+
+log = logging.getLogger(__name__)
+
+# Moves are issued in batches: one UID MOVE for many messages is far cheaper than one each.
+MOVE_BATCH = 200
+
+
+@dataclass
+class PollReport:
+    ingest: IngestReport = field(default_factory=IngestReport)
+    filing: FilingReport = field(default_factory=FilingReport)
+    moved: int = 0
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    errors: list[str] = field(default_factory=list)
+
+
+def move_done(app: App, source: MailSource) -> int:
+    """Move aside every message whose filing is committed (never before: R16, nothing lost)."""
+    with app.store.session() as session:
+        rows = session.execute(
+            select(Message.id, Message.backend, Message.folder, Message.uidvalidity, Message.uid)
+            .where(Message.moved.is_(False), Message.status != "new", Message.backend == source.name)
+            .order_by(Message.id)
+        ).all()
+    moved = 0
+    for start in range(0, len(rows), MOVE_BATCH):
+        batch = rows[start : start + MOVE_BATCH]
+        by_location = {Location(r.backend, r.folder, r.uidvalidity, r.uid): r.id for r in batch}
+        done = source.mark_processed(list(by_location))
+        with app.store.session() as session:
+            for location in done:
+                row = session.get(Message, by_location[location])
+                if row is not None:
+                    row.moved = True
+        moved += len(done)
+    return moved
+
+
+def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
+    """Everything one poll does. Each stage resumes from the ledger after any crash."""
+    report = PollReport()
+    try:
+        report.ingest = Ledger(app).ingest(source)
+    except MailboxError as exc:
+        # Mail already ledgered is still filed and answered while the mailbox is away.
+        report.errors.append(str(exc))
+    report.filing = file_pending(app)
+    try:
+        report.moved = move_done(app, source)
+    except MailboxError as exc:
+        report.errors.append(str(exc))
+    report.delivery = deliver(app, sender)
+    return report
+
+
+def poll(app: App) -> PollReport:
+    """Open the configured mailbox, run one pass, close it.
+
+    If the mailbox cannot be reached, mail already ledgered is still filed and the outbox
+    is still sent, and the report says what failed.
+    """
+    from pipeline.mailbox.registry import open_sender, open_source
+
+    sender = open_sender(app.config)
+    try:
+        try:
+            with open_source(app.config) as source:
+                return poll_once(app, source, sender)
+        except MailboxError as exc:
+            report = PollReport(errors=[str(exc)])
+            report.filing = file_pending(app)
+            report.delivery = deliver(app, sender)
+            return report
+    finally:
+        sender.close()
+
+
+def deliver_configured(app: App) -> DeliveryReport:
+    """Send the outbox through the configured back-end (used after a replay or a release)."""
+    from pipeline.mailbox.registry import open_sender
+
+    sender = open_sender(app.config)
+    try:
+        return deliver(app, sender)
+    finally:
+        sender.close()

@@ -1,0 +1,81 @@
+"""The interface every mailbox back-end implements (imap, maildir; graph and ews later)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a message sits on the server; enough to move it, and unique in the ledger."""
+
+    backend: str
+    folder: str
+    uidvalidity: int
+    uid: str
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message as the server holds it. `received_at` is the server's receive time (R2)."""
+
+    location: Location
+    raw: bytes
+    received_at: datetime
+
+
+# Given (folder, uidvalidity), the highest UID already in the ledger, or None if none is.
+# IMAP uses it to fetch only what is new; other back-ends may ignore it.
+LastSeen = Callable[[str, int], int | None]
+# Given a Location, whether the ledger already holds it (so it is not fetched again).
+Known = Callable[[Location], bool]
+
+
+class MailSource(Protocol):
+    """Reads new mail from the panel inbox and moves processed mail aside."""
+
+    name: str
+
+    def __enter__(self) -> MailSource: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def fetch_new(self, last_seen: LastSeen, known: Known) -> Iterator[InboundMessage]:
+        """Yield messages not yet in the ledger, oldest first, without changing any flag."""
+        ...
+
+    def mark_processed(self, locations: Sequence[Location]) -> list[Location]:
+        """Move these messages to the processed folder; return the ones actually moved."""
+        ...
+
+    def wait_for_mail(self, timeout: float, stop: threading.Event) -> bool:
+        """Block until new mail may have arrived, `timeout` passes or `stop` is set."""
+        ...
+
+    def describe(self) -> list[str]:
+        """Plain-English facts for `masp check-config`: folders, capabilities."""
+        ...
+
+
+class MailSender(Protocol):
+    """Hands a fully rendered email to the mail system."""
+
+    name: str
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        """Deliver `raw` to `recipients`; raise SendError if it may not have been accepted."""
+        ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> list[str]: ...

@@ -1,0 +1,101 @@
+"""The embedded default back-end: mail in and out through local Maildirs, no server at all."""
+
+from __future__ import annotations
+
+import mailbox
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from pipeline.mailbox.base import InboundMessage, Known, LastSeen, Location
+from pipeline.store.files import ensure_private_dir
+
+
+def open_maildir(path: Path) -> mailbox.Maildir:
+    ensure_private_dir(path)
+    return mailbox.Maildir(str(path), create=True)
+
+
+class MaildirSource:
+    """Reads `inbox` (new/ and cur/); processed mail is moved to the `processed` Maildir."""
+
+    name = "maildir"
+
+    def __init__(self, inbox: Path, processed: Path) -> None:
+        self.inbox_path = inbox
+        self.processed_path = processed
+        self.inbox = open_maildir(inbox)
+        self.processed = open_maildir(processed)
+
+    def __enter__(self) -> MaildirSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.inbox.close()
+        self.processed.close()
+
+    def _received_at(self, key: str) -> datetime:
+        # The delivery agent writes the file when the mail arrives: its mtime is the receive time.
+        path = self.inbox_path / self.inbox._lookup(key)  # noqa: SLF001 - documented layout
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+    def fetch_new(self, last_seen: LastSeen, known: Known) -> Iterator[InboundMessage]:
+        found = []
+        for key in self.inbox.iterkeys():
+            location = Location(self.name, str(self.inbox_path), 0, key)
+            if not known(location):
+                found.append((self._received_at(key), key, location))
+        for received_at, key, location in sorted(found):
+            with self.inbox.get_file(key) as handle:
+                raw = handle.read()
+            yield InboundMessage(location, raw, received_at)
+
+    def mark_processed(self, locations: Sequence[Location]) -> list[Location]:
+        moved = []
+        for location in locations:
+            try:
+                message = self.inbox.get_message(location.uid)
+            except KeyError:
+                continue
+            self.processed.add(message)
+            self.inbox.discard(location.uid)
+            moved.append(location)
+        return moved
+
+    def wait_for_mail(self, timeout: float, stop: threading.Event) -> bool:
+        # A Maildir has no push: sleep until the next poll or until asked to stop.
+        stop.wait(timeout)
+        return False
+
+    def describe(self) -> list[str]:
+        return [
+            f"Maildir inbox {self.inbox_path}: {len(self.inbox)} message(s) waiting",
+            f"processed mail is moved to {self.processed_path}",
+        ]
+
+
+class MaildirSender:
+    """Delivers outgoing mail into a local `sent` Maildir, so nothing leaves the machine."""
+
+    name = "maildir"
+
+    def __init__(self, sent: Path) -> None:
+        self.path = sent
+        self.sent = open_maildir(sent)
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        envelope = f"X-Envelope-From: {sender}\nX-Envelope-To: {', '.join(recipients)}\n"
+        self.sent.add(envelope.encode() + raw)
+
+    def close(self) -> None:
+        self.sent.close()
+
+    def describe(self) -> list[str]:
+        return [f"outgoing mail is written to the Maildir {self.path} (nothing is sent)"]

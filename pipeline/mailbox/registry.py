@@ -1,0 +1,31 @@
+"""Opens the configured back-end: where mail is read from and how it is sent."""
+
+from __future__ import annotations
+
+from pipeline.config import Config
+from pipeline.errors import ConfigError
+from pipeline.mailbox.base import MailSender, MailSource
+from pipeline.mailbox.maildir import MaildirSender, MaildirSource
+
+
+def open_source(config: Config) -> MailSource:
+    backend = config.mailbox.backend
+    if backend == "maildir":
+        folders = config.mailbox.maildir
+        return MaildirSource(config.path(folders.inbox), config.path(folders.processed))
+    if backend == "imap":
+        from pipeline.mailbox.imap import ImapSource
+
+        return ImapSource(config.mailbox.imap)
+    raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
+
+
+def open_sender(config: Config) -> MailSender:
+    backend = config.mailbox.backend
+    if backend == "maildir":
+        return MaildirSender(config.path(config.mailbox.maildir.sent))
+    if backend == "imap":
+        from pipeline.mailbox.smtp import SmtpSender
+
+        return SmtpSender(config.mailbox.smtp)
+    raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")

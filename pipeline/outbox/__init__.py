@@ -1,0 +1,1 @@
+"""Outbox: steps queue emails here; one sender delivers them with retry."""

@@ -1,0 +1,134 @@
+"""Queues an email: renders it now (bytes and Message-ID fixed before any send) and applies
+the sending policy — allowed recipients (SPEC §7) and rate fuses (R16)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.outbox.compose import Envelope, FileAttachment, compose
+from pipeline.store.models import AuditEvent, Case, OutboxItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An email a step wants sent. `purpose` is unique: queueing it twice queues it once."""
+
+    purpose: str
+    template: str
+    to: tuple[str, ...]
+    context: dict[str, Any]
+    case: Case | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    auto_submitted: str = "auto-generated"
+    attachments: tuple[FileAttachment, ...] = field(default_factory=tuple)
+    # Addresses that may receive this email although they are not configured people:
+    # the person whose email we are answering is always one.
+    trusted: tuple[str, ...] = ()
+
+
+def configured_addresses(app: App) -> set[str]:
+    people = app.config.people
+    everyone = [people.administrator, people.chair, *people.service_managers, *people.members]
+    return {p.email.lower() for p in everyone}
+
+
+def hold_reason(app: App, session: Session, draft: Draft) -> str | None:
+    """Why this email must wait for the administrator, or None if it may go."""
+    allowed = configured_addresses(app) | {t.lower() for t in draft.trusted}
+    domains = {d.lower() for d in app.config.limits.allowed_recipient_domains}
+    for address in draft.to:
+        lowered = address.lower()
+        if lowered not in allowed and lowered.rpartition("@")[2] not in domains:
+            return "recipient is not the referrer, a configured person or an allowed domain"
+    return _rate_fuse(app, session, draft)
+
+
+def _rate_fuse(app: App, session: Session, draft: Draft) -> str | None:
+    # A runaway (a loop we failed to detect, a bug) stops at the fuse instead of flooding someone.
+    limits = app.config.limits
+    now = app.clock.now()
+    recent = select(func.count(OutboxItem.id)).where(
+        OutboxItem.created_at > now - timedelta(hours=1), OutboxItem.status != "held"
+    )
+    for address in draft.to:
+        sent = session.scalar(recent.where(OutboxItem.recipients.contains(address.lower())))
+        if (sent or 0) >= limits.max_sends_per_recipient_per_hour:
+            return "rate fuse: too many emails to this recipient in the last hour"
+    if draft.case is not None and draft.case.id is not None:
+        per_case = select(func.count(OutboxItem.id)).where(
+            OutboxItem.case_id == draft.case.id,
+            OutboxItem.created_at > now - timedelta(days=1),
+            OutboxItem.status != "held",
+        )
+        if (session.scalar(per_case) or 0) >= limits.max_sends_per_case_per_day:
+            return "rate fuse: too many emails about this case today"
+    return None
+
+
+def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
+    """Render and store the email, then add an outbox row (pending, or held with a reason)."""
+    existing = session.scalar(select(OutboxItem).where(OutboxItem.purpose == draft.purpose))
+    if existing is not None:
+        return existing
+    reference = draft.case.reference if draft.case is not None else None
+    message_id = app.signer.new_message_id(reference)
+    rendered = app.templates.render(draft.template, draft.context)
+    envelope = Envelope(
+        sender=app.config.mailbox.address,
+        sender_name=app.config.mailbox.display_name,
+        to=draft.to,
+        message_id=message_id,
+        in_reply_to=draft.in_reply_to,
+        references=draft.references,
+        auto_submitted=draft.auto_submitted,
+        attachments=draft.attachments,
+    )
+    now = app.clock.now()
+    raw = compose(envelope, rendered, now)
+    _, path = app.files.put("outbox", raw, ".eml")
+    reason = hold_reason(app, session, draft)
+    item = OutboxItem(
+        purpose=draft.purpose,
+        message_id=message_id,
+        case_id=draft.case.id if draft.case is not None else None,
+        template=draft.template,
+        recipients=", ".join(a.lower() for a in draft.to),
+        subject=rendered.subject,
+        raw_path=path,
+        status="held" if reason else "pending",
+        hold_reason=reason,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(item)
+    session.flush()
+    audit(session, app, draft.case, "held" if reason else "queued", template=draft.template,
+          outbox=item.id, reason=reason)
+    return item
+
+
+def audit(session: Session, app: App, case: Case | None, action: str, **detail: Any) -> None:
+    """Record what happened; details hold ids and reasons, never names or document text."""
+    session.add(
+        AuditEvent(
+            at=app.clock.now(),
+            case_id=case.id if case is not None else None,
+            action=action,
+            detail={k: v for k, v in detail.items() if v is not None},
+        )
+    )
+
+
+def addresses(items: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a.strip().lower() for a in items if a.strip()))

@@ -1,0 +1,88 @@
+"""Delivers queued emails with retry and backoff; the one place that talks to the mail server.
+
+The bytes (and so the Message-ID) were fixed when the email was queued, so a crash after
+the server accepted a message but before we recorded it can only ever resend the same email.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from pipeline.app import App
+from pipeline.errors import SendError
+from pipeline.mailbox.base import MailSender
+from pipeline.outbox.queue import audit
+from pipeline.store.models import Case, OutboxItem
+
+log = logging.getLogger(__name__)
+
+# Waits between attempts; the last is repeated. An outage of a day is ridden out.
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+
+
+def _due(app: App, limit: int) -> list[int]:
+    with app.store.session() as session:
+        query = (
+            select(OutboxItem.id)
+            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= app.clock.now())
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+        return list(session.scalars(query))
+
+
+def _record_failure(app: App, item: OutboxItem, error: SendError, case: Case | None) -> bool:
+    """Count the attempt; return True if we have given up on this email."""
+    item.attempts += 1
+    item.last_error = str(error)
+    if item.attempts >= app.config.limits.send_attempts:
+        item.status = "failed"
+        return True
+    wait = BACKOFF[min(item.attempts - 1, len(BACKOFF) - 1)]
+    item.next_attempt_at = app.clock.now() + wait
+    return False
+
+
+def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport:
+    """Send every pending email that is due. A dead server stops the round without using up
+    attempts, so mail waits for the server rather than failing."""
+    report = DeliveryReport()
+    for item_id in _due(app, limit):
+        with app.store.session() as session:
+            item = session.get(OutboxItem, item_id)
+            if item is None or item.status != "pending":
+                continue
+            case = session.get(Case, item.case_id) if item.case_id else None
+            raw = app.files.read(item.raw_path)
+            recipients = [a.strip() for a in item.recipients.split(",") if a.strip()]
+            try:
+                sender.send(raw, app.config.mailbox.address, recipients)
+            except SendError as exc:
+                if exc.temporary:
+                    log.warning("mail server unavailable (%s); the outbox waits", exc)
+                    item.last_error = str(exc)
+                    report.waiting += 1
+                    break
+                gave_up = _record_failure(app, item, exc, case)
+                report.failed += int(gave_up)
+                report.waiting += int(not gave_up)
+                audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
+                continue
+            item.status = "sent"
+            item.sent_at = app.clock.now()
+            item.attempts += 1
+            report.sent += 1
+            audit(session, app, case, "sent", outbox=item.id, template=item.template,
+                  to=item.recipients)
+    return report

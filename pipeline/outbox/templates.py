@@ -1,0 +1,50 @@
+"""Email templates by name from `mail_templates/`, rendered with Jinja2 in strict mode.
+
+Each email NAME has `NAME.txt` (first line `Subject: …`, a blank line, then the text body)
+and `NAME.html` (the HTML body). A missing variable is an error, never an empty gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from pipeline.errors import PipelineError
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "mail_templates"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Templates:
+    """Renders the named email's subject, text and HTML from one context."""
+
+    def __init__(self, folder: Path = TEMPLATE_DIR) -> None:
+        self.folder = folder
+        self.env = Environment(
+            loader=FileSystemLoader(str(folder)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("*.txt") if not p.name.startswith("_"))
+
+    def render(self, name: str, context: dict[str, Any]) -> Rendered:
+        text = self.env.get_template(f"{name}.txt").render(context)
+        head, _, body = text.partition("\n\n")
+        if not head.startswith("Subject: "):
+            raise PipelineError(f"template {name}.txt must start with 'Subject: ' and a blank line")
+        html = self.env.get_template(f"{name}.html").render(context)
+        return Rendered(subject=head.removeprefix("Subject: ").strip(), text=body, html=html)

@@ -1,0 +1,94 @@
+"""`masp status`: where every case stands, as data (JSON) and as a table for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.errors import NotFound
+from pipeline.intake.cases import refresh_state
+from pipeline.panel.meetings import meeting_at
+from pipeline.store.models import Case
+
+FIELD_KEYS = (
+    "child_name", "child_dob", "referrer_name", "referrer_email",
+    "request_types", "consent", "genogram_required", "section20",
+)
+
+
+def _document(d: Any) -> dict[str, Any]:
+    item = {"kind": d.kind, "filename": d.filename, "status": d.status, "version": d.version,
+            "superseded": d.superseded, "note": d.classification}
+    if d.reason:
+        item["reason"] = d.reason
+    return item
+
+
+def summary(app: App, case: Case) -> dict[str, Any]:
+    """One case as SPEC §5 spells it, plus the deadline and flags."""
+    missing = refresh_state(case)
+    meeting = None
+    deadline = None
+    if case.meeting is not None:
+        day = case.meeting.astimezone(app.config.tz).date()
+        meeting = day.isoformat()
+        deadline = meeting_at(app.config.panel(case.panel_id), day, app.config.tz).deadline.isoformat()
+    return {
+        "reference": case.reference, "panel": case.panel_id, "meeting": meeting,
+        "deadline": deadline, "state": case.state, "referrer": case.referrer_email,
+        "received_at": case.received_at.isoformat(), "section20": case.section20,
+        "documents": [_document(d) for d in case.documents],
+        "missing": [k.value for k in missing], "flags": list(case.flags),
+    }
+
+
+def detail(app: App, case: Case) -> dict[str, Any]:
+    """One case with what was read from its referral form."""
+    data = summary(app, case)
+    fields = dict(case.fields or {})
+    fields.setdefault("referrer_email", None)
+    if not fields.get("referrer_email"):
+        fields["referrer_email"] = case.referrer_email
+    if not fields.get("referrer_name"):
+        fields["referrer_name"] = case.referrer_name
+    fields["section20"] = bool(case.section20)
+    data["fields"] = {key: fields.get(key) for key in FIELD_KEYS} | {
+        k: v for k, v in fields.items() if k not in FIELD_KEYS and k != "source"
+    }
+    data["fields"]["request_types"] = list(fields.get("request_types") or [])
+    return data
+
+
+def all_cases(app: App, session: Session) -> list[dict[str, Any]]:
+    cases = session.scalars(select(Case).order_by(Case.id))
+    return [summary(app, c) for c in cases]
+
+
+def one_case(app: App, session: Session, reference: str) -> dict[str, Any]:
+    case = session.scalar(select(Case).where(Case.reference == reference.upper()))
+    if case is None:
+        raise NotFound(f"no case with reference {reference!r}: run `masp status` to list them")
+    return detail(app, case)
+
+
+def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.print("No cases yet.")
+        return
+    table = Table(title="Cases", show_lines=False)
+    for column in ("Reference", "Panel", "Meeting", "Deadline", "State", "Documents", "Missing"):
+        table.add_column(column)
+    for row in rows:
+        current = [d for d in row["documents"] if not d["superseded"]]
+        docs = ", ".join(f"{d['kind']}{'' if d['status'] == 'ok' else ' (' + d['status'] + ')'}"
+                         for d in current)
+        state = row["state"] + (" · S20" if row["section20"] else "")
+        table.add_row(row["reference"], row["panel"], row["meeting"] or "—",
+                      (row["deadline"] or "—")[:16].replace("T", " "), state, docs or "—",
+                      ", ".join(row["missing"]) or "—")
+    console.print(table)

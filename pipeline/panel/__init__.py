@@ -1,0 +1,1 @@
+"""Panel rules: meetings, deadlines, completeness; pure functions of (case, clock, config)."""

@@ -1,0 +1,48 @@
+"""R4: is a referral complete? Form, chronology and assessment, plus a genogram when required."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pipeline.documents.kinds import Kind, Status
+
+ALWAYS_REQUIRED = (Kind.REFERRAL_FORM, Kind.CHRONOLOGY, Kind.ASSESSMENT)
+# Request types for which R4 requires a genogram whatever the form says.
+GENOGRAM_REQUESTS = frozenset({"admission_to_care", "section20"})
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """What the rule needs to know of a document: its kind, status, and whether superseded."""
+
+    kind: str
+    status: str
+    superseded: bool = False
+
+
+def genogram_needed(genogram_required: bool | None, request_types: Iterable[str]) -> bool:
+    """The form says so, or the request is an admission to care / high-cost package / LARP."""
+    return bool(genogram_required) or bool(GENOGRAM_REQUESTS.intersection(request_types))
+
+
+def required_kinds(genogram_required: bool | None, request_types: Iterable[str]) -> list[Kind]:
+    kinds = list(ALWAYS_REQUIRED)
+    if genogram_needed(genogram_required, request_types):
+        kinds.insert(2, Kind.GENOGRAM)
+    return kinds
+
+
+def usable_kinds(documents: Iterable[DocumentView]) -> set[str]:
+    """Kinds held by a current document a person can use: a refused file does not count."""
+    return {d.kind for d in documents if not d.superseded and d.status != Status.REFUSED}
+
+
+def missing_kinds(
+    documents: Iterable[DocumentView],
+    genogram_required: bool | None,
+    request_types: Iterable[str] = (),
+) -> list[Kind]:
+    """The kinds still needed, in the order a referrer would read them."""
+    have = usable_kinds(documents)
+    return [k for k in required_kinds(genogram_required, request_types) if k not in have]

@@ -1,0 +1,117 @@
+"""R1–R3: meeting date-times from an RRULE plus added and cancelled dates, their deadlines,
+and which meeting a referral received at a given instant targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+
+from pipeline.config import PanelConfig
+from pipeline.errors import ConfigError
+
+# The RRULE is anchored here; the rule itself (BYDAY, BYMONTHDAY …) decides the dates.
+ANCHOR = date(2020, 1, 1)
+# No panel meets less than once a year: searching further than this means the rule is empty.
+HORIZON_DAYS = 800
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """One sitting of a panel; every instant is timezone-aware."""
+
+    panel_id: str
+    starts_at: datetime
+    deadline: datetime
+    slot_notice: datetime
+
+    @property
+    def day(self) -> date:
+        return self.starts_at.date()
+
+
+def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """`day` at wall-clock `at` in `tz`, normalised through UTC.
+
+    A wall time inside the spring-forward gap does not exist; the round trip moves it
+    forward by the gap, which is what a person setting a clock would expect.
+    """
+    naive = datetime.combine(day, at)
+    return naive.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
+
+
+def meeting_at(panel: PanelConfig, day: date, tz: ZoneInfo) -> Meeting:
+    starts = local_instant(day, panel.meetings.time, tz)
+    deadline_day = day - timedelta(days=panel.deadline.days_before)
+    notice_day = day - timedelta(days=panel.slot_notice_days)
+    return Meeting(
+        panel_id=panel.id,
+        starts_at=starts,
+        deadline=local_instant(deadline_day, panel.deadline.time, tz),
+        slot_notice=local_instant(notice_day, panel.meetings.time, tz),
+    )
+
+
+def _rule_days(panel: PanelConfig, after: date) -> Iterator[date]:
+    rule = rrulestr(panel.meetings.rrule, dtstart=datetime.combine(ANCHOR, time()))
+    cursor = datetime.combine(after - timedelta(days=1), time(23, 59))
+    while True:
+        found = rule.after(cursor)
+        if found is None or (found.date() - after).days > HORIZON_DAYS:
+            return
+        yield found.date()
+        cursor = found
+
+
+def meeting_days(panel: PanelConfig, after: date) -> Iterator[date]:
+    """Meeting dates on or after `after`, in order: rule dates plus added, minus cancelled."""
+    cancelled = set(panel.meetings.cancel)
+    added = sorted(d for d in set(panel.meetings.add) if d >= after)
+    last: date | None = None
+    for day in _rule_days(panel, after):
+        while added and added[0] <= day:
+            extra = added.pop(0)
+            if extra not in cancelled and extra != last:
+                last = extra
+                yield extra
+        if day not in cancelled and day != last:
+            last = day
+            yield day
+    for extra in added:
+        if extra not in cancelled and extra != last:
+            last = extra
+            yield extra
+
+
+def upcoming(panel: PanelConfig, tz: ZoneInfo, now: datetime, count: int) -> list[Meeting]:
+    """The next `count` meetings that have not yet started."""
+    result: list[Meeting] = []
+    for day in meeting_days(panel, now.astimezone(tz).date()):
+        meeting = meeting_at(panel, day, tz)
+        if meeting.starts_at > now:
+            result.append(meeting)
+            if len(result) == count:
+                break
+    return result
+
+
+def target_meeting(panel: PanelConfig, tz: ZoneInfo, received_at: datetime) -> Meeting:
+    """R3: the earliest meeting whose deadline is still ahead of `received_at` (R2: strictly before)."""
+    for day in meeting_days(panel, received_at.astimezone(tz).date()):
+        meeting = meeting_at(panel, day, tz)
+        if received_at < meeting.deadline:
+            return meeting
+    raise ConfigError(
+        f"panels.{panel.id}.meetings",
+        f"no meeting within {HORIZON_DAYS} days of {received_at.date()}: check rrule, add and cancel",
+    )
+
+
+def next_meeting(panel: PanelConfig, tz: ZoneInfo, after: Meeting) -> Meeting:
+    """The meeting after `after` (R6: where an incomplete or late case is put forward)."""
+    for day in meeting_days(panel, after.day + timedelta(days=1)):
+        return meeting_at(panel, day, tz)
+    raise ConfigError(f"panels.{panel.id}.meetings", f"no meeting after {after.day}")

@@ -1,0 +1,93 @@
+"""`masp run`: the long-running service. Polls on the configured interval with `schedule`,
+wakes early when IMAP IDLE reports new mail, and stops cleanly on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import schedule
+
+from pipeline.app import App
+from pipeline.errors import MailboxError
+from pipeline.intake.poll import PollReport, poll_once
+from pipeline.mailbox.base import MailSender, MailSource
+from pipeline.outbox.sender import deliver
+
+log = logging.getLogger(__name__)
+
+# After the mailbox fails, wait this long before reconnecting (doubling, up to the cap).
+RECONNECT_FIRST, RECONNECT_CAP = 5.0, 300.0
+
+
+def run_due_jobs(app: App) -> int:
+    """Every time-based job that is due now; returns how many emails were sent."""
+    from pipeline.mailbox.registry import open_sender
+
+    sender = open_sender(app.config)
+    try:
+        return deliver(app, sender).sent
+    finally:
+        sender.close()
+
+
+def _log_poll(report: PollReport) -> None:
+    if report.ingest.stored or report.delivery.sent or report.filing.quarantined:
+        log.info(
+            "poll: %d new, %d filed, %d quarantined, %d sent",
+            report.ingest.stored, report.filing.filed, report.filing.quarantined,
+            report.delivery.sent,
+        )
+
+
+def _serve_connected(app: App, source: MailSource, sender: MailSender, stop: threading.Event) -> None:
+    scheduler = schedule.Scheduler()
+    due = threading.Event()
+    due.set()
+    scheduler.every(app.config.mailbox.poll_interval_seconds).seconds.do(due.set)
+    scheduler.every(1).minutes.do(lambda: deliver(app, sender))
+    while not stop.is_set():
+        if due.is_set():
+            due.clear()
+            _log_poll(poll_once(app, source, sender))
+        scheduler.run_pending()
+        wait = max(1.0, min(scheduler.idle_seconds or 1.0, 60.0))
+        if source.wait_for_mail(wait, stop):
+            due.set()
+
+
+def serve(app: App, stop: threading.Event | None = None) -> None:
+    """Run until `stop` is set (by SIGTERM/SIGINT when run from the command line)."""
+    from pipeline.mailbox.registry import open_sender, open_source
+
+    stop = stop or _stop_on_signals()
+    backoff = RECONNECT_FIRST
+    log.info("service started (%s back-end)", app.config.mailbox.backend)
+    sender = open_sender(app.config)
+    try:
+        while not stop.is_set():
+            try:
+                with open_source(app.config) as source:
+                    backoff = RECONNECT_FIRST
+                    _serve_connected(app, source, sender, stop)
+            except MailboxError as exc:
+                log.warning("mailbox unavailable (%s); retrying in %.0f s", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, RECONNECT_CAP)
+    finally:
+        sender.close()
+        log.info("service stopped cleanly")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; finishing the current step", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop

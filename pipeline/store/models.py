@@ -1,0 +1,200 @@
+"""Database tables: a ledger of every message, cases, documents, the outbox and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores instants as naive UTC and gives them back timezone-aware.
+
+    SQLite drops offsets; PostgreSQL keeps them. Doing it here means no code compares a
+    naive time with an aware one, whichever database is configured.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+class Message(Base):
+    """One inbound email, ledgered before anything acts on it.
+
+    The unique keys let the database refuse a second copy of the same server message
+    (location) or of the same bytes (sha256), whatever the UIDVALIDITY does.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("backend", "folder", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    backend: Mapped[str] = mapped_column(String(16))
+    folder: Mapped[str] = mapped_column(String(200))
+    uidvalidity: Mapped[int] = mapped_column(Integer, default=0)
+    uid: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    # The body without trace headers: a re-delivered copy after a UIDVALIDITY change matches it.
+    body_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column()
+    stored_at: Mapped[datetime] = mapped_column()
+    raw_path: Mapped[str] = mapped_column(String(500))
+    # new -> filed | ignored | duplicate | quarantined; 'moved' records the server-side move.
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    category: Mapped[str | None] = mapped_column(String(32))
+    moved: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case: Mapped[Case | None] = relationship(back_populates="messages")
+
+
+class Case(Base):
+    """One referral for one family, across however many emails it took."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    panel_id: Mapped[str] = mapped_column(String(32))
+    meeting: Mapped[datetime | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    referrer_email: Mapped[str] = mapped_column(String(320), index=True)
+    referrer_name: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column()
+    section20: Mapped[bool] = mapped_column(Boolean, default=False)
+    genogram_required: Mapped[bool | None] = mapped_column(Boolean)
+    # A keyed hash of the child's name and date of birth: links re-referrals without storing either.
+    child_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    # Facts read from the referral form (FormFacts), kept for status and later steps.
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    messages: Mapped[list[Message]] = relationship(back_populates="case")
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="case", order_by="Document.id"
+    )
+
+
+class Document(Base):
+    """One attachment on a case; a newer one of the same kind supersedes, both are kept."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(120))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    stored_path: Mapped[str] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    classification: Mapped[str] = mapped_column(Text, default="")
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column()
+    case: Mapped[Case] = relationship(back_populates="documents")
+
+
+class Counter(Base):
+    """The next case number per reference prefix and year (MASP-2026-0007)."""
+
+    __tablename__ = "counters"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxItem(Base):
+    """An email waiting to be sent, or sent; the bytes are rendered before the first try."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What this email is for ('ack:message:17'): a replay can never queue a second copy.
+    purpose: Mapped[str] = mapped_column(String(200), unique=True)
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    template: Mapped[str] = mapped_column(String(64))
+    # Comma-separated lower-case addresses: searchable with LIKE on every database.
+    recipients: Mapped[str] = mapped_column(String(4000))
+    subject: Mapped[str] = mapped_column(String(998))
+    raw_path: Mapped[str] = mapped_column(String(500))
+    # pending -> sent | held (not an allowed recipient, or a rate fuse) | failed (gave up)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuditEvent(Base):
+    """What happened, to which case, when: sends, holds, refusals, replays. Never names people."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MailboxState(Base):
+    """Per folder: the UIDVALIDITY we last saw, so a change is noticed and handled."""
+
+    __tablename__ = "mailbox_state"
+
+    backend: Mapped[str] = mapped_column(String(16), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(Integer)
+    checked_at: Mapped[datetime] = mapped_column()
+
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Case",
+    "Counter",
+    "Document",
+    "MailboxState",
+    "Message",
+    "OutboxItem",
+    "UTCDateTime",
+]

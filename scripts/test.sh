@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine (as root, or with sudo), then
+# runs the gates and the whole suite against real Dovecot and a real SMTP server on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v dovecot >/dev/null 2>&1 || need_apt+=(dovecot-imapd dovecot-lmtpd)
+[ -x /usr/lib/dovecot/lmtp ] || need_apt+=(dovecot-lmtpd)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+.venv/bin/ruff check pipeline tests bench
+.venv/bin/ruff format --check pipeline tests bench
+.venv/bin/mypy
+.venv/bin/pytest "$@"

@@ -1,0 +1,267 @@
+"""Real mail servers on loopback for tests: Dovecot (IMAP + LMTP) and an aiosmtpd capture server."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import smtplib
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from pipeline.config import ImapConfig
+
+DOVECOT = "/usr/sbin/dovecot"
+DOVEADM = "/usr/bin/doveadm"
+PASSWORD = "secret"
+MISSING_DOVECOT = (
+    "Dovecot is not installed: run scripts/test.sh, which installs dovecot-imapd and dovecot-lmtpd"
+)
+
+# Written into a private directory per run; nothing under /etc/dovecot is read.
+DOVECOT_CONF = """\
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+protocols = imap lmtp
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+mail_location = maildir:{root}/mail/%u
+mail_uid = {uid}
+mail_gid = {gid}
+first_valid_uid = 1
+first_valid_gid = 1
+imap_idle_notify_interval = 1 secs
+mailbox_idle_check_interval = 1 secs
+passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def mail_owner() -> tuple[int, int]:
+    """Dovecot refuses uid 0 for mail, so mailboxes belong to an unprivileged system user."""
+    for name in ("nobody", "dovecot"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return entry.pw_uid, entry.pw_gid
+    raise RuntimeError("neither the 'nobody' nor the 'dovecot' user exists to own test mail")
+
+
+class Dovecot:
+    """A private Dovecot in the foreground: IMAP and LMTP on free loopback ports, any user."""
+
+    def __init__(self) -> None:
+        if not (Path(DOVECOT).exists() and Path(DOVEADM).exists()):
+            raise RuntimeError(MISSING_DOVECOT)
+        # A short path under /tmp keeps Dovecot's unix sockets under the 108-byte limit.
+        self.root = Path(tempfile.mkdtemp(prefix="masp-dc-", dir="/tmp"))
+        self.config_path = self.root / "dovecot.conf"
+        self.log_path = self.root / "dovecot.log"
+        self.imap_port = free_port()
+        self.lmtp_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: float = 15.0) -> None:
+        self._write_config()
+        self.process = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(self.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.root / "stderr.log").open("wb"),
+        )
+        deadline = time.monotonic() + wait
+        while not (port_open(self.imap_port) and port_open(self.lmtp_port)):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"Dovecot did not start; last log lines:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def _write_config(self) -> None:
+        uid, gid = mail_owner()
+        mail = self.root / "mail"
+        mail.mkdir()
+        os.chown(mail, uid, gid)
+        text = DOVECOT_CONF.format(
+            root=self.root,
+            uid=uid,
+            gid=gid,
+            password=PASSWORD,
+            imap_port=self.imap_port,
+            lmtp_port=self.lmtp_port,
+        )
+        self.config_path.write_text(text)
+        # mkdtemp makes a 0700 directory; Dovecot's own users must traverse down to the config.
+        self.root.chmod(0o755)
+        self.config_path.chmod(0o644)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.doveadm("stop", check=False)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log_tail(self, lines: int = 20) -> str:
+        texts = [p.read_text(errors="replace") for p in (self.log_path, self.root / "stderr.log")]
+        return "\n".join("\n".join(t.splitlines()[-lines:]) for t in texts if t)
+
+    def doveadm(self, *args: str, check: bool = True) -> str:
+        result = subprocess.run(
+            [DOVEADM, "-c", str(self.config_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"doveadm {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def deliver(self, user: str, raw: bytes, sender: str = "sender@example.org") -> None:
+        """Deliver `raw` to `user`'s INBOX over LMTP, as a real mail server would."""
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
+            lmtp.sendmail(sender, [user], raw)
+
+    def uidvalidity(self, user: str, folder: str = "INBOX") -> int:
+        out = self.doveadm("mailbox", "status", "-u", user, "uidvalidity", folder)
+        return int(out.split("uidvalidity=")[1].split()[0])
+
+    def force_uidvalidity_change(self, user: str, folder: str = "INBOX") -> int:
+        """Give `folder` a new UIDVALIDITY (as a server rebuild would); return the new value."""
+        new = self.uidvalidity(user, folder) % 4_000_000_000 + 1000
+        self.doveadm("mailbox", "update", "-u", user, "--uid-validity", str(new), folder)
+        return new
+
+    def imap_config(self, user: str, password: str = PASSWORD) -> ImapConfig:
+        return ImapConfig(
+            host="127.0.0.1",
+            port=self.imap_port,
+            security="none",
+            username=user,
+            password=password,
+            folder="INBOX",
+            processed_folder="Processed",
+            idle_seconds=10,
+        )
+
+
+class ImapAccount:
+    """One fresh, empty mailbox on the shared Dovecot."""
+
+    def __init__(self, server: Dovecot, user: str) -> None:
+        self.server = server
+        self.user = user
+        self.password = PASSWORD
+        self.config = server.imap_config(user)
+
+    def deliver(self, raw: bytes) -> None:
+        self.server.deliver(self.user, raw)
+
+    def force_uidvalidity_change(self, folder: str = "INBOX") -> int:
+        return self.server.force_uidvalidity_change(self.user, folder)
+
+
+class _Capture:
+    """aiosmtpd handler: records what each DATA carried, byte for byte."""
+
+    def __init__(self, server: SmtpCapture) -> None:
+        self.server = server
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        raw = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+        with self.server.lock:
+            self.server.messages.append((envelope.mail_from, list(envelope.rcpt_tos), raw))
+            self.server.peers.append(session.peer)
+        return "250 OK message captured"
+
+
+class SmtpCapture:
+    """A real SMTP server on loopback that keeps every message; stop() and start() keep the port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        # The client's (host, port) per message: equal peers mean one reused connection.
+        self.peers: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        if self._controller is not None:
+            return
+        # A fresh controller each time, because a stopped one cannot be restarted reliably.
+        controller = Controller(_Capture(self), hostname=self.host, port=self.port)
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[str, list[str], bytes]]:
+        """Wait until at least `count` messages arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
+            time.sleep(0.02)
+        with self.lock:
+            return list(self.messages)
