@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import filetype
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,11 @@ MSG_FILE = "this is a saved email (.msg), not a document: please attach the docu
 
 # Names that a person's computer would run when double-clicked, whatever the bytes are.
 DANGEROUS_EXTENSIONS = frozenset(
-    "exe com scr pif bat cmd js jse vbs vbe wsf wsh ps1 psm1 hta lnk msi msp dll cpl jar "
-    "sh app reg inf scf url iso img vhd vhdx appx msix".split()
+    {
+        *("exe", "com", "scr", "pif", "bat", "cmd", "js", "jse", "vbs", "vbe", "wsf", "wsh"),
+        *("ps1", "psm1", "hta", "lnk", "msi", "msp", "dll", "cpl", "jar", "sh", "app", "reg"),
+        *("inf", "scf", "url", "iso", "img", "vhd", "vhdx", "appx", "msix"),
+    }
 )
 
 _OOXML_MAIN = {
@@ -143,7 +146,8 @@ def read_member(archive: zipfile.ZipFile, name: str, limit: int = MAX_XML_BYTES)
             return member.read(limit)
     except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return None
-    except Exception:  # noqa: BLE001 - zlib and friends raise their own errors on hostile input
+    # zlib and friends raise their own errors on hostile input.
+    except Exception:
         return None
 
 
@@ -151,7 +155,8 @@ def sniff(data: bytes, filename: str) -> Sniffed:
     """The real type of `data` and, if it must be refused, why; never raises."""
     try:
         found = _sniff_bytes(data, filename)
-    except Exception as exc:  # noqa: BLE001 - a hostile file must never stop intake
+    # A hostile file must never stop intake.
+    except Exception as exc:
         log.warning("sniff failed unexpectedly: %s", type(exc).__name__)
         found = Sniffed("unknown", UNREADABLE)
     return _check_name(found, filename)
@@ -177,11 +182,15 @@ def _sniff_bytes(data: bytes, filename: str) -> Sniffed:
     return _sniff_other(data, filename)
 
 
+_PROGRAM_MAGIC = (
+    *(b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf"),
+    *(b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"),
+)
+
+
 def _is_program(head: bytes) -> bool:
-    return head[:2] == b"MZ" or head[:4] in (
-        b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
-        b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe",
-    ) or head[:2] == b"#!"
+    # Windows (MZ), Linux (ELF), macOS (Mach-O) programs, and scripts that name their runner.
+    return head[:2] in (b"MZ", b"#!") or head[:4] in _PROGRAM_MAGIC
 
 
 def _program(data: bytes, filename: str) -> Sniffed:
@@ -232,7 +241,8 @@ def _pdf_needs_password(data: bytes) -> bool:
         reader = PdfReader(io.BytesIO(data), strict=False)
         # An owner password only limits printing or copying; any reader opens those files.
         return bool(reader.is_encrypted) and not reader.decrypt("")
-    except Exception:  # noqa: BLE001 - pypdf raises many kinds of error on hostile input
+    # pypdf raises many kinds of error on hostile input.
+    except Exception:
         return True
 
 
@@ -251,7 +261,8 @@ def _pdf_opens(data: bytes) -> bool:
     # A broken index is repaired by every reader; refuse only what pypdf cannot rebuild.
     try:
         return len(PdfReader(io.BytesIO(data), strict=False).pages) > 0
-    except Exception:  # noqa: BLE001 - pypdf raises many kinds of error on hostile input
+    # pypdf raises many kinds of error on hostile input.
+    except Exception:
         return False
 
 
@@ -360,8 +371,8 @@ def _legacy_encrypted(data: bytes, entries: list[_OleEntry]) -> bool:
             continue
         start = (entry.start + 1) << shift
         if entry.name == "WordDocument":
-            flags = struct.unpack_from("<H", data, start + 0x0A)[0] if start + 12 <= len(data) else 0
-            return bool(flags & 0x0100)
+            # The FIB's fEncrypted bit; the FIB itself is never encrypted.
+            return start + 12 <= len(data) and bool(data[start + 0x0B] & 0x01)
         if entry.name in ("Workbook", "Book") and start + 8 <= len(data):
             # In BIFF8 a FILEPASS record (0x002F) comes straight after the first BOF record.
             bof_len = struct.unpack_from("<H", data, start + 2)[0]
@@ -387,7 +398,7 @@ def _ole_directory(data: bytes) -> list[_OleEntry] | None:
         offset = (sector + 1) << shift
         chunk = data[offset : offset + (1 << shift)]
         if len(chunk) < (1 << shift):
-            return None if not entries else entries
+            return entries or None
         entries.extend(_ole_entries(chunk))
         sector = fat(sector)
     return entries
@@ -469,7 +480,8 @@ def _text_type(text: str, filename: str) -> str:
         return "html"
     lines = [line for line in text.splitlines()[:20] if line.strip()]
     commas = [line.count(",") for line in lines]
-    if extension(filename) == "csv" or (len(lines) >= 2 and min(commas) >= 1 and len(set(commas)) == 1):
+    regular = len(lines) >= 2 and min(commas) >= 1 and len(set(commas)) == 1
+    if extension(filename) == "csv" or regular:
         return "csv"
     return "txt"
 

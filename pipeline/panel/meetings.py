@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rruleset, rrulestr
 
 from pipeline.config import PanelConfig
 from pipeline.errors import ConfigError
@@ -55,8 +56,15 @@ def meeting_at(panel: PanelConfig, day: date, tz: ZoneInfo) -> Meeting:
     )
 
 
+@lru_cache(maxsize=64)
+def _rule(text: str) -> rrule | rruleset:
+    # Parsed once and cached with its occurrences: every lookup walks from the fixed anchor
+    # (which INTERVAL rules need to keep their parity), so repeating that walk is the cost.
+    return rrulestr(text, dtstart=datetime.combine(ANCHOR, time()), cache=True)
+
+
 def _rule_days(panel: PanelConfig, after: date) -> Iterator[date]:
-    rule = rrulestr(panel.meetings.rrule, dtstart=datetime.combine(ANCHOR, time()))
+    rule = _rule(panel.meetings.rrule)
     cursor = datetime.combine(after - timedelta(days=1), time(23, 59))
     while True:
         found = rule.after(cursor)

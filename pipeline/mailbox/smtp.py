@@ -1,0 +1,152 @@
+"""SMTP sender: hands rendered mail to the relay over one connection kept open between sends."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from collections.abc import Sequence
+
+from pipeline.config import SmtpConfig
+from pipeline.errors import SendError
+
+log = logging.getLogger(__name__)
+
+CHECK_SERVER = "mailbox.smtp.host, mailbox.smtp.port and mailbox.smtp.security"
+CHECK_LOGIN = "mailbox.smtp.username and mailbox.smtp.password"
+# A kept-open connection the server has dropped shows up as one of these on the next command.
+DROPPED = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError)
+
+
+class SmtpSender:
+    """Sends raw messages through the configured SMTP server, reconnecting once if it dropped us."""
+
+    name = "smtp"
+
+    def __init__(self, cfg: SmtpConfig) -> None:
+        self._cfg = cfg
+        self._conn: smtplib.SMTP | None = None
+        self._starttls_offered = False
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        """Deliver `raw` unchanged to `recipients`; raise SendError if it may not be accepted."""
+        if not recipients:
+            raise SendError("the message has no recipients, so there is nothing to send")
+        try:
+            refused = self._send_retrying(raw, sender, list(recipients))
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise SendError(_explain(exc, self._where())) from exc
+        if refused:
+            # Some recipients accepted it: say how many were refused, never who (no addresses).
+            raise SendError(
+                f"the SMTP server at {self._where()} refused {len(refused)} of "
+                f"{len(recipients)} recipient(s); the others accepted the message"
+            )
+
+    def _send_retrying(self, raw: bytes, sender: str, recipients: list[str]) -> dict[str, object]:
+        reused = self._conn is not None
+        try:
+            return self._send_once(raw, sender, recipients)
+        except DROPPED:
+            # Only a reused connection is worth one more try: the server may have timed it out.
+            # A fresh one that fails means the server is down, and retrying would only wait twice.
+            self.close()
+            if not reused:
+                raise
+            log.info("SMTP connection to %s was dropped; reconnecting once", self._where())
+        return self._send_once(raw, sender, recipients)
+
+    def _send_once(self, raw: bytes, sender: str, recipients: list[str]) -> dict[str, object]:
+        conn = self._connection()
+        refused = conn.sendmail(sender, recipients, raw)
+        return dict(refused)
+
+    def close(self) -> None:
+        """Say QUIT if the server still listens; forget the connection either way."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
+
+    def describe(self) -> list[str]:
+        """Plain-English facts for `masp check-config`: server, EHLO features, login."""
+        try:
+            conn = self._connection()
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise SendError(_explain(exc, self._where())) from exc
+        return self._facts(conn)
+
+    def _facts(self, conn: smtplib.SMTP) -> list[str]:
+        cfg = self._cfg
+        features = conn.esmtp_features
+        login = "login succeeded" if cfg.username else "no login configured"
+        if cfg.security == "starttls":
+            starttls = "in use"
+        else:
+            starttls = "offered" if "starttls" in features else "not offered"
+        size = features.get("size", "").strip()
+        return [
+            f"SMTP server {self._where()} (security: {cfg.security}); connected, {login}",
+            f"EHLO features: {', '.join(sorted(f.upper() for f in features)) or 'none'}",
+            f"STARTTLS: {starttls}",
+            f"AUTH mechanisms: {features.get('auth', '').strip() or 'none offered'}",
+            f"SIZE limit: {size + ' bytes' if size and size != '0' else 'none announced'}",
+        ]
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> smtplib.SMTP:
+        cfg = self._cfg
+        context = ssl.create_default_context()
+        # gethostname, not smtplib's default getfqdn, which may stall on a reverse DNS lookup.
+        helo = socket.gethostname() or "localhost"
+        conn: smtplib.SMTP
+        if cfg.security == "ssl":
+            conn = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, helo, timeout=cfg.timeout_seconds, context=context
+            )
+        else:
+            conn = smtplib.SMTP(cfg.host, cfg.port, helo, timeout=cfg.timeout_seconds)
+        try:
+            self._greet(conn, context)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _greet(self, conn: smtplib.SMTP, context: ssl.SSLContext) -> None:
+        conn.ehlo()
+        if self._cfg.security == "starttls":
+            conn.starttls(context=context)
+            # The features seen before TLS may not be trusted, so ask again over TLS.
+            conn.ehlo()
+        if self._cfg.username:
+            conn.login(self._cfg.username, self._cfg.password or "")
+
+    def _where(self) -> str:
+        return f"{self._cfg.host}:{self._cfg.port}"
+
+
+def _explain(exc: BaseException, where: str) -> str:
+    """A plain sentence for the administrator, naming what to check; never an address."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"the SMTP server at {where} refused the login; check {CHECK_LOGIN}"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"the SMTP server at {where} lacks a feature we need ({exc}); check {CHECK_SERVER}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"the SMTP server at {where} refused every recipient of the message"
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return f"the SMTP server at {where} refused the sender address; check mailbox.address"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"the SMTP server at {where} refused the message (reply code {exc.smtp_code})"
+    kind = type(exc).__name__
+    return f"could not talk to the SMTP server at {where} ({kind}); check {CHECK_SERVER}"
