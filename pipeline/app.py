@@ -31,6 +31,9 @@ class App:
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> App:
+        # Everything this process creates (the database and its WAL, mail, documents) holds
+        # children's data: owner-only from the start, whatever the caller's umask was.
+        os.umask(0o077)
         files = FileStore(config.data_path)
         store = Store.open(config.database_url)
         key = _signing_key(config, config.data_path)

@@ -1,4 +1,7 @@
-"""The `masp` command: one verb per job, each with --help. Exit 0 ok, 2 bad usage/config, 1 failure."""
+"""The `masp` command: one verb per job, each with --help.
+
+Exit status: 0 success, 2 bad usage or bad config, 1 a runtime failure.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +26,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-quarantine_app = typer.Typer(help="Emails that could not be processed: list and replay them.",
-                             no_args_is_help=True)
-outbox_app = typer.Typer(help="Emails waiting to be sent or held for the administrator.",
-                         no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="Emails that could not be processed: list and replay them.", no_args_is_help=True
+)
+outbox_app = typer.Typer(
+    help="Emails waiting to be sent or held for the administrator.", no_args_is_help=True
+)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(outbox_app, name="outbox")
 
@@ -54,15 +59,25 @@ def _parse_now(value: str | None) -> datetime | None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: Annotated[Path, typer.Option("--config", envvar="MASP_CONFIG",
-                                         help="Path to config.yaml.")] = Path("config.yaml"),
-    now: Annotated[str | None, typer.Option("--now", envvar="MASP_NOW",
-                   help="Run as if the clock read this ISO-8601 time (with offset).")] = None,
+    config: Annotated[
+        Path, typer.Option("--config", envvar="MASP_CONFIG", help="Path to config.yaml.")
+    ] = Path("config.yaml"),
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            envvar="MASP_NOW",
+            help="Run as if the clock read this ISO-8601 time (with offset).",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
 ) -> None:
     """Global options shared by every command."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     ctx.obj = Globals(config, _parse_now(now))
 
 
@@ -86,26 +101,15 @@ def print_json(data: Any) -> None:
 
 
 def main() -> None:
-    """Entry point: maps the exception tree onto exit statuses."""
+    """Entry point: maps the exception tree onto exit statuses (usage errors exit 2 in click)."""
     try:
-        app(standalone_mode=False)
+        app()
     except ConfigError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}", highlight=False)
         sys.exit(2)
     except PipelineError as exc:
         console.print(f"[red]Error:[/red] {exc}", highlight=False)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # noqa: BLE001 - click usage errors arrive here in standalone off
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else 1)
-        raise
 
 
 # Importing the command module registers its commands on `app`.

@@ -112,7 +112,9 @@ def check_config(ctx: typer.Context) -> None:
     from pipeline.mailbox.check import check_mailbox
 
     config, _ = settings(ctx)
-    console.print(f"config is valid: {len(config.panels)} panel(s), back-end {config.mailbox.backend}")
+    console.print(
+        f"config is valid: {len(config.panels)} panel(s), back-end {config.mailbox.backend}"
+    )
     ok = check_mailbox(config, console)
     if not ok:
         raise typer.Exit(1)
@@ -140,9 +142,17 @@ def quarantine_list(
     try:
         with service.store.session() as session:
             rows = session.scalars(select(Message).where(Message.status == "quarantined"))
-            items = [{"id": r.id, "received_at": r.received_at.isoformat(), "category": r.category,
-                      "attempts": r.attempts, "size": r.size,
-                      "error": (r.error or "").strip().splitlines()[-1:]} for r in rows]
+            items = [
+                {
+                    "id": r.id,
+                    "received_at": r.received_at.isoformat(),
+                    "category": r.category,
+                    "attempts": r.attempts,
+                    "size": r.size,
+                    "error": (r.error or "").strip().splitlines()[-1:],
+                }
+                for r in rows
+            ]
     finally:
         service.close()
     if as_json:
@@ -151,8 +161,10 @@ def quarantine_list(
     if not items:
         console.print("Nothing is quarantined.")
     for item in items:
-        console.print(f"{item['id']}: {item['received_at']} {item['category']} "
-                      f"({item['size']} bytes, {item['attempts']} attempt(s)) {item['error']}")
+        console.print(
+            f"{item['id']}: {item['received_at']} {item['category']} "
+            f"({item['size']} bytes, {item['attempts']} attempt(s)) {item['error']}"
+        )
 
 
 @quarantine_app.command("replay")
@@ -170,7 +182,9 @@ def quarantine_replay(
         with service.store.session() as session:
             row = session.get(Message, ledger_id)
             if row is None or row.status != "quarantined":
-                raise NotFound(f"no quarantined email with id {ledger_id}: see `masp quarantine list`")
+                raise NotFound(
+                    f"no quarantined email with id {ledger_id}: see `masp quarantine list`"
+                )
         report = replay(service, ledger_id)
         deliver_configured(service)
     finally:
@@ -196,9 +210,11 @@ def outbox_list(
             if state != "all":
                 query = query.where(OutboxItem.status == state)
             for item in session.scalars(query):
-                console.print(f"{item.id}: [{item.status}] {item.template} to {item.recipients}"
-                              f"{' — ' + item.hold_reason if item.hold_reason else ''}",
-                              highlight=False)
+                console.print(
+                    f"{item.id}: [{item.status}] {item.template} to {item.recipients}"
+                    f"{' — ' + item.hold_reason if item.hold_reason else ''}",
+                    highlight=False,
+                )
     finally:
         service.close()
 

@@ -6,8 +6,8 @@ environment instead of the file: see `SECRET_ENV` below.
 
 from __future__ import annotations
 
-import os
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

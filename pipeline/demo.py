@@ -46,6 +46,7 @@ limits:
 
 def _drop(inbox: Path, mail: samples.Mail, received: datetime) -> None:
     """Deliver into the Maildir as a mail server would, received at `received`."""
+    inbox.parent.mkdir(parents=True, exist_ok=True)
     box = mailbox.Maildir(str(inbox), create=True)
     key = box.add(mail.as_bytes())
     path = inbox / "new" / key
@@ -54,26 +55,60 @@ def _drop(inbox: Path, mail: samples.Mail, received: datetime) -> None:
 
 def _first_mails(deadline: datetime) -> list[tuple[samples.Mail, datetime]]:
     school = samples.Child()
-    health = samples.Child(name="Kit Placeholder", referrer_name="Lee Sample",
-                           referrer_email="lee.sample@health.example.org")
-    police = samples.Child(name="Ash Fictional", referrer_name="Pat Demo",
-                           referrer_email="pat.demo@police.example.org", section20=True,
-                           genogram_required=True, request_types=("section20",))
-    late = samples.Child(name="Sky Imaginary", referrer_name="Max Made-Up",
-                         referrer_email="max.madeup@charity.example.org")
+    health = samples.Child(
+        name="Kit Placeholder",
+        referrer_name="Lee Sample",
+        referrer_email="lee.sample@health.example.org",
+    )
+    police = samples.Child(
+        name="Ash Fictional",
+        referrer_name="Pat Demo",
+        referrer_email="pat.demo@police.example.org",
+        section20=True,
+        genogram_required=True,
+        request_types=("section20",),
+    )
+    late = samples.Child(
+        name="Sky Imaginary",
+        referrer_name="Max Made-Up",
+        referrer_email="max.madeup@charity.example.org",
+    )
     before = deadline - timedelta(days=2)
     no_chronology = [f for f in samples.full_referral(health) if f.filename != "Chronology.docx"]
-    inner = samples.Mail(f"{police.referrer_name} <{police.referrer_email}>",
-                         "Emergency admission - referral", files=samples.full_referral(police))
+    inner = samples.Mail(
+        f"{police.referrer_name} <{police.referrer_email}>",
+        "Emergency admission - referral",
+        files=samples.full_referral(police),
+    )
     return [
-        (samples.Mail(f"{school.referrer_name} <{school.referrer_email}>",
-                      "Referral for panel", files=samples.full_referral(school)), before),
-        (samples.Mail(f"{health.referrer_name} <{health.referrer_email}>",
-                      "MASP referral", files=no_chronology), before + timedelta(hours=1)),
-        (samples.forwarded(inner, by="Duty Desk <duty@police.example.org>"),
-         before + timedelta(hours=2)),
-        (samples.Mail(f"{late.referrer_name} <{late.referrer_email}>", "Late referral",
-                      files=samples.full_referral(late)), deadline + timedelta(hours=1)),
+        (
+            samples.Mail(
+                f"{school.referrer_name} <{school.referrer_email}>",
+                "Referral for panel",
+                files=samples.full_referral(school),
+            ),
+            before,
+        ),
+        (
+            samples.Mail(
+                f"{health.referrer_name} <{health.referrer_email}>",
+                "MASP referral",
+                files=no_chronology,
+            ),
+            before + timedelta(hours=1),
+        ),
+        (
+            samples.forwarded(inner, by="Duty Desk <duty@police.example.org>"),
+            before + timedelta(hours=2),
+        ),
+        (
+            samples.Mail(
+                f"{late.referrer_name} <{late.referrer_email}>",
+                "Late referral",
+                files=samples.full_referral(late),
+            ),
+            deadline + timedelta(hours=1),
+        ),
     ]
 
 
@@ -89,9 +124,15 @@ def _second_mails(service: App, received: datetime) -> list[tuple[samples.Mail, 
     missing_id, missing_to, _ = acks[1]
     return [
         (samples.out_of_office(f"<{ooo_id}>", ooo_to, ooo_subject), received),
-        (samples.Mail(missing_to, "Re: chronology", files=[samples.File(
-            "chronology v2.docx", samples.DOCX, samples.chronology())],
-            in_reply_to=f"<{missing_id}>"), received),
+        (
+            samples.Mail(
+                missing_to,
+                "Re: chronology",
+                files=[samples.File("chronology v2.docx", samples.DOCX, samples.chronology())],
+                in_reply_to=f"<{missing_id}>",
+            ),
+            received,
+        ),
     ]
 
 
@@ -112,19 +153,25 @@ def run_demo(console: Console, keep: Path | None) -> None:
     clock = Clock.frozen_at(meeting.deadline + timedelta(hours=2))
     service = App.open(config, clock)
     inbox = config.path(config.mailbox.maildir.inbox)
-    console.print(f"[bold]MASP demo[/bold] in {folder}; the clock reads {clock.now():%d %b %Y %H:%M} UTC,"
-                  f" two hours after the deadline for the {meeting.day:%d %B} meeting.\n")
+    console.print(
+        f"[bold]MASP demo[/bold] in {folder}; the clock reads {clock.now():%d %b %Y %H:%M} UTC,"
+        f" two hours after the deadline for the {meeting.day:%d %B} meeting.\n"
+    )
     try:
         for mail, received in _first_mails(meeting.deadline):
             _drop(inbox, mail, received)
-        console.print("Four referrals arrive: complete; missing a chronology; a forwarded Section 20;"
-                      " one after the deadline.")
+        console.print(
+            "Four referrals arrive: complete; missing a chronology; a forwarded Section 20;"
+            " one after the deadline."
+        )
         report = poll(service)
         console.print(f"  filed {report.filing.filed}, sent {report.delivery.sent}")
         for mail, received in _second_mails(service, clock.now()):
             _drop(inbox, mail, received)
-        console.print("Then an out-of-office reply arrives (never answered), and the missing"
-                      " chronology as a reply.")
+        console.print(
+            "Then an out-of-office reply arrives (never answered), and the missing"
+            " chronology as a reply."
+        )
         report = poll(service)
         console.print(f"  filed {report.filing.filed}, sent {report.delivery.sent}\n")
         with service.store.session() as session:

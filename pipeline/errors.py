@@ -38,6 +38,10 @@ class SendError(PipelineError):
         super().__init__(message, reference=reference)
 
 
+class PartialDelivery(SendError):
+    """The server accepted the email for some recipients and refused the others."""
+
+
 class StoreError(PipelineError):
     """The database or the file store refused an operation."""
 

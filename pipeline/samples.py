@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 from docx import Document as WordDocument
 
@@ -40,7 +41,7 @@ class File:
     data: bytes
 
 
-def _docx_bytes(document: WordDocument) -> bytes:  # type: ignore[valid-type]
+def _docx_bytes(document: Any) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
@@ -59,7 +60,7 @@ def referral_form(child: Child) -> bytes:
         "request_types": list(child.request_types) + (["section20"] if child.section20 else []),
         "consent": True,
         "genogram_required": child.genogram_required,
-        "question": "What multi-agency support can the panel offer the family?",
+        "panel_question": "What multi-agency support can the panel offer the family?",
     }
     return fill_form(values)
 
@@ -69,9 +70,11 @@ def chronology(rows: int = 12) -> bytes:
     document = WordDocument()
     document.add_heading("Chronology of significant events", level=1)
     table = document.add_table(rows=1, cols=5)
-    for cell, title in zip(table.rows[0].cells, ("Date", "Significant event", "Source",
-                                                 "Impact on the child", "Action / outcome"),
-                           strict=True):
+    for cell, title in zip(
+        table.rows[0].cells,
+        ("Date", "Significant event", "Source", "Impact on the child", "Action / outcome"),
+        strict=True,
+    ):
         cell.text = title
     for i in range(rows):
         cells = table.add_row().cells
@@ -110,13 +113,17 @@ def genogram_png(width: int = 240, height: int = 160) -> bytes:
         for x in range(width):
             box = (40 <= x <= 80 or 160 <= x <= 200) and y in (20, 60)
             side = x in (40, 80, 160, 200) and 20 <= y <= 60
-            line = y == 40 and 80 <= x <= 160 or x == 120 and 40 <= y <= 120
-            child = (100 <= x <= 140) and y in (120, 150) or x in (100, 140) and 120 <= y <= 150
+            line = (y == 40 and 80 <= x <= 160) or (x == 120 and 40 <= y <= 120)
+            child = ((100 <= x <= 140) and y in (120, 150)) or (x in (100, 140) and 120 <= y <= 150)
             row += b"\x00\x00\x00" if box or side or line or child else b"\xff\xff\xff"
         rows.append(bytes(row))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def full_referral(child: Child, genogram: bool = True) -> list[File]:
@@ -158,8 +165,9 @@ class Mail:
         message.set_content(self.body)
         for item in self.files:
             maintype, _, subtype = item.content_type.partition("/")
-            message.add_attachment(item.data, maintype=maintype, subtype=subtype,
-                                   filename=item.filename)
+            message.add_attachment(
+                item.data, maintype=maintype, subtype=subtype, filename=item.filename
+            )
         return message
 
     def as_bytes(self) -> bytes:
@@ -186,7 +194,8 @@ class _Prebuilt(Mail):
 def out_of_office(to_message_id: str, sender: str, subject: str) -> Mail:
     """An Exchange-style automatic reply to one of our emails."""
     return Mail(
-        sender=sender, subject=f"Automatic reply: {subject}",
+        sender=sender,
+        subject=f"Automatic reply: {subject}",
         body="I am out of the office until Monday with no access to email.",
         in_reply_to=to_message_id,
         headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},

@@ -37,12 +37,16 @@ def _log_poll(report: PollReport) -> None:
     if report.ingest.stored or report.delivery.sent or report.filing.quarantined:
         log.info(
             "poll: %d new, %d filed, %d quarantined, %d sent",
-            report.ingest.stored, report.filing.filed, report.filing.quarantined,
+            report.ingest.stored,
+            report.filing.filed,
+            report.filing.quarantined,
             report.delivery.sent,
         )
 
 
-def _serve_connected(app: App, source: MailSource, sender: MailSender, stop: threading.Event) -> None:
+def _serve_connected(
+    app: App, source: MailSource, sender: MailSender, stop: threading.Event
+) -> None:
     scheduler = schedule.Scheduler()
     due = threading.Event()
     due.set()

@@ -14,17 +14,22 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from tests.servers import Dovecot, ImapAccount, SmtpCapture  # noqa: E402
+from tests.servers import (  # noqa: E402
+    MISSING_DOVECOT,
+    Dovecot,
+    ImapAccount,
+    SmtpCapture,
+    dovecot_installed,
+)
 
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     """One private Dovecot for the whole run; tests keep apart by using their own user."""
-    try:
-        server = Dovecot()
-    except RuntimeError as exc:
+    if not dovecot_installed():
         # Fail, never skip: a missing server must not quietly hide the IMAP tests.
-        pytest.fail(str(exc), pytrace=False)
+        pytest.fail(MISSING_DOVECOT, pytrace=False)
+    server = Dovecot()
     try:
         server.start()
         yield server

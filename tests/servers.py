@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiosmtpd.controller import Controller
 
@@ -95,11 +95,15 @@ def mail_owner() -> tuple[int, int]:
     raise RuntimeError("neither the 'nobody' nor the 'dovecot' user exists to own test mail")
 
 
+def dovecot_installed() -> bool:
+    return Path(DOVECOT).exists() and Path(DOVEADM).exists()
+
+
 class Dovecot:
     """A private Dovecot in the foreground: IMAP and LMTP on free loopback ports, any user."""
 
     def __init__(self) -> None:
-        if not (Path(DOVECOT).exists() and Path(DOVEADM).exists()):
+        if not dovecot_installed():
             raise RuntimeError(MISSING_DOVECOT)
         # A short path under /tmp keeps Dovecot's unix sockets under the 108-byte limit.
         self.root = Path(tempfile.mkdtemp(prefix="masp-dc-", dir="/tmp"))
@@ -108,13 +112,15 @@ class Dovecot:
         self.imap_port = free_port()
         self.lmtp_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._stderr: BinaryIO | None = None
 
     def start(self, wait: float = 15.0) -> None:
         self._write_config()
+        self._stderr = (self.root / "stderr.log").open("wb")
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
-            stderr=(self.root / "stderr.log").open("wb"),
+            stderr=self._stderr,
         )
         deadline = time.monotonic() + wait
         while not (port_open(self.imap_port) and port_open(self.lmtp_port)):
@@ -152,6 +158,9 @@ class Dovecot:
                 self.process.kill()
                 self.process.wait(timeout=5)
         self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def cleanup(self) -> None:
         self.stop()

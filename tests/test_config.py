@@ -62,7 +62,9 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(tree))
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "--config", str(bad), "meetings"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert "panels.0.deadline.days_before" in result.stdout + result.stderr

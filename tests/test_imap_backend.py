@@ -111,7 +111,8 @@ def test_fetch_is_o_new(imap_account: ImapAccount, monkeypatch: pytest.MonkeyPat
     with ImapSource(imap_account.config) as source:
         validity = next(iter(source.fetch_new(nothing_seen, nothing_known))).location.uidvalidity
         searches.clear()
-        assert list(source.fetch_new(lambda f, v: 3 if v == validity else None, nothing_known)) == []
+        up_to_date = source.fetch_new(lambda f, v: 3 if v == validity else None, nothing_known)
+        assert list(up_to_date) == []
         # UIDNEXT already said nothing is new, so the server was not even searched.
         assert searches == []
         extra = synthetic_message(99)
@@ -171,15 +172,15 @@ def test_mark_processed_without_move_uses_copy_and_uid_expunge(
 
 def test_uidvalidity_change_fetches_everything_again(imap_account: ImapAccount) -> None:
     deliver(imap_account, 2)
-    with ImapSource(imap_account.config) as source:
-        old = [m.location for m in source.fetch_new(nothing_seen, nothing_known)]
-    new_validity = imap_account.force_uidvalidity_change()
-    assert new_validity != old[0].uidvalidity
 
     def last_seen(folder: str, uidvalidity: int) -> int | None:
         return 2 if uidvalidity == old[0].uidvalidity else None
 
+    # One session throughout: the change happens while the service is connected.
     with ImapSource(imap_account.config) as source:
+        old = [m.location for m in source.fetch_new(nothing_seen, nothing_known)]
+        new_validity = imap_account.force_uidvalidity_change()
+        assert new_validity != old[0].uidvalidity
         got = list(source.fetch_new(last_seen, nothing_known))
         assert source.mark_processed(old) == []
     assert [m.location.uid for m in got] == ["1", "2"]
@@ -226,6 +227,45 @@ def test_wait_for_mail_returns_false_on_stop_and_timeout(imap_account: ImapAccou
         assert list(source.fetch_new(nothing_seen, nothing_known)) == []
 
 
+def test_idle_is_renewed_before_the_server_limit(
+    imap_account: ImapAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 29-minute limit shrunk to 0.4 s: the mail arrives during the third or later IDLE.
+    monkeypatch.setattr(imap_module, "IDLE_LIMIT_SECONDS", 0.4)
+    idles: list[float] = []
+    real_idle_once = ImapSource._idle_once
+
+    def counting_idle_once(self: ImapSource, seconds: float, stop: threading.Event) -> bool:
+        idles.append(seconds)
+        return real_idle_once(self, seconds, stop)
+
+    monkeypatch.setattr(ImapSource, "_idle_once", counting_idle_once)
+    timer = threading.Timer(1.2, imap_account.deliver, args=(synthetic_message(1),))
+    with ImapSource(imap_account.config) as source:
+        timer.start()
+        try:
+            assert source.wait_for_mail(10, threading.Event()) is True
+        finally:
+            timer.join()
+    assert len(idles) >= 3
+    assert max(idles) <= 0.4
+
+
+def test_without_idle_it_sleeps_until_timeout_or_stop(
+    imap_account: ImapAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop = threading.Event()
+    with ImapSource(imap_account.config) as source:
+        monkeypatch.setattr(source, "_caps", source.capabilities - {"IDLE"})
+        started = time.monotonic()
+        assert source.wait_for_mail(0.5, stop) is False
+        assert 0.45 <= time.monotonic() - started < 2
+        threading.Timer(0.2, stop.set).start()
+        started = time.monotonic()
+        assert source.wait_for_mail(30, stop) is False
+        assert time.monotonic() - started < 2
+
+
 def test_describe_reads_capabilities_after_login(imap_account: ImapAccount) -> None:
     deliver(imap_account, 2)
     facts = ImapSource(imap_account.config).describe()
@@ -249,7 +289,7 @@ def test_unreachable_server_names_host_and_port(imap_account: ImapAccount) -> No
     from tests.servers import free_port
 
     config = imap_account.config.model_copy(update={"port": free_port()})
-    with pytest.raises(MailboxError, match="mailbox.imap.host, mailbox.imap.port"):
+    with pytest.raises(MailboxError, match=r"mailbox\.imap\.host, mailbox\.imap\.port"):
         ImapSource(config).__enter__()
 
 
@@ -259,7 +299,8 @@ def test_using_a_closed_source_is_a_plain_error(imap_account: ImapAccount) -> No
 
 
 def test_parse_internaldate_gives_aware_utc() -> None:
-    assert parse_internaldate(" 8-Nov-2026 23:30:00 -0130") == datetime(2026, 11, 9, 1, 0, tzinfo=UTC)
+    expected = datetime(2026, 11, 9, 1, 0, tzinfo=UTC)
+    assert parse_internaldate(" 8-Nov-2026 23:30:00 -0130") == expected
     assert parse_internaldate("28-Mar-2027 01:30:00 +0100").tzinfo is UTC
     with pytest.raises(MailboxError):
         parse_internaldate("not a date")

@@ -76,8 +76,11 @@ def test_target_meeting_properties(received: datetime, days_before: int, hour: i
     target = target_meeting(p, LONDON, received)
     # R3: its deadline is still ahead, and no earlier meeting's deadline is.
     assert received < target.deadline
-    earlier = [d for d in meeting_days(p, received.astimezone(LONDON).date() - timedelta(days=30))
-               if d < target.day]
+    earlier = [
+        d
+        for d in meeting_days(p, received.astimezone(LONDON).date() - timedelta(days=30))
+        if d < target.day
+    ]
     for day in earlier:
         assert meeting_at(p, day, LONDON).deadline <= received
     # The deadline reads as the configured wall-clock time, the configured days before.

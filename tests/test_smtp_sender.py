@@ -65,7 +65,7 @@ def test_outage_raises_send_error_then_recovers(smtp_server: SmtpCapture) -> Non
     try:
         sender.send(synthetic_raw(1), SENDER, ["a@example.org"])
         smtp_server.stop()
-        with pytest.raises(SendError, match="mailbox.smtp.host") as caught:
+        with pytest.raises(SendError, match=r"mailbox\.smtp\.host") as caught:
             sender.send(synthetic_raw(2), SENDER, ["a@example.org"])
         assert caught.value.__cause__ is not None
         smtp_server.start()

@@ -20,10 +20,14 @@ def test_thread_prefers_the_newest_reference() -> None:
     older = SIGNER.new_message_id("MASP-2026-0001")
     newer = SIGNER.new_message_id("MASP-2026-0002")
     assert references_in_thread(SIGNER, [older, "someone@else", newer]) == [
-        "MASP-2026-0002", "MASP-2026-0001"]
+        "MASP-2026-0002",
+        "MASP-2026-0001",
+    ]
 
 
 def test_subject_references() -> None:
     assert references_in_subject("RE: masp-2026-0012 chronology (was MASG-2026-0003)") == [
-        "MASP-2026-0012", "MASG-2026-0003"]
+        "MASP-2026-0012",
+        "MASG-2026-0003",
+    ]
     assert references_in_subject("Referral for panel") == []

@@ -9,6 +9,7 @@ from typing import Any
 from pipeline.app import App
 from pipeline.documents.form import blank_form_bytes
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
+from pipeline.errors import PipelineError
 from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft
@@ -44,6 +45,8 @@ def _document_lines(case: Case) -> list[dict[str, Any]]:
 def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
     """Everything the referrer-facing templates show about a case."""
     panel = app.config.panel(case.panel_id)
+    if case.meeting is None:
+        raise PipelineError("the case has no meeting yet", reference=case.reference)
     meeting = meeting_at(panel, case.meeting.astimezone(app.config.tz).date(), app.config.tz)
     first = upcoming(panel, app.config.tz, case.received_at, 1)
     late = bool(first) and first[0].day != meeting.day and case.received_at >= first[0].deadline
@@ -111,11 +114,19 @@ def blank_form() -> FileAttachment:
 
 
 def staff_draft(
-    app: App, purpose: str, template: str, context: dict[str, Any], case: Case | None,
+    app: App,
+    purpose: str,
+    template: str,
+    context: dict[str, Any],
+    case: Case | None,
     chair_too: bool = False,
 ) -> Draft:
     people = app.config.people
-    to = (people.administrator.email, people.chair.email) if chair_too else (people.administrator.email,)
+    to = (
+        (people.administrator.email, people.chair.email)
+        if chair_too
+        else (people.administrator.email,)
+    )
     return Draft(purpose=purpose, template=template, to=to, context=context, case=case)
 
 

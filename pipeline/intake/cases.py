@@ -24,7 +24,7 @@ from pipeline.store.models import Case, Counter, Document
 
 
 def find_case(app: App, session: Session, parsed: ParsedEmail) -> Case | None:
-    """R5: a reply to one of our emails (proven by its signed id), else a reference in the subject."""
+    """R5: a reply to one of our emails (its signed id proves it), else a reference in the subject."""
     thread = references_in_thread(app.signer, [*parsed.references, *parsed.in_reply_to])
     for reference in [*thread, *references_in_subject(parsed.subject)]:
         case = session.scalar(select(Case).where(Case.reference == reference))
@@ -39,9 +39,9 @@ def route_panel(app: App, facts: FormFacts | None) -> PanelConfig:
     best: tuple[int, PanelConfig] | None = None
     for panel in app.config.panels:
         for candidate in (panel.id, panel.name.lower(), (panel.locality or "").lower()):
-            if candidate and (candidate == named or (len(candidate) > 2 and candidate in named)):
-                if best is None or len(candidate) > best[0]:
-                    best = (len(candidate), panel)
+            matches = candidate == named or (len(candidate) > 2 and candidate in named)
+            if candidate and matches and (best is None or len(candidate) > best[0]):
+                best = (len(candidate), panel)
     return best[1] if best else app.config.panels[0]
 
 
@@ -59,7 +59,9 @@ def child_key(app: App, name: str | None, dob: date | None) -> str | None:
     if not name or dob is None:
         return None
     normal = " ".join(name.lower().split())
-    return hmac.new(app.signer.key, f"{normal}|{dob.isoformat()}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        app.signer.key, f"{normal}|{dob.isoformat()}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def facts_json(facts: FormFacts | None) -> dict[str, Any]:
@@ -101,7 +103,9 @@ def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> Non
     case.child_key = child_key(app, facts.child_name, facts.child_dob)
     if case.child_key and case.linked_case_id is None:
         other = session.scalar(
-            select(Case).where(Case.child_key == case.child_key, Case.id != case.id).order_by(Case.id)
+            select(Case)
+            .where(Case.child_key == case.child_key, Case.id != case.id)
+            .order_by(Case.id)
         )
         if other is not None:
             case.linked_case_id = other.id

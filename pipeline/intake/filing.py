@@ -8,6 +8,7 @@ import traceback
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,10 +79,17 @@ def store_documents(
         result = read.classification
         sha, path = app.files.put("documents", read.attachment.data)
         document = Document(
-            message_row_id=row.id, kind=result.kind.value, filename=read.attachment.filename,
-            content_type=read.attachment.declared_type, sha256=sha, size=len(read.attachment.data),
-            stored_path=path, status=result.status.value, reason=result.reason,
-            classification=result.note, fields={"sniffed": read.sniffed.type},
+            message_row_id=row.id,
+            kind=result.kind.value,
+            filename=read.attachment.filename,
+            content_type=read.attachment.declared_type,
+            sha256=sha,
+            size=len(read.attachment.data),
+            stored_path=path,
+            status=result.status.value,
+            reason=result.reason,
+            classification=result.note,
+            fields={"sniffed": read.sniffed.type},
             created_at=app.clock.now(),
         )
         add_document(session, case, document)
@@ -98,12 +106,15 @@ def form_facts(reads: list[Read]) -> FormFacts | None:
     return None
 
 
-def _answer_follow_up(app: App, session: Session, case: Case, row: Message, parsed: ParsedEmail,
-                      was_complete: bool) -> None:
+def _answer_follow_up(
+    app: App, session: Session, case: Case, row: Message, parsed: ParsedEmail, was_complete: bool
+) -> None:
     missing = refresh_state(case)
     context = answers.case_context(app, case, missing)
     context["now_complete"] = not missing and not was_complete
-    draft = answers.reply_draft(answers.Correspondent.of(parsed), f"update:message:{row.id}", "update", context, case)
+    draft = answers.reply_draft(
+        answers.Correspondent.of(parsed), f"update:message:{row.id}", "update", context, case
+    )
     enqueue(app, session, draft)
 
 
@@ -113,20 +124,32 @@ def _answer_new(app: App, session: Session, case: Case, row: Message, parsed: Pa
     has_form = any(d.kind == Kind.REFERRAL_FORM for d in case.documents)
     attach = () if has_form else (answers.blank_form(),)
     context["form_attached"] = bool(attach)
-    draft = answers.reply_draft(answers.Correspondent.of(parsed), f"ack:message:{row.id}", "acknowledgement", context, case,
-                                attach)
+    draft = answers.reply_draft(
+        answers.Correspondent.of(parsed),
+        f"ack:message:{row.id}",
+        "acknowledgement",
+        context,
+        case,
+        attach,
+    )
     enqueue(app, session, draft)
 
 
 def _alert_section20(app: App, session: Session, case: Case) -> None:
     # R7: the administrator and chair hear about an emergency admission as soon as it arrives.
     context = answers.case_context(app, case, refresh_state(case))
-    enqueue(app, session, answers.staff_draft(app, f"s20:{case.id}", "section20_alert", context,
-                                              case, chair_too=True))
+    enqueue(
+        app,
+        session,
+        answers.staff_draft(
+            app, f"s20:{case.id}", "section20_alert", context, case, chair_too=True
+        ),
+    )
 
 
-def _file_documents(app: App, session: Session, row: Message, parsed: ParsedEmail,
-                    case: Case | None) -> Case:
+def _file_documents(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
+) -> Case:
     reads = read_all(app, parsed.attachments)
     facts = form_facts(reads)
     is_new = case is None
@@ -146,21 +169,39 @@ def _file_documents(app: App, session: Session, row: Message, parsed: ParsedEmai
     return case
 
 
-def _file_without_documents(app: App, session: Session, row: Message, parsed: ParsedEmail,
-                            case: Case | None) -> None:
+def _file_without_documents(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
+) -> None:
     if case is None:
         # Someone wrote to the panel without a referral: help them make one.
-        context = {"panel_address": app.config.mailbox.address, "problems": list(parsed.problems)}
-        draft = answers.reply_draft(answers.Correspondent.of(parsed), f"noattach:message:{row.id}", "no_attachment",
-                                    context, None, (answers.blank_form(),))
+        context: dict[str, Any] = {
+            "panel_address": app.config.mailbox.address,
+            "problems": list(parsed.problems),
+        }
+        draft = answers.reply_draft(
+            answers.Correspondent.of(parsed),
+            f"noattach:message:{row.id}",
+            "no_attachment",
+            context,
+            None,
+            (answers.blank_form(),),
+        )
         enqueue(app, session, draft)
         row.category = "no_attachment"
         return
     # A reply with nothing attached is for a person to read, not for an automatic answer.
     row.category = "reply"
-    context = {"reference": case.reference, "subject": parsed.subject, "ledger_id": row.id}
-    enqueue(app, session, answers.staff_draft(app, f"reply:message:{row.id}", "reply_received",
-                                              context, case))
+    notice = {
+        "reference": case.reference,
+        "subject": parsed.subject,
+        "ledger_id": row.id,
+        "panel_address": app.config.mailbox.address,
+    }
+    enqueue(
+        app,
+        session,
+        answers.staff_draft(app, f"reply:message:{row.id}", "reply_received", notice, case),
+    )
 
 
 def file_message(app: App, session: Session, row: Message) -> str | None:
@@ -175,8 +216,19 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
     automatic = detect_automatic(parsed.headers, parsed.from_address)
     if automatic is not None:
         # Stored on the case, never answered (R16): answering is how mail loops start.
-        row.status, row.category, row.case_id = "ignored", automatic.category, case.id if case else None
-        audit(session, app, case, "automatic-mail", category=automatic.category, reason=automatic.reason)
+        row.status, row.category, row.case_id = (
+            "ignored",
+            automatic.category,
+            case.id if case else None,
+        )
+        audit(
+            session,
+            app,
+            case,
+            "automatic-mail",
+            category=automatic.category,
+            reason=automatic.reason,
+        )
         return case.reference if case else None
     row.status, row.category = "filed", "referral"
     if parsed.attachments:
@@ -203,7 +255,9 @@ def _sender_of(raw: bytes) -> tuple[answers.Correspondent | None, bool]:
         return None, True
     automatic = detect_automatic(headers, address) is not None or is_our_own(headers, "")
     message_id = str(headers.get("Message-ID") or "").strip().strip("<>") or None
-    references = tuple(str(headers.get("References") or "").replace("<", " ").replace(">", " ").split())
+    references = tuple(
+        str(headers.get("References") or "").replace("<", " ").replace(">", " ").split()
+    )
     return answers.Correspondent(address, message_id, references), automatic
 
 
@@ -219,15 +273,28 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
         row.category = "too_large" if too_large else "error"
         row.error = "".join(traceback.format_exception(error))
         who, automatic = _sender_of(app.files.read(row.raw_path))
-        context = {"ledger_id": row.id, "error": type(error).__name__, "too_large": too_large,
-                   "limit": _megabytes(app.config.limits.max_email_bytes),
-                   "size": _megabytes(row.size), "panel_address": app.config.mailbox.address}
-        enqueue(app, session, answers.staff_draft(
-            app, f"quarantine:{row.id}:{row.attempts}", "quarantine_alert", context, None))
+        context: dict[str, Any] = {
+            "ledger_id": row.id,
+            "error": type(error).__name__,
+            "too_large": too_large,
+            "limit": _megabytes(app.config.limits.max_email_bytes),
+            "size": _megabytes(row.size),
+            "panel_address": app.config.mailbox.address,
+        }
+        enqueue(
+            app,
+            session,
+            answers.staff_draft(
+                app, f"quarantine:{row.id}:{row.attempts}", "quarantine_alert", context, None
+            ),
+        )
         if who is not None and not automatic:
             template = "too_large" if too_large else "could_not_process"
-            enqueue(app, session, answers.reply_draft(
-                who, f"quarantine-reply:{row.id}", template, context, None))
+            enqueue(
+                app,
+                session,
+                answers.reply_draft(who, f"quarantine-reply:{row.id}", template, context, None),
+            )
         audit(session, app, None, "quarantined", ledger=row.id, error=type(error).__name__)
     log.warning("email (ledger id %d) quarantined: %s", row_id, type(error).__name__)
 
@@ -240,7 +307,7 @@ def file_one(app: App, row_id: int, report: FilingReport) -> None:
             if row is None or row.status not in ("new", "quarantined"):
                 return
             reference = file_message(app, session, row)
-    except Exception as exc:  # noqa: BLE001 - one bad email must never stop the others
+    except Exception as exc:
         quarantine(app, row_id, exc)
         report.quarantined += 1
         return

@@ -71,7 +71,9 @@ class Ledger:
         if key not in self._known:
             with self.app.store.session() as session:
                 query = select(Message.uid).where(
-                    Message.backend == key[0], Message.folder == key[1], Message.uidvalidity == key[2]
+                    Message.backend == key[0],
+                    Message.folder == key[1],
+                    Message.uidvalidity == key[2],
                 )
                 self._known[key] = set(session.scalars(query))
         return location.uid in self._known[key]
@@ -97,10 +99,19 @@ class Ledger:
         duplicate = self._duplicate_of(session, sha, body, message_id)
         loc = inbound.location
         row = Message(
-            backend=loc.backend, folder=loc.folder, uidvalidity=loc.uidvalidity, uid=loc.uid,
-            message_id=message_id, body_sha256=body, sha256=sha, size=len(inbound.raw),
-            received_at=inbound.received_at, stored_at=self.app.clock.now(), raw_path=path,
-            status="duplicate" if duplicate else "new", moved=False,
+            backend=loc.backend,
+            folder=loc.folder,
+            uidvalidity=loc.uidvalidity,
+            uid=loc.uid,
+            message_id=message_id,
+            body_sha256=body,
+            sha256=sha,
+            size=len(inbound.raw),
+            received_at=inbound.received_at,
+            stored_at=self.app.clock.now(),
+            raw_path=path,
+            status="duplicate" if duplicate else "new",
+            moved=False,
         )
         session.add(row)
         session.flush()

@@ -35,7 +35,9 @@ def move_done(app: App, source: MailSource) -> int:
     with app.store.session() as session:
         rows = session.execute(
             select(Message.id, Message.backend, Message.folder, Message.uidvalidity, Message.uid)
-            .where(Message.moved.is_(False), Message.status != "new", Message.backend == source.name)
+            .where(
+                Message.moved.is_(False), Message.status != "new", Message.backend == source.name
+            )
             .order_by(Message.id)
         ).all()
     moved = 0

@@ -15,7 +15,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_OUR_ID = re.compile(r"^masp\.([A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,6}|none)\.([0-9a-f]{16})\.([0-9a-f]{20})@")
+_OUR_ID = re.compile(
+    r"^masp\.([A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,6}|none)\.([0-9a-f]{8})\.([0-9a-f]{16})@"
+)
 REFERENCE_IN_TEXT = re.compile(r"\b([A-Z][A-Z0-9]{1,9}-20\d\d-\d{4,6})\b")
 
 
@@ -28,12 +30,12 @@ class Signer:
 
     def _signature(self, reference: str, nonce: str) -> str:
         digest = hmac.new(self.key, f"{reference}.{nonce}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:20]
+        return digest.hexdigest()[:16]
 
     def new_message_id(self, reference: str | None) -> str:
         """A fresh Message-ID (without angle brackets) carrying `reference`, signed."""
         ref = reference or "none"
-        nonce = secrets.token_hex(8)
+        nonce = secrets.token_hex(4)
         return f"masp.{ref}.{nonce}.{self._signature(ref, nonce)}@{self.domain}"
 
     def reference_from_id(self, message_id: str) -> str | None:

@@ -158,7 +158,7 @@ class ImapSource:
     def fetch_new(self, last_seen: LastSeen, known: Known) -> Iterator[InboundMessage]:
         """Yield messages not yet in the ledger, oldest first, without changing any flag."""
         folder = self._cfg.folder
-        # EXAMINE (read-only) as well as BODY.PEEK: reading must never touch \\Seen or \\Recent.
+        # EXAMINE (read-only) as well as BODY.PEEK: reading must never touch \Seen or \Recent.
         validity, uidnext = self._select(folder, readonly=True)
         self._uidnext = uidnext
         uids = self._new_uids(last_seen(folder, validity), uidnext)
@@ -309,13 +309,15 @@ class ImapSource:
 
     def _idle_once(self, seconds: float, stop: threading.Event) -> bool:
         """One IDLE command of at most `seconds`; True if the server announced new mail."""
-        idle = self._require().idle
+        box = self._require()
         with self._guard("waiting for new mail (IDLE)", CHECK_SERVER):
-            idle.start()  # type: ignore[no-untyped-call]
+            tag, announced = _idle_start(box)
             try:
-                return self._idle_poll(seconds, stop)
+                announced = announced or self._idle_poll(seconds, stop)
             finally:
-                idle.stop()  # type: ignore[no-untyped-call]
+                # EXISTS may come just before the reply to DONE; it counts as much as any other.
+                announced = _idle_done(box, tag) or announced
+        return announced
 
     def _idle_poll(self, seconds: float, stop: threading.Event) -> bool:
         idle = self._require().idle
@@ -394,6 +396,25 @@ def _fetch_records(data: Sequence[object]) -> Iterator[tuple[bytes, bytes]]:
                 meta += b" " + item
     if meta is not None:
         yield meta, raw
+
+
+def _idle_start(box: BaseMailBox) -> tuple[bytes, bool]:
+    """Send IDLE and read up to the server's '+' go-ahead; True if EXISTS came first."""
+    client = box.client
+    tag: bytes = client._command("IDLE")
+    announced = False
+    while (line := client._get_response()) is not None:
+        if client.tagged_commands.get(tag):
+            raise imaplib.IMAP4.error("the server refused IDLE")
+        announced = announced or bool(_NEW_MAIL.match(line))
+    return tag, announced
+
+
+def _idle_done(box: BaseMailBox, tag: bytes) -> bool:
+    """End IDLE; True if the responses before the server's OK announced new mail."""
+    box.client.send(b"DONE\r\n")
+    _, lines = box.consume_until_tagged_response(tag)
+    return any(isinstance(line, bytes) and _NEW_MAIL.match(line) for line in lines)
 
 
 def _uid_set(uids: Sequence[int]) -> str:

@@ -14,8 +14,12 @@ from pipeline.store.files import ensure_private_dir
 
 
 def open_maildir(path: Path) -> mailbox.Maildir:
-    ensure_private_dir(path)
-    return mailbox.Maildir(str(path), create=True)
+    """Open (creating if needed) a Maildir with its new/, cur/ and tmp/ folders, owner-only."""
+    ensure_private_dir(path.parent)
+    box = mailbox.Maildir(str(path), create=True)
+    for sub in ("", "new", "cur", "tmp"):
+        ensure_private_dir(path / sub)
+    return box
 
 
 class MaildirSource:
@@ -41,21 +45,24 @@ class MaildirSource:
         self.inbox.close()
         self.processed.close()
 
-    def _received_at(self, key: str) -> datetime:
-        # The delivery agent writes the file when the mail arrives: its mtime is the receive time.
-        path = self.inbox_path / self.inbox._lookup(key)  # noqa: SLF001 - documented layout
-        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    def _files(self) -> Iterator[tuple[str, Path]]:
+        """(key, path) of every message waiting, read from new/ and cur/ directly."""
+        for sub in ("new", "cur"):
+            for path in (self.inbox_path / sub).iterdir():
+                if not path.name.startswith("."):
+                    yield path.name.split(mailbox.Maildir.colon)[0], path
 
     def fetch_new(self, last_seen: LastSeen, known: Known) -> Iterator[InboundMessage]:
         found = []
-        for key in self.inbox.iterkeys():
+        for key, path in self._files():
             location = Location(self.name, str(self.inbox_path), 0, key)
             if not known(location):
-                found.append((self._received_at(key), key, location))
-        for received_at, key, location in sorted(found):
-            with self.inbox.get_file(key) as handle:
-                raw = handle.read()
-            yield InboundMessage(location, raw, received_at)
+                # The delivery agent writes the file as the mail arrives: its mtime is the
+                # server receive time (R2), never the sender's Date: header.
+                received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                found.append((received_at, key, path, location))
+        for received_at, _, path, location in sorted(found):
+            yield InboundMessage(location, path.read_bytes(), received_at)
 
     def mark_processed(self, locations: Sequence[Location]) -> list[Location]:
         moved = []

@@ -9,7 +9,7 @@ import ssl
 from collections.abc import Sequence
 
 from pipeline.config import SmtpConfig
-from pipeline.errors import SendError
+from pipeline.errors import PartialDelivery, SendError
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,14 @@ class SmtpSender:
             refused = self._send_retrying(raw, sender, list(recipients))
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise SendError(_explain(exc, self._where())) from exc
+            raise SendError(_explain(exc, self._where()), temporary=not _permanent(exc)) from exc
         if refused:
             # Some recipients accepted it: say how many were refused, never who (no addresses).
-            raise SendError(
+            # Sending again would duplicate it for the others, so this counts as sent.
+            raise PartialDelivery(
                 f"the SMTP server at {self._where()} refused {len(refused)} of "
-                f"{len(recipients)} recipient(s); the others accepted the message"
+                f"{len(recipients)} recipient(s); the others accepted the message",
+                temporary=False,
             )
 
     def _send_retrying(self, raw: bytes, sender: str, recipients: list[str]) -> dict[str, object]:
@@ -134,6 +136,16 @@ class SmtpSender:
 
     def _where(self) -> str:
         return f"{self._cfg.host}:{self._cfg.port}"
+
+
+def _permanent(exc: BaseException) -> bool:
+    """A 5xx answer means the server will never take this email; anything else may pass later."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
 
 
 def _explain(exc: BaseException, where: str) -> str:

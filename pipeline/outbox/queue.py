@@ -113,8 +113,15 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
     )
     session.add(item)
     session.flush()
-    audit(session, app, draft.case, "held" if reason else "queued", template=draft.template,
-          outbox=item.id, reason=reason)
+    audit(
+        session,
+        app,
+        draft.case,
+        "held" if reason else "queued",
+        template=draft.template,
+        outbox=item.id,
+        reason=reason,
+    )
     return item
 
 

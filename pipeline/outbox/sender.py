@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from pipeline.app import App
-from pipeline.errors import SendError
+from pipeline.errors import PartialDelivery, SendError
 from pipeline.mailbox.base import MailSender
 from pipeline.outbox.queue import audit
 from pipeline.store.models import Case, OutboxItem
@@ -68,8 +68,13 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
             recipients = [a.strip() for a in item.recipients.split(",") if a.strip()]
             try:
                 sender.send(raw, app.config.mailbox.address, recipients)
+            except PartialDelivery as exc:
+                audit(session, app, case, "partially-refused", outbox=item.id, error=str(exc))
             except SendError as exc:
                 if exc.temporary:
+                    # The server is away or said 'later': no attempt is used up, the round
+                    # stops rather than knock on a closed door for every email, and the
+                    # next poll (or tick) tries again.
                     log.warning("mail server unavailable (%s); the outbox waits", exc)
                     item.last_error = str(exc)
                     report.waiting += 1
@@ -83,6 +88,13 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
             item.sent_at = app.clock.now()
             item.attempts += 1
             report.sent += 1
-            audit(session, app, case, "sent", outbox=item.id, template=item.template,
-                  to=item.recipients)
+            audit(
+                session,
+                app,
+                case,
+                "sent",
+                outbox=item.id,
+                template=item.template,
+                to=item.recipients,
+            )
     return report

@@ -43,8 +43,9 @@ class Templates:
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:
         text = self.env.get_template(f"{name}.txt").render(context)
-        head, _, body = text.partition("\n\n")
+        head, _, body = text.partition("\n")
         if not head.startswith("Subject: "):
-            raise PipelineError(f"template {name}.txt must start with 'Subject: ' and a blank line")
+            raise PipelineError(f"template {name}.txt must start with a 'Subject: ' line")
+        body = body.lstrip("\n")
         html = self.env.get_template(f"{name}.html").render(context)
         return Rendered(subject=head.removeprefix("Subject: ").strip(), text=body, html=html)

@@ -21,7 +21,10 @@ def print_meetings(console: Console, config: Config, now: datetime, count: int) 
         for column in ("Meeting", "Documents deadline", "Timeslots sent by"):
             table.add_column(column)
         for meeting in upcoming(panel, config.tz, now, count):
-            table.add_row(_local(config, meeting.starts_at), _local(config, meeting.deadline),
-                          _local(config, meeting.slot_notice))
+            table.add_row(
+                _local(config, meeting.starts_at),
+                _local(config, meeting.deadline),
+                _local(config, meeting.slot_notice),
+            )
         console.print(table)
     console.print(f"Times are {config.timezone}.")

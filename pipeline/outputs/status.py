@@ -16,14 +16,26 @@ from pipeline.panel.meetings import meeting_at
 from pipeline.store.models import Case
 
 FIELD_KEYS = (
-    "child_name", "child_dob", "referrer_name", "referrer_email",
-    "request_types", "consent", "genogram_required", "section20",
+    "child_name",
+    "child_dob",
+    "referrer_name",
+    "referrer_email",
+    "request_types",
+    "consent",
+    "genogram_required",
+    "section20",
 )
 
 
 def _document(d: Any) -> dict[str, Any]:
-    item = {"kind": d.kind, "filename": d.filename, "status": d.status, "version": d.version,
-            "superseded": d.superseded, "note": d.classification}
+    item = {
+        "kind": d.kind,
+        "filename": d.filename,
+        "status": d.status,
+        "version": d.version,
+        "superseded": d.superseded,
+        "note": d.classification,
+    }
     if d.reason:
         item["reason"] = d.reason
     return item
@@ -37,13 +49,21 @@ def summary(app: App, case: Case) -> dict[str, Any]:
     if case.meeting is not None:
         day = case.meeting.astimezone(app.config.tz).date()
         meeting = day.isoformat()
-        deadline = meeting_at(app.config.panel(case.panel_id), day, app.config.tz).deadline.isoformat()
+        deadline = meeting_at(
+            app.config.panel(case.panel_id), day, app.config.tz
+        ).deadline.isoformat()
     return {
-        "reference": case.reference, "panel": case.panel_id, "meeting": meeting,
-        "deadline": deadline, "state": case.state, "referrer": case.referrer_email,
-        "received_at": case.received_at.isoformat(), "section20": case.section20,
+        "reference": case.reference,
+        "panel": case.panel_id,
+        "meeting": meeting,
+        "deadline": deadline,
+        "state": case.state,
+        "referrer": case.referrer_email,
+        "received_at": case.received_at.isoformat(),
+        "section20": case.section20,
         "documents": [_document(d) for d in case.documents],
-        "missing": [k.value for k in missing], "flags": list(case.flags),
+        "missing": [k.value for k in missing],
+        "flags": list(case.flags),
     }
 
 
@@ -85,10 +105,17 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for row in rows:
         current = [d for d in row["documents"] if not d["superseded"]]
-        docs = ", ".join(f"{d['kind']}{'' if d['status'] == 'ok' else ' (' + d['status'] + ')'}"
-                         for d in current)
+        docs = ", ".join(
+            f"{d['kind']}{'' if d['status'] == 'ok' else ' (' + d['status'] + ')'}" for d in current
+        )
         state = row["state"] + (" · S20" if row["section20"] else "")
-        table.add_row(row["reference"], row["panel"], row["meeting"] or "—",
-                      (row["deadline"] or "—")[:16].replace("T", " "), state, docs or "—",
-                      ", ".join(row["missing"]) or "—")
+        table.add_row(
+            row["reference"],
+            row["panel"],
+            row["meeting"] or "—",
+            (row["deadline"] or "—")[:16].replace("T", " "),
+            state,
+            docs or "—",
+            ", ".join(row["missing"]) or "—",
+        )
     console.print(table)

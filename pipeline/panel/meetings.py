@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rruleset, rrulestr
@@ -107,14 +107,18 @@ def upcoming(panel: PanelConfig, tz: ZoneInfo, now: datetime, count: int) -> lis
 
 
 def target_meeting(panel: PanelConfig, tz: ZoneInfo, received_at: datetime) -> Meeting:
-    """R3: the earliest meeting whose deadline is still ahead of `received_at` (R2: strictly before)."""
+    """R3: the earliest meeting whose deadline is still ahead of `received_at`.
+
+    R2 says "before 12:00 noon", so an email received at the deadline itself is late.
+    """
     for day in meeting_days(panel, received_at.astimezone(tz).date()):
         meeting = meeting_at(panel, day, tz)
         if received_at < meeting.deadline:
             return meeting
     raise ConfigError(
         f"panels.{panel.id}.meetings",
-        f"no meeting within {HORIZON_DAYS} days of {received_at.date()}: check rrule, add and cancel",
+        f"no meeting within {HORIZON_DAYS} days of {received_at.date()}: "
+        "check rrule, add and cancel",
     )
 
 

@@ -1,1 +1,1 @@
-"""The store beside the pipeline: the database (ledger, cases, documents, outbox, audit) and files."""
+"""The store beside the pipeline: the database (ledger, cases, outbox, audit) and the files."""

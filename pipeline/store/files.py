@@ -22,7 +22,7 @@ class FileStore:
         ensure_private_dir(root)
 
     def put(self, area: str, data: bytes, suffix: str = "") -> tuple[str, str]:
-        """Store `data` in `area` ('raw', 'documents', 'outbox' …); return (sha256, relative path)."""
+        """Store `data` in `area` ('raw', 'documents' …); return (sha256, relative path)."""
         digest = sha256(data)
         relative = Path(area) / digest[:2] / f"{digest}{suffix}"
         target = self.root / relative

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -42,7 +42,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: UTCDateTime,
+    }
 
 
 class Message(Base):
@@ -100,9 +104,7 @@ class Case(Base):
     # Facts read from the referral form (FormFacts), kept for status and later steps.
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     messages: Mapped[list[Message]] = relationship(back_populates="case")
-    documents: Mapped[list[Document]] = relationship(
-        back_populates="case", order_by="Document.id"
-    )
+    documents: Mapped[list[Document]] = relationship(back_populates="case", order_by="Document.id")
 
 
 class Document(Base):

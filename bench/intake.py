@@ -1,0 +1,165 @@
+"""Intake benchmark: N synthetic referrals through `masp poll` against real Dovecot and SMTP,
+and in the same run the floor: a bare imap-tools fetch of the same messages plus python-docx /
+openpyxl / pdfplumber opening each attachment once. Prints emails/s, ms per email, peak RSS
+and the ratio pipeline ÷ floor (median of back-to-back pairs).
+
+    .venv/bin/python bench/intake.py --count 200 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline import samples  # noqa: E402
+from tests.helpers import config_tree  # noqa: E402
+from tests.servers import Dovecot, SmtpCapture  # noqa: E402
+
+FLOOR = r"""
+import io, json, resource, sys, time, email
+from email import policy
+from imap_tools import MailBoxUnencrypted, AND
+import docx, openpyxl, pdfplumber
+port, user = int(sys.argv[1]), sys.argv[2]
+start = time.perf_counter()
+count = 0
+with MailBoxUnencrypted("127.0.0.1", port).login(user, "secret") as box:
+    for msg in box.fetch(AND(all=True), mark_seen=False, bulk=50):
+        count += 1
+        for att in msg.attachments:
+            name = att.filename.lower()
+            if name.endswith(".docx"):
+                docx.Document(io.BytesIO(att.payload))
+            elif name.endswith(".xlsx"):
+                openpyxl.load_workbook(io.BytesIO(att.payload), read_only=True).close()
+            elif name.endswith(".pdf"):
+                with pdfplumber.open(io.BytesIO(att.payload)) as pdf:
+                    pdf.pages[0].extract_text()
+elapsed = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": elapsed, "count": count, "rss_mb": rss}))
+"""
+
+
+def make_mails(count: int) -> list[bytes]:
+    """N distinct referrals, each with a form, chronology, genogram and assessment."""
+    base = samples.full_referral(samples.Child())
+    mails = []
+    for i in range(count):
+        child = samples.Child(name=f"Child Number{i}", referrer_email=f"ref{i}@school.example.org")
+        files = [
+            samples.File("Referral form.docx", samples.DOCX, samples.referral_form(child)),
+            *base[1:],
+        ]
+        mail = samples.Mail(f"Referrer {i} <{child.referrer_email}>", f"Referral {i}", files=files)
+        mails.append(mail.as_bytes())
+    return mails
+
+
+def deliver(server: Dovecot, user: str, mails: list[bytes]) -> None:
+    for raw in mails:
+        server.deliver(user, raw)
+
+
+def run_pipeline(server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: Path) -> dict:
+    user = f"bench{uuid.uuid4().hex[:8]}"
+    deliver(server, user, mails)
+    tree = config_tree(mailbox__backend="imap")
+    tree["mailbox"]["imap"] = server.imap_config(user).model_dump()
+    tree["mailbox"]["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none"}
+    tree["limits"]["max_sends_per_recipient_per_hour"] = 10_000
+    folder = work / user
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(tree))
+    before = len(smtp.messages)
+    start = time.perf_counter()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import resource, runpy, sys; sys.argv=['masp', 'poll'];"
+            "from pipeline.cli import main\ntry:\n main()\nexcept SystemExit: pass\n"
+            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)",
+        ],
+        cwd=folder,
+        env={**os.environ, "MASP_CONFIG": str(folder / "config.yaml")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    smtp.wait_for(before + len(mails), timeout=600)
+    elapsed = time.perf_counter() - start
+    rss_line = [line for line in result.stdout.splitlines() if line.startswith("RSS")][-1]
+    rss = max(float(x) for x in rss_line.split()[1:])
+    return {"seconds": elapsed, "rss_mb": rss}
+
+
+def run_floor(server: Dovecot, mails: list[bytes]) -> dict:
+    user = f"floor{uuid.uuid4().hex[:8]}"
+    deliver(server, user, mails)
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(server.imap_port), user],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(out.stdout)
+    data["seconds"] = time.perf_counter() - start
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=200, help="emails per run (default 200)")
+    parser.add_argument("--repeat", type=int, default=1, help="back-to-back pairs (default 1)")
+    args = parser.parse_args()
+    mails = make_mails(args.count)
+    server, smtp = Dovecot(), SmtpCapture()
+    server.start()
+    smtp.start()
+    ratios, pipes, floors, rss = [], [], [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="masp-bench-") as work:
+            for i in range(args.repeat):
+                pipe = run_pipeline(server, smtp, mails, Path(work))
+                floor = run_floor(server, mails)
+                ratios.append(pipe["seconds"] / floor["seconds"])
+                pipes.append(pipe["seconds"])
+                floors.append(floor["seconds"])
+                rss.append(pipe["rss_mb"])
+                print(
+                    f"run {i + 1}: pipeline {pipe['seconds']:.2f} s, floor {floor['seconds']:.2f} s,"
+                    f" ratio {ratios[-1]:.2f}, peak RSS {pipe['rss_mb']:.0f} MB",
+                    flush=True,
+                )
+    finally:
+        smtp.stop()
+        server.cleanup()
+    n = args.count
+    pipe, floor = statistics.median(pipes), statistics.median(floors)
+    print(f"\nN = {n}, {args.repeat} run(s)")
+    print(f"pipeline: {n / pipe:.1f} emails/s, {1000 * pipe / n:.1f} ms per email (median run)")
+    print(f"floor:    {n / floor:.1f} emails/s, {1000 * floor / n:.1f} ms per email")
+    print(f"ratio pipeline / floor (median): {statistics.median(ratios):.2f}  (target <= 1.5)")
+    print(f"peak RSS of masp poll: {max(rss):.0f} MB  (target <= 300 MB)")
+
+
+if __name__ == "__main__":
+    main()

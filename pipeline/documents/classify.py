@@ -1,0 +1,597 @@
+"""Which kind of document an attachment is (SPEC §4, R4), from its name, its type and its content.
+
+Content wins over the file name: a name is a weak hint that people get wrong ("docs.docx", a
+chronology saved as "EHA.docx"). Each kind scores the content; the best strong score decides,
+the name only confirms or breaks a tie, and a file nothing can vouch for is left for a person.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from itertools import islice
+
+from pipeline.documents.form import (
+    FORM_MARKER,
+    Block,
+    contains_phrase,
+    label_field,
+    normalise_label,
+    read_pdf,
+    read_word,
+    starts_with_phrase,
+)
+from pipeline.documents.kinds import LABELS, Kind, Status
+from pipeline.documents.sniff import Sniffed, open_zip, parse_xml, read_member
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 20_000
+MAX_SHEET_ROWS = 200
+MAX_SHEETS = 10
+MAX_COLUMNS = 30
+STRONG = 0.5
+WEAK = 0.3
+IMAGES = frozenset({"png", "jpeg", "gif", "tiff", "bmp", "heic"})
+
+SCANNED = "a scanned page with no text: a person will read it"
+UNREADABLE = "the file is damaged and cannot be opened: please save it again and resend it"
+UNEXPECTED = "the file could not be read automatically: a person will look at it"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The kind of one file, whether it can be used, and why we think so."""
+
+    kind: Kind
+    status: Status
+    reason: str | None
+    note: str
+    score: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Content:
+    """What was read from a file: blocks of text in order, plus what pictures it holds."""
+
+    blocks: tuple[Block, ...] = ()
+    pictures: int = 0
+    title: str = ""
+    marker: str | None = None
+    picture_file: bool = False
+    scanned: bool = False
+    rough: bool = False
+    pages: int = 1
+
+
+@dataclass(frozen=True)
+class Guess:
+    kind: Kind
+    score: float
+    note: str
+
+
+def classify(filename: str, data: bytes, sniffed: Sniffed) -> Classification:
+    """The kind of `data`, named `filename`, whose real type is `sniffed`; never raises."""
+    named = _name_kind(filename)
+    if sniffed.problem is not None:
+        note = f"not read; the file name suggests a {_label(named[0])}" if named else "not read"
+        kind = named[0] if named else Kind.OTHER
+        return Classification(kind, Status.REFUSED, sniffed.problem, note, 0.0, "")
+    try:
+        content = _read(sniffed.type, data)
+        if content is None:
+            kind = named[0] if named else Kind.OTHER
+            return Classification(kind, Status.REFUSED, UNREADABLE, "could not be opened", 0.0, "")
+        return _decide(content, named)
+    except Exception as exc:
+        # A hostile file must never stop intake: keep it and let a person look at it.
+        log.warning("classification failed unexpectedly: %s", type(exc).__name__)
+        kind = named[0] if named else Kind.OTHER
+        return Classification(kind, Status.NEEDS_REVIEW, UNEXPECTED, "reading failed", 0.0, "")
+
+
+def resolve_competition(items: Sequence[Classification]) -> list[Classification]:
+    """Where files of one email claim the same kind, the best keeps it and the rest become other."""
+    result = list(items)
+    claims: dict[Kind, list[int]] = {}
+    for index, item in enumerate(items):
+        if item.kind != Kind.OTHER and item.status != Status.REFUSED:
+            claims.setdefault(item.kind, []).append(index)
+    for kind, indexes in claims.items():
+        # A readable file beats one a person must check; then the higher score; then the first.
+        winner = max(indexes, key=lambda i: (items[i].status == Status.OK, items[i].score, -i))
+        for index in indexes:
+            if index != winner:
+                result[index] = _demote(items[index], items[winner], kind)
+    return result
+
+
+def _demote(loser: Classification, winner: Classification, kind: Kind) -> Classification:
+    if winner.score > loser.score:
+        why = f"scored higher ({winner.score:.2f} against {loser.score:.2f})"
+    else:
+        why = "was preferred (it could be read, or it came first)"
+    note = f"{loser.note}; also looked like a {_label(kind)}, but another file in this email {why}"
+    return replace(loser, kind=Kind.OTHER, note=note)
+
+
+def _label(kind: Kind) -> str:
+    return LABELS[kind].split(" (")[0].lower()
+
+
+# --- Deciding. ---
+
+
+def _decide(content: Content, named: tuple[Kind, str] | None) -> Classification:
+    text = _text(content.blocks)
+    if content.scanned:
+        return _decide_scan(named, text)
+    guesses = sorted(_guesses(content), key=lambda g: g.score, reverse=True)
+    best = guesses[0] if guesses else None
+    rough = " (read roughly from an old file format)" if content.rough else ""
+    if best is not None and (best.score >= STRONG or (best.score >= WEAK and named is None)):
+        note, score = best.note + rough, best.score
+        if named and named[0] == best.kind:
+            note, score = f"{note}; the file name agrees", min(1.0, score + 0.05)
+        elif named:
+            note += f"; the file name suggests a {_label(named[0])}, but the content wins"
+        return Classification(best.kind, Status.OK, None, note, round(score, 2), text)
+    if named is not None:
+        if best is not None and best.kind == named[0]:
+            score = min(1.0, best.score + 0.2)
+            note = f"{best.note}; the file name agrees ('{named[1]}')"
+            return Classification(best.kind, Status.OK, None, note, round(score, 2), text)
+        reason = (
+            f"the file name says it is a {_label(named[0])}, but its content does not show it: "
+            "a person will check it"
+        )
+        note = f"file name contains '{named[1]}'"
+        return Classification(named[0], Status.NEEDS_REVIEW, reason, note, 0.3, text)
+    note = "nothing in it marks it as a referral form, chronology, genogram or assessment"
+    return Classification(Kind.OTHER, Status.OK, None, note + rough, 0.5, text)
+
+
+def _decide_scan(named: tuple[Kind, str] | None, text: str) -> Classification:
+    # A genogram is a picture anyway: a picture-only PDF named as one is one.
+    if named and named[0] == Kind.GENOGRAM:
+        note = f"a PDF of a picture; file name contains '{named[1]}'"
+        return Classification(Kind.GENOGRAM, Status.OK, None, note, 0.6, text)
+    kind = named[0] if named else Kind.OTHER
+    note = f"no text layer; file name contains '{named[1]}'" if named else "no text layer"
+    return Classification(kind, Status.NEEDS_REVIEW, SCANNED, note, 0.2, text)
+
+
+def _guesses(content: Content) -> list[Guess]:
+    found = [
+        _form_guess(content),
+        _chronology_guess(content),
+        _assessment_guess(content),
+        _genogram_guess(content),
+    ]
+    return [guess for guess in found if guess is not None]
+
+
+def _text(blocks: Iterable[Block]) -> str:
+    parts: list[str] = []
+    size = 0
+    for block in blocks:
+        line = "\t".join(block.cells)
+        parts.append(line)
+        size += len(line) + 1
+        if size > MAX_TEXT:
+            break
+    return "\n".join(parts)[:MAX_TEXT]
+
+
+def _titles(content: Content) -> list[str]:
+    """Lines that look like titles, main title first: short, alone on their line, or headings."""
+    titles = [content.title] if content.title else []
+    for position, block in enumerate(content.blocks[:80]):
+        filled = [cell for cell in block.cells if cell.strip()]
+        if len(filled) != 1 or len(filled[0].split()) > 15:
+            continue
+        if block.heading or position < 8 or content.rough:
+            titles.append(filled[0])
+    return [normalise_label(title) for title in titles]
+
+
+def _title_match(titles: Sequence[str], phrases: Iterable[str]) -> tuple[float, str] | None:
+    """(score, matched title) for the first title containing a phrase: higher for the first."""
+    for position, title in enumerate(titles):
+        if any(contains_phrase(title, phrase) for phrase in phrases):
+            return (0.8 if position == 0 else 0.65), title
+    return None
+
+
+# --- Referral forms. ---
+
+_FORM_TITLES = (
+    *("referral form", "request for support", "masp referral", "masg referral"),
+    *("request for service", "multi agency referral", "referral to the multi agency"),
+    *("referral to masp", "referral to masg", "support panel referral", "panel referral"),
+)
+_FORM_FIELDS = frozenset(
+    {"child_name", "child_dob", "referrer_name", "consent", "genogram_required", "request"}
+)
+
+
+def _form_guess(content: Content) -> Guess | None:
+    if content.marker is not None:
+        return Guess(Kind.REFERRAL_FORM, 0.99, f"our referral form ({content.marker})")
+    title = _title_match(_titles(content), _FORM_TITLES)
+    labels = _form_labels(content.blocks)
+    label_score = min(0.75, 0.25 + 0.1 * len(labels)) if len(labels) >= 3 else 0.0
+    if title is None and not label_score:
+        return None
+    notes = [f"title '{title[1]}'"] if title else []
+    notes += [f"form labels for {', '.join(sorted(labels))}"] if label_score else []
+    score = max(title[0] if title else 0.0, label_score) + (0.15 if title and label_score else 0)
+    return Guess(Kind.REFERRAL_FORM, min(score, 0.97), "; ".join(notes))
+
+
+def _form_labels(blocks: Iterable[Block]) -> set[str]:
+    found: set[str] = set()
+    for block in blocks:
+        for cell in block.cells[:3]:
+            key = label_field(cell.partition(":")[0]) if len(cell) < 80 else None
+            if key in _FORM_FIELDS:
+                found.add(key)
+    return found
+
+
+# --- Chronologies. ---
+
+_DATE_HEADERS = ("date", "dates", "date / period", "period", "date of event", "when", "date / time")
+_EVENT_HEADERS = (
+    *("event", "events", "significant event", "significant events", "details", "description"),
+    *("what happened", "incident", "event / details", "summary", "key event"),
+)
+_OTHER_HEADERS = (
+    *("source", "source of information", "agency", "by whom", "impact", "impact on the child"),
+    *("impact on child", "action", "action taken", "outcome", "action taken / outcome"),
+)
+
+
+def _chronology_guess(content: Content) -> Guess | None:
+    title = _title_match(_titles(content), ("chronology", "chronology of significant events"))
+    headers = _chronology_headers(content)
+    if title is None and headers is None:
+        return None
+    notes = [f"title '{title[1]}'"] if title else []
+    if headers:
+        notes.append(f"table headers {'/'.join(headers)}")
+    header_score = min(0.9, 0.5 + 0.1 * len(headers)) if headers else 0.0
+    score = max(title[0] if title else 0.0, header_score) + (0.1 if title and headers else 0)
+    return Guess(Kind.CHRONOLOGY, min(score, 0.99), "; ".join(notes))
+
+
+def _chronology_headers(content: Content) -> list[str] | None:
+    """The header cells of the first row that reads like a chronology's: a date and an event."""
+    for cells, exact in _candidate_rows(content):
+        hits = [cell for cell in cells if _header_kind(cell, exact)]
+        kinds = {_header_kind(cell, exact) for cell in hits}
+        if {"date", "event"} <= kinds and len(hits) >= (3 if exact else 2):
+            return hits
+    return None
+
+
+def _candidate_rows(content: Content) -> Iterable[tuple[Sequence[str], bool]]:
+    """Table rows near the top of their table; for text-only files, runs of short lines."""
+    rows_seen: dict[int, int] = {}
+    lines: list[str] = []
+    for block in content.blocks[:3000]:
+        if block.table >= 0 and len(block.cells) > 1:
+            # A sheet may carry a few title rows above its header.
+            rows_seen[block.table] = rows_seen.get(block.table, 0) + 1
+            if rows_seen[block.table] <= 10:
+                yield block.cells, False
+        elif len(block.cells) == 1:
+            lines.append(block.cells[0])
+    # PDFs and old formats give each header cell its own line, or the whole row on one line;
+    # neither has cell borders, so only whole header names count there.
+    for start in range(min(len(lines), 400)):
+        yield lines[start : start + 6], True
+        yield _header_phrases(lines[start]), True
+
+
+def _header_phrases(line: str) -> list[str]:
+    """The header names in "Date Significant event Source Impact" (a row flattened to a line)."""
+    label = normalise_label(line)
+    if len(label.split()) > 16 or ":" in line or not _header_kind(label.split()[0], False):
+        return []
+    names = sorted({*_DATE_HEADERS, *_EVENT_HEADERS, *_OTHER_HEADERS}, key=len, reverse=True)
+    found = []
+    for name in names:
+        if contains_phrase(label, name):
+            found.append(name)
+            label = f" {label} ".replace(f" {name} ", " | ")
+    return found
+
+
+def _header_kind(cell: str, exact: bool) -> str | None:
+    label = normalise_label(cell)
+    if not label or len(label) > 40 or "birth" in label:
+        return None
+    for kind, headers in (("date", _DATE_HEADERS), ("event", _EVENT_HEADERS)):
+        if any(label == h or (not exact and starts_with_phrase(label, h)) for h in headers):
+            return kind
+    if any(label == h or (not exact and starts_with_phrase(label, h)) for h in _OTHER_HEADERS):
+        return "other"
+    return None
+
+
+# --- Assessments. ---
+
+_ASSESSMENT_TITLES = (
+    *("early help assessment", "eha", "ehat", "common assessment framework", "caf"),
+    *("family caf", "child and family assessment", "single assessment", "family assessment"),
+)
+_DOMAINS = (
+    *("development of the child", "development of the unborn baby", "childs developmental needs"),
+    *("parents and carers", "parenting capacity", "family and environment"),
+    *("family and environmental factors", "family history and functioning"),
+)
+
+
+def _assessment_guess(content: Content) -> Guess | None:
+    title = _title_match(_titles(content), _ASSESSMENT_TITLES)
+    text = normalise_label(_text(content.blocks))
+    domains = [domain for domain in _DOMAINS if contains_phrase(text, domain)]
+    domain_score = (0.55 + 0.05 * len(domains)) if len(domains) >= 2 else 0.0
+    if title is None and not domain_score:
+        return None
+    notes = [f"title '{title[1]}'"] if title else []
+    notes += [f"assessment headings {', '.join(domains)}"] if domain_score else []
+    score = max(title[0] if title else 0.0, domain_score) + (0.1 if title and domain_score else 0)
+    return Guess(Kind.ASSESSMENT, min(score, 0.97), "; ".join(notes))
+
+
+# --- Genograms. ---
+
+FEW_WORDS = 150
+
+
+def _genogram_guess(content: Content) -> Guess | None:
+    title = _title_match(_titles(content), ("genogram", "family tree"))
+    if title is not None:
+        return Guess(Kind.GENOGRAM, title[0] + 0.1, f"title '{title[1]}'")
+    if content.picture_file:
+        return Guess(Kind.GENOGRAM, 0.45, "a picture (genograms are usually pictures)")
+    words = len(_text(content.blocks).split()) / max(content.pages, 1)
+    if content.pictures >= 1 and words <= FEW_WORDS:
+        note = f"a drawing or picture with few words ({int(words)} a page)"
+        return Guess(Kind.GENOGRAM, 0.6, note)
+    return None
+
+
+# --- File names: a weak hint. ---
+
+_NAME_HINTS: tuple[tuple[Kind, tuple[str, ...]], ...] = (
+    (Kind.GENOGRAM, ("genogram", "geno", "family tree", "familytree")),
+    (Kind.CHRONOLOGY, ("chronology", "chron", "chrono", "timeline")),
+    (Kind.ASSESSMENT, ("eha", "ehat", "caf", "fcaf", "assessment", "early help assessment")),
+    (Kind.REFERRAL_FORM, ("referral", "referral form", "request for support", "rfs")),
+)
+
+
+def _name_kind(filename: str) -> tuple[Kind, str] | None:
+    stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    name = normalise_label(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", stem))
+    for kind, hints in _NAME_HINTS:
+        for hint in hints:
+            if contains_phrase(name, hint) or (len(hint) > 6 and hint in name):
+                return kind, hint
+    return None
+
+
+# --- Reading each type into blocks of text. ---
+
+
+def _read(kind: str, data: bytes) -> Content | None:
+    if kind in IMAGES:
+        return Content(picture_file=True)
+    reader = _READERS.get(kind)
+    return reader(data) if reader is not None else Content()
+
+
+def _read_docx(data: bytes) -> Content | None:
+    word = read_word(data)
+    if word is None:
+        return None
+    ours = word.marker or ("our tags" if _has_our_tags(word.controls) else None)
+    marker = FORM_MARKER if ours == "our tags" else ours
+    return Content(word.blocks, word.pictures, word.title, marker)
+
+
+def _has_our_tags(controls: Iterable[str]) -> bool:
+    return {"child_name", "consent_yes", "request_section20"} <= set(controls)
+
+
+def _read_pdf(data: bytes) -> Content | None:
+    pdf = read_pdf(data)
+    if pdf is None:
+        return None
+    blocks = tuple(Block((line,)) for line in pdf.lines)
+    pages = min(pdf.pages, 5)
+    # Very little text on pages that hold pictures means a scan: there is nothing to read.
+    scanned = pages > 0 and sum(len(line) for line in pdf.lines) < 20 * pages and pdf.paths < 8
+    return Content(blocks, pdf.paths + pdf.images, pages=pages, scanned=scanned)
+
+
+def _read_xlsx(data: bytes) -> Content | None:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:
+        # openpyxl raises many kinds of error on damaged workbooks; the sniff passed it.
+        return None
+    blocks: list[Block] = []
+    try:
+        for number, sheet in enumerate(workbook.worksheets[:MAX_SHEETS]):
+            blocks.append(Block((str(sheet.title),), -1, heading=True))
+            rows = sheet.iter_rows(max_row=MAX_SHEET_ROWS, max_col=MAX_COLUMNS, values_only=True)
+            for row in rows:
+                cells = tuple(_cell_text(value) for value in row)
+                if any(cells):
+                    blocks.append(Block(_trim(cells), number))
+    finally:
+        workbook.close()
+    return Content(tuple(blocks))
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.strftime("%d/%m/%Y")
+    return str(value).strip()
+
+
+def _trim(cells: tuple[str, ...]) -> tuple[str, ...]:
+    end = len(cells)
+    while end > 1 and not cells[end - 1]:
+        end -= 1
+    return cells[:end]
+
+
+_ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+_ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODF_DRAW = "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
+
+
+def _read_odf(data: bytes) -> Content | None:
+    archive = open_zip(data)
+    if archive is None:
+        return None
+    with archive:
+        root = parse_xml(read_member(archive, "content.xml"))
+    if root is None:
+        return None
+    paragraph, heading = f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"
+    row, cell = f"{{{_ODF_TABLE}}}table-row", f"{{{_ODF_TABLE}}}table-cell"
+    blocks: list[Block] = []
+    for element in root.iter(paragraph, heading, row):
+        if element.tag == row:
+            cells = tuple("".join(c.itertext()).strip() for c in element.iter(cell))
+            blocks.append(Block(cells, 0))
+        elif not any(a.tag == cell for a in element.iterancestors()):
+            text = "".join(element.itertext()).strip()
+            blocks.append(Block((text,), -1, element.tag == heading))
+    pictures = sum(1 for _ in root.iter(f"{{{_ODF_DRAW}}}frame"))
+    return Content(tuple(b for b in blocks if any(b.cells)), pictures)
+
+
+_PPT_TEXT = "{http://schemas.openxmlformats.org/drawingml/2006/main}t"
+_PPT_SHAPES = tuple(
+    f"{{http://schemas.openxmlformats.org/presentationml/2006/main}}{name}"
+    for name in ("sp", "pic", "cxnSp")
+)
+
+
+def _read_pptx(data: bytes) -> Content | None:
+    archive = open_zip(data)
+    if archive is None:
+        return None
+    blocks: list[Block] = []
+    shapes = 0
+    with archive:
+        slides = sorted(
+            n for n in archive.namelist() if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)
+        )
+        for name in slides[:20]:
+            root = parse_xml(read_member(archive, name))
+            if root is not None:
+                blocks.extend(Block((t.text,)) for t in root.iter(_PPT_TEXT) if t.text)
+                shapes += sum(1 for _ in root.iter(*_PPT_SHAPES))
+    return Content(tuple(blocks), shapes, pages=max(len(slides[:20]), 1))
+
+
+def _read_text(data: bytes) -> Content:
+    return Content(_lines(_decode(data[: MAX_TEXT * 4])))
+
+
+def _read_csv(data: bytes) -> Content:
+    reader = csv.reader(io.StringIO(_decode(data[: MAX_TEXT * 4])))
+    rows = [tuple(cell.strip() for cell in row) for row in islice(reader, MAX_SHEET_ROWS)]
+    return Content(tuple(Block(row, 0) for row in rows if any(row)))
+
+
+def _read_html(data: bytes) -> Content:
+    text = _decode(data[: MAX_TEXT * 8])
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", text)
+    text = re.sub(r"(?i)<(br|/p|/tr|/h\d|/div|/li)\b[^>]*>", "\n", text)
+    text = re.sub(r"(?i)</t[dh]\s*>", "\t", text)
+    return Content(_lines(re.sub(r"<[^>]*>", " ", text)))
+
+
+def _read_rtf(data: bytes) -> Content:
+    text = data[: MAX_TEXT * 8].decode("latin-1")
+    text = re.sub(r"\\(par|row|line)\b ?", "\n", text)
+    text = re.sub(r"\\cell\b ?", "\t", text)
+    text = re.sub(
+        r"\\'([0-9a-fA-F]{2})", lambda m: bytes([int(m[1], 16)]).decode("cp1252", "replace"), text
+    )
+    text = re.sub(r"\\[a-zA-Z]+-?\d* ?|[{}]", "", text)
+    return Content(_lines(text))
+
+
+def _lines(text: str) -> tuple[Block, ...]:
+    blocks = []
+    for line in text.splitlines():
+        cells = tuple(cell.strip() for cell in line.split("\t"))
+        if any(cells):
+            blocks.append(Block(cells, 0) if len(cells) > 1 else Block(cells))
+    return tuple(blocks)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+_RUNS_8 = re.compile(rb"[\x20-\x7e\r\x07\t\x91-\x97\xa0-\xff]{4,}")
+_RUNS_16 = re.compile(rb"(?:[\x20-\x7e\r\x07\t]\x00){4,}")
+
+
+def _read_legacy(data: bytes) -> Content:
+    """Text from an old binary .doc or .xls, read roughly: runs of readable characters.
+
+    Word 97 keeps text as 8-bit or UTF-16 runs, ends paragraphs with CR and table cells with
+    0x07; that is enough to find titles and table headers without a full parser.
+    """
+    sample = data[: 4 * 1024 * 1024]
+    runs = [(m.start(), m.group().decode("cp1252")) for m in _RUNS_8.finditer(sample)]
+    runs += [(m.start(), m.group().decode("utf-16-le")) for m in _RUNS_16.finditer(sample)]
+    blocks: list[Block] = []
+    for _, run in sorted(runs):
+        for line in run.split("\r"):
+            cells = tuple(cell.strip() for cell in line.split("\x07") if cell.strip())
+            if cells:
+                blocks.append(Block(cells, 0) if len(cells) > 1 else Block(cells))
+    return Content(tuple(blocks[:3000]), rough=True)
+
+
+_READERS: dict[str, Callable[[bytes], Content | None]] = {
+    "docx": _read_docx,
+    "pdf": _read_pdf,
+    "xlsx": _read_xlsx,
+    "odt": _read_odf,
+    "ods": _read_odf,
+    "pptx": _read_pptx,
+    "txt": _read_text,
+    "csv": _read_csv,
+    "html": _read_html,
+    "rtf": _read_rtf,
+    "doc": _read_legacy,
+    "xls": _read_legacy,
+}

@@ -1,0 +1,182 @@
+"""Recognises automatic mail (bounces, auto-replies, lists) so it is never answered nor looped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import getaddresses
+
+from pipeline.intake.mime import header_text, header_values
+
+LOOP_HEADER = "X-MASP-Loop"
+
+
+@dataclass(frozen=True)
+class Automatic:
+    """Why an email was judged automatic; `category` is "bounce" or "auto_reply"."""
+
+    category: str
+    reason: str
+
+
+# Vendor headers that only auto-responders set; older than RFC 3834 and still common.
+_AUTORESPONDER_HEADERS = (
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-Autoresponder",
+    "X-AutoReply-From",
+    "X-Mail-Autoreply",
+    "X-FC-MachineGenerated",
+)
+_BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
+_DAEMON_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|bounces?)(?:[-+.=].*)?$")
+_NOREPLY_SENDER = re.compile(r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply)(?:[-+.=_].*)?$")
+# Gateways often tag external mail ("[EXTERNAL] Automatic reply: ...") before the subject.
+_TAGS = r"^\s*(?:[\[(*][^\])*]{0,40}[\])*]\s*)*"
+# Subjects that out-of-office programs write (Outlook, Exchange, webmail) in common languages.
+_AUTO_SUBJECT = re.compile(
+    _TAGS + r"(?:automatic reply|auto[- ]?reply|auto[- ]?response|out of (?:the )?office"
+    r"(?: auto ?reply)?|abwesend|abwesenheitsnotiz|réponse automatique|respuesta automática"
+    r"|risposta automatica|automatisch antwoord)\s*(?::|$)",
+    re.IGNORECASE,
+)
+_AUTO_PHRASE = re.compile(
+    r"out of (?:the )?office|automatic reply|auto[- ]?reply|annual leave"
+    r"|away from (?:the|my) office",
+    re.IGNORECASE,
+)
+_REPLY_PREFIX = re.compile(_TAGS + r"(?:re|fw|fwd|aw|wg|tr|sv|vs|antw)\s*:", re.IGNORECASE)
+_SUPPRESS_AUTO = frozenset({"all", "oof", "autoreply"})
+# Bounded so a message with thousands of parts cannot make detection slow.
+_MAX_PARTS_EXAMINED = 50
+
+
+def detect_automatic(msg: Message, from_address: str) -> Automatic | None:
+    """The first sign that msg was sent by a machine rather than a person, strongest first."""
+    sender = from_address.strip().lower()
+    for check in _CHECKS:
+        found = check(msg, sender)
+        if found is not None:
+            return found
+    return None
+
+
+def is_our_own(msg: Message, our_address: str) -> bool:
+    """True for mail we sent: it carries our loop header naming our address.
+
+    With an empty `our_address` any loop header counts, for callers that do not know the address.
+    """
+    wanted = our_address.strip().lower()
+    for value in header_values(msg, LOOP_HEADER):
+        found = [address.lower() for _, address in getaddresses([value]) if address]
+        if found and (not wanted or wanted in found):
+            return True
+    return False
+
+
+def _report(msg: Message, sender: str) -> Automatic | None:
+    """RFC 3462/6522 reports: delivery-status ones are bounces, others (read receipts) automatic."""
+    if msg.get_content_type() == "multipart/report":
+        kind = str(msg.get_param("report-type") or "").lower()
+        category = "bounce" if kind == "delivery-status" else "auto_reply"
+        return Automatic(category, f"a multipart/report ({kind or 'no report-type'})")
+    if _has_part(msg, "message/delivery-status"):
+        return Automatic("bounce", "contains a message/delivery-status part")
+    return None
+
+
+def _daemon_sender(msg: Message, sender: str) -> Automatic | None:
+    if _DAEMON_SENDER.match(sender.partition("@")[0]):
+        return Automatic("bounce", f"sent by the mail system ({sender})")
+    return None
+
+
+def _auto_submitted(msg: Message, sender: str) -> Automatic | None:
+    value = header_text(msg, "Auto-Submitted")
+    if value and value.split(";")[0].strip().lower() != "no":
+        return Automatic("auto_reply", f"Auto-Submitted: {value}")
+    return None
+
+
+def _autoresponder_header(msg: Message, sender: str) -> Automatic | None:
+    for name in _AUTORESPONDER_HEADERS:
+        value = header_text(msg, name)
+        if value and value.lower() not in ("no", "false", "0"):
+            return Automatic("auto_reply", f"{name}: {value}")
+    return None
+
+
+def _precedence(msg: Message, sender: str) -> Automatic | None:
+    value = header_text(msg, "Precedence").lower()
+    if value in _BULK_PRECEDENCE:
+        return Automatic("auto_reply", f"Precedence: {value}")
+    return None
+
+
+def _mailing_list(msg: Message, sender: str) -> Automatic | None:
+    for name in ("List-Id", "List-Unsubscribe"):
+        if header_text(msg, name):
+            return Automatic("auto_reply", f"sent through a mailing list ({name})")
+    return None
+
+
+def _noreply_sender(msg: Message, sender: str) -> Automatic | None:
+    if _NOREPLY_SENDER.match(sender.partition("@")[0]):
+        return Automatic("auto_reply", f"sent from a no-reply address ({sender})")
+    return None
+
+
+def _null_return_path(msg: Message, sender: str) -> Automatic | None:
+    # Mail servers send bounces with an empty envelope sender, recorded as "Return-Path: <>".
+    values = header_values(msg, "Return-Path")
+    if values and values[0].strip() in ("", "<>"):
+        return Automatic("bounce", "Return-Path is empty (<>)")
+    return None
+
+
+def _auto_reply_subject(msg: Message, sender: str) -> Automatic | None:
+    """The last resort, for out-of-office programs that set none of the headers above.
+
+    X-Auto-Response-Suppress alone is not enough: Outlook and Exchange also put it on ordinary
+    mail (messages to distribution lists, mail passed through transport rules), and filters that
+    trusted it have dropped real replies. It only counts with a subject that reads like an
+    out-of-office but lacks the exact prefix; a person's reply ("RE: ...") never counts.
+    """
+    subject = header_text(msg, "Subject")
+    if _AUTO_SUBJECT.match(subject):
+        return Automatic("auto_reply", f"out-of-office subject ({subject[:60]})")
+    suppress = {
+        value.strip().lower() for value in header_text(msg, "X-Auto-Response-Suppress").split(",")
+    }
+    if (
+        suppress & _SUPPRESS_AUTO
+        and _AUTO_PHRASE.search(subject)
+        and not _REPLY_PREFIX.match(subject)
+    ):
+        return Automatic("auto_reply", "X-Auto-Response-Suppress with an out-of-office subject")
+    return None
+
+
+def _has_part(msg: Message, ctype: str) -> bool:
+    for count, part in enumerate(msg.walk()):
+        if count >= _MAX_PARTS_EXAMINED:
+            return False
+        if part.get_content_type() == ctype:
+            return True
+    return False
+
+
+# Deciding happens in this order: bounces first, then explicit headers, then weaker evidence.
+_CHECKS: tuple[Callable[[Message, str], Automatic | None], ...] = (
+    _report,
+    _daemon_sender,
+    _auto_submitted,
+    _autoresponder_header,
+    _precedence,
+    _mailing_list,
+    _noreply_sender,
+    _null_return_path,
+    _auto_reply_subject,
+)

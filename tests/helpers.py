@@ -1,0 +1,115 @@
+"""Shared helpers for tests: a service on the maildir back-end, and reading what it sent."""
+
+from __future__ import annotations
+
+import email
+import mailbox
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import decode_header, make_header
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.app import App
+from pipeline.clock import Clock
+from pipeline.config import parse_config
+from pipeline.samples import Mail
+
+BASE_CONFIG: dict[str, Any] = {
+    "timezone": "Europe/London",
+    "data_dir": "data",
+    "mailbox": {
+        "backend": "maildir",
+        "address": "panel@example.org",
+        "maildir": {"inbox": "mail/inbox", "processed": "mail/processed", "sent": "mail/sent"},
+    },
+    "panels": [
+        {
+            "id": "masp",
+            "name": "Multi Agency Support Panel",
+            "meetings": {"rrule": "FREQ=MONTHLY;BYDAY=+2TU", "time": "10:00"},
+            "deadline": {"days_before": 7, "time": "12:00"},
+        }
+    ],
+    "people": {
+        "administrator": {"name": "A Admin", "email": "admin@example.org"},
+        "chair": {"name": "C Chair", "email": "chair@example.org"},
+        "service_managers": [{"name": "S Manager", "email": "sm@example.org"}],
+    },
+    "limits": {"allowed_recipient_domains": ["example.org"]},
+    "security": {"signing_key": "test-signing-key-0123456789abcdef"},
+}
+
+
+def config_tree(**overrides: Any) -> dict[str, Any]:
+    tree = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
+    for dotted, value in overrides.items():
+        node = tree
+        keys = dotted.split("__")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return tree
+
+
+def open_service(folder: Path, now: datetime, **overrides: Any) -> App:
+    (folder / "config.yaml").write_text(yaml.safe_dump(config_tree(**overrides)))
+    config = parse_config(config_tree(**overrides), folder, env={})
+    return App.open(config, Clock.frozen_at(now))
+
+
+@dataclass
+class Sent:
+    to: str
+    message: Message
+
+    @property
+    def subject(self) -> str:
+        return " ".join(str(make_header(decode_header(str(self.message["Subject"])))).split())
+
+    @property
+    def message_id(self) -> str:
+        return "".join(str(self.message["Message-ID"]).split())
+
+    def text(self) -> str:
+        for part in self.message.walk():
+            if part.get_content_type() == "text/plain" and not part.get_filename():
+                payload = part.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                return payload.decode(part.get_content_charset() or "utf-8")
+        return ""
+
+    def attachment_names(self) -> list[str]:
+        return [p.get_filename() or "" for p in self.message.walk() if p.get_filename()]
+
+
+def parse_sent(raw: bytes, to: str) -> Sent:
+    return Sent(to=to, message=email.message_from_bytes(raw))
+
+
+def drop(service: App, mail: Mail | bytes, received: datetime) -> str:
+    """Deliver into the maildir inbox as a mail server would, received at `received`."""
+    inbox = service.config.path(service.config.mailbox.maildir.inbox)
+    inbox.parent.mkdir(parents=True, exist_ok=True)
+    box = mailbox.Maildir(str(inbox), create=True)
+    key = box.add(mail if isinstance(mail, bytes) else mail.as_bytes())
+    os.utime(inbox / "new" / key, (received.timestamp(), received.timestamp()))
+    return key
+
+
+def sent_mail(service: App) -> list[Sent]:
+    """Everything the maildir back-end 'sent', oldest first."""
+    folder = service.config.path(service.config.mailbox.maildir.sent)
+    if not folder.exists():
+        return []
+    box = mailbox.Maildir(str(folder), create=False)
+    items = []
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        message = email.message_from_bytes(raw)
+        items.append((message["Date"], key, parse_sent(raw, str(message["X-Envelope-To"]))))
+    return [s for _, _, s in sorted(items, key=lambda i: i[1])]
