@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from pathlib import Path
 
 from rich.console import Console
@@ -141,7 +142,8 @@ def _show_sent(console: Console, sent: Path) -> None:
     console.print(f"\n[bold]{len(box)} emails were 'sent'[/bold] (written to {sent}):")
     for key in sorted(box.iterkeys(), key=lambda k: (sent / "new" / k).stat().st_mtime_ns):
         message = email.message_from_bytes(box.get_bytes(key))
-        console.print(f"  to {message['X-Envelope-To']}: {message['Subject']}", highlight=False)
+        subject = " ".join(str(make_header(decode_header(str(message["Subject"])))).split())
+        console.print(f"  to {message['X-Envelope-To']}: {subject}", highlight=False)
 
 
 def run_demo(console: Console, keep: Path | None) -> None:

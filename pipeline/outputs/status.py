@@ -96,26 +96,37 @@ def one_case(app: App, session: Session, reference: str) -> dict[str, Any]:
     return detail(app, case)
 
 
+SHORT = {"referral_form": "F", "chronology": "C", "genogram": "G", "assessment": "A", "other": "O"}
+LEGEND = "F form, C chronology, G genogram, A assessment, O other; ? check it, ✗ refused"
+
+
+def _documents_cell(row: dict[str, Any]) -> str:
+    current = [d for d in row["documents"] if not d["superseded"]]
+    marks = {"ok": "", "needs_review": "?", "refused": "✗"}
+    return " ".join(f"{SHORT[d['kind']]}{marks[d['status']]}" for d in current) or "—"
+
+
+def _short_time(iso: str | None) -> str:
+    if not iso:
+        return "—"
+    return f"{iso[8:10]}/{iso[5:7]} {iso[11:16]}"
+
+
 def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    """A compact table for an 80-column terminal; `masp status REF` shows the detail."""
     if not rows:
         console.print("No cases yet.")
         return
-    table = Table(title="Cases", show_lines=False)
-    for column in ("Reference", "Panel", "Meeting", "Deadline", "State", "Documents", "Missing"):
-        table.add_column(column)
+    table = Table(title="Cases", caption=LEGEND)
+    table.add_column("Reference", no_wrap=True)
+    table.add_column("Meeting", no_wrap=True)
+    table.add_column("Deadline", no_wrap=True)
+    table.add_column("State")
+    table.add_column("Documents")
+    table.add_column("Missing")
     for row in rows:
-        current = [d for d in row["documents"] if not d["superseded"]]
-        docs = ", ".join(
-            f"{d['kind']}{'' if d['status'] == 'ok' else ' (' + d['status'] + ')'}" for d in current
-        )
-        state = row["state"] + (" · S20" if row["section20"] else "")
-        table.add_row(
-            row["reference"],
-            row["panel"],
-            row["meeting"] or "—",
-            (row["deadline"] or "—")[:16].replace("T", " "),
-            state,
-            docs or "—",
-            ", ".join(row["missing"]) or "—",
-        )
+        state = row["state"] + (" (S20)" if row["section20"] else "")
+        table.add_row(row["reference"], row["meeting"] or "—",
+                      _short_time(row["deadline"]), state,
+                      _documents_cell(row), ", ".join(SHORT[m] for m in row["missing"]) or "—")
     console.print(table)
