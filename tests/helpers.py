@@ -111,5 +111,6 @@ def sent_mail(service: App) -> list[Sent]:
     for key in box.iterkeys():
         raw = box.get_bytes(key)
         message = email.message_from_bytes(raw)
-        items.append((message["Date"], key, parse_sent(raw, str(message["X-Envelope-To"]))))
-    return [s for _, _, s in sorted(items, key=lambda i: i[1])]
+        written = (folder / "new" / key).stat().st_mtime_ns
+        items.append((written, parse_sent(raw, str(message["X-Envelope-To"]))))
+    return [sent for _, sent in sorted(items, key=lambda item: item[0])]

@@ -24,7 +24,12 @@ def _actual(parsed: ParsedEmail, expected: dict[str, Any]) -> dict[str, Any]:
         "from_name": parsed.from_name,
         "subject": parsed.subject,
         "attachments": [
-            {"filename": a.filename, "declared_type": a.declared_type, "origin": a.origin, "size": len(a.data)}
+            {
+                "filename": a.filename,
+                "declared_type": a.declared_type,
+                "origin": a.origin,
+                "size": len(a.data),
+            }
             for a in parsed.attachments
         ],
         "automatic": automatic.category if automatic else None,
@@ -35,9 +40,13 @@ def _actual(parsed: ParsedEmail, expected: dict[str, Any]) -> dict[str, Any]:
     if "references" in expected:
         actual["references"] = list(parsed.references)
     if "body_contains" in expected:
-        actual["body_contains"] = [text for text in expected["body_contains"] if text in parsed.body_text]
+        actual["body_contains"] = [
+            text for text in expected["body_contains"] if text in parsed.body_text
+        ]
     if "body_excludes" in expected:
-        actual["body_excludes"] = [text for text in expected["body_excludes"] if text not in parsed.body_text]
+        actual["body_excludes"] = [
+            text for text in expected["body_excludes"] if text not in parsed.body_text
+        ]
     return actual
 
 

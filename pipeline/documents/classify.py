@@ -8,6 +8,7 @@ the name only confirms or breaks a tie, and a file nothing can vouch for is left
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import re
@@ -81,7 +82,7 @@ def classify(filename: str, data: bytes, sniffed: Sniffed) -> Classification:
     """The kind of `data`, named `filename`, whose real type is `sniffed`; never raises."""
     named = _name_kind(filename)
     if sniffed.problem is not None:
-        note = f"not read; the file name suggests a {_label(named[0])}" if named else "not read"
+        note = f"not read; the file name suggests {_a(named[0])}" if named else "not read"
         kind = named[0] if named else Kind.OTHER
         return Classification(kind, Status.REFUSED, sniffed.problem, note, 0.0, "")
     try:
@@ -118,12 +119,14 @@ def _demote(loser: Classification, winner: Classification, kind: Kind) -> Classi
         why = f"scored higher ({winner.score:.2f} against {loser.score:.2f})"
     else:
         why = "was preferred (it could be read, or it came first)"
-    note = f"{loser.note}; also looked like a {_label(kind)}, but another file in this email {why}"
+    note = f"{loser.note}; also looked like {_a(kind)}, but another file in this email {why}"
     return replace(loser, kind=Kind.OTHER, note=note)
 
 
-def _label(kind: Kind) -> str:
-    return LABELS[kind].split(" (")[0].lower()
+def _a(kind: Kind) -> str:
+    """The kind's label with its article, for notes: "a chronology", "an assessment"."""
+    label = LABELS[kind].split(" (")[0].lower()
+    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
 
 
 # --- Deciding. ---
@@ -141,7 +144,7 @@ def _decide(content: Content, named: tuple[Kind, str] | None) -> Classification:
         if named and named[0] == best.kind:
             note, score = f"{note}; the file name agrees", min(1.0, score + 0.05)
         elif named:
-            note += f"; the file name suggests a {_label(named[0])}, but the content wins"
+            note += f"; the file name suggests {_a(named[0])}, but the content wins"
         return Classification(best.kind, Status.OK, None, note, round(score, 2), text)
     if named is not None:
         if best is not None and best.kind == named[0]:
@@ -149,7 +152,7 @@ def _decide(content: Content, named: tuple[Kind, str] | None) -> Classification:
             note = f"{best.note}; the file name agrees ('{named[1]}')"
             return Classification(best.kind, Status.OK, None, note, round(score, 2), text)
         reason = (
-            f"the file name says it is a {_label(named[0])}, but its content does not show it: "
+            f"the file name says it is {_a(named[0])}, but its content does not show it: "
             "a person will check it"
         )
         note = f"file name contains '{named[1]}'"
@@ -169,6 +172,9 @@ def _decide_scan(named: tuple[Kind, str] | None, text: str) -> Classification:
 
 
 def _guesses(content: Content) -> list[Guess]:
+    if content.marker is not None:
+        # Our own form says what it is; nothing else can outscore that.
+        return [Guess(Kind.REFERRAL_FORM, 0.99, f"our referral form ({content.marker})")]
     found = [
         _form_guess(content),
         _chronology_guess(content),
@@ -199,14 +205,15 @@ def _titles(content: Content) -> list[str]:
             continue
         if block.heading or position < 8 or content.rough:
             titles.append(filled[0])
-    return [normalise_label(title) for title in titles]
+    return titles
 
 
 def _title_match(titles: Sequence[str], phrases: Iterable[str]) -> tuple[float, str] | None:
     """(score, matched title) for the first title containing a phrase: higher for the first."""
     for position, title in enumerate(titles):
-        if any(contains_phrase(title, phrase) for phrase in phrases):
-            return (0.8 if position == 0 else 0.65), title
+        label = normalise_label(title)
+        if any(contains_phrase(label, phrase) for phrase in phrases):
+            return (0.8 if position == 0 else 0.65), " ".join(title.split())[:80]
     return None
 
 
@@ -223,8 +230,6 @@ _FORM_FIELDS = frozenset(
 
 
 def _form_guess(content: Content) -> Guess | None:
-    if content.marker is not None:
-        return Guess(Kind.REFERRAL_FORM, 0.99, f"our referral form ({content.marker})")
     title = _title_match(_titles(content), _FORM_TITLES)
     labels = _form_labels(content.blocks)
     label_score = min(0.75, 0.25 + 0.1 * len(labels)) if len(labels) >= 3 else 0.0
@@ -310,12 +315,15 @@ def _header_phrases(line: str) -> list[str]:
     found = []
     for name in names:
         if contains_phrase(label, name):
-            found.append(name)
-            label = f" {label} ".replace(f" {name} ", " | ")
-    return found
+            found.append((f" {label} ".index(f" {name} "), name))
+            # Blank the name out (keeping positions) so "event" is not found in "significant event".
+            label = f" {label} ".replace(f" {name} ", " " + "#" * len(name) + " ")[1:-1]
+    return [name for _, name in sorted(found)]
 
 
+@functools.lru_cache(maxsize=4096)
 def _header_kind(cell: str, exact: bool) -> str | None:
+    # Cached: the same short cells and lines are looked at in many windows.
     label = normalise_label(cell)
     if not label or len(label) > 40 or "birth" in label:
         return None

@@ -724,9 +724,11 @@ def _word_facts(data: bytes) -> FormFacts:
 
 
 def _pdf_facts(data: bytes) -> FormFacts:
+    # Filled-in AcroForm fields are answers; the page text around them may only be prompts.
+    draft = _facts_from_blocks((), pdf_fields(data), split_bare=True)
     content = read_pdf(data)
     blocks = tuple(Block((line,)) for line in content.lines) if content else ()
-    draft = _facts_from_blocks(blocks, pdf_fields(data), split_bare=True)
+    draft.fill(_facts_from_blocks(blocks, (), split_bare=True))
     return draft.freeze("labels" if draft.found() else "none")
 
 
@@ -895,8 +897,9 @@ def label_field(label: str) -> str | None:
     return _field_for(normalise_label(label), "")
 
 
+@functools.lru_cache(maxsize=4096)
 def _field_for(label: str, section: str) -> str | None:
-    """Which fact a (normalised) label names, in this section of the form."""
+    """Which fact a (normalised) label names, in this section of the form (cached: forms repeat)."""
     if not label or len(label) > 80 or label.startswith(("if ", "why", "who ", "reason")):
         return None
     if "genogram" in label and (label == "genogram" or "requir" in label or "need" in label):
@@ -976,7 +979,8 @@ def _split_bare(line: str) -> tuple[str, str] | None:
     """Split "Child's name Ada Example" (a PDF line with no colon) after a known label."""
     words = line.split()
     for count in range(1, min(len(words), 8)):
-        if normalise_label(" ".join(words[:count])) in _ALL_PREFIXES:
+        # The answer must start like an answer, not like the rest of a label ("/ locality").
+        if normalise_label(" ".join(words[:count])) in _ALL_PREFIXES and words[count][0].isalnum():
             return " ".join(words[:count]), " ".join(words[count:])
     return None
 
@@ -1057,14 +1061,14 @@ def _block_ticks(cells: Sequence[str]) -> Iterator[tuple[str, bool]]:
 
 
 def _yes_no(value: str) -> bool | None:
+    """Yes, no, or not answered: from ticked boxes if there are boxes, else from the words."""
     ticks = _ticks(value)
-    chosen = {_answer(label) for label, on in ticks if on} - {None}
-    if len(chosen) == 1:
-        return chosen.pop()
-    if any(on for _, on in ticks):
-        return None
-    words = normalise_label(value).split()
-    return _answer(words[0]) if words else None
+    if ticks:
+        chosen = {_answer(label) for label, on in ticks if on} - {None}
+    else:
+        # "Yes / No" printed as a prompt answers nothing; "No - family declined" answers no.
+        chosen = {_answer(word) for word in normalise_label(value).split()[:4]} - {None}
+    return chosen.pop() if len(chosen) == 1 else None
 
 
 def _answer(label: str) -> bool | None:

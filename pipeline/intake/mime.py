@@ -49,7 +49,6 @@ _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 _GENOGRAM = re.compile(r"geno|family[ _-]?tree", re.IGNORECASE)
 _ABSOLUTE_PATH = re.compile(r"^(?:[A-Za-z]:)?[\\/]")
 _PATH_SEPARATOR = re.compile(r"[\\/]")
-_BOUNDARY_PARAMETER = re.compile(rb"boundary\s*=", re.IGNORECASE)
 _BOUNDARY_LINE = re.compile(r"^--(\S{1,200}?)[ \t]*\r?$", re.MULTILINE)
 
 
@@ -227,7 +226,7 @@ class _Reader:
         """Parses the raw bytes and reads the whole message; returns it with its body text."""
         # The stdlib parser checks every line against every enclosing boundary, so hostile nesting
         # costs lines x depth; an email with more multiparts than we would walk is not parsed.
-        if len(_BOUNDARY_PARAMETER.findall(raw)) > self._max_parts:
+        if raw.lower().count(b"boundary") > self._max_parts:
             return self._headers_only(raw, f"the email has more than {self._max_parts} parts")
         try:
             msg = email.message_from_bytes(raw, policy=compat32)
@@ -297,21 +296,22 @@ class _Reader:
         self._walk(rebuilt, where, body)
 
     def _leaf(self, part: Message, ctype: str, where: _Where, body: list[str] | None) -> None:
-        disposition = _disposition(part)
-        filename = _raw_filename(part)
+        fields = _Fields(part)
+        disposition = fields.raw("content-disposition").split(";", 1)[0].strip().lower()
+        filename = _raw_filename(part, fields)
         if ctype in _BODY_TYPES and filename is None and disposition != "attachment":
             if body is not None:
                 body.append(_part_text(part, ctype))
             return
         data = _payload_bytes(part)
         if _is_signature_image(
-            ctype, part.get("content-id") is not None, disposition, filename, len(data)
+            ctype, bool(fields.raw("content-id")), disposition, filename, len(data)
         ):
             return
         if any(isinstance(defect, errors.InvalidBase64LengthDefect) for defect in part.defects):
             self.note(f'the attachment "{filename or ctype}" arrived damaged and may not open')
         origin = where.origin or ("inline" if disposition == "inline" else "")
-        declared = ctype if "/" in str(part.get("content-type", "")) else "application/octet-stream"
+        declared = ctype if "/" in fields.raw("content-type") else "application/octet-stream"
         self._attach(filename, declared, data, where._replace(origin=origin), body)
 
     def _attach(
@@ -342,7 +342,7 @@ class _Reader:
             self._leaf(part, part.get_content_type(), where, body)
         elif where.nesting >= MAX_NESTING:
             # Kept whole as an .eml file; _attach notes that it was too deep to open.
-            name = _raw_filename(part) or "forwarded.eml"
+            name = _raw_filename(part, _Fields(part)) or "forwarded.eml"
             self._attach(name, "message/rfc822", _as_bytes(inner), where, body)
         else:
             self._read_embedded(inner, where, body)
@@ -580,35 +580,30 @@ def _date(raw: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _disposition(part: Message) -> str:
-    value = part.get("content-disposition")
-    return "" if value is None else str(value).split(";", 1)[0].strip().lower()
-
-
-def _raw_filename(part: Message) -> str | None:
+def _raw_filename(part: Message, fields: _Fields) -> str | None:
     """The filename as sent (Content-Disposition filename, else Content-Type name), decoded."""
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
-        value = _param(part, param, header)
+        raw = fields.raw(header)
+        # A cheap test first: most parts (body text above all) carry no name at all.
+        if param not in raw.lower():
+            continue
+        source = part if raw.isascii() else _holder(header, raw)
+        value = source.get_param(param, None, header)
         if isinstance(value, tuple):
             # RFC 2231: (charset, language, percent-decoded text held as one character per byte).
             text = decode_bytes(_latin1_bytes(value[2]), value[0]).strip()
         else:
-            text = decode_words(_unsurrogate(value)).strip() if value else ""
+            text = decode_words(value).strip() if value else ""
         if text:
             return text
     return None
 
 
-def _param(
-    part: Message, param: str, header: str
-) -> str | tuple[str | None, str | None, str] | None:
-    raw = next((str(value) for key, value in part.raw_items() if key.lower() == header), None)
-    if raw is not None and not raw.isascii():
-        # compat32 turns undeclared 8-bit bytes into U+FFFD when reading parameters; decode first.
-        holder = Message()
-        holder[header] = _unsurrogate(raw)
-        return holder.get_param(param, None, header)
-    return part.get_param(param, None, header)
+def _holder(header: str, value: str) -> Message:
+    """A one-header message: compat32 reads 8-bit parameters as U+FFFD, so decode them first."""
+    holder = Message()
+    holder[header] = value
+    return holder
 
 
 def _latin1_bytes(text: str) -> bytes:

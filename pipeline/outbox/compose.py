@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
 from pipeline.intake.loops import LOOP_HEADER
@@ -70,7 +71,8 @@ def compose(envelope: Envelope, rendered: Rendered, sent_at: datetime) -> bytes:
         message.add_attachment(
             item.data, maintype=maintype, subtype=subtype or "octet-stream", filename=item.filename
         )
-    return message.as_bytes()
+    # SMTP needs CRLF line endings; smtplib sends bytes as they are.
+    return message.as_bytes(policy=SMTP)
 
 
 def recipients_text(addresses: Sequence[str]) -> str:
