@@ -424,7 +424,6 @@ _W14_CHECKBOX, _W14_CHECKED, _W14_VAL = (
     f"{{{_W14_NS}}}checked",
     f"{{{_W14_NS}}}val",
 )
-_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _WRAPPERS = frozenset({_SDT, _SDTCONTENT, _w("customXml"), _w("smartTag")})
 _PICTURES = (_w("drawing"), _w("pict"), _w("object"))
 # Wingdings boxes that older forms type as symbols instead of using a form field.
@@ -474,10 +473,10 @@ def read_word(data: bytes) -> WordDoc | None:
     body = root.find(_w("body"))
     if body is None:
         return None
-    skip = _hidden_text(root)
-    controls, labelled = _controls(root, skip)
+    _drop_hidden_text(root)
+    controls, labelled = _controls(root)
     pictures = sum(1 for _ in root.iter(*_PICTURES))
-    return WordDoc(_blocks(body, skip), controls, labelled, pictures, marker, title)
+    return WordDoc(_blocks(body), controls, labelled, pictures, marker, title)
 
 
 def _word_properties(archive: zipfile.ZipFile) -> tuple[str | None, str]:
@@ -491,25 +490,22 @@ def _word_properties(archive: zipfile.ZipFile) -> tuple[str | None, str]:
     return marker, (title or "").strip()
 
 
-def _hidden_text(root: Any) -> set[Any]:
-    """Text a reader never sees: placeholder prompts, and the fallback copy of a drawing."""
-    hidden: set[Any] = set()
-    for sdt in root.iter(_SDT):
-        properties = sdt.find(_SDTPR)
-        if properties is not None and properties.find(_PLACEHOLDER) is not None:
-            hidden.update(sdt.iter(_T))
-    for fallback in root.iter(_FALLBACK):
-        hidden.update(fallback.iter(_T))
-    return hidden
+_HIDDEN_TEXT = "//w:sdt[w:sdtPr/w:showingPlcHdr]//w:t | //mc:Fallback//w:t"
+_XPATH_NS = {"w": _W_NS, "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006"}
 
 
-def _text_of(element: Any, hidden: set[Any]) -> str:
+def _drop_hidden_text(root: Any) -> None:
+    """Blank text a reader never sees: placeholder prompts, and the fallback copy of drawings."""
+    for node in root.xpath(_HIDDEN_TEXT, namespaces=_XPATH_NS):
+        node.text = ""
+
+
+def _text_of(element: Any) -> str:
     parts: list[str] = []
     for node in element.iter(_T, _TAB, _BR, _CR, _P, _LEGACY_BOX, _SYM):
         tag = node.tag
         if tag == _T:
-            if node not in hidden:
-                parts.append(node.text or "")
+            parts.append(node.text or "")
         elif tag == _P:
             if parts:
                 parts.append("\n")
@@ -550,9 +546,7 @@ def _tag_of(sdt: Any) -> str:
     return _val(properties.find(_TAG)) if properties is not None else ""
 
 
-def _controls(
-    root: Any, hidden: set[Any]
-) -> tuple[dict[str, str | bool], tuple[tuple[str, str | bool], ...]]:
+def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | bool], ...]]:
     tagged: dict[str, str | bool] = {}
     labelled: list[tuple[str, str | bool]] = []
     for sdt in root.iter(_SDT):
@@ -565,7 +559,7 @@ def _controls(
             value = _val_w14(box.find(_W14_CHECKED)) in ("1", "true")
         else:
             content = sdt.find(_SDTCONTENT)
-            value = _text_of(content, hidden) if content is not None else ""
+            value = _text_of(content) if content is not None else ""
         tag, alias = _val(properties.find(_TAG)), _val(properties.find(_ALIAS))
         if tag:
             tagged.setdefault(tag, value)
@@ -587,17 +581,17 @@ def _children(parent: Any, tag: str) -> Iterator[Any]:
             yield from _children(child, tag)
 
 
-def _blocks(body: Any, hidden: set[Any]) -> tuple[Block, ...]:
+def _blocks(body: Any) -> tuple[Block, ...]:
     blocks: list[Block] = []
     tables = 0
     for element in _body_items(body):
         if element.tag == _P:
-            text = _text_of(element, hidden)
+            text = _text_of(element)
             if text:
                 blocks.append(Block((text,), -1, _is_heading(element)))
             continue
         for row in _children(element, _TR):
-            cells = tuple(_text_of(cell, hidden) for cell in _children(row, _TC))
+            cells = tuple(_text_of(cell) for cell in _children(row, _TC))
             if any(cells):
                 blocks.append(Block(cells, tables))
         tables += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import email
+import io
 import itertools
 import mimetypes
 import re
@@ -32,6 +33,7 @@ MAX_NESTING = 5
 # Real mail nests multiparts a handful of levels deep; far deeper is hostile.
 MAX_MIME_DEPTH = 40
 
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORWARD_TYPES = frozenset({"message/rfc822", "message/global"})
 _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
@@ -49,7 +51,9 @@ _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 _GENOGRAM = re.compile(r"geno|family[ _-]?tree", re.IGNORECASE)
 _ABSOLUTE_PATH = re.compile(r"^(?:[A-Za-z]:)?[\\/]")
 _PATH_SEPARATOR = re.compile(r"[\\/]")
-_BOUNDARY_LINE = re.compile(r"^--(\S{1,200}?)[ \t]*\r?$", re.MULTILINE)
+# RFC 2046 boundary characters, so a guessed boundary can be written back into a header safely.
+_BOUNDARY_LINE = re.compile(rb"^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?$", re.MULTILINE)
+_TOKEN = re.compile(r"[a-z0-9.+-]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -252,44 +256,44 @@ class _Reader:
             return
         ctype = part.get_content_type()
         maintype = ctype.partition("/")[0]
-        payload = part.get_payload()
         if ctype in _FORWARD_TYPES:
             self._forwarded(part, where, body)
         elif maintype == "message":
             # Delivery reports, read receipts and partial messages carry no documents.
             return
-        elif isinstance(payload, list):
-            self._walk_children(part, payload, where._replace(depth=where.depth + 1), body)
+        elif part.is_multipart():
+            self._walk_children(part, where._replace(depth=where.depth + 1), body)
         elif maintype == "multipart":
-            self._recover_multipart(part, ctype, where._replace(depth=where.depth + 1), body)
+            self._recover_multipart(part, where._replace(depth=where.depth + 1), body)
         else:
             self._leaf(part, ctype, where, body)
 
-    def _walk_children(
-        self, part: Message, children: list[Any], where: _Where, body: list[str] | None
-    ) -> None:
+    def _walk_children(self, part: Message, where: _Where, body: list[str] | None) -> None:
+        children = [child for child in part.get_payload() if isinstance(child, Message)]
         # Of alternative versions of the body only one is read, or its text would appear twice.
-        chosen = (
-            _preferred_alternative(children) if part.get_content_subtype() == "alternative" else -1
-        )
+        alternative = part.get_content_subtype() == "alternative"
+        chosen = _preferred_alternative(children) if alternative else -1
         for index, child in enumerate(children):
-            if isinstance(child, Message):
-                self._walk(child, where, body if chosen in (-1, index) else None)
+            self._walk(child, where, body if chosen in (-1, index) else None)
 
-    def _recover_multipart(
-        self, part: Message, ctype: str, where: _Where, body: list[str] | None
-    ) -> None:
+    def _recover_multipart(self, part: Message, where: _Where, body: list[str] | None) -> None:
         """A multipart whose boundary parameter is missing: find the boundary its parts use."""
-        text = part.get_payload()
-        boundary = _guess_boundary(text) if isinstance(text, str) else None
-        if boundary is None:
+        data = _payload_bytes(part)
+        match = _BOUNDARY_LINE.search(data)
+        if match is None or data.count(b"--" + match.group(1)) < 2:
             self.note("part of the email had no separators between its parts; it was read as text")
             if body is not None:
-                body.append(_tidy(decode_bytes(_payload_bytes(part), None)))
+                body.append(_tidy(decode_bytes(data, None)))
             return
-        header = f'Content-Type: {ctype}; boundary="{boundary}"\n\n'
+        subtype = part.get_content_subtype()
+        subtype = subtype if _TOKEN.fullmatch(subtype) else "mixed"
+        header = (
+            f'Content-Type: multipart/{subtype}; boundary="'.encode()
+            + match.group(1)
+            + b'"\r\n\r\n'
+        )
         try:
-            rebuilt = email.message_from_string(header + str(text), policy=compat32)
+            rebuilt = email.message_from_bytes(header + data, policy=compat32)
         except RecursionError:
             self.note("part of the email is nested too deeply to open")
             return
@@ -633,21 +637,14 @@ def _text_of(value: object) -> str:
     return _tidy(value.rstrip("\0")) if isinstance(value, str) else ""
 
 
-def _preferred_alternative(children: list[Any]) -> int:
+def _preferred_alternative(children: list[Message]) -> int:
     """The plain-text version if it has text, else the last (richest) version, per RFC 2046."""
     for index, child in enumerate(children):
-        if isinstance(child, Message) and child.get_content_type() == "text/plain":
+        if child.get_content_type() == "text/plain":
             payload = child.get_payload()
             if isinstance(payload, str) and payload.strip():
                 return index
     return len(children) - 1
-
-
-def _guess_boundary(text: str) -> str | None:
-    match = _BOUNDARY_LINE.search(text)
-    if match is None or text.count("--" + match.group(1)) < 2:
-        return None
-    return match.group(1)
 
 
 def _is_signature_image(
@@ -679,10 +676,9 @@ def _inner_message(part: Message) -> Message | None:
     if not isinstance(inner, Message):
         return None
     encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
-    encoded = inner.get_payload()
     # RFC 2046 forbids encoding a forwarded message; some programs do, hiding its headers.
-    if encoding in ("base64", "quoted-printable") and not inner.keys() and isinstance(encoded, str):
-        raw = encoded.encode("ascii", "surrogateescape")
+    if encoding in ("base64", "quoted-printable") and not inner.keys():
+        raw = _payload_bytes(inner)
         try:
             decoded = binascii.a2b_base64(raw) if encoding == "base64" else binascii.a2b_qp(raw)
             return email.message_from_bytes(decoded, policy=compat32)
@@ -709,7 +705,11 @@ def _open_outlook(data: bytes) -> Any:
     import extract_msg
     from extract_msg.enums import ErrorBehavior
 
-    return extract_msg.openMsg(data, errorBehavior=ErrorBehavior.ATTACH_SUPPRESS_ALL)
+    # Never hand extract-msg (olefile) raw bytes: bytes that do not look like an OLE file are
+    # taken as a path, so an attachment could name a file on this server and have it read.
+    if not data.startswith(_OLE_MAGIC):
+        raise ValueError("not an OLE compound file")
+    return extract_msg.openMsg(io.BytesIO(data), errorBehavior=ErrorBehavior.ATTACH_SUPPRESS_ALL)
 
 
 def _outlook_text(outlook: Any) -> str:

@@ -1,0 +1,405 @@
+"""The real `masp` command in a subprocess against a real Dovecot and a real SMTP server:
+SIGKILL mid-poll, IDLE wake-up and clean stop, check-config, and an SMTP outage."""
+
+from __future__ import annotations
+
+import email
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from imap_tools import MailBoxUnencrypted
+
+from pipeline import samples
+from tests.helpers import config_tree
+from tests.servers import Dovecot, ImapAccount, SmtpCapture, free_port
+
+pytestmark = pytest.mark.servers
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERRALS = 40
+# Filled in once, then copied with these two strings replaced: building a Word form takes
+# ~0.2 s, and forty of them would dominate the run.
+NAME_SLOT, EMAIL_SLOT = "Kid Placeholder", "placeholder.referrer@example.org"
+
+
+# -- synthetic referrals ---------------------------------------------------------------------
+
+
+def referrer(i: int) -> str:
+    return f"referrer{i:03d}@agency.example.org"
+
+
+@cache
+def _static_files() -> tuple[bytes, bytes, bytes, bytes]:
+    child = samples.Child(name=NAME_SLOT, referrer_email=EMAIL_SLOT)
+    return (
+        samples.referral_form(child),
+        samples.chronology(),
+        samples.genogram_png(),
+        samples.assessment(),
+    )
+
+
+def _form_for(i: int) -> bytes:
+    """The cached form with this referral's child name and referrer address in it."""
+    template = _static_files()[0]
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(template)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "word/document.xml":
+                assert NAME_SLOT.encode() in data and EMAIL_SLOT.encode() in data
+                data = data.replace(NAME_SLOT.encode(), f"Kid Process{i:03d}".encode())
+                data = data.replace(EMAIL_SLOT.encode(), referrer(i).encode())
+            dst.writestr(info, data)
+    return out.getvalue()
+
+
+def referral(i: int) -> bytes:
+    """A complete referral (form, chronology, genogram, assessment) from referrer `i`."""
+    _, chronology, genogram, assessment = _static_files()
+    files = [
+        samples.File("Referral form.docx", samples.DOCX, _form_for(i)),
+        samples.File("Chronology.docx", samples.DOCX, chronology),
+        samples.File("genogram.png", samples.PNG, genogram),
+        samples.File("EHA.docx", samples.DOCX, assessment),
+    ]
+    sender = f"Referrer {i:03d} <{referrer(i)}>"
+    return samples.Mail(sender, f"Referral {i:03d} for panel", files=files).as_bytes()
+
+
+# -- running masp ----------------------------------------------------------------------------
+
+
+def write_config(
+    tmp_path: Path, account: ImapAccount, smtp: SmtpCapture, imap_port: int | None = None
+) -> Path:
+    tree = config_tree(mailbox__backend="imap")
+    tree["mailbox"]["imap"] = account.config.model_dump()
+    if imap_port is not None:
+        tree["mailbox"]["imap"]["port"] = imap_port
+    tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
+    tree["mailbox"]["poll_interval_seconds"] = 300
+    tree["limits"]["max_sends_per_recipient_per_hour"] = 1000
+    path = tmp_path / ("config.yaml" if imap_port is None else f"config-{imap_port}.yaml")
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASP_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Rich wraps at 80 columns when it has no terminal; keep each message on one line.
+    env["COLUMNS"] = "400"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def masp_command(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "--config", str(config), *args]
+
+
+def masp(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        masp_command(config, *args),
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=config.parent,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Background:
+    """`masp` started in its own process group, its output going to files."""
+
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def log(self) -> str:
+        return self.stderr.read_text(errors="replace")
+
+    def output(self) -> str:
+        return self.stdout.read_text(errors="replace") + self.log()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            # The group is ours (start_new_session): nothing it started may outlive it.
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def background(tmp_path: Path) -> Iterator[Any]:
+    started: list[Background] = []
+
+    def start(config: Path, *args: str, name: str = "masp") -> Background:
+        stdout, stderr = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with stdout.open("wb") as out, stderr.open("wb") as err:
+            process = subprocess.Popen(
+                masp_command(config, *args),
+                stdout=out,
+                stderr=err,
+                env=_env(),
+                cwd=config.parent,
+                start_new_session=True,
+            )
+        item = Background(process, stdout, stderr)
+        started.append(item)
+        return item
+
+    yield start
+    for item in started:
+        item.kill()
+
+
+def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# -- looking at the results ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ledger:
+    total: int
+    new: int
+    filed: int
+    unmoved: int
+
+
+def ledger(db: Path) -> Ledger | None:
+    """The messages table as another process sees it now; None while it cannot be read."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute(
+            "SELECT count(*), "
+            "coalesce(sum(status = 'new'), 0), "
+            "coalesce(sum(status = 'filed'), 0), "
+            "coalesce(sum(moved = 0), 0) FROM messages"
+        ).fetchone()
+    except sqlite3.Error:  # not created yet, or "database is locked"
+        return None
+    finally:
+        conn.close()
+    return Ledger(*map(int, row))
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def folder_counts(account: ImapAccount, port: int) -> dict[str, int]:
+    with MailBoxUnencrypted("127.0.0.1", port).login(account.user, account.password) as box:
+        return {f.name: box.folder.status(f.name)["MESSAGES"] for f in box.folder.list()}
+
+
+def received(smtp: SmtpCapture) -> dict[str, list[str]]:
+    """Message-IDs each recipient received, one entry per SMTP transaction."""
+    with smtp.lock:
+        captured = list(smtp.messages)
+    by_recipient: dict[str, list[str]] = defaultdict(list)
+    for _, rcpt_tos, raw in captured:
+        message_id = "".join(str(email.message_from_bytes(raw)["Message-ID"]).split())
+        for rcpt in rcpt_tos:
+            by_recipient[rcpt.lower()].append(message_id)
+    return by_recipient
+
+
+# -- 1. SIGKILL in the middle of a poll ------------------------------------------------------
+
+
+def poll_and_kill(background: Any, config: Path, db: Path, name: str) -> Ledger | None:
+    """Start `masp poll`; SIGKILL it once ledgered rows exist and some are not yet filed.
+    Return what the ledger showed just before the kill, or None if the poll finished first."""
+    run = background(config, "poll", name=name)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if run.process.poll() is not None:
+            assert run.process.returncode == 0, run.output()
+            return None
+        seen = ledger(db)
+        # Rows still 'new' mean filing is unfinished, so no move can have been issued yet.
+        if seen is not None and seen.total >= 1 and seen.new >= 1 and seen.unmoved >= 1:
+            run.kill()
+            if run.process.returncode != -signal.SIGKILL:
+                return None  # it exited on its own just before the signal
+            return seen
+        time.sleep(0.005)
+    raise AssertionError(f"masp poll neither ledgered anything nor finished:\n{run.output()}")
+
+
+def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
+    tmp_path: Path,
+    imap_account: ImapAccount,
+    smtp_server: SmtpCapture,
+    dovecot: Dovecot,
+    background: Any,
+) -> None:
+    config = write_config(tmp_path, imap_account, smtp_server)
+    db = tmp_path / "data" / "masp.sqlite"
+    delivered = 0
+    batch = REFERRALS
+    seen: Ledger | None = None
+    for attempt in range(3):
+        for i in range(delivered, delivered + batch):
+            imap_account.deliver(referral(i))
+        delivered += batch
+        seen = poll_and_kill(background, config, db, name=f"poll-killed-{attempt}")
+        if seen is not None:
+            break
+        batch *= 2  # it finished before we could kill it: give it more to do
+    assert seen is not None, "masp poll always finished before it could be killed"
+
+    # The kill came before the poll completed: mail is still in the inbox, rows unfiled.
+    after_kill = ledger(db)
+    assert after_kill is not None and after_kill.new >= 1 and after_kill.unmoved >= 1
+    assert folder_counts(imap_account, dovecot.imap_port)["INBOX"] >= 1
+
+    finished = masp(config, "poll", timeout=120)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+
+    cases = query(db, "SELECT reference FROM cases")
+    assert len(cases) == delivered == len({r for (r,) in cases})
+    messages = query(db, "SELECT status, moved, count(*) FROM messages GROUP BY status, moved")
+    assert messages == [("filed", 1, delivered)]
+    outbox = query(db, "SELECT template, status, count(*) FROM outbox GROUP BY template, status")
+    assert outbox == [("acknowledgement", "sent", delivered)]
+    names = query(db, "SELECT json_extract(fields, '$.child_name') FROM cases")
+    assert sorted(n for (n,) in names) == [f"Kid Process{i:03d}" for i in range(delivered)]
+
+    by_recipient = received(smtp_server)
+    resent = {a: len(ids) - 1 for a, ids in by_recipient.items() if len(ids) > 1}
+    print(
+        f"killed after {seen.total} ledgered / {seen.filed} filed of {delivered}; "
+        f"{sum(map(len, by_recipient.values()))} emails sent, identical resends: {resent or 0}"
+    )
+    assert set(by_recipient) == {referrer(i) for i in range(delivered)}
+    # At most an identical resend (same Message-ID) after a kill between SMTP and the commit.
+    assert {a: len(set(ids)) for a, ids in by_recipient.items()} == dict.fromkeys(by_recipient, 1)
+    assert folder_counts(imap_account, dovecot.imap_port) == {"INBOX": 0, "Processed": delivered}
+
+
+# -- 2. `masp run`: IDLE wake-up and a clean stop --------------------------------------------
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_wakes_on_idle_and_stops_cleanly(
+    tmp_path: Path,
+    imap_account: ImapAccount,
+    smtp_server: SmtpCapture,
+    background: Any,
+    stop_signal: signal.Signals,
+) -> None:
+    config = write_config(tmp_path, imap_account, smtp_server)
+    # One referral before the start: its answer shows the first poll is over.
+    imap_account.deliver(referral(0))
+    service = background(config, "run", name="run")
+    wait_until(lambda: "service started" in service.log(), 30, "'service started'")
+    smtp_server.wait_for(1, timeout=30)
+    # The service is now waiting for mail: with a 300 s poll interval, only IDLE (or the
+    # UIDNEXT check just before it) can explain an answer within seconds.
+    time.sleep(0.5)
+    delivered_at = time.monotonic()
+    imap_account.deliver(referral(1))
+    smtp_server.wait_for(2, timeout=15)
+    answered_in = time.monotonic() - delivered_at
+    assert service.process.poll() is None, service.output()
+    assert received(smtp_server)[referrer(1)] and len(received(smtp_server)[referrer(1)]) == 1
+
+    service.process.send_signal(stop_signal)
+    try:
+        code = service.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"masp run did not stop within 15 s of {stop_signal.name}:\n{service.log()}")
+    log = service.log()
+    print(f"answered {answered_in:.2f} s after delivery; stopped with {code}")
+    assert code == 0, service.output()
+    assert f"received {stop_signal.name}" in log
+    assert "stopped cleanly" in log
+    assert "Traceback" not in log
+
+
+# -- 3. check-config -------------------------------------------------------------------------
+
+
+def test_check_config_reports_server_facts(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture
+) -> None:
+    config = write_config(tmp_path, imap_account, smtp_server)
+    good = masp(config, "check-config")
+    out = " ".join(good.stdout.split())
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "MOVE: yes" in out and "IDLE: yes" in out
+    assert f"SMTP server 127.0.0.1:{smtp_server.port}" in out
+
+    wrong = write_config(tmp_path, imap_account, smtp_server, imap_port=free_port())
+    bad = masp(wrong, "check-config")
+    out = " ".join((bad.stdout + bad.stderr).split())
+    assert bad.returncode == 1, out
+    assert "check mailbox.imap.host, mailbox.imap.port and mailbox.imap.security" in out
+    assert "Traceback" not in out
+    # The sending side still works and says so.
+    assert f"SMTP server 127.0.0.1:{smtp_server.port}" in out
+
+
+# -- 4. the SMTP server is away for one poll -------------------------------------------------
+
+
+def test_poll_survives_smtp_outage(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture, dovecot: Dovecot
+) -> None:
+    config = write_config(tmp_path, imap_account, smtp_server)
+    db = tmp_path / "data" / "masp.sqlite"
+    smtp_server.stop()
+    imap_account.deliver(referral(7))
+    first = masp(config, "poll")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "waiting 1" in " ".join(first.stdout.split())
+    assert len(query(db, "SELECT reference FROM cases")) == 1
+    assert query(db, "SELECT template, status FROM outbox") == [("acknowledgement", "pending")]
+    assert smtp_server.messages == []
+    # The email is filed, so it leaves the inbox even though the answer has not gone yet.
+    assert folder_counts(imap_account, dovecot.imap_port) == {"INBOX": 0, "Processed": 1}
+
+    smtp_server.start()
+    second = masp(config, "poll")
+    assert second.returncode == 0, second.stdout + second.stderr
+    smtp_server.wait_for(1, timeout=5)
+    [(message_id,)] = query(db, "SELECT message_id FROM outbox")
+    assert dict(received(smtp_server)) == {referrer(7): [f"<{message_id.strip('<>')}>"]}
+    assert query(db, "SELECT status FROM outbox") == [("sent",)]
+    assert Counter(s for (s,) in query(db, "SELECT status FROM messages")) == {"filed": 1}

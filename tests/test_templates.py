@@ -1,0 +1,39 @@
+"""Every email template renders in strict mode, and a missing variable is an error."""
+
+from __future__ import annotations
+
+import pytest
+from jinja2 import UndefinedError
+
+from pipeline.outbox.templates import Templates
+
+TEMPLATES = Templates()
+DOCUMENT = {"label": "Chronology", "filename": "c.docx", "status": "refused",
+            "reason": "the file is empty", "version": 1, "superseded": False}
+CONTEXT = {
+    "reference": "MASP-2026-0001", "panel_name": "Multi Agency Support Panel",
+    "meeting": "Tuesday 8 December 2026, 10:00", "deadline": "Tuesday 1 December 2026, 12:00",
+    "late": True, "missed_meeting": "Tuesday 10 November 2026, 10:00", "documents": [DOCUMENT],
+    "refused": [DOCUMENT], "missing": ["Chronology"], "complete": False, "section20": True,
+    "flags": [], "administrator": "A Admin", "panel_address": "panel@example.org",
+    "form_attached": True, "now_complete": False, "problems": ["a note"], "ledger_id": 3,
+    "error": "ValueError", "too_large": True, "limit": "35.0 MB", "size": "40.0 MB",
+    "subject": "Re: referral",
+}
+
+
+@pytest.mark.parametrize("name", TEMPLATES.names())
+def test_template_renders(name: str) -> None:
+    rendered = TEMPLATES.render(name, CONTEXT)
+    assert rendered.subject and "\n" not in rendered.subject
+    assert rendered.text.strip() and "<html" in rendered.html
+
+
+def test_missing_variable_is_an_error() -> None:
+    with pytest.raises(UndefinedError):
+        TEMPLATES.render("acknowledgement", {"reference": "MASP-2026-0001"})
+
+
+def test_html_escapes_what_people_wrote() -> None:
+    context = CONTEXT | {"documents": [DOCUMENT | {"filename": "<script>x</script>.docx"}]}
+    assert "<script>" not in TEMPLATES.render("acknowledgement", context).html
