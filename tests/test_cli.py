@@ -25,8 +25,13 @@ def commands() -> list[tuple[str, ...]]:
 
 
 def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True,
-                          text=True, cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("command", commands(), ids=" ".join)
@@ -39,8 +44,18 @@ def test_every_command_has_help_and_is_in_the_readme(command: tuple[str, ...]) -
 
 def test_the_spec_commands_exist() -> None:
     names = {" ".join(c) for c in commands()}
-    for required in ("run", "poll", "tick", "status", "meetings", "form", "check-config", "demo",
-                     "quarantine list", "quarantine replay"):
+    for required in (
+        "run",
+        "poll",
+        "tick",
+        "status",
+        "meetings",
+        "form",
+        "check-config",
+        "demo",
+        "quarantine list",
+        "quarantine replay",
+    ):
         assert required in names
 
 

@@ -248,3 +248,19 @@ def test_files_are_private_and_logs_name_no_one(service: App, caplog) -> None:
     with service.store.session() as session:
         assert session.scalar(select(func.count(Document.id))) == 4
         assert session.scalar(select(func.count(Case.id))) == 1
+
+
+def test_acknowledgement_lists_what_the_form_leaves_unanswered(service: App) -> None:
+    from pipeline.documents.form import fill_form
+
+    form = fill_form({"child_name": "Lou Pretend", "referrer_name": "Jo Example"})
+    files = [
+        samples.File("Referral form.docx", samples.DOCX, form),
+        *samples.full_referral(SCHOOL)[1:],
+    ]
+    drop(service, samples.Mail(REFERRER, "Referral", files=files), NOW)
+    poll(service)
+    [ack] = to(service, SCHOOL.referrer_email)
+    unanswered = ack.text().split("does not yet say")[1]
+    assert "date of birth" in unanswered and "consent" in unanswered
+    assert "child's name" not in unanswered

@@ -106,8 +106,11 @@ def test_out_of_office_and_bounce_get_no_answer(
     ack_id = "".join(str(ack["Message-ID"]).split())
     ooo = samples.out_of_office(ack_id, "Referrer 1 <ref1@school.example.org>", "Referral")
     imap_account.deliver(ooo.as_bytes())
-    dsn = samples.Mail("MAILER-DAEMON@mx.example.org", "Delivery Status Notification (Failure)",
-                       body="Delivery to the following recipient failed permanently.")
+    dsn = samples.Mail(
+        "MAILER-DAEMON@mx.example.org",
+        "Delivery Status Notification (Failure)",
+        body="Delivery to the following recipient failed permanently.",
+    )
     imap_account.deliver(dsn.as_bytes())
     before = len(smtp_server.messages)
     poll(service)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import re
 import unicodedata
 import urllib.parse
 from datetime import UTC, datetime
@@ -56,12 +57,26 @@ def mixed(*parts: bytes, boundary: str = "zz") -> bytes:
 
 
 def assert_safe(parsed: ParsedEmail) -> None:
+    """What the rest of the service relies on, however hostile the email."""
     for attachment in parsed.attachments:
         name = attachment.filename
         assert name and len(name) <= MAX_FILENAME_LENGTH
         assert "/" not in name and "\\" not in name
         assert not any(unicodedata.category(character).startswith("C") for character in name)
         assert name == name.strip()
+        assert re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", attachment.declared_type)
+    # Everything textual must be storable as UTF-8 (no lone surrogates from odd charsets).
+    texts = [
+        parsed.subject,
+        parsed.from_name,
+        parsed.from_address,
+        parsed.body_text,
+        *parsed.problems,
+    ]
+    texts += [parsed.message_id or "", *parsed.to, *parsed.references, *parsed.in_reply_to]
+    texts += [attachment.filename for attachment in parsed.attachments]
+    for text in texts:
+        text.encode("utf-8")
 
 
 # ---------------------------------------------------------------- decoding
@@ -98,6 +113,9 @@ def test_decode_words(encoded: str, decoded: str) -> None:
         (b"caf\xe9", "rot13", "café"),
         (b"caf\xe9", "bad\x00label", "café"),
         ("Zoë".encode("utf-16"), "utf-16", "Zoë"),
+        # Labels that can produce lone surrogates, which could not be stored.
+        (b"+2D0-", "utf-7", "\ufffd"),
+        (b"\\ud800", "unicode_escape", "\ufffd"),
     ],
 )
 def test_decode_bytes(data: bytes, charset: str | None, text: str) -> None:
@@ -287,6 +305,19 @@ def test_msg_attachment_body_and_files_are_read() -> None:
         ("Consent.pdf", "application/pdf", "msg", PDF)
     ]
     assert "Inner body" in parsed.body_text
+
+
+def test_msg_attachment_naming_a_server_file_is_not_opened(tmp_path: Path) -> None:
+    # olefile treats short bytes as a path; an attachment must never make us read local files.
+    secret = tmp_path / "secret.msg"
+    secret.write_bytes(
+        corpus.make_msg("Secret", "server file", [("secret.pdf", "application/pdf", PDF)])
+    )
+    evil = str(secret).encode()
+    parsed = parse_email(mixed(corpus.attached("application/vnd.ms-outlook", "evil.msg", evil)))
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("evil.msg", evil)]
+    assert "server file" not in parsed.body_text
+    assert len(parsed.problems) == 1
 
 
 # ---------------------------------------------------------------- limits against hostile mail

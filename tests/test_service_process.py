@@ -13,7 +13,8 @@ import sys
 import time
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -72,6 +73,7 @@ def _form_for(i: int) -> bytes:
     return out.getvalue()
 
 
+@cache
 def referral(i: int) -> bytes:
     """A complete referral (form, chronology, genogram, assessment) from referrer `i`."""
     _, chronology, genogram, assessment = _static_files()
@@ -144,12 +146,16 @@ class Background:
     def kill(self) -> None:
         if self.process.poll() is None:
             # The group is ours (start_new_session): nothing it started may outlive it.
-            os.killpg(self.process.pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
 
+Start = Callable[..., Background]
+
+
 @pytest.fixture
-def background(tmp_path: Path) -> Iterator[Any]:
+def background(tmp_path: Path) -> Iterator[Start]:
     started: list[Background] = []
 
     def start(config: Path, *args: str, name: str = "masp") -> Background:
@@ -172,7 +178,9 @@ def background(tmp_path: Path) -> Iterator[Any]:
         item.kill()
 
 
-def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -183,35 +191,52 @@ def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.05
         time.sleep(interval)
 
 
+def answers(smtp: SmtpCapture, count: int, service: Background, timeout: float) -> None:
+    """Wait until `count` emails reached the SMTP server, failing early if the service died."""
+
+    def arrived() -> bool:
+        assert service.process.poll() is None, f"masp exited early:\n{service.output()}"
+        return len(smtp.messages) >= count
+
+    wait_until(arrived, timeout, f"{count} email(s) at the SMTP server", interval=0.02)
+
+
 # -- looking at the results ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Ledger:
-    total: int
-    new: int
+class Snapshot:
+    """What another process sees in the database at one moment."""
+
+    total: int  # ledgered emails
+    new: int  # ledgered, not yet filed
     filed: int
-    unmoved: int
+    unmoved: int  # not yet moved to the processed folder
+    pending: int  # answers queued, not yet sent
+    sent: int
 
 
-def ledger(db: Path) -> Ledger | None:
-    """The messages table as another process sees it now; None while it cannot be read."""
+SNAPSHOT = (
+    "SELECT count(*), coalesce(sum(status = 'new'), 0), coalesce(sum(status = 'filed'), 0), "
+    "coalesce(sum(moved = 0), 0), "
+    "(SELECT count(*) FROM outbox WHERE status = 'pending'), "
+    "(SELECT count(*) FROM outbox WHERE status = 'sent') FROM messages"
+)
+
+
+def snapshot(db: Path) -> Snapshot | None:
+    """The ledger and outbox as another process sees them now; None while unreadable."""
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
     except sqlite3.Error:
         return None
     try:
-        row = conn.execute(
-            "SELECT count(*), "
-            "coalesce(sum(status = 'new'), 0), "
-            "coalesce(sum(status = 'filed'), 0), "
-            "coalesce(sum(moved = 0), 0) FROM messages"
-        ).fetchone()
-    except sqlite3.Error:  # not created yet, or "database is locked"
+        row = conn.execute(SNAPSHOT).fetchone()
+    except sqlite3.Error:  # no such table yet, or "database is locked"
         return None
     finally:
         conn.close()
-    return Ledger(*map(int, row))
+    return Snapshot(*map(int, row))
 
 
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -241,53 +266,72 @@ def received(smtp: SmtpCapture) -> dict[str, list[str]]:
 
 # -- 1. SIGKILL in the middle of a poll ------------------------------------------------------
 
+# When to pull the plug. All are before the poll completes; the first two are before any move
+# (rows still 'new' mean filing is unfinished, and moving only starts after filing).
+KILL_POINTS = {
+    # The first batch of rows is ledgered (bytes fsynced), nothing filed yet.
+    "ledgering": lambda s: s.total >= 1 and s.new >= 1 and s.filed == 0,
+    # Some cases committed and their answers queued, none sent, nothing moved.
+    "filing": lambda s: s.filed >= 1 and s.new >= 1,
+    # Everything filed and moved; some answers handed to SMTP, others still queued.
+    "sending": lambda s: s.sent >= 1 and s.pending >= 1,
+}
 
-def poll_and_kill(background: Any, config: Path, db: Path, name: str) -> Ledger | None:
-    """Start `masp poll`; SIGKILL it once ledgered rows exist and some are not yet filed.
-    Return what the ledger showed just before the kill, or None if the poll finished first."""
+
+def poll_and_kill(
+    background: Start, config: Path, db: Path, point: str, name: str
+) -> Snapshot | None:
+    """Start `masp poll`; SIGKILL it (and its process group) as soon as the database shows
+    `point`. Return what it showed, or None if the poll finished first."""
     run = background(config, "poll", name=name)
+    reached = KILL_POINTS[point]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if run.process.poll() is not None:
             assert run.process.returncode == 0, run.output()
             return None
-        seen = ledger(db)
-        # Rows still 'new' mean filing is unfinished, so no move can have been issued yet.
-        if seen is not None and seen.total >= 1 and seen.new >= 1 and seen.unmoved >= 1:
+        seen = snapshot(db)
+        if seen is not None and reached(seen):
             run.kill()
             if run.process.returncode != -signal.SIGKILL:
                 return None  # it exited on its own just before the signal
             return seen
         time.sleep(0.005)
-    raise AssertionError(f"masp poll neither ledgered anything nor finished:\n{run.output()}")
+    raise AssertionError(f"masp poll neither reached {point!r} nor finished:\n{run.output()}")
 
 
+@pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
     tmp_path: Path,
     imap_account: ImapAccount,
     smtp_server: SmtpCapture,
     dovecot: Dovecot,
-    background: Any,
+    background: Start,
+    point: str,
 ) -> None:
     config = write_config(tmp_path, imap_account, smtp_server)
     db = tmp_path / "data" / "masp.sqlite"
     delivered = 0
     batch = REFERRALS
-    seen: Ledger | None = None
+    seen: Snapshot | None = None
     for attempt in range(3):
         for i in range(delivered, delivered + batch):
             imap_account.deliver(referral(i))
         delivered += batch
-        seen = poll_and_kill(background, config, db, name=f"poll-killed-{attempt}")
+        seen = poll_and_kill(background, config, db, point, name=f"poll-killed-{attempt}")
         if seen is not None:
             break
         batch *= 2  # it finished before we could kill it: give it more to do
-    assert seen is not None, "masp poll always finished before it could be killed"
+    assert seen is not None, f"masp poll always finished before reaching {point!r}"
 
-    # The kill came before the poll completed: mail is still in the inbox, rows unfiled.
-    after_kill = ledger(db)
-    assert after_kill is not None and after_kill.new >= 1 and after_kill.unmoved >= 1
-    assert folder_counts(imap_account, dovecot.imap_port)["INBOX"] >= 1
+    # The kill came before the poll completed.
+    after_kill = wait_until(lambda: snapshot(db), 10, "the database to be readable")
+    inbox_after_kill = folder_counts(imap_account, dovecot.imap_port)["INBOX"]
+    if point == "sending":
+        assert after_kill.pending >= 1
+    else:
+        assert after_kill.new >= 1 and after_kill.unmoved >= 1 and after_kill.sent == 0
+        assert inbox_after_kill >= 1
 
     finished = masp(config, "poll", timeout=120)
     assert finished.returncode == 0, finished.stdout + finished.stderr
@@ -298,14 +342,16 @@ def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
     assert messages == [("filed", 1, delivered)]
     outbox = query(db, "SELECT template, status, count(*) FROM outbox GROUP BY template, status")
     assert outbox == [("acknowledgement", "sent", delivered)]
+    assert len(list((tmp_path / "data" / "raw").rglob("*.eml"))) == delivered
     names = query(db, "SELECT json_extract(fields, '$.child_name') FROM cases")
     assert sorted(n for (n,) in names) == [f"Kid Process{i:03d}" for i in range(delivered)]
 
     by_recipient = received(smtp_server)
     resent = {a: len(ids) - 1 for a, ids in by_recipient.items() if len(ids) > 1}
     print(
-        f"killed after {seen.total} ledgered / {seen.filed} filed of {delivered}; "
-        f"{sum(map(len, by_recipient.values()))} emails sent, identical resends: {resent or 0}"
+        f"[{point}] killed at {seen}; inbox then held {inbox_after_kill}; "
+        f"{sum(map(len, by_recipient.values()))} emails for {delivered} referrals, "
+        f"identical resends: {resent or 'none'}"
     )
     assert set(by_recipient) == {referrer(i) for i in range(delivered)}
     # At most an identical resend (same Message-ID) after a kill between SMTP and the commit.
@@ -321,32 +367,36 @@ def test_run_wakes_on_idle_and_stops_cleanly(
     tmp_path: Path,
     imap_account: ImapAccount,
     smtp_server: SmtpCapture,
-    background: Any,
+    background: Start,
     stop_signal: signal.Signals,
 ) -> None:
     config = write_config(tmp_path, imap_account, smtp_server)
     # One referral before the start: its answer shows the first poll is over.
     imap_account.deliver(referral(0))
     service = background(config, "run", name="run")
-    wait_until(lambda: "service started" in service.log(), 30, "'service started'")
-    smtp_server.wait_for(1, timeout=30)
+    answers(smtp_server, 1, service, timeout=30)
+    assert "service started" in service.log()
     # The service is now waiting for mail: with a 300 s poll interval, only IDLE (or the
     # UIDNEXT check just before it) can explain an answer within seconds.
-    time.sleep(0.5)
+    time.sleep(1.0)
     delivered_at = time.monotonic()
     imap_account.deliver(referral(1))
-    smtp_server.wait_for(2, timeout=15)
+    answers(smtp_server, 2, service, timeout=15)
     answered_in = time.monotonic() - delivered_at
     assert service.process.poll() is None, service.output()
-    assert received(smtp_server)[referrer(1)] and len(received(smtp_server)[referrer(1)]) == 1
+    assert len(received(smtp_server)[referrer(1)]) == 1
 
+    signalled_at = time.monotonic()
     service.process.send_signal(stop_signal)
     try:
         code = service.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         pytest.fail(f"masp run did not stop within 15 s of {stop_signal.name}:\n{service.log()}")
     log = service.log()
-    print(f"answered {answered_in:.2f} s after delivery; stopped with {code}")
+    stopped_in = time.monotonic() - signalled_at
+    print(
+        f"answered {answered_in:.2f} s after delivery; exit {code} {stopped_in:.2f} s after signal"
+    )
     assert code == 0, service.output()
     assert f"received {stop_signal.name}" in log
     assert "stopped cleanly" in log

@@ -34,9 +34,20 @@ def test_sqlite_is_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
 
 
 def message(uid: str, when: datetime) -> Message:
-    return Message(backend="imap", folder="INBOX", uidvalidity=7, uid=uid, message_id="m@x",
-                   body_sha256="b" * 64, sha256="a" * 64, size=1, received_at=when,
-                   stored_at=when, raw_path="raw/x", status="new")
+    return Message(
+        backend="imap",
+        folder="INBOX",
+        uidvalidity=7,
+        uid=uid,
+        message_id="m@x",
+        body_sha256="b" * 64,
+        sha256="a" * 64,
+        size=1,
+        received_at=when,
+        stored_at=when,
+        raw_path="raw/x",
+        status="new",
+    )
 
 
 def test_times_come_back_aware_utc_and_locations_are_unique(tmp_path: Path) -> None:

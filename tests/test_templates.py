@@ -8,17 +8,40 @@ from jinja2 import UndefinedError
 from pipeline.outbox.templates import Templates
 
 TEMPLATES = Templates()
-DOCUMENT = {"label": "Chronology", "filename": "c.docx", "status": "refused",
-            "reason": "the file is empty", "version": 1, "superseded": False}
+DOCUMENT = {
+    "label": "Chronology",
+    "filename": "c.docx",
+    "status": "refused",
+    "reason": "the file is empty",
+    "version": 1,
+    "superseded": False,
+}
 CONTEXT = {
-    "reference": "MASP-2026-0001", "panel_name": "Multi Agency Support Panel",
-    "meeting": "Tuesday 8 December 2026, 10:00", "deadline": "Tuesday 1 December 2026, 12:00",
-    "late": True, "missed_meeting": "Tuesday 10 November 2026, 10:00", "documents": [DOCUMENT],
-    "refused": [DOCUMENT], "missing": ["Chronology"], "complete": False, "section20": True,
-    "flags": [], "administrator": "A Admin", "panel_address": "panel@example.org",
-    "form_attached": True, "now_complete": False, "problems": ["a note"], "ledger_id": 3,
-    "error": "ValueError", "too_large": True, "limit": "35.0 MB", "size": "40.0 MB",
+    "reference": "MASP-2026-0001",
+    "panel_name": "Multi Agency Support Panel",
+    "meeting": "Tuesday 8 December 2026, 10:00",
+    "deadline": "Tuesday 1 December 2026, 12:00",
+    "late": True,
+    "missed_meeting": "Tuesday 10 November 2026, 10:00",
+    "documents": [DOCUMENT],
+    "refused": [DOCUMENT],
+    "missing": ["Chronology"],
+    "complete": False,
+    "section20": True,
+    "flags": [],
+    "administrator": "A Admin",
+    "panel_address": "panel@example.org",
+    "form_attached": True,
+    "now_complete": False,
+    "problems": ["a note"],
+    "ledger_id": 3,
+    "error": "ValueError",
+    "too_large": True,
+    "limit": "35.0 MB",
+    "size": "40.0 MB",
     "subject": "Re: referral",
+    "missing_fields": ["the child's name"],
+    "no_consent": True,
 }
 
 

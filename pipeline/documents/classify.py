@@ -363,7 +363,7 @@ def _assessment_guess(content: Content) -> Guess | None:
 
 # --- Genograms. ---
 
-FEW_WORDS = 150
+FEW_WORDS = 60
 
 
 def _genogram_guess(content: Content) -> Guess | None:
@@ -373,6 +373,7 @@ def _genogram_guess(content: Content) -> Guess | None:
     if content.picture_file:
         return Guess(Kind.GENOGRAM, 0.45, "a picture (genograms are usually pictures)")
     words = len(_text(content.blocks).split()) / max(content.pages, 1)
+    # A letter with a logo has a picture too, but it has sentences; a genogram has names.
     if content.pictures >= 1 and words <= FEW_WORDS:
         note = f"a drawing or picture with few words ({int(words)} a page)"
         return Guess(Kind.GENOGRAM, 0.6, note)
@@ -430,7 +431,9 @@ def _read_pdf(data: bytes) -> Content | None:
     pages = min(pdf.pages, 5)
     # Very little text on pages that hold pictures means a scan: there is nothing to read.
     scanned = pages > 0 and sum(len(line) for line in pdf.lines) < 20 * pages and pdf.paths < 8
-    return Content(blocks, pdf.paths + pdf.images, pages=pages, scanned=scanned)
+    # Table borders and underlines are drawings too; a drawn family tree has many of them.
+    drawn = pdf.images + (pdf.paths if pdf.paths >= 8 else 0)
+    return Content(blocks, drawn, pages=pages, scanned=scanned)
 
 
 def _read_xlsx(data: bytes) -> Content | None:

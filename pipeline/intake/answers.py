@@ -42,6 +42,26 @@ def _document_lines(case: Case) -> list[dict[str, Any]]:
     ]
 
 
+# Fields a referral form must answer (issue: Documents), with how the referrer reads them.
+REQUIRED_FIELDS = {
+    "child_name": "the child's name",
+    "child_dob": "the child's date of birth (or due date)",
+    "referrer_name": "your name",
+    "referrer_email": "your email address",
+    "request_types": "what you are asking the panel for (request type)",
+    "consent": "whether the family agreed to the panel discussion (consent)",
+}
+
+
+def missing_fields(case: Case) -> list[str]:
+    """What the current referral form leaves unanswered; empty when there is no form yet."""
+    if not case.fields:
+        return []
+    return [
+        label for key, label in REQUIRED_FIELDS.items() if case.fields.get(key) in (None, "", [])
+    ]
+
+
 def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
     """Everything the referrer-facing templates show about a case."""
     panel = app.config.panel(case.panel_id)
@@ -60,6 +80,8 @@ def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
         "documents": [d for d in _document_lines(case) if not d["superseded"]],
         "refused": [d for d in _document_lines(case) if d["status"] == Status.REFUSED],
         "missing": [LABELS[k] for k in missing],
+        "missing_fields": missing_fields(case),
+        "no_consent": bool(case.fields) and case.fields.get("consent") is False,
         "complete": not missing,
         "section20": case.section20,
         "flags": list(case.flags),

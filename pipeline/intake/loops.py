@@ -104,7 +104,7 @@ def _autoresponder_header(msg: Message, sender: str) -> Automatic | None:
     for name in _AUTORESPONDER_HEADERS:
         value = header_text(msg, name)
         if value and value.lower() not in ("no", "false", "0"):
-            return Automatic("auto_reply", f"{name}: {value}")
+            return Automatic("auto_reply", f"{name}: {value[:40]}")
     return None
 
 
@@ -146,7 +146,8 @@ def _auto_reply_subject(msg: Message, sender: str) -> Automatic | None:
     """
     subject = header_text(msg, "Subject")
     if _AUTO_SUBJECT.match(subject):
-        return Automatic("auto_reply", f"out-of-office subject ({subject[:60]})")
+        # The subject itself is left out of the reason: it may name a child, and reasons are kept.
+        return Automatic("auto_reply", "an out-of-office subject line")
     suppress = {
         value.strip().lower() for value in header_text(msg, "X-Auto-Response-Suppress").split(",")
     }

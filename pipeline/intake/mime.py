@@ -54,6 +54,9 @@ _PATH_SEPARATOR = re.compile(r"[\\/]")
 # RFC 2046 boundary characters, so a guessed boundary can be written back into a header safely.
 _BOUNDARY_LINE = re.compile(rb"^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?$", re.MULTILINE)
 _TOKEN = re.compile(r"[a-z0-9.+-]{1,40}")
+_MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,127}")
+_PLAIN_CODECS = frozenset({"utf-8", "cp1252"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -131,18 +134,14 @@ def header_text(msg: Message, name: str) -> str:
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Bytes to text in the declared charset, guessing when the label is missing or wrong."""
     codec = _codec_name(charset)
-    if codec:
-        try:
-            return data.decode(codec)
-        except (UnicodeError, LookupError, ValueError):
-            pass
-        # Windows-1252 sent as UTF-8 is the commonest mislabelling, so UTF-8 failures are guessed.
-        if codec != "utf-8":
-            try:
-                return data.decode(codec, "replace")
-            except (UnicodeError, LookupError, ValueError):
-                pass
-    return _guess_decode(data)
+    text = _try_decode(data, codec, "strict") if codec else None
+    # Windows-1252 sent as UTF-8 is the commonest mislabelling, so UTF-8 failures are guessed.
+    if text is None and codec and codec != "utf-8":
+        text = _try_decode(data, codec, "replace")
+    if text is None:
+        return _guess_decode(data)
+    # Exotic labels (utf-7, unicode_escape) can yield lone surrogates, which cannot be stored.
+    return text if codec in _PLAIN_CODECS else _SURROGATE.sub("\ufffd", text)
 
 
 def decode_words(text: str) -> str:
@@ -315,7 +314,7 @@ class _Reader:
         if any(isinstance(defect, errors.InvalidBase64LengthDefect) for defect in part.defects):
             self.note(f'the attachment "{filename or ctype}" arrived damaged and may not open')
         origin = where.origin or ("inline" if disposition == "inline" else "")
-        declared = ctype if "/" in fields.raw("content-type") else "application/octet-stream"
+        declared = _media_type(ctype if fields.raw("content-type") else "")
         self._attach(filename, declared, data, where._replace(origin=origin), body)
 
     def _attach(
@@ -427,7 +426,7 @@ class _Reader:
         content = item.data
         name = str(item.longFilename or item.shortFilename or item.displayName or "")
         if isinstance(content, bytes):
-            declared = str(item.mimetype or _type_from_name(name)).lower()
+            declared = _media_type(str(item.mimetype or _type_from_name(name)))
             if _is_signature_image(declared, bool(item.cid), "inline", name or None, len(content)):
                 return
             self._attach(name, declared, content, where, body)
@@ -501,6 +500,13 @@ def _codec_name(charset: str | None) -> str | None:
     except (LookupError, ValueError):
         return None
     return _CODEC_ALIASES.get(name, name) or None
+
+
+def _try_decode(data: bytes, codec: str, errors: str) -> str | None:
+    try:
+        return data.decode(codec, errors)
+    except (UnicodeError, LookupError, ValueError):
+        return None
 
 
 def _guess_decode(data: bytes) -> str:
@@ -713,10 +719,15 @@ def _open_outlook(data: bytes) -> Any:
 
 
 def _outlook_text(outlook: Any) -> str:
-    text = outlook.body
-    if not text:
-        markup = outlook.htmlBody
-        return html_to_text(decode_bytes(markup, "utf-8")) if isinstance(markup, bytes) else ""
+    try:
+        text = outlook.body
+        markup = None if text else outlook.htmlBody
+    # Bodies held only as RTF go through extract-msg's RTF decoders, which fail in many ways; the
+    # attachments matter more than the text, so a body that cannot be read is left out.
+    except Exception:
+        return ""
+    if isinstance(markup, bytes):
+        return html_to_text(decode_bytes(markup, "utf-8"))
     return _text_of(text)
 
 
@@ -730,7 +741,13 @@ def _tnef_name(item: Any) -> str:
 
 
 def _type_from_name(name: str) -> str:
-    return (mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream").lower()
+    return _media_type(mimetypes.guess_type(name, strict=False)[0] or "")
+
+
+def _media_type(value: str) -> str:
+    """A declared type as a clean "type/subtype", or application/octet-stream when it is not one."""
+    value = value.strip().lower()
+    return value if _MEDIA_TYPE.fullmatch(value) else "application/octet-stream"
 
 
 def _extension_for(declared: str, data: bytes) -> str:

@@ -126,7 +126,12 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
     table.add_column("Missing")
     for row in rows:
         state = row["state"] + (" (S20)" if row["section20"] else "")
-        table.add_row(row["reference"], row["meeting"] or "—",
-                      _short_time(row["deadline"]), state,
-                      _documents_cell(row), ", ".join(SHORT[m] for m in row["missing"]) or "—")
+        table.add_row(
+            row["reference"],
+            row["meeting"] or "—",
+            _short_time(row["deadline"]),
+            state,
+            _documents_cell(row),
+            ", ".join(SHORT[m] for m in row["missing"]) or "—",
+        )
     console.print(table)
