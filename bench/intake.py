@@ -145,7 +145,8 @@ def main() -> None:
                 floors.append(floor["seconds"])
                 rss.append(pipe["rss_mb"])
                 print(
-                    f"run {i + 1}: pipeline {pipe['seconds']:.2f} s, floor {floor['seconds']:.2f} s,"
+                    f"run {i + 1}: pipeline {pipe['seconds']:.2f} s, "
+                    f"floor {floor['seconds']:.2f} s,"
                     f" ratio {ratios[-1]:.2f}, peak RSS {pipe['rss_mb']:.0f} MB",
                     flush=True,
                 )

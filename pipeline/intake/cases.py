@@ -24,7 +24,7 @@ from pipeline.store.models import Case, Counter, Document
 
 
 def find_case(app: App, session: Session, parsed: ParsedEmail) -> Case | None:
-    """R5: a reply to one of our emails (its signed id proves it), else a reference in the subject."""
+    """R5: a reply to one of our emails (its signed id proves it), else a subject reference."""
     thread = references_in_thread(app.signer, [*parsed.references, *parsed.in_reply_to])
     for reference in [*thread, *references_in_subject(parsed.subject)]:
         case = session.scalar(select(Case).where(Case.reference == reference))

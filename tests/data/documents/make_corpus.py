@@ -1,0 +1,991 @@
+"""Make the synthetic document corpus and each file's expected result (run it from the repo root).
+
+Every person, council and address here is invented. Expected results are written by hand below,
+from what each document was made to be, never by running the classifier. Run:
+
+    .venv/bin/python tests/data/documents/make_corpus.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+import struct
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))
+
+from pipeline.documents.form import FORM_MARKER, fill_form  # noqa: E402
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+# --- Small writers: reproducible zips, PNG, PDF, OLE. ---
+
+
+def rewrite_zip(
+    data: bytes,
+    edit: Callable[[str, bytes], bytes] | None = None,
+    extra: dict[str, bytes] | None = None,
+) -> bytes:
+    """The zip again, each member passed through `edit`, with fixed timestamps and core dates."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        members = [(info.filename, source.read(info)) for info in source.infolist()]
+        for name, body in [*members, *(extra or {}).items()]:
+            if name == "docProps/core.xml":
+                body = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*",
+                    rb"\g<1>2026-01-01T00:00:00Z",
+                    body,
+                )
+            stamped = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            # ODF wants its mimetype first and stored; everything else is compressed.
+            stamped.compress_type = (
+                zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED
+            )
+            target.writestr(stamped, edit(name, body) if edit else body)
+    return out.getvalue()
+
+
+def png(width: int, height: int, pixels: bytearray) -> bytes:
+    """An 8-bit greyscale PNG."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    raw = b"".join(b"\x00" + bytes(pixels[y * width : (y + 1) * width]) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+class Canvas:
+    """A white greyscale canvas to draw a genogram on: squares, circles and lines."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.pixels = bytearray([255]) * (width * height)
+
+    def dot(self, x: int, y: int) -> None:
+        if 0 <= x < self.width and 0 <= y < self.height:
+            self.pixels[y * self.width + x] = 0
+
+    def line(self, x0: int, y0: int, x1: int, y1: int) -> None:
+        steps = max(abs(x1 - x0), abs(y1 - y0), 1)
+        for i in range(steps + 1):
+            self.dot(x0 + (x1 - x0) * i // steps, y0 + (y1 - y0) * i // steps)
+
+    def square(self, x: int, y: int, size: int) -> None:
+        for a, b, c, d in ((0, 0, 1, 0), (1, 0, 1, 1), (1, 1, 0, 1), (0, 1, 0, 0)):
+            self.line(x + a * size, y + b * size, x + c * size, y + d * size)
+
+    def circle(self, cx: int, cy: int, r: int) -> None:
+        for step in range(360):
+            self.dot(
+                int(cx + r * math.cos(math.radians(step))),
+                int(cy + r * math.sin(math.radians(step))),
+            )
+
+    def png(self) -> bytes:
+        return png(self.width, self.height, self.pixels)
+
+
+def genogram_picture() -> bytes:
+    canvas = Canvas(320, 220)
+    canvas.square(40, 30, 40)  # father
+    canvas.circle(260, 50, 20)  # mother
+    canvas.line(80, 50, 240, 50)  # partnership
+    canvas.line(160, 50, 160, 110)  # descent
+    canvas.line(90, 110, 230, 110)  # sibship
+    canvas.line(90, 110, 90, 140)
+    canvas.line(230, 110, 230, 140)
+    canvas.square(70, 140, 40)  # son
+    canvas.circle(230, 160, 20)  # daughter (the child)
+    canvas.circle(230, 160, 16)  # double circle marks the referred child
+    return canvas.png()
+
+
+def pdf(objects: Sequence[bytes]) -> bytes:
+    """A PDF from its objects (object 1 must be the catalog), with a correct xref table."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def stream(body: bytes, extra: bytes = b"") -> bytes:
+    return b"<< /Length %d %s>>\nstream\n" % (len(body), extra) + body + b"\nendstream"
+
+
+def pdf_text(x: float, y: float, size: int, text: str) -> bytes:
+    escaped = (
+        text.encode("cp1252").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    )
+    return b"BT /F1 %d Tf %.1f %.1f Td (%s) Tj ET\n" % (size, x, y, escaped)
+
+
+def text_pdf(pages: Sequence[Sequence[str]], drawing: bytes = b"") -> bytes:
+    """A PDF of A4 pages holding lines of text (a title line is bigger), plus optional vectors."""
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    page_ids = [4 + 2 * i for i in range(len(pages))]
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", font]
+    for index, lines in enumerate(pages):
+        content = b"".join(
+            pdf_text(56, 780 - 20 * n, 16 if n == 0 else 11, line) for n, line in enumerate(lines)
+        )
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> "
+            b"/Contents %d 0 R >>" % (page_ids[index] + 1)
+        )
+        objects.append(stream(content + (drawing if index == 0 else b"")))
+    kids = b" ".join(b"%d 0 R" % i for i in page_ids)
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(pages))
+    return pdf(objects)
+
+
+def scan_pdf() -> bytes:
+    """One page that is only a picture of a page (grey stripes for lines of type): a scan."""
+    width, height = 200, 280
+    pixels = bytearray()
+    for y in range(height):
+        inked = 20 < y < 260 and (y // 6) % 2 == 0
+        pixels += bytes(90 if inked and 15 < x < 185 - (y % 37) else 235 for x in range(width))
+    image = zlib.compress(bytes(pixels), 9)
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /XObject << /Im1 5 0 R >> >> "
+            b"/Contents 4 0 R >>",
+            stream(b"q 595 0 0 842 0 0 cm /Im1 Do Q"),
+            stream(
+                image,
+                b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+                b"/BitsPerComponent 8 /Filter /FlateDecode " % (width, height),
+            ),
+        ]
+    )
+
+
+def genogram_pdf() -> bytes:
+    """A family drawn with lines, boxes and circles, and only a few names: no title."""
+    circle = b"%d %d m " + b"%d %d %d %d %d %d c " * 4 + b"S\n"
+
+    def ring(cx: int, cy: int, r: int) -> bytes:
+        k = int(r * 0.552)
+        return circle % (
+            *(cx + r, cy, cx + r, cy + k, cx + k, cy + r, cx, cy + r),
+            *(cx - k, cy + r, cx - r, cy + k, cx - r, cy),
+            *(cx - r, cy - k, cx - k, cy - r, cx, cy - r),
+            *(cx + k, cy - r, cx + r, cy - k, cx + r, cy),
+        )
+
+    drawing = (
+        b"1 w\n100 600 40 40 re S\n"
+        + ring(400, 620, 20)
+        + b"140 620 m 380 620 l S\n260 620 m 260 540 l S\n"
+    )
+    drawing += (
+        b"160 540 m 360 540 l S\n160 540 m 160 500 l S\n360 540 m 360 500 l S\n140 460 40 40 re S\n"
+    )
+    drawing += ring(360, 480, 20) + ring(360, 480, 16) + b"90 590 m 150 650 l S\n"
+    labels = b"".join(
+        pdf_text(x, y, 9, text)
+        for x, y, text in (
+            (95, 585, "Rex Madeup 1980"),
+            (375, 585, "Una Madeup 1984"),
+            (130, 445, "Kit 2012"),
+            (345, 445, "Ivy 2016"),
+        )
+    )
+    return text_pdf([[" "]], drawing + labels)
+
+
+def acroform_pdf() -> bytes:
+    """Another council's fillable PDF: labels printed on the page, answers in AcroForm fields."""
+    page_lines = [
+        "Westshire Council",
+        "MASP Referral Form",
+        "Child's name",
+        "Date of birth",
+        "Referrer's name",
+        "Referrer's email",
+        "Panel / locality",
+        "Type of request: Section 20 emergency admission / Advice",
+        "Consent to panel discussion: Yes / No",
+        "Genogram required: Yes / No",
+    ]
+    content = b"".join(
+        pdf_text(56, 780 - 24 * n, 16 if n < 2 else 11, line) for n, line in enumerate(page_lines)
+    )
+    text_fields = [
+        (b"ChildName", b"Child's name", b"Cal Fictional"),
+        (b"DOB", b"Date of birth", b"31/01/2017"),
+        (b"RefName", b"Referrer's name", b"Dee Madeup"),
+        (b"RefEmail", b"Referrer's email", b"dee.madeup@westshire.example"),
+        (b"Panel", b"Panel / locality", b"MASP"),
+    ]
+    boxes = [
+        (b"ReqS20", b"Section 20 emergency admission", True),
+        (b"ReqAdvice", b"Advice", False),
+        (b"ConsentYes", b"Consent yes", True),
+        (b"ConsentNo", b"Consent no", False),
+        (b"GenogramYes", b"Genogram required yes", False),
+        (b"GenogramNo", b"Genogram required no", True),
+    ]
+    first_field = 8
+    field_ids = list(range(first_field, first_field + len(text_fields) + len(boxes)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [%s] /NeedAppearances true "
+        b"/DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 5 0 R >> >> >> >>"
+        % b" ".join(b"%d 0 R" % i for i in field_ids),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 5 0 R >> >> "
+        b"/Contents 4 0 R /Annots [%s] >>" % b" ".join(b"%d 0 R" % i for i in field_ids),
+        stream(content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        stream(
+            b"q 0 g BT /ZaDb 10 Tf 1 1 Td (4) Tj ET Q",
+            b"/Type /XObject /Subtype /Form /BBox [0 0 12 12] ",
+        ),
+        stream(b"", b"/Type /XObject /Subtype /Form /BBox [0 0 12 12] "),
+    ]
+    for n, (name, label, value) in enumerate(text_fields):
+        y = 780 - 24 * (n + 2)
+        objects.append(
+            b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (%s) /TU (%s) /V (%s) "
+            b"/Rect [220 %d 520 %d] "
+            b"/P 3 0 R /F 4 /DA (/Helv 10 Tf 0 g) >>" % (name, label, value, y - 4, y + 12)
+        )
+    for n, (name, label, ticked) in enumerate(boxes):
+        state = b"/Yes" if ticked else b"/Off"
+        x, y = 400 + 20 * (n % 2), 600 - 24 * (n // 2)
+        objects.append(
+            b"<< /Type /Annot /Subtype /Widget /FT /Btn /T (%s) /TU (%s) /V %s /AS %s "
+            b"/Rect [%d %d %d %d] "
+            b"/P 3 0 R /F 4 /MK << /CA (4) >> /AP << /N << /Yes 6 0 R /Off 7 0 R >> >> >>"
+            % (name, label, state, state, x, y, x + 12, y + 12)
+        )
+    return pdf(objects)
+
+
+def ole(streams: dict[str, bytes], storages: Sequence[str] = ()) -> bytes:
+    """A minimal OLE compound file (512-byte sectors) whose streams are each 4 KiB or more.
+
+    Big streams live in ordinary sectors, so no mini stream is needed; the directory is one
+    sector of four entries: the root, then up to three children in a tiny binary tree.
+    """
+    end, free, fat_mark = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    names = [*storages, *streams]
+    assert len(names) == 3
+    sectors: list[bytes] = []
+    starts = {}
+    fat = [fat_mark, end]
+    for name, body in streams.items():
+        body = body.ljust(max(4096, -(-len(body) // 512) * 512), b"\x00")
+        count = len(body) // 512
+        starts[name] = 2 + len(sectors)
+        fat += [2 + len(sectors) + i + 1 for i in range(count - 1)] + [end]
+        sectors += [body[i * 512 : (i + 1) * 512] for i in range(count)]
+    fat_sector = b"".join(struct.pack("<I", v) for v in fat).ljust(512, b"\xff")
+    # Directory order is by name length, then upper case: left child < middle < right child.
+    ordered = sorted(names, key=lambda n: (len(n), n.upper()))
+
+    def entry(
+        name: str, kind: int, left: int, right: int, child: int, start: int, size: int
+    ) -> bytes:
+        encoded = (name + "\x00").encode("utf-16-le")
+        return (
+            encoded.ljust(64, b"\x00")
+            + struct.pack("<HBB", len(encoded), kind, 1)
+            + struct.pack("<III", left, right, child)
+            + b"\x00" * 36
+            + struct.pack("<IIi", start, size, 0)
+        )
+
+    # Ids follow the sorted order, so the middle name (id 2) is the root's only child.
+    directory = entry("Root Entry", 5, free, free, 2, end, 0)
+    for number, name in enumerate(ordered, start=1):
+        left, right = (1, 3) if number == 2 else (free, free)
+        kind = 1 if name in storages else 2
+        size = len(streams.get(name, b""))
+        directory += entry(name, kind, left, right, free, starts.get(name, 0), size)
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16
+    header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
+    header += struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+    header += struct.pack("<I", 0) + b"\xff" * (109 * 4 - 4)
+    return header + fat_sector + directory + b"".join(sectors)
+
+
+def encrypted_docx() -> bytes:
+    """What Word saves for a password-protected .docx: an OLE file, not a zip."""
+    info = b"\x04\x00\x04\x00\x40\x00\x00\x00" + (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n<encryption xmlns='
+        b'"http://schemas.microsoft.com/office/2006/encryption"><keyData saltSize="16" '
+        b'blockSize="16" keyBits="256" hashSize="64" cipherAlgorithm="AES" cipherChaining='
+        b'"ChainingModeCBC" hashAlgorithm="SHA512" '
+        b'saltValue="AAAAAAAAAAAAAAAAAAAAAA=="/></encryption>'
+    )
+    noise = b"".join(hashlib.sha256(b"synthetic %d" % i).digest() for i in range(160))
+    package = struct.pack("<Q", len(noise)) + noise
+    return ole({"EncryptionInfo": info, "EncryptedPackage": package}, storages=("\x06DataSpaces",))
+
+
+def program() -> bytes:
+    """The first bytes of a Windows program: a DOS stub and a PE header (it does nothing)."""
+    stub = bytearray(b"MZ" + b"\x90\x00" * 29 + b"\x00" * 2)
+    stub = stub.ljust(0x3C, b"\x00") + struct.pack("<I", 0x80)
+    stub = stub.ljust(0x4E, b"\x00") + b"This program cannot be run in DOS mode.\r\r\n$"
+    stub = stub.ljust(0x80, b"\x00") + b"PE\x00\x00" + struct.pack("<HH", 0x14C, 0)
+    return bytes(stub.ljust(512, b"\x00"))
+
+
+# --- Word documents made with python-docx. ---
+
+
+def docx_bytes(build: Callable[[Any], None]) -> bytes:
+    from docx import Document
+
+    document = Document()
+    build(document)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return rewrite_zip(buffer.getvalue())
+
+
+def table(document: Any, rows: Sequence[Sequence[str]], bold_first: bool = False) -> Any:
+    grid = document.add_table(rows=0, cols=max(len(r) for r in rows))
+    grid.style = "Table Grid"
+    for number, row in enumerate(rows):
+        cells = grid.add_row().cells
+        for cell, text in zip(cells, row, strict=False):
+            cell.paragraphs[0].add_run(text).bold = bold_first and number == 0
+    return grid
+
+
+def legacy_checkbox(paragraph: Any, checked: bool) -> None:
+    """A Word 97 FORMCHECKBOX field, as older council forms still use."""
+    from docx.oxml import parse_xml
+
+    state = "<w:checked/>" if checked else ""
+    for xml in (
+        f'<w:r xmlns:w="{W}"><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="Check"/>'
+        f'<w:enabled/><w:calcOnExit w:val="0"/><w:checkBox><w:sizeAuto/><w:default w:val="0"/>'
+        f"{state}</w:checkBox></w:ffData></w:fldChar></w:r>",
+        f'<w:r xmlns:w="{W}"><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r>',
+        f'<w:r xmlns:w="{W}"><w:fldChar w:fldCharType="end"/></w:r>',
+    ):
+        paragraph._p.append(parse_xml(xml))
+
+
+def northshire_form(document: Any) -> None:
+    """Another council's form: Forename/Surname, D.O.B., and legacy FORMCHECKBOX fields."""
+    document.add_heading("Northshire Council — Request for Support", level=0)
+    document.add_paragraph("Section 1: Child / young person details").runs[0].bold = True
+    table(
+        document,
+        [
+            ["Forename(s)", "Olly"],
+            ["Surname", "Testcase"],
+            ["D.O.B.", "7/9/15"],
+            ["Gender", "Male"],
+        ],
+    )
+    document.add_paragraph("Section 2: Details of the person making the referral").runs[
+        0
+    ].bold = True
+    table(
+        document,
+        [
+            ["Name", "Pat Placeholder"],
+            ["Job title", "Family Support Worker"],
+            ["Email", "pat.placeholder@northshire.example"],
+            ["Panel / locality requested", "MASG North"],
+        ],
+    )
+    document.add_paragraph("Section 3: Support requested (tick all that apply)").runs[0].bold = True
+    grid = document.add_table(rows=0, cols=2)
+    for label, ticked in (
+        ("Advice and guidance", False),
+        ("Lead professional / TAF", True),
+        ("Multi-agency package of support", True),
+        ("Section 20 accommodation", False),
+    ):
+        cells = grid.add_row().cells
+        legacy_checkbox(cells[0].paragraphs[0], ticked)
+        cells[1].text = label
+    document.add_paragraph("Section 4: Consent").runs[0].bold = True
+    grid = document.add_table(rows=0, cols=2)
+    for label, answer in (
+        ("Has the family consented to this referral?", True),
+        ("Is a genogram needed for this case?", None),
+    ):
+        cells = grid.add_row().cells
+        cells[0].text = label
+        paragraph = cells[1].paragraphs[0]
+        paragraph.add_run("Yes ")
+        legacy_checkbox(paragraph, answer is True)
+        paragraph.add_run("  No ")
+        legacy_checkbox(paragraph, answer is False)
+
+
+def eastvale_form(document: Any) -> None:
+    """Another council's form: four-column rows, "☒" glyphs typed in, a written-out date."""
+    document.add_heading("Eastvale MASG Referral", level=0)
+    table(
+        document,
+        [
+            ["Name of child/young person", "Bea Sample", "Date of birth / EDD", "12 March 2019"],
+            ["Referrer", "Lee Notreal", "Referrer's email", "lee.notreal@eastvale.example"],
+            ["Role", "School nurse", "Locality", "East"],
+        ],
+    )
+    document.add_paragraph("Request (tick all that apply)")
+    document.add_paragraph("☒ Access to a specific service")
+    document.add_paragraph("☐ Step down from CIN")
+    document.add_paragraph("☒ Advice and guidance")
+    table(
+        document,
+        [
+            ["Consent given for discussion at MASG", "☒ Yes ☐ No"],
+            ["Is a genogram needed?", "Yes ☒ No ☐"],
+            ["Reason for referral", "Attendance has fallen and the family asked for help."],
+        ],
+    )
+
+
+CHRONOLOGY_ROWS = [
+    [
+        "Date/Period",
+        "Significant event",
+        "Source of information",
+        "Impact on the child",
+        "Action taken/Outcome",
+    ],
+    [
+        "?05/2023",
+        "Family moved into temporary accommodation",
+        "Housing",
+        "Change of school",
+        "Housing support",
+    ],
+    ["May 2024", "Attendance fell below 80%", "School", "Missed learning", "Attendance plan"],
+    [
+        "12/3/24",
+        "Police attended a verbal argument at home",
+        "Police",
+        "Child upset",
+        "Referral to EH",
+    ],
+    ["2024-06-01", "Early Help Assessment completed", "Early Help", "Plan agreed", "TAF set up"],
+    ["31/02/2025", "GP appointment missed (date as written)", "Health", "Unknown", "Letter sent"],
+]
+
+
+def docs_chronology(document: Any) -> None:
+    """A chronology with no title that says so, named docs.docx: found by its table headers."""
+    document.add_paragraph("Prepared for panel — the Sample family (synthetic)")
+    table(document, CHRONOLOGY_ROWS, bold_first=True)
+
+
+EHA_DOMAINS = [
+    ("Development of the child", "Ada is meeting most milestones; speech is a little behind."),
+    ("Parents and carers", "Mum is caring and engaged; dad works nights."),
+    ("Family and environment", "Housing is overcrowded; the family have few local links."),
+]
+
+
+def eha(document: Any) -> None:
+    document.add_heading("Early Help Assessment", level=0)
+    table(
+        document,
+        [["Child's name", "Ada Example"], ["Date of birth", "03/04/2019"], ["Consent", "Yes"]],
+    )
+    for heading, text in EHA_DOMAINS:
+        document.add_heading(heading, level=1)
+        document.add_paragraph(text)
+    document.add_heading("Plan", level=1)
+    document.add_paragraph("Weekly family support sessions; speech and language referral.")
+
+
+def eha_named_chronology(document: Any) -> None:
+    """An assessment saved as chronology.docx: the content must win over the name."""
+    document.add_heading("Early Help Assessment (EHAT)", level=0)
+    document.add_paragraph("Family: the Specimen family (synthetic)")
+    for heading, text in EHA_DOMAINS:
+        document.add_heading(heading, level=1)
+        document.add_paragraph(text)
+
+
+def picture_document(document: Any) -> None:
+    """A Word document holding a drawn family tree as a picture, and almost no words."""
+    document.add_picture(io.BytesIO(genogram_picture()))
+    document.add_paragraph("Drawn by J Fakename, March 2026")
+
+
+def school_letter(document: Any) -> None:
+    document.add_paragraph("Hillview Primary School (synthetic)")
+    document.add_paragraph("Dear colleague,")
+    document.add_paragraph(
+        "I am writing about attendance this term. The family have been supportive and we have "
+        "agreed a plan with them. Please contact the school office if you need anything further."
+    )
+    document.add_paragraph("Yours faithfully, A Headteacher")
+
+
+def letter_with_logo(document: Any) -> None:
+    """A short letter under a small logo: a picture, few words, and still not a genogram."""
+    from docx.shared import Cm
+
+    document.add_picture(io.BytesIO(genogram_picture()), width=Cm(2.5))
+    document.add_paragraph("Dear colleague, thank you for attending the meeting on Tuesday.")
+    document.add_paragraph("The notes will follow next week. Kind regards, A Coordinator")
+
+
+def strip_controls(data: bytes) -> bytes:
+    """Our form as another program might save it: controls unwrapped, our markers gone."""
+
+    def edit(name: str, body: bytes) -> bytes:
+        if name == "word/document.xml":
+            body = re.sub(rb"<w:sdtPr>.*?</w:sdtPr>", b"", body)
+            body = re.sub(rb"</?w:sdt(Content)?>|<w:sdt [^>]*>", b"", body)
+        return body.replace(FORM_MARKER.encode(), b"")
+
+    return rewrite_zip(data, edit)
+
+
+def docm(docx: bytes) -> bytes:
+    """A macro-enabled document: the .docx with a macro main part and a vbaProject part."""
+
+    def edit(name: str, body: bytes) -> bytes:
+        if name != "[Content_Types].xml":
+            return body
+        body = body.replace(
+            b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+            b"application/vnd.ms-word.document.macroEnabled.main+xml",
+        )
+        vba = (
+            b'<Override PartName="/word/vbaProject.bin" '
+            b'ContentType="application/vnd.ms-office.vbaProject"/>'
+        )
+        return body.replace(b"</Types>", vba + b"</Types>")
+
+    return rewrite_zip(docx, edit, {"word/vbaProject.bin": b"\xcc\x61" + b"\x00" * 64})
+
+
+# --- Spreadsheets and OpenDocument. ---
+
+
+def chronology_workbook() -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Chronology"
+    sheet.append(["Chronology of significant events - the Example family (synthetic)"])
+    sheet.append(["Child: Ada Example"])
+    sheet.append([])
+    sheet.append(["Date", "Event / details", "Source", "Impact on child", "Action / outcome"])
+    sheet.append(
+        [
+            datetime(2023, 1, 15),
+            "Health visitor concerns about weight",
+            "Health",
+            "Monitoring",
+            "GP review",
+        ]
+    )
+    sheet.append(["?05/2023", "Moved house", "Family", "New school", "None"])
+    sheet.append(
+        ["Summer 2024", "Grandparent became main carer", "Family", "Settled", "Kinship assessment"]
+    )
+    sheet.append(
+        [
+            "2024-13-01",
+            "Missed appointment (impossible date as written)",
+            "Health",
+            "Unknown",
+            "Chased",
+        ]
+    )
+    sheet.append([datetime(2025, 2, 3), "TAF meeting", "Early Help", "Plan reviewed", "Continue"])
+    workbook.properties.creator = "synthetic"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return rewrite_zip(buffer.getvalue())
+
+
+def odt(title: str, paragraphs: Sequence[tuple[str, str]]) -> bytes:
+    """A minimal OpenDocument text: headings (h) and paragraphs (p)."""
+    body = "".join(
+        f'<text:h text:outline-level="1">{text}</text:h>'
+        if kind == "h"
+        else f"<text:p>{text}</text:p>"
+        for kind, text in [("h", title), *paragraphs]
+    )
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.3">'
+        f"<office:body><office:text>{body}</office:text></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.3"><manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            zipfile.ZipInfo("mimetype", FIXED_TIME), "application/vnd.oasis.opendocument.text"
+        )
+        archive.writestr(zipfile.ZipInfo("content.xml", FIXED_TIME), content)
+        archive.writestr(zipfile.ZipInfo("META-INF/manifest.xml", FIXED_TIME), manifest)
+    return rewrite_zip(out.getvalue())
+
+
+# --- The corpus: each file and what it must be classified as. ---
+
+NO_FORM = None
+
+
+def facts(
+    panel: str | None = None,
+    child_name: str | None = None,
+    child_dob: str | None = None,
+    referrer_name: str | None = None,
+    referrer_email: str | None = None,
+    request_types: Sequence[str] = (),
+    consent: bool | None = None,
+    genogram_required: bool | None = None,
+    source: str = "content-controls",
+) -> dict[str, Any]:
+    return {
+        "panel": panel,
+        "child_name": child_name,
+        "child_dob": child_dob,
+        "referrer_name": referrer_name,
+        "referrer_email": referrer_email,
+        "request_types": list(request_types),
+        "consent": consent,
+        "genogram_required": genogram_required,
+        "section20": "section20" in request_types,
+        "source": source,
+    }
+
+
+FormValues = dict[str, str | bool | Sequence[str]]
+ADA: FormValues = {
+    "panel": "MASP",
+    "referral_date": "02/03/2026",
+    "referrer_name": "Sam Worker",
+    "referrer_role": "Social worker",
+    "referrer_agency": "Children's Services (synthetic)",
+    "referrer_email": "sam.worker@council.example",
+    "child_name": "Ada Example",
+    "child_dob": "03/04/2019",
+    "request_types": ["multi_agency_package", "specific_service"],
+    "reasons": ["no_improvement"],
+    "panel_question": "Can partners agree a joined-up package for the family?",
+    "consent": True,
+    "consent_who": "Mum (Jo Example)",
+    "genogram_required": False,
+    "household_1_name": "Jo Example",
+    "household_1_relationship": "Mother",
+}
+ADA_FACTS = facts(
+    "MASP",
+    "Ada Example",
+    "2019-04-03",
+    "Sam Worker",
+    "sam.worker@council.example",
+    ["multi_agency_package", "specific_service"],
+    True,
+    False,
+)
+
+
+def corpus() -> dict[str, tuple[bytes, dict[str, Any]]]:
+    ok = {"status": "ok"}
+    form = {"kind": "referral_form", **ok}
+    s20: FormValues = {
+        **ADA,
+        "child_name": "Zed Nobody",
+        "child_dob": "1/2/2011",
+        "request_types": ["section20", "admission_to_care"],
+        "genogram_required": True,
+        "panel_question": "Emergency admission last night: please note.",
+    }
+    bo: FormValues = {
+        "panel": "MASG North",
+        "child_name": "Bo Fictitious",
+        "child_dob": "2020-08-14",
+        "referrer_name": "Ria Invented",
+        "referrer_email": "Ria.Invented@health.example",
+        "request_types": ["lead_professional"],
+        "genogram_required": True,
+    }
+    return {
+        # Our form, several ways.
+        "MASP referral form - Ada Example.docx": (fill_form(ADA), {**form, "form": ADA_FACTS}),
+        "MASP referral - S20.docx": (
+            fill_form(s20),
+            {
+                **form,
+                "form": facts(
+                    "MASP",
+                    "Zed Nobody",
+                    "2011-02-01",
+                    "Sam Worker",
+                    "sam.worker@council.example",
+                    ["admission_to_care", "section20"],
+                    True,
+                    True,
+                ),
+            },
+        ),
+        "Referral - Bo Fictitious.docx": (
+            fill_form(bo),
+            {
+                **form,
+                "form": facts(
+                    "MASG North",
+                    "Bo Fictitious",
+                    "2020-08-14",
+                    "Ria Invented",
+                    "ria.invented@health.example",
+                    ["lead_professional"],
+                    None,
+                    True,
+                ),
+            },
+        ),
+        "MASP-referral-form-blank.docx": (fill_form({}), {**form, "form": facts()}),
+        "Referral (saved by another program).docx": (
+            strip_controls(fill_form(ADA)),
+            {**form, "form": {**ADA_FACTS, "source": "labels"}},
+        ),
+        # Other councils' forms.
+        "Request for Support - Northshire.docx": (
+            docx_bytes(northshire_form),
+            {
+                **form,
+                "form": facts(
+                    "MASG North",
+                    "Olly Testcase",
+                    "2015-09-07",
+                    "Pat Placeholder",
+                    "pat.placeholder@northshire.example",
+                    ["lead_professional", "multi_agency_package"],
+                    True,
+                    None,
+                    "labels",
+                ),
+            },
+        ),
+        "Eastvale MASG referral.docx": (
+            docx_bytes(eastvale_form),
+            {
+                **form,
+                "form": facts(
+                    "East",
+                    "Bea Sample",
+                    "2019-03-12",
+                    "Lee Notreal",
+                    "lee.notreal@eastvale.example",
+                    ["advice", "specific_service"],
+                    True,
+                    True,
+                    "labels",
+                ),
+            },
+        ),
+        "westshire-form.pdf": (
+            acroform_pdf(),
+            {
+                **form,
+                "form": facts(
+                    "MASP",
+                    "Cal Fictional",
+                    "2017-01-31",
+                    "Dee Madeup",
+                    "dee.madeup@westshire.example",
+                    ["section20"],
+                    True,
+                    False,
+                    "labels",
+                ),
+            },
+        ),
+        "Southby referral.pdf": (
+            text_pdf(
+                [
+                    [
+                        "Southby Borough Council",
+                        "MASP referral",
+                        "Section 1: The child",
+                        "Child's name: Dot Imaginary",
+                        "D.O.B.: 05/11/2020",
+                        "Section 2: The referrer",
+                        "Name: Max Pretend",
+                        "Email: max.pretend@southby.example",
+                        "Panel: MASP",
+                        "Request: [X] Threshold resolution   [ ] Section 20",
+                        "Consent to panel discussion: Yes",
+                        "Genogram required: No",
+                    ]
+                ]
+            ),
+            {
+                **form,
+                "form": facts(
+                    "MASP",
+                    "Dot Imaginary",
+                    "2020-11-05",
+                    "Max Pretend",
+                    "max.pretend@southby.example",
+                    ["threshold_resolution"],
+                    True,
+                    False,
+                    "labels",
+                ),
+            },
+        ),
+        # Chronologies.
+        "docs.docx": (docx_bytes(docs_chronology), {"kind": "chronology", **ok}),
+        "Example family timeline.xlsx": (chronology_workbook(), {"kind": "chronology", **ok}),
+        "chronology-notes.pdf": (
+            text_pdf(
+                [
+                    [
+                        "Chronology",
+                        "Date Event Source Impact Action",
+                        "01/02/2024 School raised concerns School Worry Meeting",
+                    ]
+                ]
+            ),
+            {"kind": "chronology", **ok},
+        ),
+        # Assessments.
+        "EHA Example family.docx": (docx_bytes(eha), {"kind": "assessment", **ok}),
+        "chronology.docx": (
+            docx_bytes(eha_named_chronology),
+            {"kind": "assessment", **ok, "note_contains": "content wins"},
+        ),
+        "CAF Example.pdf": (
+            text_pdf(
+                [
+                    [
+                        "Common Assessment Framework (CAF)",
+                        "Child: Ada Example (synthetic)",
+                        "Development of the child",
+                        "Speech is a little behind.",
+                        "Parents and carers",
+                        "Mum is engaged.",
+                        "Family and environment",
+                        "Overcrowded housing.",
+                    ]
+                ]
+            ),
+            {"kind": "assessment", **ok},
+        ),
+        "assessment-notes.odt": (
+            odt(
+                "Child and Family Assessment",
+                [
+                    ("p", "Family: the Specimen family (synthetic)"),
+                    ("h", "Child's developmental needs"),
+                    ("p", "Healthy."),
+                    ("h", "Parenting capacity"),
+                    ("p", "Good."),
+                    ("h", "Family and environmental factors"),
+                    ("p", "Stable."),
+                ],
+            ),
+            {"kind": "assessment", **ok},
+        ),
+        # Genograms.
+        "genogram.png": (genogram_picture(), {"kind": "genogram", **ok}),
+        "IMG_0042.png": (genogram_picture(), {"kind": "genogram", **ok}),
+        "page1.pdf": (genogram_pdf(), {"kind": "genogram", **ok}),
+        "attachment.docx": (docx_bytes(picture_document), {"kind": "genogram", **ok}),
+        # Others, and a scan.
+        "Letter from school.docx": (docx_bytes(school_letter), {"kind": "other", **ok}),
+        "Letter with logo.docx": (docx_bytes(letter_with_logo), {"kind": "other", **ok}),
+        "scan0001.pdf": (
+            scan_pdf(),
+            {"kind": "other", "status": "needs_review", "reason_contains": "scanned"},
+        ),
+        # Hostile.
+        "Referral form.docm": (
+            docm(fill_form(ADA)),
+            {"kind": "referral_form", "status": "refused", "reason_contains": "macros"},
+        ),
+        "Referral form (protected).docx": (
+            encrypted_docx(),
+            {"kind": "referral_form", "status": "refused", "reason_contains": "password"},
+        ),
+        "Chronology Sample.docx": (
+            program(),
+            {"kind": "chronology", "status": "refused", "reason_contains": "actually a program"},
+        ),
+        "CAF Sample (damaged).pdf": (
+            text_pdf([["Common Assessment Framework (CAF)", "Development of the child"]])[:-300],
+            {"kind": "assessment", "status": "refused", "reason_contains": "cut short"},
+        ),
+        "genogram-empty.png": (
+            b"",
+            {"kind": "genogram", "status": "refused", "reason_contains": "empty"},
+        ),
+    }
+
+
+def main() -> None:
+    for old in HERE.iterdir():
+        if old.name != Path(__file__).name and old.is_file():
+            old.unlink()
+    for name, (data, expected) in corpus().items():
+        (HERE / name).write_bytes(data)
+        (HERE / f"{name}.json").write_text(
+            json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
+        )
+    print(f"wrote {len(corpus())} documents to {HERE}")
+
+
+if __name__ == "__main__":
+    main()
