@@ -78,6 +78,10 @@ def main_options(
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Libraries that read attachments log file names and contents at WARNING: names of
+    # children must never reach a log (SPEC §7), so they are quietened here.
+    for noisy in ("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     ctx.obj = Globals(config, _parse_now(now))
 
 

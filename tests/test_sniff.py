@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.documents.form import blank_form_bytes
-from pipeline.documents.sniff import BOMB, CUT_SHORT, PASSWORD, Sniffed, sniff
+from pipeline.documents.sniff import BOMB, CUT_SHORT, PASSWORD, UNREADABLE, Sniffed, sniff
 
 CORPUS = Path(__file__).parent / "data" / "documents"
 TYPES = {
@@ -99,6 +99,20 @@ def test_workbooks_with_and_without_macros() -> None:
     )
     found = sniff(xlsm, "chronology.xlsm")
     assert found.type == "xlsm" and found.problem is not None and "Excel workbook" in found.problem
+
+
+def test_macro_enabled_presentations_and_binary_workbooks_are_refused() -> None:
+    pptx_main = (
+        b"application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+    )
+    pptm_main = b"application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml"
+    xlsb_main = b"application/vnd.ms-excel.sheet.binary.macroEnabled.main"
+    for main, kind, words in ((pptm_main, "pptx", "(.pptm)"), (xlsb_main, "unknown", "(.xlsb")):
+        types = b'<Types><Override PartName="/x" ContentType="%s"/></Types>' % main
+        found = sniff(_zip({"[Content_Types].xml": types}), "deck")
+        assert found.type == kind and found.problem is not None and words in found.problem
+    types = b'<Types><Override PartName="/x" ContentType="%s"/></Types>' % pptx_main
+    assert sniff(_zip({"[Content_Types].xml": types}), "genogram.pptx") == Sniffed("pptx", None)
 
 
 def test_an_encrypted_office_file_is_an_ole_container_and_is_refused() -> None:
@@ -237,6 +251,8 @@ def test_zip_archives_and_password_protected_zips() -> None:
     for offset in (6, encrypted.rfind(b"PK\x01\x02") + 8):
         encrypted[offset] |= 0x01
     assert sniff(bytes(encrypted), "papers.zip").problem == PASSWORD
+    # Named as a document but missing a document's index: damaged, not "a zip".
+    assert sniff(_zip({"word/document.xml": b"<w/>"}), "form.docx") == Sniffed("zip", UNREADABLE)
 
 
 def test_a_docx_cut_short_is_damaged() -> None:

@@ -28,7 +28,7 @@ from pipeline.documents.form import (
     starts_with_phrase,
 )
 from pipeline.documents.kinds import LABELS, Kind, Status
-from pipeline.documents.sniff import Sniffed, open_zip, parse_xml, read_member
+from pipeline.documents.sniff import UNREADABLE, Sniffed, open_zip, parse_xml, read_member
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ WEAK = 0.3
 IMAGES = frozenset({"png", "jpeg", "gif", "tiff", "bmp", "heic"})
 
 SCANNED = "a scanned page with no text: a person will read it"
-UNREADABLE = "the file is damaged and cannot be opened: please save it again and resend it"
 UNEXPECTED = "the file could not be read automatically: a person will look at it"
 
 
@@ -270,11 +269,32 @@ def _chronology_guess(content: Content) -> Guess | None:
     if title is None and headers is None:
         return None
     notes = [f"title '{title[1]}'"] if title else []
+    header_score = 0.0
     if headers:
-        notes.append(f"table headers {'/'.join(headers)}")
-    header_score = min(0.9, 0.5 + 0.1 * len(headers)) if headers else 0.0
+        notes.append(f"table headers {', '.join(headers)}")
+        # A dated table that is most of the document is a chronology; a small one inside an
+        # assessment or a form (its "history" section) is only a hint.
+        dated = _dated_share(content.blocks)
+        header_score = min(0.9, 0.5 + 0.1 * len(headers)) if dated >= DATED_SHARE else 0.55
+        notes.append(f"{dated:.0%} of its rows start with a date")
     score = max(title[0] if title else 0.0, header_score) + (0.1 if title and headers else 0)
     return Guess(Kind.CHRONOLOGY, min(score, 0.99), "; ".join(notes))
+
+
+DATED_SHARE = 0.25
+_DATED = re.compile(
+    r"\s*[?~c.]*\s*(\d{1,2}[/.\-]\d{1,2}|\d{1,2}[/.\-]\d{4}|\d{4}(-\d{1,2})?\b|"
+    r"(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{2,4}|"
+    r"(early|mid|late|spring|summer|autumn|winter)\s+\d{4})",
+    re.IGNORECASE,
+)
+
+
+def _dated_share(blocks: Sequence[Block]) -> float:
+    """The share of rows and lines whose first cell starts with a date, even a rough one."""
+    sample = blocks[:MAX_SHEET_ROWS]
+    dated = sum(1 for block in sample if _DATED.match(block.cells[0]))
+    return dated / max(len(sample), 1)
 
 
 def _chronology_headers(content: Content) -> list[str] | None:
@@ -367,12 +387,14 @@ FEW_WORDS = 60
 
 
 def _genogram_guess(content: Content) -> Guess | None:
-    title = _title_match(_titles(content), ("genogram", "family tree"))
-    if title is not None:
-        return Guess(Kind.GENOGRAM, title[0] + 0.1, f"title '{title[1]}'")
     if content.picture_file:
         return Guess(Kind.GENOGRAM, 0.45, "a picture (genograms are usually pictures)")
+    title = _title_match(_titles(content), ("genogram", "family tree"))
     words = len(_text(content.blocks).split()) / max(content.pages, 1)
+    if title is not None:
+        # "Genogram" heading a page of prose is a form's or an assessment's section about one.
+        drawn = content.pictures >= 1 or words <= 4 * FEW_WORDS
+        return Guess(Kind.GENOGRAM, title[0] + 0.1 if drawn else 0.4, f"title '{title[1]}'")
     # A letter with a logo has a picture too, but it has sentences; a genogram has names.
     if content.pictures >= 1 and words <= FEW_WORDS:
         note = f"a drawing or picture with few words ({int(words)} a page)"
@@ -414,8 +436,7 @@ def _read_docx(data: bytes) -> Content | None:
     word = read_word(data)
     if word is None:
         return None
-    ours = word.marker or ("our tags" if _has_our_tags(word.controls) else None)
-    marker = FORM_MARKER if ours == "our tags" else ours
+    marker = word.marker or (FORM_MARKER if _has_our_tags(word.controls) else None)
     return Content(word.blocks, word.pictures, word.title, marker)
 
 

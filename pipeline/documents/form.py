@@ -772,7 +772,8 @@ class _Draft:
             self.request_types = set(other.request_types)
 
     def found(self) -> bool:
-        return any(getattr(self, item.name) for item in fields(self))
+        # A "no" (False) is an answer found; only None and no ticks are nothing.
+        return any(getattr(self, item.name) not in (None, set()) for item in fields(self))
 
     def freeze(self, source: str) -> FormFacts:
         requests = tuple(key for key in REQUEST_TYPES if key in self.request_types)

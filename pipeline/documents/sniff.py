@@ -41,6 +41,10 @@ BOMB = (
     "the file would expand to an unsafe size if opened (it may be damaged or deliberately "
     "malformed): please send the original document again"
 )
+XLSB = (
+    "this type of file (.xlsb, a binary workbook) is not accepted: please save it as a normal "
+    "Excel workbook (.xlsx) and send it again"
+)
 ZIP_ARCHIVE = "zip archives are not accepted: please attach the documents themselves"
 MSG_FILE = "this is a saved email (.msg), not a document: please attach the documents themselves"
 
@@ -62,7 +66,7 @@ _OOXML_MAIN = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": "xlsx",
     "application/vnd.ms-excel.sheet.macroEnabled.main+xml": "xlsm",
     "application/vnd.ms-excel.template.macroEnabled.main+xml": "xlsm",
-    "application/vnd.ms-excel.sheet.binary.macroEnabled.main": "xlsm",
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.main": "xlsb",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "pptx",
     "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml": "pptm",
 }
@@ -73,6 +77,9 @@ _ODF = {
     "application/vnd.oasis.opendocument.spreadsheet": "ods",
 }
 
+# Extensions of the document formats that are zips inside, and the type each is sniffed as.
+_ZIP_DOCUMENTS = {name: name for name in ("docx", "xlsx", "pptx", "docm", "xlsm", "odt", "ods")}
+_ZIP_DOCUMENTS["pptm"] = "pptx"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _OLE_FREE = 0xFFFFFFFA  # Every sector id at or above this is a marker, not a sector.
 _DRM_STREAMS = frozenset(
@@ -267,11 +274,10 @@ def _pdf_opens(data: bytes) -> bool:
 
 
 def _sniff_zip(data: bytes, filename: str) -> Sniffed:
+    named = extension(filename)
     archive = open_zip(data)
     if archive is None:
-        guess = extension(filename)
-        known = guess in ("docx", "xlsx", "pptx", "docm", "xlsm", "odt", "ods")
-        return Sniffed(guess if known else "zip", CUT_SHORT)
+        return Sniffed(_ZIP_DOCUMENTS.get(named, "zip"), CUT_SHORT)
     with archive:
         problem = zip_problem(archive)
         if problem is not None:
@@ -281,7 +287,8 @@ def _sniff_zip(data: bytes, filename: str) -> Sniffed:
             return _sniff_ooxml(archive)
         if "mimetype" in names:
             return _sniff_odf(archive)
-    return Sniffed("zip", ZIP_ARCHIVE)
+    # A "document" that is a zip without a document's index has lost it: it is damaged.
+    return Sniffed("zip", UNREADABLE if named in _ZIP_DOCUMENTS else ZIP_ARCHIVE)
 
 
 def _sniff_ooxml(archive: zipfile.ZipFile) -> Sniffed:
@@ -292,10 +299,13 @@ def _sniff_ooxml(archive: zipfile.ZipFile) -> Sniffed:
     found = next((_OOXML_MAIN[t] for t in types if t in _OOXML_MAIN), None)
     if found is None:
         return Sniffed("zip", f"the file is not a Word, Excel or PowerPoint document: {ACCEPTED}")
+    if found == "xlsb":
+        return Sniffed("unknown", XLSB)
     # A vbaProject part makes a .docx a .docm in all but name; Word refuses to open it.
     if _VBA_PROJECT in types:
         found = _MACRO_TWIN.get(found, found)
-    return Sniffed(found, _macro_problem(found))
+    # Sniffed.type names no macro-enabled PowerPoint: it is a .pptx with macros, and refused.
+    return Sniffed("pptx" if found == "pptm" else found, _macro_problem(found))
 
 
 def _macro_problem(found: str) -> str | None:

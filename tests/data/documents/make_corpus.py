@@ -539,6 +539,17 @@ def eha(document: Any) -> None:
     document.add_paragraph("Weekly family support sessions; speech and language referral.")
 
 
+def eha_with_history(document: Any) -> None:
+    """An assessment with a short chronology section: still an assessment, not a chronology."""
+    eha(document)
+    document.add_heading("Chronology", level=1)
+    table(document, CHRONOLOGY_ROWS[:3], bold_first=True)
+    for heading, text in EHA_DOMAINS:
+        document.add_heading(f"Analysis: {heading.lower()}", level=2)
+        document.add_paragraph(f"{text} The practitioner and family reviewed this together.")
+        document.add_paragraph("Actions agreed with the family are set out in the plan below.")
+
+
 def eha_named_chronology(document: Any) -> None:
     """An assessment saved as chronology.docx: the content must win over the name."""
     document.add_heading("Early Help Assessment (EHAT)", level=0)
@@ -903,6 +914,10 @@ def corpus() -> dict[str, tuple[bytes, dict[str, Any]]]:
         ),
         # Assessments.
         "EHA Example family.docx": (docx_bytes(eha), {"kind": "assessment", **ok}),
+        "Family EHA with history.docx": (
+            docx_bytes(eha_with_history),
+            {"kind": "assessment", **ok},
+        ),
         "chronology.docx": (
             docx_bytes(eha_named_chronology),
             {"kind": "assessment", **ok, "note_contains": "content wins"},
