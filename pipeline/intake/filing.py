@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import Any
@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.documents.classify import Classification, classify, resolve_competition
-from pipeline.documents.form import FormFacts, read_form_facts
-from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.sniff import Sniffed, sniff
+from pipeline.documents.classify import Classification, resolve_competition
+from pipeline.documents.form import FormFacts
+from pipeline.documents.kinds import Kind
+from pipeline.documents.read import DocumentResult, ReadLimits, megabytes, read_document
 from pipeline.intake import answers
 from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
 from pipeline.intake.loops import detect_automatic, is_our_own
@@ -38,37 +38,25 @@ class FilingReport:
 
 @dataclass(frozen=True)
 class Read:
-    """One attachment as read: its type, its kind, and the stored document row."""
+    """One attachment as read: the attachment and what it turned out to be."""
 
     attachment: Attachment
-    sniffed: Sniffed
-    classification: Classification
+    result: DocumentResult
 
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
-
-
-def read_attachment(app: App, attachment: Attachment) -> Read:
-    limit = app.config.limits.max_attachment_bytes
-    if len(attachment.data) > limit:
-        problem = (
-            f"the file is too large ({_megabytes(len(attachment.data))}; the limit is "
-            f"{_megabytes(limit)}): please send a smaller copy, or split it"
-        )
-        sniffed = Sniffed(type="unknown", problem=problem)
-        note = "not opened: too large"
-        result = Classification(Kind.OTHER, Status.REFUSED, problem, note, 0.0, "")
-        return Read(attachment, sniffed, result)
-    sniffed = sniff(attachment.data, attachment.filename)
-    return Read(attachment, sniffed, classify(attachment.filename, attachment.data, sniffed))
+    @property
+    def classification(self) -> Classification:
+        return self.result.classification
 
 
 def read_all(app: App, attachments: tuple[Attachment, ...]) -> list[Read]:
     """Read every attachment; where two compete for one kind, the better keeps it."""
-    reads = [read_attachment(app, a) for a in attachments]
+    limits = ReadLimits(max_bytes=app.config.limits.max_attachment_bytes)
+    reads = [Read(a, read_document(a.filename, a.data, limits)) for a in attachments]
     resolved = resolve_competition([r.classification for r in reads])
-    return [Read(r.attachment, r.sniffed, c) for r, c in zip(reads, resolved, strict=True)]
+    return [
+        Read(r.attachment, replace(r.result, classification=c))
+        for r, c in zip(reads, resolved, strict=True)
+    ]
 
 
 def store_documents(
@@ -89,7 +77,7 @@ def store_documents(
             status=result.status.value,
             reason=result.reason,
             classification=result.note,
-            fields={"sniffed": read.sniffed.type},
+            fields={"sniffed": read.result.sniffed.type, **read.result.fields},
             created_at=app.clock.now(),
         )
         add_document(session, case, document)
@@ -100,9 +88,8 @@ def store_documents(
 def form_facts(reads: list[Read]) -> FormFacts | None:
     """What the referral form in this email says, if there is a readable one."""
     for read in reads:
-        result = read.classification
-        if result.kind == Kind.REFERRAL_FORM and result.status != Status.REFUSED:
-            return read_form_facts(read.attachment.data, read.sniffed)
+        if read.classification.kind == Kind.REFERRAL_FORM and read.result.facts is not None:
+            return read.result.facts
     return None
 
 
@@ -243,7 +230,7 @@ class EmailTooLarge(Exception):
     """The whole email is over the size limit: it is kept unopened and its sender told."""
 
     def __init__(self, size: int) -> None:
-        super().__init__(f"the email is {_megabytes(size)}, over the configured max_email_bytes")
+        super().__init__(f"the email is {megabytes(size)}, over the configured max_email_bytes")
         self.size = size
 
 
@@ -277,8 +264,8 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
             "ledger_id": row.id,
             "error": type(error).__name__,
             "too_large": too_large,
-            "limit": _megabytes(app.config.limits.max_email_bytes),
-            "size": _megabytes(row.size),
+            "limit": megabytes(app.config.limits.max_email_bytes),
+            "size": megabytes(row.size),
             "panel_address": app.config.mailbox.address,
         }
         enqueue(
