@@ -6,7 +6,9 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.clock import Clock
 from pipeline.config import Config
@@ -14,6 +16,9 @@ from pipeline.intake.threading import Signer
 from pipeline.outbox.templates import Templates
 from pipeline.store.db import Store
 from pipeline.store.files import FILE_MODE, FileStore, write_durably
+
+if TYPE_CHECKING:
+    from pipeline.documents.worker import DocumentWorker
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,27 @@ class App:
         domain = config.mailbox.address.rpartition("@")[2]
         return cls(config, clock, store, files, Signer(key, domain), Templates())
 
+    @cached_property
+    def documents(self) -> DocumentWorker:
+        """The isolated reader of attachments (SPEC §7); its process starts on the first read."""
+        # Imported here so commands that never read an attachment do not load the parsers.
+        from pipeline.documents.read import ReadLimits
+        from pipeline.documents.worker import DocumentWorker
+
+        limits = self.config.limits
+        return DocumentWorker(
+            ReadLimits(
+                max_bytes=limits.max_attachment_bytes,
+                max_pdf_pages=limits.max_pdf_pages,
+                seconds=limits.parse_seconds,
+                memory_mb=limits.parse_memory_mb,
+            )
+        )
+
     def close(self) -> None:
+        # Only a worker that was ever asked for exists; asking for it here would create one.
+        if "documents" in self.__dict__:
+            self.documents.close()
         self.store.close()
 
 

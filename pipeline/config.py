@@ -147,6 +147,9 @@ class LimitsConfig(Frozen):
     max_sends_per_case_per_day: int = Field(30, ge=1)
     send_attempts: int = Field(8, ge=1)
     allowed_recipient_domains: tuple[str, ...] = ()
+    parse_seconds: float = Field(30, gt=0)
+    parse_memory_mb: int = Field(1024, ge=128)
+    max_pdf_pages: int = Field(500, ge=1)
 
 
 class RetentionConfig(Frozen):

@@ -266,36 +266,42 @@ def received(smtp: SmtpCapture) -> dict[str, list[str]]:
 
 # -- 1. SIGKILL in the middle of a poll ------------------------------------------------------
 
-# When to pull the plug. All are before the poll completes; the first two are before any move
-# (rows still 'new' mean filing is unfinished, and moving only starts after filing).
-KILL_POINTS = {
-    # The first batch of rows is ledgered (bytes fsynced), nothing filed yet.
-    "ledgering": lambda s: s.total >= 1 and s.new >= 1 and s.filed == 0,
-    # Some cases committed and their answers queued, none sent, nothing moved.
-    "filing": lambda s: s.filed >= 1 and s.new >= 1,
+# When to pull the plug, judged against `b`, the database before this poll started (a retry
+# runs on top of an earlier, completed poll). All are before the poll completes; the first two
+# are before any move (rows still 'new' mean filing is unfinished, and moves come after it).
+KILL_POINTS: dict[str, Callable[[Snapshot, Snapshot], bool]] = {
+    # New rows are ledgered (their bytes fsynced), none of them filed yet.
+    "ledgering": lambda s, b: s.total > b.total and s.new >= 1 and s.filed == b.filed,
+    # Some new cases committed and their answers queued, none sent, nothing moved.
+    "filing": lambda s, b: s.filed > b.filed and s.new >= 1,
     # Everything filed and moved; some answers handed to SMTP, others still queued.
-    "sending": lambda s: s.sent >= 1 and s.pending >= 1,
+    "sending": lambda s, b: s.sent > b.sent and s.pending >= 1,
 }
+EMPTY = Snapshot(0, 0, 0, 0, 0, 0)
 
 
 def poll_and_kill(
     background: Start, config: Path, db: Path, point: str, name: str
-) -> Snapshot | None:
+) -> tuple[Snapshot, Snapshot] | None:
     """Start `masp poll`; SIGKILL it (and its process group) as soon as the database shows
-    `point`. Return what it showed, or None if the poll finished first."""
-    run = background(config, "poll", name=name)
+    `point`. Return the database before the poll and just before the kill, or None if the
+    poll finished first."""
+    before = snapshot(db) or EMPTY
     reached = KILL_POINTS[point]
+    run = background(config, "poll", name=name)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if run.process.poll() is not None:
             assert run.process.returncode == 0, run.output()
             return None
         seen = snapshot(db)
-        if seen is not None and reached(seen):
+        if seen is not None and reached(seen, before):
             run.kill()
-            if run.process.returncode != -signal.SIGKILL:
-                return None  # it exited on its own just before the signal
-            return seen
+            if run.process.returncode == -signal.SIGKILL:
+                return before, seen
+            # It exited on its own just before the signal.
+            assert run.process.returncode == 0, run.output()
+            return None
         time.sleep(0.005)
     raise AssertionError(f"masp poll neither reached {point!r} nor finished:\n{run.output()}")
 
@@ -313,16 +319,18 @@ def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
     db = tmp_path / "data" / "masp.sqlite"
     delivered = 0
     batch = REFERRALS
-    seen: Snapshot | None = None
+    killed: tuple[Snapshot, Snapshot] | None = None
     for attempt in range(3):
         for i in range(delivered, delivered + batch):
             imap_account.deliver(referral(i))
         delivered += batch
-        seen = poll_and_kill(background, config, db, point, name=f"poll-killed-{attempt}")
-        if seen is not None:
+        killed = poll_and_kill(background, config, db, point, name=f"poll-killed-{attempt}")
+        if killed is not None:
             break
-        batch *= 2  # it finished before we could kill it: give it more to do
-    assert seen is not None, f"masp poll always finished before reaching {point!r}"
+        print(f"[{point}] attempt {attempt}: the poll finished before it could be killed")
+        batch *= 2  # give it more to do
+    assert killed is not None, f"masp poll always finished before reaching {point!r}"
+    before, seen = killed
 
     # The kill came before the poll completed.
     after_kill = wait_until(lambda: snapshot(db), 10, "the database to be readable")
@@ -330,9 +338,11 @@ def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
     if point == "sending":
         assert after_kill.pending >= 1
     else:
-        assert after_kill.new >= 1 and after_kill.unmoved >= 1 and after_kill.sent == 0
+        assert after_kill.new >= 1 and after_kill.unmoved >= 1
+        assert after_kill.sent == before.sent
         assert inbox_after_kill >= 1
 
+    print(f"[{point}] {delivered} delivered; killed at {seen}; inbox then held {inbox_after_kill}")
     finished = masp(config, "poll", timeout=120)
     assert finished.returncode == 0, finished.stdout + finished.stderr
 
@@ -349,8 +359,7 @@ def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
     by_recipient = received(smtp_server)
     resent = {a: len(ids) - 1 for a, ids in by_recipient.items() if len(ids) > 1}
     print(
-        f"[{point}] killed at {seen}; inbox then held {inbox_after_kill}; "
-        f"{sum(map(len, by_recipient.values()))} emails for {delivered} referrals, "
+        f"[{point}] {sum(map(len, by_recipient.values()))} emails for {delivered} referrals, "
         f"identical resends: {resent or 'none'}"
     )
     assert set(by_recipient) == {referrer(i) for i in range(delivered)}

@@ -28,7 +28,8 @@ def when(app: App, instant: datetime) -> str:
 
 def _document_lines(case: Case) -> list[dict[str, Any]]:
     order = {kind.value: i for i, kind in enumerate(KIND_ORDER)}
-    current = sorted(case.documents, key=lambda d: (order.get(d.kind, 9), d.id))
+    # Python's sort is stable: within a kind, documents stay in the order they arrived.
+    current = sorted(case.documents, key=lambda d: order.get(d.kind, 9))
     return [
         {
             "label": LABELS[Kind(d.kind)],

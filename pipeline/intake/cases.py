@@ -120,7 +120,6 @@ def add_document(session: Session, case: Case, document: Document) -> None:
         for older in same_kind:
             older.superseded = True
     case.documents.append(document)
-    session.flush()
 
 
 def views(documents: Sequence[Document]) -> list[DocumentView]:

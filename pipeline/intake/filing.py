@@ -17,7 +17,7 @@ from pipeline.app import App
 from pipeline.documents.classify import Classification, resolve_competition
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
-from pipeline.documents.read import DocumentResult, ReadLimits, megabytes, read_document
+from pipeline.documents.read import DocumentResult, megabytes
 from pipeline.intake import answers
 from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
 from pipeline.intake.loops import detect_automatic, is_our_own
@@ -50,8 +50,8 @@ class Read:
 
 def read_all(app: App, attachments: tuple[Attachment, ...]) -> list[Read]:
     """Read every attachment; where two compete for one kind, the better keeps it."""
-    limits = ReadLimits(max_bytes=app.config.limits.max_attachment_bytes)
-    reads = [Read(a, read_document(a.filename, a.data, limits)) for a in attachments]
+    # Each file is read in the isolated worker, under its time and memory limits (SPEC §7).
+    reads = [Read(a, app.documents.read(a.filename, a.data)) for a in attachments]
     resolved = resolve_competition([r.classification for r in reads])
     return [
         Read(r.attachment, replace(r.result, classification=c))

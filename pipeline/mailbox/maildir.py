@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -65,14 +66,16 @@ class MaildirSource:
             yield InboundMessage(location, path.read_bytes(), received_at)
 
     def mark_processed(self, locations: Sequence[Location]) -> list[Location]:
+        """Rename each message into the processed Maildir's cur/: atomic, and no re-parsing."""
+        waiting = {key: path for key, path in self._files()}
         moved = []
         for location in locations:
-            try:
-                message = self.inbox.get_message(location.uid)
-            except KeyError:
+            path = waiting.get(location.uid)
+            if path is None:
                 continue
-            self.processed.add(message)
-            self.inbox.discard(location.uid)
+            os.replace(
+                path, self.processed_path / "cur" / f"{location.uid}{mailbox.Maildir.colon}2,S"
+            )
             moved.append(location)
         return moved
 

@@ -1,0 +1,210 @@
+"""Hostile attachments for the safety tests, made at test time: small to keep, dangerous to open.
+
+Each maker returns bytes an attacker (or a broken mail client) could send. The Word ones start
+from the synthetic assessment in `pipeline.samples`, so everything except the attack is normal.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+from pypdf import PdfWriter
+
+from pipeline import samples
+
+WORD_NS = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+DOCM_MAIN = b"application/vnd.ms-word.document.macroEnabled.main+xml"
+DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+VBA_TYPE = b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def word_parts() -> dict[str, bytes]:
+    """The parts of an ordinary synthetic Word document, by name."""
+    with zipfile.ZipFile(io.BytesIO(samples.assessment())) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def word(**replace: bytes) -> bytes:
+    """An ordinary Word document with some parts replaced or added (`document="..."` etc.)."""
+    parts = word_parts()
+    for key, data in replace.items():
+        parts[_part_name(key)] = data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _part_name(key: str) -> str:
+    return {"document": "word/document.xml", "types": "[Content_Types].xml"}.get(key, key)
+
+
+def word_body(inner: bytes, doctype: bytes = b"") -> bytes:
+    """A document.xml with one paragraph holding `inner`, after an optional DOCTYPE."""
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>' + doctype + b"<w:document " + WORD_NS + b">"
+        b"<w:body><w:p><w:r><w:t>" + inner + b"</w:t></w:r></w:p></w:body></w:document>"
+    )
+
+
+def billion_laughs() -> bytes:
+    """Ten levels of ten-fold entities: 10^9 copies of "lol" if any parser expands them."""
+    entities = b'<!ENTITY l0 "lol">' + b"".join(
+        b'<!ENTITY l%d "%s">' % (level, b"&l%d;" % (level - 1) * 10) for level in range(1, 10)
+    )
+    return word_body(b"Chronology &l9;", b"<!DOCTYPE w:document [" + entities + b"]>")
+
+
+def billion_laughs_docx() -> bytes:
+    return word(document=billion_laughs())
+
+
+def external_entity(secret_file: Path) -> bytes:
+    """A document.xml whose text pulls in a file from the server's disk (XXE)."""
+    doctype = b'<!DOCTYPE w:document [<!ENTITY leak SYSTEM "%s">]>' % secret_file.as_uri().encode()
+    return word_body(b"Chronology &leak;", doctype)
+
+
+def external_entity_docx(secret_file: Path) -> bytes:
+    return word(document=external_entity(secret_file))
+
+
+def macro_docm() -> bytes:
+    """A macro-enabled Word document as Word saves one: a docm main part and a vbaProject.bin."""
+    types = word_parts()["[Content_Types].xml"].replace(DOCX_MAIN, DOCM_MAIN)
+    types = types.replace(b"</Types>", VBA_TYPE + b"</Types>")
+    return word(types=types, **{"word/vbaProject.bin": OLE_MAGIC + bytes(1024)})
+
+
+def program() -> bytes:
+    """The start of a Windows program (MZ header and PE stub), as if renamed to .docx."""
+    stub = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(44)
+    return stub + struct.pack("<I", 64) + b"PE\x00\x00" + bytes(2048)
+
+
+def zip_bomb_docx(inflated: int = 200 * 1024 * 1024) -> bytes:
+    """A .docx whose document.xml is ~200 KB compressed and `inflated` bytes once opened.
+
+    Compressing 200 MB takes seconds, so one compressed 1 MiB block is repeated instead:
+    after a full flush, deflate blocks are byte-aligned and independent, so copies concatenate.
+    """
+    head, chunk, tail = b"<w:document " + WORD_NS + b"><w:body>", b"<w:p/>" * 174_763, b"</w:body>"
+    copies = max(1, (inflated - len(head)) // len(chunk))
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.compress(tail + b"</w:document>") + deflate.flush()
+    crc = zlib.crc32(head)
+    for _ in range(copies):
+        crc = zlib.crc32(chunk, crc)
+    crc = zlib.crc32(tail + b"</w:document>", crc)
+    size = len(head) + copies * len(chunk) + len(tail) + len(b"</w:document>")
+    bomb = Member("word/document.xml", start + block * copies + end, crc, size)
+    others = [deflated(name, data) for name, data in word_parts().items()]
+    return write_zip([m for m in others if m.name != bomb.name] + [bomb])
+
+
+class Member:
+    """One zip member, already deflated (method 8)."""
+
+    def __init__(self, name: str, data: bytes, crc: int, size: int, method: int = 8) -> None:
+        self.name, self.data, self.crc, self.size, self.method = name, data, crc, size, method
+
+
+def deflated(name: str, data: bytes) -> Member:
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return Member(name, deflate.compress(data) + deflate.flush(), zlib.crc32(data), len(data))
+
+
+def write_zip(members: list[Member]) -> bytes:
+    """A plain zip (no zip64) from pre-compressed members: local headers, directory, end record."""
+    out, directory = bytearray(), bytearray()
+    for m in members:
+        name = m.name.encode()
+        fields = (m.method, 0, 0x21, m.crc, len(m.data), m.size, len(name))
+        # Central entry: made by, needed, flags, the fields, no extra/comment, disk 0, attributes 0.
+        entry = (b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, 0, len(out))
+        directory += struct.pack("<4s6H3L5H2L", *entry) + name
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, *fields, 0) + name + m.data
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), len(out), 0
+    )
+    return bytes(out + directory + end)
+
+
+def pdf(objects: list[bytes]) -> bytes:
+    """A minimal PDF from numbered object bodies (1 is the catalog), with a correct xref table."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def one_page_pdf(content: bytes) -> bytes:
+    """A one-page PDF whose page draws `content` (compressed, as real PDFs are)."""
+    stream = zlib.compress(content, 6)
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+
+
+def text_pdf(text: str = "Chronology of significant events") -> bytes:
+    return one_page_pdf(b"BT /F1 12 Tf 72 760 Td (%s) Tj ET" % text.encode("latin-1"))
+
+
+def one_long_path_pdf(lines: int = 1_500_000) -> bytes:
+    """One page, one path of `lines` line segments (the case that ran pdfplumber for minutes)."""
+    return one_page_pdf(b"0 0 m\n" + b"1 1 l\n" * lines + b"S\n")
+
+
+def many_paths_pdf(paths: int = 1_500_000) -> bytes:
+    """One page of `paths` separate stroked lines: seconds of work and ~0.5 GB for pdfium."""
+    return one_page_pdf(b"0 0 m 1 1 l S\n" * paths)
+
+
+def pages_pdf(pages: int = 2000) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(595, 842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def encrypted_pdf() -> bytes:
+    """A text PDF that needs a password to open (AES-256, as Acrobat writes today)."""
+    from pypdf import PdfReader
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf())))
+    writer.encrypt("user-password", "owner-password", algorithm="AES-256")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def truncated_pdf() -> bytes:
+    """A PDF cut off part-way, as a failed upload or a full disk leaves it."""
+    whole = text_pdf()
+    return whole[: len(whole) * 2 // 3]
