@@ -82,6 +82,8 @@ def main_options(
     # children must never reach a log (SPEC §7), so they are quietened here.
     for noisy in ("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    # Migrations announce themselves at INFO on every command; only problems matter.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = Globals(config, _parse_now(now))
 
 

@@ -30,18 +30,26 @@ def poll(ctx: typer.Context) -> None:
     )
     for error in report.errors:
         console.print(f"[yellow]Warning:[/yellow] {error}", highlight=False)
-    if report.errors:
+    if report.delivery.waiting:
+        console.print(
+            f"[yellow]Warning:[/yellow] the mail server could not take "
+            f"{report.delivery.waiting} email(s); they wait in the outbox for the next poll.",
+            highlight=False,
+        )
+    if report.errors or report.delivery.waiting:
         raise typer.Exit(1)
 
 
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Run the service until SIGTERM or SIGINT: poll on the interval, wake on IMAP IDLE."""
-    from pipeline.service import serve
+    from pipeline.service import serve, stop_on_signals
 
+    # Installed before anything slow, so a signal during start-up still stops cleanly.
+    stop = stop_on_signals()
     service = open_app(ctx)
     try:
-        serve(service)
+        serve(service, stop)
     finally:
         service.close()
 

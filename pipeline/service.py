@@ -11,7 +11,7 @@ from types import FrameType
 import schedule
 
 from pipeline.app import App
-from pipeline.errors import MailboxError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.intake.poll import PollReport, poll_once
 from pipeline.mailbox.base import MailSender, MailSource
 from pipeline.outbox.sender import deliver
@@ -62,11 +62,14 @@ def _serve_connected(
             due.set()
 
 
-def serve(app: App, stop: threading.Event | None = None) -> None:
-    """Run until `stop` is set (by SIGTERM/SIGINT when run from the command line)."""
+def serve(app: App, stop: threading.Event) -> None:
+    """Run until `stop` is set (by SIGTERM/SIGINT when run from the command line).
+
+    A failure of the mailbox or the store is logged and retried with backoff: the service
+    outlives a server restart. A bug (any other exception) stops it, loudly.
+    """
     from pipeline.mailbox.registry import open_sender, open_source
 
-    stop = stop or _stop_on_signals()
     backoff = RECONNECT_FIRST
     log.info("service started (%s back-end)", app.config.mailbox.backend)
     sender = open_sender(app.config)
@@ -76,16 +79,22 @@ def serve(app: App, stop: threading.Event | None = None) -> None:
                 with open_source(app.config) as source:
                     backoff = RECONNECT_FIRST
                     _serve_connected(app, source, sender, stop)
-            except MailboxError as exc:
-                log.warning("mailbox unavailable (%s); retrying in %.0f s", exc, backoff)
+            except ConfigError:
+                raise
+            except PipelineError as exc:
+                log.warning("%s; retrying in %.0f s", exc, backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, RECONNECT_CAP)
+    except BaseException:
+        log.error("service stopped by an unexpected error")
+        raise
     finally:
         sender.close()
-        log.info("service stopped cleanly")
+    log.info("service stopped cleanly")
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the service finishes its step and stops."""
     stop = threading.Event()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
