@@ -84,9 +84,15 @@ def status(
                 print_json(data) if as_json else console.print_json(data=data)
                 return
             rows = view.all_cases(service, session)
+            attention = view.needs_attention(session)
     finally:
         service.close()
-    print_json(rows) if as_json else view.print_table(console, rows)
+    if as_json:
+        print_json(rows)
+        return
+    view.print_table(console, rows)
+    for line in attention:
+        console.print(f"[yellow]{line}[/yellow]", highlight=False)
 
 
 @app.command()

@@ -6,14 +6,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.errors import NotFound
 from pipeline.intake.cases import refresh_state
 from pipeline.panel.meetings import meeting_at
-from pipeline.store.models import Case
+from pipeline.store.models import Case, Message, OutboxItem
 
 FIELD_KEYS = (
     "child_name",
@@ -87,6 +87,23 @@ def detail(app: App, case: Case) -> dict[str, Any]:
 def all_cases(app: App, session: Session) -> list[dict[str, Any]]:
     cases = session.scalars(select(Case).order_by(Case.id))
     return [summary(app, c) for c in cases]
+
+
+def needs_attention(session: Session) -> list[str]:
+    """What the administrator should look at besides the cases: quarantine and held mail."""
+    quarantined = session.scalar(
+        select(func.count(Message.id)).where(Message.status == "quarantined")
+    )
+    held = session.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.status == "held"))
+    failed = session.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.status == "failed"))
+    lines = []
+    if quarantined:
+        lines.append(f"{quarantined} email(s) could not be processed: masp quarantine list")
+    if held:
+        lines.append(f"{held} email(s) are held for you to check: masp outbox list")
+    if failed:
+        lines.append(f"{failed} email(s) could not be sent: masp outbox list --state failed")
+    return lines
 
 
 def one_case(app: App, session: Session, reference: str) -> dict[str, Any]:
