@@ -24,7 +24,8 @@ def poll(ctx: typer.Context) -> None:
         service.close()
     console.print(
         f"Stored {report.ingest.stored} new email(s) ({report.ingest.duplicates} duplicate(s)); "
-        f"filed {report.filing.filed}, quarantined {report.filing.quarantined}; "
+        f"filed {report.filing.filed}, automatic (not answered) {report.filing.ignored}, "
+        f"quarantined {report.filing.quarantined}; "
         f"moved {report.moved}; sent {report.delivery.sent}, "
         f"waiting {report.delivery.waiting}, failed {report.delivery.failed}."
     )
@@ -81,7 +82,7 @@ def status(
         with service.store.session() as session:
             if reference:
                 data = view.one_case(service, session, reference)
-                print_json(data) if as_json else console.print_json(data=data)
+                print_json(data) if as_json else view.print_detail(console, data)
                 return
             rows = view.all_cases(service, session)
             attention = view.needs_attention(session)

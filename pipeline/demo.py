@@ -146,6 +146,24 @@ def _show_sent(console: Console, sent: Path) -> None:
         console.print(f"  to {message['X-Envelope-To']}: {subject}", highlight=False)
 
 
+def _step(
+    console: Console,
+    service: App,
+    inbox: Path,
+    mails: list[tuple[samples.Mail, datetime]],
+    story: str,
+) -> None:
+    """Deliver `mails` and run one poll, telling the newcomer what happened."""
+    for mail, received in mails:
+        _drop(inbox, mail, received)
+    console.print(story)
+    report = poll(service)
+    console.print(
+        f"  filed {report.filing.filed}, stored without an answer {report.filing.ignored},"
+        f" sent {report.delivery.sent}"
+    )
+
+
 def run_demo(console: Console, keep: Path | None) -> None:
     folder = keep or Path(tempfile.mkdtemp(prefix="masp-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -160,22 +178,23 @@ def run_demo(console: Console, keep: Path | None) -> None:
         f" two hours after the deadline for the {meeting.day:%d %B} meeting.\n"
     )
     try:
-        for mail, received in _first_mails(meeting.deadline):
-            _drop(inbox, mail, received)
-        console.print(
+        _step(
+            console,
+            service,
+            inbox,
+            _first_mails(meeting.deadline),
             "Four referrals arrive: complete; missing a chronology; a forwarded Section 20;"
-            " one after the deadline."
+            " one after the deadline.",
         )
-        report = poll(service)
-        console.print(f"  filed {report.filing.filed}, sent {report.delivery.sent}")
-        for mail, received in _second_mails(service, clock.now()):
-            _drop(inbox, mail, received)
-        console.print(
+        _step(
+            console,
+            service,
+            inbox,
+            _second_mails(service, clock.now()),
             "Then an out-of-office reply arrives (never answered), and the missing"
-            " chronology as a reply."
+            " chronology as a reply.",
         )
-        report = poll(service)
-        console.print(f"  filed {report.filing.filed}, sent {report.delivery.sent}\n")
+        console.print()
         with service.store.session() as session:
             print_table(console, all_cases(service, session))
         _show_sent(console, config.path(config.mailbox.maildir.sent))

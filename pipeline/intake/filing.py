@@ -294,11 +294,13 @@ def file_one(app: App, row_id: int, report: FilingReport) -> None:
             if row is None or row.status not in ("new", "quarantined"):
                 return
             reference = file_message(app, session, row)
+            ignored = row.status == "ignored"
     except Exception as exc:
         quarantine(app, row_id, exc)
         report.quarantined += 1
         return
-    report.filed += 1
+    report.ignored += int(ignored)
+    report.filed += int(not ignored)
     if reference and reference not in report.cases:
         report.cases.append(reference)
 
