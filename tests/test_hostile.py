@@ -18,7 +18,9 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.app import App
 from pipeline.documents import sniff
+from pipeline.documents import worker as worker_module
 from pipeline.documents.kinds import Kind, Status
+from pipeline.documents.pdf import too_many_pages
 from pipeline.documents.read import DocumentResult, ReadLimits
 from pipeline.documents.worker import DocumentWorker
 from pipeline.intake.poll import poll
@@ -33,6 +35,7 @@ MARGIN = 2.0
 SECRET = "SYNTHETIC-SECRET-7f3a9c"
 MACROS = "the file contains macros (.docm): please save it as a normal Word document (.docx)"
 PROGRAM = "the file is named .docx but is actually a program"
+PAGES = too_many_pages(2000, LIMITS.max_pdf_pages)
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,15 @@ class Hostile:
 
 
 CASES = [
-    Hostile("Referral.docx", lambda _: hostile.zip_bomb_docx(), sniff.BOMB),
+    Hostile("Bomb.docx", lambda _: hostile.zip_bomb_docx(), sniff.BOMB),
     Hostile("Chronology.docx", lambda _: hostile.billion_laughs_docx(), sniff.UNREADABLE),
     Hostile("Assessment.docx", hostile.external_entity_docx, sniff.UNREADABLE),
     Hostile("EHA.pdf", lambda _: hostile.encrypted_pdf(), sniff.PASSWORD),
     Hostile("Referral form.docm", lambda _: hostile.macro_docm(), MACROS),
     Hostile("Genogram.docx", lambda _: hostile.program(), PROGRAM),
     Hostile("Chronology.pdf", lambda _: hostile.truncated_pdf(), sniff.CUT_SHORT),
-    Hostile("Referral.docx", lambda _: b"", "the file is empty"),
+    Hostile("Assessment.pdf", lambda _: hostile.pages_pdf(2000), PAGES),
+    Hostile("Blank.docx", lambda _: b"", "the file is empty"),
 ]
 
 
@@ -177,22 +181,17 @@ def test_a_file_that_needs_too_much_memory_is_refused_and_the_reader_replaced() 
         assert_reads_normally(worker)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="readers ignore ReadLimits.max_pdf_pages: read_document never counts pages (issue 3)",
-)
-def test_a_pdf_over_the_page_limit_is_refused(worker: DocumentWorker) -> None:
-    result, took = timed_read(worker, "Chronology.pdf", hostile.pages_pdf(2000))
-    assert took < LIMITS.seconds + MARGIN
-    assert result.classification.status == Status.REFUSED
-    assert "pages" in (result.classification.reason or "")
+@pytest.mark.parametrize(("error", "outcome"), [(MemoryError, "memory"), (KeyError, "failed")])
+def test_an_error_inside_the_reader_becomes_an_answer_not_an_exception(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception], outcome: str
+) -> None:
+    # No file is known to reach these paths any more, so the reader is made to fail here.
+    def fail(*_: object) -> DocumentResult:
+        raise error("Robin Testcase")
 
-
-def test_a_pdf_over_the_page_limit_does_not_harm_the_reader(worker: DocumentWorker) -> None:
-    result, took = timed_read(worker, "Chronology.pdf", hostile.pages_pdf(2000))
-    assert took < LIMITS.seconds + MARGIN
-    assert_memory_bounded(worker)
-    assert_reads_normally(worker)
+    monkeypatch.setattr(worker_module, "read_document", fail)
+    reply = worker_module.read_one("Referral.docx", b"PK", LIMITS)
+    assert reply[0] == outcome and "Robin" not in repr(reply)
 
 
 def test_the_service_itself_keeps_no_memory_limit() -> None:
@@ -225,6 +224,7 @@ def hostile_files(secret_file: Path) -> list[tuple[samples.File, str]]:
         ("Macros.docm", hostile.macro_docm(), MACROS),
         ("Program.docx", hostile.program(), PROGRAM),
         ("Cut.pdf", hostile.truncated_pdf(), sniff.CUT_SHORT),
+        ("Long.pdf", hostile.pages_pdf(2000), PAGES),
         ("Empty.docx", b"", "the file is empty"),
         ("Drawing.pdf", hostile.many_paths_pdf(), "the file took too long to read safely"),
     ]

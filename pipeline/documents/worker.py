@@ -9,9 +9,11 @@ reason, the original is kept, and the next file is read by a fresh child.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import resource
+import signal
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -64,6 +66,8 @@ def not_read(status: Status, reason: str, note: str) -> DocumentResult:
 
 def serve(conn: Connection, limits: ReadLimits) -> None:
     """The child's loop: read each (filename, bytes) it is sent until told to stop."""
+    # Ctrl-C reaches the whole process group; the service decides when its reader stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_memory(limits.memory_mb)
     conn.send(READY)
     while True:
@@ -82,7 +86,7 @@ def serve(conn: Connection, limits: ReadLimits) -> None:
 
 
 def limit_memory(megabytes: int) -> None:
-    """Cap the child's address space, so a bomb fails with MemoryError instead of eating the host."""
+    """Cap the child's address space: a bomb then fails with MemoryError, not by eating the host."""
     size = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
@@ -123,18 +127,19 @@ class Child:
     def stop(self) -> None:
         """Ask the child to finish, and kill it if it does not (or is busy with a hostile file)."""
         if self.process.is_alive():
-            try:
+            # A child that already died cannot be asked; it is reaped below all the same.
+            with contextlib.suppress(OSError):
                 self.conn.send(None)
-            except OSError:
-                pass
             self.process.join(STOP_SECONDS)
         self.kill()
 
-    def kill(self) -> None:
+    def kill(self) -> int | None:
+        """End the child now; its exit code (negative: the signal that ended it), if it ended."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join(STOP_SECONDS)
         self.conn.close()
+        return self.process.exitcode
 
 
 class DocumentWorker:
@@ -197,6 +202,9 @@ class DocumentWorker:
         # The child died (the kernel or its own allocator ended it): memory is the likely cause.
         except (EOFError, OSError):
             return self._replace(too_big(self.limits.memory_mb), "the reader stopped")
+        # The whole answer arrived but could not be unpickled: the pipe is still in step.
+        except Exception as exc:
+            return not_read(Status.NEEDS_REVIEW, NOT_READ, f"reading failed ({type(exc).__name__})")
         if reply is None:
             note = f"not read: stopped after {self.limits.seconds:g} s"
             return self._replace(too_slow(self.limits.seconds), note)
@@ -212,11 +220,12 @@ class DocumentWorker:
 
     def _replace(self, reason: str, note: str) -> DocumentResult:
         """Kill the child that failed on this file and start a fresh one for the next file."""
-        pid = self.pid
+        pid, code = self.pid, None
         if self._child is not None:
-            self._child.kill()
+            code = self._child.kill()
             self._child = None
-        log.warning("document reader (pid %s) replaced: %s", pid, note)
+        # The exit code tells the administrator how it ended (-9: killed here or by the kernel).
+        log.warning("document reader (pid %s, exit code %s) replaced: %s", pid, code, note)
         try:
             self._child = start_child(self.limits)
         # The next read tries again and, if it still cannot, says so; this file has its answer.
@@ -244,4 +253,7 @@ def start_child(limits: ReadLimits) -> Child:
     except (EOFError, OSError):
         pass
     child.kill()
-    raise DocumentError(f"the document reader did not start within {START_SECONDS:g} s")
+    raise DocumentError(
+        f"the document reader process did not start within {START_SECONDS:g} s "
+        "(check limits.parse_memory_mb: the reader needs about 100 MB just to start)"
+    )
