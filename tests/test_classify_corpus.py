@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,15 @@ from hypothesis import strategies as st
 from pipeline.documents.classify import Classification, classify, resolve_competition
 from pipeline.documents.form import read_form_facts
 from pipeline.documents.kinds import Kind, Status
+from pipeline.documents.read import ReadLimits, read_document
 from pipeline.documents.sniff import Sniffed, sniff
 
 CORPUS = Path(__file__).parent / "data" / "documents"
 DOCUMENTS = sorted(p for p in CORPUS.iterdir() if p.suffix not in (".json", ".py") and p.is_file())
+
+
+# The corpus is read as if today were 1 March 2026 (chronologies report dates after it).
+TODAY = date(2026, 3, 1)
 
 
 def _facts_json(data: bytes, name: str) -> dict[str, Any]:
@@ -48,6 +55,32 @@ def test_corpus_document(path: Path) -> None:
     assert expected.get("note_contains", "") in result.note
     if "form" in expected:
         assert _facts_json(data, path.name) == expected["form"]
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+def test_corpus_document_parse(path: Path) -> None:
+    expected = json.loads(path.with_name(path.name + ".json").read_text())
+    result = read_document(path.name, path.read_bytes(), ReadLimits(), today=TODAY)
+    assert result.classification.kind.value == expected["kind"]
+    # What is stored per document version must be JSON, and the result must cross processes.
+    fields = json.loads(json.dumps(result.fields))
+    assert pickle.loads(pickle.dumps(result)) == result
+    if "form" in expected:
+        assert result.facts is not None
+        assert _facts_json(path.read_bytes(), path.name) == expected["form"]
+    for key, value in expected.get("fields", {}).items():
+        assert fields[key]["value"] == value, key
+    for key, source in expected.get("sources", {}).items():
+        assert fields[key]["source"] == source, key
+    if "summary" in expected:
+        assert fields["summary"] == expected["summary"]
+    if "notes" in expected:
+        assert fields["notes"] == expected["notes"] == list(result.notes)
+    if "missing" in expected:
+        assert fields.get("missing", []) == expected["missing"]
+    approximate = {e["row"]: e["approximate"] for e in fields.get("entries", {}).get("value", [])}
+    for row, flag in expected.get("entries_approximate", {}).items():
+        assert approximate[row] is flag, row
 
 
 def _read(name: str) -> Classification:

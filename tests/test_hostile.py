@@ -190,7 +190,7 @@ def test_an_error_inside_the_reader_becomes_an_answer_not_an_exception(
         raise error("Robin Testcase")
 
     monkeypatch.setattr(worker_module, "read_document", fail)
-    reply = worker_module.read_one("Referral.docx", b"PK", LIMITS)
+    reply = worker_module.read_one("Referral.docx", b"PK", LIMITS, None)
     assert reply[0] == outcome and "Robin" not in repr(reply)
 
 

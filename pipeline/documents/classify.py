@@ -14,21 +14,21 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
 from itertools import islice
 
-from pipeline.documents.form import (
-    FORM_MARKER,
-    Block,
+from pipeline.documents.assessment import DOMAINS, TITLES
+from pipeline.documents.chronology import COLUMN_NAMES, cell_text
+from pipeline.documents.form import FORM_MARKER
+from pipeline.documents.kinds import LABELS, Kind, Status
+from pipeline.documents.labels import (
     contains_phrase,
     label_field,
     normalise_label,
-    read_pdf,
-    read_word,
     starts_with_phrase,
 )
-from pipeline.documents.kinds import LABELS, Kind, Status
+from pipeline.documents.parsing import ReadLimits, Source
 from pipeline.documents.sniff import UNREADABLE, Sniffed, open_zip, parse_xml, read_member
+from pipeline.documents.word import Block
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +77,20 @@ class Guess:
     note: str
 
 
-def classify(filename: str, data: bytes, sniffed: Sniffed) -> Classification:
-    """The kind of `data`, named `filename`, whose real type is `sniffed`; never raises."""
+def classify(
+    filename: str, data: bytes, sniffed: Sniffed, source: Source | None = None
+) -> Classification:
+    """The kind of `data`, named `filename`, whose real type is `sniffed`; never raises.
+
+    Pass the `source` the document's parser will read too, so each reader runs only once.
+    """
     named = _name_kind(filename)
     if sniffed.problem is not None:
         note = f"not read; the file name suggests {_a(named[0])}" if named else "not read"
         kind = named[0] if named else Kind.OTHER
         return Classification(kind, Status.REFUSED, sniffed.problem, note, 0.0, "")
     try:
-        content = _read(sniffed.type, data)
+        content = _read(source or Source(data, sniffed, ReadLimits()))
         if content is None:
             kind = named[0] if named else Kind.OTHER
             return Classification(kind, Status.REFUSED, UNREADABLE, "could not be opened", 0.0, "")
@@ -240,9 +245,13 @@ def _form_guess(content: Content) -> Guess | None:
     return Guess(Kind.REFERRAL_FORM, min(score, 0.97), "; ".join(notes))
 
 
-def _form_labels(blocks: Iterable[Block]) -> set[str]:
+# A form's labels are near its top; a long table further down cannot make it a form.
+FORM_LABEL_BLOCKS = 400
+
+
+def _form_labels(blocks: Sequence[Block]) -> set[str]:
     found: set[str] = set()
-    for block in blocks:
+    for block in blocks[:FORM_LABEL_BLOCKS]:
         for cell in block.cells[:3]:
             key = label_field(cell.partition(":")[0]) if len(cell) < 80 else None
             if key in _FORM_FIELDS:
@@ -252,15 +261,10 @@ def _form_labels(blocks: Iterable[Block]) -> set[str]:
 
 # --- Chronologies. ---
 
-_DATE_HEADERS = ("date", "dates", "date / period", "period", "date of event", "when", "date / time")
-_EVENT_HEADERS = (
-    *("event", "events", "significant event", "significant events", "details", "description"),
-    *("what happened", "incident", "event / details", "summary", "key event"),
-)
-_OTHER_HEADERS = (
-    *("source", "source of information", "agency", "by whom", "impact", "impact on the child"),
-    *("impact on child", "action", "action taken", "outcome", "action taken / outcome"),
-)
+# The chronology parser's column names, grouped as this scorer counts them.
+_DATE_HEADERS = COLUMN_NAMES["date"]
+_EVENT_HEADERS = COLUMN_NAMES["event"] + COLUMN_NAMES["details"]
+_OTHER_HEADERS = COLUMN_NAMES["source"] + COLUMN_NAMES["impact"] + COLUMN_NAMES["action"]
 
 
 def _chronology_guess(content: Content) -> Guess | None:
@@ -357,15 +361,8 @@ def _header_kind(cell: str, exact: bool) -> str | None:
 
 # --- Assessments. ---
 
-_ASSESSMENT_TITLES = (
-    *("early help assessment", "eha", "ehat", "common assessment framework", "caf"),
-    *("family caf", "child and family assessment", "single assessment", "family assessment"),
-)
-_DOMAINS = (
-    *("development of the child", "development of the unborn baby", "childs developmental needs"),
-    *("parents and carers", "parenting capacity", "family and environment"),
-    *("family and environmental factors", "family history and functioning"),
-)
+_ASSESSMENT_TITLES = TITLES
+_DOMAINS = DOMAINS
 
 
 def _assessment_guess(content: Content) -> Guess | None:
@@ -425,15 +422,18 @@ def _name_kind(filename: str) -> tuple[Kind, str] | None:
 # --- Reading each type into blocks of text. ---
 
 
-def _read(kind: str, data: bytes) -> Content | None:
+def _read(source: Source) -> Content | None:
+    kind = source.sniffed.type
     if kind in IMAGES:
         return Content(picture_file=True)
+    if kind in _SOURCE_READERS:
+        return _SOURCE_READERS[kind](source)
     reader = _READERS.get(kind)
-    return reader(data) if reader is not None else Content()
+    return reader(source.data) if reader is not None else Content()
 
 
-def _read_docx(data: bytes) -> Content | None:
-    word = read_word(data)
+def _read_docx(source: Source) -> Content | None:
+    word = source.word
     if word is None:
         return None
     marker = word.marker or (FORM_MARKER if _has_our_tags(word.controls) else None)
@@ -444,8 +444,8 @@ def _has_our_tags(controls: Iterable[str]) -> bool:
     return {"child_name", "consent_yes", "request_section20"} <= set(controls)
 
 
-def _read_pdf(data: bytes) -> Content | None:
-    pdf = read_pdf(data)
+def _read_pdf(source: Source) -> Content | None:
+    pdf = source.pdf
     if pdf is None:
         return None
     blocks = tuple(Block((line,)) for line in pdf.lines)
@@ -457,34 +457,18 @@ def _read_pdf(data: bytes) -> Content | None:
     return Content(blocks, drawn, pages=pages, scanned=scanned)
 
 
-def _read_xlsx(data: bytes) -> Content | None:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:
-        # openpyxl raises many kinds of error on damaged workbooks; the sniff passed it.
+def _read_sheets(source: Source) -> Content | None:
+    sheets = source.sheets
+    if sheets is None:
         return None
     blocks: list[Block] = []
-    try:
-        for number, sheet in enumerate(workbook.worksheets[:MAX_SHEETS]):
-            blocks.append(Block((str(sheet.title),), -1, heading=True))
-            rows = sheet.iter_rows(max_row=MAX_SHEET_ROWS, max_col=MAX_COLUMNS, values_only=True)
-            for row in rows:
-                cells = tuple(_cell_text(value) for value in row)
-                if any(cells):
-                    blocks.append(Block(_trim(cells), number))
-    finally:
-        workbook.close()
+    for number, sheet in enumerate(sheets[:MAX_SHEETS]):
+        blocks.append(Block((sheet.name,), -1, heading=True))
+        for row in sheet.rows[:MAX_SHEET_ROWS]:
+            cells = tuple(cell_text(value) for value in row[:MAX_COLUMNS])
+            if any(cells):
+                blocks.append(Block(_trim(cells), number))
     return Content(tuple(blocks))
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        return value.strftime("%d/%m/%Y")
-    return str(value).strip()
 
 
 def _trim(cells: tuple[str, ...]) -> tuple[str, ...]:
@@ -613,10 +597,13 @@ def _read_legacy(data: bytes) -> Content:
     return Content(tuple(blocks[:3000]), rough=True)
 
 
-_READERS: dict[str, Callable[[bytes], Content | None]] = {
+# Readers of the types a parser reads too share the document's `Source`.
+_SOURCE_READERS: dict[str, Callable[[Source], Content | None]] = {
     "docx": _read_docx,
     "pdf": _read_pdf,
-    "xlsx": _read_xlsx,
+    "xlsx": _read_sheets,
+}
+_READERS: dict[str, Callable[[bytes], Content | None]] = {
     "odt": _read_odf,
     "ods": _read_odf,
     "pptx": _read_pptx,

@@ -1,26 +1,22 @@
 """Reading one attachment: its real type, its kind, and what it says — the unit of work that
-runs (later) inside the isolated worker process. Everything here is picklable and pure."""
+runs inside the isolated worker process. Everything here is picklable and pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
+from pipeline.documents import registry
 from pipeline.documents.classify import Classification, classify
-from pipeline.documents.form import FormFacts, read_form_facts
+from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.sniff import Sniffed, sniff
+from pipeline.documents.parsing import NOTES, ParserContext, ReadLimits, Source
+from pipeline.documents.pdf import too_many_pages
+from pipeline.documents.referral_form import Draft, facts_of
+from pipeline.documents.sniff import Sniffed, extension, sniff
 
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """Limits every reader honours; the worker also enforces time and memory from outside."""
-
-    max_bytes: int = 20_000_000
-    max_pdf_pages: int = 500
-    max_rows: int = 20_000
-    seconds: float = 30.0
-    memory_mb: int = 1024
+__all__ = ["DocumentResult", "ReadLimits", "megabytes", "read_document", "too_large"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +26,8 @@ class DocumentResult:
     sniffed: Sniffed
     classification: Classification
     facts: FormFacts | None = None
-    # Per field: {"value": ..., "confidence": 0..1, "source": "content-control" | ...}.
+    # Per field: {"value": ..., "confidence": 0..1, "source": "content-control" | ...}, plus
+    # "notes" (a list), "summary" (chronologies) and "missing" (referral forms): JSON-ready.
     fields: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -50,13 +47,49 @@ def too_large(size: int, limit: int) -> DocumentResult:
     )
 
 
-def read_document(filename: str, data: bytes, limits: ReadLimits) -> DocumentResult:
-    """Sniff, classify and (for a referral form) read the facts intake needs."""
+def read_document(
+    filename: str, data: bytes, limits: ReadLimits, today: date | None = None
+) -> DocumentResult:
+    """Sniff, classify, and read the document with its kind's parser.
+
+    `today` (from the service's clock) lets a chronology report dates in the future; without it
+    that check is skipped, never guessed from the machine's clock.
+    """
     if len(data) > limits.max_bytes:
         return too_large(len(data), limits.max_bytes)
     sniffed = sniff(data, filename)
-    classification = classify(filename, data, sniffed)
-    facts = None
-    if classification.kind == Kind.REFERRAL_FORM and classification.status != Status.REFUSED:
-        facts = read_form_facts(data, sniffed)
-    return DocumentResult(sniffed, classification, facts)
+    source = Source(data, sniffed, limits)
+    sniffed = _page_limit(sniffed, source)
+    classification = classify(filename, data, sniffed, source)
+    if classification.status == Status.REFUSED:
+        return DocumentResult(sniffed, classification)
+    context = ParserContext(filename, sniffed, limits, today)
+    parsed = registry.parse(classification.kind, source, context)
+    if parsed is None:
+        notes = _unparsed(classification.kind, filename)
+        return DocumentResult(
+            sniffed, classification, _no_facts(classification.kind), {NOTES: list(notes)}, notes
+        )
+    facts = parsed.facts or _no_facts(classification.kind)
+    return DocumentResult(sniffed, classification, facts, parsed.to_json(), parsed.notes)
+
+
+def _page_limit(sniffed: Sniffed, source: Source) -> Sniffed:
+    """A PDF over the page limit is refused before any page of it is read."""
+    if sniffed.type != "pdf" or sniffed.problem is not None or source.pdf is None:
+        return sniffed
+    if source.pdf.pages <= source.limits.max_pdf_pages:
+        return sniffed
+    return replace(sniffed, problem=too_many_pages(source.pdf.pages, source.limits.max_pdf_pages))
+
+
+def _no_facts(kind: Kind) -> FormFacts | None:
+    # Intake files a case by a referral form's facts even when nothing could be read from it.
+    return facts_of(Draft(), "none") if kind == Kind.REFERRAL_FORM else None
+
+
+def _unparsed(kind: Kind, filename: str) -> tuple[str, ...]:
+    if kind == Kind.OTHER:
+        return ()
+    suffix = extension(filename) or "this type of"
+    return (f"the contents of .{suffix} files are not read automatically: a person will read it",)

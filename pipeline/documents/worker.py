@@ -16,6 +16,7 @@ import resource
 import signal
 import threading
 from dataclasses import dataclass
+from datetime import date
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
@@ -78,7 +79,7 @@ def serve(conn: Connection, limits: ReadLimits) -> None:
             return
         if request is None:
             return
-        reply = read_one(request[0], request[1], limits)
+        reply = read_one(request[0], request[1], limits, request[2])
         send_reply(conn, reply)
         # After a MemoryError the heap may be in any state: let the parent start a clean child.
         if reply[0] == "memory":
@@ -91,9 +92,9 @@ def limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
 
-def read_one(filename: str, data: bytes, limits: ReadLimits) -> Reply:
+def read_one(filename: str, data: bytes, limits: ReadLimits, today: date | None) -> Reply:
     try:
-        return ("ok", read_document(filename, data, limits))
+        return ("ok", read_document(filename, data, limits, today))
     except MemoryError:
         return ("memory", None)
     # A reader's bug or an input no guard foresaw must never stop intake; the type says enough
@@ -171,7 +172,7 @@ class DocumentWorker:
         """The running child's process id (None before the first read), for health checks."""
         return self._child.process.pid if self._child is not None else None
 
-    def read(self, filename: str, data: bytes) -> DocumentResult:
+    def read(self, filename: str, data: bytes, today: date | None = None) -> DocumentResult:
         """What `read_document` says about this file, or a refusal if it was too slow or too big.
 
         Raises DocumentError only if no child can be started at all (the email is then
@@ -179,7 +180,7 @@ class DocumentWorker:
         """
         with self._lock:
             child = self._running()
-            return self._ask(child, filename, data)
+            return self._ask(child, filename, data, today)
 
     def close(self) -> None:
         with self._lock:
@@ -194,9 +195,9 @@ class DocumentWorker:
             self._child = start_child(self.limits)
         return self._child
 
-    def _ask(self, child: Child, filename: str, data: bytes) -> DocumentResult:
+    def _ask(self, child: Child, filename: str, data: bytes, today: date | None) -> DocumentResult:
         try:
-            child.conn.send((filename, data))
+            child.conn.send((filename, data, today))
             answered = child.conn.poll(self.limits.seconds)
             reply: Reply | None = child.conn.recv() if answered else None
         # The child died (the kernel or its own allocator ended it): memory is the likely cause.

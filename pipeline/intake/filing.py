@@ -51,7 +51,9 @@ class Read:
 def read_all(app: App, attachments: tuple[Attachment, ...]) -> list[Read]:
     """Read every attachment; where two compete for one kind, the better keeps it."""
     # Each file is read in the isolated worker, under its time and memory limits (SPEC §7).
-    reads = [Read(a, app.documents.read(a.filename, a.data)) for a in attachments]
+    # Chronology dates after today are reported; "today" is the panel's, from the one clock.
+    today = app.clock.now().astimezone(app.config.tz).date()
+    reads = [Read(a, app.documents.read(a.filename, a.data, today)) for a in attachments]
     resolved = resolve_competition([r.classification for r in reads])
     return [
         Read(r.attachment, replace(r.result, classification=c))

@@ -27,8 +27,13 @@ FIELD_KEYS = (
 )
 
 
+# Parse results stored with each document that are not fields, and fields too long to show.
+_NOT_FIELDS = frozenset({"sniffed", "summary", "missing", "notes"})
+_NOT_SHOWN = frozenset({"entries"})
+
+
 def _document(d: Any) -> dict[str, Any]:
-    item = {
+    item: dict[str, Any] = {
         "kind": d.kind,
         "filename": d.filename,
         "status": d.status,
@@ -38,6 +43,22 @@ def _document(d: Any) -> dict[str, Any]:
     }
     if d.reason:
         item["reason"] = d.reason
+    return item
+
+
+def _document_detail(d: Any) -> dict[str, Any]:
+    """A document with what was read from it: fields found, required ones missing, notes."""
+    stored = dict(d.fields or {})
+    item = _document(d)
+    item["fields"] = {
+        key: value
+        for key, value in stored.items()
+        if key not in _NOT_FIELDS and key not in _NOT_SHOWN and isinstance(value, dict)
+    }
+    if "summary" in stored:
+        item["summary"] = stored["summary"]
+    item["missing"] = list(stored.get("missing") or [])
+    item["notes"] = list(stored.get("notes") or [])
     return item
 
 
@@ -81,7 +102,40 @@ def detail(app: App, case: Case) -> dict[str, Any]:
         k: v for k, v in fields.items() if k not in FIELD_KEYS and k != "source"
     }
     data["fields"]["request_types"] = list(fields.get("request_types") or [])
+    data["documents"] = [_document_detail(d) for d in case.documents]
     return data
+
+
+def print_detail(console: Console, data: dict[str, Any]) -> None:
+    """One case for people: its facts, then each document with what was and was not read."""
+    console.print(f"[bold]{data['reference']}[/bold] — {data['state']}", highlight=False)
+    for key, value in data["fields"].items():
+        console.print(f"  {key}: {_shown(value)}", highlight=False)
+    for document in data["documents"]:
+        old = " (superseded)" if document["superseded"] else ""
+        console.print(
+            f"\n[bold]{document['filename']}[/bold] — {document['kind']}, "
+            f"{document['status']}, version {document['version']}{old}",
+            highlight=False,
+        )
+        if document.get("reason"):
+            console.print(f"  refused: {document['reason']}", highlight=False)
+        for key, found in document["fields"].items():
+            console.print(f"  {key}: {_shown(found.get('value'))}", highlight=False)
+        if document.get("summary"):
+            console.print(f"  summary: {_shown(document['summary'])}", highlight=False)
+        if document["missing"]:
+            console.print(f"  missing: {', '.join(document['missing'])}", highlight=False)
+        for note in document["notes"]:
+            console.print(f"  note: {note}", highlight=False)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(_shown(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items() if v not in (None, ""))
+    return "—" if value is None else str(value)
 
 
 def all_cases(app: App, session: Session) -> list[dict[str, Any]]:

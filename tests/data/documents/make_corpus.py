@@ -519,6 +519,83 @@ def docs_chronology(document: Any) -> None:
     table(document, CHRONOLOGY_ROWS, bold_first=True)
 
 
+# A chronology as people really keep one: two-digit years, rough dates, a row with no date,
+# one in the future (the corpus is read as if today were 1 March 2026), one that cannot be
+# read, and two rows entered out of order.
+MESSY_ROWS = [
+    ["Date", "Significant event", "Details", "Source of information", "Impact", "Action"],
+    ["c. 2019", "Parents separated", "Dad moved out", "Mum", "Unsettled", "None"],
+    ["03/09/20", "Started reception", "Settled well", "School", "Positive", "None"],
+    ["Summer 2022", "House move", "Temporary housing", "Housing", "Long journey", "Bus pass"],
+    ["14/01/2023", "Concerns raised by school", "Tired, hungry", "School", "Poor focus", "EH call"],
+    ["02/11/2022", "Missed health review", "", "Health", "Unknown", "Rebooked"],
+    ["15/12/2022", "Second missed review", "", "Health", "Unknown", "Letter"],
+    ["", "Grandmother moved in", "", "Family", "Support", "None"],
+    ["last week", "Argument reported", "", "Police", "Upset", "Logged"],
+    ["May 2024", "TAF meeting", "Plan agreed", "Early Help", "Plan", "Review in 3 months"],
+    ["03/02/2031", "Review booked (typed wrongly)", "", "Early Help", "", ""],
+]
+
+
+def messy_chronology(document: Any) -> None:
+    document.add_heading("Chronology of significant events — the Fakename family", level=1)
+    table(document, MESSY_ROWS, bold_first=True)
+
+
+def hillshire_form(document: Any) -> None:
+    """Another council's form with the fields SPEC §4 lists beyond intake's few, and a household."""
+    document.add_heading("Hillshire Council — Multi Agency Referral", level=0)
+    document.add_heading("Part A: The child", level=1)
+    table(
+        document,
+        [
+            ["Child's full name", "Zoë O'Neill-Ávila"],
+            ["DOB", "29/02/2016"],
+            ["Gender", "Female"],
+            ["Ethnicity", "Mixed White and Black Caribbean"],
+            ["First language", "English"],
+            ["School / setting", "Brookfield Primary (synthetic)"],
+            ["GP", "Dr A Nonesuch, Riverside Surgery"],
+            ["NHS number", "999 000 0000"],
+            ["Current plan", "CIN"],
+        ],
+    )
+    document.add_heading("Part B: Household", level=1)
+    table(
+        document,
+        [
+            ["Name", "Relationship", "Parental responsibility", "Do not disclose address"],
+            ["Mae O'Neill", "Mother", "Yes", "No"],
+            ["Ron Ávila", "Father", "Yes", "Yes"],
+        ],
+    )
+    document.add_heading("Part C: Referrer details", level=1)
+    table(
+        document,
+        [
+            ["Name", "Tam Imaginary"],
+            ["Job title", "Early Help Practitioner"],
+            ["Organisation", "Hillshire Early Help (synthetic)"],
+            ["Telephone", "01632 960000"],
+            ["Email", "tam.imaginary@hillshire.example"],
+        ],
+    )
+    document.add_heading("Part D: Request", level=1)
+    table(
+        document,
+        [
+            ["Type of request", "Threshold resolution; advice"],
+            ["Question for the panel", "Does this family meet the threshold for CIN?"],
+            ["Strengths", "Mum is committed and attends every meeting."],
+            ["Risks", "Escalating arguments at home."],
+            ["Child's views", "Zoë wants things to be calmer."],
+            ["Lead professional", "Tam Imaginary, Early Help"],
+        ],
+    )
+    document.add_heading("Part E: Consent", level=1)
+    table(document, [["Consent to discussion at panel", "☒ Yes ☐ No"], ["Who agreed", "Mum"]])
+
+
 EHA_DOMAINS = [
     ("Development of the child", "Ada is meeting most milestones; speech is a little behind."),
     ("Parents and carers", "Mum is caring and engaged; dad works nights."),
@@ -651,6 +728,40 @@ def chronology_workbook() -> bytes:
         ]
     )
     sheet.append([datetime(2025, 2, 3), "TAF meeting", "Early Help", "Plan reviewed", "Continue"])
+    workbook.properties.creator = "synthetic"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return rewrite_zip(buffer.getvalue())
+
+
+def messy_workbook() -> bytes:
+    """A spreadsheet chronology: real date cells, an Excel serial number typed as a plain
+    number, rough dates as text, an impossible date, a future one and a missing one."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Chronology"
+    sheet.append(["Westshire chronology (synthetic)"])
+    sheet.append(
+        [
+            "Date/Period",
+            "Significant event",
+            "Source of information",
+            "Impact on the child",
+            "Action taken/Outcome",
+        ]
+    )
+    for row in (
+        [datetime(2021, 6, 1), "Referral to health visiting", "Health", "Support", "Visits"],
+        [44927, "New baby born", "Health", "Sibling", "None"],
+        ["?05/2023", "Nursery place started", "Nursery", "Routine", "None"],
+        ["31/02/2024", "Missed appointment", "Health", "Unknown", "Chased"],
+        [None, "Neighbour raised concerns", "Police", "Unknown", "Visit"],
+        [datetime(2030, 1, 1), "Review (date typed wrongly)", "Early Help", "", ""],
+        ["Jan 2025", "EHA completed", "Early Help", "Plan", "TAF"],
+    ):
+        sheet.append(row)
     workbook.properties.creator = "synthetic"
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -846,6 +957,57 @@ def corpus() -> dict[str, tuple[bytes, dict[str, Any]]]:
                 ),
             },
         ),
+        "Hillshire referral.docx": (
+            docx_bytes(hillshire_form),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Zoë O'Neill-Ávila",
+                    "2016-02-29",
+                    "Tam Imaginary",
+                    "tam.imaginary@hillshire.example",
+                    ["advice", "threshold_resolution"],
+                    True,
+                    None,
+                    "labels",
+                ),
+                "fields": {
+                    "child_gender": "Female",
+                    "child_ethnicity": "Mixed White and Black Caribbean",
+                    "child_language": "English",
+                    "child_school": "Brookfield Primary (synthetic)",
+                    "child_gp": "Dr A Nonesuch, Riverside Surgery",
+                    "child_nhs_number": "999 000 0000",
+                    "child_current_plan": "CIN",
+                    "referrer_role": "Early Help Practitioner",
+                    "referrer_agency": "Hillshire Early Help (synthetic)",
+                    "referrer_phone": "01632 960000",
+                    "panel_question": "Does this family meet the threshold for CIN?",
+                    "strengths": "Mum is committed and attends every meeting.",
+                    "risks": "Escalating arguments at home.",
+                    "child_views": "Zoë wants things to be calmer.",
+                    "lead_professional": "Tam Imaginary, Early Help",
+                    "consent_who": "Mum",
+                    "household": [
+                        {
+                            "name": "Mae O'Neill",
+                            "relationship": "Mother",
+                            "parental_responsibility": True,
+                            "do_not_disclose": False,
+                        },
+                        {
+                            "name": "Ron Ávila",
+                            "relationship": "Father",
+                            "parental_responsibility": True,
+                            "do_not_disclose": True,
+                        },
+                    ],
+                },
+                "sources": {"child_name": "table-label", "household": "table"},
+                "missing": [],
+            },
+        ),
         "westshire-form.pdf": (
             acroform_pdf(),
             {
@@ -911,6 +1073,61 @@ def corpus() -> dict[str, tuple[bytes, dict[str, Any]]]:
                 ]
             ),
             {"kind": "chronology", **ok},
+        ),
+        "Chronology - Fakename family.docx": (
+            docx_bytes(messy_chronology),
+            {
+                "kind": "chronology",
+                **ok,
+                "summary": {
+                    "entries": 10,
+                    "first_date": "2019",
+                    "last_date": "2031-02-03",
+                    "sources": [
+                        "Mum",
+                        "School",
+                        "Housing",
+                        "Health",
+                        "Family",
+                        "Police",
+                        "Early Help",
+                    ],
+                    "problems": 5,
+                },
+                "notes": [
+                    "row 8 has no date ('Grandmother moved in')",
+                    "row 9: the date 'last week' could not be read",
+                    "row 11: '03/02/2031' is in the future",
+                    "row 6 to row 7 ('02/11/2022') are earlier than row 5 above ('14/01/2023'): "
+                    "out of date order",
+                ],
+                "entries_approximate": {
+                    "row 2": True,
+                    "row 3": False,
+                    "row 4": True,
+                    "row 10": True,
+                },
+            },
+        ),
+        "westshire chronology.xlsx": (
+            messy_workbook(),
+            {
+                "kind": "chronology",
+                **ok,
+                "summary": {
+                    "entries": 7,
+                    "first_date": "2021-06-01",
+                    "last_date": "2030-01-01",
+                    "sources": ["Health", "Nursery", "Police", "Early Help"],
+                    "problems": 3,
+                },
+                "notes": [
+                    "row 6: '31/02/2024' is not a real date",
+                    "row 7 has no date ('Neighbour raised concerns')",
+                    "row 8: '01/01/2030' is in the future",
+                ],
+                "entries_approximate": {"row 3": False, "row 4": False, "row 5": True},
+            },
         ),
         # Assessments.
         "EHA Example family.docx": (docx_bytes(eha), {"kind": "assessment", **ok}),

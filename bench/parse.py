@@ -1,0 +1,210 @@
+"""Parsing benchmark: the golden corpus through `read_document`, against the library floor.
+
+Each document is read `--repeat` times, back to back with its floor, measured in the same run:
+python-docx `Document()` plus an lxml walk of every table cell's text (.docx), an openpyxl
+read-only load plus iterating its rows (.xlsx), pypdfium2's text of every page (.pdf). Prints
+the median ms per document kind, the floor, and the ratio; and the same through the isolated
+worker process when `pipeline/documents/worker.py` is there. `--large` adds a 20,000-row sheet
+and a 2,000-row Word chronology (fewer repeats: openpyxl takes seconds on them).
+
+    .venv/bin/python bench/parse.py [--repeat 20] [--large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.util
+import io
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.documents.read import DocumentResult, ReadLimits, read_document  # noqa: E402
+from pipeline.documents.sniff import extension  # noqa: E402
+
+CORPUS = ROOT / "tests" / "data" / "documents"
+TODAY = date(2026, 3, 1)
+LIMITS = ReadLimits()
+W_TC = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}tc"
+W_T = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}t"
+
+
+# --- The floor: the libraries doing the least that reading such a file needs. ---
+
+
+def docx_floor(data: bytes) -> None:
+    from docx import Document
+
+    body = Document(io.BytesIO(data)).element.body
+    for cell in body.iter(W_TC):
+        "".join(t.text or "" for t in cell.iter(W_T))
+
+
+def xlsx_floor(data: bytes) -> None:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    for sheet in workbook.worksheets:
+        for _ in sheet.iter_rows(values_only=True):
+            pass
+    workbook.close()
+
+
+def pdf_floor(data: bytes) -> None:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    for page in pdf:
+        textpage = page.get_textpage()
+        textpage.get_text_range()
+        textpage.close()
+        page.close()
+    pdf.close()
+
+
+FLOORS: dict[str, Callable[[bytes], None]] = {
+    "docx": docx_floor,
+    "xlsx": xlsx_floor,
+    "pdf": pdf_floor,
+}
+
+
+# --- The samples. ---
+
+
+def corpus() -> list[tuple[str, bytes, str]]:
+    """(name, bytes, expected kind) of every corpus document a floor can open."""
+    found = []
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix in (".json", ".py") or extension(path.name) not in FLOORS:
+            continue
+        expected = json.loads(path.with_name(path.name + ".json").read_text())
+        if expected["status"] != "refused":
+            kind = f"{expected['kind']} .{extension(path.name)}"
+            found.append((path.name, path.read_bytes(), kind))
+    return found
+
+
+def large() -> list[tuple[str, bytes, str]]:
+    """A 20,000-row sheet and a 2,000-row Word table, both chronologies."""
+    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
+    assert spec is not None and spec.loader is not None
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Date", "Significant event", "Source", "Impact", "Action"])
+    for number in range(19_999):
+        day = datetime(1970, 1, 1) + timedelta(days=number)
+        sheet.append([day, f"Invented event {number}", "School", "Some", "None"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    header = ["Date", "Significant event", "Source", "Impact", "Action"]
+    rows = [header] + [
+        [f"{n % 28 + 1:02d}/{n % 12 + 1:02d}/20{n % 20:02d}", f"Event {n}", "GP", "-", "-"]
+        for n in range(2_000)
+    ]
+
+    def build(document: Any) -> None:
+        maker.table(document, rows, bold_first=True)
+
+    return [
+        ("20,000-row chronology.xlsx", buffer.getvalue(), "chronology .xlsx 20k rows"),
+        ("2,000-row chronology.docx", maker.docx_bytes(build), "chronology .docx 2k rows"),
+    ]
+
+
+# --- Measuring. ---
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(
+    samples: list[tuple[str, bytes, str]], repeat: int, worker: Any | None
+) -> dict[str, dict[str, list[float]]]:
+    """Per sample: the ms of each run of the pipeline, its floor, and the worker (if any)."""
+    times: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for _ in range(repeat):
+        for name, data, _kind in samples:
+            floor = FLOORS[extension(name)]
+            pipeline = functools.partial(read_document, name, data, LIMITS, today=TODAY)
+            times[name]["pipeline"].append(timed(pipeline))
+            times[name]["floor"].append(timed(functools.partial(floor, data)))
+            if worker is not None:
+                times[name]["worker"].append(timed(functools.partial(_checked, worker, name, data)))
+    return times
+
+
+def _checked(worker: Any, name: str, data: bytes) -> DocumentResult:
+    result: DocumentResult = worker.read(name, data)
+    if result.classification.status.value == "refused":
+        raise SystemExit(f"the worker refused a corpus file: {result.classification.reason}")
+    return result
+
+
+def report(samples: list[tuple[str, bytes, str]], times: dict[str, dict[str, list[float]]]) -> None:
+    by_kind: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for name, _data, kind in samples:
+        for what, runs in times[name].items():
+            by_kind[kind][what].append(statistics.median(runs))
+    worker = any("worker" in row for row in by_kind.values())
+    head = f"{'kind and type':<28}{'docs':>5}{'pipeline ms':>13}{'floor ms':>10}{'ratio':>7}"
+    print(head + (f"{'worker ms':>11}{'ratio':>7}" if worker else ""))
+    for kind, row in sorted(by_kind.items()):
+        pipeline, floor = statistics.median(row["pipeline"]), statistics.median(row["floor"])
+        line = f"{kind:<28}{len(row['floor']):>5}{pipeline:>13.2f}{floor:>10.2f}"
+        line += f"{pipeline / floor:>7.2f}"
+        if worker:
+            isolated = statistics.median(row["worker"])
+            line += f"{isolated:>11.2f}{isolated / floor:>7.2f}"
+        print(line)
+
+
+def open_worker() -> Any | None:
+    if not (ROOT / "pipeline" / "documents" / "worker.py").exists():
+        return None
+    from pipeline.documents.worker import DocumentWorker
+
+    return DocumentWorker(LIMITS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--large", action="store_true", help="add two long chronologies")
+    args = parser.parse_args()
+    samples = corpus()
+    worker = open_worker()
+    try:
+        if worker is not None:
+            # The first read starts the warm child; that is not what is being measured.
+            worker.read(*samples[0][:2])
+        print(f"golden corpus, {args.repeat} runs each (medians; ratio = ÷ floor)")
+        report(samples, measure(samples, args.repeat, worker))
+        if args.large:
+            big = large()
+            print("\nlong chronologies, 3 runs each")
+            report(big, measure(big, 3, worker))
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The assessment parser: which assessment it is, the child it is about, and its domains.
+
+Early Help Assessments, EHATs, CAFs and Child and Family Assessments share a title vocabulary and
+the assessment-framework domains; the classifier recognises them by the same words kept here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.documents.kinds import Kind
+from pipeline.documents.labels import contains_phrase, normalise_label
+from pipeline.documents.parsing import FieldValue, ParserContext, ParseResult, Source
+from pipeline.documents.referral_form import from_blocks
+from pipeline.documents.word import Block
+
+# Title phrases and the assessment each names; the more specific phrase first.
+TYPES: tuple[tuple[str, str], ...] = (
+    ("family caf", "Family CAF"),
+    ("ehat", "Early Help Assessment (EHAT)"),
+    ("early help assessment", "Early Help Assessment"),
+    ("eha", "Early Help Assessment"),
+    ("common assessment framework", "CAF"),
+    ("caf", "CAF"),
+    ("child and family assessment", "Child and Family Assessment"),
+    ("single assessment", "Single Assessment"),
+    ("family assessment", "Family Assessment"),
+)
+TITLES = tuple(phrase for phrase, _ in TYPES)
+DOMAINS = (
+    *("development of the child", "development of the unborn baby", "childs developmental needs"),
+    *("parents and carers", "parenting capacity", "family and environment"),
+    *("family and environmental factors", "family history and functioning"),
+)
+_CHILD_FIELDS = ("child_name", "child_dob")
+_HEADING_LINES = 80
+
+
+def assessment_type(blocks: Sequence[Block], title: str = "") -> str | None:
+    """The assessment a document's title (or an early heading) names."""
+    candidates = [title, *(b.cells[0] for b in blocks[:_HEADING_LINES] if len(b.cells) == 1)]
+    for line in candidates:
+        label = normalise_label(line)
+        if len(label.split()) > 15:
+            continue
+        for phrase, name in TYPES:
+            if contains_phrase(label, phrase):
+                return name
+    return None
+
+
+def domains(blocks: Sequence[Block]) -> list[str]:
+    """The assessment-framework domains a document has as headings or lines of their own."""
+    lines = {normalise_label(cell) for b in blocks for cell in b.cells[:1] if len(cell) < 80}
+    return [d for d in DOMAINS if any(contains_phrase(line, d) for line in lines)]
+
+
+def blocks_of(source: Source) -> tuple[tuple[Block, ...], str]:
+    if source.sniffed.type == "docx" and source.word is not None:
+        return source.word.blocks, source.word.title
+    pdf = source.pdf if source.sniffed.type == "pdf" else None
+    return (tuple(Block((line,)) for line in pdf.lines) if pdf else ()), ""
+
+
+class AssessmentParser:
+    """Assessments in Word and PDF: the type, the child, and the domains covered."""
+
+    kind = Kind.ASSESSMENT
+    types = frozenset({"docx", "pdf"})
+
+    def parse(self, source: Source, context: ParserContext) -> ParseResult | None:
+        blocks, title = blocks_of(source)
+        found: dict[str, FieldValue] = {}
+        if (name := assessment_type(blocks, title)) is not None:
+            found["assessment_type"] = FieldValue(name, 0.9, "text")
+        if covered := domains(blocks):
+            found["domains"] = FieldValue(covered, 0.9, "text")
+        labelled = from_blocks(blocks, source.word.labelled if source.word else (), False)
+        found.update({k: labelled.found[k] for k in _CHILD_FIELDS if k in labelled.found})
+        notes = []
+        if "child_name" not in found:
+            notes.append("the assessment does not name the child in a labelled field")
+        if not covered:
+            notes.append("no assessment domains (such as 'Development of the child') were found")
+        return ParseResult(found, tuple(notes))

@@ -1,0 +1,447 @@
+"""The words of referral forms: which label means which field, ticked boxes, and yes/no answers.
+
+Other councils' forms say the same things in different words ("D.O.B.", "Date of birth / EDD",
+"Forename(s)" + "Surname"), and a generic label ("Name", "Email", "Role") means different fields
+in different sections of a form. Labels are normalised, matched as whole-word prefixes against
+the synonyms below, and generic ones only count in the section they belong to.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+
+from pipeline.documents.word import Block
+
+
+@functools.lru_cache(maxsize=8192)
+def normalise_label(label: str) -> str:
+    """A label reduced for matching: lower case, no apostrophes, dots or stray punctuation.
+
+    Cached: the classifier and the parsers look at the same short labels and titles many times.
+    """
+    text = label.lower().replace("'", "").replace("’", "").replace(".", "")
+    text = re.sub(r"[_\-:;,*?()\[\]]", " ", text).replace("/", " / ")
+    return " ".join(text.split())
+
+
+def starts_with_phrase(label: str, prefix: str) -> bool:
+    """Whether a normalised label begins with `prefix` as whole words ("dob / edd", "dob")."""
+    return label.startswith(prefix) and (
+        len(label) == len(prefix) or not label[len(prefix)].isalnum()
+    )
+
+
+def contains_phrase(label: str, word: str) -> bool:
+    """Whether `word` (a phrase) stands as whole words in a normalised label."""
+    return f" {word} " in f" {label} "
+
+
+# --- Sections: where a generic label ("Name", "Email") stands decides what it means. ---
+
+CHILD, REFERRER, HOUSEHOLD = "child", "referrer", "household"
+CONSENT, GENOGRAM, MANAGER = "consent", "genogram", "manager"
+SUBMISSION = "submission"
+_SECTION_WORDS = (
+    (SUBMISSION, ("submission",)),
+    (CONSENT, ("consent",)),
+    (GENOGRAM, ("genogram",)),
+    (MANAGER, ("manager sign", "sign off", "signoff", "authorisation", "management oversight")),
+    (REFERRER, ("referrer", "referring", "person making", "professional", "your details")),
+    (HOUSEHOLD, ("household", "parent", "carer", "family member", "adult", "sibling")),
+    (CHILD, ("child", "young person", "unborn", "subject")),
+)
+_NUMBERED = re.compile(r"\s*(section|part|\d+[.)]?\s)", re.IGNORECASE)
+
+
+def section_of(text: str, current: str) -> str:
+    """The section a heading starts (or the current one, for a heading that names none)."""
+    label = normalise_label(text)
+    for name, words in _SECTION_WORDS:
+        if any(word in label for word in words):
+            return name
+    # A numbered heading about something else starts a section no label rule cares about.
+    return "" if _NUMBERED.match(label) else current
+
+
+def looks_like_heading(block: Block) -> bool:
+    """A lone short line or cell that names a part of the form rather than answering anything."""
+    filled = [cell for cell in block.cells if cell]
+    if len(filled) != 1 or GLYPH.search(filled[0]):
+        return False
+    text = filled[0]
+    if block.heading or _NUMBERED.match(text):
+        return True
+    _, colon, value = text.partition(":")
+    short = len(text.split()) <= 8 and not text.rstrip().endswith((".", "?"))
+    return short and not (colon and value.strip())
+
+
+# --- Which field a label names. ---
+
+_ANY = None
+_NOT_REFERRER = frozenset({CHILD, ""})
+_NAME_FIELDS = frozenset({"child_name", "referrer_name", "forename", "surname"})
+_NOT_A_NAME = (
+    *("role", "agency", "team", "phone", "telephone", "tel", "mobile", "email", "e mail"),
+    *("address", "manager", "job", "title", "organisation", "organization", "signature"),
+    *("date", "position", "service", "school", "gp", "relationship", "setting"),
+)
+_NOT_A_PANEL = ("date", "time", "question", "decision", "outcome")
+# Labels that start like a question but still name a field; checked before anything else.
+_FIRST: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
+    ("consent_who", ("who agreed", "who gave consent", "consent given by", "consent from"), _ANY),
+    ("consent_reason_not", ("if not why not", "if no why not"), frozenset({CONSENT})),
+    (
+        "consent_reason_not",
+        ("reason consent not", "why consent was not", "if consent not given", "if no consent"),
+        _ANY,
+    ),
+    ("genogram_why", ("why or why not", "why"), frozenset({GENOGRAM})),
+    ("genogram_why", ("why is a genogram", "reason for genogram", "genogram reason"), _ANY),
+    (
+        "family_informed",
+        (
+            *("has the family been told", "have the family been told", "family informed"),
+            *("is the family aware", "family aware", "has the family been informed"),
+        ),
+        _ANY,
+    ),
+    ("panel_question", ("the question for the panel", "question for the panel"), _ANY),
+    ("panel_question", ("what are you asking the panel", "what is the panel being asked"), _ANY),
+)
+# (field, label prefixes, sections where the label means that field; None for any section)
+_LABELS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
+    (
+        "child_dob",
+        (
+            *("date of birth", "dob", "d o b", "edd", "due date", "expected due date", "child dob"),
+            *("expected date of delivery", "childs date of birth", "childs dob"),
+        ),
+        _NOT_REFERRER,
+    ),
+    (
+        "child_name",
+        (
+            *("childs name", "child name", "childs full name", "name of child", "cyp name"),
+            *("name of the child", "child / young persons name", "young persons name"),
+        ),
+        _ANY,
+    ),
+    ("forename", ("forename", "forenames", "first name", "given name"), _NOT_REFERRER),
+    ("surname", ("surname", "last name", "family name"), _NOT_REFERRER),
+    (
+        "referrer_email",
+        ("referrers email", "referrer email", "email of referrer", "referrers e mail"),
+        _ANY,
+    ),
+    ("manager_consulted", ("manager consulted", "line manager consulted", "discussed with"), _ANY),
+    ("referral_date", ("date of referral", "referral date", "date of request"), _ANY),
+    ("referrer_role", ("referrers role", "referrer role", "role of referrer"), _ANY),
+    ("referrer_agency", ("referring agency", "referrers agency", "referrer agency"), _ANY),
+    ("referrer_phone", ("referrers phone", "referrer phone", "referrers telephone"), _ANY),
+    ("referrer_team", ("referrers team", "referrer team"), _ANY),
+    (
+        "referrer_name",
+        (
+            *("referrers name", "referrer name", "name of referrer", "referred by", "referrer"),
+            *("name of person making", "name of professional", "professionals name", "your name"),
+        ),
+        _ANY,
+    ),
+    ("referrer_email", ("email", "e mail", "email address", "your email"), frozenset({REFERRER})),
+    ("referrer_name", ("name", "full name"), frozenset({REFERRER})),
+    ("referrer_role", ("role", "job title", "position", "designation"), frozenset({REFERRER})),
+    (
+        "referrer_agency",
+        ("agency", "organisation", "organization", "service"),
+        frozenset({REFERRER}),
+    ),
+    ("referrer_team", ("team",), frozenset({REFERRER})),
+    (
+        "referrer_phone",
+        ("phone", "telephone", "tel", "mobile", "contact number"),
+        frozenset({REFERRER}),
+    ),
+    ("child_name", ("name", "full name"), frozenset({CHILD})),
+    ("child_gender", ("gender", "sex"), _NOT_REFERRER),
+    ("child_ethnicity", ("ethnicity", "ethnic origin", "ethnic background"), _NOT_REFERRER),
+    ("child_language", ("first language", "main language", "language"), _NOT_REFERRER),
+    ("child_send", ("send", "sen", "ehcp", "special educational needs"), _NOT_REFERRER),
+    (
+        "child_school",
+        ("school or setting", "school", "setting", "nursery", "education setting"),
+        _NOT_REFERRER,
+    ),
+    ("child_gp", ("gp", "gp practice", "gp surgery", "doctor"), _NOT_REFERRER),
+    ("child_nhs_number", ("nhs number", "nhs no", "nhs"), _NOT_REFERRER),
+    (
+        "child_council_id",
+        ("council id", "lcs id", "mosaic id", "child id", "person id", "local authority id"),
+        _NOT_REFERRER,
+    ),
+    ("child_current_plan", ("current plan", "current status", "plan status"), _NOT_REFERRER),
+    ("other_children", ("other children", "siblings"), _ANY),
+    (
+        "agencies",
+        ("agencies involved", "professionals involved", "other agencies", "services involved"),
+        _ANY,
+    ),
+    ("lead_professional", ("lead professional", "lead practitioner"), _ANY),
+    ("needs", ("needs", "identified needs", "presenting needs", "concerns"), _ANY),
+    ("strengths", ("strengths", "protective factors", "what is working well"), _ANY),
+    ("risks", ("risks", "risk factors", "worries", "what are we worried about"), _ANY),
+    (
+        "tried",
+        ("what has been tried", "support already provided", "previous support", "interventions"),
+        _ANY,
+    ),
+    (
+        "child_views",
+        (
+            *("the childs views", "childs views", "views of the child", "voice of the child"),
+            *("child / young persons views", "young persons views", "wishes and feelings"),
+        ),
+        _ANY,
+    ),
+    (
+        "parent_views",
+        (
+            *("the parents or carers views", "parents or carers views", "parents views"),
+            *("parent / carer views", "parents / carers views", "views of the parents"),
+            *("parent views", "carers views"),
+        ),
+        _ANY,
+    ),
+    ("outcomes_sought", ("outcomes sought", "desired outcomes", "outcomes"), _ANY),
+    ("manager_name", ("managers name", "manager name", "name of manager", "signed off by"), _ANY),
+    ("manager_role", ("managers role", "manager role", "role of manager"), _ANY),
+    ("manager_date", ("date signed off", "sign off date", "date of sign off"), _ANY),
+    ("manager_name", ("name",), frozenset({MANAGER})),
+    ("manager_role", ("role", "job title", "position"), frozenset({MANAGER})),
+    ("manager_date", ("date",), frozenset({MANAGER})),
+    ("referral_date", ("date",), frozenset({SUBMISSION})),
+    (
+        "panel",
+        (
+            *("panel / locality", "panel or locality", "panel", "locality", "which panel"),
+            *("submission panel", "submitted to"),
+        ),
+        _ANY,
+    ),
+    ("request", ("type of request", "request type", "types of request", "support requested"), _ANY),
+)
+
+
+def _normalised(
+    table: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...],
+) -> tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...]:
+    return tuple((key, tuple(map(normalise_label, words)), where) for key, words, where in table)
+
+
+_FIRST = _normalised(_FIRST)
+_LABELS = _normalised(_LABELS)
+ALL_PREFIXES = frozenset(p for _, prefixes, _ in _LABELS for p in prefixes)
+
+
+def label_field(label: str) -> str | None:
+    """Which form fact a label names, wherever it stands ("D.O.B." -> "child_dob"), if any."""
+    return field_for(normalise_label(label), "")
+
+
+def _lookup(
+    table: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...], label: str, section: str
+) -> str | None:
+    for key, prefixes, where in table:
+        if where is not None and section not in where:
+            continue
+        if not any(starts_with_phrase(label, prefix) for prefix in prefixes):
+            continue
+        banned = _NOT_A_NAME if key in _NAME_FIELDS else _NOT_A_PANEL if key == "panel" else ()
+        if not any(contains_phrase(label, word) for word in banned):
+            return key
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def field_for(label: str, section: str) -> str | None:
+    """Which fact a (normalised) label names, in this section of the form (cached: forms repeat)."""
+    if not label or len(label) > 80:
+        return None
+    if (key := _lookup(_FIRST, label, section)) is not None:
+        return key
+    if label.startswith(("if ", "why", "who ", "reason")):
+        return None
+    if "genogram" in label and (label == "genogram" or "requir" in label or "need" in label):
+        return "genogram_required"
+    if "consent" in label or "agree" in label:
+        return "consent"
+    return _lookup(_LABELS, label, section)
+
+
+# --- Request types and reasons, by their words. ---
+
+_REQUEST_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("section20", ("section 20", "section20", "s20", "emergency admission")),
+    ("admission_to_care", ("admission to care", "high cost package", "larp", "accommodation")),
+    ("return_home", ("return home", "returning home", "kinship")),
+    ("threshold_resolution", ("threshold",)),
+    ("step_down", ("step down", "transition")),
+    ("specific_service", ("specific service", "access to a service", "particular service")),
+    ("multi_agency_package", ("multi agency package", "package of support", "support package")),
+    ("lead_professional", ("lead professional", "team around the family", "taf")),
+    ("advice", ("advice", "guidance", "consultation")),
+)
+_REASON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("no_improvement", ("no improvement", "not improved", "no progress", "lack of progress")),
+    ("high_cost", ("high cost", "cost of the support", "costly")),
+    ("escalation", ("escalation", "escalate", "escalating")),
+)
+
+
+def _keys(text: str, vocabulary: tuple[tuple[str, tuple[str, ...]], ...]) -> set[str]:
+    keys = set()
+    for line in re.split(r"[\n;,]", text):
+        label = normalise_label(line)
+        for key, words in vocabulary:
+            if any(contains_phrase(label, word) for word in words):
+                keys.add(key)
+                break
+    return keys
+
+
+def request_keys(text: str) -> set[str]:
+    """The request types a tick label or a typed answer names ("Section 20; advice")."""
+    return _keys(text, _REQUEST_WORDS)
+
+
+def reason_keys(text: str) -> set[str]:
+    """The reasons for a request that a label names ("Reason: risk of escalation")."""
+    return _keys(text, _REASON_WORDS)
+
+
+def tick_meaning(label: str) -> tuple[str, set[str]]:
+    """Whether a ticked label is a request type or a reason, and which ones."""
+    # "Admission to care or high-cost package" is a request; only a label that says it is a
+    # reason, or names no request at all, is read as a reason.
+    if not normalise_label(label).startswith("reason"):
+        requests = request_keys(label)
+        if requests:
+            return "request_types", requests
+    return "reasons", reason_keys(label)
+
+
+# --- Ticked boxes and yes/no answers. ---
+
+_CHECKED = frozenset("☒☑✓✔✗✘■⊠xX")
+GLYPH = re.compile(r"(\[\s*[xX✓✔]?\s*\]|[☒☑✓✔✗✘■⊠☐□◻]|(?<![\w'’])[xX](?![\w'’]))")
+
+
+def _is_ticked(glyph: str) -> bool:
+    return any(ch in _CHECKED for ch in glyph)
+
+
+def ticks(text: str) -> list[tuple[str, bool]]:
+    """(label, ticked) for each box in "☒ Yes ☐ No" or "Yes ☒ No ☐" (box first or last)."""
+    pieces = GLYPH.split(text)
+    if len(pieces) < 3:
+        return []
+    # "Request: [X] Advice" puts its boxes first once past the label and its colon.
+    box_first = not pieces[0].strip() or pieces[0].rstrip().endswith(":")
+    found = []
+    for index in range(1, len(pieces), 2):
+        label = pieces[index + 1] if box_first else pieces[index - 1]
+        found.append((label.strip(" :-\t\n"), _is_ticked(pieces[index])))
+    return found
+
+
+def _is_lone_box(cell: str) -> bool:
+    return bool(cell) and GLYPH.fullmatch(cell.strip()) is not None
+
+
+def block_ticks(cells: Sequence[str]) -> Iterator[tuple[str, bool]]:
+    """Every (label, ticked) in a row: boxes inside cells, and a box cell beside its label."""
+    for cell in cells:
+        for label, on in ticks(cell):
+            if label and len(label) < 120:
+                yield label, on
+    for first, second in itertools.pairwise(cells):
+        if _is_lone_box(second) and not _is_lone_box(first):
+            yield first, _is_ticked(second)
+        elif _is_lone_box(first) and not _is_lone_box(second):
+            yield second, _is_ticked(first)
+
+
+def yes_no(value: str) -> bool | None:
+    """Yes, no, or not answered: from ticked boxes if there are boxes, else from the words."""
+    boxes = ticks(value)
+    if boxes:
+        chosen = {_answer(label) for label, on in boxes if on} - {None}
+    else:
+        # "Yes / No" printed as a prompt answers nothing; "No - family declined" answers no.
+        chosen = {_answer(word) for word in normalise_label(value).split()[:4]} - {None}
+    return chosen.pop() if len(chosen) == 1 else None
+
+
+def _answer(label: str) -> bool | None:
+    words = normalise_label(label).split()
+    first = words[0] if words else ""
+    if first in ("yes", "y", "true", "agreed", "given"):
+        return True
+    if first in ("no", "n", "false", "not", "refused", "declined"):
+        return False
+    return None
+
+
+_PROMPTS = ("click or tap", "click here", "choose an item", "enter text", "enter a date")
+
+
+def clean(value: str) -> str | None:
+    """A typed answer with its spacing tidied; None for nothing, a lone box or Word's prompt."""
+    text = " ".join(value.split()).strip(" :-")
+    if not text or GLYPH.fullmatch(text) or text.lower().startswith(_PROMPTS):
+        return None
+    return text
+
+
+def clean_lines(value: str) -> str | None:
+    """A multi-line answer tidied line by line, keeping its line breaks."""
+    lines = [" ".join(line.split()) for line in value.splitlines()]
+    return clean(value) and "\n".join(line for line in lines if line)
+
+
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def email(value: str) -> str | None:
+    """The first email address in `value`, lower-cased."""
+    found = _EMAIL.search(value)
+    return found.group(0).lower() if found else None
+
+
+# --- Label/value pairs as forms lay them out. ---
+
+
+def pairs(cells: Sequence[str], split_bare: bool) -> Iterator[tuple[str, str]]:
+    """(label, value) candidates: "Label: value" lines, bare PDF lines, and cells side by side."""
+    for cell in cells:
+        for line in cell.splitlines():
+            label, colon, value = line.partition(":")
+            if colon and 0 < len(label.split()) <= 8:
+                yield label, value
+            elif split_bare and (found := _split_bare(line)):
+                yield found
+    for index in range(0, len(cells) - 1, 2):
+        yield cells[index], cells[index + 1]
+
+
+def _split_bare(line: str) -> tuple[str, str] | None:
+    """Split "Child's name Ada Example" (a PDF line with no colon) after a known label."""
+    words = line.split()
+    for count in range(1, min(len(words), 8)):
+        # The answer must start like an answer, not like the rest of a label ("/ locality").
+        if normalise_label(" ".join(words[:count])) in ALL_PREFIXES and words[count][0].isalnum():
+            return " ".join(words[:count]), " ".join(words[count:])
+    return None

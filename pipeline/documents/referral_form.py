@@ -1,0 +1,400 @@
+"""The referral form parser: every SPEC §4 field, from our form's tags or from labels elsewhere.
+
+Our form's value cells are content controls with stable tags, so they are read exactly; its
+label/value tables are then read as any other council's form is, to fill what the tags left
+empty. Other Word forms are read by label matching (see `labels`), PDF forms through their
+AcroForm fields first and their page text second. The few facts intake needs (`FormFacts`) are
+derived from the same fields, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pipeline.documents import labels
+from pipeline.documents.dates import parse_date
+from pipeline.documents.form import HOUSEHOLD_COLUMNS, REASONS, REQUEST_TYPES, SECTIONS, FormFacts
+from pipeline.documents.form import Text as TextRow
+from pipeline.documents.form import Tick as TickRow
+from pipeline.documents.form import YesNo as YesNoRow
+from pipeline.documents.kinds import Kind
+from pipeline.documents.parsing import (
+    FieldSource,
+    FieldValue,
+    ParserContext,
+    ParseResult,
+    ReadLimits,
+    Source,
+)
+from pipeline.documents.sniff import Sniffed
+from pipeline.documents.word import Block, WordDoc
+
+log = logging.getLogger(__name__)
+
+# Fields a referral form must answer (issue 3), as the referrer reads them.
+REQUIRED = {
+    "child_name": "the child's name",
+    "child_dob": "the child's date of birth (or due date)",
+    "referrer_name": "the referrer's name",
+    "referrer_email": "the referrer's email address",
+    "request_types": "the type of request",
+    "consent": "whether the family agreed to the panel discussion (consent)",
+}
+_CONFIDENCE: dict[FieldSource, float] = {
+    "content-control": 1.0,
+    "acroform": 0.9,
+    "table-label": 0.85,
+    "table": 0.85,
+    "text": 0.7,
+    "sheet": 0.85,
+}
+DATE_FIELDS = frozenset({"child_dob", "referral_date", "manager_date"})
+YES_NO_FIELDS = frozenset({"consent", "genogram_required", "family_informed"})
+# Our form tags a yes/no pair by a prefix; the field it answers may be named differently.
+_FIELD_OF_PREFIX = {"genogram": "genogram_required"}
+_MULTILINE = frozenset(
+    row.tag for part in SECTIONS for row in part.rows if isinstance(row, TextRow) and row.multiline
+)
+LIST_FIELDS = {"request_types": tuple(REQUEST_TYPES), "reasons": tuple(REASONS)}
+# Tags only our form has: any one of them means the controls can be trusted.
+_OUR_TAGS = frozenset({"child_name", "referrer_email", "consent_yes", "request_section20"})
+
+
+@dataclass
+class Draft:
+    """Fields as they are found: the first value for a field is kept; ticks accumulate."""
+
+    found: dict[str, FieldValue] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def offer(self, key: str, value: Any, source: FieldSource) -> None:
+        if value is None or value == []:
+            return
+        if key in LIST_FIELDS:
+            value = self._merged(key, value)
+        elif key in self.found:
+            return
+        self.found[key] = FieldValue(value, _CONFIDENCE[source], source)
+
+    def _merged(self, key: str, value: Iterable[str]) -> list[str]:
+        had = self.found.get(key)
+        keys = set(value) | set(had.value if had else ())
+        return [item for item in LIST_FIELDS[key] if item in keys]
+
+    def fill(self, other: Draft) -> None:
+        for key, value in other.found.items():
+            self.found.setdefault(key, value)
+        self.notes += [note for note in other.notes if note not in self.notes]
+
+    def value(self, key: str) -> Any:
+        found = self.found.get(key)
+        return found.value if found is not None else None
+
+
+# --- Reading one answer. ---
+
+
+def read_answer(draft: Draft, key: str, text: str, source: FieldSource, label: str = "") -> None:
+    """Offer one typed answer for `key`, read as that field's kind of value."""
+    if key in YES_NO_FIELDS:
+        draft.offer(key, labels.yes_no(text), source)
+    elif key == "request":
+        draft.offer("request_types", sorted(labels.request_keys(text)), source)
+    elif key in DATE_FIELDS:
+        _read_date(draft, key, text, source, label)
+    elif key == "referrer_email":
+        _read_email(draft, text, source, label)
+    elif key in _MULTILINE:
+        draft.offer(key, labels.clean_lines(text), source)
+    else:
+        draft.offer(key, labels.clean(text), source)
+
+
+def _read_date(draft: Draft, key: str, text: str, source: FieldSource, label: str) -> None:
+    written = labels.clean(text)
+    if written is None:
+        return
+    day = parse_date(written)
+    if day is not None:
+        draft.offer(key, day.isoformat(), source)
+    elif key not in draft.found:
+        draft.notes.append(f"{_label(key, label)}: '{written[:40]}' could not be read as a date")
+
+
+def _read_email(draft: Draft, text: str, source: FieldSource, label: str) -> None:
+    written = labels.clean(text)
+    if written is None:
+        return
+    address = labels.email(written)
+    if address is not None:
+        draft.offer("referrer_email", address, source)
+    elif "referrer_email" not in draft.found:
+        what = _label("referrer_email", label)
+        draft.notes.append(f"{what}: '{written[:40]}' is not an email address")
+
+
+def _label(key: str, label: str) -> str:
+    return " ".join(label.split()).rstrip(":?") or REQUIRED.get(key, key.replace("_", " "))
+
+
+# --- Our form, by tag. ---
+
+
+def from_controls(controls: Mapping[str, str | bool]) -> Draft:
+    """Every field of our form from its content controls, exactly."""
+    draft = Draft()
+    for part in SECTIONS:
+        for row in part.rows:
+            _control_row(draft, row, controls)
+    household = [_member(controls, number) for number in range(1, 100)]
+    draft.offer("household", [m for m in _until_gap(household) if m], "content-control")
+    return draft
+
+
+def _control_row(
+    draft: Draft, row: TextRow | TickRow | YesNoRow, controls: Mapping[str, Any]
+) -> None:
+    if isinstance(row, TextRow):
+        value = controls.get(row.tag)
+        if isinstance(value, str):
+            read_answer(draft, row.tag, value, "content-control", row.label)
+    elif isinstance(row, TickRow):
+        list_key = "request_types" if row.tag.startswith("request_") else "reasons"
+        if controls.get(row.tag) is True:
+            draft.offer(list_key, [row.tag.split("_", 1)[1]], "content-control")
+    else:
+        yes, no = (
+            controls.get(f"{row.prefix}_yes") is True,
+            controls.get(f"{row.prefix}_no") is True,
+        )
+        key = _FIELD_OF_PREFIX.get(row.prefix, row.prefix)
+        draft.offer(key, yes if yes != no else None, "content-control")
+
+
+def _member(controls: Mapping[str, Any], number: int) -> dict[str, Any] | None:
+    if f"household_{number}_name" not in controls:
+        return None
+    texts = {key: controls.get(f"household_{number}_{key}") for key, _ in HOUSEHOLD_COLUMNS}
+    return _household_member({k: v for k, v in texts.items() if isinstance(v, str)}) or {}
+
+
+def _until_gap(items: Sequence[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    found = []
+    for item in items:
+        if item is None:
+            break
+        found.append(item)
+    return found
+
+
+def _household_member(texts: Mapping[str, str]) -> dict[str, Any] | None:
+    name = labels.clean(texts.get("name", ""))
+    if name is None:
+        return None
+    return {
+        "name": name,
+        "relationship": labels.clean(texts.get("relationship", "")),
+        "parental_responsibility": labels.yes_no(texts.get("parental_responsibility", "")),
+        "do_not_disclose": labels.yes_no(texts.get("do_not_disclose", "")),
+    }
+
+
+# --- Any form, by label. ---
+
+
+def from_blocks(
+    blocks: Iterable[Block],
+    labelled: Iterable[tuple[str, str | bool]],
+    split_bare: bool,
+    labelled_source: FieldSource = "content-control",
+) -> Draft:
+    """Fields from label/value rows, "Label: value" lines, ticked boxes and labelled controls."""
+    reader, section = _LabelReader(), ""
+    blocks = tuple(blocks)
+    for block in blocks:
+        if labels.looks_like_heading(block):
+            section = labels.section_of(block.cells[0], section)
+        source: FieldSource = "table-label" if block.table >= 0 else "text"
+        for label, value in labels.pairs(block.cells, split_bare):
+            reader.take(label, value, section, source)
+        for label, on in labels.block_ticks(block.cells):
+            reader.tick(label, on, section, source)
+    for label, answer in labelled:
+        if isinstance(answer, bool):
+            reader.tick(label, answer, "", labelled_source)
+        else:
+            reader.take(label, answer, "", labelled_source)
+    return reader.finish(household_from_tables(blocks))
+
+
+@dataclass
+class _LabelReader:
+    """Label/value pairs into a draft; a forename and a surname make the child's name."""
+
+    draft: Draft = field(default_factory=Draft)
+    names: dict[str, FieldValue] = field(default_factory=dict)
+
+    def take(self, label: str, value: str, section: str, source: FieldSource) -> None:
+        key = labels.field_for(labels.normalise_label(label), section)
+        if key is None or not value.strip():
+            return
+        if key in ("forename", "surname"):
+            if key not in self.names and (clean := labels.clean(value)) is not None:
+                self.names[key] = FieldValue(clean, _CONFIDENCE[source], source)
+            return
+        read_answer(self.draft, key, value, source, label)
+
+    def tick(self, label: str, on: bool, section: str, source: FieldSource) -> None:
+        words = labels.normalise_label(label).split()
+        if not on or not words:
+            return
+        # "Consent: Yes" can arrive as a tick labelled "consent yes" (AcroForm, our tags).
+        if words[-1] in ("yes", "no") and len(words) > 1:
+            self.take(" ".join(words[:-1]), words[-1], section, source)
+            return
+        key, keys = labels.tick_meaning(label)
+        self.draft.offer(key, sorted(keys), source)
+
+    def finish(self, household: list[dict[str, Any]]) -> Draft:
+        forename, surname = self.names.get("forename"), self.names.get("surname")
+        if forename is not None and surname is not None:
+            name = f"{forename.value} {surname.value}"
+            self.draft.offer("child_name", name, forename.source)
+        self.draft.offer("household", household, "table")
+        return self.draft
+
+
+_HOUSEHOLD_HEADERS = {
+    "name": ("name", "full name", "names"),
+    "relationship": ("relationship", "relationship to the child", "relationship to child"),
+    "parental_responsibility": ("parental responsibility", "pr"),
+    "do_not_disclose": ("address must not be disclosed", "do not disclose", "confidential address"),
+}
+
+
+def household_from_tables(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    """Household members from a table headed by "Name" and "Relationship" columns."""
+    columns: dict[str, int] | None = None
+    table = -2
+    members: list[dict[str, Any]] = []
+    for block in blocks:
+        if block.table != table:
+            table, columns = block.table, _household_columns(block.cells)
+            continue
+        if columns is not None and block.table >= 0:
+            texts = {key: block.cells[i] for key, i in columns.items() if i < len(block.cells)}
+            if (member := _household_member(texts)) is not None:
+                members.append(member)
+    return members
+
+
+def _household_columns(cells: Sequence[str]) -> dict[str, int] | None:
+    found: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        label = labels.normalise_label(cell)
+        for key, headers in _HOUSEHOLD_HEADERS.items():
+            if key not in found and any(labels.starts_with_phrase(label, h) for h in headers):
+                found[key] = index
+                break
+    return found if {"name", "relationship"} <= found.keys() else None
+
+
+# --- Whole documents. ---
+
+
+def word_draft(word: WordDoc) -> tuple[Draft, str]:
+    """Our form by tag (then labels for the rest), or another form by labels alone."""
+    by_label = from_blocks(word.blocks, word.labelled, split_bare=False)
+    if _OUR_TAGS.isdisjoint(word.controls):
+        return by_label, "labels"
+    draft = from_controls(word.controls)
+    draft.fill(by_label)
+    return draft, "content-controls"
+
+
+def pdf_draft(source: Source) -> Draft:
+    """A PDF form: its AcroForm fields first, then label matching on its text lines."""
+    # Filled-in AcroForm fields are answers; the page text around them may only be prompts.
+    draft = from_blocks((), source.pdf_fields, split_bare=True, labelled_source="acroform")
+    pdf = source.pdf
+    lines = tuple(Block((line,)) for line in pdf.lines) if pdf else ()
+    draft.fill(from_blocks(lines, (), split_bare=True))
+    return draft
+
+
+def facts_of(draft: Draft, how: str) -> FormFacts:
+    """The few facts intake needs, from the fields found; `how` the form was read."""
+    requests = tuple(draft.value("request_types") or ())
+    born = draft.value("child_dob")
+    return FormFacts(
+        panel=draft.value("panel"),
+        child_name=draft.value("child_name"),
+        child_dob=date.fromisoformat(born) if born else None,
+        referrer_name=draft.value("referrer_name"),
+        referrer_email=draft.value("referrer_email"),
+        request_types=requests,
+        consent=draft.value("consent"),
+        genogram_required=draft.value("genogram_required"),
+        section20="section20" in requests,
+        source=how if how == "content-controls" or _has_facts(draft) else "none",
+    )
+
+
+_FACT_FIELDS = (
+    *("panel", "child_name", "child_dob", "referrer_name", "referrer_email"),
+    *("request_types", "consent", "genogram_required"),
+)
+
+
+def _has_facts(draft: Draft) -> bool:
+    return any(key in draft.found for key in _FACT_FIELDS)
+
+
+def result_of(draft: Draft, how: str) -> ParseResult:
+    """The parse result: fields, the required ones missing, and notes a referrer can act on."""
+    missing = tuple(key for key in REQUIRED if key not in draft.found)
+    notes = list(draft.notes)
+    if not draft.found:
+        notes.insert(0, "no fields could be read from this form: a person will read it")
+    elif missing:
+        notes.append(f"the form does not give {_joined([REQUIRED[k] for k in missing])}")
+    return ParseResult(dict(draft.found), tuple(notes), None, missing, facts_of(draft, how))
+
+
+def _joined(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def read_draft(source: Source) -> tuple[Draft, str]:
+    """The draft of a referral form of any type we read, and how it was read."""
+    if source.sniffed.type == "docx" and source.word is not None:
+        return word_draft(source.word)
+    if source.sniffed.type == "pdf":
+        return pdf_draft(source), "labels"
+    return Draft(), "none"
+
+
+class ReferralFormParser:
+    """Referral forms in Word and PDF: ours by tag, others by label, PDF forms by field."""
+
+    kind = Kind.REFERRAL_FORM
+    types = frozenset({"docx", "pdf"})
+
+    def parse(self, source: Source, context: ParserContext) -> ParseResult | None:
+        draft, how = read_draft(source)
+        return result_of(draft, how)
+
+
+def read_form_facts(data: bytes, sniffed: Sniffed) -> FormFacts:
+    """What a referral form says (intake's few facts): tags first, then labels; never raises."""
+    try:
+        if sniffed.problem is None:
+            return facts_of(*read_draft(Source(data, sniffed, ReadLimits())))
+    except Exception as exc:
+        # A hostile or odd file must never stop intake; the document is still filed.
+        log.warning("reading a referral form failed: %s", type(exc).__name__)
+    return facts_of(Draft(), "none")
