@@ -264,3 +264,29 @@ def test_acknowledgement_lists_what_the_form_leaves_unanswered(service: App) -> 
     unanswered = ack.text().split("does not yet say")[1]
     assert "date of birth" in unanswered and "consent" in unanswered
     assert "child's name" not in unanswered
+
+
+def test_chronology_problems_are_reported_not_fixed(service: App) -> None:
+    from docx import Document as WordDocument
+
+    document = WordDocument()
+    document.add_heading("Chronology", level=1)
+    table = document.add_table(rows=1, cols=3)
+    for cell, title in zip(table.rows[0].cells, ("Date", "Event", "Source"), strict=True):
+        cell.text = title
+    for when, event in (("03/02/2025", "Visit"), ("31/02/2025", "Meeting"), ("01/01/2027", "Plan")):
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text, cells[2].text = when, event, "School"
+    buffer = __import__("io").BytesIO()
+    document.save(buffer)
+    chron = samples.File("chronology.docx", samples.DOCX, buffer.getvalue())
+    files = [f for f in samples.full_referral(SCHOOL) if f.filename != "Chronology.docx"]
+    drop(service, samples.Mail(REFERRER, "Referral", files=[*files, chron]), NOW)
+    poll(service)
+    with service.store.session() as session:
+        case = one_case(service, session, "MASP-2026-0001")
+    [chronology] = [d for d in case["documents"] if d["kind"] == "chronology"]
+    notes = " ".join(chronology["notes"])
+    # The clock reads November 2026: January 2027 is in the future; 31 February never is.
+    assert "'01/01/2027' is in the future" in notes
+    assert "31/02/2025" in notes

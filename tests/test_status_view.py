@@ -60,8 +60,19 @@ def test_notes_and_missing_fields_are_printed_for_people() -> None:
         "missing": ["consent"],
         "notes": ["the form does not give consent"],
     }
-    case = {"reference": "MASP-2026-0001", "state": "incomplete", "fields": {}}
+    case = {
+        "reference": "MASP-2026-0001",
+        "state": "incomplete",
+        "fields": {},
+        "panel": "masp",
+        "meeting": "2026-12-08",
+        "deadline": "2026-12-01T12:00:00+00:00",
+        "referrer": "jo@example.org",
+        "missing": ["chronology"],
+        "flags": [],
+    }
     out = io.StringIO()
     print_detail(Console(file=out, width=100), case | {"documents": [document]})
     text = out.getvalue()
     assert "missing: consent" in text and "note: the form does not give consent" in text
+    assert "documents due by 01/12 12:00" in text and "still needed: chronology" in text

@@ -109,6 +109,15 @@ def detail(app: App, case: Case) -> dict[str, Any]:
 def print_detail(console: Console, data: dict[str, Any]) -> None:
     """One case for people: its facts, then each document with what was and was not read."""
     console.print(f"[bold]{data['reference']}[/bold] — {data['state']}", highlight=False)
+    console.print(
+        f"  panel {data['panel']}, meeting {data['meeting'] or '—'}, documents due by "
+        f"{_short_time(data['deadline'])}, referrer {data['referrer']}",
+        highlight=False,
+    )
+    if data["missing"]:
+        console.print(f"  still needed: {', '.join(data['missing'])}", highlight=False)
+    for flag in data["flags"]:
+        console.print(f"  [yellow]{flag}[/yellow]", highlight=False)
     for key, value in data["fields"].items():
         console.print(f"  {key}: {_shown(value)}", highlight=False)
     for document in data["documents"]:
