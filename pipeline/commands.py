@@ -57,15 +57,20 @@ def run(ctx: typer.Context) -> None:
 
 @app.command()
 def tick(ctx: typer.Context) -> None:
-    """Run every time-based job that is due (today: resending outbox email whose retry is due)."""
+    """Run every time-based job that is due (reminders, cut-off, …) and send the outbox."""
     from pipeline.service import run_due_jobs
 
     service = open_app(ctx)
     try:
-        sent = run_due_jobs(service)
+        report = run_due_jobs(service)
     finally:
         service.close()
-    console.print(f"Due jobs done; {sent} email(s) sent.")
+    console.print(
+        f"{len(report.done)} job(s) done, {len(report.skipped)} skipped as stale, "
+        f"{len(report.failed)} failed; {report.sent} email(s) sent."
+    )
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

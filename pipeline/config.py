@@ -108,6 +108,17 @@ class DeadlineConfig(Frozen):
     time: dt.time = dt.time(12, 0)
 
 
+class SlotBreak(Frozen):
+    at: dt.time
+    minutes: int = Field(15, ge=1, le=240)
+
+
+class SlotsConfig(Frozen):
+    start: dt.time | None = None
+    length_minutes: int = Field(30, ge=5, le=240)
+    breaks: tuple[SlotBreak, ...] = ()
+
+
 class PanelConfig(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")
     name: str
@@ -116,6 +127,7 @@ class PanelConfig(Frozen):
     meetings: MeetingsConfig
     deadline: DeadlineConfig = DeadlineConfig()
     slot_notice_days: int = Field(5, ge=0, le=30)
+    slots: SlotsConfig = SlotsConfig()
 
     @property
     def prefix(self) -> str:
@@ -152,6 +164,22 @@ class LimitsConfig(Frozen):
     max_pdf_pages: int = Field(500, ge=1)
 
 
+class RemindersConfig(Frozen):
+    hours_before: tuple[int, ...] = (72, 24)
+    deadline_day_time: dt.time | None = dt.time(9, 0)
+
+
+class ScreeningConfig(Frozen):
+    unscreened: Literal["hold", "list"] = "hold"
+    reminder_hours: int = Field(48, ge=1)
+
+
+class PackConfig(Frozen):
+    max_email_bytes: int = Field(20_000_000, ge=100_000)
+    soffice: str = "soffice"
+    convert_seconds: float = Field(120.0, gt=0)
+
+
 class RetentionConfig(Frozen):
     working_copies_days: int = Field(400, ge=1)
     quarantine_days: int = Field(90, ge=1)
@@ -171,6 +199,9 @@ class Config(Frozen):
     panels: tuple[PanelConfig, ...]
     people: PeopleConfig
     limits: LimitsConfig = LimitsConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    screening: ScreeningConfig = ScreeningConfig()
+    pack: PackConfig = PackConfig()
     retention: RetentionConfig = RetentionConfig()
     security: SecurityConfig = SecurityConfig()
     base_dir: str = "."

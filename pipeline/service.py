@@ -15,6 +15,8 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.intake.poll import PollReport, poll_once
 from pipeline.mailbox.base import MailSender, MailSource
 from pipeline.outbox.sender import deliver
+from pipeline.panel.jobs import TickReport, run_due
+from pipeline.panel.schedule import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +24,20 @@ log = logging.getLogger(__name__)
 RECONNECT_FIRST, RECONNECT_CAP = 5.0, 300.0
 
 
-def run_due_jobs(app: App) -> int:
-    """Every time-based job that is due now; returns how many emails were sent."""
+def tick(app: App, sender: MailSender) -> TickReport:
+    """Every time-based job that is due now, then the outbox (retries that are due too)."""
+    report = run_due(app, SOURCES)
+    report.sent = deliver(app, sender).sent
+    return report
+
+
+def run_due_jobs(app: App) -> TickReport:
+    """`masp tick`: one pass of every due job through the configured back-end."""
     from pipeline.mailbox.registry import open_sender
 
     sender = open_sender(app.config)
     try:
-        return deliver(app, sender).sent
+        return tick(app, sender)
     finally:
         sender.close()
 
@@ -51,7 +60,7 @@ def _serve_connected(
     due = threading.Event()
     due.set()
     scheduler.every(app.config.mailbox.poll_interval_seconds).seconds.do(due.set)
-    scheduler.every(1).minutes.do(lambda: deliver(app, sender))
+    scheduler.every(1).minutes.do(lambda: tick(app, sender))
     while not stop.is_set():
         if due.is_set():
             due.clear()

@@ -7,10 +7,15 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v dovecot >/dev/null 2>&1 || need_apt+=(dovecot-imapd dovecot-lmtpd)
 [ -x /usr/lib/dovecot/lmtp ] || need_apt+=(dovecot-lmtpd)
+# LibreOffice turns Word and Excel documents into PDF for the meeting pack.
+command -v soffice >/dev/null 2>&1 || need_apt+=(libreoffice-writer-nogui libreoffice-calc-nogui)
+command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
+fc-list 2>/dev/null | grep -qi dejavu || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${need_apt[@]}" >/dev/null
 fi
 
 PY="${PYTHON:-python3}"

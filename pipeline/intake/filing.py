@@ -23,6 +23,7 @@ from pipeline.intake.cases import add_document, apply_facts, find_case, open_cas
 from pipeline.intake.loops import detect_automatic, is_our_own
 from pipeline.intake.mime import Attachment, ParsedEmail, parse_email
 from pipeline.outbox.queue import audit, enqueue
+from pipeline.panel import replies
 from pipeline.store.models import Case, Document, Message
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,9 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
         )
         return case.reference if case else None
     row.status, row.category = "filed", "referral"
+    if replies.handle(app, session, row, parsed, case):
+        row.case_id = case.id if case else row.case_id
+        return case.reference if case else None
     if parsed.attachments:
         case = _file_documents(app, session, row, parsed, case)
     else:

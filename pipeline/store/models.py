@@ -189,14 +189,122 @@ class MailboxState(Base):
     checked_at: Mapped[datetime] = mapped_column()
 
 
+class JobRun(Base):
+    """A time-based job that has happened. The unique key makes `masp tick` idempotent: a job's
+    effect and its row are committed together, so running tick twice does everything once."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # e.g. "reminder:72h:case:7:2026-12-08T10:00" — what happened, to what, for which meeting.
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    ran_at: Mapped[datetime] = mapped_column()
+    # done | skipped (stale: its moment passed while the service was down) | failed
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ScreeningRequest(Base):
+    """One email asking a Service Manager to screen a case (R9). Only a reply carrying this
+    request's signed token, from this manager, and not used before, counts."""
+
+    __tablename__ = "screening_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    manager_email: Mapped[str] = mapped_column(String(320))
+    # A random nonce; the token in the email is the nonce signed with the installation key.
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    sent_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    # approve | decline | more_info, with the manager's reason and any co-opted agencies.
+    decision: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    coopt: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Slot(Base):
+    """A case's time at a meeting (R10), and whether the referrer said they will attend."""
+
+    __tablename__ = "slots"
+    __table_args__ = (UniqueConstraint("case_id", "meeting"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    panel_id: Mapped[str] = mapped_column(String(32))
+    meeting: Mapped[datetime] = mapped_column(index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    notified_at: Mapped[datetime | None] = mapped_column()
+    # None until the referrer answers; then "yes" or "no".
+    attendance: Mapped[str | None] = mapped_column(String(8))
+    attendance_at: Mapped[datetime | None] = mapped_column()
+
+
+class Pack(Base):
+    """One version of a meeting's pack (R12); a change reissues the whole pack as a new version."""
+
+    __tablename__ = "packs"
+    __table_args__ = (UniqueConstraint("panel_id", "meeting", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[str] = mapped_column(String(32))
+    meeting: Mapped[datetime] = mapped_column(index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # The digest of everything that went in: the same inputs never make a new version.
+    inputs_sha256: Mapped[str] = mapped_column(String(64))
+    stored_path: Mapped[str] = mapped_column(String(500))
+    pages: Mapped[int] = mapped_column(Integer)
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class PackSend(Base):
+    """Who received which version of a pack, and when (R12: recorded for every sending)."""
+
+    __tablename__ = "pack_sends"
+    __table_args__ = (UniqueConstraint("pack_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    sent_at: Mapped[datetime] = mapped_column()
+    references: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Conversion(Base):
+    """A document turned into PDF for the pack, done when it arrives so packs build in seconds."""
+
+    __tablename__ = "conversions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Keyed by content: the same bytes are converted once, whatever case they arrive on.
+    source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    pages: Mapped[int | None] = mapped_column(Integer)
+    # pending | done | failed (the pack then carries a page saying so)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+
+
 __all__ = [
     "AuditEvent",
     "Base",
     "Case",
+    "Conversion",
     "Counter",
     "Document",
+    "JobRun",
     "MailboxState",
     "Message",
     "OutboxItem",
+    "Pack",
+    "PackSend",
+    "ScreeningRequest",
+    "Slot",
     "UTCDateTime",
 ]

@@ -1,0 +1,91 @@
+"""Time-based jobs: what is due, decided from the database and the clock, done exactly once.
+
+A *job source* is a function of (app, session, now) that lists the jobs the panel's state
+calls for — reminders, cut-offs, screening requests, timeslot notices, packs. Sources decide;
+a job's `action` acts. `run_due` commits each action together with a `JobRun` row keyed by
+the job's unique key, so `masp tick` run twice, or late after an outage, does each thing once,
+and a job whose moment has passed (`stale_after`) is recorded as skipped, never done late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.errors import PipelineError
+from pipeline.store.models import JobRun
+
+log = logging.getLogger(__name__)
+
+Action = Callable[[App, Session], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One thing to do at `due_at`, identified by `key` (unique for all time)."""
+
+    key: str
+    due_at: datetime
+    action: Action
+    case_id: int | None = None
+    # After this moment the job no longer makes sense (a reminder after its deadline).
+    stale_after: datetime | None = None
+
+
+JobSource = Callable[[App, Session, datetime], Iterable[Job]]
+
+
+@dataclass
+class TickReport:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    sent: int = 0
+
+
+def _due(app: App, sources: Iterable[JobSource], now: datetime) -> list[Job]:
+    with app.store.session() as session:
+        jobs = [job for source in sources for job in source(app, session, now)]
+        done = set(session.scalars(select(JobRun.key).where(JobRun.key.in_([j.key for j in jobs]))))
+    due = {job.key: job for job in jobs if job.due_at <= now and job.key not in done}
+    return sorted(due.values(), key=lambda job: (job.due_at, job.key))
+
+
+def _record(session: Session, job: Job, now: datetime, outcome: str, **detail: str) -> None:
+    session.add(
+        JobRun(key=job.key, case_id=job.case_id, ran_at=now, outcome=outcome, detail=detail)
+    )
+
+
+def _run_one(app: App, job: Job, now: datetime, report: TickReport) -> None:
+    try:
+        with app.store.session() as session:
+            if session.scalar(select(JobRun.id).where(JobRun.key == job.key)) is not None:
+                return
+            if job.stale_after is not None and now >= job.stale_after:
+                _record(session, job, now, "skipped", reason="its moment passed")
+                report.skipped.append(job.key)
+                return
+            job.action(app, session)
+            _record(session, job, now, "done")
+    except PipelineError as exc:
+        # The action rolled back; the job stays due and is tried again at the next tick.
+        log.warning("job %s failed: %s", job.key, exc)
+        report.failed.append(job.key)
+        return
+    report.done.append(job.key)
+
+
+def run_due(app: App, sources: Iterable[JobSource]) -> TickReport:
+    """Run every job that is due now, oldest first, each in its own transaction."""
+    now = app.clock.now()
+    report = TickReport()
+    for job in _due(app, list(sources), now):
+        _run_one(app, job, now, report)
+    return report

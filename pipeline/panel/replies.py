@@ -1,0 +1,24 @@
+"""Replies that answer the panel rather than bring documents: a Service Manager's screening
+decision, a referrer's attendance answer. Each handler says whether it took the email."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.intake.mime import ParsedEmail
+from pipeline.store.models import Case, Message
+
+# A handler files the email (setting `row.category`) and returns True, or returns False to
+# let intake treat it as a referral email. Handlers are tried in order.
+Handler = Callable[[App, Session, Message, ParsedEmail, Case | None], bool]
+HANDLERS: list[Handler] = []
+
+
+def handle(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
+) -> bool:
+    """True when a handler took this email as a reply to one of the panel's requests."""
+    return any(handler(app, session, row, parsed, case) for handler in HANDLERS)
