@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -74,6 +75,50 @@ def deliver(server: Dovecot, user: str, mails: list[bytes]) -> None:
         server.deliver(user, raw)
 
 
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        found.append(pid)
+        frontier.extend(child for child, parent in parents.items() if parent == pid)
+    return found
+
+
+def _peak_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class TreePeak(threading.Thread):
+    """Samples the peak RSS (VmHWM) of a process and all its descendants (the reader worker)."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self.root, self.peaks, self.done = root, {}, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for pid in _descendants(self.root):
+                self.peaks[pid] = max(self.peaks.get(pid, 0), _peak_kb(pid))
+            self.done.wait(0.05)
+
+    def total_mb(self) -> float:
+        return sum(self.peaks.values()) / 1024
+
+
 def run_pipeline(server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: Path) -> dict:
     user = f"bench{uuid.uuid4().hex[:8]}"
     deliver(server, user, mails)
@@ -86,25 +131,24 @@ def run_pipeline(server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: P
     (folder / "config.yaml").write_text(yaml.safe_dump(tree))
     before = len(smtp.messages)
     start = time.perf_counter()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import resource, runpy, sys; sys.argv=['masp', 'poll'];"
-            "from pipeline.cli import main\ntry:\n main()\nexcept SystemExit: pass\n"
-            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
-            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)",
-        ],
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "poll"],
         cwd=folder,
         env={**os.environ, "MASP_CONFIG": str(folder / "config.yaml")},
-        capture_output=True,
-        text=True,
-        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
+    sampler = TreePeak(process.pid)
+    sampler.start()
+    _, errors = process.communicate()
+    sampler.done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"masp poll failed:\n{errors.decode(errors='replace')}")
     smtp.wait_for(before + len(mails), timeout=600)
     elapsed = time.perf_counter() - start
-    rss_line = [line for line in result.stdout.splitlines() if line.startswith("RSS")][-1]
-    rss = max(float(x) for x in rss_line.split()[1:])
+    # Every process of the pipeline at its own peak, added up: the poll and its reader worker.
+    rss = sampler.total_mb()
     return {"seconds": elapsed, "rss_mb": rss}
 
 
@@ -159,7 +203,10 @@ def main() -> None:
     print(f"pipeline: {n / pipe:.1f} emails/s, {1000 * pipe / n:.1f} ms per email (median run)")
     print(f"floor:    {n / floor:.1f} emails/s, {1000 * floor / n:.1f} ms per email")
     print(f"ratio pipeline / floor (median): {statistics.median(ratios):.2f}  (target <= 1.5)")
-    print(f"peak RSS of masp poll: {max(rss):.0f} MB  (target <= 300 MB)")
+    print(
+        f"peak RSS of masp poll and its reader worker together: {max(rss):.0f} MB"
+        "  (target <= 300 MB)"
+    )
 
 
 if __name__ == "__main__":
