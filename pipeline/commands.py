@@ -263,3 +263,40 @@ def outbox_release(
     finally:
         service.close()
     console.print(f"Released email {outbox_id}.")
+
+
+SCREEN_DECISIONS = {"approve": "approve", "decline": "decline", "more-info": "more_info"}
+
+
+@app.command()
+def screen(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The case, e.g. MASP-2026-0007.")],
+    decision: Annotated[str, typer.Argument(help="approve, decline or more-info.")],
+    reason: Annotated[
+        str, typer.Option(help="Why (decline) or what is needed (more-info); sent to the referrer.")
+    ] = "",
+    coopt: Annotated[
+        str, typer.Option("--coopt", help="Agencies to co-opt, e.g. 'Housing, Police'.")
+    ] = "",
+) -> None:
+    """Record a screening decision for a case instead of the Service Manager (R9 fallback)."""
+    from pipeline.intake.poll import deliver_configured
+    from pipeline.panel.reply_text import Decision, split_agencies
+    from pipeline.panel.screening import decide_by_administrator
+
+    verb = SCREEN_DECISIONS.get(decision.lower())
+    if verb is None:
+        raise typer.BadParameter("DECISION must be approve, decline or more-info")
+    if verb != "approve" and not reason.strip():
+        raise typer.BadParameter(f"{decision} needs --reason: the referrer is told it")
+    service = open_app(ctx)
+    try:
+        with service.store.session() as session:
+            chosen = Decision(verb, reason.strip(), split_agencies(coopt))
+            case = decide_by_administrator(service, session, reference, chosen)
+            summary = f"{case.reference} is now {case.state}."
+        deliver_configured(service)
+    finally:
+        service.close()
+    console.print(summary)

@@ -16,7 +16,15 @@ DOCUMENT = {
     "version": 1,
     "superseded": False,
 }
+LINE = {"reference": "MASP-2026-0001", "initials": "R.T.", "age": "age 10", "note": "approved"}
 CONTEXT = {
+    "recipient_name": "Pat Member",
+    "pack_version": 2,
+    "pack_part": 1,
+    "pack_parts": 2,
+    "pack_whole": False,
+    "pack_references": ["MASP-2026-0001"],
+    "pack_reissued": True,
     "reference": "MASP-2026-0001",
     "panel_name": "Multi Agency Support Panel",
     "meeting": "Tuesday 8 December 2026, 10:00",
@@ -42,6 +50,21 @@ CONTEXT = {
     "subject": "Re: referral",
     "missing_fields": ["the child's name"],
     "no_consent": True,
+    "more_info": True,
+    "requested": "the school's attendance record",
+    "old_meeting": "Tuesday 10 November 2026, 10:00",
+    "on_agenda": [LINE],
+    "deferred_cases": [LINE],
+    "awaiting_screening": [LINE],
+    "awaiting_attendance": [],
+    "manager_name": "S Manager",
+    "token": "[screen:0123456789abcdef.0123456789abcdef0123]",
+    "hours": 48,
+    "why": "forged sender",
+    "sender": "someone@example.org",
+    "reason": "The family already has a Child in Need plan.",
+    "slot_start": "10:00",
+    "slot_end": "10:30",
 }
 
 

@@ -63,6 +63,12 @@ def detect_automatic(msg: Message, from_address: str) -> Automatic | None:
     return None
 
 
+def is_machine_address(address: str) -> bool:
+    """True for a mail-system or no-reply address: nobody reads what is sent there (R8)."""
+    local = address.strip().lower().partition("@")[0]
+    return bool(_DAEMON_SENDER.match(local) or _NOREPLY_SENDER.match(local))
+
+
 def is_our_own(msg: Message, our_address: str) -> bool:
     """True for mail we sent: it carries our loop header naming our address.
 

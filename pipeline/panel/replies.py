@@ -9,12 +9,14 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.intake.mime import ParsedEmail
+from pipeline.panel import attendance, screening
 from pipeline.store.models import Case, Message
 
 # A handler files the email (setting `row.category`) and returns True, or returns False to
 # let intake treat it as a referral email. Handlers are tried in order.
 Handler = Callable[[App, Session, Message, ParsedEmail, Case | None], bool]
-HANDLERS: list[Handler] = []
+# Screening first: an email carrying a screening token is never read as anything else.
+HANDLERS: list[Handler] = [screening.take_reply, attendance.take_reply]
 
 
 def handle(

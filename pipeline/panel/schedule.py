@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from pipeline.outputs.convert import conversion_jobs
+from pipeline.outputs.digest import digest_jobs
+from pipeline.outputs.distribute import pack_jobs
+from pipeline.panel.cutoff import cutoff_jobs
 from pipeline.panel.jobs import JobSource
+from pipeline.panel.reminders import reminder_jobs
+from pipeline.panel.screening import screening_jobs
+from pipeline.panel.slots import slot_jobs
 
-# Each source module adds itself here as it is built (reminders, cut-off, screening,
-# timeslots, packs); the order does not matter, because jobs run in order of their time.
-SOURCES: list[JobSource] = []
+# Every time-based job of the panel cycle. The order here does not matter: jobs run in
+# order of their due time, then of their key (so a cut-off precedes that meeting's digest).
+SOURCES: list[JobSource] = [
+    conversion_jobs,
+    reminder_jobs,
+    cutoff_jobs,
+    digest_jobs,
+    screening_jobs,
+    slot_jobs,
+    pack_jobs,
+]

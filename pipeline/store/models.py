@@ -178,17 +178,6 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class MailboxState(Base):
-    """Per folder: the UIDVALIDITY we last saw, so a change is noticed and handled."""
-
-    __tablename__ = "mailbox_state"
-
-    backend: Mapped[str] = mapped_column(String(16), primary_key=True)
-    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
-    uidvalidity: Mapped[int] = mapped_column(Integer)
-    checked_at: Mapped[datetime] = mapped_column()
-
-
 class JobRun(Base):
     """A time-based job that has happened. The unique key makes `masp tick` idempotent: a job's
     effect and its row are committed together, so running tick twice does everything once."""
@@ -299,7 +288,6 @@ __all__ = [
     "Counter",
     "Document",
     "JobRun",
-    "MailboxState",
     "Message",
     "OutboxItem",
     "Pack",

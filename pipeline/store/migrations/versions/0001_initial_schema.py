@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 06:31:37.264167
+Create Date: 2026-11-28 07:35:56.849099
 
 """
 from typing import Sequence, Union
@@ -47,19 +47,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_referrer_email'), ['referrer_email'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_state'), ['state'], unique=False)
 
+    op.create_table('conversions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source_sha256', sa.String(length=64), nullable=False),
+    sa.Column('pdf_path', sa.String(length=500), nullable=True),
+    sa.Column('pages', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('source_sha256')
+    )
+    with op.batch_alter_table('conversions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_conversions_status'), ['status'], unique=False)
+
     op.create_table('counters',
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('prefix', 'year')
     )
-    op.create_table('mailbox_state',
-    sa.Column('backend', sa.String(length=16), nullable=False),
-    sa.Column('folder', sa.String(length=200), nullable=False),
-    sa.Column('uidvalidity', sa.Integer(), nullable=False),
-    sa.Column('checked_at', pipeline.store.models.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('backend', 'folder')
+    op.create_table('packs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('panel_id', sa.String(length=32), nullable=False),
+    sa.Column('meeting', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('inputs_sha256', sa.String(length=64), nullable=False),
+    sa.Column('stored_path', sa.String(length=500), nullable=False),
+    sa.Column('pages', sa.Integer(), nullable=False),
+    sa.Column('references', sa.JSON(), nullable=False),
+    sa.Column('created_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('panel_id', 'meeting', 'version')
     )
+    with op.batch_alter_table('packs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_packs_meeting'), ['meeting'], unique=False)
+
     op.create_table('audit',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', pipeline.store.models.UTCDateTime(), nullable=False),
@@ -72,6 +95,20 @@ def upgrade() -> None:
     with op.batch_alter_table('audit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_case_id'), ['case_id'], unique=False)
+
+    op.create_table('job_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=300), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('ran_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key')
+    )
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_job_runs_case_id'), ['case_id'], unique=False)
 
     op.create_table('messages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -128,6 +165,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_status'), ['status'], unique=False)
 
+    op.create_table('screening_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('manager_email', sa.String(length=320), nullable=False),
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('sent_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('used_at', pipeline.store.models.UTCDateTime(), nullable=True),
+    sa.Column('decision', sa.String(length=16), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('coopt', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('nonce')
+    )
+    with op.batch_alter_table('screening_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_screening_requests_case_id'), ['case_id'], unique=False)
+
+    op.create_table('slots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('panel_id', sa.String(length=32), nullable=False),
+    sa.Column('meeting', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('starts_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('ends_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('notified_at', pipeline.store.models.UTCDateTime(), nullable=True),
+    sa.Column('attendance', sa.String(length=8), nullable=True),
+    sa.Column('attendance_at', pipeline.store.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('case_id', 'meeting')
+    )
+    with op.batch_alter_table('slots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_slots_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_slots_meeting'), ['meeting'], unique=False)
+
     op.create_table('documents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -152,16 +225,44 @@ def upgrade() -> None:
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_documents_case_id'), ['case_id'], unique=False)
 
+    op.create_table('pack_sends',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('pack_id', sa.Integer(), nullable=False),
+    sa.Column('recipient', sa.String(length=320), nullable=False),
+    sa.Column('outbox_id', sa.Integer(), nullable=True),
+    sa.Column('sent_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('references', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], ),
+    sa.ForeignKeyConstraint(['pack_id'], ['packs.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('pack_id', 'recipient')
+    )
+    with op.batch_alter_table('pack_sends', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pack_sends_pack_id'), ['pack_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('pack_sends', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pack_sends_pack_id'))
+
+    op.drop_table('pack_sends')
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_documents_case_id'))
 
     op.drop_table('documents')
+    with op.batch_alter_table('slots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_slots_meeting'))
+        batch_op.drop_index(batch_op.f('ix_slots_case_id'))
+
+    op.drop_table('slots')
+    with op.batch_alter_table('screening_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_screening_requests_case_id'))
+
+    op.drop_table('screening_requests')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_status'))
         batch_op.drop_index(batch_op.f('ix_outbox_case_id'))
@@ -175,13 +276,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_body_sha256'))
 
     op.drop_table('messages')
+    with op.batch_alter_table('job_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_job_runs_case_id'))
+
+    op.drop_table('job_runs')
     with op.batch_alter_table('audit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_case_id'))
         batch_op.drop_index(batch_op.f('ix_audit_at'))
 
     op.drop_table('audit')
-    op.drop_table('mailbox_state')
+    with op.batch_alter_table('packs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_packs_meeting'))
+
+    op.drop_table('packs')
     op.drop_table('counters')
+    with op.batch_alter_table('conversions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_conversions_status'))
+
+    op.drop_table('conversions')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_state'))
         batch_op.drop_index(batch_op.f('ix_cases_referrer_email'))

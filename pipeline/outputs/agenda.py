@@ -1,0 +1,246 @@
+"""R11: a meeting's agenda as .docx and PDF, with minimal identifiers (reference, initials, age).
+
+The same sections feed the Word agenda, its LibreOffice PDF and the agenda pages inside the
+pack (which add each case's page range); a child's full name never appears on any of them.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from docx import Document as WordDocument
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.config import PanelConfig
+from pipeline.documents.form import REQUEST_TYPES
+from pipeline.intake.answers import when
+from pipeline.outputs.convert import ConversionError, run_soffice
+from pipeline.outputs.digest import age_on, initials
+from pipeline.outputs.pdftext import Line
+from pipeline.panel.meetings import meeting_days
+from pipeline.store.files import ensure_private_dir
+from pipeline.store.models import Case, Slot
+
+MARKING = "OFFICIAL-SENSITIVE: contains personal data about children"
+# Pages of the pack a case occupies, by reference: (first, last), 1-based.
+PageRanges = Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One case as the agenda shows it."""
+
+    case_id: int
+    reference: str
+    initials: str
+    age: str
+    request: str
+    agency: str | None
+    slot: str | None
+    section20: bool
+    unscreened: bool
+
+    def summary(self) -> str:
+        parts = [self.reference, f"{self.initials}, {self.age}", self.request]
+        if self.agency:
+            parts.append(f"referred by {self.agency}")
+        if self.section20 and "Section 20" not in self.request:
+            parts.append("Section 20 emergency")
+        if self.unscreened:
+            parts.append("unscreened")
+        return " — ".join(parts)
+
+
+@dataclass(frozen=True)
+class Agenda:
+    panel_id: str
+    panel_name: str
+    starts_at: datetime
+    meeting: str
+    chair: str
+    quarterly: bool
+    items: tuple[AgendaItem, ...]
+
+    @property
+    def references(self) -> list[str]:
+        return [item.reference for item in self.items]
+
+
+def is_listed(app: App, case: Case) -> bool:
+    """Approved cases; Section 20 cases unless declined (R7); unscreened ones if configured."""
+    if case.section20:
+        return case.state != "declined"
+    if case.state == "approved":
+        return True
+    return app.config.screening.unscreened == "list" and case.state in ("complete", "screening")
+
+
+def _ordered(app: App, session: Session, panel_id: str, starts_at: datetime) -> list[Case]:
+    query = select(Case).where(Case.panel_id == panel_id, Case.meeting == starts_at)
+    cases = [c for c in session.scalars(query) if is_listed(app, c)]
+    slots = _slots(session, panel_id, starts_at)
+    # With slots, their order; without, Section 20 first and then by arrival (R10's order).
+    return sorted(
+        cases,
+        key=lambda c: (
+            slots[c.id].position if c.id in slots else 1_000_000,
+            not c.section20,
+            c.received_at,
+            c.id,
+        ),
+    )
+
+
+def _slots(session: Session, panel_id: str, starts_at: datetime) -> dict[int, Slot]:
+    query = select(Slot).where(Slot.panel_id == panel_id, Slot.meeting == starts_at)
+    return {slot.case_id: slot for slot in session.scalars(query)}
+
+
+def _agency(case: Case) -> str | None:
+    """The referrer's agency as the referral form gave it, if it did."""
+    for document in case.documents:
+        if document.kind == "referral_form" and not document.superseded:
+            found = (document.fields or {}).get("referrer_agency")
+            value = found.get("value") if isinstance(found, dict) else found
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
+
+
+def _request(fields: Mapping[str, Any]) -> str:
+    keys = fields.get("request_types") or []
+    labels = [REQUEST_TYPES.get(str(k), str(k)) for k in keys if isinstance(k, str)]
+    return "; ".join(labels) or "request type not given"
+
+
+def _slot_text(app: App, slot: Slot | None) -> str | None:
+    if slot is None:
+        return None
+    tz = app.config.tz
+    return f"{slot.starts_at.astimezone(tz):%H:%M}–{slot.ends_at.astimezone(tz):%H:%M}"
+
+
+def is_quarterly(panel: PanelConfig, day: date) -> bool:
+    """The first meeting of a calendar quarter carries the previous quarter's summary (R11)."""
+    quarter_start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return next(iter(meeting_days(panel, quarter_start)), None) == day
+
+
+def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime) -> Agenda:
+    panel = app.config.panel(panel_id)
+    day = starts_at.astimezone(app.config.tz).date()
+    slots = _slots(session, panel_id, starts_at)
+    items = []
+    for case in _ordered(app, session, panel_id, starts_at):
+        fields = case.fields or {}
+        items.append(
+            AgendaItem(
+                case_id=case.id,
+                reference=case.reference,
+                initials=initials(fields.get("child_name")),
+                age=age_on(fields.get("child_dob"), day),
+                request=_request(fields),
+                agency=_agency(case),
+                slot=_slot_text(app, slots.get(case.id)),
+                section20=case.section20,
+                unscreened=case.state in ("complete", "screening") and not case.section20,
+            )
+        )
+    return Agenda(
+        panel_id=panel_id,
+        panel_name=panel.name,
+        starts_at=starts_at,
+        meeting=when(app, starts_at),
+        chair=app.config.people.chair.name,
+        quarterly=is_quarterly(panel, day),
+        items=tuple(items),
+    )
+
+
+def sections(agenda: Agenda) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """The agenda's numbered sections: entries of (text, case reference or None).
+
+    The one source for every format, so the Word agenda and the pack's copy cannot differ.
+    """
+    cases: list[tuple[str, str | None]] = [
+        (f"{item.slot}  {item.summary()}" if item.slot else item.summary(), item.reference)
+        for item in agenda.items
+    ]
+    result: list[tuple[str, list[tuple[str, str | None]]]] = [
+        # Follow-ups come from recorded decisions (R13, R14), which a later issue adds.
+        ("1. Follow-up actions from previous cases", [("None.", None)]),
+        ("2. Pre-discussion of issues raised", [("Issues raised by members.", None)]),
+        ("3. Cases presented", cases or [("No cases are listed for this meeting.", None)]),
+    ]
+    if agenda.quarterly:
+        summary = "Summary data, referral trends, demand and outcomes of the previous quarter."
+        result.append(("4. Quarterly summary", [(summary, None)]))
+    return result
+
+
+def heading_lines(agenda: Agenda) -> list[str]:
+    return [f"Meeting: {agenda.meeting}", f"Chair: {agenda.chair}", MARKING]
+
+
+def agenda_lines(agenda: Agenda, pages: PageRanges | None = None) -> list[Line]:
+    """The agenda as text lines for a PDF page (the pack's copy carries page ranges)."""
+    lines = [Line(f"{agenda.panel_name}: agenda", size=16, bold=True)]
+    lines += [Line(text, space=4 if i == 0 else 0) for i, text in enumerate(heading_lines(agenda))]
+    for title, entries in sections(agenda):
+        lines.append(Line(title, size=12, bold=True, space=12))
+        for text, reference in entries:
+            lines.append(Line(text, space=4, indent=14))
+            # On a line of its own, so the numbers never change how the text wraps: the
+            # pack counts the agenda's pages before it knows them.
+            if pages is not None and reference is not None:
+                first, last = pages.get(reference, (0, 0))
+                lines.append(Line(f"Pack pages {first}–{last}", size=9, indent=28))
+    return lines
+
+
+def agenda_docx(agenda: Agenda) -> bytes:
+    """The agenda as a Word document the administrator can edit before the meeting."""
+    document = WordDocument()
+    document.add_heading(f"{agenda.panel_name}: agenda", level=0)
+    for text in heading_lines(agenda):
+        document.add_paragraph(text)
+    for title, entries in sections(agenda):
+        document.add_heading(title, level=1)
+        for text, _ in entries:
+            document.add_paragraph(text, style="List Bullet")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def docx_to_pdf(app: App, data: bytes) -> bytes:
+    """A Word document made here, turned into PDF by LibreOffice."""
+    work = app.config.data_path / "work"
+    ensure_private_dir(work)
+    folder = Path(tempfile.mkdtemp(prefix="agenda-", dir=work))
+    try:
+        (folder / "agenda.docx").write_bytes(data)
+        run_soffice(app, folder, [folder / "agenda.docx"])
+        output = folder / "agenda.pdf"
+        if not output.exists():
+            raise ConversionError("LibreOffice could not convert the agenda")
+        return output.read_bytes()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_agenda(app: App, agenda: Agenda) -> tuple[str, str]:
+    """Store the agenda as .docx and PDF; return both paths under data_dir."""
+    data = agenda_docx(agenda)
+    _, docx_path = app.files.put("agendas", data, ".docx")
+    _, pdf_path = app.files.put("agendas", docx_to_pdf(app, data), ".pdf")
+    return docx_path, pdf_path

@@ -1,0 +1,222 @@
+"""Sends each meeting's pack to its named recipients once per version, and records who got what.
+
+The job is due a few minutes after the slot notices go out (R10), so the agenda it carries
+has its slots. Its key holds the pack's input digest: a change after the first sending (a
+Section 20 case, a late approval) makes a new key, so the new version is reissued whole, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.intake.answers import when
+from pipeline.outbox.compose import FileAttachment
+from pipeline.outbox.queue import Draft, audit, enqueue
+from pipeline.outputs.pack import (
+    Built,
+    PackInputs,
+    Recipient,
+    Rendered,
+    build_pack,
+    gather,
+    originals_zip,
+    render,
+    split,
+    stamp,
+)
+from pipeline.panel.awaiting import meeting_stamp
+from pipeline.panel.jobs import Action, Job
+from pipeline.panel.meetings import upcoming
+from pipeline.store.models import OutboxItem, Pack, PackSend
+
+log = logging.getLogger(__name__)
+
+# After the slot notices (which are due at `slot_notice`), so the agenda has its slots.
+AFTER_NOTICES = timedelta(minutes=10)
+# Room left in an email for its text, headers and MIME boundaries.
+EMAIL_OVERHEAD = 64_000
+PDF = "application/pdf"
+ZIP = "application/zip"
+
+
+def attachment_budget(app: App) -> int:
+    """The most attachment bytes one email may carry: base64 makes every 3 bytes 4."""
+    return max(app.config.pack.max_email_bytes * 3 // 4 - EMAIL_OVERHEAD, 10_000)
+
+
+def pack_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
+    """A job source: each panel's next meetings, once their slot notices have gone."""
+    for panel in app.config.panels:
+        for meeting in upcoming(panel, app.config.tz, now, 2):
+            due = meeting.slot_notice + AFTER_NOTICES
+            if now < due:
+                continue
+            digest = gather(app, session, panel.id, meeting.starts_at).digest()
+            key = f"pack:{panel.id}:{meeting_stamp(app, meeting.starts_at)}:{digest[:16]}"
+            action = _distribute(panel.id, meeting.starts_at)
+            yield Job(key, due, action, stale_after=meeting.starts_at)
+
+
+def _distribute(panel_id: str, starts_at: datetime) -> Action:
+    def action(app: App, session: Session) -> None:
+        distribute(app, session, panel_id, starts_at)
+
+    return action
+
+
+def distribute(app: App, session: Session, panel_id: str, starts_at: datetime) -> Built:
+    """Build (or reuse) the meeting's pack and send each recipient their copy of it."""
+    built = build_pack(app, session, panel_id, starts_at)
+    for recipient in built.inputs.distribution:
+        send_copy(app, session, built, recipient)
+    return built
+
+
+def _already_sent(session: Session, pack: Pack, recipient: Recipient) -> bool:
+    query = select(PackSend.id).where(
+        PackSend.pack_id == pack.id, PackSend.recipient == recipient.email.lower()
+    )
+    return session.scalar(query) is not None
+
+
+def _copy(
+    app: App, session: Session, built: Built, recipient: Recipient
+) -> tuple[PackInputs, Rendered] | None:
+    """What this recipient may see: the whole pack, or only the cases their agency is on."""
+    if recipient.whole:
+        return built.inputs, built.rendered
+    references = built.inputs.for_agency(recipient.agency or "")
+    if not references:
+        return None
+    inputs = built.inputs.only(references)
+    return inputs, render(app, session, inputs, built.pack.version, partial=True)
+
+
+def send_copy(app: App, session: Session, built: Built, recipient: Recipient) -> None:
+    """One recipient's stamped copy, in as many emails as its size needs, recorded (R12)."""
+    if _already_sent(session, built.pack, recipient):
+        return
+    copy = _copy(app, session, built, recipient)
+    if copy is None:
+        return
+    inputs, rendered = copy
+    files = _attachments(app, built.pack, inputs, rendered, recipient)
+    emails = _emails(files, attachment_budget(app))
+    items = [
+        _enqueue(app, session, built, recipient, inputs, group, n, len(emails))
+        for n, group in enumerate(emails, start=1)
+    ]
+    session.add(
+        PackSend(
+            pack_id=built.pack.id,
+            recipient=recipient.email.lower(),
+            outbox_id=items[0].id,
+            sent_at=app.clock.now(),
+            references=inputs.agenda.references,
+        )
+    )
+    audit(
+        session,
+        app,
+        None,
+        "pack_sent",
+        pack=built.pack.id,
+        version=built.pack.version,
+        recipient=recipient.email.lower(),
+        outbox=[item.id for item in items],
+    )
+
+
+def _base_name(pack: Pack, app: App) -> str:
+    day = pack.meeting.astimezone(app.config.tz).date().isoformat()
+    return f"{pack.panel_id}-pack-{day}-v{pack.version}"
+
+
+def _attachments(
+    app: App, pack: Pack, inputs: PackInputs, rendered: Rendered, recipient: Recipient
+) -> list[FileAttachment]:
+    budget = attachment_budget(app)
+    name = _base_name(pack, app)
+    parts = split(stamp(rendered.data, recipient.name), rendered.sections, budget)
+    pdfs = [
+        FileAttachment(
+            f"{name}.pdf" if len(parts) == 1 else f"{name}-part{n}of{len(parts)}.pdf", PDF, data
+        )
+        for n, data in enumerate(parts, start=1)
+    ]
+    zips = _zip_parts(app, inputs, budget)
+    return pdfs + [
+        FileAttachment(
+            f"{name}-originals.zip" if len(zips) == 1 else f"{name}-originals-{n}.zip", ZIP, data
+        )
+        for n, data in enumerate(zips, start=1)
+    ]
+
+
+def _zip_parts(app: App, inputs: PackInputs, budget: int) -> list[bytes]:
+    """The original files zipped, split between zips by case when one would be too big."""
+    whole = originals_zip(app, inputs)
+    if len(whole) <= budget or len(inputs.cases) <= 1:
+        return [whole]
+    groups: list[list[str]] = []
+    for case in inputs.cases:
+        joined = [*groups[-1], case.reference] if groups else []
+        if joined and len(originals_zip(app, inputs.only(joined))) <= budget:
+            groups[-1] = joined
+        else:
+            groups.append([case.reference])
+    return [originals_zip(app, inputs.only(group)) for group in groups]
+
+
+def _emails(files: Sequence[FileAttachment], budget: int) -> list[list[FileAttachment]]:
+    """Attachments shared out between emails, in order, each email within the budget."""
+    emails: list[list[FileAttachment]] = []
+    size = 0
+    for item in files:
+        if emails and size + len(item.data) <= budget:
+            emails[-1].append(item)
+            size += len(item.data)
+        else:
+            emails.append([item])
+            size = len(item.data)
+    return emails
+
+
+def _enqueue(
+    app: App,
+    session: Session,
+    built: Built,
+    recipient: Recipient,
+    inputs: PackInputs,
+    attachments: list[FileAttachment],
+    number: int,
+    count: int,
+) -> OutboxItem:
+    pack = built.pack
+    context = {
+        "panel_name": inputs.agenda.panel_name,
+        "meeting": when(app, pack.meeting),
+        "recipient_name": recipient.name,
+        "pack_version": pack.version,
+        "pack_part": number,
+        "pack_parts": count,
+        "pack_whole": recipient.whole,
+        "pack_references": inputs.agenda.references,
+        "pack_reissued": pack.version > 1,
+        "administrator": app.config.people.administrator.name,
+        "panel_address": app.config.mailbox.address,
+    }
+    draft = Draft(
+        purpose=f"pack:{pack.id}:{recipient.email.lower()}:{number}",
+        template="pack",
+        to=(recipient.email,),
+        context=context,
+        attachments=tuple(attachments),
+    )
+    return enqueue(app, session, draft)

@@ -1,0 +1,422 @@
+"""R12: one navigable PDF per meeting, assembled from the stored conversions in seconds.
+
+Front sheet, the agenda with each case's page range, then every case's documents in order
+(form, chronology, genogram, assessment, others), with bookmarks per case and per document.
+Each recipient's copy is stamped with "Page x of y" and their name on every page. A pack is
+versioned by the digest of its inputs: the same inputs never make a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+
+import pikepdf
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind
+from pipeline.outbox.queue import audit
+from pipeline.outputs.agenda import MARKING, Agenda, agenda_lines, build_agenda
+from pipeline.outputs.convert import convert_documents
+from pipeline.outputs.pdftext import Line, add_text_pages, count_pages, encode, font_object
+from pipeline.store.models import Case, Conversion, Document, Pack
+
+COOPT_PREFIX = "co-opt:"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone a pack goes to; `agency` set means a co-opted member (their cases only)."""
+
+    name: str
+    email: str
+    role: str
+    agency: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.agency is None
+
+
+@dataclass(frozen=True)
+class PackDocument:
+    label: str
+    filename: str
+    sha256: str
+    stored_path: str
+
+
+@dataclass(frozen=True)
+class PackCase:
+    reference: str
+    documents: tuple[PackDocument, ...]
+    # Agencies co-opted for this case, lower-cased, from its "co-opt: …" flags.
+    coopted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PackInputs:
+    """Everything a pack is made from; its digest decides whether a new version is due."""
+
+    agenda: Agenda
+    cases: tuple[PackCase, ...]
+    distribution: tuple[Recipient, ...]
+
+    def digest(self) -> str:
+        agenda = asdict(self.agenda) | {"starts_at": self.agenda.starts_at.isoformat()}
+        state = {
+            "agenda": agenda,
+            "cases": [asdict(c) for c in self.cases],
+            "distribution": [asdict(r) for r in self.distribution],
+        }
+        return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+    def only(self, references: Sequence[str]) -> PackInputs:
+        """The same pack holding only `references` (a co-opted member's copy)."""
+        keep = set(references)
+        items = tuple(i for i in self.agenda.items if i.reference in keep)
+        cases = tuple(c for c in self.cases if c.reference in keep)
+        return replace(self, agenda=replace(self.agenda, items=items), cases=cases)
+
+    def for_agency(self, agency: str) -> list[str]:
+        return [c.reference for c in self.cases if agency.strip().lower() in c.coopted]
+
+
+@dataclass
+class Section:
+    """A bookmarked run of pages (0-based, `last` inclusive), with nested sections."""
+
+    title: str
+    first: int
+    last: int
+    children: list[Section] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    pages: int
+    sections: list[Section]
+
+
+def recipients(app: App) -> list[Recipient]:
+    """Only configured people (SPEC §7): administrator, chair, members; each address once."""
+    people = app.config.people
+    everyone = [
+        Recipient(people.administrator.name, people.administrator.email, "administrator"),
+        Recipient(people.chair.name, people.chair.email, "chair"),
+        *(
+            Recipient(m.name, m.email, m.role, m.agency if m.role == "co-opted" else None)
+            for m in people.members
+        ),
+    ]
+    unique: dict[str, Recipient] = {}
+    for person in everyone:
+        unique.setdefault(person.email.lower(), person)
+    return list(unique.values())
+
+
+def coopted_agencies(case: Case) -> tuple[str, ...]:
+    """Agencies from flags like "co-opt: Housing, Police"; anything else is ignored."""
+    found: list[str] = []
+    for flag in case.flags or []:
+        if isinstance(flag, str) and flag.strip().lower().startswith(COOPT_PREFIX):
+            rest = flag.strip()[len(COOPT_PREFIX) :]
+            found += [a.strip().lower() for a in rest.replace(";", ",").split(",") if a.strip()]
+    return tuple(dict.fromkeys(found))
+
+
+def pack_documents(case: Case) -> list[Document]:
+    """The case's current, readable documents in pack order (R12); stable within a kind."""
+    order = {kind.value: i for i, kind in enumerate(KIND_ORDER)}
+    current = [d for d in case.documents if not d.superseded and d.status != "refused"]
+    return sorted(current, key=lambda d: (order.get(d.kind, len(order)), d.id))
+
+
+def _pack_case(case: Case) -> PackCase:
+    documents = tuple(
+        PackDocument(LABELS[Kind(d.kind)], d.filename, d.sha256, d.stored_path)
+        for d in pack_documents(case)
+    )
+    return PackCase(case.reference, documents, coopted_agencies(case))
+
+
+def gather(app: App, session: Session, panel_id: str, starts_at: datetime) -> PackInputs:
+    """The pack's inputs as the database holds them now; nothing is converted here."""
+    agenda = build_agenda(app, session, panel_id, starts_at)
+    cases = [session.get_one(Case, item.case_id) for item in agenda.items]
+    return PackInputs(agenda, tuple(_pack_case(c) for c in cases), tuple(recipients(app)))
+
+
+def convert_inputs(app: App, session: Session, inputs: PackInputs) -> None:
+    """Convert any document that arrived without being converted (the cold path)."""
+    shas = {d.sha256 for c in inputs.cases for d in c.documents}
+    ids = [item.case_id for item in inputs.agenda.items]
+    documents = session.scalars(select(Document).where(Document.case_id.in_(ids)))
+    convert_documents(app, session, [d for d in documents if d.sha256 in shas])
+
+
+def _front_lines(inputs: PackInputs, version: int, partial: bool) -> list[Line]:
+    agenda = inputs.agenda
+    lines = [
+        Line(agenda.panel_name, size=18, bold=True),
+        Line(f"Meeting pack, version {version}", size=14, space=6),
+        Line(f"Meeting: {agenda.meeting}", space=12),
+        Line(f"Chair: {agenda.chair}"),
+        Line(MARKING, size=12, bold=True, space=16),
+        Line(
+            "This copy is for its named recipient only: do not forward, print or keep it "
+            "after the meeting.",
+            space=4,
+        ),
+        Line("Distribution", size=12, bold=True, space=16),
+    ]
+    for person in inputs.distribution:
+        role = f"co-opted ({person.agency}), own cases only" if person.agency else person.role
+        lines.append(Line(f"{person.name}: {role}", indent=14, space=2))
+    if partial:
+        lines.append(Line("This copy holds only the cases your agency was co-opted for.", space=12))
+    return lines
+
+
+def _placeholder(pdf: pikepdf.Pdf, document: PackDocument, reason: str) -> int:
+    return add_text_pages(
+        pdf,
+        [
+            Line(document.label, size=14, bold=True),
+            Line("This document could not be converted: see the original in the zip.", space=12),
+            Line(f"File: {document.filename}", space=6),
+            Line(f"Reason: {reason}", space=6),
+        ],
+    )
+
+
+def _conversions(session: Session, inputs: PackInputs) -> dict[str, Conversion]:
+    shas = [d.sha256 for c in inputs.cases for d in c.documents]
+    rows = session.scalars(select(Conversion).where(Conversion.source_sha256.in_(shas)))
+    return {row.source_sha256: row for row in rows}
+
+
+def _add_document(
+    app: App, pdf: pikepdf.Pdf, stack: ExitStack, document: PackDocument, row: Conversion | None
+) -> int:
+    """Append one document's pages (or a placeholder page); return how many were added."""
+    if row is None or row.status != "done" or row.pdf_path is None:
+        reason = (row.error if row is not None else None) or "it has not been converted yet"
+        return _placeholder(pdf, document, reason)
+    try:
+        source = stack.enter_context(pikepdf.open(app.files.absolute(row.pdf_path)))
+    except (pikepdf.PdfError, OSError):
+        return _placeholder(pdf, document, "the converted copy could not be read")
+    pdf.pages.extend(source.pages)
+    return len(source.pages)
+
+
+def _add_cases(
+    app: App, session: Session, pdf: pikepdf.Pdf, stack: ExitStack, inputs: PackInputs
+) -> list[Section]:
+    rows = _conversions(session, inputs)
+    found = []
+    for case in inputs.cases:
+        section = Section(case.reference, len(pdf.pages), len(pdf.pages))
+        for document in case.documents:
+            first = len(pdf.pages)
+            added = _add_document(app, pdf, stack, document, rows.get(document.sha256))
+            section.children.append(Section(document.label, first, first + added - 1))
+        section.last = len(pdf.pages) - 1
+        found.append(section)
+    return found
+
+
+def _outline(pdf: pikepdf.Pdf, sections: Sequence[Section], offset: int = 0) -> None:
+    def item(section: Section) -> pikepdf.OutlineItem:
+        entry = pikepdf.OutlineItem(section.title, section.first - offset)
+        entry.children.extend(item(child) for child in section.children)
+        return entry
+
+    with pdf.open_outline() as outline:
+        outline.root.extend(item(s) for s in sections)
+
+
+def _titled(item_case: str, inputs: PackInputs) -> str:
+    item = next(i for i in inputs.agenda.items if i.reference == item_case)
+    return f"{item.reference} ({item.initials}, {item.age})"
+
+
+def render(app: App, session: Session, inputs: PackInputs, version: int, partial: bool) -> Rendered:
+    """The unstamped pack as PDF bytes, with its bookmarked sections."""
+    front = _front_lines(inputs, version, partial)
+    with ExitStack() as stack:
+        pdf = stack.enter_context(pikepdf.new())
+        cases_pdf = stack.enter_context(pikepdf.new())
+        cases = _add_cases(app, session, cases_pdf, stack, inputs)
+        # The agenda's length does not depend on the page numbers it prints (see agenda_lines),
+        # so it is counted first and then written with the final ranges.
+        head = count_pages(front) + count_pages(agenda_lines(inputs.agenda, {}))
+        ranges = {s.title: (s.first + head + 1, s.last + head + 1) for s in cases}
+        front_pages = add_text_pages(pdf, front)
+        add_text_pages(pdf, agenda_lines(inputs.agenda, ranges))
+        pdf.pages.extend(cases_pdf.pages)
+        sections = [
+            Section("Front sheet", 0, front_pages - 1),
+            Section("Agenda", front_pages, head - 1),
+            *(_shifted(s, head, _titled(s.title, inputs)) for s in cases),
+        ]
+        _outline(pdf, sections)
+        return Rendered(_saved(pdf), len(pdf.pages), sections)
+
+
+def _shifted(section: Section, by: int, title: str | None = None) -> Section:
+    return Section(
+        title or section.title,
+        section.first + by,
+        section.last + by,
+        [_shifted(child, by) for child in section.children],
+    )
+
+
+def _saved(pdf: pikepdf.Pdf) -> bytes:
+    out = io.BytesIO()
+    pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return out.getvalue()
+
+
+def latest_pack(session: Session, panel_id: str, starts_at: datetime) -> Pack | None:
+    query = select(Pack).where(Pack.panel_id == panel_id, Pack.meeting == starts_at)
+    return session.scalar(query.order_by(Pack.version.desc()))
+
+
+@dataclass(frozen=True)
+class Built:
+    pack: Pack
+    inputs: PackInputs
+    rendered: Rendered
+
+
+def build_pack(app: App, session: Session, panel_id: str, starts_at: datetime) -> Built:
+    """The meeting's whole pack: the latest version if nothing changed, else a new one."""
+    inputs = gather(app, session, panel_id, starts_at)
+    convert_inputs(app, session, inputs)
+    digest = inputs.digest()
+    latest = latest_pack(session, panel_id, starts_at)
+    version = latest.version if latest and latest.inputs_sha256 == digest else None
+    rendered = render(app, session, inputs, version or _next(latest), partial=False)
+    if latest is not None and version is not None:
+        return Built(latest, inputs, rendered)
+    pack = Pack(
+        panel_id=panel_id,
+        meeting=starts_at,
+        version=_next(latest),
+        inputs_sha256=digest,
+        stored_path=app.files.put("packs", rendered.data, ".pdf")[1],
+        pages=rendered.pages,
+        references=inputs.agenda.references,
+        created_at=app.clock.now(),
+    )
+    session.add(pack)
+    session.flush()
+    audit(session, app, None, "pack_built", pack=pack.id, version=pack.version, pages=pack.pages)
+    return Built(pack, inputs, rendered)
+
+
+def _next(latest: Pack | None) -> int:
+    return 1 if latest is None else latest.version + 1
+
+
+def _stamp_stream(page: pikepdf.Page, font: pikepdf.Name, top: str, bottom: str) -> bytes:
+    x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+    ops: list[tuple[list[object], pikepdf.Operator]] = [
+        ([], pikepdf.Operator("Q")),
+        ([], pikepdf.Operator("q")),
+        ([0.25], pikepdf.Operator("g")),
+    ]
+    for text, size, x, y in ((top, 7, x0 + 28, y1 - 16), (bottom, 8, (x0 + x1) / 2 - 24, y0 + 14)):
+        ops += [
+            ([], pikepdf.Operator("BT")),
+            ([font, size], pikepdf.Operator("Tf")),
+            ([x, y], pikepdf.Operator("Td")),
+            ([pikepdf.String(encode(text))], pikepdf.Operator("Tj")),
+            ([], pikepdf.Operator("ET")),
+        ]
+    ops.append(([], pikepdf.Operator("Q")))
+    return pikepdf.unparse_content_stream(ops)  # type: ignore[arg-type]
+
+
+def stamp(data: bytes, name: str) -> bytes:
+    """A copy with "Page x of y" and the recipient's name on every page (R12)."""
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        font = font_object(pdf, "Helvetica")
+        total = len(pdf.pages)
+        top = f"Copy for {name}. {MARKING}"
+        # The page's own drawing is wrapped in q … Q so none of its state leaks into the stamp.
+        opening = pdf.make_stream(b"q\n")
+        for number, page in enumerate(pdf.pages, start=1):
+            resource = page.add_resource(font, pikepdf.Name.Font, pikepdf.Name("/MaspStamp"))
+            page.contents_add(opening, prepend=True)
+            page.contents_add(_stamp_stream(page, resource, top, f"Page {number} of {total}"))
+        return _saved(pdf)
+
+
+def _part(pdf: pikepdf.Pdf, sections: Sequence[Section], first: int, last: int) -> bytes:
+    """Pages first..last (inclusive) as their own PDF, with the bookmarks that fall inside."""
+    with pikepdf.new() as part:
+        part.pages.extend(pdf.pages[first : last + 1])
+        _outline(part, list(_within(sections, first, last)), offset=first)
+        return _saved(part)
+
+
+def _within(sections: Sequence[Section], first: int, last: int) -> Iterator[Section]:
+    for s in sections:
+        if first <= s.first <= last:
+            children = list(_within(s.children, first, last))
+            yield Section(s.title, s.first, min(s.last, last), children)
+
+
+def split(data: bytes, sections: Sequence[Section], budget: int) -> list[bytes]:
+    """The stamped pack in numbered parts of at most `budget` bytes: whole cases where they
+    fit, else pages; a single page larger than the budget still goes, alone (never dropped)."""
+    if len(data) <= budget:
+        return [data]
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        units = [(s.first, s.last) for s in sections]
+        ranges = _group(units, lambda a, b: len(_part(pdf, sections, a, b)) <= budget)
+        return [_part(pdf, sections, a, b) for a, b in ranges]
+
+
+def _group(
+    units: Sequence[tuple[int, int]], fits: Callable[[int, int], bool]
+) -> list[tuple[int, int]]:
+    """Join consecutive page runs while they fit; halve any run that does not fit alone."""
+    groups: list[tuple[int, int]] = []
+    for first, last in units:
+        if groups and fits(groups[-1][0], last):
+            groups[-1] = (groups[-1][0], last)
+        else:
+            groups += _halves(first, last, fits)
+    return groups
+
+
+def _halves(first: int, last: int, fits: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+    if first == last or fits(first, last):
+        return [(first, last)]
+    middle = (first + last) // 2
+    return _halves(first, middle, fits) + _halves(middle + 1, last, fits)
+
+
+def originals_zip(app: App, inputs: PackInputs) -> bytes:
+    """The files exactly as the referrers sent them, a folder per case."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for case in inputs.cases:
+            for n, document in enumerate(case.documents, start=1):
+                name = f"{case.reference}/{n:02d} {document.label} - {document.filename}"
+                archive.writestr(name, app.files.read(document.stored_path))
+    return buffer.getvalue()

@@ -1,0 +1,85 @@
+"""Cases still waiting for something from their referrer before a deadline (R6, R8)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.documents.kinds import Kind
+from pipeline.intake.answers import case_context
+from pipeline.intake.cases import refresh_state
+from pipeline.outbox.queue import Draft
+from pipeline.panel.meetings import Meeting, meeting_at
+from pipeline.store.models import Case, OutboxItem, ScreeningRequest
+
+# Missing documents (incomplete), or the information a Service Manager asked for (more_info).
+AWAITING = ("incomplete", "more_info")
+
+
+def meeting_stamp(app: App, instant: datetime) -> str:
+    """A meeting as job keys and flags name it, in panel wall time: '2026-12-08T10:00'."""
+    return f"{instant.astimezone(app.config.tz):%Y-%m-%dT%H:%M}"
+
+
+def case_meeting(app: App, case: Case) -> Meeting | None:
+    """The meeting the case is listed for, with its deadline, or None if it has none."""
+    if case.meeting is None:
+        return None
+    tz = app.config.tz
+    return meeting_at(app.config.panel(case.panel_id), case.meeting.astimezone(tz).date(), tz)
+
+
+def awaiting_cases(session: Session) -> list[Case]:
+    query = select(Case).where(Case.state.in_(AWAITING), Case.meeting.is_not(None))
+    return list(session.scalars(query.order_by(Case.id)))
+
+
+def still_missing(case: Case) -> list[Kind]:
+    """The kinds still needed now; a case found complete becomes "complete" on the way."""
+    return refresh_state(case)
+
+
+def _requested_info(session: Session, case: Case) -> str:
+    """What the Service Manager asked for, when the case waits for more information."""
+    if case.state != "more_info":
+        return ""
+    reason = session.scalar(
+        select(ScreeningRequest.reason)
+        .where(ScreeningRequest.case_id == case.id, ScreeningRequest.decision == "more_info")
+        .order_by(ScreeningRequest.id.desc())
+    )
+    return reason or ""
+
+
+def referrer_context(app: App, session: Session, case: Case, missing: list[Kind]) -> dict[str, Any]:
+    """What a referrer-facing reminder or deferral shows: the case, plus any screening request."""
+    return case_context(app, case, missing) | {
+        "more_info": case.state == "more_info",
+        "requested": _requested_info(session, case),
+    }
+
+
+def referrer_draft(
+    app: App, session: Session, case: Case, purpose: str, template: str, context: dict[str, Any]
+) -> Draft:
+    """An email to the referrer, threaded under our acknowledgement so a reply finds the case."""
+    ack = session.scalar(
+        select(OutboxItem.message_id)
+        .where(OutboxItem.case_id == case.id, OutboxItem.template == "acknowledgement")
+        .order_by(OutboxItem.id)
+    )
+    return Draft(
+        purpose=purpose,
+        template=template,
+        to=(case.referrer_email,),
+        context=context,
+        case=case,
+        in_reply_to=ack,
+        references=(ack,) if ack else (),
+        auto_submitted="auto-generated",
+        trusted=(case.referrer_email,),
+    )

@@ -1,0 +1,234 @@
+"""R10 Timeslots: who is listed for a meeting, in what order, at what time, and telling them.
+
+The allocation is pure (`running_order`, `allocate`): a function of the cases and the
+panel's timetable, unit-tested without a database. The jobs act on it: at the meeting's
+slot-notice moment (at least `slot_notice_days` before) every listed case gets a slot and
+its referrer an email with an .ics invitation; a case approved later gets the next free
+slot and its own email, until the meeting starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.config import PanelConfig
+from pipeline.intake import answers
+from pipeline.outbox.compose import FileAttachment
+from pipeline.outbox.queue import audit, enqueue
+from pipeline.outputs.invitation import Invitation, to_ics
+from pipeline.panel.jobs import Action, Job
+from pipeline.panel.meetings import Meeting, local_instant, upcoming
+from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.store.models import Case, JobRun, Slot
+
+# A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
+FOLLOW_UP_FLAG = "follow-up"
+CALENDAR = "text/calendar"
+
+
+# --- Deciding: pure -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Break:
+    starts_at: datetime
+    minutes: int
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.minutes)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the running order needs to know of a case."""
+
+    case_id: int
+    received_at: datetime
+    section20: bool = False
+    follow_up: bool = False
+
+
+def running_order(cases: Iterable[Candidate]) -> list[Candidate]:
+    """Follow-ups first, then Section 20 emergencies, then everyone else by arrival."""
+    return sorted(cases, key=lambda c: (not c.follow_up, not c.section20, c.received_at, c.case_id))
+
+
+def _clear_of_breaks(start: datetime, length: timedelta, breaks: Sequence[Break]) -> datetime:
+    # A case is never cut in two by a break: a slot that would overlap one starts after it.
+    for pause in breaks:
+        if start < pause.ends_at and start + length > pause.starts_at:
+            start = pause.ends_at
+    return start
+
+
+def allocate(
+    start: datetime, length_minutes: int, breaks: Sequence[Break], count: int
+) -> list[tuple[datetime, datetime]]:
+    """`count` consecutive slots from `start`, each `length_minutes` long, around the breaks."""
+    length = timedelta(minutes=length_minutes)
+    ordered = sorted(breaks, key=lambda pause: pause.starts_at)
+    slots: list[tuple[datetime, datetime]] = []
+    cursor = start
+    for _ in range(count):
+        cursor = _clear_of_breaks(cursor, length, ordered)
+        slots.append((cursor, cursor + length))
+        cursor += length
+    return slots
+
+
+def timetable(panel: PanelConfig, meeting: Meeting, tz: ZoneInfo) -> tuple[datetime, list[Break]]:
+    """Where the first slot starts (`slots.start`, else the meeting) and that day's breaks."""
+    day = meeting.starts_at.astimezone(tz).date()
+    start = local_instant(day, panel.slots.start, tz) if panel.slots.start else meeting.starts_at
+    breaks = [Break(local_instant(day, b.at, tz), b.minutes) for b in panel.slots.breaks]
+    return start, breaks
+
+
+def is_listed(case: Case, unscreened: str) -> bool:
+    """Whether a case is heard at its meeting (R7, R9): approved, or a Section 20 emergency,
+    or — when the configuration lists unscreened cases — complete and awaiting screening."""
+    if case.state == "approved":
+        return True
+    if case.section20 and case.state != "declined":
+        return True
+    return unscreened == "list" and case.state in ("complete", "screening")
+
+
+def candidate(case: Case) -> Candidate:
+    return Candidate(case.id, case.received_at, case.section20, FOLLOW_UP_FLAG in case.flags)
+
+
+# --- Acting -------------------------------------------------------------------------------
+
+
+def unslotted_cases(app: App, session: Session, panel_id: str, meeting: datetime) -> list[Case]:
+    """Listed cases for this meeting that have no slot yet, in running order."""
+    slotted = select(Slot.case_id).where(Slot.meeting == meeting)
+    query = select(Case).where(
+        Case.panel_id == panel_id, Case.meeting == meeting, Case.id.not_in(slotted)
+    )
+    listed = {
+        c.id: c for c in session.scalars(query) if is_listed(c, app.config.screening.unscreened)
+    }
+    return [listed[c.case_id] for c in running_order(candidate(c) for c in listed.values())]
+
+
+def _invitation(app: App, case: Case, slot: Slot) -> FileAttachment:
+    domain = app.config.mailbox.address.rpartition("@")[2]
+    invite = Invitation(
+        # Stable per case and meeting: a resent invitation updates the same calendar entry.
+        uid=f"slot.{case.reference}.{slot.meeting:%Y%m%dT%H%M}@{domain}",
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        summary=case.reference,
+        description=f"Panel timeslot for {case.reference}. Reply YES or NO to confirm.",
+        organizer=app.config.mailbox.address,
+        attendee=case.referrer_email,
+        stamp=app.clock.now(),
+    )
+    return FileAttachment(f"{case.reference}-timeslot.ics", CALENDAR, to_ics(invite))
+
+
+def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
+    """Email the referrer their slot, with the invitation, asking them to confirm."""
+    context = answers.case_context(app, case, [])
+    local = app.config.tz
+    context["slot_start"] = f"{slot.starts_at.astimezone(local):%H:%M}"
+    context["slot_end"] = f"{slot.ends_at.astimezone(local):%H:%M}"
+    attachment = _invitation(app, case, slot)
+    draft = referrer_draft(
+        session, case, f"timeslot:slot:{slot.id}", "timeslot", context, (attachment,)
+    )
+    enqueue(app, session, draft)
+    slot.notified_at = app.clock.now()
+    audit(session, app, case, "timeslot-sent", slot=slot.id, position=slot.position)
+
+
+def assign(app: App, session: Session, panel_id: str, meeting: Meeting, cases: list[Case]) -> None:
+    """Give each case the next free slot at this meeting, in the order given, and tell them."""
+    panel = app.config.panel(panel_id)
+    taken = session.scalar(
+        select(func.max(Slot.position)).where(
+            Slot.panel_id == panel_id, Slot.meeting == meeting.starts_at
+        )
+    )
+    first = 0 if taken is None else taken + 1
+    start, breaks = timetable(panel, meeting, app.config.tz)
+    times = allocate(start, panel.slots.length_minutes, breaks, first + len(cases))
+    for position, case in enumerate(cases, start=first):
+        slot = Slot(
+            case_id=case.id,
+            panel_id=panel_id,
+            meeting=meeting.starts_at,
+            position=position,
+            starts_at=times[position][0],
+            ends_at=times[position][1],
+        )
+        session.add(slot)
+        session.flush()
+        notify(app, session, case, slot)
+
+
+# --- Job source ---------------------------------------------------------------------------
+
+
+def meeting_key(panel_id: str, meeting: Meeting) -> str:
+    return f"slots:{panel_id}:{meeting.starts_at.isoformat()}"
+
+
+def _assign_all(panel_id: str, meeting: Meeting) -> Action:
+    def action(app: App, session: Session) -> None:
+        assign(
+            app,
+            session,
+            panel_id,
+            meeting,
+            unslotted_cases(app, session, panel_id, meeting.starts_at),
+        )
+
+    return action
+
+
+def _assign_one(panel_id: str, meeting: Meeting, case_id: int) -> Action:
+    def action(app: App, session: Session) -> None:
+        waiting = unslotted_cases(app, session, panel_id, meeting.starts_at)
+        assign(app, session, panel_id, meeting, [c for c in waiting if c.id == case_id])
+
+    return action
+
+
+def _late_jobs(
+    app: App, session: Session, panel_id: str, meeting: Meeting, now: datetime
+) -> Iterator[Job]:
+    for case in unslotted_cases(app, session, panel_id, meeting.starts_at):
+        yield Job(
+            f"slot:case:{case.id}:{meeting.starts_at.isoformat()}",
+            now,
+            _assign_one(panel_id, meeting, case.id),
+            case.id,
+            stale_after=meeting.starts_at,
+        )
+
+
+def slot_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
+    """Each meeting's slot notice; after it has gone, one job per case listed since."""
+    for panel in app.config.panels:
+        for meeting in upcoming(panel, app.config.tz, now, 2):
+            key = meeting_key(panel.id, meeting)
+            yield Job(
+                key,
+                meeting.slot_notice,
+                _assign_all(panel.id, meeting),
+                stale_after=meeting.starts_at,
+            )
+            # Only once the notice has gone out: before that, everyone is in the one mailing.
+            if session.scalar(select(JobRun.id).where(JobRun.key == key)) is not None:
+                yield from _late_jobs(app, session, panel.id, meeting, now)

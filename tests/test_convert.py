@@ -1,0 +1,115 @@
+"""Documents become PDF when they arrive: Word and Excel through real LibreOffice in one batch,
+images on A4 pages, PDFs checked and passed through, failures kept with a plain reason."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pdfplumber
+import pikepdf
+import pytest
+from openpyxl import Workbook
+from PIL import Image
+from sqlalchemy import select
+
+from pipeline import samples
+from pipeline.intake.poll import poll
+from pipeline.outputs.convert import (
+    ConversionError,
+    Source,
+    conversion_jobs,
+    image_to_pdf,
+    office_to_pdf,
+    pdf_pages,
+)
+from pipeline.panel.jobs import run_due
+from pipeline.store.models import Conversion, JobRun
+from tests.helpers import drop, open_service
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def workbook() -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Date", "Event"])
+    sheet.append(["01/02/2025", "Invented spreadsheet event"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def text_of(data: bytes) -> str:
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return "\n".join(page.extract_text() or "" for page in pdf.pages)
+
+
+def test_word_and_excel_convert_in_one_libreoffice_call(tmp_path: Path) -> None:
+    app = open_service(tmp_path, NOW)
+    results = office_to_pdf(
+        app,
+        [
+            Source("a" * 64, "office", "docx", samples.chronology(rows=3)),
+            Source("b" * 64, "office", "xlsx", workbook()),
+        ],
+    )
+    word, excel = results["a" * 64], results["b" * 64]
+    assert isinstance(word, bytes) and isinstance(excel, bytes)
+    assert "Chronology of significant events" in text_of(word)
+    assert "Invented spreadsheet event" in text_of(excel)
+    # The working copies are gone: only the private LibreOffice profile stays.
+    assert list((app.config.data_path / "work").iterdir()) == []
+    app.close()
+
+
+def test_images_are_placed_on_a4_pages() -> None:
+    with pikepdf.open(io.BytesIO(image_to_pdf(samples.genogram_png()))) as pdf:
+        page = pdf.pages[0]
+        assert len(pdf.pages) == 1 and len(page.get_images()) == 1
+        # A wide picture goes on a landscape A4 page.
+        assert [round(float(v)) for v in page.mediabox] == [0, 0, 842, 595]
+    transparent = io.BytesIO()
+    Image.new("RGBA", (50, 80), (255, 0, 0, 0)).save(transparent, "PNG")
+    assert pdf_pages(image_to_pdf(transparent.getvalue())) == 1
+
+
+def test_damaged_files_fail_with_a_plain_reason() -> None:
+    with pytest.raises(ConversionError, match="picture is damaged"):
+        image_to_pdf(samples.genogram_png()[:60])
+    with pytest.raises(ConversionError, match="PDF is damaged"):
+        pdf_pages(b"%PDF-1.7\nnot really")
+
+
+def test_a_slow_or_missing_libreoffice_fails_the_batch_and_is_killed(tmp_path: Path) -> None:
+    app = open_service(tmp_path, NOW, pack={"convert_seconds": 0.05})
+    source = Source("c" * 64, "office", "docx", samples.assessment())
+    assert "did not finish within 0.05 seconds" in str(office_to_pdf(app, [source])["c" * 64])
+    profile = str(app.config.data_path / "soffice-profile")
+    running = subprocess.run(["pgrep", "-f", profile], capture_output=True, check=False)
+    assert running.stdout == b""
+    app.close()
+    missing = open_service(tmp_path, NOW, pack={"soffice": "/nonexistent/soffice"})
+    assert "could not be started" in str(office_to_pdf(missing, [source])["c" * 64])
+    missing.close()
+
+
+def test_documents_are_converted_by_tick_once_in_one_batch(tmp_path: Path) -> None:
+    app = open_service(tmp_path, NOW)
+    mail = samples.Mail(
+        "jo.example@school.example.org", "Referral", files=samples.full_referral(samples.Child())
+    )
+    drop(app, mail, NOW)
+    poll(app)
+    first = run_due(app, [conversion_jobs])
+    assert len(first.done) == 4 and not first.failed
+    assert run_due(app, [conversion_jobs]).done == []
+    with app.store.session() as session:
+        rows = list(session.scalars(select(Conversion)))
+        assert [r.status for r in rows] == ["done"] * 4
+        assert all(r.pages and r.pdf_path for r in rows)
+        assert len(list(session.scalars(select(JobRun)))) == 4
+    app.close()
