@@ -6,7 +6,7 @@ import io
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -172,6 +172,12 @@ class Mail:
 
     def as_bytes(self) -> bytes:
         return self.build().as_bytes()
+
+    def with_headers(self, headers: dict[str, str]) -> Mail:
+        return replace(self, headers={**self.headers, **headers})
+
+    def with_files(self, files: list[File]) -> Mail:
+        return replace(self, files=[*self.files, *files])
 
 
 def forwarded(inner: Mail, by: str, note: str = "Forwarding this referral.") -> Mail:

@@ -78,10 +78,18 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Section 20" in result.stdout
     status = masp("--config", str(tmp_path / "demo" / "config.yaml"), "status", "--json")
-    cases = json.loads(status.stdout)
-    assert len(cases) == 4
-    assert {c["state"] for c in cases} == {"complete"}
-    assert sorted(c["meeting"] for c in cases)[0] < sorted(c["meeting"] for c in cases)[-1]
+    cases = {c["referrer"]: c for c in json.loads(status.stdout)}
+    assert len(cases) == 5
+    # Approved by the manager's reply; the Section 20 case is listed while still in screening.
+    assert cases["jo.example@school.example.org"]["state"] == "approved"
+    assert cases["lee.sample@health.example.org"]["state"] == "approved"
+    assert cases["duty@police.example.org"]["section20"] is True
+    # Still incomplete at the deadline: moved to the next meeting, as was the late one.
+    deferred = cases["max.madeup@charity.example.org"]
+    assert deferred["state"] == "incomplete" and deferred["missing"] == ["assessment"]
+    assert deferred["meeting"] == cases["val.pretend@example.org"]["meeting"]
+    assert deferred["meeting"] > cases["jo.example@school.example.org"]["meeting"]
+    assert "The pack: version 1" in result.stdout
 
 
 def test_form_command_writes_our_form(tmp_path: Path) -> None:
