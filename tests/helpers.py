@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import importlib.util
 import mailbox
 import os
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -114,3 +116,13 @@ def sent_mail(service: App) -> list[Sent]:
         written = (folder / "new" / key).stat().st_mtime_ns
         items.append((written, parse_sent(raw, str(message["X-Envelope-To"]))))
     return [sent for _, sent in sorted(items, key=lambda item: item[0])]
+
+
+def corpus_maker() -> ModuleType:
+    """The document corpus's generator module (it also knows each document's expectations)."""
+    path = Path(__file__).parent / "data" / "documents" / "make_corpus.py"
+    spec = importlib.util.spec_from_file_location("make_corpus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

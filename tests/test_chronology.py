@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from datetime import date, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,20 +12,13 @@ import pytest
 from pipeline.documents.dates import DateProblem, When, read_when
 from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.read import ReadLimits, read_document
+from tests.helpers import corpus_maker
 
 CORPUS = Path(__file__).parent / "data" / "documents"
 TODAY = date(2026, 3, 1)
 
 
-def _corpus_maker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKER = _corpus_maker()
+MAKER = corpus_maker()
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import zipfile
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -31,6 +29,7 @@ from pipeline.documents.form import (
     write_blank_form,
 )
 from pipeline.documents.sniff import Sniffed, sniff
+from tests.helpers import corpus_maker
 
 CORPUS = Path(__file__).parent / "data" / "documents"
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -38,15 +37,7 @@ W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 NS = {"w": W, "w14": W14}
 
 
-def _corpus_maker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKER = _corpus_maker()
+MAKER = corpus_maker()
 
 
 def _facts(data: bytes, name: str = "form.docx") -> FormFacts:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import struct
 import time
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +14,7 @@ from hypothesis import strategies as st
 
 from pipeline.documents.form import blank_form_bytes
 from pipeline.documents.sniff import BOMB, CUT_SHORT, PASSWORD, UNREADABLE, Sniffed, sniff
+from tests.helpers import corpus_maker
 
 CORPUS = Path(__file__).parent / "data" / "documents"
 TYPES = {
@@ -25,15 +24,7 @@ TYPES = {
 }
 
 
-def _corpus_maker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKER = _corpus_maker()
+MAKER = corpus_maker()
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

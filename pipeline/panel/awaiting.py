@@ -12,9 +12,8 @@ from pipeline.app import App
 from pipeline.documents.kinds import Kind
 from pipeline.intake.answers import case_context
 from pipeline.intake.cases import refresh_state
-from pipeline.outbox.queue import Draft
 from pipeline.panel.meetings import Meeting, meeting_at
-from pipeline.store.models import Case, OutboxItem, ScreeningRequest
+from pipeline.store.models import Case, ScreeningRequest
 
 # Missing documents (incomplete), or the information a Service Manager asked for (more_info).
 AWAITING = ("incomplete", "more_info")
@@ -61,25 +60,3 @@ def referrer_context(app: App, session: Session, case: Case, missing: list[Kind]
         "more_info": case.state == "more_info",
         "requested": _requested_info(session, case),
     }
-
-
-def referrer_draft(
-    app: App, session: Session, case: Case, purpose: str, template: str, context: dict[str, Any]
-) -> Draft:
-    """An email to the referrer, threaded under our acknowledgement so a reply finds the case."""
-    ack = session.scalar(
-        select(OutboxItem.message_id)
-        .where(OutboxItem.case_id == case.id, OutboxItem.template == "acknowledgement")
-        .order_by(OutboxItem.id)
-    )
-    return Draft(
-        purpose=purpose,
-        template=template,
-        to=(case.referrer_email,),
-        context=context,
-        case=case,
-        in_reply_to=ack,
-        references=(ack,) if ack else (),
-        auto_submitted="auto-generated",
-        trusted=(case.referrer_email,),
-    )

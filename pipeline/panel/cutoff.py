@@ -18,11 +18,11 @@ from pipeline.panel.awaiting import (
     case_meeting,
     meeting_stamp,
     referrer_context,
-    referrer_draft,
     still_missing,
 )
-from pipeline.panel.jobs import Action, Job
+from pipeline.panel.jobs import Job, bind
 from pipeline.panel.meetings import Meeting, next_meeting, target_meeting
+from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.store.models import Case
 
 MORE_INFO_MISSING = "the further information asked for at screening"
@@ -58,14 +58,12 @@ def cutoff_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
         if meeting is None or case.section20:
             continue
         key = f"cutoff:case:{case.id}:{meeting_stamp(app, meeting.starts_at)}"
-        yield Job(key, meeting.deadline, _defer(case.id, meeting.starts_at, key), case_id=case.id)
-
-
-def _defer(case_id: int, meeting_starts: datetime, key: str) -> Action:
-    def action(app: App, session: Session) -> None:
-        defer_case(app, session, case_id, meeting_starts, key)
-
-    return action
+        yield Job(
+            key,
+            meeting.deadline,
+            bind(defer_case, case.id, meeting.starts_at, key),
+            case_id=case.id,
+        )
 
 
 def defer_case(
@@ -91,4 +89,4 @@ def defer_case(
     context = referrer_context(app, session, case, missing) | {
         "old_meeting": when(app, old.starts_at)
     }
-    enqueue(app, session, referrer_draft(app, session, case, key, "deferred", context))
+    enqueue(app, session, referrer_draft(session, case, key, "deferred", context))

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Concatenate, ParamSpec
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +25,19 @@ from pipeline.store.models import JobRun
 log = logging.getLogger(__name__)
 
 Action = Callable[[App, Session], None]
+P = ParamSpec("P")
+
+
+def bind(
+    step: Callable[Concatenate[App, Session, P], None], *args: P.args, **kw: P.kwargs
+) -> Action:
+    """A job's action: `step(app, session, *args)`, with only ids and times captured, so the
+    step reads the case afresh in its own transaction when the job runs."""
+
+    def action(app: App, session: Session) -> None:
+        step(app, session, *args, **kw)
+
+    return action
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from pipeline.panel.awaiting import (
     case_meeting,
     meeting_stamp,
     referrer_context,
-    referrer_draft,
     still_missing,
 )
-from pipeline.panel.jobs import Action, Job
+from pipeline.panel.jobs import Job, bind
 from pipeline.panel.meetings import Meeting, local_instant
+from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.store.models import Case, Message
 
 # Ledger categories of mail a machine sent us (intake/filing.py records them).
@@ -83,15 +83,8 @@ def _case_reminders(app: App, case: Case, meeting: Meeting) -> Iterator[Job]:
     stamp = meeting_stamp(app, meeting.starts_at)
     for moment, end in zip(moments, ends, strict=True):
         key = f"reminder:{moment.name}:case:{case.id}:{stamp}"
-        action = _remind(case.id, meeting.starts_at, key)
+        action = bind(send_reminder, case.id, meeting.starts_at, key)
         yield Job(key, moment.at, action, case_id=case.id, stale_after=end)
-
-
-def _remind(case_id: int, meeting_starts: datetime, key: str) -> Action:
-    def action(app: App, session: Session) -> None:
-        send_reminder(app, session, case_id, meeting_starts, key)
-
-    return action
 
 
 def send_reminder(
@@ -110,4 +103,4 @@ def send_reminder(
         audit(session, app, case, "reminder-not-sent", job=key, reason=reason)
         return
     context = referrer_context(app, session, case, missing)
-    enqueue(app, session, referrer_draft(app, session, case, key, "reminder", context))
+    enqueue(app, session, referrer_draft(session, case, key, "reminder", context))
