@@ -13,6 +13,7 @@ from typing import Any
 
 import pypdf
 import pytest
+from docx import Document as WordDocument
 from sqlalchemy import select
 
 from pipeline import samples
@@ -162,10 +163,25 @@ def test_everyone_configured_gets_one_copy_and_it_is_recorded(world: World) -> N
     assert world.same_inputs_version == 1
     for sent in world.first:
         assert "version 1" in sent.subject
-        assert [n.rsplit(".", 1)[1] for n in sent.attachment_names()] == ["pdf", "zip"]
+        assert [n.rsplit(".", 1)[1] for n in sent.attachment_names()] == ["pdf", "docx", "zip"]
+    # The Word agenda travels with each copy, holding only the cases that copy holds.
+    (housing,) = mail_to(world.first, "housing@example.org")
+    agenda = agenda_text(housing)
+    assert "MASP-2026-0002" in agenda and "MASP-2026-0001" not in agenda
     v1 = [s for s in world.sends if s.pack_id == world.packs[0].id]
     assert {s.recipient: s.references for s in v1}["housing@example.org"] == ["MASP-2026-0002"]
     assert len(v1) == 4 and all(s.outbox_id for s in v1)
+
+
+def agenda_text(sent: Sent) -> str:
+    for part in sent.message.walk():
+        if (part.get_filename() or "").endswith("-agenda.docx"):
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            document = WordDocument(io.BytesIO(payload))
+            cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
+            return "\n".join([p.text for p in document.paragraphs] + cells)
+    raise AssertionError("no agenda attached")
 
 
 def test_whole_pack_order_bookmarks_pages_and_stamps(world: World) -> None:

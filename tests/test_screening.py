@@ -401,3 +401,22 @@ def test_the_summary_stays_on_one_page_however_much_there_is_to_say() -> None:
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
     assert "OFFICIAL-SENSITIVE" in text and "and 32 more" in text
+
+
+def test_building_the_agenda_reminds_managers_of_unscreened_cases(tmp_path: Path) -> None:
+    from pipeline.panel.screening import remind_unscreened
+
+    app = open_service(tmp_path, NOW)
+    drop(app, referral(), NOW)
+    poll(app)
+    tick_only(app)
+    case = case_row(app)
+    assert case.state == "screening" and case.meeting is not None
+    with app.store.session() as session:
+        remind_unscreened(app, session, case.panel_id, case.meeting)
+        # Building the agenda again (a reissued pack) does not remind twice.
+        remind_unscreened(app, session, case.panel_id, case.meeting)
+    deliver_configured(app)
+    reminders = [s for s in to(app, MANAGER) if s.subject.startswith("Reminder")]
+    assert len(reminders) == 1 and case.reference in reminders[0].subject
+    app.close()

@@ -70,9 +70,11 @@ def test_notes_and_missing_fields_are_printed_for_people() -> None:
         "referrer": "jo@example.org",
         "missing": ["chronology"],
         "flags": [],
+        "slot": {"starts_at": "2026-12-08T10:30:00+00:00", "attendance": "yes"},
     }
     out = io.StringIO()
     print_detail(Console(file=out, width=100), case | {"documents": [document]})
     text = out.getvalue()
     assert "missing: consent" in text and "note: the form does not give consent" in text
     assert "documents due by 01/12 12:00" in text and "still needed: chronology" in text
+    assert "timeslot 08/12 10:30, attendance: yes" in text

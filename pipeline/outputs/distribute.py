@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.intake.answers import when
+from pipeline.intake.answers import DOCX, when
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft, audit, enqueue
+from pipeline.outputs.agenda import agenda_docx
 from pipeline.outputs.pack import (
     Built,
     PackInputs,
@@ -31,8 +32,9 @@ from pipeline.outputs.pack import (
     stamp,
 )
 from pipeline.panel.awaiting import meeting_stamp
-from pipeline.panel.jobs import Action, Job
+from pipeline.panel.jobs import Job, bind
 from pipeline.panel.meetings import upcoming
+from pipeline.panel.screening import remind_unscreened
 from pipeline.store.models import OutboxItem, Pack, PackSend
 
 log = logging.getLogger(__name__)
@@ -59,20 +61,14 @@ def pack_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
                 continue
             digest = gather(app, session, panel.id, meeting.starts_at).digest()
             key = f"pack:{panel.id}:{meeting_stamp(app, meeting.starts_at)}:{digest[:16]}"
-            action = _distribute(panel.id, meeting.starts_at)
+            action = bind(distribute, panel.id, meeting.starts_at)
             yield Job(key, due, action, stale_after=meeting.starts_at)
-
-
-def _distribute(panel_id: str, starts_at: datetime) -> Action:
-    def action(app: App, session: Session) -> None:
-        distribute(app, session, panel_id, starts_at)
-
-    return action
 
 
 def distribute(app: App, session: Session, panel_id: str, starts_at: datetime) -> Built:
     """Build (or reuse) the meeting's pack and send each recipient their copy of it."""
     built = build_pack(app, session, panel_id, starts_at)
+    remind_unscreened(app, session, panel_id, starts_at)
     for recipient in built.inputs.distribution:
         send_copy(app, session, built, recipient)
     return built
@@ -151,7 +147,9 @@ def _attachments(
         for n, data in enumerate(parts, start=1)
     ]
     zips = _zip_parts(app, inputs, budget)
-    return pdfs + [
+    # The agenda as Word, for people who annotate it; the PDF agenda opens the pack itself.
+    agenda = FileAttachment(f"{name}-agenda.docx", DOCX, agenda_docx(inputs.agenda))
+    return [*pdfs, agenda] + [
         FileAttachment(
             f"{name}-originals.zip" if len(zips) == 1 else f"{name}-originals-{n}.zip", ZIP, data
         )

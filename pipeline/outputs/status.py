@@ -7,13 +7,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from pipeline.app import App
 from pipeline.errors import NotFound
 from pipeline.intake.cases import refresh_state
 from pipeline.panel.meetings import meeting_at
-from pipeline.store.models import Case, Message, OutboxItem
+from pipeline.store.models import Case, Message, OutboxItem, Slot
 
 FIELD_KEYS = (
     "child_name",
@@ -85,6 +85,23 @@ def summary(app: App, case: Case) -> dict[str, Any]:
         "documents": [_document(d) for d in case.documents],
         "missing": [k.value for k in missing],
         "flags": list(case.flags),
+        "slot": _slot(case),
+    }
+
+
+def _slot(case: Case) -> dict[str, Any] | None:
+    """The case's timeslot at its meeting and the referrer's attendance answer (R10)."""
+    session = object_session(case)
+    if session is None or case.meeting is None:
+        return None
+    slot = session.scalar(select(Slot).where(Slot.case_id == case.id, Slot.meeting == case.meeting))
+    if slot is None:
+        return None
+    return {
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+        "notified": slot.notified_at is not None,
+        "attendance": slot.attendance,
     }
 
 
@@ -116,6 +133,12 @@ def print_detail(console: Console, data: dict[str, Any]) -> None:
     )
     if data["missing"]:
         console.print(f"  still needed: {', '.join(data['missing'])}", highlight=False)
+    if data["slot"]:
+        answer = data["slot"]["attendance"] or "no answer yet"
+        console.print(
+            f"  timeslot {_short_time(data['slot']['starts_at'])}, attendance: {answer}",
+            highlight=False,
+        )
     for flag in data["flags"]:
         console.print(f"  [yellow]{flag}[/yellow]", highlight=False)
     for key, value in data["fields"].items():

@@ -29,7 +29,7 @@ P = ParamSpec("P")
 
 
 def bind(
-    step: Callable[Concatenate[App, Session, P], None], *args: P.args, **kw: P.kwargs
+    step: Callable[Concatenate[App, Session, P], object], *args: P.args, **kw: P.kwargs
 ) -> Action:
     """A job's action: `step(app, session, *args)`, with only ids and times captured, so the
     step reads the case afresh in its own transaction when the job runs."""

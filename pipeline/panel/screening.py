@@ -35,7 +35,7 @@ from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft, audit, enqueue
 from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel.completeness import missing_kinds
-from pipeline.panel.jobs import Action, Job
+from pipeline.panel.jobs import Job, bind
 from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.panel.reply_text import Decision, parse_decision
 from pipeline.store.models import Case, Message, OutboxItem, ScreeningRequest
@@ -195,8 +195,11 @@ def _request_email_id(session: Session, request: ScreeningRequest) -> str | None
     )
 
 
-def send_reminder(app: App, session: Session, request_id: int) -> None:
-    """One reminder to a manager who has not answered, in the thread of the request."""
+def send_reminder(app: App, session: Session, request_id: int, occasion: str = "") -> None:
+    """One reminder to a manager who has not answered, in the thread of the request.
+
+    `occasion` makes a second, distinct reminder possible (the agenda being built, R9).
+    """
     request = session.get(ScreeningRequest, request_id)
     if request is None or request.used_at is not None:
         return
@@ -206,7 +209,7 @@ def send_reminder(app: App, session: Session, request_id: int) -> None:
         return
     parent = _request_email_id(session, request)
     draft = Draft(
-        purpose=f"screen-reminder:{request.id}",
+        purpose=f"screen-reminder:{request.id}{occasion}",
         template="screening_reminder",
         to=(manager.email,),
         context=_request_context(app, case, manager, request),
@@ -221,27 +224,13 @@ def send_reminder(app: App, session: Session, request_id: int) -> None:
 # --- Job source ---------------------------------------------------------------------------
 
 
-def _send_action(case_id: int) -> Action:
-    def action(app: App, session: Session) -> None:
-        send_requests(app, session, case_id)
-
-    return action
-
-
-def _remind_action(request_id: int) -> Action:
-    def action(app: App, session: Session) -> None:
-        send_reminder(app, session, request_id)
-
-    return action
-
-
 def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """Requests for cases ready to screen; one reminder per unanswered request."""
     for case in session.scalars(select(Case).where(Case.state.in_(("complete", "more_info")))):
         if ready_for_screening(session, case):
             # The counts make a new key for each round: re-screening after more information.
             rounds = f"{_request_count(session, case)}.{len(case.documents)}"
-            yield Job(f"screen:case:{case.id}:{rounds}", now, _send_action(case.id), case.id)
+            yield Job(f"screen:case:{case.id}:{rounds}", now, bind(send_requests, case.id), case.id)
     wait = timedelta(hours=app.config.screening.reminder_hours)
     waiting = session.execute(
         select(ScreeningRequest, Case)
@@ -252,11 +241,21 @@ def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
         yield Job(
             f"screen-reminder:{request.id}",
             request.sent_at + wait,
-            _remind_action(request.id),
+            bind(send_reminder, request.id),
             case.id,
             # After the meeting has started a reminder is pointless.
             stale_after=case.meeting,
         )
+
+
+def remind_unscreened(app: App, session: Session, panel_id: str, starts_at: datetime) -> None:
+    """R9: a case still unscreened when the agenda is built brings its managers a reminder."""
+    query = select(Case).where(
+        Case.panel_id == panel_id, Case.meeting == starts_at, Case.state == "screening"
+    )
+    for case in session.scalars(query):
+        for request in open_requests(session, case):
+            send_reminder(app, session, request.id, occasion=":agenda")
 
 
 # --- Applying a decision ------------------------------------------------------------------
