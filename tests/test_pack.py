@@ -133,8 +133,14 @@ def attachments(sent: Sent, suffix: str) -> list[bytes]:
     return found
 
 
+def pack_pdfs(sent: Sent) -> list[bytes]:
+    """The pack itself (or its numbered parts), not the agenda PDF that travels beside it."""
+    agenda = set(attachments(sent, "-agenda.pdf"))
+    return [data for data in attachments(sent, ".pdf") if data not in agenda]
+
+
 def reader(sent: Sent) -> pypdf.PdfReader:
-    (data,) = attachments(sent, ".pdf")
+    (data,) = pack_pdfs(sent)
     return pypdf.PdfReader(io.BytesIO(data))
 
 
@@ -163,7 +169,8 @@ def test_everyone_configured_gets_one_copy_and_it_is_recorded(world: World) -> N
     assert world.same_inputs_version == 1
     for sent in world.first:
         assert "version 1" in sent.subject
-        assert [n.rsplit(".", 1)[1] for n in sent.attachment_names()] == ["pdf", "docx", "zip"]
+        names = [n.rsplit(".", 1)[1] for n in sent.attachment_names()]
+        assert names == ["pdf", "docx", "pdf", "zip"]
     # The Word agenda travels with each copy, holding only the cases that copy holds.
     (housing,) = mail_to(world.first, "housing@example.org")
     agenda = agenda_text(housing)
@@ -238,7 +245,7 @@ def test_changed_inputs_make_version_two_sent_in_numbered_parts(world: World) ->
     assert len(emails) > 1
     assert all(f"of {len(emails)})" in e.subject and "version 2" in e.subject for e in emails)
     assert all(len(e.message.as_bytes()) <= LIMIT for e in emails)
-    parts = [pypdf.PdfReader(io.BytesIO(d)) for e in emails for d in attachments(e, ".pdf")]
+    parts = [pypdf.PdfReader(io.BytesIO(d)) for e in emails for d in pack_pdfs(e)]
     assert len(parts) > 1 and sum(len(p.pages) for p in parts) == v2.pages
     assert f"Page 1 of {v2.pages}" in parts[0].pages[0].extract_text()
     assert f"Page {v2.pages} of {v2.pages}" in parts[-1].pages[-1].extract_text()
@@ -258,3 +265,12 @@ def test_split_keeps_every_page_and_never_drops_an_oversized_one(world: World) -
     with app.store.session() as session:
         assert session.scalar(select(Document.id)) is not None
     app.close()
+
+
+def test_the_agenda_also_travels_as_its_own_pdf(world: World) -> None:
+    (sent,) = mail_to(world.first, "admin@example.org")
+    [agenda] = [p for p in sent.message.walk() if (p.get_filename() or "").endswith("agenda.pdf")]
+    payload = agenda.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(payload)).pages)
+    assert "MASP-2026-0001" in text and "Cases presented" in text

@@ -28,6 +28,7 @@ from pipeline.outputs.pack import (
     gather,
     originals_zip,
     render,
+    section_pdf,
     split,
     stamp,
 )
@@ -139,7 +140,8 @@ def _attachments(
 ) -> list[FileAttachment]:
     budget = attachment_budget(app)
     name = _base_name(pack, app)
-    parts = split(stamp(rendered.data, recipient.name), rendered.sections, budget)
+    stamped = stamp(rendered.data, recipient.name)
+    parts = split(stamped, rendered.sections, budget)
     pdfs = [
         FileAttachment(
             f"{name}.pdf" if len(parts) == 1 else f"{name}-part{n}of{len(parts)}.pdf", PDF, data
@@ -147,9 +149,15 @@ def _attachments(
         for n, data in enumerate(parts, start=1)
     ]
     zips = _zip_parts(app, inputs, budget)
-    # The agenda as Word, for people who annotate it; the PDF agenda opens the pack itself.
-    agenda = FileAttachment(f"{name}-agenda.docx", DOCX, agenda_docx(inputs.agenda))
-    return [*pdfs, agenda] + [
+    # The agenda on its own too (R11): as Word, for people who annotate it, and as the PDF
+    # pages that open the pack, with its page ranges and the recipient's stamp.
+    agenda = [
+        FileAttachment(f"{name}-agenda.docx", DOCX, agenda_docx(inputs.agenda)),
+        FileAttachment(
+            f"{name}-agenda.pdf", PDF, section_pdf(stamped, rendered.sections, "Agenda")
+        ),
+    ]
+    return [*pdfs, *agenda] + [
         FileAttachment(
             f"{name}-originals.zip" if len(zips) == 1 else f"{name}-originals-{n}.zip", ZIP, data
         )

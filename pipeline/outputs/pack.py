@@ -107,6 +107,16 @@ class Rendered:
     sections: list[Section]
 
 
+def section_pdf(data: bytes, sections: Sequence[Section], title: str) -> bytes:
+    """The pages of one top-level section (e.g. the agenda) as a PDF of their own."""
+    section = next(s for s in sections if s.title == title)
+    with pikepdf.open(io.BytesIO(data)) as source, pikepdf.new() as out:
+        out.pages.extend(source.pages[section.first : section.last + 1])
+        buffer = io.BytesIO()
+        out.save(buffer)
+        return buffer.getvalue()
+
+
 def recipients(app: App) -> list[Recipient]:
     """Only configured people (SPEC §7): administrator, chair, members; each address once."""
     people = app.config.people
