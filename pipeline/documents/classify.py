@@ -237,12 +237,20 @@ def _form_guess(content: Content) -> Guess | None:
     title = _title_match(_titles(content), _FORM_TITLES)
     labels = _form_labels(content.blocks)
     label_score = min(0.75, 0.25 + 0.1 * len(labels)) if len(labels) >= 3 else 0.0
-    if title is None and not label_score:
+    note = f"form labels for {', '.join(sorted(labels))}"
+    return _title_and_evidence(Kind.REFERRAL_FORM, title, label_score, note, bonus=0.15)
+
+
+def _title_and_evidence(
+    kind: Kind, title: tuple[float, str] | None, evidence: float, note: str, bonus: float
+) -> Guess | None:
+    """A guess from a title, from evidence in the body, or (more surely) from both."""
+    if title is None and not evidence:
         return None
     notes = [f"title '{title[1]}'"] if title else []
-    notes += [f"form labels for {', '.join(sorted(labels))}"] if label_score else []
-    score = max(title[0] if title else 0.0, label_score) + (0.15 if title and label_score else 0)
-    return Guess(Kind.REFERRAL_FORM, min(score, 0.97), "; ".join(notes))
+    notes += [note] if evidence else []
+    score = max(title[0] if title else 0.0, evidence) + (bonus if title and evidence else 0)
+    return Guess(kind, min(score, 0.97), "; ".join(notes))
 
 
 # A form's labels are near its top; a long table further down cannot make it a form.
@@ -370,12 +378,8 @@ def _assessment_guess(content: Content) -> Guess | None:
     text = normalise_label(_text(content.blocks))
     domains = [domain for domain in _DOMAINS if contains_phrase(text, domain)]
     domain_score = (0.55 + 0.05 * len(domains)) if len(domains) >= 2 else 0.0
-    if title is None and not domain_score:
-        return None
-    notes = [f"title '{title[1]}'"] if title else []
-    notes += [f"assessment headings {', '.join(domains)}"] if domain_score else []
-    score = max(title[0] if title else 0.0, domain_score) + (0.1 if title and domain_score else 0)
-    return Guess(Kind.ASSESSMENT, min(score, 0.97), "; ".join(notes))
+    note = f"assessment headings {', '.join(domains)}"
+    return _title_and_evidence(Kind.ASSESSMENT, title, domain_score, note, bonus=0.1)
 
 
 # --- Genograms. ---
