@@ -21,7 +21,7 @@ from pipeline.clock import Clock
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
 from pipeline.intake.poll import poll
-from pipeline.mailbox.registry import open_sender
+from pipeline.mailbox.registry import sending
 from pipeline.outputs.status import all_cases, print_table
 from pipeline.panel.meetings import Meeting, upcoming
 from pipeline.service import tick
@@ -154,11 +154,8 @@ def _step(
     for mail in mails:
         _drop(inbox, mail, at)
     polled = poll(service)
-    sender = open_sender(service.config)
-    try:
+    with sending(service.config) as sender:
         ticked = tick(service, sender)
-    finally:
-        sender.close()
     local = at.astimezone(service.config.tz)
     console.print(f"[bold]{local:%a %d %b %H:%M}[/bold] {story}", highlight=False)
     console.print(

@@ -33,13 +33,10 @@ def tick(app: App, sender: MailSender) -> TickReport:
 
 def run_due_jobs(app: App) -> TickReport:
     """`masp tick`: one pass of every due job through the configured back-end."""
-    from pipeline.mailbox.registry import open_sender
+    from pipeline.mailbox.registry import sending
 
-    sender = open_sender(app.config)
-    try:
+    with sending(app.config) as sender:
         return tick(app, sender)
-    finally:
-        sender.close()
 
 
 def _log_poll(report: PollReport) -> None:

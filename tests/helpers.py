@@ -118,9 +118,9 @@ def sent_mail(service: App) -> list[Sent]:
     return [sent for _, sent in sorted(items, key=lambda item: item[0])]
 
 
-def corpus_maker() -> ModuleType:
-    """The document corpus's generator module (it also knows each document's expectations)."""
-    path = Path(__file__).parent / "data" / "documents" / "make_corpus.py"
+def corpus_maker(corpus: str = "documents") -> ModuleType:
+    """A corpus's generator module (`documents` or `emails`): its builders and expectations."""
+    path = Path(__file__).parent / "data" / corpus / "make_corpus.py"
     spec = importlib.util.spec_from_file_location("make_corpus", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -15,6 +15,7 @@ from pathlib import Path
 from pypdf import PdfWriter
 
 from pipeline import samples
+from tests.helpers import corpus_maker
 
 WORD_NS = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 DOCM_MAIN = b"application/vnd.ms-word.document.macroEnabled.main+xml"
@@ -138,21 +139,8 @@ def write_zip(members: list[Member]) -> bytes:
     return bytes(out + directory + end)
 
 
-def pdf(objects: list[bytes]) -> bytes:
-    """A minimal PDF from numbered object bodies (1 is the catalog), with a correct xref table."""
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+# The document corpus already assembles PDFs from numbered objects: reuse it.
+pdf = corpus_maker().pdf
 
 
 def one_page_pdf(content: bytes) -> bytes:

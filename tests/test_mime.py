@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import re
 import unicodedata
 import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,21 +25,13 @@ from pipeline.intake.mime import (
     parse_email,
     sanitise_filename,
 )
+from tests.helpers import corpus_maker
 
 PDF = b"%PDF-1.4\n%synthetic\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def _load_corpus_builders() -> ModuleType:
-    """The corpus generator's builders (TNEF, .msg), reused rather than copied."""
-    path = Path(__file__).parent / "data" / "emails" / "make_corpus.py"
-    spec = importlib.util.spec_from_file_location("make_corpus", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-corpus = _load_corpus_builders()
+# The corpus generator's builders (TNEF, .msg), reused rather than copied.
+corpus = corpus_maker("emails")
 
 
 def email_bytes(*head: str, body: bytes = b"Hello.\r\n") -> bytes:

@@ -14,7 +14,7 @@ from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft
 from pipeline.panel.meetings import meeting_at, upcoming
-from pipeline.store.models import Case, Document
+from pipeline.store.models import Case
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BLANK_FORM_NAME = "MASP-referral-form.docx"
@@ -151,7 +151,3 @@ def staff_draft(
         else (people.administrator.email,)
     )
     return Draft(purpose=purpose, template=template, to=to, context=context, case=case)
-
-
-def document_note(document: Document) -> str:
-    return f"{document.filename}: {document.reason}" if document.reason else document.filename

@@ -126,10 +126,15 @@ def views(documents: Sequence[Document]) -> list[DocumentView]:
     return [DocumentView(d.kind, d.status, d.superseded) for d in documents]
 
 
+def missing_for(case: Case) -> list[Kind]:
+    """The kinds the case still needs (R4), read without changing anything."""
+    requests = case.fields.get("request_types", []) if case.fields else []
+    return missing_kinds(views(case.documents), case.genogram_required, requests)
+
+
 def refresh_state(case: Case) -> list[Kind]:
     """Recompute what is missing and set the case's state; return the missing kinds."""
-    requests = case.fields.get("request_types", []) if case.fields else []
-    missing = missing_kinds(views(case.documents), case.genogram_required, requests)
+    missing = missing_for(case)
     if case.state in ("incomplete", "complete"):
         case.state = "complete" if not missing else "incomplete"
     return missing

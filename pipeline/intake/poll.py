@@ -95,10 +95,7 @@ def poll(app: App) -> PollReport:
 
 def deliver_configured(app: App) -> DeliveryReport:
     """Send the outbox through the configured back-end (used after a replay or a release)."""
-    from pipeline.mailbox.registry import open_sender
+    from pipeline.mailbox.registry import sending
 
-    sender = open_sender(app.config)
-    try:
+    with sending(app.config) as sender:
         return deliver(app, sender)
-    finally:
-        sender.close()

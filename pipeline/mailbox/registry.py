@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pipeline.config import Config
 from pipeline.errors import ConfigError
 from pipeline.mailbox.base import MailSender, MailSource
@@ -18,6 +21,16 @@ def open_source(config: Config) -> MailSource:
 
         return ImapSource(config.mailbox.imap)
     raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
+
+
+@contextmanager
+def sending(config: Config) -> Iterator[MailSender]:
+    """The configured sender for the length of a `with` block, closed however it ends."""
+    sender = open_sender(config)
+    try:
+        yield sender
+    finally:
+        sender.close()
 
 
 def open_sender(config: Config) -> MailSender:

@@ -4,7 +4,6 @@ the sending policy — allowed recipients (SPEC §7) and rate fuses (R16)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -135,7 +134,3 @@ def audit(session: Session, app: App, case: Case | None, action: str, **detail: 
             detail={k: v for k, v in detail.items() if v is not None},
         )
     )
-
-
-def addresses(items: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(a.strip().lower() for a in items if a.strip()))

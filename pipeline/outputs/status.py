@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, object_session
 
 from pipeline.app import App
 from pipeline.errors import NotFound
-from pipeline.intake.cases import refresh_state
+from pipeline.intake.cases import missing_for
 from pipeline.panel.meetings import meeting_at
 from pipeline.store.models import Case, Message, OutboxItem, Slot
 
@@ -64,7 +64,7 @@ def _document_detail(d: Any) -> dict[str, Any]:
 
 def summary(app: App, case: Case) -> dict[str, Any]:
     """One case as SPEC §5 spells it, plus the deadline and flags."""
-    missing = refresh_state(case)
+    missing = missing_for(case)
     meeting = None
     deadline = None
     if case.meeting is not None:
