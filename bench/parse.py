@@ -158,22 +158,33 @@ def _checked(worker: Any, name: str, data: bytes) -> DocumentResult:
     return result
 
 
-def report(samples: list[tuple[str, bytes, str]], times: dict[str, dict[str, list[float]]]) -> None:
+def report(
+    samples: list[tuple[str, bytes, str]],
+    times: dict[str, dict[str, list[float]]],
+    each: bool = False,
+) -> None:
+    """One line per kind (the median of its documents' medians), or per document with `each`."""
     by_kind: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for name, _data, kind in samples:
         for what, runs in times[name].items():
-            by_kind[kind][what].append(statistics.median(runs))
+            by_kind[name if each else kind][what].append(statistics.median(runs))
     worker = any("worker" in row for row in by_kind.values())
-    head = f"{'kind and type':<28}{'docs':>5}{'pipeline ms':>13}{'floor ms':>10}{'ratio':>7}"
+    title = "document" if each else "kind and type"
+    head = f"{title:<28}{'docs':>5}{'pipeline ms':>13}{'floor ms':>10}{'ratio':>7}"
     print(head + (f"{'worker ms':>11}{'ratio':>7}" if worker else ""))
     for kind, row in sorted(by_kind.items()):
         pipeline, floor = statistics.median(row["pipeline"]), statistics.median(row["floor"])
-        line = f"{kind:<28}{len(row['floor']):>5}{pipeline:>13.2f}{floor:>10.2f}"
+        line = f"{kind[:27]:<28}{len(row['floor']):>5}{pipeline:>13.2f}{floor:>10.2f}"
         line += f"{pipeline / floor:>7.2f}"
         if worker:
             isolated = statistics.median(row["worker"])
             line += f"{isolated:>11.2f}{isolated / floor:>7.2f}"
         print(line)
+
+
+def round_trip(worker: Any, repeat: int) -> float:
+    """What one read through the worker costs with nothing to read: the price of isolation."""
+    return statistics.median(timed(lambda: worker.read("empty.pdf", b"")) for _ in range(repeat))
 
 
 def open_worker() -> Any | None:
@@ -188,6 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--large", action="store_true", help="add two long chronologies")
+    parser.add_argument("--each", action="store_true", help="a line per document, not per kind")
     args = parser.parse_args()
     samples = corpus()
     worker = open_worker()
@@ -196,7 +208,10 @@ def main() -> None:
             # The first read starts the warm child; that is not what is being measured.
             worker.read(*samples[0][:2])
         print(f"golden corpus, {args.repeat} runs each (medians; ratio = ÷ floor)")
-        report(samples, measure(samples, args.repeat, worker))
+        report(samples, measure(samples, args.repeat, worker), args.each)
+        if worker is not None:
+            alone = round_trip(worker, args.repeat)
+            print(f"\nisolation alone: {alone:.3f} ms a read (a 0-byte file)")
         if args.large:
             big = large()
             print("\nlong chronologies, 3 runs each")

@@ -117,6 +117,16 @@ def test_classify_never_raises(data: bytes, name: str) -> None:
     assert (result.reason is None) == (result.status == Status.OK)
 
 
+@pytest.mark.parametrize("rule", ["***", "- - -", "...", "____"])
+def test_a_line_of_punctuation_does_not_stop_the_reading(rule: str) -> None:
+    # Such a line normalises to nothing; it once raised IndexError, and the file went to a
+    # person as "reading failed" however plainly it was a chronology.
+    data = f"{rule}\nDate Event Source Impact Action\n01/02/2024 School raised concerns\n".encode()
+    result = classify("notes.txt", data, sniff(data, "notes.txt"))
+    assert (result.kind, result.status) == (Kind.CHRONOLOGY, Status.OK), result.note
+    assert "table headers date, event, source, impact, action" in result.note
+
+
 @pytest.mark.parametrize("claimed", ["docx", "xlsx", "pdf", "odt", "pptx"])
 def test_bytes_that_are_not_what_the_sniff_said_are_refused_as_damaged(claimed: str) -> None:
     result = classify(f"chronology.{claimed}", b"PK\x03\x04 not really", Sniffed(claimed))

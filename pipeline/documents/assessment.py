@@ -6,10 +6,10 @@ the assessment-framework domains; the classifier recognises them by the same wor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pipeline.documents.kinds import Kind
-from pipeline.documents.labels import contains_phrase, normalise_label
+from pipeline.documents.labels import contains_phrase, normalise_label, phrase_pattern
 from pipeline.documents.parsing import FieldValue, ParserContext, ParseResult, Source
 from pipeline.documents.referral_form import from_blocks
 from pipeline.documents.word import Block
@@ -36,12 +36,23 @@ _CHILD_FIELDS = ("child_name", "child_dob")
 _HEADING_LINES = 80
 
 
-def assessment_type(blocks: Sequence[Block], title: str = "") -> str | None:
-    """The assessment a document's title (or an early heading) names."""
+# Any title phrase, and any domain: most lines have neither, and one search says so.
+_ANY_TITLE = phrase_pattern(TITLES)
+_ANY_DOMAIN = phrase_pattern(DOMAINS)
+_SPACED_DOMAINS = tuple((domain, f" {domain} ") for domain in DOMAINS)
+
+
+def assessment_type(
+    blocks: Sequence[Block], title: str = "", normalise: Callable[[str], str] = normalise_label
+) -> str | None:
+    """The assessment a document's title (or an early heading) names.
+
+    `normalise` is `normalise_label`, or the document's own memo of it (`Source.label`).
+    """
     candidates = [title, *(b.cells[0] for b in blocks[:_HEADING_LINES] if len(b.cells) == 1)]
     for line in candidates:
-        label = normalise_label(line)
-        if len(label.split()) > 15:
+        label = normalise(line)
+        if not _ANY_TITLE.search(label) or len(label.split()) > 15:
             continue
         for phrase, name in TYPES:
             if contains_phrase(label, phrase):
@@ -49,17 +60,24 @@ def assessment_type(blocks: Sequence[Block], title: str = "") -> str | None:
     return None
 
 
-def domains(blocks: Sequence[Block]) -> list[str]:
+def domains(
+    blocks: Sequence[Block], normalise: Callable[[str], str] = normalise_label
+) -> list[str]:
     """The assessment-framework domains a document has as headings or lines of their own."""
-    lines = {normalise_label(cell) for b in blocks for cell in b.cells[:1] if len(cell) < 80}
-    return [d for d in DOMAINS if any(contains_phrase(line, d) for line in lines)]
+    lines = {normalise(cell) for b in blocks for cell in b.cells[:1] if len(cell) < 80}
+    lines = {line for line in lines if _ANY_DOMAIN.search(line)}
+    if not lines:
+        return []
+    # `contains_phrase` of each domain in any line: a domain has no line break, so it can only
+    # be found within one line of them all, spaced and joined.
+    joined = " " + " \n ".join(lines) + " "
+    return [domain for domain, spaced in _SPACED_DOMAINS if spaced in joined]
 
 
 def blocks_of(source: Source) -> tuple[tuple[Block, ...], str]:
     if source.sniffed.type == "docx" and source.word is not None:
         return source.word.blocks, source.word.title
-    pdf = source.pdf if source.sniffed.type == "pdf" else None
-    return (tuple(Block((line,)) for line in pdf.lines) if pdf else ()), ""
+    return (source.pdf_blocks if source.sniffed.type == "pdf" else ()), ""
 
 
 class AssessmentParser:
@@ -71,11 +89,14 @@ class AssessmentParser:
     def parse(self, source: Source, context: ParserContext) -> ParseResult | None:
         blocks, title = blocks_of(source)
         found: dict[str, FieldValue] = {}
-        if (name := assessment_type(blocks, title)) is not None:
+        label = source.label
+        if (name := assessment_type(blocks, title, label)) is not None:
             found["assessment_type"] = FieldValue(name, 0.9, "text")
-        if covered := domains(blocks):
+        if covered := domains(blocks, label):
             found["domains"] = FieldValue(covered, 0.9, "text")
-        labelled = from_blocks(blocks, source.word.labelled if source.word else (), False)
+        labelled = from_blocks(
+            blocks, source.word.labelled if source.word else (), False, normalise=label
+        )
         found.update({k: labelled.found[k] for k in _CHILD_FIELDS if k in labelled.found})
         notes = []
         if "child_name" not in found:

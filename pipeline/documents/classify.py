@@ -8,7 +8,6 @@ the name only confirms or breaks a tie, and a file nothing can vouch for is left
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import logging
 import re
@@ -22,9 +21,10 @@ from pipeline.documents.form import FORM_MARKER
 from pipeline.documents.kinds import LABELS, Kind, Status
 from pipeline.documents.labels import (
     contains_phrase,
-    label_field,
+    field_for,
+    first_run,
     normalise_label,
-    starts_with_phrase,
+    phrase_pattern,
 )
 from pipeline.documents.parsing import ReadLimits, Source
 from pipeline.documents.sniff import UNREADABLE, Sniffed, open_zip, parse_xml, read_member
@@ -70,6 +70,20 @@ class Content:
     pages: int = 1
 
 
+class Seen:
+    """A document's content and what every scorer looks at, each worked out once."""
+
+    __slots__ = ("content", "label", "text", "title_labels", "titles")
+
+    def __init__(self, content: Content, label: Callable[[str], str]) -> None:
+        self.content = content
+        # The document's own memo of normalised lines and labels (`Source.label`).
+        self.label = label
+        self.text = _text(content.blocks)
+        self.titles = _titles(content)
+        self.title_labels = tuple(map(label, self.titles))
+
+
 @dataclass(frozen=True)
 class Guess:
     kind: Kind
@@ -90,11 +104,13 @@ def classify(
         kind = named[0] if named else Kind.OTHER
         return Classification(kind, Status.REFUSED, sniffed.problem, note, 0.0, "")
     try:
-        content = _read(source or Source(data, sniffed, ReadLimits()))
+        source = source or Source(data, sniffed, ReadLimits())
+        content = _read(source)
         if content is None:
             kind = named[0] if named else Kind.OTHER
             return Classification(kind, Status.REFUSED, UNREADABLE, "could not be opened", 0.0, "")
-        return _decide(content, named)
+        _prepare(source, content.blocks)
+        return _decide(content, named, source.label)
     except Exception as exc:
         # A hostile file must never stop intake: keep it and let a person look at it.
         log.warning("classification failed unexpectedly: %s", type(exc).__name__)
@@ -136,11 +152,30 @@ def _a(kind: Kind) -> str:
 # --- Deciding. ---
 
 
-def _decide(content: Content, named: tuple[Kind, str] | None) -> Classification:
-    text = _text(content.blocks)
+def _prepare(source: Source, blocks: Sequence[Block]) -> None:
+    """Normalise at once the short cells near the top, and the labels before their colons.
+
+    They are what the scorers and the form parser look up most (`Source.label`); one pass of
+    `normalise_lines` over them all costs a fraction of normalising each on its own.
+    """
+    texts = []
+    for block in blocks[:FORM_LABEL_BLOCKS]:
+        for cell in block.cells:
+            if len(cell) < 80:
+                texts.append(cell)
+                if ":" in cell:
+                    texts.append(cell.partition(":")[0])
+    source.prepare(texts)
+
+
+def _decide(
+    content: Content, named: tuple[Kind, str] | None, label: Callable[[str], str]
+) -> Classification:
     if content.scanned:
-        return _decide_scan(named, text)
-    guesses = sorted(_guesses(content), key=lambda g: g.score, reverse=True)
+        return _decide_scan(named, _text(content.blocks))
+    seen = Seen(content, label)
+    text = seen.text
+    guesses = sorted(_guesses(seen), key=lambda g: g.score, reverse=True)
     best = guesses[0] if guesses else None
     rough = " (read roughly from an old file format)" if content.rough else ""
     if best is not None and (best.score >= STRONG or (best.score >= WEAK and named is None)):
@@ -175,15 +210,15 @@ def _decide_scan(named: tuple[Kind, str] | None, text: str) -> Classification:
     return Classification(kind, Status.NEEDS_REVIEW, SCANNED, note, 0.2, text)
 
 
-def _guesses(content: Content) -> list[Guess]:
-    if content.marker is not None:
+def _guesses(seen: Seen) -> list[Guess]:
+    if seen.content.marker is not None:
         # Our own form says what it is; nothing else can outscore that.
-        return [Guess(Kind.REFERRAL_FORM, 0.99, f"our referral form ({content.marker})")]
+        return [Guess(Kind.REFERRAL_FORM, 0.99, f"our referral form ({seen.content.marker})")]
     found = [
-        _form_guess(content),
-        _chronology_guess(content),
-        _assessment_guess(content),
-        _genogram_guess(content),
+        _form_guess(seen),
+        _chronology_guess(seen),
+        _assessment_guess(seen),
+        _genogram_guess(seen),
     ]
     return [guess for guess in found if guess is not None]
 
@@ -200,42 +235,44 @@ def _text(blocks: Iterable[Block]) -> str:
     return "\n".join(parts)[:MAX_TEXT]
 
 
-def _titles(content: Content) -> list[str]:
+def _titles(content: Content) -> tuple[str, ...]:
     """Lines that look like titles, main title first: short, alone on their line, or headings."""
     titles = [content.title] if content.title else []
     for position, block in enumerate(content.blocks[:80]):
-        filled = [cell for cell in block.cells if cell.strip()]
-        if len(filled) != 1 or len(filled[0].split()) > 15:
+        if not (block.heading or position < 8 or content.rough):
             continue
-        if block.heading or position < 8 or content.rough:
+        filled = [cell for cell in block.cells if cell.strip()]
+        if len(filled) == 1 and len(filled[0].split()) <= 15:
             titles.append(filled[0])
-    return titles
+    return tuple(titles)
 
 
-def _title_match(titles: Sequence[str], phrases: Iterable[str]) -> tuple[float, str] | None:
+def _title_match(seen: Seen, phrases: re.Pattern[str]) -> tuple[float, str] | None:
     """(score, matched title) for the first title containing a phrase: higher for the first."""
-    for position, title in enumerate(titles):
-        label = normalise_label(title)
-        if any(contains_phrase(label, phrase) for phrase in phrases):
+    for position, label in enumerate(seen.title_labels):
+        if phrases.search(label):
+            title = seen.titles[position]
             return (0.8 if position == 0 else 0.65), " ".join(title.split())[:80]
     return None
 
 
 # --- Referral forms. ---
 
-_FORM_TITLES = (
-    *("referral form", "request for support", "masp referral", "masg referral"),
-    *("request for service", "multi agency referral", "referral to the multi agency"),
-    *("referral to masp", "referral to masg", "support panel referral", "panel referral"),
+_FORM_TITLES = phrase_pattern(
+    (
+        *("referral form", "request for support", "masp referral", "masg referral"),
+        *("request for service", "multi agency referral", "referral to the multi agency"),
+        *("referral to masp", "referral to masg", "support panel referral", "panel referral"),
+    )
 )
 _FORM_FIELDS = frozenset(
     {"child_name", "child_dob", "referrer_name", "consent", "genogram_required", "request"}
 )
 
 
-def _form_guess(content: Content) -> Guess | None:
-    title = _title_match(_titles(content), _FORM_TITLES)
-    labels = _form_labels(content.blocks)
+def _form_guess(seen: Seen) -> Guess | None:
+    title = _title_match(seen, _FORM_TITLES)
+    labels = _form_labels(seen.content.blocks, seen.label)
     label_score = min(0.75, 0.25 + 0.1 * len(labels)) if len(labels) >= 3 else 0.0
     note = f"form labels for {', '.join(sorted(labels))}"
     return _title_and_evidence(Kind.REFERRAL_FORM, title, label_score, note, bonus=0.15)
@@ -257,11 +294,12 @@ def _title_and_evidence(
 FORM_LABEL_BLOCKS = 400
 
 
-def _form_labels(blocks: Sequence[Block]) -> set[str]:
+def _form_labels(blocks: Sequence[Block], label: Callable[[str], str]) -> set[str]:
     found: set[str] = set()
     for block in blocks[:FORM_LABEL_BLOCKS]:
         for cell in block.cells[:3]:
-            key = label_field(cell.partition(":")[0]) if len(cell) < 80 else None
+            # `label_field`; a cell with no colon is its own label, already normalised as a line.
+            key = field_for(label(cell.partition(":")[0]), "") if len(cell) < 80 else None
             if key in _FORM_FIELDS:
                 found.add(key)
     return found
@@ -275,9 +313,13 @@ _EVENT_HEADERS = COLUMN_NAMES["event"] + COLUMN_NAMES["details"]
 _OTHER_HEADERS = COLUMN_NAMES["source"] + COLUMN_NAMES["impact"] + COLUMN_NAMES["action"]
 
 
-def _chronology_guess(content: Content) -> Guess | None:
-    title = _title_match(_titles(content), ("chronology", "chronology of significant events"))
-    headers = _chronology_headers(content)
+_CHRONOLOGY_TITLES = phrase_pattern(("chronology", "chronology of significant events"))
+
+
+def _chronology_guess(seen: Seen) -> Guess | None:
+    content = seen.content
+    title = _title_match(seen, _CHRONOLOGY_TITLES)
+    headers = _chronology_headers(content, seen.label)
     if title is None and headers is None:
         return None
     notes = [f"title '{title[1]}'"] if title else []
@@ -309,74 +351,132 @@ def _dated_share(blocks: Sequence[Block]) -> float:
     return dated / max(len(sample), 1)
 
 
-def _chronology_headers(content: Content) -> list[str] | None:
-    """The header cells of the first row that reads like a chronology's: a date and an event."""
-    for cells, exact in _candidate_rows(content):
-        hits = [cell for cell in cells if _header_kind(cell, exact)]
-        kinds = {_header_kind(cell, exact) for cell in hits}
-        if {"date", "event"} <= kinds and len(hits) >= (3 if exact else 2):
-            return hits
-    return None
+def _chronology_headers(content: Content, label: Callable[[str], str]) -> list[str] | None:
+    """The header cells of the first row that reads like a chronology's: a date and an event.
 
-
-def _candidate_rows(content: Content) -> Iterable[tuple[Sequence[str], bool]]:
-    """Table rows near the top of their table; for text-only files, runs of short lines."""
+    Table rows near the top of their table are tried first; then, for text-only files, runs of
+    short lines (PDFs and old formats give each header cell its own line, or the whole row on
+    one line; neither has cell borders, so only whole header names count there).
+    """
     rows_seen: dict[int, int] = {}
     lines: list[str] = []
     for block in content.blocks[:3000]:
         if block.table >= 0 and len(block.cells) > 1:
             # A sheet may carry a few title rows above its header.
             rows_seen[block.table] = rows_seen.get(block.table, 0) + 1
-            if rows_seen[block.table] <= 10:
-                yield block.cells, False
+            if rows_seen[block.table] <= 10 and (hits := _header_cells(block.cells, label)):
+                return hits
         elif len(block.cells) == 1:
             lines.append(block.cells[0])
-    # PDFs and old formats give each header cell its own line, or the whole row on one line;
-    # neither has cell borders, so only whole header names count there.
-    for start in range(min(len(lines), 400)):
-        yield lines[start : start + 6], True
-        yield _header_phrases(lines[start]), True
+    count = min(len(lines), 400)
+    # Each line normalised once, and its kind as a whole header name looked up once rather than
+    # in each of the six windows it falls in; a window can only be a header if some line names
+    # a date and some line an event.
+    line_labels = [label(line) for line in lines[: count + 5]]
+    kinds = [_HEADER_KINDS.get(line) for line in line_labels]
+    windows = "date" in kinds and "event" in kinds
+    for start in range(count):
+        if windows:
+            window = kinds[start : start + 6]
+            if "date" in window and "event" in window:
+                cells = [
+                    line
+                    for line, kind in zip(lines[start : start + 6], window, strict=True)
+                    if kind
+                ]
+                if len(cells) >= 3:
+                    return cells
+        if names := _header_phrases(lines[start], line_labels[start]):
+            found = {_HEADER_KINDS[name] for name in names}
+            if "date" in found and "event" in found and len(names) >= 3:
+                return list(names)
+    return None
 
 
-def _header_phrases(line: str) -> list[str]:
-    """The header names in "Date Significant event Source Impact" (a row flattened to a line)."""
-    label = normalise_label(line)
-    if len(label.split()) > 16 or ":" in line or not _header_kind(label.split()[0], False):
-        return []
-    names = sorted({*_DATE_HEADERS, *_EVENT_HEADERS, *_OTHER_HEADERS}, key=len, reverse=True)
+def _header_cells(cells: Sequence[str], label: Callable[[str], str]) -> list[str] | None:
+    """A table row's header cells, if it has a date, an event and enough headers in all."""
+    hits = []
+    kinds = set()
+    for cell in cells:
+        if (kind := _header_kind_of(label(cell), False)) is not None:
+            hits.append(cell)
+            kinds.add(kind)
+    return hits if "date" in kinds and "event" in kinds and len(hits) >= 2 else None
+
+
+# Each header name and its kind; where a name is of several kinds, the first of date, event and
+# other wins, as the kinds are tried in that order.
+_HEADER_KINDS: dict[str, str] = {}
+_BY_KIND = (("date", _DATE_HEADERS), ("event", _EVENT_HEADERS), ("other", _OTHER_HEADERS))
+for _kind, _names in _BY_KIND:
+    for _name in _names:
+        _HEADER_KINDS.setdefault(_name, _kind)
+_KIND_ORDER = {"date": 0, "event": 1, "other": 2}
+_HEADER_RUNS = frozenset(map(first_run, _HEADER_KINDS))
+_WORD_END = re.compile(r"[\W_]")
+# Longest first, so "significant event" is found (and blanked out) before "event".
+_HEADER_NAMES = sorted(_HEADER_KINDS, key=len, reverse=True)
+# The names by their first word: only names whose first word is in a line can be in it. Each
+# with its place in `_HEADER_NAMES`, and spaced and blanked out as `_header_phrases` needs it.
+_NAMES_BY_WORD: dict[str, list[tuple[int, str, str, str]]] = {}
+for _rank, _name in enumerate(_HEADER_NAMES):
+    _NAMES_BY_WORD.setdefault(_name.split(" ", 1)[0], []).append(
+        (_rank, _name, f" {_name} ", " " + "#" * len(_name) + " ")
+    )
+
+
+def _header_phrases(line: str, label: str) -> tuple[str, ...]:
+    """The header names in "Date Significant event Source Impact" (a row flattened to a line).
+
+    `label` is the line normalised.
+    """
+    if ":" in line or not label:
+        return ()
+    words = label.split(" ")
+    # A line of punctuation ("***") normalises to nothing: it names no header.
+    if len(words) > 16 or not _header_kind_of(words[0], False):
+        return ()
+    candidates = {each for word in set(words) for each in _NAMES_BY_WORD.get(word, ())}
+    spaced = f" {label} "
     found = []
-    for name in names:
-        if contains_phrase(label, name):
-            found.append((f" {label} ".index(f" {name} "), name))
+    # Longest first (see `_HEADER_NAMES`).
+    for _, name, name_spaced, blank in sorted(candidates):
+        if (position := spaced.find(name_spaced)) >= 0:
+            found.append((position, name))
             # Blank the name out (keeping positions) so "event" is not found in "significant event".
-            label = f" {label} ".replace(f" {name} ", " " + "#" * len(name) + " ")[1:-1]
-    return [name for _, name in sorted(found)]
+            spaced = spaced.replace(name_spaced, blank)
+    return tuple(name for _, name in sorted(found))
 
 
-@functools.lru_cache(maxsize=4096)
-def _header_kind(cell: str, exact: bool) -> str | None:
-    # Cached: the same short cells and lines are looked at in many windows.
-    label = normalise_label(cell)
+def _header_kind_of(label: str, exact: bool) -> str | None:
+    """The kind of header a normalised label is: its whole text, or (not `exact`) how it starts."""
     if not label or len(label) > 40 or "birth" in label:
         return None
-    for kind, headers in (("date", _DATE_HEADERS), ("event", _EVENT_HEADERS)):
-        if any(label == h or (not exact and starts_with_phrase(label, h)) for h in headers):
-            return kind
-    if any(label == h or (not exact and starts_with_phrase(label, h)) for h in _OTHER_HEADERS):
-        return "other"
-    return None
+    # A label of one word of letters and digits can only start with a name that is all of it.
+    if exact or label.isalnum():
+        return _HEADER_KINDS.get(label)
+    # A name can only start a label (as whole words) if both begin with the same word.
+    if first_run(label) not in _HEADER_RUNS:
+        return None
+    # The header names the label starts with as whole words (`starts_with_phrase`): the label's
+    # beginnings that end before a character that is not a letter or digit, or at its end.
+    ends = [found.start() for found in _WORD_END.finditer(label)]
+    ends.append(len(label))
+    kinds = [kind for end in ends if (kind := _HEADER_KINDS.get(label[:end])) is not None]
+    return min(kinds, key=_KIND_ORDER.__getitem__) if kinds else None
 
 
 # --- Assessments. ---
 
-_ASSESSMENT_TITLES = TITLES
+_ASSESSMENT_TITLES = phrase_pattern(TITLES)
 _DOMAINS = DOMAINS
 
 
-def _assessment_guess(content: Content) -> Guess | None:
-    title = _title_match(_titles(content), _ASSESSMENT_TITLES)
-    text = normalise_label(_text(content.blocks))
-    domains = [domain for domain in _DOMAINS if contains_phrase(text, domain)]
+def _assessment_guess(seen: Seen) -> Guess | None:
+    title = _title_match(seen, _ASSESSMENT_TITLES)
+    # `contains_phrase` for each domain, without copying the whole text once a domain.
+    text = f" {normalise_label(seen.text)} "
+    domains = [domain for domain in _DOMAINS if f" {domain} " in text]
     domain_score = (0.55 + 0.05 * len(domains)) if len(domains) >= 2 else 0.0
     note = f"assessment headings {', '.join(domains)}"
     return _title_and_evidence(Kind.ASSESSMENT, title, domain_score, note, bonus=0.1)
@@ -387,11 +487,15 @@ def _assessment_guess(content: Content) -> Guess | None:
 FEW_WORDS = 60
 
 
-def _genogram_guess(content: Content) -> Guess | None:
+_GENOGRAM_TITLES = phrase_pattern(("genogram", "family tree"))
+
+
+def _genogram_guess(seen: Seen) -> Guess | None:
+    content = seen.content
     if content.picture_file:
         return Guess(Kind.GENOGRAM, 0.45, "a picture (genograms are usually pictures)")
-    title = _title_match(_titles(content), ("genogram", "family tree"))
-    words = len(_text(content.blocks).split()) / max(content.pages, 1)
+    title = _title_match(seen, _GENOGRAM_TITLES)
+    words = len(seen.text.split()) / max(content.pages, 1)
     if title is not None:
         # "Genogram" heading a page of prose is a form's or an assessment's section about one.
         drawn = content.pictures >= 1 or words <= 4 * FEW_WORDS
@@ -413,9 +517,21 @@ _NAME_HINTS: tuple[tuple[Kind, tuple[str, ...]], ...] = (
 )
 
 
+_CAMEL_CASE = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# Any hint at all, as a whole word or (a long one) anywhere: most names have none.
+_ANY_NAME_HINT = re.compile(
+    "|".join(
+        [phrase_pattern(hint for _, hints in _NAME_HINTS for hint in hints).pattern]
+        + [re.escape(hint) for _, hints in _NAME_HINTS for hint in hints if len(hint) > 6]
+    )
+)
+
+
 def _name_kind(filename: str) -> tuple[Kind, str] | None:
     stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    name = normalise_label(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", stem))
+    name = normalise_label(_CAMEL_CASE.sub(" ", stem))
+    if not _ANY_NAME_HINT.search(name):
+        return None
     for kind, hints in _NAME_HINTS:
         for hint in hints:
             if contains_phrase(name, hint) or (len(hint) > 6 and hint in name):
@@ -452,7 +568,7 @@ def _read_pdf(source: Source) -> Content | None:
     pdf = source.pdf
     if pdf is None:
         return None
-    blocks = tuple(Block((line,)) for line in pdf.lines)
+    blocks = source.pdf_blocks
     pages = min(pdf.pages, 5)
     # Very little text on pages that hold pictures means a scan: there is nothing to read.
     scanned = pages > 0 and sum(len(line) for line in pdf.lines) < 20 * pages and pdf.paths < 8

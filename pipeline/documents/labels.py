@@ -8,23 +8,42 @@ the synonyms below, and generic ones only count in the section they belong to.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pipeline.documents.word import Block
 
+# Characters that separate words like a space; a `replace` for each one present beats a regex.
+_STRAY_CHARACTERS = "_-:;,*?()[]"
 
-@functools.lru_cache(maxsize=8192)
+
 def normalise_label(label: str) -> str:
     """A label reduced for matching: lower case, no apostrophes, dots or stray punctuation.
 
-    Cached: the classifier and the parsers look at the same short labels and titles many times.
+    Not cached: it is called on whole lines and text, which hold names and other answers.
     """
     text = label.lower().replace("'", "").replace("’", "").replace(".", "")
-    text = re.sub(r"[_\-:;,*?()\[\]]", " ", text).replace("/", " / ")
-    return " ".join(text.split())
+    for stray in _STRAY_CHARACTERS:
+        if stray in text:
+            text = text.replace(stray, " ")
+    return " ".join(text.replace("/", " / ").split())
+
+
+def normalise_lines(lines: Sequence[str]) -> list[str]:
+    """`normalise_label` of each line, worked out on all of them at once.
+
+    Every step of normalising is a replacement that stops at a line break (and lower-casing
+    looks no further than one), so the lines joined by line breaks are normalised together,
+    with a few fast passes over the whole text instead of several calls a line.
+    """
+    text = "\n".join(lines).lower().replace("'", "").replace("’", "").replace(".", "")
+    for stray in _STRAY_CHARACTERS:
+        if stray in text:
+            text = text.replace(stray, " ")
+    labels = [" ".join(line.split()) for line in text.replace("/", " / ").split("\n")]
+    # A line holding a line break of its own would shift the rest: normalise one by one.
+    return labels if len(labels) == len(lines) else [normalise_label(line) for line in lines]
 
 
 def starts_with_phrase(label: str, prefix: str) -> bool:
@@ -37,6 +56,23 @@ def starts_with_phrase(label: str, prefix: str) -> bool:
 def contains_phrase(label: str, word: str) -> bool:
     """Whether `word` (a phrase) stands as whole words in a normalised label."""
     return f" {word} " in f" {label} "
+
+
+def prefix_pattern(prefixes: Iterable[str]) -> re.Pattern[str]:
+    """A regex whose `match` is `starts_with_phrase` for any of `prefixes`, in one C call."""
+    alternatives = "|".join(re.escape(prefix) for prefix in prefixes)
+    # `[^\W_]` is exactly what `str.isalnum` accepts.
+    return re.compile(f"(?:{alternatives})(?![^\\W_])")
+
+
+def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    """A regex that finds any of `phrases` where `contains_phrase` would: as whole words.
+
+    One search in C instead of a Python loop over the phrases, so the matchers below are built
+    once at import; words in a normalised label are separated by single spaces, hence `[^ ]`.
+    """
+    alternatives = "|".join(re.escape(phrase) for phrase in phrases)
+    return re.compile(f"(?<![^ ])(?:{alternatives})(?![^ ])")
 
 
 # --- Sections: where a generic label ("Name", "Email") stands decides what it means. ---
@@ -56,22 +92,39 @@ _SECTION_WORDS = (
 _NUMBERED = re.compile(r"\s*(section|part|\d+[.)]?\s)", re.IGNORECASE)
 
 
+# Any section word at all: most headings (and the short lines that look like them) have none.
+_ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _, words in _SECTION_WORDS for w in words))
+# Each section's words, anywhere in a label, in the order the sections are tried.
+_SECTION_PATTERNS = tuple(
+    (name, re.compile("|".join(map(re.escape, words)))) for name, words in _SECTION_WORDS
+)
+
+
 def section_of(text: str, current: str) -> str:
     """The section a heading starts (or the current one, for a heading that names none)."""
-    label = normalise_label(text)
-    for name, words in _SECTION_WORDS:
-        if any(word in label for word in words):
-            return name
+    return section_named(normalise_label(text), current)
+
+
+def section_named(label: str, current: str) -> str:
+    """`section_of` for a heading already normalised."""
+    if _ANY_SECTION_WORD.search(label):
+        for name, words in _SECTION_PATTERNS:
+            if words.search(label):
+                return name
     # A numbered heading about something else starts a section no label rule cares about.
     return "" if _NUMBERED.match(label) else current
 
 
 def looks_like_heading(block: Block) -> bool:
     """A lone short line or cell that names a part of the form rather than answering anything."""
-    filled = [cell for cell in block.cells if cell]
-    if len(filled) != 1 or GLYPH.search(filled[0]):
+    cells = block.cells
+    # Most blocks are one line or one cell: no need to gather the filled ones.
+    filled = cells if len(cells) == 1 and cells[0] else [cell for cell in cells if cell]
+    if len(filled) != 1:
         return False
     text = filled[0]
+    if GLYPH.search(text):
+        return False
     if block.heading or _NUMBERED.match(text):
         return True
     _, colon, value = text.partition(":")
@@ -235,9 +288,10 @@ _LABELS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
 )
 
 
-def _normalised(
-    table: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...],
-) -> tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...]:
+_Table = tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...]
+
+
+def _normalised(table: _Table) -> _Table:
     return tuple((key, tuple(map(normalise_label, words)), where) for key, words, where in table)
 
 
@@ -246,31 +300,77 @@ _LABELS = _normalised(_LABELS)
 ALL_PREFIXES = frozenset(p for _, prefixes, _ in _LABELS for p in prefixes)
 
 
+def _prefix_index(table: _Table) -> dict[str, tuple[int, ...]]:
+    """Each prefix, and the rows of the table (in order) that list it."""
+    rows: dict[str, list[int]] = {}
+    for number, (_, prefixes, _) in enumerate(table):
+        for prefix in prefixes:
+            rows.setdefault(prefix, []).append(number)
+    return {prefix: tuple(dict.fromkeys(numbers)) for prefix, numbers in rows.items()}
+
+
+_FIRST_INDEX = _prefix_index(_FIRST)
+_LONGEST_PREFIX = max(map(len, (*_FIRST_INDEX, *_prefix_index(_LABELS))))
+_LABELS_INDEX = _prefix_index(_LABELS)
+_NOT_ALNUM = re.compile(r"[\W_]")
+# A label's first word, up to its first character that is not a letter or digit. A prefix can
+# only start a label (as whole words) if the two begin with the same such word, so a label whose
+# first word begins no prefix needs no lookup at all: most lines of a document are not labels.
+_FIRST_RUN = re.compile(r"[^\W_]*")
+
+
+def first_run(label: str) -> str:
+    """A label's first word: up to its first character that is not a letter or digit."""
+    # Most labels start with a plain word and a space: no need for the regex.
+    word = label.partition(" ")[0]
+    if word.isalnum():
+        return word
+    found = _FIRST_RUN.match(label)
+    return found.group() if found else ""
+
+
+_FIRST_RUNS = frozenset(map(first_run, _FIRST_INDEX))
+_LABELS_RUNS = frozenset(map(first_run, _LABELS_INDEX))
+_BANNED_IN_NAME = phrase_pattern(_NOT_A_NAME)
+_BANNED_IN_PANEL = phrase_pattern(_NOT_A_PANEL)
+
+
 def label_field(label: str) -> str | None:
     """Which form fact a label names, wherever it stands ("D.O.B." -> "child_dob"), if any."""
     return field_for(normalise_label(label), "")
 
 
 def _lookup(
-    table: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...], label: str, section: str
+    table: _Table, index: dict[str, tuple[int, ...]], label: str, section: str
 ) -> str | None:
-    for key, prefixes, where in table:
+    # The rows with a prefix the label starts with as whole words (`starts_with_phrase`): the
+    # label's beginnings that end before a non-alphanumeric character or at its end. Looking
+    # those few up beats trying each of the table's hundred-odd prefixes on every new label.
+    rows: tuple[int, ...] = ()
+    for found in _NOT_ALNUM.finditer(label):
+        if found.start() > _LONGEST_PREFIX:
+            break
+        rows += index.get(label[: found.start()], ())
+    rows += index.get(label, ())
+    # Rows in table order, each once; most labels start with one prefix at most.
+    for row in sorted(set(rows)) if len(rows) > 1 else rows:
+        key, _, where = table[row]
         if where is not None and section not in where:
             continue
-        if not any(starts_with_phrase(label, prefix) for prefix in prefixes):
-            continue
-        banned = _NOT_A_NAME if key in _NAME_FIELDS else _NOT_A_PANEL if key == "panel" else ()
-        if not any(contains_phrase(label, word) for word in banned):
+        banned = (
+            _BANNED_IN_NAME if key in _NAME_FIELDS else _BANNED_IN_PANEL if key == "panel" else None
+        )
+        if banned is None or not banned.search(label):
             return key
     return None
 
 
-@functools.lru_cache(maxsize=4096)
 def field_for(label: str, section: str) -> str | None:
-    """Which fact a (normalised) label names, in this section of the form (cached: forms repeat)."""
+    """Which fact a (normalised) label names, in this section of the form."""
     if not label or len(label) > 80:
         return None
-    if (key := _lookup(_FIRST, label, section)) is not None:
+    first = first_run(label)
+    if first in _FIRST_RUNS and (key := _lookup(_FIRST, _FIRST_INDEX, label, section)) is not None:
         return key
     if label.startswith(("if ", "why", "who ", "reason")):
         return None
@@ -278,7 +378,7 @@ def field_for(label: str, section: str) -> str | None:
         return "genogram_required"
     if "consent" in label or "agree" in label:
         return "consent"
-    return _lookup(_LABELS, label, section)
+    return _lookup(_LABELS, _LABELS_INDEX, label, section) if first in _LABELS_RUNS else None
 
 
 # --- Request types and reasons, by their words. ---
@@ -301,12 +401,34 @@ _REASON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _keys(text: str, vocabulary: tuple[tuple[str, tuple[str, ...]], ...]) -> set[str]:
+# A vocabulary as matchers: one for any of its words (most lines name none), then one per key.
+_Vocabulary = tuple[re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]]
+
+
+def _vocabulary(words: tuple[tuple[str, tuple[str, ...]], ...]) -> _Vocabulary:
+    every = phrase_pattern(word for _, phrases in words for word in phrases)
+    return every, tuple((key, phrase_pattern(phrases)) for key, phrases in words)
+
+
+_REQUESTS = _vocabulary(_REQUEST_WORDS)
+_REASONS = _vocabulary(_REASON_WORDS)
+_KEY_LINES = re.compile(r"[\n;,]")
+
+
+def _keys(text: str, vocabulary: _Vocabulary, normalised: str | None = None) -> set[str]:
+    every, by_key = vocabulary
     keys = set()
-    for line in re.split(r"[\n;,]", text):
-        label = normalise_label(line)
-        for key, words in vocabulary:
-            if any(contains_phrase(label, word) for word in words):
+    # Text of one piece is its own (and only) piece: normalised already if the caller has it.
+    if normalised is not None and not _KEY_LINES.search(text):
+        labels = [normalised]
+    else:
+        labels = [normalise_label(line) for line in _KEY_LINES.split(text)]
+    for label in labels:
+        if not every.search(label):
+            continue
+        # The first key (in vocabulary order) with a word in the line, as before.
+        for key, pattern in by_key:
+            if pattern.search(label):
                 keys.add(key)
                 break
     return keys
@@ -314,29 +436,39 @@ def _keys(text: str, vocabulary: tuple[tuple[str, tuple[str, ...]], ...]) -> set
 
 def request_keys(text: str) -> set[str]:
     """The request types a tick label or a typed answer names ("Section 20; advice")."""
-    return _keys(text, _REQUEST_WORDS)
+    return _keys(text, _REQUESTS)
 
 
 def reason_keys(text: str) -> set[str]:
     """The reasons for a request that a label names ("Reason: risk of escalation")."""
-    return _keys(text, _REASON_WORDS)
+    return _keys(text, _REASONS)
 
 
-def tick_meaning(label: str) -> tuple[str, set[str]]:
-    """Whether a ticked label is a request type or a reason, and which ones."""
+def tick_meaning(label: str, normalised: str | None = None) -> tuple[str, set[str]]:
+    """Whether a ticked label is a request type or a reason, and which ones.
+
+    `normalised` is the label normalised, where the caller has it already.
+    """
+    if normalised is None:
+        normalised = normalise_label(label)
     # "Admission to care or high-cost package" is a request; only a label that says it is a
     # reason, or names no request at all, is read as a reason.
-    if not normalise_label(label).startswith("reason"):
-        requests = request_keys(label)
+    if not normalised.startswith("reason"):
+        requests = _keys(label, _REQUESTS, normalised)
         if requests:
             return "request_types", requests
-    return "reasons", reason_keys(label)
+    return "reasons", _keys(label, _REASONS, normalised)
 
 
 # --- Ticked boxes and yes/no answers. ---
 
 _CHECKED = frozenset("☒☑✓✔✗✘■⊠xX")
-GLYPH = re.compile(r"(\[\s*[xX✓✔]?\s*\]|[☒☑✓✔✗✘■⊠☐□◻]|(?<![\w'’])[xX](?![\w'’]))")
+# A box ("[x]", "☒", "☐") or a lone x. The leading lookahead names every character a match can
+# start with, and the lone x's lookbehind comes after it, so the engine skips ahead to those
+# characters instead of trying every alternative at every position of a line.
+GLYPH = re.compile(
+    r"(?=[\[xX☒☑✓✔✗✘■⊠☐□◻])(\[\s*[xX✓✔]?\s*\]|[☒☑✓✔✗✘■⊠☐□◻]|[xX](?<![\w'’][xX])(?![\w'’]))"
+)
 
 
 def _is_ticked(glyph: str) -> bool:
@@ -381,13 +513,17 @@ def yes_no(value: str) -> bool | None:
         chosen = {_answer(label) for label, on in boxes if on} - {None}
     else:
         # "Yes / No" printed as a prompt answers nothing; "No - family declined" answers no.
-        chosen = {_answer(word) for word in normalise_label(value).split()[:4]} - {None}
+        # (Each word of a normalised label is its own `_answer`'s first word.)
+        chosen = {_answer_word(word) for word in normalise_label(value).split()[:4]} - {None}
     return chosen.pop() if len(chosen) == 1 else None
 
 
 def _answer(label: str) -> bool | None:
     words = normalise_label(label).split()
-    first = words[0] if words else ""
+    return _answer_word(words[0] if words else "")
+
+
+def _answer_word(first: str) -> bool | None:
     if first in ("yes", "y", "true", "agreed", "given"):
         return True
     if first in ("no", "n", "false", "not", "refused", "declined"):
@@ -424,21 +560,34 @@ def email(value: str) -> str | None:
 # --- Label/value pairs as forms lay them out. ---
 
 
-def pairs(cells: Sequence[str], split_bare: bool) -> Iterator[tuple[str, str]]:
-    """(label, value) candidates: "Label: value" lines, bare PDF lines, and cells side by side."""
+def pairs(
+    cells: Sequence[str], split_bare: bool, normalise: Callable[[str], str] = normalise_label
+) -> Iterator[tuple[str, str]]:
+    """(label, value) candidates: "Label: value" lines, bare PDF lines, and cells side by side.
+
+    `normalise` is `normalise_label`, or a document's own memo of it (`Source.label`).
+    """
     for cell in cells:
         for line in cell.splitlines():
             label, colon, value = line.partition(":")
             if colon and 0 < len(label.split()) <= 8:
                 yield label, value
-            elif split_bare and (found := _split_bare(line)):
+            elif split_bare and (found := _split_bare(line, normalise)):
                 yield found
     for index in range(0, len(cells) - 1, 2):
         yield cells[index], cells[index + 1]
 
 
-def _split_bare(line: str) -> tuple[str, str] | None:
+# The first word of each label prefix. Normalising works word by word, so the label at the
+# start of a line normalises to the start of the normalised line: a line whose first word
+# begins no prefix cannot start with a label, and needs none of the normalising below.
+_FIRST_WORDS = frozenset(prefix.split(" ", 1)[0] for prefix in ALL_PREFIXES)
+
+
+def _split_bare(line: str, normalise: Callable[[str], str]) -> tuple[str, str] | None:
     """Split "Child's name Ada Example" (a PDF line with no colon) after a known label."""
+    if normalise(line).partition(" ")[0] not in _FIRST_WORDS:
+        return None
     words = line.split()
     for count in range(1, min(len(words), 8)):
         # The answer must start like an answer, not like the rest of a label ("/ locality").

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import functools
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol
 
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
-from pipeline.documents.pdf import PdfContent, pdf_fields, read_pdf
+from pipeline.documents.labels import normalise_label, normalise_lines
+from pipeline.documents.pdf import PdfContent, read_pdf
 from pipeline.documents.sniff import Sniffed
-from pipeline.documents.word import MAX_BLOCKS, WordDoc, read_word
+from pipeline.documents.word import MAX_BLOCKS, Block, WordDoc, read_word
 
 FieldSource = Literal["content-control", "table-label", "acroform", "text", "sheet", "table"]
 # The keys in a result's JSON that are not fields.
@@ -87,6 +88,23 @@ class Source:
 
     def __init__(self, data: bytes, sniffed: Sniffed, limits: ReadLimits) -> None:
         self.data, self.sniffed, self.limits = data, sniffed, limits
+        # Each line's or label's normalised form, worked out once for the classifier and the
+        # parser alike; it lives and dies with this one document.
+        self.labels: dict[str, str] = {}
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Normalise all of `texts` not normalised yet at once (`normalise_lines`), for `label`."""
+        labels = self.labels
+        missing = [text for text in dict.fromkeys(texts) if text not in labels]
+        if missing:
+            labels.update(zip(missing, normalise_lines(missing), strict=True))
+
+    def label(self, text: str) -> str:
+        """`normalise_label(text)`, worked out at most once for this document."""
+        label = self.labels.get(text)
+        if label is None:
+            label = self.labels[text] = normalise_label(text)
+        return label
 
     @functools.cached_property
     def word(self) -> WordDoc | None:
@@ -98,9 +116,20 @@ class Source:
         return read_pdf(self.data, page_limit=self.limits.max_pdf_pages)
 
     @functools.cached_property
+    def pdf_blocks(self) -> tuple[Block, ...]:
+        """The PDF's text lines as one-cell blocks, built once for the classifier and parser.
+
+        Their labels are worked out here too, all at once (`label` then finds each line's).
+        """
+        if self.pdf is None:
+            return ()
+        lines = self.pdf.lines
+        self.prepare(lines)
+        return tuple(Block((line,)) for line in lines)
+
+    @functools.cached_property
     def pdf_fields(self) -> tuple[tuple[str, str | bool], ...]:
-        pdf = self.pdf
-        return pdf_fields(self.data) if pdf is not None and pdf.has_form else ()
+        return self.pdf.fields if self.pdf is not None else ()
 
     @functools.cached_property
     def sheets(self) -> tuple[Sheet, ...] | None:

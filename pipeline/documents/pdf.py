@@ -1,32 +1,45 @@
-"""Reading PDFs: text with pdfium (fast), AcroForm fields with pypdf (it has the form API).
+"""Reading PDFs with pdfium: text, drawing counts and AcroForm fields, from one open of the file.
 
-pdfplumber extracts text at about 110 ms a page; pypdfium2 (which pdfplumber itself uses) is
-about 70 times faster, so text comes from pdfium. pdfium can also say whether a PDF has a form
-at all, so pypdf, slower to open, is only asked for fields when there are some.
+pdfplumber extracts text at about 110 ms a page; pdfium (which pdfplumber itself uses) is about
+70 times faster. pypdf reads AcroForm fields in about 5-9 ms, several times the cost of reading
+the whole page with pdfium, so fields come from pdfium too: from each widget's own dictionary
+when the form is flat (most are), and through pdfium's form API only when a widget's name lives
+on a parent field. The raw pdfium calls are used, not pypdfium2's object wrappers: a wrapper per
+page, text page and page object costs more than pdfium's own work on a one-page form.
 """
 
 from __future__ import annotations
 
-import io
-import itertools
+import ctypes
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+# A field as read: its label (tooltip, then name) and its value (ticks as bools).
+Field = tuple[str, str | bool]
 
 
 @dataclass(frozen=True)
 class PdfContent:
-    """The text lines and drawing counts of a PDF's first pages."""
+    """The text lines, drawing counts and form fields of a PDF's first pages."""
 
     pages: int
     lines: tuple[str, ...]
     paths: int
     images: int
-    # An AcroForm (fillable fields): worth asking pypdf for the values.
-    has_form: bool = False
+    # AcroForm fields as (label, value), each under its tooltip and its own name.
+    fields: tuple[Field, ...] = ()
 
 
 MAX_PDF_PAGES = 5
 MAX_OBJECTS_PER_PAGE = 2000
+# Drawings only matter on a page with few words (a scan, a genogram); a page with more text than
+# this is prose or a form, so its objects are not counted (that would cost a call per object).
+SPARSE_PAGE_CHARS = 2000
+# Form field flag (PDF 32000 table 226): a button field whose widgets are radio buttons.
+RADIO_FLAG = 1 << 15
+UNTICKED = ("", "Off")
 
 
 def too_many_pages(pages: int, limit: int) -> str:
@@ -40,60 +53,194 @@ def too_many_pages(pages: int, limit: int) -> str:
 def read_pdf(
     data: bytes, max_pages: int = MAX_PDF_PAGES, page_limit: int | None = None
 ) -> PdfContent | None:
-    """Text and drawings of the first pages, read with pdfium; None if it cannot be opened.
+    """Text, drawings and fields of the first pages; None if pdfium cannot open the file.
 
     A PDF with more than `page_limit` pages is counted but not read: it will be refused.
     """
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError:
-        return None
-    try:
-        pages = len(pdf)
-        if page_limit is not None and pages > page_limit:
-            return PdfContent(pages, (), 0, 0)
-        lines: list[str] = []
-        paths = images = 0
-        for index in range(min(max_pages, pages)):
-            text, page_paths, page_images = _pdf_page(pdf[index])
-            lines.extend(line.strip() for line in text.splitlines() if line.strip())
-            paths, images = paths + page_paths, images + page_images
-        has_form = pdf.get_formtype() != 0
-    finally:
-        pdf.close()
-    return PdfContent(pages, tuple(lines), paths, images, has_form)
-
-
-def _pdf_page(page: Any) -> tuple[str, int, int]:
     import pypdfium2.raw as pdfium_c
 
+    document = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+    if not document:
+        return None
     try:
-        textpage = page.get_textpage()
-        text = str(textpage.get_text_range())
-        textpage.close()
-        counts = {pdfium_c.FPDF_PAGEOBJ_PATH: 0, pdfium_c.FPDF_PAGEOBJ_IMAGE: 0}
-        for obj in itertools.islice(page.get_objects(), MAX_OBJECTS_PER_PAGE):
-            if obj.type in counts:
-                counts[obj.type] += 1
-        return text, counts[pdfium_c.FPDF_PAGEOBJ_PATH], counts[pdfium_c.FPDF_PAGEOBJ_IMAGE]
+        pages = pdfium_c.FPDF_GetPageCount(document)
+        if page_limit is not None and pages > page_limit:
+            return PdfContent(pages, (), 0, 0)
+        has_form = pdfium_c.FPDF_GetFormType(document) != pdfium_c.FORMTYPE_NONE
+        lines: list[str] = []
+        fields: list[Field] = []
+        paths = images = 0
+        nested = False
+        for index in range(min(max_pages, pages)):
+            with _page(document, index) as page:
+                text = _page_text(page)
+                lines.extend(line.strip() for line in text.splitlines() if line.strip())
+                if len(text) <= SPARSE_PAGE_CHARS:
+                    page_paths, page_images = _drawings(page)
+                    paths, images = paths + page_paths, images + page_images
+                if has_form and not nested:
+                    nested = not _flat_fields(page, fields)
+        if nested:
+            fields = _form_fields(document, min(max_pages, pages))
     finally:
-        page.close()
+        pdfium_c.FPDF_CloseDocument(document)
+    return PdfContent(pages, tuple(lines), paths, images, tuple(fields))
 
 
-def pdf_fields(data: bytes) -> tuple[tuple[str, str | bool], ...]:
-    """AcroForm fields as (label, value): ticks as bools, radio choices and text as text."""
-    from pypdf import PdfReader
+@contextmanager
+def _page(document: Any, index: int) -> Iterator[Any]:
+    import pypdfium2.raw as pdfium_c
 
-    found: list[tuple[str, str | bool]] = []
-    for name, spec in (PdfReader(io.BytesIO(data), strict=False).get_fields() or {}).items():
-        text = "" if spec.get("/V") is None else str(spec.get("/V"))
-        radio = int(spec.get("/Ff", 0) or 0) & (1 << 15)
-        value: str | bool = text
-        if spec.get("/FT") == "/Btn":
-            value = text.lstrip("/") if radio else text not in ("", "/Off", "Off")
-        for label in dict.fromkeys((str(spec.get("/TU") or ""), name.rsplit(".", 1)[-1])):
-            if label:
-                found.append((label, value))
-    return tuple(found)
+    page = pdfium_c.FPDF_LoadPage(document, index)
+    if not page:
+        # A page pdfium cannot load reads as an empty page: the rest of the file still counts.
+        yield None
+        return
+    try:
+        yield page
+    finally:
+        pdfium_c.FPDF_ClosePage(page)
+
+
+def _page_text(page: Any) -> str:
+    import pypdfium2.raw as pdfium_c
+
+    if page is None:
+        return ""
+    textpage = pdfium_c.FPDFText_LoadPage(page)
+    if not textpage:
+        return ""
+    try:
+        count = pdfium_c.FPDFText_CountChars(textpage)
+        if count <= 0:
+            return ""
+        buffer = (ctypes.c_ushort * (count + 1))()
+        written = pdfium_c.FPDFText_GetText(textpage, 0, count, buffer)
+        # `written` counts the terminating NUL; text is UTF-16LE code units.
+        return bytes(buffer)[: max(written - 1, 0) * 2].decode("utf-16-le", "replace")
+    finally:
+        pdfium_c.FPDFText_ClosePage(textpage)
+
+
+def _drawings(page: Any) -> tuple[int, int]:
+    """How many path and image objects the page draws (up to MAX_OBJECTS_PER_PAGE looked at)."""
+    import pypdfium2.raw as pdfium_c
+
+    if page is None:
+        return 0, 0
+    paths = images = 0
+    for index in range(min(pdfium_c.FPDFPage_CountObjects(page), MAX_OBJECTS_PER_PAGE)):
+        kind = pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFPage_GetObject(page, index))
+        paths += kind == pdfium_c.FPDF_PAGEOBJ_PATH
+        images += kind == pdfium_c.FPDF_PAGEOBJ_IMAGE
+    return paths, images
+
+
+def _widgets(page: Any) -> Iterator[Any]:
+    """Each form widget on the page (closed after use)."""
+    import pypdfium2.raw as pdfium_c
+
+    if page is None:
+        return
+    for index in range(pdfium_c.FPDFPage_GetAnnotCount(page)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page, index)
+        if not annot:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetSubtype(annot) == pdfium_c.FPDF_ANNOT_WIDGET:
+                yield annot
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+
+
+def _flat_fields(page: Any, found: list[Field]) -> bool:
+    """Add the page's fields, read from each widget's own dictionary; False if one is nested.
+
+    A nested widget (a radio button, or a field split over pages) keeps its name and value on a
+    parent field, which only the form API reaches.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    for annot in _widgets(page):
+        name = _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"T")
+        if not name:
+            return False
+        value = _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"V")
+        if _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"FT") == "Btn":
+            flags = ctypes.c_float(0)
+            pdfium_c.FPDFAnnot_GetNumberValue(annot, b"Ff", ctypes.byref(flags))
+            state = value or _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"AS")
+            ticked: str | bool = state not in UNTICKED
+            if int(flags.value) & RADIO_FLAG:
+                ticked = state if ticked else ""
+            _add(found, _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"TU"), name, ticked)
+        else:
+            _add(found, _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"TU"), name, value)
+    return True
+
+
+def _form_fields(document: Any, pages: int) -> list[Field]:
+    """Every field of the first pages through pdfium's form API (names from parent fields)."""
+    import pypdfium2.raw as pdfium_c
+
+    config = pdfium_c.FPDF_FORMFILLINFO(version=2)
+    form = pdfium_c.FPDFDOC_InitFormFillEnvironment(document, config)
+    if not form:
+        return []
+    found: list[Field] = []
+    try:
+        for index in range(pages):
+            with _page(document, index) as page:
+                if page is None:
+                    continue
+                pdfium_c.FORM_OnAfterLoadPage(page, form)
+                for annot in _widgets(page):
+                    field = _form_field(form, annot)
+                    if field is not None:
+                        _add(found, *field)
+                pdfium_c.FORM_OnBeforeClosePage(page, form)
+    finally:
+        pdfium_c.FPDFDOC_ExitFormFillEnvironment(form)
+    return found
+
+
+def _form_field(form: Any, annot: Any) -> tuple[str, str, str | bool] | None:
+    import pypdfium2.raw as pdfium_c
+
+    label = _utf16(pdfium_c.FPDFAnnot_GetFormFieldAlternateName, form, annot)
+    name = _utf16(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)
+    kind = pdfium_c.FPDFAnnot_GetFormFieldType(form, annot)
+    if kind == pdfium_c.FPDF_FORMFIELD_CHECKBOX:
+        return label, name, bool(pdfium_c.FPDFAnnot_IsChecked(form, annot))
+    if kind == pdfium_c.FPDF_FORMFIELD_RADIOBUTTON:
+        # Each radio widget is one choice; only the chosen one says what was chosen.
+        if not pdfium_c.FPDFAnnot_IsChecked(form, annot):
+            return None
+        return label, name, _utf16(pdfium_c.FPDFAnnot_GetFormFieldExportValue, form, annot)
+    return label, name, _utf16(pdfium_c.FPDFAnnot_GetFormFieldValue, form, annot)
+
+
+def _add(found: list[Field], label: str, name: str, value: str | bool) -> None:
+    """A field under its tooltip and its own short name (forms label one or the other)."""
+    for key in dict.fromkeys((label, name.rsplit(".", 1)[-1])):
+        if key and (key, value) not in found:
+            found.append((key, value))
+
+
+def _utf16(function: Callable[..., int], *args: Any) -> str:
+    """A string from a pdfium getter that fills a UTF-16LE buffer and returns its byte length.
+
+    Most values fit the shared buffer, so one call reads them; a longer one is asked for again.
+    """
+    size = function(*args, _BUFFER, ctypes.sizeof(_BUFFER))
+    if size <= 2:
+        return ""
+    if size <= ctypes.sizeof(_BUFFER):
+        return ctypes.string_at(_BUFFER, size - 2).decode("utf-16-le", "replace")
+    buffer = ctypes.create_string_buffer(size)
+    function(*args, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)), size)
+    return buffer.raw[: size - 2].decode("utf-16-le", "replace")
+
+
+# One buffer for the short strings of one process (the reader is single-threaded).
+_BUFFER = (ctypes.c_ushort * 1024)()

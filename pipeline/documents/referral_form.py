@@ -10,7 +10,7 @@ derived from the same fields, so the two can never disagree.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -211,15 +211,19 @@ def from_blocks(
     labelled: Iterable[tuple[str, str | bool]],
     split_bare: bool,
     labelled_source: FieldSource = "content-control",
+    normalise: Callable[[str], str] = labels.normalise_label,
 ) -> Draft:
-    """Fields from label/value rows, "Label: value" lines, ticked boxes and labelled controls."""
-    reader, section = _LabelReader(), ""
+    """Fields from label/value rows, "Label: value" lines, ticked boxes and labelled controls.
+
+    `normalise` is `labels.normalise_label`, or the document's own memo of it (`Source.label`).
+    """
+    reader, section = _LabelReader(normalise=normalise), ""
     blocks = tuple(blocks)
     for block in blocks:
         if labels.looks_like_heading(block):
-            section = labels.section_of(block.cells[0], section)
+            section = labels.section_named(normalise(block.cells[0]), section)
         source: FieldSource = "table-label" if block.table >= 0 else "text"
-        for label, value in labels.pairs(block.cells, split_bare):
+        for label, value in labels.pairs(block.cells, split_bare, normalise):
             reader.take(label, value, section, source)
         for label, on in labels.block_ticks(block.cells):
             reader.tick(label, on, section, source)
@@ -228,7 +232,7 @@ def from_blocks(
             reader.tick(label, answer, "", labelled_source)
         else:
             reader.take(label, answer, "", labelled_source)
-    return reader.finish(household_from_tables(blocks))
+    return reader.finish(household_from_tables(blocks, normalise))
 
 
 @dataclass
@@ -237,9 +241,12 @@ class _LabelReader:
 
     draft: Draft = field(default_factory=Draft)
     names: dict[str, FieldValue] = field(default_factory=dict)
+    normalise: Callable[[str], str] = labels.normalise_label
 
     def take(self, label: str, value: str, section: str, source: FieldSource) -> None:
-        key = labels.field_for(labels.normalise_label(label), section)
+        self._take(labels.field_for(self.normalise(label), section), label, value, source)
+
+    def _take(self, key: str | None, label: str, value: str, source: FieldSource) -> None:
         if key is None or not value.strip():
             return
         if key in ("forename", "surname"):
@@ -249,14 +256,19 @@ class _LabelReader:
         read_answer(self.draft, key, value, source, label)
 
     def tick(self, label: str, on: bool, section: str, source: FieldSource) -> None:
-        words = labels.normalise_label(label).split()
-        if not on or not words:
+        if not on:
+            return
+        normalised = self.normalise(label)
+        words = normalised.split()
+        if not words:
             return
         # "Consent: Yes" can arrive as a tick labelled "consent yes" (AcroForm, our tags).
         if words[-1] in ("yes", "no") and len(words) > 1:
-            self.take(" ".join(words[:-1]), words[-1], section, source)
+            # The words are normalised already (and normalising is idempotent).
+            stem = " ".join(words[:-1])
+            self._take(labels.field_for(stem, section), stem, words[-1], source)
             return
-        key, keys = labels.tick_meaning(label)
+        key, keys = labels.tick_meaning(label, normalised)
         self.draft.offer(key, sorted(keys), source)
 
     def finish(self, household: list[dict[str, Any]]) -> Draft:
@@ -276,14 +288,16 @@ _HOUSEHOLD_HEADERS = {
 }
 
 
-def household_from_tables(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+def household_from_tables(
+    blocks: Sequence[Block], normalise: Callable[[str], str] = labels.normalise_label
+) -> list[dict[str, Any]]:
     """Household members from a table headed by "Name" and "Relationship" columns."""
     columns: dict[str, int] | None = None
     table = -2
     members: list[dict[str, Any]] = []
     for block in blocks:
         if block.table != table:
-            table, columns = block.table, _household_columns(block.cells)
+            table, columns = block.table, _household_columns(block.cells, normalise)
             continue
         if columns is not None and block.table >= 0:
             texts = {key: block.cells[i] for key, i in columns.items() if i < len(block.cells)}
@@ -292,12 +306,19 @@ def household_from_tables(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return members
 
 
-def _household_columns(cells: Sequence[str]) -> dict[str, int] | None:
+_HOUSEHOLD_PATTERNS = {
+    key: labels.prefix_pattern(names) for key, names in _HOUSEHOLD_HEADERS.items()
+}
+
+
+def _household_columns(
+    cells: Sequence[str], normalise: Callable[[str], str]
+) -> dict[str, int] | None:
     found: dict[str, int] = {}
     for index, cell in enumerate(cells):
-        label = labels.normalise_label(cell)
-        for key, headers in _HOUSEHOLD_HEADERS.items():
-            if key not in found and any(labels.starts_with_phrase(label, h) for h in headers):
+        label = normalise(cell)
+        for key, headers in _HOUSEHOLD_PATTERNS.items():
+            if key not in found and headers.match(label):
                 found[key] = index
                 break
     return found if {"name", "relationship"} <= found.keys() else None
@@ -306,9 +327,11 @@ def _household_columns(cells: Sequence[str]) -> dict[str, int] | None:
 # --- Whole documents. ---
 
 
-def word_draft(word: WordDoc) -> tuple[Draft, str]:
+def word_draft(
+    word: WordDoc, normalise: Callable[[str], str] = labels.normalise_label
+) -> tuple[Draft, str]:
     """Our form by tag (then labels for the rest), or another form by labels alone."""
-    by_label = from_blocks(word.blocks, word.labelled, split_bare=False)
+    by_label = from_blocks(word.blocks, word.labelled, split_bare=False, normalise=normalise)
     if _OUR_TAGS.isdisjoint(word.controls):
         return by_label, "labels"
     draft = from_controls(word.controls)
@@ -319,10 +342,17 @@ def word_draft(word: WordDoc) -> tuple[Draft, str]:
 def pdf_draft(source: Source) -> Draft:
     """A PDF form: its AcroForm fields first, then label matching on its text lines."""
     # Filled-in AcroForm fields are answers; the page text around them may only be prompts.
-    draft = from_blocks((), source.pdf_fields, split_bare=True, labelled_source="acroform")
-    pdf = source.pdf
-    lines = tuple(Block((line,)) for line in pdf.lines) if pdf else ()
-    draft.fill(from_blocks(lines, (), split_bare=True))
+    text = from_blocks(source.pdf_blocks, (), split_bare=True, normalise=source.label)
+    fields = source.pdf_fields
+    if not fields:
+        return text
+    # All the fields' names normalised at once, as the lines were (`Source.pdf_blocks`).
+    names = [name for name, _ in fields]
+    source.labels.update(zip(names, labels.normalise_lines(names), strict=True))
+    draft = from_blocks(
+        (), fields, split_bare=True, labelled_source="acroform", normalise=source.label
+    )
+    draft.fill(text)
     return draft
 
 
@@ -372,7 +402,7 @@ def _joined(items: Sequence[str]) -> str:
 def read_draft(source: Source) -> tuple[Draft, str]:
     """The draft of a referral form of any type we read, and how it was read."""
     if source.sniffed.type == "docx" and source.word is not None:
-        return word_draft(source.word)
+        return word_draft(source.word, source.label)
     if source.sniffed.type == "pdf":
         return pdf_draft(source), "labels"
     return Draft(), "none"
