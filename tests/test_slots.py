@@ -177,6 +177,36 @@ def test_unscreened_cases_are_listed_when_configured(tmp_path: Path) -> None:
     app.close()
 
 
+def test_a_case_declined_after_its_slot_loses_it_and_the_invitation_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    app = open_service(tmp_path, NOW, screening={"unscreened": "list"})
+    drop(app, referral(), NOW - timedelta(hours=1))
+    poll(app)
+    tick_only(app)
+    app.close()
+    app = open_service(tmp_path, NOTICE, screening={"unscreened": "list"})
+    tick_only(app, slot_jobs)
+    [offer] = timeslots(app, SCHOOL.referrer_email)
+    answer(app, reply(request_mail(app), "DECLINE the family has moved out of the area"))
+    [declined] = [s for s in to(app, SCHOOL.referrer_email) if "not accepted" in s.subject]
+    reference = case_row(app).reference
+    assert "10:00 to 10:30" in declined.text() and "withdrawn" in declined.text()
+    assert declined.attachment_names() == [f"{reference}-timeslot.ics"]
+    cancel, invite = ics_of(declined), ics_of(offer)
+    assert "METHOD:CANCEL" in cancel and ics_field(cancel, "STATUS") == "CANCELLED"
+    # The same event, at a higher sequence: the calendar removes the entry it holds.
+    assert ics_field(cancel, "UID") == ics_field(invite, "UID")
+    assert int(ics_field(cancel, "SEQUENCE")) > int(ics_field(invite, "SEQUENCE"))
+    with app.store.session() as session:
+        assert list(session.scalars(select(Slot))) == []
+        withdrawn = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "timeslot-withdrawn")
+        )
+        assert len(list(withdrawn)) == 1
+    app.close()
+
+
 def test_a_referrers_yes_is_recorded_and_not_answered(tmp_path: Path) -> None:
     app = approved_case(tmp_path)
     app = at_time(tmp_path, app, NOTICE)

@@ -47,14 +47,15 @@ def _fold(line: str) -> str:
     return "\r\n ".join(part.decode() for part in parts)
 
 
-def to_ics(invite: Invitation) -> bytes:
-    """The invitation as an iCalendar file with METHOD:REQUEST, CRLF line endings."""
+def to_ics(invite: Invitation, cancelled: bool = False) -> bytes:
+    """The invitation as an iCalendar file with CRLF line endings: METHOD:REQUEST, or with
+    `cancelled` METHOD:CANCEL, which takes the same event (by UID) out of the calendar."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//MASP pipeline//Panel timeslots//EN",
         "CALSCALE:GREGORIAN",
-        "METHOD:REQUEST",
+        "METHOD:CANCEL" if cancelled else "METHOD:REQUEST",
         "BEGIN:VEVENT",
         f"UID:{invite.uid}",
         f"SEQUENCE:{invite.sequence}",
@@ -65,7 +66,7 @@ def to_ics(invite: Invitation) -> bytes:
         f"DESCRIPTION:{_escape(invite.description)}",
         f"ORGANIZER:mailto:{invite.organizer}",
         f"ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{invite.attendee}",
-        "STATUS:CONFIRMED",
+        "STATUS:CANCELLED" if cancelled else "STATUS:CONFIRMED",
         "TRANSP:OPAQUE",
         "END:VEVENT",
         "END:VCALENDAR",

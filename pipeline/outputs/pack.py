@@ -342,13 +342,15 @@ def _next(latest: Pack | None) -> int:
 
 
 def _stamp_stream(page: pikepdf.Page, font: pikepdf.Name, top: str, bottom: str) -> bytes:
-    x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+    """The stamp drawn upright at the top and bottom of the page as a reader sees it."""
+    matrix, width, height = _upright(page)
     ops: list[tuple[list[object], pikepdf.Operator]] = [
         ([], pikepdf.Operator("Q")),
         ([], pikepdf.Operator("q")),
+        (list(matrix), pikepdf.Operator("cm")),
         ([0.25], pikepdf.Operator("g")),
     ]
-    for text, size, x, y in ((top, 7, x0 + 28, y1 - 16), (bottom, 8, (x0 + x1) / 2 - 24, y0 + 14)):
+    for text, size, x, y in ((top, 7, 28, height - 16), (bottom, 8, width / 2 - 24, 14)):
         ops += [
             ([], pikepdf.Operator("BT")),
             ([font, size], pikepdf.Operator("Tf")),
@@ -358,6 +360,25 @@ def _stamp_stream(page: pikepdf.Page, font: pikepdf.Name, top: str, bottom: str)
         ]
     ops.append(([], pikepdf.Operator("Q")))
     return pikepdf.unparse_content_stream(ops)  # type: ignore[arg-type]
+
+
+def _upright(page: pikepdf.Page) -> tuple[tuple[float, ...], float, float]:
+    """A matrix from upright coordinates (origin at the visible bottom left as displayed) to the
+    page's own, and the visible width and height as displayed.
+
+    A landscape scan is often a portrait page turned by /Rotate; a stamp drawn in the page's own
+    coordinates would then run up its side. Only the crop box is shown, so that is what counts.
+    """
+    x0, y0, x1, y1 = (float(v) for v in page.cropbox)
+    width, height = x1 - x0, y1 - y0
+    turned = page.rotation % 360
+    if turned == 90:
+        return (0, 1, -1, 0, x0 + width, y0), height, width
+    if turned == 180:
+        return (-1, 0, 0, -1, x0 + width, y0 + height), width, height
+    if turned == 270:
+        return (0, -1, 1, 0, x0, y0 + height), height, width
+    return (1, 0, 0, 1, x0, y0), width, height
 
 
 def stamp(data: bytes, name: str) -> bytes:

@@ -34,6 +34,7 @@ from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft, audit, enqueue
 from pipeline.outputs.summary import render_summary, summary_facts
+from pipeline.panel import slots
 from pipeline.panel.completeness import missing_kinds
 from pipeline.panel.jobs import Job, bind
 from pipeline.panel.referrer_mail import referrer_draft
@@ -262,11 +263,13 @@ def remind_unscreened(app: App, session: Session, panel_id: str, starts_at: date
 
 
 def _tell_referrer(app: App, session: Session, case: Case, request: ScreeningRequest) -> None:
+    """Tell the referrer the decision; a slot they were given is withdrawn from their calendar."""
     template = "declined" if request.decision == "decline" else "more_information"
     context = answers.case_context(app, case, [])
     context["reason"] = request.reason or ""
-    draft = referrer_draft(session, case, f"{template}:request:{request.id}", template, context)
-    enqueue(app, session, draft)
+    context["withdrawn_slot"], cancel = slots.withdraw(app, session, case)
+    purpose = f"{template}:request:{request.id}"
+    enqueue(app, session, referrer_draft(session, case, purpose, template, context, cancel))
 
 
 def apply_decision(

@@ -121,7 +121,7 @@ def unslotted_cases(app: App, session: Session, panel_id: str, meeting: datetime
     return [listed[c.case_id] for c in running_order(candidate(c) for c in listed.values())]
 
 
-def _invitation(app: App, case: Case, slot: Slot) -> FileAttachment:
+def _invitation(app: App, case: Case, slot: Slot, cancelled: bool = False) -> FileAttachment:
     domain = app.config.mailbox.address.rpartition("@")[2]
     invite = Invitation(
         # Stable per case and meeting: a resent invitation updates the same calendar entry.
@@ -133,16 +133,42 @@ def _invitation(app: App, case: Case, slot: Slot) -> FileAttachment:
         organizer=app.config.mailbox.address,
         attendee=case.referrer_email,
         stamp=app.clock.now(),
+        # A calendar applies a change only if its sequence is higher than the one it holds.
+        sequence=1 if cancelled else 0,
     )
-    return FileAttachment(f"{case.reference}-timeslot.ics", CALENDAR, to_ics(invite))
+    return FileAttachment(f"{case.reference}-timeslot.ics", CALENDAR, to_ics(invite, cancelled))
+
+
+def slot_times(app: App, slot: Slot) -> dict[str, str]:
+    """The slot's start and end in local time, for templates."""
+    local = app.config.tz
+    return {
+        "slot_start": f"{slot.starts_at.astimezone(local):%H:%M}",
+        "slot_end": f"{slot.ends_at.astimezone(local):%H:%M}",
+    }
+
+
+def withdraw(app: App, session: Session, case: Case) -> tuple[str, tuple[FileAttachment, ...]]:
+    """Take back the case's slot at its meeting, if it has one (it is no longer to be heard).
+
+    Returns the withdrawn times for the referrer's email ("" if there was no slot) and the
+    cancellation that removes the invitation they were sent from their calendar. The slot's time
+    is left free rather than closing up the others, whose times the referrers already have.
+    """
+    slot = session.scalar(select(Slot).where(Slot.case_id == case.id, Slot.meeting == case.meeting))
+    if slot is None:
+        return "", ()
+    times = slot_times(app, slot)
+    cancel = _invitation(app, case, slot, cancelled=True)
+    audit(session, app, case, "timeslot-withdrawn", slot=slot.id, position=slot.position)
+    session.delete(slot)
+    session.flush()
+    return f"{times['slot_start']} to {times['slot_end']}", (cancel,)
 
 
 def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     """Email the referrer their slot, with the invitation, asking them to confirm."""
-    context = answers.case_context(app, case, [])
-    local = app.config.tz
-    context["slot_start"] = f"{slot.starts_at.astimezone(local):%H:%M}"
-    context["slot_end"] = f"{slot.ends_at.astimezone(local):%H:%M}"
+    context = answers.case_context(app, case, []) | slot_times(app, slot)
     attachment = _invitation(app, case, slot)
     draft = referrer_draft(
         session, case, f"timeslot:slot:{slot.id}", "timeslot", context, (attachment,)
