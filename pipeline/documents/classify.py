@@ -25,6 +25,8 @@ from pipeline.documents.labels import (
     first_run,
     normalise_label,
     phrase_pattern,
+    prefix_pattern,
+    prefixes_for,
 )
 from pipeline.documents.parsing import ReadLimits, Source
 from pipeline.documents.sniff import UNREADABLE, Sniffed, open_zip, parse_xml, read_member
@@ -73,7 +75,7 @@ class Content:
 class Seen:
     """A document's content and what every scorer looks at, each worked out once."""
 
-    __slots__ = ("content", "label", "text", "title_labels", "titles")
+    __slots__ = ("content", "label", "text", "title_text", "titles")
 
     def __init__(self, content: Content, label: Callable[[str], str]) -> None:
         self.content = content
@@ -81,7 +83,9 @@ class Seen:
         self.label = label
         self.text = _text(content.blocks)
         self.titles = _titles(content)
-        self.title_labels = tuple(map(label, self.titles))
+        # The titles normalised, one a line, each between spaces: every phrase pattern is then
+        # searched once over them all rather than once a title (see `_title_match`).
+        self.title_text = " \n ".join(map(label, self.titles))
 
 
 @dataclass(frozen=True)
@@ -249,11 +253,13 @@ def _titles(content: Content) -> tuple[str, ...]:
 
 def _title_match(seen: Seen, phrases: re.Pattern[str]) -> tuple[float, str] | None:
     """(score, matched title) for the first title containing a phrase: higher for the first."""
-    for position, label in enumerate(seen.title_labels):
-        if phrases.search(label):
-            title = seen.titles[position]
-            return (0.8 if position == 0 else 0.65), " ".join(title.split())[:80]
-    return None
+    # The leftmost match is in the first title with one: no phrase spans a line break.
+    found = phrases.search(seen.title_text)
+    if found is None:
+        return None
+    position = seen.title_text.count("\n", 0, found.start())
+    title = seen.titles[position]
+    return (0.8 if position == 0 else 0.65), " ".join(title.split())[:80]
 
 
 # --- Referral forms. ---
@@ -267,6 +273,13 @@ _FORM_TITLES = phrase_pattern(
 )
 _FORM_FIELDS = frozenset(
     {"child_name", "child_dob", "referrer_name", "consent", "genogram_required", "request"}
+)
+# What a normalised cell must hold to name one of `_FORM_FIELDS` (see `field_for`): a word that
+# makes it a yes/no field anywhere in it, or one of those fields' label prefixes at its start.
+# The label before a cell's colon normalises to the start of the cell's own label, so searching
+# the whole cell's finds every cell whose label could.
+_FORM_FIELD_HINT = re.compile(
+    f"consent|agree|genogram|^{prefix_pattern(prefixes_for(_FORM_FIELDS)).pattern}", re.MULTILINE
 )
 
 
@@ -295,14 +308,36 @@ FORM_LABEL_BLOCKS = 400
 
 
 def _form_labels(blocks: Sequence[Block], label: Callable[[str], str]) -> set[str]:
+    cells = [cell for block in blocks[:FORM_LABEL_BLOCKS] for cell in block.cells[:3]]
+    cells = [cell for cell in cells if len(cell) < 80]
+    # Most cells cannot name a form field: one search over them all finds the few that might
+    # (`_FORM_FIELD_HINT`), and only those are looked up.
+    text = "\n".join(map(label, cells))
     found: set[str] = set()
-    for block in blocks[:FORM_LABEL_BLOCKS]:
-        for cell in block.cells[:3]:
-            # `label_field`; a cell with no colon is its own label, already normalised as a line.
-            key = field_for(label(cell.partition(":")[0]), "") if len(cell) < 80 else None
-            if key in _FORM_FIELDS:
-                found.add(key)
+    for line in _matching_lines(_FORM_FIELD_HINT, text, len(cells)):
+        # `label_field`; a cell with no colon is its own label, already normalised as a line.
+        key = field_for(label(cells[line].partition(":")[0]), "")
+        if key in _FORM_FIELDS:
+            found.add(key)
     return found
+
+
+def _matching_lines(pattern: re.Pattern[str], text: str, limit: int) -> list[int]:
+    """The numbers (below `limit`) of the lines of `text` where `pattern` is found, each once.
+
+    One search over many lines joined is much faster than one search a line, when few match.
+    """
+    numbers: list[int] = []
+    line, start = 0, 0  # line number `line` begins at `text[start]`
+    for found in pattern.finditer(text):
+        if found.start() < start:
+            continue  # a second match in a line already listed
+        line += text.count("\n", start, found.start())
+        if line >= limit:
+            break
+        numbers.append(line)
+        line, start = line + 1, text.find("\n", found.start()) + 1 or len(text)
+    return numbers
 
 
 # --- Chronologies. ---
@@ -373,9 +408,17 @@ def _chronology_headers(content: Content, label: Callable[[str], str]) -> list[s
     # in each of the six windows it falls in; a window can only be a header if some line names
     # a date and some line an event.
     line_labels = [label(line) for line in lines[: count + 5]]
+    # Either way a header names a date and an event as whole words, which most documents never
+    # do: one search over all the lines for each rules them all out at once.
+    spaced = " \n ".join(line_labels)
+    if not (_DATE_NAMES.search(spaced) and _EVENT_NAMES.search(spaced)):
+        return None
     kinds = [_HEADER_KINDS.get(line) for line in line_labels]
     windows = "date" in kinds and "event" in kinds
-    for start in range(count):
+    # Without whole lines naming a date and an event, only a line naming both (a header row
+    # flattened to a line) can be one: only the lines that name a date are worth trying.
+    starts = range(count) if windows else _matching_lines(_DATE_NAMES, spaced, count)
+    for start in starts:
         if windows:
             window = kinds[start : start + 6]
             if "date" in window and "event" in window:
@@ -412,6 +455,8 @@ for _kind, _names in _BY_KIND:
     for _name in _names:
         _HEADER_KINDS.setdefault(_name, _kind)
 _KIND_ORDER = {"date": 0, "event": 1, "other": 2}
+_DATE_NAMES = phrase_pattern(name for name, kind in _HEADER_KINDS.items() if kind == "date")
+_EVENT_NAMES = phrase_pattern(name for name, kind in _HEADER_KINDS.items() if kind == "event")
 _HEADER_RUNS = frozenset(map(first_run, _HEADER_KINDS))
 _WORD_END = re.compile(r"[\W_]")
 # Longest first, so "significant event" is found (and blanked out) before "event".

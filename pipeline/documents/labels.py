@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 from pipeline.documents.word import Block
 
@@ -298,6 +298,11 @@ def _normalised(table: _Table) -> _Table:
 _FIRST = _normalised(_FIRST)
 _LABELS = _normalised(_LABELS)
 ALL_PREFIXES = frozenset(p for _, prefixes, _ in _LABELS for p in prefixes)
+
+
+def prefixes_for(keys: Collection[str]) -> frozenset[str]:
+    """The label prefixes that name any of `keys` (in some section), for screening text."""
+    return frozenset(p for key, prefixes, _ in _LABELS if key in keys for p in prefixes)
 
 
 def _prefix_index(table: _Table) -> dict[str, tuple[int, ...]]:
