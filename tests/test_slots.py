@@ -165,7 +165,8 @@ def test_a_case_approved_after_the_notice_gets_the_next_slot(tmp_path: Path) -> 
     app.close()
 
 
-def test_unscreened_cases_are_listed_when_configured(tmp_path: Path) -> None:
+def unscreened_case_at_notice(tmp_path: Path) -> App:
+    """A complete, unscreened case listed by configuration, at its meeting's slot notice."""
     app = open_service(tmp_path, NOW, screening={"unscreened": "list"})
     drop(app, referral(), NOW - timedelta(hours=1))
     poll(app)
@@ -173,6 +174,11 @@ def test_unscreened_cases_are_listed_when_configured(tmp_path: Path) -> None:
     app.close()
     app = open_service(tmp_path, NOTICE, screening={"unscreened": "list"})
     tick_only(app, slot_jobs)
+    return app
+
+
+def test_unscreened_cases_are_listed_when_configured(tmp_path: Path) -> None:
+    app = unscreened_case_at_notice(tmp_path)
     assert len(timeslots(app, SCHOOL.referrer_email)) == 1
     app.close()
 
@@ -180,13 +186,7 @@ def test_unscreened_cases_are_listed_when_configured(tmp_path: Path) -> None:
 def test_a_case_declined_after_its_slot_loses_it_and_the_invitation_is_cancelled(
     tmp_path: Path,
 ) -> None:
-    app = open_service(tmp_path, NOW, screening={"unscreened": "list"})
-    drop(app, referral(), NOW - timedelta(hours=1))
-    poll(app)
-    tick_only(app)
-    app.close()
-    app = open_service(tmp_path, NOTICE, screening={"unscreened": "list"})
-    tick_only(app, slot_jobs)
+    app = unscreened_case_at_notice(tmp_path)
     [offer] = timeslots(app, SCHOOL.referrer_email)
     answer(app, reply(request_mail(app), "DECLINE the family has moved out of the area"))
     [declined] = [s for s in to(app, SCHOOL.referrer_email) if "not accepted" in s.subject]
