@@ -1,6 +1,7 @@
 """Parsing benchmark: the golden corpus through `read_document`, against the library floor.
 
-Each document is read `--repeat` times, back to back with its floor, measured in the same run:
+Each document is read `--repeat` times, back to back with its floor (in rotating order), measured
+in the same run:
 python-docx `Document()` plus an lxml walk of every table cell's text (.docx), an openpyxl
 read-only load plus iterating its rows (.xlsx), pypdfium2's text of every page (.pdf). Prints
 the median ms per document kind, the floor, and the ratio; and the same through the isolated
@@ -138,16 +139,25 @@ def timed(action: Callable[[], object]) -> float:
 def measure(
     samples: list[tuple[str, bytes, str]], repeat: int, worker: Any | None
 ) -> dict[str, dict[str, list[float]]]:
-    """Per sample: the ms of each run of the pipeline, its floor, and the worker (if any)."""
+    """Per sample: the ms of each run of the pipeline, its floor, and the worker (if any).
+
+    The three run back to back in an order that rotates with each repetition: whichever runs
+    first after another file finds the processor's caches cold, and that must not always be
+    the same one.
+    """
     times: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for _ in range(repeat):
+    for repetition in range(repeat):
         for name, data, _kind in samples:
             floor = FLOORS[extension(name)]
-            pipeline = functools.partial(read_document, name, data, LIMITS, today=TODAY)
-            times[name]["pipeline"].append(timed(pipeline))
-            times[name]["floor"].append(timed(functools.partial(floor, data)))
+            runs: list[tuple[str, Callable[[], object]]] = [
+                ("pipeline", functools.partial(read_document, name, data, LIMITS, today=TODAY)),
+                ("floor", functools.partial(floor, data)),
+            ]
             if worker is not None:
-                times[name]["worker"].append(timed(functools.partial(_checked, worker, name, data)))
+                runs.append(("worker", functools.partial(_checked, worker, name, data)))
+            turn = repetition % len(runs)
+            for what, action in runs[turn:] + runs[:turn]:
+                times[name][what].append(timed(action))
     return times
 
 
