@@ -97,6 +97,24 @@ def test_a_slow_or_missing_libreoffice_fails_the_batch_and_is_killed(tmp_path: P
     missing.close()
 
 
+def test_one_slow_document_does_not_cost_the_rest_of_its_batch(tmp_path: Path) -> None:
+    # LibreOffice takes minutes over a 5,000-row Word table; a short document takes seconds.
+    app = open_service(tmp_path, NOW, pack={"convert_seconds": 12})
+    short, slow, sheet = "a" * 64, "b" * 64, "c" * 64
+    results = office_to_pdf(
+        app,
+        [
+            Source(short, "office", "docx", samples.chronology(rows=3)),
+            Source(slow, "office", "docx", samples.chronology(rows=5000)),
+            Source(sheet, "office", "xlsx", workbook()),
+        ],
+    )
+    assert isinstance(results[short], bytes) and isinstance(results[sheet], bytes)
+    assert "Invented spreadsheet event" in text_of(results[sheet])
+    assert results[slow] == "LibreOffice did not finish within 12 seconds"
+    app.close()
+
+
 def test_documents_are_converted_by_tick_once_in_one_batch(tmp_path: Path) -> None:
     app = open_service(tmp_path, NOW)
     mail = samples.Mail(

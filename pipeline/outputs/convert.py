@@ -10,6 +10,7 @@ the document's content, so the same bytes are converted once whatever case they 
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import os
 import shutil
@@ -45,6 +46,10 @@ IMAGE_MARGIN = 36.0
 
 class ConversionError(PipelineError):
     """A document could not be turned into PDF; the reason is plain English."""
+
+
+class NotStarted(ConversionError):
+    """LibreOffice itself could not be run: no document in the batch is to blame."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ def run_soffice(app: App, outdir: Path, files: Sequence[Path]) -> None:
             start_new_session=True,
         )
     except OSError as exc:
-        raise ConversionError(f"LibreOffice could not be started ({exc.strerror})") from exc
+        raise NotStarted(f"LibreOffice could not be started ({exc.strerror})") from exc
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired as exc:
@@ -175,29 +180,55 @@ def run_soffice(app: App, outdir: Path, files: Sequence[Path]) -> None:
 
 
 def office_to_pdf(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]:
-    """Convert every office document in one LibreOffice call: PDF bytes or a reason each."""
+    """Convert the office documents in as few LibreOffice calls as possible: PDF bytes or a
+    reason each.
+
+    One call converts them all. If that call is stopped (a document that takes LibreOffice
+    longer than `pack.convert_seconds`, such as a table of thousands of rows), the documents it
+    had finished are kept; LibreOffice works through its files in order, so the first one
+    without a PDF is the one it was on. The others go again together, and that one alone, so
+    one slow document never costs the rest of a batch their place in the pack.
+    """
     work = app.config.data_path / "work"
     ensure_private_dir(work)
     folder = Path(tempfile.mkdtemp(prefix="convert-", dir=work))
     try:
-        paths = []
+        paths = {}
         for source in sources:
-            path = folder / f"{source.sha256}.{source.suffix}"
-            path.write_bytes(source.data)
-            paths.append(path)
-        problem = "LibreOffice could not convert this document"
-        try:
-            run_soffice(app, folder / "out", paths)
-        except ConversionError as exc:
-            problem = str(exc)
-        out = folder / "out"
-        return {s.sha256: _read_output(out / f"{s.sha256}.pdf", problem) for s in sources}
+            paths[source.sha256] = folder / f"{source.sha256}.{source.suffix}"
+            paths[source.sha256].write_bytes(source.data)
+        results: dict[str, bytes | str] = {}
+        batches = [list(sources)]
+        for call in itertools.count():
+            if not batches:
+                break
+            batch = batches.pop(0)
+            out = folder / f"out-{call}"
+            problem = _run_batch(app, out, [paths[s.sha256] for s in batch])
+            missing = []
+            for source in batch:
+                pdf = out / f"{source.sha256}.pdf"
+                if pdf.exists():
+                    results[source.sha256] = pdf.read_bytes()
+                else:
+                    missing.append(source)
+            if problem is None or isinstance(problem, NotStarted) or len(batch) == 1:
+                reason = str(problem or "LibreOffice could not convert this document")
+                results.update((source.sha256, reason) for source in missing)
+            elif missing:
+                log.warning("LibreOffice stopped on a batch of %d; retrying the rest", len(batch))
+                batches += [part for part in (missing[1:], missing[:1]) if part]
+        return results
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _read_output(path: Path, problem: str) -> bytes | str:
-    return path.read_bytes() if path.exists() else problem
+def _run_batch(app: App, out: Path, files: Sequence[Path]) -> ConversionError | None:
+    try:
+        run_soffice(app, out, files)
+    except ConversionError as exc:
+        return exc
+    return None
 
 
 def _outcome(route: str, data: bytes) -> bytes:
