@@ -4,6 +4,7 @@ whole, and a reader that died while idle is replaced without blaming the next fi
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import time
 from collections.abc import Iterator
@@ -15,7 +16,15 @@ import pytest
 from pipeline import samples
 from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.read import ReadLimits, read_document
-from pipeline.documents.worker import SMALL, DocumentWorker, from_wire, to_wire
+from pipeline.documents.worker import (
+    HEADER,
+    SMALL,
+    DocumentWorker,
+    from_wire,
+    read_message,
+    to_wire,
+    write_message,
+)
 
 CORPUS = Path(__file__).parent / "data" / "documents"
 TODAY = date(2026, 3, 1)
@@ -65,3 +74,33 @@ def test_a_reader_that_died_while_idle_is_replaced_and_the_next_file_is_not_blam
         Status.OK,
     )
     assert again == first
+
+
+class Planted:
+    """What a reader taken over by a crafted file might send: a pickle that runs a command."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_an_answer_that_names_a_callable_is_refused_and_nothing_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    reading, writing = os.pipe()
+    try:
+        payload = pickle.dumps(("ok", Planted(marker)))
+        os.write(writing, HEADER.pack(len(payload)) + payload)
+        with pytest.raises(pickle.UnpicklingError, match=r"posix\.system"):
+            read_message(reading)
+        assert not marker.exists()
+        # Plain values, dates included, still cross.
+        write_message(writing, ("ok", (("pdf", None), date(2019, 4, 3), {"a": [1.5, True]})))
+        assert read_message(reading) == (
+            "ok",
+            (("pdf", None), date(2019, 4, 3), {"a": [1.5, True]}),
+        )
+    finally:
+        os.close(reading)
+        os.close(writing)

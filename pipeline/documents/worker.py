@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import io
 import logging
 import multiprocessing
 import operator
@@ -50,6 +51,7 @@ STOP_SECONDS = 2.0
 
 SIMPLER = "please send it as a simpler PDF or Word document"
 NOT_READ = "the file could not be read automatically: a person will look at it"
+UNSAFE = f"the file could not be read safely: {SIMPLER}"
 
 # What a child answers: an outcome and, for "ok", the result.
 Reply = tuple[str, Any]
@@ -107,7 +109,8 @@ def read_message(fd: int, waiting: select.poll | None = None, seconds: float = 0
     """The next message on `fd`; with `waiting` (a poll on `fd`), within `seconds`.
 
     The two sides take turns (one request, one answer), so whatever is in the pipe belongs to
-    this message, and a small one arrives in a single read.
+    this message, and a small one arrives in a single read. Only plain values are accepted
+    (`PlainUnpickler`): the child reads hostile files, so what it sends is not trusted.
     """
     deadline = time.monotonic() + seconds
     received = read_some(fd, SMALL + HEADER.size, waiting, deadline)
@@ -119,7 +122,21 @@ def read_message(fd: int, waiting: select.poll | None = None, seconds: float = 0
     while missing > 0:
         body.append(read_some(fd, min(missing, 1 << 20), waiting, deadline))
         missing -= len(body[-1])
-    return pickle.loads(body[0] if len(body) == 1 else b"".join(body))
+    return PlainUnpickler(io.BytesIO(body[0] if len(body) == 1 else b"".join(body))).load()
+
+
+class PlainUnpickler(pickle.Unpickler):
+    """Unpickles plain values only: no class but `datetime.date` may be named.
+
+    A pickle can name any importable callable and have it called (`os.system` …). A reader
+    taken over by a crafted file could send one to the service; refused here, it is just an
+    unreadable answer, and the reader is replaced.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("datetime", "date"):
+            return date
+        raise pickle.UnpicklingError(f"a message may not name {module}.{name}")
 
 
 def read_some(fd: int, most: int, waiting: select.poll | None, deadline: float) -> bytes:
@@ -361,6 +378,9 @@ class DocumentWorker:
         # The child died (the kernel or its own allocator ended it): memory is the likely cause.
         except (EOFError, OSError):
             return self._replace(too_big(self.limits.memory_mb), "the reader stopped")
+        # The answer named something a plain value never does: the reader is not to be trusted.
+        except pickle.UnpicklingError:
+            return self._replace(UNSAFE, "not read: the reader's answer was refused")
         # The whole answer arrived but could not be unpickled: the pipe is still in step.
         except Exception as exc:
             return not_read(Status.NEEDS_REVIEW, NOT_READ, f"reading failed ({type(exc).__name__})")
