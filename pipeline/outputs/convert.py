@@ -29,8 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.documents.kinds import Kind
 from pipeline.errors import PipelineError
 from pipeline.outputs.pdftext import A4
+from pipeline.outputs.readback import chronology_pdf
 from pipeline.panel.jobs import Job
 from pipeline.store.files import ensure_private_dir
 from pipeline.store.models import Conversion, Document
@@ -275,7 +277,10 @@ def convert_documents(app: App, session: Session, documents: Iterable[Document])
     """Make sure each document has a Conversion (done or failed), in as few calls as possible."""
     have = set(session.scalars(select(Conversion.source_sha256)))
     sources: dict[str, Source] = {}
+    chronologies: dict[str, Document] = {}
     for document in documents:
+        if document.kind == Kind.CHRONOLOGY:
+            chronologies.setdefault(document.sha256, document)
         if document.sha256 in have or document.sha256 in sources:
             continue
         route = route_of(document)
@@ -286,8 +291,19 @@ def convert_documents(app: App, session: Session, documents: Iterable[Document])
         data = app.files.read(document.stored_path)
         sources[document.sha256] = Source(document.sha256, route[0], route[1], data)
     for sha, result in _results(app, list(sources.values())).items():
+        if isinstance(result, str) and sha in chronologies:
+            result = _read_back(chronologies[sha], result)
         _record(app, session, sha, result)
     session.flush()
+
+
+def _read_back(document: Document, problem: str) -> bytes | str:
+    """A chronology LibreOffice could not lay out, written from the rows read at intake."""
+    laid_out = chronology_pdf(document.filename, document.fields, problem)
+    if laid_out is None:
+        return problem
+    log.warning("chronology %s laid out from its rows read: %s", document.sha256[:12], problem)
+    return laid_out
 
 
 def pending(session: Session) -> list[Document]:

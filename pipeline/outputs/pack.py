@@ -26,7 +26,14 @@ from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind
 from pipeline.outbox.queue import audit
 from pipeline.outputs.agenda import MARKING, Agenda, agenda_lines, build_agenda
 from pipeline.outputs.convert import convert_documents
-from pipeline.outputs.pdftext import Line, add_text_pages, count_pages, encode, font_object
+from pipeline.outputs.pdftext import (
+    Line,
+    add_text_pages,
+    count_pages,
+    encode,
+    font_object,
+    saved,
+)
 from pipeline.store.models import Case, Conversion, Document, Pack
 
 COOPT_PREFIX = "co-opt:"
@@ -281,7 +288,7 @@ def render(app: App, session: Session, inputs: PackInputs, version: int, partial
             *(_shifted(s, head, _titled(s.title, inputs)) for s in cases),
         ]
         _outline(pdf, sections)
-        return Rendered(_saved(pdf), len(pdf.pages), sections)
+        return Rendered(saved(pdf), len(pdf.pages), sections)
 
 
 def _shifted(section: Section, by: int, title: str | None = None) -> Section:
@@ -291,12 +298,6 @@ def _shifted(section: Section, by: int, title: str | None = None) -> Section:
         section.last + by,
         [_shifted(child, by) for child in section.children],
     )
-
-
-def _saved(pdf: pikepdf.Pdf) -> bytes:
-    out = io.BytesIO()
-    pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    return out.getvalue()
 
 
 def latest_pack(session: Session, panel_id: str, starts_at: datetime) -> Pack | None:
@@ -393,7 +394,7 @@ def stamp(data: bytes, name: str) -> bytes:
             resource = page.add_resource(font, pikepdf.Name.Font, pikepdf.Name("/MaspStamp"))
             page.contents_add(opening, prepend=True)
             page.contents_add(_stamp_stream(page, resource, top, f"Page {number} of {total}"))
-        return _saved(pdf)
+        return saved(pdf)
 
 
 def _part(pdf: pikepdf.Pdf, sections: Sequence[Section], first: int, last: int) -> bytes:
@@ -401,7 +402,7 @@ def _part(pdf: pikepdf.Pdf, sections: Sequence[Section], first: int, last: int) 
     with pikepdf.new() as part:
         part.pages.extend(pdf.pages[first : last + 1])
         _outline(part, list(_within(sections, first, last)), offset=first)
-        return _saved(part)
+        return saved(part)
 
 
 def _within(sections: Sequence[Section], first: int, last: int) -> Iterator[Section]:

@@ -6,6 +6,7 @@ LibreOffice, so a pack assembles in well under a second once its documents are c
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -116,6 +117,13 @@ def add_text_pages(pdf: pikepdf.Pdf, lines: Sequence[Line]) -> int:
         )
         pdf.pages.append(pikepdf.Page(page))
     return len(laid_out)
+
+
+def saved(pdf: pikepdf.Pdf) -> bytes:
+    """The PDF's bytes, with objects packed into streams (smaller packs)."""
+    out = io.BytesIO()
+    pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return out.getvalue()
 
 
 def text_pdf(lines: Sequence[Line]) -> pikepdf.Pdf:
