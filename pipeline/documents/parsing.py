@@ -60,6 +60,12 @@ class FieldValue:
         return {"value": self.value, "confidence": self.confidence, "source": self.source}
 
 
+def stored_value(fields: Mapping[str, Any], name: str) -> Any:
+    """A field's value from a result's stored JSON (`FieldValue.to_json`), or None."""
+    held = fields.get(name)
+    return held.get("value") if isinstance(held, Mapping) else None
+
+
 @dataclass(frozen=True)
 class ParseResult:
     """What a parser read: fields by name, notes on what it could not read, and extras."""

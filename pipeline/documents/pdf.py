@@ -73,6 +73,8 @@ def read_pdf(
         nested = False
         for index in range(min(max_pages, pages)):
             with _page(document, index) as page:
+                if page is None:
+                    continue
                 text = _page_text(page)
                 lines.extend(line.strip() for line in text.splitlines() if line.strip())
                 if len(text) <= SPARSE_PAGE_CHARS:
@@ -93,7 +95,7 @@ def _page(document: Any, index: int) -> Iterator[Any]:
 
     page = pdfium_c.FPDF_LoadPage(document, index)
     if not page:
-        # A page pdfium cannot load reads as an empty page: the rest of the file still counts.
+        # A page pdfium cannot load is skipped: the rest of the file still counts.
         yield None
         return
     try:
@@ -105,8 +107,6 @@ def _page(document: Any, index: int) -> Iterator[Any]:
 def _page_text(page: Any) -> str:
     import pypdfium2.raw as pdfium_c
 
-    if page is None:
-        return ""
     textpage = pdfium_c.FPDFText_LoadPage(page)
     if not textpage:
         return ""
@@ -126,8 +126,6 @@ def _drawings(page: Any) -> tuple[int, int]:
     """How many path and image objects the page draws (up to MAX_OBJECTS_PER_PAGE looked at)."""
     import pypdfium2.raw as pdfium_c
 
-    if page is None:
-        return 0, 0
     paths = images = 0
     for index in range(min(pdfium_c.FPDFPage_CountObjects(page), MAX_OBJECTS_PER_PAGE)):
         kind = pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFPage_GetObject(page, index))
@@ -140,8 +138,6 @@ def _widgets(page: Any) -> Iterator[Any]:
     """Each form widget on the page (closed after use)."""
     import pypdfium2.raw as pdfium_c
 
-    if page is None:
-        return
     for index in range(pdfium_c.FPDFPage_GetAnnotCount(page)):
         annot = pdfium_c.FPDFPage_GetAnnot(page, index)
         if not annot:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import PanelConfig
 from pipeline.documents.form import REQUEST_TYPES
+from pipeline.documents.parsing import stored_value
 from pipeline.intake.answers import when
 from pipeline.outputs.convert import ConversionError, run_soffice
 from pipeline.outputs.digest import age_on, initials
@@ -109,8 +110,7 @@ def _agency(case: Case) -> str | None:
     """The referrer's agency as the referral form gave it, if it did."""
     for document in case.documents:
         if document.kind == "referral_form" and not document.superseded:
-            found = (document.fields or {}).get("referrer_agency")
-            value = found.get("value") if isinstance(found, dict) else found
+            value = stored_value(document.fields or {}, "referrer_agency")
             if isinstance(value, str) and value.strip():
                 return value.strip()
     return None

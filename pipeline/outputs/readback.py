@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.documents.parsing import stored_value
 from pipeline.outputs.pdftext import Line, saved, text_pdf
 
 # The columns after the date, in the order a chronology usually has them.
@@ -20,10 +21,10 @@ COLUMNS = ("event", "source", "impact", "action")
 
 def chronology_lines(filename: str, fields: Mapping[str, Any], reason: str) -> list[Line] | None:
     """The chronology's rows as text lines, or None if its rows were not read."""
-    entries = _value(fields, "entries")
+    entries = stored_value(fields, "entries")
     if not isinstance(entries, list) or not entries:
         return None
-    named = _value(fields, "columns")
+    named = stored_value(fields, "columns")
     headings = named if isinstance(named, Mapping) else {}
     lines = [
         Line(f"Chronology: {filename}", size=14, bold=True),
@@ -54,9 +55,3 @@ def chronology_pdf(filename: str, fields: Mapping[str, Any], reason: str) -> byt
         return None
     with text_pdf(lines) as pdf:
         return saved(pdf)
-
-
-def _value(fields: Mapping[str, Any], name: str) -> Any:
-    # Each field is stored as {"value": …, "confidence": …, "source": …}.
-    held = fields.get(name)
-    return held.get("value") if isinstance(held, Mapping) else None

@@ -15,6 +15,7 @@ from fpdf.enums import XPos, YPos
 
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
+from pipeline.documents.parsing import stored_value
 from pipeline.store.models import Case
 
 # Long answers are cut so the summary always fits on one page; the documents hold the rest.
@@ -69,9 +70,9 @@ def _question(case: Case) -> str:
     """The question put to the panel, from the current referral form as it was read."""
     for document in case.documents:
         if document.kind == Kind.REFERRAL_FORM and not document.superseded:
-            found = document.fields.get("panel_question")
-            if isinstance(found, dict) and found.get("value"):
-                return str(found["value"])
+            question = stored_value(document.fields, "panel_question")
+            if question:
+                return str(question)
     return "not given on the form"
 
 

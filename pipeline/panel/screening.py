@@ -262,12 +262,19 @@ def remind_unscreened(app: App, session: Session, panel_id: str, starts_at: date
 # --- Applying a decision ------------------------------------------------------------------
 
 
-def _tell_referrer(app: App, session: Session, case: Case, request: ScreeningRequest) -> None:
-    """Tell the referrer the decision; a slot they were given is withdrawn from their calendar."""
+def _tell_referrer(
+    app: App,
+    session: Session,
+    case: Case,
+    request: ScreeningRequest,
+    withdrawn: tuple[str, tuple[FileAttachment, ...]],
+) -> None:
+    """Tell the referrer the decision, with the slot withdrawn (its times and the calendar
+    cancellation), if they had one."""
     template = "declined" if request.decision == "decline" else "more_information"
     context = answers.case_context(app, case, [])
     context["reason"] = request.reason or ""
-    context["withdrawn_slot"], cancel = slots.withdraw(app, session, case)
+    context["withdrawn_slot"], cancel = withdrawn
     purpose = f"{template}:request:{request.id}"
     enqueue(app, session, referrer_draft(session, case, purpose, template, context, cancel))
 
@@ -298,7 +305,8 @@ def apply_decision(
         coopt=list(decision.coopt) or None,
     )
     if decision.verb in ("decline", "more_info"):
-        _tell_referrer(app, session, case, request)
+        # No longer to be heard (for now): a slot it was given is taken back.
+        _tell_referrer(app, session, case, request, slots.withdraw(app, session, case))
 
 
 def decide_by_administrator(app: App, session: Session, reference: str, decision: Decision) -> Case:
