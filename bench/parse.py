@@ -8,6 +8,10 @@ the median ms per document kind, the floor, and the ratio; and the same through 
 worker process when `pipeline/documents/worker.py` is there. `--large` adds a 20,000-row sheet
 and a 2,000-row Word chronology (fewer repeats: openpyxl takes seconds on them).
 
+With the worker, the floor is also run in a bare child process behind the worker's own pipes
+("floor isolated"): nothing but the library call, so it is what any reader that isolates
+cannot go below, and the gap between it and the floor is the price of isolation alone.
+
     .venv/bin/python bench/parse.py [--repeat 20] [--large]
 """
 
@@ -18,6 +22,8 @@ import functools
 import importlib.util
 import io
 import json
+import os
+import select
 import statistics
 import sys
 import time
@@ -80,6 +86,52 @@ FLOORS: dict[str, Callable[[bytes], None]] = {
 }
 
 
+class IsolatedFloor:
+    """The floor run in a bare child process, through the same pipes and framing as the worker.
+
+    The child does nothing but the floor's library call: no sniffing, classifying or parsing,
+    no limits. The bench runs single-threaded, so a plain fork is safe here.
+    """
+
+    def __init__(self) -> None:
+        from pipeline.documents.worker import read_message, write_message
+
+        self._read, self._write = read_message, write_message
+        requests, self._requests = os.pipe()
+        self._replies, replies = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: answer each (extension, bytes) until told to stop
+            os.close(self._requests)
+            os.close(self._replies)
+            while (request := read_message(requests)) is not None:
+                FLOORS[request[0]](request[1])
+                write_message(replies, "done")
+            os._exit(0)
+        os.close(requests)
+        os.close(replies)
+        self._waiting = select.poll()
+        self._waiting.register(self._replies, select.POLLIN)
+
+    def follow(self) -> None:
+        """On the asker's processor, as the worker's child is kept (`Child.follow`)."""
+        from pipeline.documents.worker import current_cpu
+
+        cpu = current_cpu()
+        if cpu is not None:
+            os.sched_setaffinity(self.pid, {cpu})
+
+    def read(self, name: str, data: bytes) -> None:
+        self.follow()
+        self._write(self._requests, (extension(name), data))
+        self._read(self._replies, self._waiting, 60.0)
+
+    def close(self) -> None:
+        self._write(self._requests, None)
+        os.waitpid(self.pid, 0)
+        os.close(self._requests)
+        os.close(self._replies)
+
+
 # --- The samples. ---
 
 
@@ -137,11 +189,15 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def measure(
-    samples: list[tuple[str, bytes, str]], repeat: int, worker: Any | None
+    samples: list[tuple[str, bytes, str]],
+    repeat: int,
+    worker: Any | None,
+    isolated: IsolatedFloor | None = None,
 ) -> dict[str, dict[str, list[float]]]:
-    """Per sample: the ms of each run of the pipeline, its floor, and the worker (if any).
+    """Per sample: the ms of each run of the pipeline, its floor, the worker and the floor
+    isolated (when given).
 
-    The three run back to back in an order that rotates with each repetition: whichever runs
+    They run back to back in an order that rotates with each repetition: whichever runs
     first after another file finds the processor's caches cold, and that must not always be
     the same one.
     """
@@ -155,6 +211,8 @@ def measure(
             ]
             if worker is not None:
                 runs.append(("worker", functools.partial(_checked, worker, name, data)))
+            if isolated is not None:
+                runs.append(("isolated", functools.partial(isolated.read, name, data)))
             turn = repetition % len(runs)
             for what, action in runs[turn:] + runs[:turn]:
                 times[name][what].append(timed(action))
@@ -179,16 +237,21 @@ def report(
         for what, runs in times[name].items():
             by_kind[name if each else kind][what].append(statistics.median(runs))
     worker = any("worker" in row for row in by_kind.values())
+    isolated = any("isolated" in row for row in by_kind.values())
     title = "document" if each else "kind and type"
     head = f"{title:<28}{'docs':>5}{'pipeline ms':>13}{'floor ms':>10}{'ratio':>7}"
-    print(head + (f"{'worker ms':>11}{'ratio':>7}" if worker else ""))
+    head += f"{'worker ms':>11}{'ratio':>7}" if worker else ""
+    print(head + (f"{'floor isolated':>16}{'ratio':>7}" if isolated else ""))
     for kind, row in sorted(by_kind.items()):
         pipeline, floor = statistics.median(row["pipeline"]), statistics.median(row["floor"])
         line = f"{kind[:27]:<28}{len(row['floor']):>5}{pipeline:>13.2f}{floor:>10.2f}"
         line += f"{pipeline / floor:>7.2f}"
         if worker:
-            isolated = statistics.median(row["worker"])
-            line += f"{isolated:>11.2f}{isolated / floor:>7.2f}"
+            through = statistics.median(row["worker"])
+            line += f"{through:>11.2f}{through / floor:>7.2f}"
+        if isolated:
+            bare = statistics.median(row["isolated"])
+            line += f"{bare:>16.2f}{bare / floor:>7.2f}"
         print(line)
 
 
@@ -213,12 +276,13 @@ def main() -> None:
     args = parser.parse_args()
     samples = corpus()
     worker = open_worker()
+    isolated = IsolatedFloor() if worker is not None else None
     try:
         if worker is not None:
             # The first read starts the warm child; that is not what is being measured.
             worker.read(*samples[0][:2])
         print(f"golden corpus, {args.repeat} runs each (medians; ratio = ÷ floor)")
-        report(samples, measure(samples, args.repeat, worker), args.each)
+        report(samples, measure(samples, args.repeat, worker, isolated), args.each)
         if worker is not None:
             alone = round_trip(worker, args.repeat)
             print(f"\nisolation alone: {alone:.3f} ms a read (a 0-byte file)")
@@ -227,6 +291,8 @@ def main() -> None:
             print("\nlong chronologies, 3 runs each")
             report(big, measure(big, 3, worker))
     finally:
+        if isolated is not None:
+            isolated.close()
         if worker is not None:
             worker.close()
 

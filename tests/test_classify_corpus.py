@@ -83,6 +83,19 @@ def test_corpus_document_parse(path: Path) -> None:
         assert approximate[row] is flag, row
 
 
+@pytest.mark.parametrize("path", [p for p in DOCUMENTS if p.suffix == ".pdf"], ids=lambda p: p.name)
+def test_a_pdf_is_only_read_as_a_pdf(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An assessment once handed its PDF bytes to the Word reader too, which opened them as a
+    # zip: work for nothing, on a hostile file, in every read of every PDF assessment.
+    opened: list[str] = []
+    monkeypatch.setattr("pipeline.documents.parsing.read_word", lambda *_: opened.append("word"))
+    monkeypatch.setattr("pipeline.documents.parsing.read_sheets", lambda *_: opened.append("sheet"))
+    expected = json.loads(path.with_name(path.name + ".json").read_text())
+    result = read_document(path.name, path.read_bytes(), ReadLimits(), today=TODAY)
+    assert result.classification.kind.value == expected["kind"]
+    assert opened == []
+
+
 def _read(name: str) -> Classification:
     data = (CORPUS / name).read_bytes()
     return classify(name, data, sniff(data, name))

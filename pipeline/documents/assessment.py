@@ -74,10 +74,16 @@ def domains(
     return [domain for domain, spaced in _SPACED_DOMAINS if spaced in joined]
 
 
-def blocks_of(source: Source) -> tuple[tuple[Block, ...], str]:
+def blocks_of(
+    source: Source,
+) -> tuple[tuple[Block, ...], str, tuple[tuple[str, str | bool], ...]]:
+    """The document's blocks, its title and its labelled controls (Word only).
+
+    A PDF is never handed to the Word reader: that would open its bytes as a zip for nothing.
+    """
     if source.sniffed.type == "docx" and source.word is not None:
-        return source.word.blocks, source.word.title
-    return (source.pdf_blocks if source.sniffed.type == "pdf" else ()), ""
+        return source.word.blocks, source.word.title, source.word.labelled
+    return (source.pdf_blocks if source.sniffed.type == "pdf" else ()), "", ()
 
 
 class AssessmentParser:
@@ -87,16 +93,14 @@ class AssessmentParser:
     types = frozenset({"docx", "pdf"})
 
     def parse(self, source: Source, context: ParserContext) -> ParseResult | None:
-        blocks, title = blocks_of(source)
+        blocks, title, labelled_controls = blocks_of(source)
         found: dict[str, FieldValue] = {}
         label = source.label
         if (name := assessment_type(blocks, title, label)) is not None:
             found["assessment_type"] = FieldValue(name, 0.9, "text")
         if covered := domains(blocks, label):
             found["domains"] = FieldValue(covered, 0.9, "text")
-        labelled = from_blocks(
-            blocks, source.word.labelled if source.word else (), False, normalise=label
-        )
+        labelled = from_blocks(blocks, labelled_controls, False, normalise=label)
         found.update({k: labelled.found[k] for k in _CHILD_FIELDS if k in labelled.found})
         notes = []
         if "child_name" not in found:

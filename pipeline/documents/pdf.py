@@ -157,21 +157,22 @@ def _flat_fields(page: Any, found: list[Field]) -> bool:
     """
     import pypdfium2.raw as pdfium_c
 
+    def text(key: bytes) -> str:
+        return _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, key)
+
     for annot in _widgets(page):
-        name = _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"T")
+        name = text(b"T")
         if not name:
             return False
-        value = _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"V")
-        if _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"FT") == "Btn":
+        value: str | bool = text(b"V")
+        if text(b"FT") == "Btn":
             flags = ctypes.c_float(0)
             pdfium_c.FPDFAnnot_GetNumberValue(annot, b"Ff", ctypes.byref(flags))
-            state = value or _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"AS")
-            ticked: str | bool = state not in UNTICKED
+            state = value or text(b"AS")
+            value = state not in UNTICKED
             if int(flags.value) & RADIO_FLAG:
-                ticked = state if ticked else ""
-            _add(found, _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"TU"), name, ticked)
-        else:
-            _add(found, _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"TU"), name, value)
+                value = state if value else ""
+        _add(found, text(b"TU"), name, value)
     return True
 
 
@@ -226,17 +227,22 @@ def _add(found: list[Field], label: str, name: str, value: str | bool) -> None:
 def _utf16(function: Callable[..., int], *args: Any) -> str:
     """A string from a pdfium getter that fills a UTF-16LE buffer and returns its byte length.
 
-    Most values fit the shared buffer, so one call reads them; a longer one is asked for again.
+    Most values fit the shared buffer, so one call reads them, decoded straight from it; a
+    longer one is asked for again. (A form has a handful of these per field: each saved
+    microsecond shows on a one-page form.)
     """
-    size = function(*args, _BUFFER, ctypes.sizeof(_BUFFER))
+    size = function(*args, _BUFFER, _BUFFER_BYTES)
     if size <= 2:
         return ""
-    if size <= ctypes.sizeof(_BUFFER):
-        return ctypes.string_at(_BUFFER, size - 2).decode("utf-16-le", "replace")
+    if size <= _BUFFER_BYTES:
+        return str(_BUFFER_VIEW[: size - 2], "utf-16-le", "replace")
     buffer = ctypes.create_string_buffer(size)
     function(*args, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)), size)
     return buffer.raw[: size - 2].decode("utf-16-le", "replace")
 
 
-# One buffer for the short strings of one process (the reader is single-threaded).
+# One buffer for the short strings of one process (the reader is single-threaded), and a view
+# of its bytes to decode from without a copy.
 _BUFFER = (ctypes.c_ushort * 1024)()
+_BUFFER_BYTES = ctypes.sizeof(_BUFFER)
+_BUFFER_VIEW = memoryview(_BUFFER).cast("B")
