@@ -76,6 +76,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _two_free_ports() -> tuple[int, int]:
+    """Two different free ports (two calls to `free_port` may give the same one)."""
+    first = free_port()
+    while (second := free_port()) == first:
+        pass
+    return first, second
+
+
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -109,12 +117,26 @@ class Dovecot:
         self.root = Path(tempfile.mkdtemp(prefix="masp-dc-", dir="/tmp"))
         self.config_path = self.root / "dovecot.conf"
         self.log_path = self.root / "dovecot.log"
-        self.imap_port = free_port()
-        self.lmtp_port = free_port()
+        self.imap_port, self.lmtp_port = _two_free_ports()
         self.process: subprocess.Popen[bytes] | None = None
         self._stderr: BinaryIO | None = None
 
-    def start(self, wait: float = 15.0) -> None:
+    def start(self, wait: float = 15.0, attempts: int = 3) -> None:
+        """Start Dovecot; on free ports taken by something else meanwhile, again on new ones.
+
+        A port `free_port` found free can be taken before Dovecot binds it (by another server
+        of this run, or the two picks can even coincide): that must not fail a test run.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once(wait)
+                return
+            except RuntimeError:
+                if attempt == attempts:
+                    raise
+            self.imap_port, self.lmtp_port = _two_free_ports()
+
+    def _start_once(self, wait: float) -> None:
         self._write_config()
         self._stderr = (self.root / "stderr.log").open("wb")
         self.process = subprocess.Popen(
@@ -125,14 +147,15 @@ class Dovecot:
         deadline = time.monotonic() + wait
         while not (port_open(self.imap_port) and port_open(self.lmtp_port)):
             if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_tail()
                 self.stop()
-                raise RuntimeError(f"Dovecot did not start; last log lines:\n{self.log_tail()}")
+                raise RuntimeError(f"Dovecot did not start; last log lines:\n{tail}")
             time.sleep(0.05)
 
     def _write_config(self) -> None:
         uid, gid = mail_owner()
         mail = self.root / "mail"
-        mail.mkdir()
+        mail.mkdir(exist_ok=True)
         os.chown(mail, uid, gid)
         text = DOVECOT_CONF.format(
             root=self.root,

@@ -20,8 +20,8 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.intake.poll import deliver_configured, poll
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.outputs.distribute import pack_jobs
-from pipeline.outputs.pack import build_pack, split, stamp
+from pipeline.outputs.distribute import _zip_parts, pack_jobs
+from pipeline.outputs.pack import build_pack, originals, split, stamp, zip_originals
 from pipeline.panel.jobs import run_due
 from pipeline.store.models import Case, Conversion, Document, Pack, PackSend
 from tests.helpers import Sent, drop, open_service, sent_mail
@@ -274,3 +274,31 @@ def test_the_agenda_also_travels_as_its_own_pdf(world: World) -> None:
     assert isinstance(payload, bytes)
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(payload)).pages)
     assert "MASP-2026-0001" in text and "Cases presented" in text
+
+
+def test_originals_too_big_for_one_zip_are_shared_out_with_none_lost(world: World) -> None:
+    app = service(world.folder, AFTER_NOTICE + timedelta(hours=2))
+    with app.store.session() as session:
+        inputs = build_pack(app, session, "masp", MEETING).inputs
+        expected = {o.name: app.files.read(o.stored_path) for o in originals(inputs)}
+    biggest_file = max(len(zip_originals(app, [o])) for o in originals(inputs))
+    biggest_case = max(
+        len(zip_originals(app, [o for o in originals(inputs) if o.case == c.reference]))
+        for c in inputs.cases
+    )
+    assert biggest_case > biggest_file, "the sample cases have several files each"
+    # Too small for any whole case, big enough for each file: every case is shared out.
+    budget = biggest_file
+    parts = _zip_parts(app, inputs, budget)
+    assert len(parts) > len(inputs.cases)
+    assert all(len(part) <= budget for part in parts)
+    zips = [zipfile.ZipFile(io.BytesIO(part)) for part in parts]
+    got = [(name, archive.read(name)) for archive in zips for name in archive.namelist()]
+    assert sorted(name for name, _ in got) == sorted(expected)
+    assert dict(got) == expected
+    # A budget one file cannot fit: that file travels in its own zip, nothing is dropped.
+    alone = _zip_parts(app, inputs, biggest_file - 1)
+    assert sum(len(zipfile.ZipFile(io.BytesIO(z)).namelist()) for z in alone) == len(expected)
+    # Room for everything: one zip.
+    assert len(_zip_parts(app, inputs, 10**9)) == 1
+    app.close()

@@ -21,16 +21,18 @@ from pipeline.outbox.queue import Draft, audit, enqueue
 from pipeline.outputs.agenda import agenda_docx
 from pipeline.outputs.pack import (
     Built,
+    Original,
     PackInputs,
     Recipient,
     Rendered,
     build_pack,
     gather,
-    originals_zip,
+    originals,
     render,
     section_pdf,
     split,
     stamp,
+    zip_originals,
 )
 from pipeline.panel.awaiting import meeting_stamp
 from pipeline.panel.jobs import Job, bind
@@ -166,18 +168,32 @@ def _attachments(
 
 
 def _zip_parts(app: App, inputs: PackInputs, budget: int) -> list[bytes]:
-    """The original files zipped, split between zips by case when one would be too big."""
-    whole = originals_zip(app, inputs)
-    if len(whole) <= budget or len(inputs.cases) <= 1:
+    """The original files zipped, shared out between zips when one would be too big.
+
+    Whole cases stay together while they fit; a case too big for one zip is shared out by file.
+    A zip of several pieces is never bigger than theirs added up, so each piece is zipped once
+    to learn its size, the groups are made from those sizes, and each group is zipped once.
+    Only a single file bigger than the budget travels in a zip over it (its own).
+    """
+    files = originals(inputs)
+    whole = zip_originals(app, files)
+    if len(whole) <= budget:
         return [whole]
-    groups: list[list[str]] = []
-    for case in inputs.cases:
-        joined = [*groups[-1], case.reference] if groups else []
-        if joined and len(originals_zip(app, inputs.only(joined))) <= budget:
-            groups[-1] = joined
+    pieces: list[tuple[list[Original], int]] = []
+    for reference in dict.fromkeys(original.case for original in files):
+        case = [original for original in files if original.case == reference]
+        size = len(zip_originals(app, case))
+        if size <= budget or len(case) == 1:
+            pieces.append((case, size))
         else:
-            groups.append([case.reference])
-    return [originals_zip(app, inputs.only(group)) for group in groups]
+            pieces += [([original], len(zip_originals(app, [original]))) for original in case]
+    groups: list[tuple[list[Original], int]] = []
+    for piece, size in pieces:
+        if groups and groups[-1][1] + size <= budget:
+            groups[-1] = (groups[-1][0] + piece, groups[-1][1] + size)
+        else:
+            groups.append((piece, size))
+    return [zip_originals(app, group) for group, _size in groups]
 
 
 def _emails(files: Sequence[FileAttachment], budget: int) -> list[list[FileAttachment]]:

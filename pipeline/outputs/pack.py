@@ -443,12 +443,32 @@ def _halves(first: int, last: int, fits: Callable[[int, int], bool]) -> list[tup
     return _halves(first, middle, fits) + _halves(middle + 1, last, fits)
 
 
-def originals_zip(app: App, inputs: PackInputs) -> bytes:
-    """The files exactly as the referrers sent them, a folder per case."""
+@dataclass(frozen=True)
+class Original:
+    """One file as its referrer sent it: its case, its name in the zip, and where it is kept."""
+
+    case: str
+    name: str
+    stored_path: str
+
+
+def originals(inputs: PackInputs) -> list[Original]:
+    """Every original file of the pack, in agenda order, a folder per case."""
+    return [
+        Original(
+            case.reference,
+            f"{case.reference}/{n:02d} {document.label} - {document.filename}",
+            document.stored_path,
+        )
+        for case in inputs.cases
+        for n, document in enumerate(case.documents, start=1)
+    ]
+
+
+def zip_originals(app: App, files: Sequence[Original]) -> bytes:
+    """`files` exactly as the referrers sent them, a folder per case."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for case in inputs.cases:
-            for n, document in enumerate(case.documents, start=1):
-                name = f"{case.reference}/{n:02d} {document.label} - {document.filename}"
-                archive.writestr(name, app.files.read(document.stored_path))
+        for original in files:
+            archive.writestr(original.name, app.files.read(original.stored_path))
     return buffer.getvalue()
