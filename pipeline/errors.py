@@ -39,7 +39,14 @@ class SendError(PipelineError):
 
 
 class PartialDelivery(SendError):
-    """The server accepted the email for some recipients and refused the others."""
+    """The server accepted the email for some recipients and refused the others.
+
+    `refused` names them for the administrator's alert; the message never does (it is logged).
+    """
+
+    def __init__(self, message: str, refused: tuple[str, ...]) -> None:
+        self.refused = refused
+        super().__init__(message, temporary=False)
 
 
 class StoreError(PipelineError):

@@ -254,6 +254,14 @@ class _Capture:
     def __init__(self, server: SmtpCapture) -> None:
         self.server = server
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.server.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         raw = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
@@ -270,6 +278,8 @@ class SmtpCapture:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.messages: list[tuple[str, list[str], bytes]] = []
+        # Addresses answered "550 mailbox unavailable", as a real server does for unknown users.
+        self.refuse: set[str] = set()
         # The client's (host, port) per message: equal peers mean one reused connection.
         self.peers: list[tuple[str, int]] = []
         self.lock = threading.Lock()

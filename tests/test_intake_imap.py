@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email
+import email.policy
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from pipeline.intake.filing import file_pending
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.poll import poll
 from pipeline.mailbox.imap import ImapSource
-from pipeline.store.models import Case, Message
+from pipeline.store.models import Case, Message, OutboxItem
 from tests.helpers import config_tree
 from tests.servers import ImapAccount, SmtpCapture
 
@@ -131,3 +133,63 @@ def test_received_time_is_the_servers_not_the_date_header(
     with service.store.session() as session:
         case = session.scalars(select(Case)).one()
         assert abs((case.received_at - datetime.now(UTC)).total_seconds()) < 120
+
+
+def alerts_to_administrator(smtp: SmtpCapture) -> list[str]:
+    """The subject and text of each alert about a refused email that reached the administrator."""
+    found = []
+    for _, to, raw in smtp.messages:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        if "admin@example.org" in to and "was refused" in str(message["Subject"]):
+            assert isinstance(message, email.message.EmailMessage)
+            body = message.get_body(("plain",))
+            assert body is not None
+            found.append(f"{message['Subject']}\n{body.get_content()}")
+    return found
+
+
+def test_a_referrer_whose_address_is_refused_is_reported_to_the_administrator(
+    service: App, imap_account: ImapAccount, smtp_server: SmtpCapture
+) -> None:
+    smtp_server.refuse = {"ref1@school.example.org"}
+    imap_account.deliver(referral(1).as_bytes())
+    poll(service)
+    assert received_by(smtp_server, "ref1@school.example.org") == []
+    poll(service)  # the alert was queued by the refusal and goes with the next round
+    [text] = alerts_to_administrator(smtp_server)
+    with service.store.session() as session:
+        reference = session.scalars(select(Case.reference)).one()
+        ack = session.scalars(select(OutboxItem).where(OutboxItem.template == "acknowledgement"))
+        (item,) = ack
+        assert (item.status, item.attempts) == ("pending", 1)
+    assert f"{reference}: an email from the panel inbox was refused" in text
+    assert "ref1@school.example.org" in text and "refused every recipient" in text
+    assert "tried again 7 more time(s)" in text
+    # Another refusal of the same email does not alert again.
+    with service.store.session() as session:
+        session.get(OutboxItem, item.id).next_attempt_at = datetime(2000, 1, 1, tzinfo=UTC)
+    poll(service)
+    assert len(alerts_to_administrator(smtp_server)) == 1
+
+
+def test_a_recipient_refused_among_others_is_reported_and_the_rest_not_resent(
+    service: App, imap_account: ImapAccount, smtp_server: SmtpCapture
+) -> None:
+    smtp_server.refuse = {"chair@example.org"}
+    child = samples.Child(name="Child Urgent", referrer_email="ref9@school.example.org")
+    mail = samples.Mail(
+        child.referrer_email,
+        "Emergency",
+        files=samples.full_referral(replace(child, section20=True)),
+    )
+    imap_account.deliver(mail.as_bytes())
+    poll(service)
+    poll(service)
+    section20 = [
+        m
+        for m in received_by(smtp_server, "admin@example.org")
+        if "Section 20" in str(m["Subject"])
+    ]
+    assert len(section20) == 1, "sent once to those who accepted it, never again"
+    [text] = alerts_to_administrator(smtp_server)
+    assert "chair@example.org" in text and "Everyone else it was addressed to received it" in text

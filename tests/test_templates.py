@@ -66,6 +66,10 @@ CONTEXT = {
     "slot_start": "10:00",
     "slot_end": "10:30",
     "withdrawn_slot": "10:00 to 10:30",
+    "refused_addresses": ["someone@school.example.org"],
+    "partial": False,
+    "tries_left": 7,
+    "outbox_id": 12,
 }
 
 

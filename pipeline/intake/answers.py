@@ -134,20 +134,3 @@ def reply_draft(
 
 def blank_form() -> FileAttachment:
     return FileAttachment(BLANK_FORM_NAME, DOCX, blank_form_bytes())
-
-
-def staff_draft(
-    app: App,
-    purpose: str,
-    template: str,
-    context: dict[str, Any],
-    case: Case | None,
-    chair_too: bool = False,
-) -> Draft:
-    people = app.config.people
-    to = (
-        (people.administrator.email, people.chair.email)
-        if chair_too
-        else (people.administrator.email,)
-    )
-    return Draft(purpose=purpose, template=template, to=to, context=context, case=case)

@@ -22,7 +22,7 @@ from pipeline.intake import answers
 from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
 from pipeline.intake.loops import detect_automatic, is_our_own
 from pipeline.intake.mime import Attachment, ParsedEmail, parse_email
-from pipeline.outbox.queue import audit, enqueue
+from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.panel import replies
 from pipeline.store.models import Case, Document, Message
 
@@ -131,9 +131,7 @@ def _alert_section20(app: App, session: Session, case: Case) -> None:
     enqueue(
         app,
         session,
-        answers.staff_draft(
-            app, f"s20:{case.id}", "section20_alert", context, case, chair_too=True
-        ),
+        staff_draft(app, f"s20:{case.id}", "section20_alert", context, case, chair_too=True),
     )
 
 
@@ -190,7 +188,7 @@ def _file_without_documents(
     enqueue(
         app,
         session,
-        answers.staff_draft(app, f"reply:message:{row.id}", "reply_received", notice, case),
+        staff_draft(app, f"reply:message:{row.id}", "reply_received", notice, case),
     )
 
 
@@ -277,7 +275,7 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
         enqueue(
             app,
             session,
-            answers.staff_draft(
+            staff_draft(
                 app, f"quarantine:{row.id}:{row.attempts}", "quarantine_alert", context, None
             ),
         )

@@ -44,7 +44,7 @@ class SmtpSender:
             raise PartialDelivery(
                 f"the SMTP server at {self._where()} refused {len(refused)} of "
                 f"{len(recipients)} recipient(s); the others accepted the message",
-                temporary=False,
+                tuple(refused),
             )
 
     def _send_retrying(self, raw: bytes, sender: str, recipients: list[str]) -> dict[str, object]:

@@ -36,6 +36,24 @@ class Draft:
     trusted: tuple[str, ...] = ()
 
 
+def staff_draft(
+    app: App,
+    purpose: str,
+    template: str,
+    context: dict[str, Any],
+    case: Case | None,
+    chair_too: bool = False,
+) -> Draft:
+    """An email to the administrator (and the chair too, with `chair_too`)."""
+    people = app.config.people
+    to = (
+        (people.administrator.email, people.chair.email)
+        if chair_too
+        else (people.administrator.email,)
+    )
+    return Draft(purpose=purpose, template=template, to=to, context=context, case=case)
+
+
 def configured_addresses(app: App) -> set[str]:
     people = app.config.people
     everyone = [people.administrator, people.chair, *people.service_managers, *people.members]

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.errors import PartialDelivery, SendError
 from pipeline.mailbox.base import MailSender
-from pipeline.outbox.queue import audit
+from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.store.models import Case, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,38 @@ def _record_failure(app: App, item: OutboxItem, error: SendError, case: Case | N
     return False
 
 
+def _tell_administrator(
+    app: App,
+    session: Session,
+    item: OutboxItem,
+    case: Case | None,
+    error: SendError,
+    refused: list[str],
+) -> None:
+    """Alert the administrator, once per email, that the server refused it for `refused`.
+
+    A refusal is final for those people (a mistyped or closed address): without this, a
+    referrer whose acknowledgement bounced would wait for an answer that never comes. An email
+    the administrator could not receive is not answered by another one to them.
+    """
+    administrator = app.config.people.administrator.email.lower()
+    if administrator in (address.lower() for address in refused):
+        return
+    partial = isinstance(error, PartialDelivery)
+    context = {
+        "reference": case.reference if case is not None else None,
+        "refused_addresses": refused,
+        "subject": item.subject,
+        "error": str(error),
+        "partial": partial,
+        "tries_left": max(app.config.limits.send_attempts - item.attempts, 0),
+        "outbox_id": item.id,
+        "panel_address": app.config.mailbox.address,
+    }
+    draft = staff_draft(app, f"undeliverable:{item.id}", "undeliverable_alert", context, case)
+    enqueue(app, session, draft)
+
+
 def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport:
     """Send every pending email that is due. A dead server stops the round without using up
     attempts, so mail waits for the server rather than failing."""
@@ -70,6 +103,7 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
                 sender.send(raw, app.config.mailbox.address, recipients)
             except PartialDelivery as exc:
                 audit(session, app, case, "partially-refused", outbox=item.id, error=str(exc))
+                _tell_administrator(app, session, item, case, exc, list(exc.refused))
             except SendError as exc:
                 if exc.temporary:
                     # The server is away or said 'later': no attempt is used up, the round
@@ -83,6 +117,7 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
                 report.failed += int(gave_up)
                 report.waiting += int(not gave_up)
                 audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
+                _tell_administrator(app, session, item, case, exc, recipients)
                 continue
             item.status = "sent"
             item.sent_at = app.clock.now()

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import PanelConfig
-from pipeline.intake.answers import staff_draft, when
-from pipeline.outbox.queue import enqueue
+from pipeline.intake.answers import when
+from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.panel.awaiting import meeting_stamp
 from pipeline.panel.jobs import Action, Job
 from pipeline.panel.meetings import Meeting, upcoming

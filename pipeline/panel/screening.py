@@ -32,7 +32,7 @@ from pipeline.intake import answers
 from pipeline.intake.cases import views
 from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
-from pipeline.outbox.queue import Draft, audit, enqueue
+from pipeline.outbox.queue import Draft, audit, enqueue, staff_draft
 from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel import slots
 from pipeline.panel.completeness import missing_kinds
@@ -413,7 +413,7 @@ def _alert(
         "panel_address": app.config.mailbox.address,
     }
     purpose = f"screen-alert:message:{row.id}"
-    enqueue(app, session, answers.staff_draft(app, purpose, "screening_alert", context, case))
+    enqueue(app, session, staff_draft(app, purpose, "screening_alert", context, case))
 
 
 def _refuse(
