@@ -201,6 +201,11 @@ def quarantine_replay(
     try:
         with service.store.session() as session:
             row = session.get(Message, ledger_id)
+            if row is not None and row.status == "purged":
+                raise NotFound(
+                    f"email {ledger_id} was deleted after the retention period "
+                    "(retention.quarantine_days); ask its sender to send it again"
+                )
             if row is None or row.status != "quarantined":
                 raise NotFound(
                     f"no quarantined email with id {ledger_id}: see `masp quarantine list`"

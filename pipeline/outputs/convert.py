@@ -307,11 +307,13 @@ def _read_back(document: Document, problem: str) -> bytes | str:
 
 
 def pending(session: Session) -> list[Document]:
-    """Documents that can appear in a pack (current, not refused) and are not yet converted."""
+    """Documents that can appear in a pack (current, not refused, not purged) and are not yet
+    converted."""
     converted = select(Conversion.source_sha256)
     query = select(Document).where(
         Document.superseded.is_(False),
         Document.status != "refused",
+        Document.stored_path != "",
         Document.sha256.not_in(converted),
     )
     return list(session.scalars(query.order_by(Document.id)))

@@ -8,6 +8,7 @@ from pipeline.outputs.distribute import pack_jobs
 from pipeline.panel.cutoff import cutoff_jobs
 from pipeline.panel.jobs import JobSource
 from pipeline.panel.reminders import reminder_jobs
+from pipeline.panel.retention import retention_jobs
 from pipeline.panel.screening import screening_jobs
 from pipeline.panel.slots import slot_jobs
 
@@ -21,4 +22,5 @@ SOURCES: list[JobSource] = [
     screening_jobs,
     slot_jobs,
     pack_jobs,
+    retention_jobs,
 ]
