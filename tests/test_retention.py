@@ -20,7 +20,16 @@ from pipeline.intake.poll import poll
 from pipeline.outputs.status import one_case
 from pipeline.panel.jobs import run_due
 from pipeline.panel.retention import REMOVED, retention_jobs
-from pipeline.store.models import AuditEvent, Case, Conversion, Document, Message, OutboxItem
+from pipeline.store.models import (
+    AuditEvent,
+    Case,
+    Conversion,
+    Document,
+    Message,
+    OutboxItem,
+    Pack,
+    PackSend,
+)
 from tests.helpers import drop, open_service
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -169,4 +178,37 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
     assert purge(app) == ["purge:case:2"]
     assert not any(path.exists() for paths in second_files.values() for path in paths)
     assert not any(path.exists() for path in first_files["conversions"])
+    app.close()
+
+
+def test_a_pack_goes_when_its_meeting_is_that_long_past(tmp_path: Path) -> None:
+    meeting = datetime(2026, 2, 10, 10, 0, tzinfo=UTC)
+    app = at(tmp_path, meeting)
+    _, path = app.files.put("packs", b"%PDF-1.4 a whole pack", ".pdf")
+    with app.store.session() as session:
+        pack = Pack(
+            panel_id="masp",
+            meeting=meeting,
+            version=1,
+            inputs_sha256="0" * 64,
+            stored_path=path,
+            pages=1,
+            references=["MASP-2026-0001"],
+            created_at=meeting,
+        )
+        session.add(pack)
+        session.flush()
+        session.add(PackSend(pack_id=pack.id, recipient="chair@example.org", sent_at=meeting))
+    app.close()
+    app = at(tmp_path, meeting + timedelta(days=KEEP - 1))
+    assert purge(app) == [] and app.files.absolute(path).exists()
+    app.close()
+    app = at(tmp_path, meeting + timedelta(days=KEEP + 1))
+    assert purge(app) == [f"purge:pack:{pack.id}"]
+    assert not app.files.absolute(path).exists()
+    with app.store.session() as session:
+        stored = session.get(Pack, pack.id)
+        assert stored is not None and stored.stored_path == ""
+        # Who received it, and when, is still on record.
+        assert session.scalars(select(PackSend.recipient)).all() == ["chair@example.org"]
     app.close()

@@ -128,6 +128,7 @@ def purge_case(app: App, session: Session, case_id: int) -> None:
     case.flags = [*case.flags, PURGED]
     deleted = _delete_unused(app, session, paths)
     audit(session, app, case, "purged", files=deleted, after_days=_days(app))
+    log.info("case %s: working copies purged (%d files)", case.reference, deleted)
 
 
 def _conversion_paths(session: Session, document: Document) -> list[str]:
