@@ -18,12 +18,14 @@ cannot go below, and the gap between it and the floor is the price of isolation 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib.util
 import io
 import json
 import os
 import select
+import signal
 import statistics
 import sys
 import time
@@ -101,24 +103,31 @@ class IsolatedFloor:
         self._replies, replies = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: answer each (extension, bytes) until told to stop
-            os.close(self._requests)
-            os.close(self._replies)
-            while (request := read_message(requests)) is not None:
-                FLOORS[request[0]](request[1])
-                write_message(replies, "done")
-            os._exit(0)
+            code = 1
+            try:
+                os.close(self._requests)
+                os.close(self._replies)
+                while (request := read_message(requests)) is not None:
+                    FLOORS[request[0]](request[1])
+                    write_message(replies, "done")
+                code = 0
+            finally:
+                # Never back into the parent's copy of main(), whatever happened.
+                os._exit(code)
         os.close(requests)
         os.close(replies)
         self._waiting = select.poll()
         self._waiting.register(self._replies, select.POLLIN)
+        self._cpu: int | None = None
 
     def follow(self) -> None:
         """On the asker's processor, as the worker's child is kept (`Child.follow`)."""
         from pipeline.documents.worker import current_cpu
 
         cpu = current_cpu()
-        if cpu is not None:
+        if cpu is not None and cpu != self._cpu:
             os.sched_setaffinity(self.pid, {cpu})
+            self._cpu = cpu
 
     def read(self, name: str, data: bytes) -> None:
         self.follow()
@@ -126,10 +135,23 @@ class IsolatedFloor:
         self._read(self._replies, self._waiting, 60.0)
 
     def close(self) -> None:
-        self._write(self._requests, None)
-        os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):  # the child is gone already
+            self._write(self._requests, None)
+        if not _ended(self.pid, 2.0):
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
         os.close(self._requests)
         os.close(self._replies)
+
+
+def _ended(pid: int, seconds: float) -> bool:
+    """Whether the child ended (and was reaped) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 # --- The samples. ---
@@ -291,10 +313,12 @@ def main() -> None:
             print("\nlong chronologies, 3 runs each")
             report(big, measure(big, 3, worker))
     finally:
-        if isolated is not None:
-            isolated.close()
-        if worker is not None:
-            worker.close()
+        try:
+            if isolated is not None:
+                isolated.close()
+        finally:
+            if worker is not None:
+                worker.close()
 
 
 if __name__ == "__main__":

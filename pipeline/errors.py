@@ -29,24 +29,28 @@ class SendError(PipelineError):
 
     `temporary` is True when the server could not be reached or said 'try later' (4xx):
     the email waits without using up an attempt. False means the server refused it (5xx).
+    `refused` names the recipients the server refused, for the administrator's alert; the
+    message never does (it is logged).
     """
 
     def __init__(
-        self, message: str, *, reference: str | None = None, temporary: bool = True
+        self,
+        message: str,
+        *,
+        reference: str | None = None,
+        temporary: bool = True,
+        refused: tuple[str, ...] = (),
     ) -> None:
         self.temporary = temporary
+        self.refused = refused
         super().__init__(message, reference=reference)
 
 
 class PartialDelivery(SendError):
-    """The server accepted the email for some recipients and refused the others.
-
-    `refused` names them for the administrator's alert; the message never does (it is logged).
-    """
+    """The server accepted the email for some recipients and refused the others."""
 
     def __init__(self, message: str, refused: tuple[str, ...]) -> None:
-        self.refused = refused
-        super().__init__(message, temporary=False)
+        super().__init__(message, temporary=False, refused=refused)
 
 
 class StoreError(PipelineError):

@@ -131,10 +131,12 @@ class Dovecot:
             try:
                 self._start_once(wait)
                 return
-            except RuntimeError:
-                if attempt == attempts:
+            except RuntimeError as exc:
+                # Only a port taken meanwhile is worth new ports; a broken config is not.
+                if attempt == attempts or "in use" not in str(exc).lower():
                     raise
             self.imap_port, self.lmtp_port = _two_free_ports()
+            self.log_path.unlink(missing_ok=True)
 
     def _start_once(self, wait: float) -> None:
         self._write_config()

@@ -2,13 +2,14 @@
 
 A whole life on the maildir back-end: a quarantined email, a referral whose genogram is the
 very same file as a later referral's, an auto-reply; then the clock moves past each retention
-period and the files on disk, the database and `masp status` are checked.
+period and the files on disk, the database, `masp status` and a late email are checked.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from pipeline.app import App
 from pipeline.intake.poll import poll
 from pipeline.outputs.status import one_case
 from pipeline.panel.jobs import run_due
-from pipeline.panel.retention import REMOVED, retention_jobs
+from pipeline.panel.retention import CLOSED, REMOVED, retention_jobs
+from pipeline.store.files import FileStore
 from pipeline.store.models import (
     AuditEvent,
     Case,
@@ -38,8 +40,8 @@ FIRST = samples.Child(name="Ash Retained", referrer_email="one@school.example.or
 SECOND = samples.Child(name="Bay Retained", referrer_email="two@school.example.org")
 
 
-def referral(child: samples.Child) -> samples.Mail:
-    return samples.Mail(child.referrer_email, "Referral", files=samples.full_referral(child))
+def referral(child: samples.Child, subject: str = "Referral") -> samples.Mail:
+    return samples.Mail(child.referrer_email, subject, files=samples.full_referral(child))
 
 
 def at(folder: Path, when: datetime, **overrides: object) -> App:
@@ -66,10 +68,17 @@ def files_of(app: App, reference: str) -> dict[str, list[Path]]:
     return {kind: [app.files.absolute(p) for p in paths] for kind, paths in found.items()}
 
 
+def sent_about_no_case(app: App) -> list[Path]:
+    with app.store.session() as session:
+        paths = session.scalars(select(OutboxItem.raw_path).where(OutboxItem.case_id.is_(None)))
+        return [app.files.absolute(path) for path in paths if path]
+
+
 def purge(app: App) -> list[str]:
+    """The purges done now, but the daily sweep of emails about no case (due every day)."""
     done = run_due(app, [retention_jobs])
     assert not done.failed
-    return done.done
+    return sorted(key.rsplit(":", 1)[0] for key in done.done if not key.startswith("purge:sent:"))
 
 
 def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path: Path) -> None:
@@ -91,10 +100,7 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
         assert quarantined.status == "quarantined" and loose.status == "ignored"
         quarantined_raw = app.files.absolute(quarantined.raw_path)
         loose_raw = app.files.absolute(loose.raw_path)
-        case = session.scalars(select(Case)).one()
-        # The case is last "active" on the day of the meeting it is listed for.
-        first, first_meeting = case.reference, case.meeting
-        assert first_meeting is not None and first_meeting > T0
+        first = session.scalars(select(Case.reference)).one()
         # The genogram's PDF for the pack, as the conversion job leaves it.
         genogram = session.scalars(select(Document).where(Document.kind == "genogram")).one()
         _, pdf = app.files.put("conversions", b"%PDF-1.4 converted genogram", ".pdf")
@@ -106,12 +112,15 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
     first_files = files_of(app, first)
     assert all(path.exists() for paths in first_files.values() for path in paths)
     assert first_files["conversions"] and first_files["sent"]
+    # The quarantine alert to the administrator and the note to the sender are about no case.
+    no_case = sent_about_no_case(app)
+    assert len(no_case) == 2
     assert purge(app) == []
     app.close()
 
     # A day past the quarantine period: only the quarantined email goes.
     app = at(tmp_path, T0 + timedelta(days=QUARANTINE + 1))
-    assert purge(app) == [f"purge:email:{quarantined.id}"]
+    assert purge(app) == ["purge:email"]
     assert not quarantined_raw.exists() and loose_raw.exists()
     with app.store.session() as session:
         row = session.get(Message, quarantined.id)
@@ -134,35 +143,37 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
     drop(app, referral(SECOND), T0 + timedelta(days=300))
     poll(app)
     with app.store.session() as session:
-        later = session.scalars(select(Case).order_by(Case.id.desc())).first()
-        assert later is not None and later.meeting is not None
-        second, second_meeting = later.reference, later.meeting
+        second = session.scalars(select(Case.reference).order_by(Case.id.desc())).first()
+    assert second is not None and second != first
     second_files = files_of(app, second)
     shared = set(first_files["documents"]) & set(second_files["documents"])
     assert shared, "the samples share their genogram picture"
     app.close()
 
-    # A day before the first case's time is up only the auto-reply goes (it had no meeting);
-    # a day after, the case is purged.
-    app = at(tmp_path, first_meeting + timedelta(days=KEEP - 1))
-    assert purge(app) == [f"purge:email:{loose.id}"]
-    assert not loose_raw.exists()
+    # The first case is still incomplete (no screening here), so each cut-off puts it forward
+    # to the next meeting; that is not activity. A day before its time is up nothing happens;
+    # a day after, it is purged and closed, with the auto-reply and the emails about no case.
+    app = at(tmp_path, T0 + timedelta(days=KEEP - 1))
+    assert purge(app) == []
     app.close()
-    app = at(tmp_path, first_meeting + timedelta(days=KEEP + 1))
-    assert purge(app) == ["purge:case:1"]
+    app = at(tmp_path, T0 + timedelta(days=KEEP + 1))
+    assert purge(app) == ["purge:case:1", "purge:email"]
     assert purge(app) == [], "a purge is done once"
     for kind, paths in first_files.items():
         for path in paths:
             # What the second case still uses stays; everything else of the first case goes.
             assert path.exists() == (path in shared or kind == "conversions"), (kind, path)
+    assert not loose_raw.exists()
+    assert not any(path.exists() for path in no_case)
     with app.store.session() as session:
         case = session.scalars(select(Case).where(Case.reference == first)).one()
         assert case.fields == {} and case.child_key is None and "purged" in case.flags
+        assert (case.state, case.meeting) == (CLOSED, None)
         assert {(d.filename, d.stored_path, str(d.fields)) for d in case.documents} == {
             (REMOVED, "", "{}")
         }
         shown = one_case(app, session, first)
-        assert shown["reference"] == first and shown["state"] == case.state
+        assert shown["reference"] == first and shown["state"] == CLOSED
         assert "Ash" not in str(shown)
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "purged", AuditEvent.case_id == case.id)
@@ -171,12 +182,33 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
         # The record of what was sent to whom stays.
         assert session.scalars(select(OutboxItem).where(OutboxItem.case_id == case.id)).all()
     assert all(path.exists() for paths in files_of(app, second).values() for path in paths)
+
+    # A late email about the purged case is a new referral: a new case, the old one untouched.
+    late = T0 + timedelta(days=KEEP + 1)
+    drop(app, referral(FIRST, f"Re: {first} new documents"), late)
+    poll(app)
+    with app.store.session() as session:
+        references = session.scalars(select(Case.reference).order_by(Case.id)).all()
+        assert len(references) == 3 and references[-1] not in (first, second)
+        old = session.scalars(select(Case).where(Case.reference == first)).one()
+        assert {d.stored_path for d in old.documents} == {""}
+    third_files = files_of(app, references[-1])
     app.close()
 
-    # When the second case's time is up too, the shared genogram and its PDF go with it.
-    app = at(tmp_path, second_meeting + timedelta(days=KEEP + 1))
+    # The second case's time is up: what the third still uses (the genogram, its PDF) stays.
+    app = at(tmp_path, T0 + timedelta(days=300 + KEEP + 1))
     assert purge(app) == ["purge:case:2"]
-    assert not any(path.exists() for paths in second_files.values() for path in paths)
+    still_used = {*third_files["documents"], *third_files["conversions"]}
+    for kind, paths in second_files.items():
+        for path in paths:
+            assert path.exists() == (path in still_used), (kind, path)
+    assert all(path.exists() for path in first_files["conversions"])
+    app.close()
+
+    # And when the third's is up too, the genogram and its PDF go at last.
+    app = at(tmp_path, late + timedelta(days=KEEP + 1))
+    assert purge(app) == ["purge:case:3"]
+    assert not any(path.exists() for paths in third_files.values() for path in paths)
     assert not any(path.exists() for path in first_files["conversions"])
     app.close()
 
@@ -185,6 +217,7 @@ def test_a_pack_goes_when_its_meeting_is_that_long_past(tmp_path: Path) -> None:
     meeting = datetime(2026, 2, 10, 10, 0, tzinfo=UTC)
     app = at(tmp_path, meeting)
     _, path = app.files.put("packs", b"%PDF-1.4 a whole pack", ".pdf")
+    _, email = app.files.put("outbox", b"the email that carried it", ".eml")
     with app.store.session() as session:
         pack = Pack(
             panel_id="masp",
@@ -198,17 +231,55 @@ def test_a_pack_goes_when_its_meeting_is_that_long_past(tmp_path: Path) -> None:
         )
         session.add(pack)
         session.flush()
-        session.add(PackSend(pack_id=pack.id, recipient="chair@example.org", sent_at=meeting))
+        item = OutboxItem(
+            purpose=f"pack:{pack.id}:chair@example.org:1",
+            message_id="<pack@example.org>",
+            template="pack",
+            recipients="chair@example.org",
+            subject="meeting pack",
+            raw_path=email,
+            status="sent",
+            next_attempt_at=meeting,
+            # Written long before the meeting: only the pack's purge can be what takes it.
+            created_at=meeting + timedelta(days=KEEP),
+        )
+        session.add(item)
+        session.flush()
+        session.add(
+            PackSend(
+                pack_id=pack.id, recipient="chair@example.org", outbox_id=item.id, sent_at=meeting
+            )
+        )
     app.close()
     app = at(tmp_path, meeting + timedelta(days=KEEP - 1))
     assert purge(app) == [] and app.files.absolute(path).exists()
     app.close()
     app = at(tmp_path, meeting + timedelta(days=KEEP + 1))
-    assert purge(app) == [f"purge:pack:{pack.id}"]
+    assert purge(app) == ["purge:pack"]
     assert not app.files.absolute(path).exists()
+    assert not app.files.absolute(email).exists()
     with app.store.session() as session:
         stored = session.get(Pack, pack.id)
         assert stored is not None and stored.stored_path == ""
         # Who received it, and when, is still on record.
         assert session.scalars(select(PackSend.recipient)).all() == ["chair@example.org"]
+        assert session.scalars(select(OutboxItem.recipients)).all() == ["chair@example.org"]
     app.close()
+
+
+def test_a_file_stored_again_while_it_is_deleted_stays(tmp_path: Path) -> None:
+    files = FileStore(tmp_path / "data")
+    _, path = files.put("documents", b"the same bytes")
+    seen = files.stored_at_ns(path)
+    assert seen is not None
+    # Stored again (another row, another process) after the purge looked at it.
+    time.sleep(0.01)
+    files.put("documents", b"the same bytes")
+    assert not files.delete_unless_touched(path, seen)
+    assert files.absolute(path).read_bytes() == b"the same bytes"
+    seen = files.stored_at_ns(path)
+    assert seen is not None and files.delete_unless_touched(path, seen)
+    assert not files.absolute(path).exists() and files.stored_at_ns(path) is None
+    # Gone, then stored again: written afresh.
+    files.put("documents", b"the same bytes")
+    assert files.absolute(path).read_bytes() == b"the same bytes"

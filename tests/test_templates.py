@@ -68,6 +68,7 @@ CONTEXT = {
     "withdrawn_slot": "10:00 to 10:30",
     "refused_addresses": ["someone@school.example.org"],
     "partial": False,
+    "gave_up": False,
     "tries_left": 7,
     "outbox_id": 12,
 }

@@ -20,15 +20,19 @@ from pipeline.intake.mime import ParsedEmail
 from pipeline.intake.threading import references_in_subject, references_in_thread
 from pipeline.panel.completeness import DocumentView, missing_kinds
 from pipeline.panel.meetings import target_meeting
-from pipeline.store.models import Case, Counter, Document
+from pipeline.store.models import PURGED, Case, Counter, Document
 
 
 def find_case(app: App, session: Session, parsed: ParsedEmail) -> Case | None:
-    """R5: a reply to one of our emails (its signed id proves it), else a subject reference."""
+    """R5: a reply to one of our emails (its signed id proves it), else a subject reference.
+
+    A case whose working copies were purged (retention) is over: an email about it, maybe a
+    year on, is a new referral and opens a new case.
+    """
     thread = references_in_thread(app.signer, [*parsed.references, *parsed.in_reply_to])
     for reference in [*thread, *references_in_subject(parsed.subject)]:
         case = session.scalar(select(Case).where(Case.reference == reference))
-        if case is not None:
+        if case is not None and PURGED not in case.flags:
             return case
     return None
 

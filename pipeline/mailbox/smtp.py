@@ -37,7 +37,11 @@ class SmtpSender:
             refused = self._send_retrying(raw, sender, list(recipients))
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise SendError(_explain(exc, self._where()), temporary=not _permanent(exc)) from exc
+            raise SendError(
+                _explain(exc, self._where()),
+                temporary=not _permanent(exc),
+                refused=_refused(exc),
+            ) from exc
         if refused:
             # Some recipients accepted it: say how many were refused, never who (no addresses).
             # Sending again would duplicate it for the others, so this counts as sent.
@@ -136,6 +140,13 @@ class SmtpSender:
 
     def _where(self) -> str:
         return f"{self._cfg.host}:{self._cfg.port}"
+
+
+def _refused(exc: BaseException) -> tuple[str, ...]:
+    """The recipients a server refused outright (for the administrator, never the log)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return tuple(exc.recipients)
+    return ()
 
 
 def _permanent(exc: BaseException) -> bool:

@@ -56,29 +56,26 @@ def _record_failure(app: App, item: OutboxItem, error: SendError, case: Case | N
 
 
 def _tell_administrator(
-    app: App,
-    session: Session,
-    item: OutboxItem,
-    case: Case | None,
-    error: SendError,
-    refused: list[str],
+    app: App, session: Session, item: OutboxItem, case: Case | None, error: SendError
 ) -> None:
-    """Alert the administrator, once per email, that the server refused it for `refused`.
+    """Alert the administrator, once per email, when the server refused some recipients.
 
-    A refusal is final for those people (a mistyped or closed address): without this, a
-    referrer whose acknowledgement bounced would wait for an answer that never comes. An email
-    the administrator could not receive is not answered by another one to them.
+    A refused address is final for that person (mistyped, or closed): without this, a referrer
+    whose acknowledgement bounced would wait for an answer that never comes. Other refusals (a
+    login, a message size) are the server's settings, not a person's address: they show in
+    `masp status`. An email the administrator could not receive is not answered with another.
     """
+    refused = list(error.refused)
     administrator = app.config.people.administrator.email.lower()
-    if administrator in (address.lower() for address in refused):
+    if not refused or administrator in (address.lower() for address in refused):
         return
-    partial = isinstance(error, PartialDelivery)
     context = {
         "reference": case.reference if case is not None else None,
         "refused_addresses": refused,
         "subject": item.subject,
         "error": str(error),
-        "partial": partial,
+        "partial": isinstance(error, PartialDelivery),
+        "gave_up": item.status == "failed",
         "tries_left": max(app.config.limits.send_attempts - item.attempts, 0),
         "outbox_id": item.id,
         "panel_address": app.config.mailbox.address,
@@ -103,7 +100,7 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
                 sender.send(raw, app.config.mailbox.address, recipients)
             except PartialDelivery as exc:
                 audit(session, app, case, "partially-refused", outbox=item.id, error=str(exc))
-                _tell_administrator(app, session, item, case, exc, list(exc.refused))
+                _tell_administrator(app, session, item, case, exc)
             except SendError as exc:
                 if exc.temporary:
                     # The server is away or said 'later': no attempt is used up, the round
@@ -117,7 +114,7 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
                 report.failed += int(gave_up)
                 report.waiting += int(not gave_up)
                 audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
-                _tell_administrator(app, session, item, case, exc, recipients)
+                _tell_administrator(app, session, item, case, exc)
                 continue
             item.status = "sent"
             item.sent_at = app.clock.now()

@@ -2,31 +2,35 @@
 
 The panel inbox keeps raw emails, the documents, their PDF conversions, the packs and the
 emails it sent, all holding special-category data about children. They are working copies:
-the council's record of a case lives in its case management system. So, `retention` days after
-anything last happened on a case (it arrived, it was listed for a meeting, a document or an
-email came in), its files are deleted and what was read from them is cleared; the case keeps its
-reference, dates, states and audit trail, so what was sent to whom and when can still be shown.
-Packs go `working_copies_days` after their meeting, quarantined emails after `quarantine_days`,
-and emails that never became part of a case (auto-replies, bounces) after `working_copies_days`.
+the council's record of a case lives in its case management system. So, `working_copies_days`
+after anything last came in on a case (the referral, a document, an email) or it was last given
+a time at a meeting, its files are deleted and what was read from them is cleared, and a case
+still waiting for something is closed; it keeps its reference, dates and audit trail, so what
+was sent to whom and when can still be shown. Packs and the emails that carried them go
+`working_copies_days` after their meeting; other emails about no case (digests, alerts, replies
+to loose emails) that long after they were written; emails that never joined a case
+(auto-replies, bounces) that long after they arrived, or `quarantine_days` if quarantined.
 
-Files are stored once per content, so the same bytes can belong to a case that is still live
-(one chronology sent for two siblings): a file is only deleted when no row still points at it,
-and only after the purge is committed, so a failed purge never leaves a row pointing at nothing.
+Files are stored once per content, so the same bytes can belong to a row that is still live
+(one genogram sent for two siblings): a file is only deleted when no row points at it any more,
+after the purge is committed, and not if it was stored again meanwhile (`delete_unless_touched`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Subquery, event, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from pipeline.app import App
 from pipeline.outbox.queue import audit
 from pipeline.panel.jobs import Job, bind
 from pipeline.store.models import (
+    PURGED,
     Case,
     Conversion,
     Document,
@@ -34,78 +38,89 @@ from pipeline.store.models import (
     OutboxItem,
     Pack,
     ScreeningRequest,
+    Slot,
 )
 
 log = logging.getLogger(__name__)
 
-PURGED = "purged"
 # What a purged document's file name becomes: a name can itself name the child.
 REMOVED = "(removed after the retention period)"
+# The state of a case closed by the purge while it still waited for something.
+CLOSED = "closed"
+WAITING = ("incomplete", "complete", "screening", "more_info")
 
 
 def retention_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
-    """A purge for each case, pack and loose email whose retention period has run out."""
+    """A purge for each case, pack and email whose retention period has run out."""
     keep = timedelta(days=app.config.retention.working_copies_days)
     quarantine = timedelta(days=app.config.retention.quarantine_days)
-    for case_id, last in _case_activity(session, now - keep):
-        yield Job(f"purge:case:{case_id}", last + keep, bind(purge_case, case_id), case_id)
+    for case_id, last in _quiet_cases(session, now - keep):
+        # Keyed by the last activity: a case that comes alive again is purged again later.
+        key = f"purge:case:{case_id}:{last:%Y%m%dT%H%M%S}"
+        yield Job(key, last + keep, bind(purge_case, case_id), case_id)
     packs = select(Pack.id, Pack.meeting).where(Pack.stored_path != "", Pack.meeting < now - keep)
     for pack_id, meeting in session.execute(packs):
         yield Job(f"purge:pack:{pack_id}", meeting + keep, bind(purge_pack, pack_id))
-    loose = select(Message.id, Message.status, Message.stored_at).where(
+    loose = select(Message.id, Message.status, Message.received_at).where(
         Message.case_id.is_(None),
         Message.status != PURGED,
-        Message.stored_at < now - min(keep, quarantine),
+        Message.received_at < now - min(keep, quarantine),
     )
-    for message_id, status, stored_at in session.execute(loose):
+    for message_id, status, received_at in session.execute(loose):
         after = quarantine if status == "quarantined" else keep
-        yield Job(f"purge:email:{message_id}", stored_at + after, bind(purge_email, message_id))
+        yield Job(f"purge:email:{message_id}", received_at + after, bind(purge_email, message_id))
+    # Emails about no case are many (every pack email is one): one sweep a day takes them.
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    yield Job(f"purge:sent:{day:%Y-%m-%d}", day, bind(purge_sent, day - keep))
 
 
-def _case_activity(session: Session, before: datetime) -> list[tuple[int, datetime]]:
-    """(case id, when anything last happened on it) for unpurged cases quiet since `before`."""
-    documents = (
-        select(Document.case_id, func.max(Document.created_at).label("at"))
-        .group_by(Document.case_id)
-        .subquery()
-    )
-    messages = (
-        select(Message.case_id, func.max(Message.received_at).label("at"))
-        .where(Message.case_id.is_not(None))
-        .group_by(Message.case_id)
-        .subquery()
-    )
+def _quiet_cases(session: Session, before: datetime) -> list[tuple[int, datetime]]:
+    """(case id, its last activity) for cases with files left and nothing since `before`.
+
+    Activity is what came in (the referral, documents, emails) and the meetings the case was
+    given a time at; not the meeting an incomplete case is put forward to at each cut-off, or
+    a referral abandoned half-way would be kept, and its referrer told, for ever.
+    """
+    documents = _latest(Document.case_id, Document.created_at, Document.stored_path != "")
+    messages = _latest(Message.case_id, Message.received_at, Message.status != PURGED)
+    slots = _latest(Slot.case_id, Slot.meeting)
     rows = session.execute(
-        select(Case, documents.c.at, messages.c.at)
+        select(Case.id, Case.received_at, documents.c.at, messages.c.at, slots.c.at)
         .outerjoin(documents, documents.c.case_id == Case.id)
         .outerjoin(messages, messages.c.case_id == Case.id)
-        .where(Case.received_at < before)
+        .outerjoin(slots, slots.c.case_id == Case.id)
+        # A purged case has no files left, unless something new came in on it since.
+        .where(
+            Case.received_at < before, or_(documents.c.at.is_not(None), messages.c.at.is_not(None))
+        )
     )
     found = []
-    for case, document_at, message_at in rows:
-        if PURGED in case.flags:
-            continue
-        times = [case.received_at, case.meeting, document_at, message_at]
-        last = max(_aware(t) for t in times if t is not None)
+    for case_id, *times in rows:
+        last = max(time for time in times if time is not None)
         if last < before:
-            found.append((case.id, last))
+            found.append((case_id, last))
     return found
 
 
-def _aware(moment: datetime) -> datetime:
-    # Aggregates come back from SQLite as naive UTC (the column type is not applied to them).
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def _latest(
+    case_id: InstrumentedAttribute[Any],
+    moment: InstrumentedAttribute[datetime],
+    *where: ColumnElement[bool],
+) -> Subquery:
+    """Per case, the latest `moment` of the rows matching `where`, as a subquery (case_id, at)."""
+    query = select(case_id, func.max(moment).label("at")).where(case_id.is_not(None), *where)
+    return query.group_by(case_id).subquery()
 
 
 def purge_case(app: App, session: Session, case_id: int) -> None:
     """Delete a case's files and clear what was read from them; keep its history."""
     case = session.get(Case, case_id)
-    if case is None or PURGED in case.flags:
+    if case is None:
         return
     paths: list[str] = []
     for document in case.documents:
-        paths.append(document.stored_path)
-        paths += _conversion_paths(session, document)
+        if document.stored_path:
+            paths += [document.stored_path, *_conversion_paths(session, document)]
         document.stored_path, document.filename = "", REMOVED
         document.fields = {}
         document.classification = ""
@@ -113,19 +128,18 @@ def purge_case(app: App, session: Session, case_id: int) -> None:
         paths.append(message.raw_path)
         message.raw_path, message.status, message.error = "", PURGED, None
     for item in session.scalars(select(OutboxItem).where(OutboxItem.case_id == case.id)):
-        paths.append(item.raw_path)
-        item.raw_path = ""
-        if item.status in ("pending", "held"):
-            # Long given up on by now; with its bytes gone it can never be sent.
-            item.status = PURGED
+        paths.append(_forget(item))
     for request in session.scalars(
         select(ScreeningRequest).where(ScreeningRequest.case_id == case.id)
     ):
         # A manager's reason may describe the family.
         request.reason = None
+    if case.state in WAITING:
+        # Nothing will come of it now: no more reminders, cut-offs or screening for it.
+        case.state, case.meeting = CLOSED, None
     case.fields = {}
     case.child_key = None
-    case.flags = [*case.flags, PURGED]
+    case.flags = [*[flag for flag in case.flags if flag != PURGED], PURGED]
     deleted = _delete_unused(app, session, paths)
     audit(session, app, case, "purged", files=deleted, after_days=_days(app))
     log.info("case %s: working copies purged (%d files)", case.reference, deleted)
@@ -150,14 +164,37 @@ def _conversion_paths(session: Session, document: Document) -> list[str]:
     return paths
 
 
+def _forget(item: OutboxItem) -> str:
+    """Clear a sent email's bytes from its row (the row stays: who, what, when); its path."""
+    path, item.raw_path = item.raw_path, ""
+    if item.status in ("pending", "held"):
+        # Long given up on by now; with its bytes gone it can never be sent.
+        item.status = PURGED
+    return path
+
+
 def purge_pack(app: App, session: Session, pack_id: int) -> None:
-    """Delete a pack's PDF; the record of who received it stays (`pack_sends`)."""
+    """Delete a pack's PDF and the emails that carried it; who received it stays on record."""
     pack = session.get(Pack, pack_id)
     if pack is None or not pack.stored_path:
         return
-    path, pack.stored_path = pack.stored_path, ""
-    deleted = _delete_unused(app, session, [path])
+    paths = [pack.stored_path]
+    pack.stored_path = ""
+    emails = select(OutboxItem).where(OutboxItem.purpose.startswith(f"pack:{pack.id}:"))
+    paths += [_forget(item) for item in session.scalars(emails)]
+    deleted = _delete_unused(app, session, paths)
     audit(session, app, None, "purged", pack=pack.id, files=deleted, after_days=_days(app))
+
+
+def purge_sent(app: App, session: Session, before: datetime) -> None:
+    """Delete the emails about no case written before `before` (digests, alerts, replies)."""
+    emails = select(OutboxItem).where(
+        OutboxItem.case_id.is_(None), OutboxItem.raw_path != "", OutboxItem.created_at < before
+    )
+    paths = [_forget(item) for item in session.scalars(emails)]
+    if paths:
+        deleted = _delete_unused(app, session, paths)
+        audit(session, app, None, "purged", emails=len(paths), files=deleted)
 
 
 def purge_email(app: App, session: Session, message_id: int) -> None:
@@ -166,10 +203,12 @@ def purge_email(app: App, session: Session, message_id: int) -> None:
     if message is None or message.case_id is not None or message.status == PURGED:
         return
     path = message.raw_path
+    quarantined = message.status == "quarantined"
     # The traceback of a quarantined email can quote its contents.
     message.raw_path, message.status, message.error = "", PURGED, None
     deleted = _delete_unused(app, session, [path])
-    audit(session, app, None, "purged", ledger=message.id, files=deleted)
+    days = app.config.retention.quarantine_days if quarantined else _days(app)
+    audit(session, app, None, "purged", ledger=message.id, files=deleted, after_days=days)
 
 
 def _days(app: App) -> int:
@@ -177,17 +216,22 @@ def _days(app: App) -> int:
 
 
 def _delete_unused(app: App, session: Session, paths: list[str]) -> int:
-    """Delete, once this transaction commits, each of `paths` no row points at any more."""
+    """Delete, once this transaction commits, each of `paths` no row points at any more.
+
+    Returns how many are to go. One stored again meanwhile (by another process, for a new row
+    this transaction cannot see yet) is left (`FileStore.delete_unless_touched`).
+    """
     session.flush()
-    unused = sorted({path for path in paths if path and not _in_use(session, path)})
-    if unused:
+    unused = {path for path in paths if path and not _in_use(session, path)}
+    seen = {path: stored for path in unused if (stored := app.files.stored_at_ns(path))}
+    if seen:
 
         def delete(_session: Session) -> None:
-            for path in unused:
-                app.files.absolute(path).unlink(missing_ok=True)
+            for path, stored in seen.items():
+                app.files.delete_unless_touched(path, stored)
 
         event.listen(session, "after_commit", delete, once=True)
-    return len(unused)
+    return len(seen)
 
 
 def _in_use(session: Session, path: str) -> bool:

@@ -6,6 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from pipeline.errors import StoreError
+
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -26,16 +28,50 @@ class FileStore:
         digest = sha256(data)
         relative = Path(area) / digest[:2] / f"{digest}{suffix}"
         target = self.root / relative
-        if not target.exists():
+        try:
+            # Already stored: say it is in use again (`delete_unless_touched` looks), else
+            # write it. A file being deleted meanwhile fails the touch, and is written again.
+            os.utime(target)
+        except FileNotFoundError:
             ensure_private_dir(target.parent)
             write_durably(target, data)
         return digest, str(relative)
 
     def read(self, relative: str) -> bytes:
+        if not relative:
+            # A row whose file the retention purge deleted.
+            raise StoreError("the file was deleted after the retention period (retention.*)")
         return (self.root / relative).read_bytes()
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
+
+    def stored_at_ns(self, relative: str) -> int | None:
+        """When the file was last stored (`put`), in ns; None if it is not there."""
+        try:
+            return (self.root / relative).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def delete_unless_touched(self, relative: str, seen_ns: int) -> bool:
+        """Delete a file no row points at any more, unless it was stored again since `seen_ns`.
+
+        Files are shared by content, so another process may be storing the same bytes for a new
+        row at this very moment. The file is first moved aside (a `put` from then on writes it
+        afresh); if a `put` touched it after the purge looked (`stored_at_ns`), it is moved back.
+        Returns whether it went.
+        """
+        target = self.root / relative
+        aside = target.with_name(f".{target.name}.{os.getpid()}.deleting")
+        try:
+            os.rename(target, aside)
+        except FileNotFoundError:
+            return False
+        if aside.stat().st_mtime_ns != seen_ns:
+            os.replace(aside, target)  # the same bytes as any new copy: content-addressed
+            return False
+        aside.unlink()
+        return True
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -280,7 +280,11 @@ class Conversion(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
+# A row whose working copies the retention purge deleted: a message's status, a case's flag.
+PURGED = "purged"
+
 __all__ = [
+    "PURGED",
     "AuditEvent",
     "Base",
     "Case",
