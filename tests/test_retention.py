@@ -7,18 +7,22 @@ period and the files on disk, the database, `masp status` and a late email are c
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
+from pipeline.errors import StoreError
 from pipeline.intake.poll import poll
 from pipeline.outputs.status import one_case
+from pipeline.panel.cutoff import cutoff_jobs
 from pipeline.panel.jobs import run_due
 from pipeline.panel.retention import CLOSED, REMOVED, retention_jobs
 from pipeline.store.files import FileStore
@@ -31,6 +35,8 @@ from pipeline.store.models import (
     OutboxItem,
     Pack,
     PackSend,
+    ScreeningRequest,
+    Slot,
 )
 from tests.helpers import drop, open_service
 
@@ -74,8 +80,20 @@ def sent_about_no_case(app: App) -> list[Path]:
         return [app.files.absolute(path) for path in paths if path]
 
 
+def age_files(app: App) -> None:
+    """Make every stored file two days old on disk, as files are long before a purge.
+
+    (A file stored in the last day is never deleted: it may be a new row's, not committed yet.)
+    """
+    old = time.time() - 2 * 24 * 3600
+    for path in app.files.root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (old, old))
+
+
 def purge(app: App) -> list[str]:
     """The purges done now, but the daily sweep of emails about no case (due every day)."""
+    age_files(app)
     done = run_due(app, [retention_jobs])
     assert not done.failed
     return sorted(key.rsplit(":", 1)[0] for key in done.done if not key.startswith("purge:sent:"))
@@ -178,7 +196,7 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "purged", AuditEvent.case_id == case.id)
         ).all()
-        assert len(events) == 1 and events[0].detail["files"] > 0
+        assert len(events) == 1 and events[0].detail["unused_files"] > 0
         # The record of what was sent to whom stays.
         assert session.scalars(select(OutboxItem).where(OutboxItem.case_id == case.id)).all()
     assert all(path.exists() for paths in files_of(app, second).values() for path in paths)
@@ -240,8 +258,8 @@ def test_a_pack_goes_when_its_meeting_is_that_long_past(tmp_path: Path) -> None:
             raw_path=email,
             status="sent",
             next_attempt_at=meeting,
-            # Written long before the meeting: only the pack's purge can be what takes it.
-            created_at=meeting + timedelta(days=KEEP),
+            # Written after the meeting (a reissue): the pack's purge is what takes it.
+            created_at=meeting + timedelta(days=3),
         )
         session.add(item)
         session.flush()
@@ -270,16 +288,90 @@ def test_a_pack_goes_when_its_meeting_is_that_long_past(tmp_path: Path) -> None:
 def test_a_file_stored_again_while_it_is_deleted_stays(tmp_path: Path) -> None:
     files = FileStore(tmp_path / "data")
     _, path = files.put("documents", b"the same bytes")
+    target = files.absolute(path)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(target, (two_days_ago, two_days_ago))
     seen = files.stored_at_ns(path)
     assert seen is not None
     # Stored again (another row, another process) after the purge looked at it.
-    time.sleep(0.01)
     files.put("documents", b"the same bytes")
     assert not files.delete_unless_touched(path, seen)
-    assert files.absolute(path).read_bytes() == b"the same bytes"
-    seen = files.stored_at_ns(path)
-    assert seen is not None and files.delete_unless_touched(path, seen)
-    assert not files.absolute(path).exists() and files.stored_at_ns(path) is None
+    assert target.read_bytes() == b"the same bytes"
+    # Stored in the last day, before the purge looked: maybe for a row not committed yet.
+    assert not files.delete_unless_touched(path, files.stored_at_ns(path) or 0)
+    assert target.exists()
+    os.utime(target, (two_days_ago, two_days_ago))
+    assert files.delete_unless_touched(path, files.stored_at_ns(path) or 0)
+    assert not target.exists() and files.stored_at_ns(path) is None
+    with pytest.raises(StoreError, match="missing from data_dir"):
+        files.read(path)
     # Gone, then stored again: written afresh.
     files.put("documents", b"the same bytes")
-    assert files.absolute(path).read_bytes() == b"the same bytes"
+    assert target.read_bytes() == b"the same bytes"
+
+
+def test_a_referral_put_forward_at_every_cut_off_is_still_purged_and_closed(
+    tmp_path: Path,
+) -> None:
+    app = at(tmp_path, T0)
+    form = samples.File("Referral form.docx", samples.DOCX, samples.referral_form(FIRST))
+    drop(app, samples.Mail(FIRST.referrer_email, "Referral", files=[form]), T0)
+    poll(app)
+    app.close()
+    # Incomplete: each cut-off puts it forward to the next meeting, for more than a year.
+    for day in range(20, KEEP + 1, 14):
+        app = at(tmp_path, T0 + timedelta(days=day))
+        assert not run_due(app, [cutoff_jobs]).failed
+        app.close()
+    app = at(tmp_path, T0 + timedelta(days=KEEP + 1))
+    with app.store.session() as session:
+        case = session.scalars(select(Case)).one()
+        assert case.state == "incomplete" and case.meeting is not None
+        assert case.meeting > T0 + timedelta(days=KEEP), "put forward past the period"
+        deferred = session.scalars(select(AuditEvent).where(AuditEvent.action == "deferred"))
+        assert len(deferred.all()) >= 12
+    assert purge(app) == ["purge:case:1"]
+    with app.store.session() as session:
+        case = session.scalars(select(Case)).one()
+        assert (case.state, case.meeting) == (CLOSED, None)
+    app.close()
+
+
+def test_a_case_given_a_meeting_time_is_kept_until_that_meeting_is_long_past(
+    tmp_path: Path,
+) -> None:
+    meeting = T0 + timedelta(days=200)
+    app = at(tmp_path, T0)
+    drop(app, referral(FIRST), T0)
+    poll(app)
+    with app.store.session() as session:
+        case = session.scalars(select(Case)).one()
+        # Screened and given a time, long after the referral came in.
+        case.state, case.meeting = "approved", meeting
+        session.add(
+            Slot(
+                case_id=case.id,
+                panel_id=case.panel_id,
+                meeting=meeting,
+                position=1,
+                starts_at=meeting,
+                ends_at=meeting + timedelta(minutes=30),
+            )
+        )
+        session.add(
+            ScreeningRequest(
+                case_id=case.id, manager_email="sm@example.org", nonce="n" * 32, sent_at=T0
+            )
+        )
+    app.close()
+    app = at(tmp_path, T0 + timedelta(days=KEEP + 1))
+    assert purge(app) == []
+    app.close()
+    app = at(tmp_path, meeting + timedelta(days=KEEP + 1))
+    assert purge(app) == ["purge:case:1"]
+    with app.store.session() as session:
+        case = session.scalars(select(Case)).one()
+        # Its outcome stays; a late reply to the screening request cannot reopen it.
+        assert case.state == "approved"
+        assert session.scalars(select(ScreeningRequest.used_at)).one() is not None
+    app.close()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.errors import PartialDelivery, SendError
+from pipeline.errors import PartialDelivery, SendError, StoreError
 from pipeline.mailbox.base import MailSender
 from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.store.models import Case, OutboxItem
@@ -94,7 +94,14 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
             if item is None or item.status != "pending":
                 continue
             case = session.get(Case, item.case_id) if item.case_id else None
-            raw = app.files.read(item.raw_path)
+            try:
+                raw = app.files.read(item.raw_path)
+            except StoreError as exc:
+                # Its bytes are gone: it can never be sent. The others still can.
+                item.status, item.last_error = "failed", str(exc)
+                report.failed += 1
+                audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
+                continue
             recipients = [a.strip() for a in item.recipients.split(",") if a.strip()]
             try:
                 sender.send(raw, app.config.mailbox.address, recipients)

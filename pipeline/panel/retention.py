@@ -57,48 +57,57 @@ def retention_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     for case_id, last in _quiet_cases(session, now - keep):
         # Keyed by the last activity: a case that comes alive again is purged again later.
         key = f"purge:case:{case_id}:{last:%Y%m%dT%H%M%S}"
-        yield Job(key, last + keep, bind(purge_case, case_id), case_id)
+        yield Job(key, last + keep, bind(purge_case, case_id, last), case_id)
     packs = select(Pack.id, Pack.meeting).where(Pack.stored_path != "", Pack.meeting < now - keep)
     for pack_id, meeting in session.execute(packs):
         yield Job(f"purge:pack:{pack_id}", meeting + keep, bind(purge_pack, pack_id))
-    loose = select(Message.id, Message.status, Message.received_at).where(
+    # From when the email was stored here, not the server's date for it (an import of an old
+    # mailbox would otherwise purge a fresh quarantine before anyone saw it).
+    loose = select(Message.id, Message.status, Message.stored_at).where(
         Message.case_id.is_(None),
         Message.status != PURGED,
-        Message.received_at < now - min(keep, quarantine),
+        Message.stored_at < now - min(keep, quarantine),
     )
-    for message_id, status, received_at in session.execute(loose):
+    for message_id, status, stored_at in session.execute(loose):
         after = quarantine if status == "quarantined" else keep
-        yield Job(f"purge:email:{message_id}", received_at + after, bind(purge_email, message_id))
+        yield Job(f"purge:email:{message_id}", stored_at + after, bind(purge_email, message_id))
     # Emails about no case are many (every pack email is one): one sweep a day takes them.
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     yield Job(f"purge:sent:{day:%Y-%m-%d}", day, bind(purge_sent, day - keep))
 
 
-def _quiet_cases(session: Session, before: datetime) -> list[tuple[int, datetime]]:
+def _quiet_cases(
+    session: Session, before: datetime, case_id: int | None = None
+) -> list[tuple[int, datetime]]:
     """(case id, its last activity) for cases with files left and nothing since `before`.
 
-    Activity is what came in (the referral, documents, emails) and the meetings the case was
-    given a time at; not the meeting an incomplete case is put forward to at each cut-off, or
-    a referral abandoned half-way would be kept, and its referrer told, for ever.
+    Activity is what came in (the referral, documents, emails), the meetings the case was given
+    a time at, and the meeting a case that is through screening is listed for. Not the meeting
+    a waiting case is put forward to at each cut-off, or a referral abandoned half-way would be
+    kept, and its referrer told, for ever.
     """
     documents = _latest(Document.case_id, Document.created_at, Document.stored_path != "")
     messages = _latest(Message.case_id, Message.received_at, Message.status != PURGED)
     slots = _latest(Slot.case_id, Slot.meeting)
-    rows = session.execute(
-        select(Case.id, Case.received_at, documents.c.at, messages.c.at, slots.c.at)
+    query = (
+        select(Case.id, Case.state, Case.meeting, Case.received_at)
+        .add_columns(documents.c.at, messages.c.at, slots.c.at)
         .outerjoin(documents, documents.c.case_id == Case.id)
         .outerjoin(messages, messages.c.case_id == Case.id)
         .outerjoin(slots, slots.c.case_id == Case.id)
         # A purged case has no files left, unless something new came in on it since.
-        .where(
-            Case.received_at < before, or_(documents.c.at.is_not(None), messages.c.at.is_not(None))
-        )
+        .where(Case.received_at < before)
+        .where(or_(documents.c.at.is_not(None), messages.c.at.is_not(None)))
     )
+    if case_id is not None:
+        query = query.where(Case.id == case_id)
     found = []
-    for case_id, *times in rows:
+    for row_id, state, meeting, *times in session.execute(query):
+        if state not in WAITING:
+            times.append(meeting)
         last = max(time for time in times if time is not None)
         if last < before:
-            found.append((case_id, last))
+            found.append((row_id, last))
     return found
 
 
@@ -112,10 +121,15 @@ def _latest(
     return query.group_by(case_id).subquery()
 
 
-def purge_case(app: App, session: Session, case_id: int) -> None:
-    """Delete a case's files and clear what was read from them; keep its history."""
+def purge_case(app: App, session: Session, case_id: int, last: datetime) -> None:
+    """Delete a case's files and clear what was read from them; keep its history.
+
+    Checked again here, in the purge's own transaction: something that came in since the job
+    was listed (another `masp` process filing an email) keeps the case.
+    """
+    keep = timedelta(days=_days(app))
     case = session.get(Case, case_id)
-    if case is None:
+    if case is None or _quiet_cases(session, last + keep, case_id) != [(case_id, last)]:
         return
     paths: list[str] = []
     for document in case.documents:
@@ -132,8 +146,10 @@ def purge_case(app: App, session: Session, case_id: int) -> None:
     for request in session.scalars(
         select(ScreeningRequest).where(ScreeningRequest.case_id == case.id)
     ):
-        # A manager's reason may describe the family.
+        # A manager's reason may describe the family; a reply to a request still open would
+        # reopen a closed case, so the request is spent.
         request.reason = None
+        request.used_at = request.used_at or app.clock.now()
     if case.state in WAITING:
         # Nothing will come of it now: no more reminders, cut-offs or screening for it.
         case.state, case.meeting = CLOSED, None
@@ -141,7 +157,7 @@ def purge_case(app: App, session: Session, case_id: int) -> None:
     case.child_key = None
     case.flags = [*[flag for flag in case.flags if flag != PURGED], PURGED]
     deleted = _delete_unused(app, session, paths)
-    audit(session, app, case, "purged", files=deleted, after_days=_days(app))
+    audit(session, app, case, "purged", unused_files=deleted, after_days=_days(app))
     log.info("case %s: working copies purged (%d files)", case.reference, deleted)
 
 
@@ -183,7 +199,7 @@ def purge_pack(app: App, session: Session, pack_id: int) -> None:
     emails = select(OutboxItem).where(OutboxItem.purpose.startswith(f"pack:{pack.id}:"))
     paths += [_forget(item) for item in session.scalars(emails)]
     deleted = _delete_unused(app, session, paths)
-    audit(session, app, None, "purged", pack=pack.id, files=deleted, after_days=_days(app))
+    audit(session, app, None, "purged", pack=pack.id, unused_files=deleted, after_days=_days(app))
 
 
 def purge_sent(app: App, session: Session, before: datetime) -> None:
@@ -194,7 +210,7 @@ def purge_sent(app: App, session: Session, before: datetime) -> None:
     paths = [_forget(item) for item in session.scalars(emails)]
     if paths:
         deleted = _delete_unused(app, session, paths)
-        audit(session, app, None, "purged", emails=len(paths), files=deleted)
+        audit(session, app, None, "purged", emails=len(paths), unused_files=deleted)
 
 
 def purge_email(app: App, session: Session, message_id: int) -> None:
@@ -208,7 +224,7 @@ def purge_email(app: App, session: Session, message_id: int) -> None:
     message.raw_path, message.status, message.error = "", PURGED, None
     deleted = _delete_unused(app, session, [path])
     days = app.config.retention.quarantine_days if quarantined else _days(app)
-    audit(session, app, None, "purged", ledger=message.id, files=deleted, after_days=days)
+    audit(session, app, None, "purged", ledger=message.id, unused_files=deleted, after_days=days)
 
 
 def _days(app: App) -> int:
@@ -218,8 +234,8 @@ def _days(app: App) -> int:
 def _delete_unused(app: App, session: Session, paths: list[str]) -> int:
     """Delete, once this transaction commits, each of `paths` no row points at any more.
 
-    Returns how many are to go. One stored again meanwhile (by another process, for a new row
-    this transaction cannot see yet) is left (`FileStore.delete_unless_touched`).
+    Returns how many are to go. A file stored again lately (by another process, maybe for a
+    row this transaction cannot see yet) stays (`FileStore.delete_unless_touched`).
     """
     session.flush()
     unused = {path for path in paths if path and not _in_use(session, path)}
@@ -228,7 +244,11 @@ def _delete_unused(app: App, session: Session, paths: list[str]) -> int:
 
         def delete(_session: Session) -> None:
             for path, stored in seen.items():
-                app.files.delete_unless_touched(path, stored)
+                try:
+                    app.files.delete_unless_touched(path, stored)
+                # The rows are purged already; a file left over is only a file left over.
+                except OSError as exc:
+                    log.warning("a purged file could not be deleted: %s", type(exc).__name__)
 
         event.listen(session, "after_commit", delete, once=True)
     return len(seen)

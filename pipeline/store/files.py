@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from pipeline.errors import StoreError
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+# A file stored this recently may belong to a row another process has not committed yet.
+RECENT_NS = 24 * 3600 * 1_000_000_000
 
 
 def sha256(data: bytes) -> str:
@@ -41,7 +44,12 @@ class FileStore:
         if not relative:
             # A row whose file the retention purge deleted.
             raise StoreError("the file was deleted after the retention period (retention.*)")
-        return (self.root / relative).read_bytes()
+        try:
+            return (self.root / relative).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreError(
+                f"a stored file is missing from data_dir ({relative}): restore it from a backup"
+            ) from exc
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
@@ -54,12 +62,13 @@ class FileStore:
             return None
 
     def delete_unless_touched(self, relative: str, seen_ns: int) -> bool:
-        """Delete a file no row points at any more, unless it was stored again since `seen_ns`.
+        """Delete a file no row points at any more, unless it was stored again lately.
 
         Files are shared by content, so another process may be storing the same bytes for a new
-        row at this very moment. The file is first moved aside (a `put` from then on writes it
-        afresh); if a `put` touched it after the purge looked (`stored_at_ns`), it is moved back.
-        Returns whether it went.
+        row it has not committed yet. So a file stored (`put`) in the last `RECENT` (wall-clock
+        time: this is about the file, not the panel's calendar), or since the purge looked at
+        it (`seen_ns`, from `stored_at_ns`), stays. The file is first moved aside, so a `put`
+        from then on writes it afresh. Returns whether it went.
         """
         target = self.root / relative
         aside = target.with_name(f".{target.name}.{os.getpid()}.deleting")
@@ -67,7 +76,8 @@ class FileStore:
             os.rename(target, aside)
         except FileNotFoundError:
             return False
-        if aside.stat().st_mtime_ns != seen_ns:
+        stored = aside.stat().st_mtime_ns
+        if stored != seen_ns or stored > time.time_ns() - RECENT_NS:
             os.replace(aside, target)  # the same bytes as any new copy: content-addressed
             return False
         aside.unlink()
