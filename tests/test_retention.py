@@ -91,12 +91,15 @@ def age_files(app: App) -> None:
             os.utime(path, (old, old))
 
 
+DAILY = ("purge:sent:", "purge:leftovers:")
+
+
 def purge(app: App) -> list[str]:
-    """The purges done now, but the daily sweep of emails about no case (due every day)."""
+    """The purges done now, but the two daily sweeps (due every day)."""
     age_files(app)
     done = run_due(app, [retention_jobs])
     assert not done.failed
-    return sorted(key.rsplit(":", 1)[0] for key in done.done if not key.startswith("purge:sent:"))
+    return sorted(key.rsplit(":", 1)[0] for key in done.done if not key.startswith(DAILY))
 
 
 def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path: Path) -> None:
@@ -375,3 +378,32 @@ def test_a_case_given_a_meeting_time_is_kept_until_that_meeting_is_long_past(
         assert case.state == "approved"
         assert session.scalars(select(ScreeningRequest.used_at)).one() is not None
     app.close()
+
+
+def test_files_no_row_points_at_are_swept_a_day_on(tmp_path: Path) -> None:
+    app = at(tmp_path, T0)
+    drop(app, referral(FIRST), T0)
+    poll(app)
+    reference = one_reference(app)
+    _, orphan = app.files.put("documents", b"stored, then the process died before its row")
+    crashed = app.files.absolute(orphan).with_name(".half-written.123.tmp")
+    crashed.write_bytes(b"half")
+    _, elsewhere = app.files.put("agendas", b"an area no row points into")
+    age_files(app)
+    _, fresh = app.files.put("documents", b"stored a moment ago; its row may not be committed")
+    kept = files_of(app, reference)
+    done = run_due(app, [retention_jobs])
+    assert not done.failed and "purge:leftovers:2026-01-05" in done.done
+    assert not app.files.absolute(orphan).exists() and not crashed.exists()
+    assert app.files.absolute(fresh).exists() and app.files.absolute(elsewhere).exists()
+    assert all(path.exists() for paths in kept.values() for path in paths)
+    with app.store.session() as session:
+        assert all(path.exists() for path in sent_about_no_case(app))
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "purged")).one()
+        assert event.detail == {"leftover_files": 2}
+    app.close()
+
+
+def one_reference(app: App) -> str:
+    with app.store.session() as session:
+        return session.scalars(select(Case.reference)).one()

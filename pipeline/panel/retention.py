@@ -71,9 +71,11 @@ def retention_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     for message_id, status, stored_at in session.execute(loose):
         after = quarantine if status == "quarantined" else keep
         yield Job(f"purge:email:{message_id}", stored_at + after, bind(purge_email, message_id))
-    # Emails about no case are many (every pack email is one): one sweep a day takes them.
+    # Emails about no case are many (every pack email is one): one sweep a day takes them,
+    # and another the files no row points at.
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     yield Job(f"purge:sent:{day:%Y-%m-%d}", day, bind(purge_sent, day - keep))
+    yield Job(f"purge:leftovers:{day:%Y-%m-%d}", day, bind(purge_leftovers))
 
 
 def _quiet_cases(
@@ -213,6 +215,27 @@ def purge_sent(app: App, session: Session, before: datetime) -> None:
         audit(session, app, None, "purged", emails=len(paths), unused_files=deleted)
 
 
+# The areas of data_dir whose files rows point at (`FileStore.put` callers); another area is
+# never swept.
+SWEPT_AREAS = ("raw", "documents", "pdf", "packs", "outbox")
+
+
+def purge_leftovers(app: App, session: Session) -> None:
+    """Delete files no row points at: left by a crash between a purge's commit and its
+    deletions, by a file kept because it was stored again in its last day and then never
+    used, or by a crash between storing a file and committing its row (a day on, as always).
+    """
+    referenced = {
+        path for column in _PATH_COLUMNS for path in session.scalars(select(column)) if path
+    }
+    deleted = sum(
+        app.files.delete_unless_touched(path, stored)
+        for path, stored in app.files.leftovers(SWEPT_AREAS, referenced)
+    )
+    if deleted:
+        audit(session, app, None, "purged", leftover_files=deleted)
+
+
 def purge_email(app: App, session: Session, message_id: int) -> None:
     """Delete an email that never joined a case (quarantined, an auto-reply, a bounce)."""
     message = session.get(Message, message_id)
@@ -254,12 +277,18 @@ def _delete_unused(app: App, session: Session, paths: list[str]) -> int:
     return len(seen)
 
 
+# Every column that holds a path under data_dir.
+_PATH_COLUMNS = (
+    Message.raw_path,
+    Document.stored_path,
+    OutboxItem.raw_path,
+    Pack.stored_path,
+    Conversion.pdf_path,
+)
+
+
 def _in_use(session: Session, path: str) -> bool:
-    users = (
-        select(Message.id).where(Message.raw_path == path),
-        select(Document.id).where(Document.stored_path == path),
-        select(OutboxItem.id).where(OutboxItem.raw_path == path),
-        select(Pack.id).where(Pack.stored_path == path),
-        select(Conversion.id).where(Conversion.pdf_path == path),
+    return any(
+        session.scalar(select(column).where(column == path).limit(1)) is not None
+        for column in _PATH_COLUMNS
     )
-    return any(session.scalar(query.limit(1)) is not None for query in users)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.errors import StoreError
@@ -53,6 +54,15 @@ class FileStore:
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
+
+    def leftovers(self, areas: tuple[str, ...], referenced: set[str]) -> Iterator[tuple[str, int]]:
+        """(path, stored at in ns) of each file in `areas` that is not in `referenced`, and of
+        each temporary file a crash left behind (a half-written copy, a deletion under way)."""
+        for area in areas:
+            for path in sorted((self.root / area).glob("*/*")):
+                relative = str(path.relative_to(self.root))
+                if relative not in referenced and path.is_file():
+                    yield relative, path.stat().st_mtime_ns
 
     def stored_at_ns(self, relative: str) -> int | None:
         """When the file was last stored (`put`), in ns; None if it is not there."""
