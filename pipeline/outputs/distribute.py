@@ -7,9 +7,12 @@ Section 20 case, a late approval) makes a new key, so the new version is reissue
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +44,8 @@ from pipeline.panel.screening import remind_unscreened
 from pipeline.store.models import OutboxItem, Pack, PackSend
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # After the slot notices (which are due at `slot_notice`), so the agenda has its slots.
 AFTER_NOTICES = timedelta(minutes=10)
@@ -179,35 +184,38 @@ def _zip_parts(app: App, inputs: PackInputs, budget: int) -> list[bytes]:
     whole = zip_originals(app, files)
     if len(whole) <= budget:
         return [whole]
-    pieces: list[tuple[list[Original], int]] = []
-    for reference in dict.fromkeys(original.case for original in files):
-        case = [original for original in files if original.case == reference]
+    pieces: list[list[Original]] = []
+    sizes: list[int] = []
+    for _reference, grouped in itertools.groupby(files, key=attrgetter("case")):
+        case = list(grouped)
         size = len(zip_originals(app, case))
         if size <= budget or len(case) == 1:
-            pieces.append((case, size))
+            pieces.append(case)
+            sizes.append(size)
         else:
-            pieces += [([original], len(zip_originals(app, [original]))) for original in case]
-    groups: list[tuple[list[Original], int]] = []
-    for piece, size in pieces:
-        if groups and groups[-1][1] + size <= budget:
-            groups[-1] = (groups[-1][0] + piece, groups[-1][1] + size)
-        else:
-            groups.append((piece, size))
-    return [zip_originals(app, group) for group, _size in groups]
+            pieces += [[original] for original in case]
+            sizes += [len(zip_originals(app, [original])) for original in case]
+    groups = _shared_out(pieces, sizes, budget)
+    return [zip_originals(app, [o for piece in group for o in piece]) for group in groups]
 
 
 def _emails(files: Sequence[FileAttachment], budget: int) -> list[list[FileAttachment]]:
     """Attachments shared out between emails, in order, each email within the budget."""
-    emails: list[list[FileAttachment]] = []
-    size = 0
-    for item in files:
-        if emails and size + len(item.data) <= budget:
-            emails[-1].append(item)
-            size += len(item.data)
+    return _shared_out(files, [len(item.data) for item in files], budget)
+
+
+def _shared_out(items: Sequence[T], sizes: Sequence[int], budget: int) -> list[list[T]]:
+    """`items` in order, in groups whose sizes add up to `budget` at most (or one item alone)."""
+    groups: list[list[T]] = []
+    total = 0
+    for item, size in zip(items, sizes, strict=True):
+        if groups and total + size <= budget:
+            groups[-1].append(item)
+            total += size
         else:
-            emails.append([item])
-            size = len(item.data)
-    return emails
+            groups.append([item])
+            total = size
+    return groups
 
 
 def _enqueue(
