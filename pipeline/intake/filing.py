@@ -17,6 +17,7 @@ from pipeline.documents.classify import Classification, resolve_competition
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
+from pipeline.errors import StoreError, describe_failure
 from pipeline.intake import answers, unanswered
 from pipeline.intake.addresses import Mailbox, read_mailbox
 from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
@@ -275,7 +276,11 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
         too_large = isinstance(error, EmailTooLarge)
         row.category = "too_large" if too_large else "error"
         row.error = "".join(traceback.format_exception(error))
-        who, automatic = _sender_of(app.files.read(row.raw_path), app.config.mailbox.address)
+        try:
+            who, automatic = _sender_of(app.files.read(row.raw_path), app.config.mailbox.address)
+        except StoreError:
+            # Its bytes are missing: there is nobody to answer; the administrator still hears.
+            who, automatic = None, True
         context: dict[str, Any] = {
             "ledger_id": row.id,
             "error": type(error).__name__,
@@ -302,6 +307,21 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
     log.warning("email (ledger id %d) quarantined: %s", row_id, type(error).__name__)
 
 
+def _quarantine_safely(app: App, row_id: int, error: BaseException) -> None:
+    """Quarantine, and should that fail too, at least mark the email quarantined: one email
+    must never stop the filing of the others."""
+    try:
+        quarantine(app, row_id, error)
+    except Exception as exc:
+        log.error("email (ledger id %d) quarantined bare: %s", row_id, describe_failure(exc))
+        with app.store.session() as session:
+            row = session.get(Message, row_id)
+            if row is not None:
+                row.status, row.category = "quarantined", "error"
+                row.attempts += 1
+                row.error = "".join(traceback.format_exception(error))
+
+
 def file_one(app: App, row_id: int, report: FilingReport) -> None:
     """File one email in its own transaction; any failure quarantines just this email."""
     try:
@@ -313,7 +333,7 @@ def file_one(app: App, row_id: int, report: FilingReport) -> None:
             ignored = row.status == "ignored"
             held = row.status == "quarantined"
     except Exception as exc:
-        quarantine(app, row_id, exc)
+        _quarantine_safely(app, row_id, exc)
         report.quarantined += 1
         return
     report.ignored += int(ignored)
