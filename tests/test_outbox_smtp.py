@@ -59,16 +59,21 @@ def test_without_smtputf8_the_unicode_address_fails_alone_and_the_rest_are_sent(
     service: App, imap_account: ImapAccount, smtp_server: SmtpCapture
 ) -> None:
     imap_account.deliver(referral(f"Jö Döe <{UNICODE_REFERRER}>", 1))
+    # An invisible right-to-left mark is no address of a person: kept, never answered.
+    imap_account.deliver(referral("Jo <jo\u200f@school.example.org>", 4))
     imap_account.deliver(referral("Referrer Two <ref2@school.example.org>", 2))
     imap_account.deliver(referral("Referrer Three <ref3@school.example.org>", 3))
     report = poll(service)
-    assert report.delivery.failed == 1 and report.delivery.sent == 2
+    assert report.filing.quarantined == 1
+    assert report.delivery.failed == 1 and report.delivery.sent == 3
     assert len(received_by(smtp_server, "ref2@school.example.org")) == 1
     assert len(received_by(smtp_server, "ref3@school.example.org")) == 1
     item = outbox_row(service, "acknowledgement", UNICODE_REFERRER)
     assert item.status == "failed" and "does not offer SMTPUTF8" in (item.last_error or "")
+    assert not any("\u200f" in address for _, to, _ in smtp_server.messages for address in to)
     poll(service)  # the administrator's alert was queued by the failure and goes now
-    [alert] = received_by(smtp_server, ADMIN)
+    [held, alert] = received_by(smtp_server, ADMIN)
+    assert b"kept without an answer" in held
     message = email.message_from_bytes(alert, policy=email.policy.default)
     assert isinstance(message, email.message.EmailMessage)
     body = message.get_body(("plain",))
