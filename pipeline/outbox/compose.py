@@ -67,9 +67,9 @@ def _copyable(message_id: str) -> bool:
 
 
 def _thread_headers(message: Message, envelope: Envelope) -> None:
-    parent = (
-        envelope.in_reply_to if envelope.in_reply_to and _copyable(envelope.in_reply_to) else None
-    )
+    parent = envelope.in_reply_to
+    if parent and not _copyable(parent):
+        parent = None
     if parent:
         message["In-Reply-To"] = _bracket(parent)
     chain = [m for m in envelope.references if _copyable(m)]
