@@ -236,7 +236,7 @@ def outbox_list(
                 query = query.where(OutboxItem.status == state)
             for item in session.scalars(query):
                 console.print(
-                    f"{item.id}: [{item.status}] {item.template} to {item.recipients}"
+                    f"{item.id}: [{item.status}] {item.template} to {', '.join(item.addresses)}"
                     f"{' — ' + item.hold_reason if item.hold_reason else ''}",
                     highlight=False,
                 )

@@ -25,7 +25,7 @@ from pipeline.mailbox.registry import sending
 from pipeline.outputs.status import all_cases, print_table
 from pipeline.panel.meetings import Meeting, upcoming
 from pipeline.service import tick
-from pipeline.store.models import Case, OutboxItem, Pack
+from pipeline.store.models import Case, OutboxItem, OutboxRecipient, Pack
 
 CONFIG = """\
 # A throw-away configuration written by `masp demo`.
@@ -98,7 +98,8 @@ def _referral(child: samples.Child, subject: str, leave_out: str = "") -> sample
 def _outbox(service: App, template: str, recipient: str) -> OutboxItem:
     with service.store.session() as session:
         query = select(OutboxItem).where(
-            OutboxItem.template == template, OutboxItem.recipients.contains(recipient)
+            OutboxItem.template == template,
+            OutboxItem.recipients.any(OutboxRecipient.address == recipient.lower()),
         )
         return session.scalars(query.order_by(OutboxItem.id.desc())).first() or _missing(template)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 
 class PipelineError(Exception):
     """Root of every error the service raises on purpose."""
@@ -67,3 +70,29 @@ class DocumentError(PipelineError):
 
 class NotFound(PipelineError):
     """A case, message or outbox row named on the command line does not exist."""
+
+
+class Unsendable(SendError):
+    """The email can never be sent as it stands (an address the server cannot carry, no
+    recipient at all): it fails at once instead of after every retry, and the administrator
+    is told whom it was for."""
+
+    def __init__(self, message: str, refused: tuple[str, ...] = ()) -> None:
+        super().__init__(message, temporary=False, refused=refused)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong, fit for a log line or an audit entry.
+
+    Our own errors' messages are written to name no one. Any other exception's message may
+    quote what it choked on (a child's name in a form field), so only its type and the place
+    it was raised are given.
+    """
+    if isinstance(exc, PipelineError):
+        return str(exc)
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        where = f" at {Path(last.filename).name}:{last.lineno}"
+    return f"{type(exc).__name__}{where}"

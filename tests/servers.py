@@ -270,20 +270,28 @@ class _Capture:
         with self.server.lock:
             self.server.messages.append((envelope.mail_from, list(envelope.rcpt_tos), raw))
             self.server.peers.append(session.peer)
+            self.server.smtputf8_used.append(bool(envelope.smtp_utf8))
         return "250 OK message captured"
 
 
 class SmtpCapture:
-    """A real SMTP server on loopback that keeps every message; stop() and start() keep the port."""
+    """A real SMTP server on loopback that keeps every message; stop() and start() keep the port.
 
-    def __init__(self, port: int | None = None) -> None:
+    `smtputf8` (off by default, as on many servers) makes it offer SMTPUTF8 (RFC 6531) from
+    the next start(): `restart(smtputf8=True)` turns it on for a running server.
+    """
+
+    def __init__(self, port: int | None = None, smtputf8: bool = False) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.smtputf8 = smtputf8
         self.messages: list[tuple[str, list[str], bytes]] = []
         # Addresses answered "550 mailbox unavailable", as a real server does for unknown users.
         self.refuse: set[str] = set()
         # The client's (host, port) per message: equal peers mean one reused connection.
         self.peers: list[tuple[str, int]] = []
+        # Per message: whether the client asked for SMTPUTF8 in its MAIL command.
+        self.smtputf8_used: list[bool] = []
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -291,9 +299,17 @@ class SmtpCapture:
         if self._controller is not None:
             return
         # A fresh controller each time, because a stopped one cannot be restarted reliably.
-        controller = Controller(_Capture(self), hostname=self.host, port=self.port)
+        controller = Controller(
+            _Capture(self), hostname=self.host, port=self.port, enable_SMTPUTF8=self.smtputf8
+        )
         controller.start()
         self._controller = controller
+
+    def restart(self, smtputf8: bool) -> None:
+        """Stop and start again on the same port, offering SMTPUTF8 or not."""
+        self.stop()
+        self.smtputf8 = smtputf8
+        self.start()
 
     def stop(self) -> None:
         if self._controller is not None:

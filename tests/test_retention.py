@@ -33,6 +33,7 @@ from pipeline.store.models import (
     Document,
     Message,
     OutboxItem,
+    OutboxRecipient,
     Pack,
     PackSend,
     ScreeningRequest,
@@ -256,7 +257,7 @@ def test_a_pack_goes_when_its_meeting_is_that_long_past(tmp_path: Path) -> None:
             purpose=f"pack:{pack.id}:chair@example.org:1",
             message_id="<pack@example.org>",
             template="pack",
-            recipients="chair@example.org",
+            recipients=[OutboxRecipient(address="chair@example.org")],
             subject="meeting pack",
             raw_path=email,
             status="sent",
@@ -284,7 +285,7 @@ def test_a_pack_goes_when_its_meeting_is_that_long_past(tmp_path: Path) -> None:
         assert stored is not None and stored.stored_path == ""
         # Who received it, and when, is still on record.
         assert session.scalars(select(PackSend.recipient)).all() == ["chair@example.org"]
-        assert session.scalars(select(OutboxItem.recipients)).all() == ["chair@example.org"]
+        assert session.scalars(select(OutboxRecipient.address)).all() == ["chair@example.org"]
     app.close()
 
 

@@ -7,7 +7,6 @@ import logging
 import traceback
 from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
-from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import select
@@ -18,9 +17,11 @@ from pipeline.documents.classify import Classification, resolve_competition
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
-from pipeline.intake import answers
+from pipeline.errors import StoreError, describe_failure
+from pipeline.intake import answers, unanswered
+from pipeline.intake.addresses import Mailbox, read_mailbox
 from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
-from pipeline.intake.loops import detect_automatic, is_our_own
+from pipeline.intake.loops import detect_automatic, detect_unanswerable, is_our_own
 from pipeline.intake.mime import Attachment, ParsedEmail, parse_email
 from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.panel import replies
@@ -218,6 +219,12 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
             reason=automatic.reason,
         )
         return case.reference if case else None
+    held = detect_unanswerable(
+        parsed.from_address, parsed.reply_to, parsed.address_problem, app.config.mailbox.address
+    )
+    if held is not None:
+        unanswered.hold(app, session, row, parsed, case, held)
+        return None
     row.status, row.category = "filed", "referral"
     if replies.handle(app, session, row, parsed, case):
         row.case_id = case.id if case else row.case_id
@@ -238,18 +245,24 @@ class EmailTooLarge(Exception):
         self.size = size
 
 
-def _sender_of(raw: bytes) -> tuple[answers.Correspondent | None, bool]:
+def _sender_of(raw: bytes, our_address: str) -> tuple[answers.Correspondent | None, bool]:
     """Who sent an email we could not file, and whether it was automatic (then no reply)."""
     headers = BytesHeaderParser().parsebytes(raw[:256_000])
-    address = parseaddr(str(headers.get("Reply-To") or headers.get("From") or ""))[1].lower()
-    if "@" not in address:
+    sender = read_mailbox(str(headers.get("From") or ""))
+    reply_raw = str(headers.get("Reply-To") or "")
+    reply_to = read_mailbox(reply_raw, "Reply-To") if reply_raw.strip() else sender
+    if not isinstance(sender, Mailbox) or not isinstance(reply_to, Mailbox):
         return None, True
-    automatic = detect_automatic(headers, address) is not None or is_our_own(headers, "")
+    automatic = (
+        detect_automatic(headers, sender.address) is not None
+        or is_our_own(headers, "")
+        or detect_unanswerable(sender.address, reply_to.address, None, our_address) is not None
+    )
     message_id = str(headers.get("Message-ID") or "").strip().strip("<>") or None
     references = tuple(
         str(headers.get("References") or "").replace("<", " ").replace(">", " ").split()
     )
-    return answers.Correspondent(address, message_id, references), automatic
+    return answers.Correspondent(reply_to.address, message_id, references), automatic
 
 
 def quarantine(app: App, row_id: int, error: BaseException) -> None:
@@ -263,7 +276,11 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
         too_large = isinstance(error, EmailTooLarge)
         row.category = "too_large" if too_large else "error"
         row.error = "".join(traceback.format_exception(error))
-        who, automatic = _sender_of(app.files.read(row.raw_path))
+        try:
+            who, automatic = _sender_of(app.files.read(row.raw_path), app.config.mailbox.address)
+        except StoreError:
+            # Its bytes are missing: there is nobody to answer; the administrator still hears.
+            who, automatic = None, True
         context: dict[str, Any] = {
             "ledger_id": row.id,
             "error": type(error).__name__,
@@ -290,6 +307,21 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
     log.warning("email (ledger id %d) quarantined: %s", row_id, type(error).__name__)
 
 
+def _quarantine_safely(app: App, row_id: int, error: BaseException) -> None:
+    """Quarantine, and should that fail too, at least mark the email quarantined: one email
+    must never stop the filing of the others."""
+    try:
+        quarantine(app, row_id, error)
+    except Exception as exc:
+        log.error("email (ledger id %d) quarantined bare: %s", row_id, describe_failure(exc))
+        with app.store.session() as session:
+            row = session.get(Message, row_id)
+            if row is not None:
+                row.status, row.category = "quarantined", "error"
+                row.attempts += 1
+                row.error = "".join(traceback.format_exception(error))
+
+
 def file_one(app: App, row_id: int, report: FilingReport) -> None:
     """File one email in its own transaction; any failure quarantines just this email."""
     try:
@@ -299,12 +331,14 @@ def file_one(app: App, row_id: int, report: FilingReport) -> None:
                 return
             reference = file_message(app, session, row)
             ignored = row.status == "ignored"
+            held = row.status == "quarantined"
     except Exception as exc:
-        quarantine(app, row_id, exc)
+        _quarantine_safely(app, row_id, exc)
         report.quarantined += 1
         return
     report.ignored += int(ignored)
-    report.filed += int(not ignored)
+    report.quarantined += int(held)
+    report.filed += int(not ignored and not held)
     if reference and reference not in report.cases:
         report.cases.append(reference)
 

@@ -13,6 +13,7 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.errors import describe_failure
 from pipeline.mailbox.base import InboundMessage, LastSeen, Location, MailSource
 from pipeline.store.models import Message
 
@@ -26,6 +27,8 @@ _TRACE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?<?([^>\r\n]+)>?", re.I | re.M)
+_PRINTABLE = re.compile(rb"[!-~]+")
+MAX_MESSAGE_ID = 250
 # Rows are committed in small batches: the raw bytes are already fsynced, and a batch
 # boundary only decides how much is re-fetched (and recognised as known) after a crash.
 BATCH = 20
@@ -38,9 +41,20 @@ def content_digest(raw: bytes) -> str:
 
 
 def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID, or None when there is none we could use.
+
+    Only a plausible id is kept (printable ASCII, at most MAX_MESSAGE_ID characters): a
+    megabyte of junk in the header must not become a database value that one database
+    refuses (an index entry over PostgreSQL's limit) and another stores whole.
+    """
     head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     match = _MESSAGE_ID.search(head)
-    return match.group(1).strip().decode("ascii", "replace")[:998] if match else None
+    if match is None:
+        return None
+    found = match.group(1).strip()
+    if not found or len(found) > MAX_MESSAGE_ID or not _PRINTABLE.fullmatch(found):
+        return None
+    return found.decode("ascii")
 
 
 @dataclass
@@ -91,13 +105,20 @@ class Ledger:
         )
         return session.scalar(same_copy.limit(1)) is not None
 
-    def record(self, session: Session, inbound: InboundMessage) -> Message:
-        """Store the bytes durably, then add the ledger row (status new, or duplicate)."""
+    def record(self, session: Session, inbound: InboundMessage, plain: bool = False) -> Message:
+        """Store the bytes durably, then add the ledger row (status new, or duplicate).
+
+        `plain` leaves out everything read from the headers (Message-ID, the digest without
+        trace headers, the duplicate check): the fallback when those could not be stored.
+        """
         sha, path = self.app.files.put("raw", inbound.raw, ".eml")
-        body = content_digest(inbound.raw)
-        message_id = header_message_id(inbound.raw)
-        duplicate = self._duplicate_of(session, sha, body, message_id)
+        body, message_id, duplicate = sha, None, False
+        if not plain:
+            body = content_digest(inbound.raw)
+            message_id = header_message_id(inbound.raw)
+            duplicate = self._duplicate_of(session, sha, body, message_id)
         loc = inbound.location
+        now = self.app.clock.now()
         row = Message(
             backend=loc.backend,
             folder=loc.folder,
@@ -107,8 +128,8 @@ class Ledger:
             body_sha256=body,
             sha256=sha,
             size=len(inbound.raw),
-            received_at=inbound.received_at,
-            stored_at=self.app.clock.now(),
+            received_at=inbound.received_at or now,
+            stored_at=now,
             raw_path=path,
             status="duplicate" if duplicate else "new",
             moved=False,
@@ -136,7 +157,28 @@ class Ledger:
     def _commit(self, batch: Iterable[InboundMessage], report: IngestReport) -> None:
         with self.app.store.session() as session:
             for inbound in batch:
-                row = self.record(session, inbound)
+                row = self._record_safely(session, inbound)
                 report.ids.append(row.id)
                 report.duplicates += int(row.status == "duplicate")
                 report.stored += int(row.status == "new")
+
+    def _record_safely(self, session: Session, inbound: InboundMessage) -> Message:
+        """Ledger one message; if what was read from its headers cannot be stored, ledger it
+        without them, so it is still filed (or quarantined) and never held up the others.
+
+        A failure to write the bytes themselves (a full disk) is raised: nothing can be
+        ledgered then, and the poll reports it.
+        """
+        try:
+            with session.begin_nested():
+                return self.record(session, inbound)
+        except OSError:
+            raise
+        except Exception as exc:
+            log.error(
+                "message %s ledgered without its header details (%s)",
+                inbound.location.uid,
+                describe_failure(exc),
+            )
+        with session.begin_nested():
+            return self.record(session, inbound, plain=True)

@@ -15,7 +15,8 @@ LOOP_HEADER = "X-MASP-Loop"
 
 @dataclass(frozen=True)
 class Automatic:
-    """Why an email was judged automatic; `category` is "bounce" or "auto_reply"."""
+    """Why an email is not answered: `category` is "bounce" or "auto_reply" (a machine sent it),
+    or "bad_address", "own_address" or "machine_reply_to" (see `detect_unanswerable`)."""
 
     category: str
     reason: str
@@ -80,6 +81,24 @@ def is_our_own(msg: Message, our_address: str) -> bool:
         if found and (not wanted or wanted in found):
             return True
     return False
+
+
+def detect_unanswerable(
+    from_address: str, reply_to: str | None, address_problem: str | None, our_address: str
+) -> Automatic | None:
+    """Mail a person may have sent but that must not be answered, nor open a case: the
+    address an answer would go to is unreadable, our own, or a machine's (a Reply-To of
+    MAILER-DAEMON or no-reply). Answering it would write to ourselves, feed a mail loop, or
+    send a child's details to an address nobody reads."""
+    if address_problem is not None:
+        return Automatic("bad_address", address_problem)
+    ours = our_address.strip().lower()
+    if ours and ours in (from_address, reply_to):
+        header = "From" if from_address == ours else "Reply-To"
+        return Automatic("own_address", f"the {header} address is the panel inbox's own")
+    if reply_to is not None and is_machine_address(reply_to):
+        return Automatic("machine_reply_to", f"answers would go to a machine ({reply_to})")
+    return None
 
 
 def _report(msg: Message, sender: str) -> Automatic | None:

@@ -17,13 +17,14 @@ from email import errors
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any, NamedTuple
 
 import filetype
 
 from pipeline.errors import IntakeError
+from pipeline.intake.addresses import Mailbox, Unreadable, read_addresses, read_mailbox
 
 MAX_FILENAME_LENGTH = 150
 # Signature logos are a few kilobytes; a pasted picture bigger than this may be a genogram.
@@ -86,6 +87,8 @@ class ParsedEmail:
     attachments: tuple[Attachment, ...]
     headers: Message
     problems: tuple[str, ...]
+    # Why From or Reply-To does not name exactly one valid address (then nobody is answered).
+    address_problem: str | None = None
 
 
 def parse_email(raw: bytes, *, max_parts: int = 200) -> ParsedEmail:
@@ -99,14 +102,16 @@ def parse_email(raw: bytes, *, max_parts: int = 200) -> ParsedEmail:
     reader = _Reader(max_parts)
     msg, body = reader.read_top(raw)
     fields = _Fields(msg)
-    sender = _first(_addresses(fields.raw("from")))
-    reply_to = _first(_addresses(fields.raw("reply-to")))
+    sender = read_mailbox(fields.raw("from"))
+    reply_raw = fields.raw("reply-to")
+    reply_to = read_mailbox(reply_raw, "Reply-To") if reply_raw.strip() else None
+    recipients = read_addresses(fields.raw("to"))
     return ParsedEmail(
         message_id=_first_message_id(fields.raw("message-id")),
-        from_address=sender[1] if sender else "",
-        from_name=sender[0] if sender else "",
-        reply_to=reply_to[1] if reply_to else None,
-        to=tuple(address for _, address in _addresses(fields.raw("to"))),
+        from_address=sender.address if isinstance(sender, Mailbox) else "",
+        from_name=sender.name if isinstance(sender, Mailbox) else "",
+        reply_to=reply_to.address if isinstance(reply_to, Mailbox) else None,
+        to=tuple(m.address for m in recipients) if isinstance(recipients, list) else (),
         subject=fields.text("subject"),
         date_header=_date(fields.raw("date")),
         in_reply_to=_message_ids(fields.raw("in-reply-to")),
@@ -115,6 +120,9 @@ def parse_email(raw: bytes, *, max_parts: int = 200) -> ParsedEmail:
         attachments=tuple(reader.attachments),
         headers=msg,
         problems=tuple(reader.problems),
+        address_problem=next(
+            (found.reason for found in (sender, reply_to) if isinstance(found, Unreadable)), None
+        ),
     )
 
 
@@ -546,21 +554,6 @@ def _decode_run(run: list[tuple[str, bytes]]) -> str:
     return "".join(
         decode_bytes(b"".join(data for _, data in words), charset) for charset, words in groups
     )
-
-
-def _addresses(raw: str) -> list[tuple[str, str]]:
-    """(decoded display name, lower-case bare address) for each address in an address header."""
-    # Parsed before decoding, so a comma inside an encoded name does not split the address.
-    found = getaddresses([raw]) if raw else []
-    return [
-        (" ".join(decode_words(name).split()), address.strip().lower())
-        for name, address in found
-        if address
-    ]
-
-
-def _first(items: list[tuple[str, str]]) -> tuple[str, str] | None:
-    return items[0] if items else None
 
 
 def _message_ids(raw: str) -> tuple[str, ...]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import select
 
 from pipeline.app import App
-from pipeline.errors import MailboxError
+from pipeline.errors import MailboxError, describe_failure
 from pipeline.intake.filing import FilingReport, file_pending
 from pipeline.intake.ledger import IngestReport, Ledger
 from pipeline.mailbox.base import Location, MailSender, MailSource
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # Moves are issued in batches: one UID MOVE for many messages is far cheaper than one each.
 MOVE_BATCH = 200
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,20 +58,28 @@ def move_done(app: App, source: MailSource) -> int:
 
 
 def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
-    """Everything one poll does. Each stage resumes from the ledger after any crash."""
+    """Everything one poll does. Each stage resumes from the ledger after any crash, and a
+    stage that fails (the mailbox away, a bug) is reported without stopping the next: mail
+    already ledgered is still filed and answered, and the outbox still sent."""
     report = PollReport()
-    try:
-        report.ingest = Ledger(app).ingest(source)
-    except MailboxError as exc:
-        # Mail already ledgered is still filed and answered while the mailbox is away.
-        report.errors.append(str(exc))
-    report.filing = file_pending(app)
-    try:
-        report.moved = move_done(app, source)
-    except MailboxError as exc:
-        report.errors.append(str(exc))
-    report.delivery = deliver(app, sender)
+    ingest = _stage(report, "reading new mail", lambda: Ledger(app).ingest(source))
+    report.ingest = ingest or IngestReport()
+    report.filing = _stage(report, "filing", lambda: file_pending(app)) or FilingReport()
+    report.moved = _stage(report, "moving processed mail", lambda: move_done(app, source)) or 0
+    report.delivery = _stage(report, "sending", lambda: deliver(app, sender)) or DeliveryReport()
     return report
+
+
+def _stage(report: PollReport, doing: str, step: Callable[[], T]) -> T | None:
+    try:
+        return step()
+    except MailboxError as exc:
+        report.errors.append(str(exc))
+    except Exception as exc:
+        error = f"{doing} failed ({describe_failure(exc)}); it is tried again at the next poll"
+        log.error("%s", error)
+        report.errors.append(error)
+    return None
 
 
 def poll(app: App) -> PollReport:

@@ -22,11 +22,13 @@ class Location:
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """A message as the server holds it. `received_at` is the server's receive time (R2)."""
+    """A message as the server holds it. `received_at` is the server's receive time (R2), or
+    None when the server gave none that could be read (the ledger then records when it read it).
+    """
 
     location: Location
     raw: bytes
-    received_at: datetime
+    received_at: datetime | None
 
 
 # Given (folder, uidvalidity), the highest UID already in the ledger, or None if none is.

@@ -212,15 +212,8 @@ class ImapSource:
         if typ != "OK":
             raise MailboxError(f"the IMAP server refused to fetch messages from '{folder}'")
         wanted = set(uids)
-        found: list[InboundMessage] = []
-        for meta, raw in _fetch_records(data):
-            uid = _search_int(rb"UID (\d+)", meta)
-            date = _search_text(rb'INTERNALDATE "([^"]+)"', meta)
-            # A message expunged meanwhile, or an unsolicited response, is not ours to yield.
-            if uid in wanted and date is not None:
-                received = parse_internaldate(date)
-                found.append(InboundMessage(_location(folder, validity, uid), raw, received))
-        return sorted(found, key=lambda m: int(m.location.uid))
+        found = [fetched(folder, validity, wanted, meta, raw) for meta, raw in _fetch_records(data)]
+        return sorted((m for m in found if m is not None), key=lambda m: int(m.location.uid))
 
     # -- moving ------------------------------------------------------------------------------
 
@@ -376,6 +369,26 @@ def parse_internaldate(text: str) -> datetime:
     fields = (int(year), _MONTHS[month.title()], int(day), int(hour), int(minute), int(second))
     local = datetime(*fields, tzinfo=timezone(offset))
     return local.astimezone(UTC)
+
+
+def fetched(
+    folder: str, validity: int, wanted: set[int], meta: bytes, raw: bytes
+) -> InboundMessage | None:
+    """One FETCH record as a message, or None if it is not one we asked for."""
+    uid = _search_int(rb"UID (\d+)", meta)
+    date = _search_text(rb'INTERNALDATE "([^"]+)"', meta)
+    # A message expunged meanwhile, or an unsolicited response, is not ours to yield.
+    if uid is None or uid not in wanted or date is None:
+        return None
+    received: datetime | None
+    try:
+        received = parse_internaldate(date)
+    except (MailboxError, ValueError, OverflowError):
+        # One message's unreadable date must not stop the ones after it (nor be skipped for
+        # ever once a later UID is ledgered): the ledger uses the time it read it instead.
+        log.warning("message UID %d has an unreadable INTERNALDATE; using the time read", uid)
+        received = None
+    return InboundMessage(_location(folder, validity, uid), raw, received)
 
 
 def _fetch_records(data: Sequence[object]) -> Iterator[tuple[bytes, bytes]]:

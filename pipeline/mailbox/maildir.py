@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import os
 import threading
@@ -12,6 +13,8 @@ from types import TracebackType
 
 from pipeline.mailbox.base import InboundMessage, Known, LastSeen, Location
 from pipeline.store.files import ensure_private_dir
+
+log = logging.getLogger(__name__)
 
 
 def open_maildir(path: Path) -> mailbox.Maildir:
@@ -57,13 +60,28 @@ class MaildirSource:
         found = []
         for key, path in self._files():
             location = Location(self.name, str(self.inbox_path), 0, key)
-            if not known(location):
+            if known(location):
+                continue
+            try:
+                # A stray folder or a dangling link in new/ is no email; it must not stop
+                # the emails beside it.
+                if not path.is_file():
+                    continue
                 # The delivery agent writes the file as the mail arrives: its mtime is the
                 # server receive time (R2), never the sender's Date: header.
                 received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-                found.append((received_at, key, path, location))
-        for received_at, _, path, location in sorted(found):
-            yield InboundMessage(location, path.read_bytes(), received_at)
+            except (OSError, ValueError, OverflowError) as exc:
+                log.warning("maildir entry %s skipped: %s", key, type(exc).__name__)
+                continue
+            found.append((received_at, key, path, location))
+        for received_at, key, path, location in sorted(found):
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                # Gone or unreadable since it was listed: tried again at the next poll.
+                log.warning("maildir message %s could not be read: %s", key, type(exc).__name__)
+                continue
+            yield InboundMessage(location, raw, received_at)
 
     def mark_processed(self, locations: Sequence[Location]) -> list[Location]:
         """Rename each message into the processed Maildir's cur/: atomic, and no re-parsing."""
@@ -73,9 +91,13 @@ class MaildirSource:
             path = waiting.get(location.uid)
             if path is None:
                 continue
-            os.replace(
-                path, self.processed_path / "cur" / f"{location.uid}{mailbox.Maildir.colon}2,S"
-            )
+            target = self.processed_path / "cur" / f"{location.uid}{mailbox.Maildir.colon}2,S"
+            try:
+                os.replace(path, target)
+            except OSError as exc:
+                # This one stays in the inbox, known to the ledger, and is moved next time.
+                log.warning("maildir message %s not moved: %s", location.uid, type(exc).__name__)
+                continue
             moved.append(location)
         return moved
 

@@ -9,7 +9,7 @@ import ssl
 from collections.abc import Sequence
 
 from pipeline.config import SmtpConfig
-from pipeline.errors import PartialDelivery, SendError
+from pipeline.errors import PartialDelivery, SendError, Unsendable
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,21 @@ class SmtpSender:
     def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
         """Deliver `raw` unchanged to `recipients`; raise SendError if it may not be accepted."""
         if not recipients:
-            raise SendError("the message has no recipients, so there is nothing to send")
+            raise Unsendable("the message has no recipients, so there is nothing to send")
         try:
             refused = self._send_retrying(raw, sender, list(recipients))
+        except Unsendable:
+            self.close()
+            raise
+        except (UnicodeError, ValueError) as exc:
+            # Whatever smtplib could not put on the wire; the connection may be mid-way
+            # through a transaction, so it is closed, and this email alone fails.
+            self.close()
+            raise Unsendable(
+                f"the email could not be written to the SMTP server at {self._where()} "
+                f"({type(exc).__name__})",
+                _not_ascii(sender, recipients),
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise SendError(
@@ -66,8 +78,27 @@ class SmtpSender:
 
     def _send_once(self, raw: bytes, sender: str, recipients: list[str]) -> dict[str, object]:
         conn = self._connection()
-        refused = conn.sendmail(sender, recipients, raw)
+        options = self._mail_options(conn, raw, sender, recipients)
+        refused = conn.sendmail(sender, recipients, raw, mail_options=options)
         return dict(refused)
+
+    def _mail_options(
+        self, conn: smtplib.SMTP, raw: bytes, sender: str, recipients: list[str]
+    ) -> list[str]:
+        """SMTPUTF8 (RFC 6531) when an address or a header is not plain ASCII.
+
+        A server that does not offer it cannot carry such an email at all: it fails alone,
+        at once, instead of stopping every email queued after it.
+        """
+        if raw.isascii() and not _not_ascii(sender, recipients):
+            return []
+        if not conn.has_extn("smtputf8"):
+            raise Unsendable(
+                f"the SMTP server at {self._where()} does not offer SMTPUTF8, which an email "
+                "to an address with letters beyond plain ASCII needs",
+                _not_ascii(sender, recipients),
+            )
+        return ["SMTPUTF8", "BODY=8BITMIME"] if conn.has_extn("8bitmime") else ["SMTPUTF8"]
 
     def close(self) -> None:
         """Say QUIT if the server still listens; forget the connection either way."""
@@ -140,6 +171,11 @@ class SmtpSender:
 
     def _where(self) -> str:
         return f"{self._cfg.host}:{self._cfg.port}"
+
+
+def _not_ascii(sender: str, recipients: Sequence[str]) -> tuple[str, ...]:
+    """The addresses (recipients first) that need SMTPUTF8."""
+    return tuple(a for a in (*recipients, sender) if not a.isascii())
 
 
 def _refused(exc: BaseException) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import encoders
@@ -18,6 +19,17 @@ from pipeline.intake.loops import LOOP_HEADER
 from pipeline.outbox.templates import Rendered
 
 CRLF = compat32.clone(linesep="\r\n")
+# For an email to an address beyond ASCII: its header goes out as raw UTF-8 (RFC 6532),
+# which only a server offering SMTPUTF8 may carry; the sender checks that.
+CRLF_UTF8 = CRLF.clone(cte_type="8bit")
+# A Message-ID we copy into In-Reply-To or References. Real ones are well under 100
+# characters; RFC 5322 allows any length, but a line may not pass 998, and a server refuses
+# the whole email when one does. Longer or malformed ids are left out: threading by them
+# is lost, the answer is not.
+MAX_COPIED_ID = 250
+# RFC 5322's recommended line length, which an address header is folded to keep.
+MAX_LINE = 74
+_MESSAGE_ID = re.compile(r"[!-;=?-~]+")  # printable ASCII without '<', '>' or spaces
 # Quoted-printable keeps the text readable in the raw message (and in spam filters' eyes).
 READABLE_UTF8 = Charset("utf-8")
 READABLE_UTF8.body_encoding = QP
@@ -49,16 +61,37 @@ def _bracket(message_id: str) -> str:
     return f"<{message_id.strip('<>')}>"
 
 
+def _copyable(message_id: str) -> bool:
+    bare = message_id.strip().strip("<>")
+    return 0 < len(bare) <= MAX_COPIED_ID and bool(_MESSAGE_ID.fullmatch(bare))
+
+
 def _thread_headers(message: Message, envelope: Envelope) -> None:
-    if envelope.in_reply_to:
-        message["In-Reply-To"] = _bracket(envelope.in_reply_to)
-    chain = [*envelope.references]
-    if envelope.in_reply_to and envelope.in_reply_to not in chain:
-        chain.append(envelope.in_reply_to)
+    parent = envelope.in_reply_to
+    if parent and not _copyable(parent):
+        parent = None
+    if parent:
+        message["In-Reply-To"] = _bracket(parent)
+    chain = [m for m in envelope.references if _copyable(m)]
+    if parent and parent not in chain:
+        chain.append(parent)
     if chain:
-        # Long chains are trimmed to the first and the last few, as RFC 5322 suggests.
+        # Long chains are trimmed to the first and the last few, as RFC 5322 suggests; the
+        # ids are joined by spaces, so the header folds between them.
         kept = chain if len(chain) <= 10 else [chain[0], *chain[-9:]]
         message["References"] = " ".join(_bracket(m) for m in kept)
+
+
+def _addresses(addresses: tuple[str, ...]) -> str:
+    """An address header on one line, or one address a line when that would be long; UTF-8
+    addresses as they are (RFC 6532).
+
+    Surrogate escapes make compat32 write the UTF-8 bytes unchanged instead of wrapping them
+    in an encoded word, which is not allowed inside an address.
+    """
+    escaped = [a.encode().decode("ascii", "surrogateescape") for a in addresses]
+    joined = ", ".join(escaped)
+    return joined if len(joined) <= MAX_LINE else ",\n ".join(escaped)
 
 
 def _header(value: str) -> str:
@@ -100,7 +133,7 @@ def compose(envelope: Envelope, rendered: Rendered, sent_at: datetime) -> bytes:
     """
     message = _body(rendered, envelope.attachments)
     message["From"] = formataddr((_header(envelope.sender_name), envelope.sender))
-    message["To"] = ", ".join(envelope.to)
+    message["To"] = _addresses(envelope.to)
     message["Subject"] = _header(rendered.subject)
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = _bracket(envelope.message_id)
@@ -110,4 +143,5 @@ def compose(envelope: Envelope, rendered: Rendered, sent_at: datetime) -> bytes:
     message["X-Auto-Response-Suppress"] = "All"
     message[LOOP_HEADER] = envelope.sender
     # SMTP needs CRLF line endings; smtplib sends bytes as they are.
-    return message.as_bytes(policy=CRLF)
+    plain = all(address.isascii() for address in envelope.to)
+    return message.as_bytes(policy=CRLF if plain else CRLF_UTF8)

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.intake.addresses import normalise
 from pipeline.outbox.compose import Envelope, FileAttachment, compose
-from pipeline.store.models import AuditEvent, Case, OutboxItem
+from pipeline.store.models import AuditEvent, Case, OutboxItem, OutboxRecipient
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +58,52 @@ def staff_draft(
 def configured_addresses(app: App) -> set[str]:
     people = app.config.people
     everyone = [people.administrator, people.chair, *people.service_managers, *people.members]
-    return {p.email.lower() for p in everyone}
+    return {normalise(p.email) or p.email.lower() for p in everyone}
+
+
+def recipients_of(draft: Draft) -> tuple[list[str], list[str]]:
+    """The draft's recipients as stored (NFC, lower case, each once), and any that are not
+    one valid address: those are never sent to, whoever wrote them (a form, a config)."""
+    valid: dict[str, None] = {}
+    invalid = []
+    for address in draft.to:
+        found = normalise(address)
+        if found is None:
+            invalid.append(address)
+        else:
+            valid[found] = None
+    return list(valid), invalid
 
 
 def hold_reason(app: App, session: Session, draft: Draft) -> str | None:
     """Why this email must wait for the administrator, or None if it may go."""
-    allowed = configured_addresses(app) | {t.lower() for t in draft.trusted}
+    addresses, invalid = recipients_of(draft)
+    if invalid or not addresses:
+        return "a recipient is not one valid email address"
+    allowed = configured_addresses(app) | {normalise(t) or t.lower() for t in draft.trusted}
     domains = {d.lower() for d in app.config.limits.allowed_recipient_domains}
-    for address in draft.to:
-        lowered = address.lower()
-        if lowered not in allowed and lowered.rpartition("@")[2] not in domains:
+    for address in addresses:
+        if address not in allowed and address.rpartition("@")[2] not in domains:
             return "recipient is not the referrer, a configured person or an allowed domain"
-    return _rate_fuse(app, session, draft)
+    return _rate_fuse(app, session, draft, addresses)
 
 
-def _rate_fuse(app: App, session: Session, draft: Draft) -> str | None:
+def _rate_fuse(app: App, session: Session, draft: Draft, addresses: list[str]) -> str | None:
     # A runaway (a loop we failed to detect, a bug) stops at the fuse instead of flooding someone.
     limits = app.config.limits
     now = app.clock.now()
-    recent = select(func.count(OutboxItem.id)).where(
-        OutboxItem.created_at > now - timedelta(hours=1), OutboxItem.status != "held"
-    )
-    for address in draft.to:
-        sent = session.scalar(recent.where(OutboxItem.recipients.contains(address.lower())))
+    for address in addresses:
+        # Counted per exact address: a look-alike ('sm@example.org.attacker.example') is
+        # somebody else, and must not use up the real address's allowance.
+        sent = session.scalar(
+            select(func.count(OutboxItem.id))
+            .join(OutboxRecipient)
+            .where(
+                OutboxRecipient.address == address,
+                OutboxItem.created_at > now - timedelta(hours=1),
+                OutboxItem.status != "held",
+            )
+        )
         if (sent or 0) >= limits.max_sends_per_recipient_per_hour:
             return "rate fuse: too many emails to this recipient in the last hour"
     if draft.case is not None and draft.case.id is not None:
@@ -101,10 +125,11 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
     reference = draft.case.reference if draft.case is not None else None
     message_id = app.signer.new_message_id(reference)
     rendered = app.templates.render(draft.template, draft.context)
+    addresses, _ = recipients_of(draft)
     envelope = Envelope(
         sender=app.config.mailbox.address,
         sender_name=app.config.mailbox.display_name,
-        to=draft.to,
+        to=tuple(addresses),
         message_id=message_id,
         in_reply_to=draft.in_reply_to,
         references=draft.references,
@@ -120,7 +145,7 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
         message_id=message_id,
         case_id=draft.case.id if draft.case is not None else None,
         template=draft.template,
-        recipients=", ".join(a.lower() for a in draft.to),
+        recipients=[OutboxRecipient(address=a) for a in addresses],
         subject=rendered.subject,
         raw_path=path,
         status="held" if reason else "pending",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.errors import PartialDelivery, SendError, StoreError
+from pipeline.errors import PartialDelivery, SendError, StoreError, Unsendable, describe_failure
 from pipeline.mailbox.base import MailSender
 from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.store.models import Case, OutboxItem
@@ -43,10 +43,10 @@ def _due(app: App, limit: int) -> list[int]:
         return list(session.scalars(query))
 
 
-def _record_failure(app: App, item: OutboxItem, error: SendError, case: Case | None) -> bool:
+def _record_failure(app: App, item: OutboxItem, error: str) -> bool:
     """Count the attempt; return True if we have given up on this email."""
     item.attempts += 1
-    item.last_error = str(error)
+    item.last_error = error
     if item.attempts >= app.config.limits.send_attempts:
         item.status = "failed"
         return True
@@ -86,54 +86,85 @@ def _tell_administrator(
 
 def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport:
     """Send every pending email that is due. A dead server stops the round without using up
-    attempts, so mail waits for the server rather than failing."""
+    attempts, so mail waits for the server rather than failing. Nothing about one email (its
+    bytes, its addresses, a bug) stops the emails queued after it."""
     report = DeliveryReport()
     for item_id in _due(app, limit):
-        with app.store.session() as session:
-            item = session.get(OutboxItem, item_id)
-            if item is None or item.status != "pending":
-                continue
-            case = session.get(Case, item.case_id) if item.case_id else None
-            try:
-                raw = app.files.read(item.raw_path)
-            except StoreError as exc:
-                # Its bytes are gone: it can never be sent. The others still can.
-                item.status, item.last_error = "failed", str(exc)
-                report.failed += 1
-                audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
-                continue
-            recipients = [a.strip() for a in item.recipients.split(",") if a.strip()]
-            try:
-                sender.send(raw, app.config.mailbox.address, recipients)
-            except PartialDelivery as exc:
-                audit(session, app, case, "partially-refused", outbox=item.id, error=str(exc))
-                _tell_administrator(app, session, item, case, exc)
-            except SendError as exc:
-                if exc.temporary:
-                    # The server is away or said 'later': no attempt is used up, the round
-                    # stops rather than knock on a closed door for every email, and the
-                    # next poll (or tick) tries again.
-                    log.warning("mail server unavailable (%s); the outbox waits", exc)
-                    item.last_error = str(exc)
-                    report.waiting += 1
-                    break
-                gave_up = _record_failure(app, item, exc, case)
-                report.failed += int(gave_up)
-                report.waiting += int(not gave_up)
-                audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
-                _tell_administrator(app, session, item, case, exc)
-                continue
-            item.status = "sent"
-            item.sent_at = app.clock.now()
-            item.attempts += 1
-            report.sent += 1
-            audit(
-                session,
-                app,
-                case,
-                "sent",
-                outbox=item.id,
-                template=item.template,
-                to=item.recipients,
-            )
+        try:
+            carry_on = _deliver_one(app, sender, item_id, report)
+        except Exception as exc:
+            _unexpected(app, sender, item_id, exc, report)
+            continue
+        if not carry_on:
+            break
     return report
+
+
+def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryReport) -> bool:
+    """Try one email; False when the server is away and the round should stop."""
+    with app.store.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item is None or item.status != "pending":
+            return True
+        case = session.get(Case, item.case_id) if item.case_id else None
+        try:
+            raw = app.files.read(item.raw_path)
+            if not item.addresses:
+                raise Unsendable("the email has no valid recipient, so it cannot be sent")
+            sender.send(raw, app.config.mailbox.address, item.addresses)
+        except (StoreError, Unsendable) as exc:
+            # Its bytes are gone, or no server could ever take it as it is: it fails now,
+            # not after every retry. The others still go.
+            item.status, item.last_error = "failed", str(exc)
+            item.attempts += 1
+            report.failed += 1
+            audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
+            if isinstance(exc, Unsendable):
+                _tell_administrator(app, session, item, case, exc)
+            return True
+        except PartialDelivery as exc:
+            audit(session, app, case, "partially-refused", outbox=item.id, error=str(exc))
+            _tell_administrator(app, session, item, case, exc)
+        except SendError as exc:
+            if exc.temporary:
+                # The server is away or said 'later': no attempt is used up, the round
+                # stops rather than knock on a closed door for every email, and the
+                # next poll (or tick) tries again.
+                log.warning("mail server unavailable (%s); the outbox waits", exc)
+                item.last_error = str(exc)
+                report.waiting += 1
+                return False
+            gave_up = _record_failure(app, item, str(exc))
+            report.failed += int(gave_up)
+            report.waiting += int(not gave_up)
+            audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
+            _tell_administrator(app, session, item, case, exc)
+            return True
+        item.status = "sent"
+        item.sent_at = app.clock.now()
+        item.attempts += 1
+        report.sent += 1
+        audit(session, app, case, "sent", outbox=item.id, template=item.template, to=item.addresses)
+    return True
+
+
+def _unexpected(
+    app: App, sender: MailSender, item_id: int, exc: Exception, report: DeliveryReport
+) -> None:
+    """An error nobody foresaw, in one email: counted as a failed attempt of that email alone.
+
+    The connection is dropped, since the failure may have left it half-way through a
+    transaction; the next email opens a fresh one.
+    """
+    error = describe_failure(exc)
+    log.error("outbox email %d could not be sent (%s); the others go on", item_id, error)
+    sender.close()
+    with app.store.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item is None:
+            return
+        gave_up = _record_failure(app, item, f"unexpected error: {error}")
+        report.failed += int(gave_up)
+        report.waiting += int(not gave_up)
+        case = session.get(Case, item.case_id) if item.case_id else None
+        audit(session, app, case, "send-failed", outbox=item.id, error=error)

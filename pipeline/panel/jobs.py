@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.errors import PipelineError
+from pipeline.errors import describe_failure
 from pipeline.store.models import JobRun
 
 log = logging.getLogger(__name__)
@@ -63,12 +63,27 @@ class TickReport:
     sent: int = 0
 
 
-def _due(app: App, sources: Iterable[JobSource], now: datetime) -> list[Job]:
+def _due(app: App, sources: Iterable[JobSource], now: datetime, report: TickReport) -> list[Job]:
+    jobs: list[Job] = []
+    for source in sources:
+        # Each source decides in its own transaction: one that fails (a bug, a case it
+        # cannot read) loses only its own jobs for this tick, never the others'.
+        try:
+            with app.store.session() as session:
+                jobs.extend(source(app, session, now))
+        except Exception as exc:
+            name = getattr(source, "__name__", repr(source))
+            _failed(f"source:{name}", exc, report)
     with app.store.session() as session:
-        jobs = [job for source in sources for job in source(app, session, now)]
         done = set(session.scalars(select(JobRun.key).where(JobRun.key.in_([j.key for j in jobs]))))
     due = {job.key: job for job in jobs if job.due_at <= now and job.key not in done}
     return sorted(due.values(), key=lambda job: (job.due_at, job.key))
+
+
+def _failed(key: str, exc: Exception, report: TickReport) -> None:
+    """Log and report a job that failed; it stays due and is tried again at the next tick."""
+    log.error("job %s failed (%s); it is tried again at the next tick", key, describe_failure(exc))
+    report.failed.append(key)
 
 
 def _record(session: Session, job: Job, now: datetime, outcome: str, **detail: str) -> None:
@@ -88,10 +103,10 @@ def _run_one(app: App, job: Job, now: datetime, report: TickReport) -> None:
                 return
             job.action(app, session)
             _record(session, job, now, "done")
-    except PipelineError as exc:
-        # The action rolled back; the job stays due and is tried again at the next tick.
-        log.warning("job %s failed: %s", job.key, exc)
-        report.failed.append(job.key)
+    except Exception as exc:
+        # Whatever went wrong, the action rolled back; the job stays due and is tried again
+        # at the next tick, and the jobs after it run now.
+        _failed(job.key, exc, report)
         return
     report.done.append(job.key)
 
@@ -100,6 +115,6 @@ def run_due(app: App, sources: Iterable[JobSource]) -> TickReport:
     """Run every job that is due now, oldest first, each in its own transaction."""
     now = app.clock.now()
     report = TickReport()
-    for job in _due(app, list(sources), now):
+    for job in _due(app, list(sources), now, report):
         _run_one(app, job, now, report)
     return report

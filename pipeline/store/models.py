@@ -152,8 +152,11 @@ class OutboxItem(Base):
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     template: Mapped[str] = mapped_column(String(64))
-    # Comma-separated lower-case addresses: searchable with LIKE on every database.
-    recipients: Mapped[str] = mapped_column(String(4000))
+    # One row per exact address, in the order written: never a comma string, which a quoted
+    # local part can split, and which a substring search matches for look-alike addresses.
+    recipients: Mapped[list[OutboxRecipient]] = relationship(
+        order_by="OutboxRecipient.id", cascade="all, delete-orphan", lazy="selectin"
+    )
     subject: Mapped[str] = mapped_column(String(998))
     raw_path: Mapped[str] = mapped_column(String(500))
     # pending -> sent | held (not an allowed recipient, or a rate fuse) | failed (gave up)
@@ -164,6 +167,23 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def addresses(self) -> list[str]:
+        """The recipients' addresses, lower case, in the order they were written."""
+        return [r.address for r in self.recipients]
+
+
+class OutboxRecipient(Base):
+    """One exact recipient address of an outbox email; the rate fuse counts these."""
+
+    __tablename__ = "outbox_recipients"
+    __table_args__ = (UniqueConstraint("outbox_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    # RFC 5321 limits a path to 254 octets; 320 characters leave room for any spelling of it.
+    address: Mapped[str] = mapped_column(String(320), index=True)
 
 
 class AuditEvent(Base):
@@ -294,6 +314,7 @@ __all__ = [
     "JobRun",
     "Message",
     "OutboxItem",
+    "OutboxRecipient",
     "Pack",
     "PackSend",
     "ScreeningRequest",
