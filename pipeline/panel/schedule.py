@@ -11,6 +11,7 @@ from pipeline.panel.reminders import reminder_jobs
 from pipeline.panel.retention import retention_jobs
 from pipeline.panel.screening import screening_jobs
 from pipeline.panel.slots import slot_jobs
+from pipeline.panel.unheard import unheard_jobs
 
 # Every time-based job of the panel cycle. The order here does not matter: jobs run in
 # order of their due time, then of their key (so a cut-off precedes that meeting's digest).
@@ -23,4 +24,5 @@ SOURCES: list[JobSource] = [
     slot_jobs,
     pack_jobs,
     retention_jobs,
+    unheard_jobs,
 ]
