@@ -38,7 +38,7 @@ from pipeline.panel.awaiting import (
     still_missing,
 )
 from pipeline.panel.jobs import Job, bind
-from pipeline.panel.meetings import Meeting, is_held, meets_on, target_meeting, upcoming
+from pipeline.panel.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
 from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.panel.slots import withdraw
 from pipeline.store.models import Case, Slot
@@ -83,11 +83,13 @@ class Standing:
 
 @dataclass(frozen=True)
 class Unheard:
-    """A case not heard at its meeting: why, since when, and the meeting it goes to."""
+    """A case not heard at its meeting: why, since when, and the meeting it goes to (None when
+    the configuration gives no meeting ahead: the move then fails, naming the key, until it
+    does)."""
 
     why: Why
     due: datetime
-    to: Meeting
+    to: Meeting | None
 
 
 def not_heard(
@@ -119,14 +121,15 @@ def _why_unheard(standing: Standing) -> Why:
     return Why.NOT_READY
 
 
-def next_for(standing: Standing, panel: PanelConfig, tz: ZoneInfo, now: datetime) -> Meeting:
+def next_for(standing: Standing, panel: PanelConfig, tz: ZoneInfo, now: datetime) -> Meeting | None:
     """The next meeting: the first whose deadline is ahead for a case still waiting for
-    documents (R3), else the first that has not begun (a Section 20 emergency included, R7)."""
-    if standing.waiting:
-        return target_meeting(panel, tz, now)
-    for meeting in upcoming(panel, tz, now, 1):
-        return meeting
-    raise ConfigError(f"panels.{panel.id}.meetings", f"no meeting after {now.date()}")
+    documents (R3), else the first that has not begun (a Section 20 emergency included, R7).
+    None if the configuration gives no meeting ahead at all."""
+    for day in meeting_days(panel, now.astimezone(tz).date()):
+        meeting = meeting_at(panel, day, tz)
+        if (meeting.deadline if standing.waiting else meeting.starts_at) > now:
+            return meeting
+    return None
 
 
 # --- Job source ---------------------------------------------------------------------------
@@ -214,6 +217,11 @@ def has_slot(session: Session, case: Case) -> bool:
 
 def move(app: App, session: Session, case: Case, standing: Standing, unheard: Unheard) -> Moved:
     """Put the case on its next meeting, flag and audit it, and tell the referrer."""
+    if unheard.to is None:
+        raise ConfigError(
+            f"panels.{case.panel_id}.meetings",
+            f"no meeting ahead to move {case.reference} to: check rrule, add and cancel",
+        )
     # A time given at a meeting that will not hear the case is taken back, calendar and all.
     withdrawn, cancellation = withdraw(app, session, case)
     case.meeting = unheard.to.starts_at
