@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from dateutil.rrule import rrulestr
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from pipeline.errors import ConfigError
 
@@ -126,8 +133,29 @@ class PanelConfig(Frozen):
     locality: str | None = None
     meetings: MeetingsConfig
     deadline: DeadlineConfig = DeadlineConfig()
-    slot_notice_days: int = Field(5, ge=0, le=30)
+    slot_notice_days: int = Field(5, ge=0, le=30, validate_default=True)
     slots: SlotsConfig = SlotsConfig()
+
+    @field_validator("slot_notice_days")
+    @classmethod
+    def _notice_after_deadline(cls, value: int, info: ValidationInfo) -> int:
+        # Timeslots go to the cases on the agenda once the deadline has settled who is on it:
+        # a notice before the deadline would miss every case completed after it, and a notice
+        # at the meeting's own time would never go at all.
+        meetings, deadline = info.data.get("meetings"), info.data.get("deadline")
+        if not isinstance(meetings, MeetingsConfig) or not isinstance(deadline, DeadlineConfig):
+            return value
+        notice = (-value, meetings.time)
+        if value < 1 or notice <= (-deadline.days_before, deadline.time):
+            raise ValueError(
+                f"the timeslot notice ({value} days before the meeting, at its time "
+                f"{meetings.time:%H:%M}) must come after the document deadline "
+                f"({deadline.days_before} days before, at {deadline.time:%H:%M}) and before "
+                "the meeting: slot_notice_days must be at least 1 and fewer than "
+                "deadline.days_before (or the same, when meetings start later in the day than "
+                "the deadline)"
+            )
+        return value
 
     @property
     def prefix(self) -> str:

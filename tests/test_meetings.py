@@ -61,7 +61,8 @@ def test_next_meeting_and_upcoming() -> None:
     received=st.datetimes(
         min_value=datetime(2025, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
     ),
-    days_before=st.integers(min_value=0, max_value=14),
+    # From 2: the timeslot notice, at least a day before the meeting, must follow the deadline.
+    days_before=st.integers(min_value=2, max_value=14),
     hour=st.integers(min_value=0, max_value=23),
 )
 def test_target_meeting_properties(received: datetime, days_before: int, hour: int) -> None:
@@ -71,6 +72,7 @@ def test_target_meeting_properties(received: datetime, days_before: int, hour: i
             "name": "Panel",
             "meetings": {"rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", "time": "09:30"},
             "deadline": {"days_before": days_before, "time": f"{hour:02d}:00"},
+            "slot_notice_days": 1,
         }
     )
     target = target_meeting(p, LONDON, received)

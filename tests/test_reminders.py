@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -34,9 +35,10 @@ def refer_without_chronology(folder: Path) -> None:
     app.close()
 
 
-def tick_at(folder: Path, when: datetime, times: int = 1) -> App:
-    """Run `tick` `times` times with the clock at `when`; the caller closes the App."""
-    app = open_service(folder, when)
+def tick_at(folder: Path, when: datetime, times: int = 1, **overrides: Any) -> App:
+    """Run `tick` `times` times with the clock at `when` (and config `overrides`); the caller
+    closes the App."""
+    app = open_service(folder, when, **overrides)
     sender = open_sender(app.config)
     try:
         for _ in range(times):

@@ -56,7 +56,10 @@ CONTEXT = {
     "on_agenda": [LINE],
     "deferred_cases": [LINE],
     "awaiting_screening": [LINE],
-    "awaiting_attendance": [],
+    "awaiting_attendance": [LINE],
+    "not_attending": [],
+    "confirmed": 1,
+    "slotted": 2,
     "manager_name": "S Manager",
     "token": "[screen:0123456789abcdef.0123456789abcdef0123]",
     "hours": 48,
@@ -71,6 +74,10 @@ CONTEXT = {
     "gave_up": False,
     "tries_left": 7,
     "outbox_id": 12,
+    "moved_because": "unscreened",
+    "because": "it had not been screened by the time the meeting began",
+    "next_step": "screening",
+    "moved": [LINE | {"to": "Tuesday 12 January 2027, 10:00"}],
 }
 
 

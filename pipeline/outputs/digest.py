@@ -1,11 +1,13 @@
-"""The administrator's one email after each meeting's cut-off: who is listed, deferred, awaited."""
+"""The administrator's digests: after each meeting's cut-off, who is listed, deferred and
+awaiting screening; shortly before the meeting, which referrers have not confirmed their slot."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +17,9 @@ from pipeline.config import PanelConfig
 from pipeline.intake.answers import when
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.panel.awaiting import meeting_stamp
-from pipeline.panel.jobs import Action, Job
-from pipeline.panel.meetings import Meeting, upcoming
+from pipeline.panel.jobs import Action, Job, bind
+from pipeline.panel.meetings import Meeting, local_instant, meeting_at, upcoming
+from pipeline.panel.slots import slot_times
 from pipeline.store.models import AuditEvent, Case, Slot
 
 # How each state reads on the digest; a Section 20 case stays listed whatever is missing (R7).
@@ -85,17 +88,6 @@ def _deferred(app: App, session: Session, panel_id: str, meeting: Meeting) -> li
     return [line(c, meeting.day, f"missing {what}") for c, what in cases if c.panel_id == panel_id]
 
 
-def _awaiting_attendance(session: Session, panel_id: str, meeting: Meeting) -> list[Line]:
-    slots = session.scalars(
-        select(Slot)
-        .where(
-            Slot.panel_id == panel_id, Slot.meeting == meeting.starts_at, Slot.attendance.is_(None)
-        )
-        .order_by(Slot.position)
-    )
-    return [line(session.get_one(Case, s.case_id), meeting.day, "no reply yet") for s in slots]
-
-
 def digest_context(
     app: App, session: Session, panel: PanelConfig, meeting: Meeting
 ) -> dict[str, Any]:
@@ -110,9 +102,6 @@ def digest_context(
         "on_agenda": [asdict(x) for x in agenda],
         "deferred_cases": [asdict(x) for x in _deferred(app, session, panel.id, meeting)],
         "awaiting_screening": [asdict(x) for x in screening],
-        "awaiting_attendance": [
-            asdict(x) for x in _awaiting_attendance(session, panel.id, meeting)
-        ],
         "panel_address": app.config.mailbox.address,
     }
 
@@ -142,3 +131,70 @@ def _send(panel_id: str, meeting: Meeting, key: str) -> Action:
         enqueue(app, session, staff_draft(app, key, "cutoff_digest", context, None))
 
     return action
+
+
+# --- Before the meeting: timeslot replies ----------------------------------------------------
+
+# The attendance check goes at this time on the last weekday (before Saturday) before the meeting.
+CHECK_TIME = time(9, 0)
+SATURDAY = 5
+
+
+def attendance_check(meeting: Meeting, tz: ZoneInfo) -> datetime:
+    """When the administrator learns who has not confirmed: 09:00 on the last weekday before
+    the meeting, a working day to chase them; halfway from the slot notice to the meeting when
+    the notice comes later than that."""
+    day = meeting.day - timedelta(days=1)
+    while day.weekday() >= SATURDAY:
+        day -= timedelta(days=1)
+    moment = local_instant(day, CHECK_TIME, tz)
+    if moment > meeting.slot_notice:
+        return moment
+    return meeting.slot_notice + (meeting.starts_at - meeting.slot_notice) / 2
+
+
+def attendance_context(
+    app: App, session: Session, panel: PanelConfig, meeting: Meeting
+) -> dict[str, Any]:
+    """Each slot at the meeting by its referrer's answer: none yet, no, or yes (counted)."""
+    slots = session.scalars(
+        select(Slot)
+        .where(Slot.panel_id == panel.id, Slot.meeting == meeting.starts_at)
+        .order_by(Slot.position)
+    )
+    answers: dict[str | None, list[Line]] = {None: [], "no": [], "yes": []}
+    for slot in slots:
+        case = session.get_one(Case, slot.case_id)
+        times = slot_times(app, slot)
+        note = f"{times['slot_start']} to {times['slot_end']}, {case.referrer_email}"
+        answers.setdefault(slot.attendance, []).append(line(case, meeting.day, note))
+    return {
+        "panel_name": panel.name,
+        "meeting": when(app, meeting.starts_at),
+        "awaiting_attendance": [asdict(x) for x in answers[None]],
+        "not_attending": [asdict(x) for x in answers["no"]],
+        "confirmed": len(answers["yes"]),
+        "slotted": sum(len(rows) for rows in answers.values()),
+        "panel_address": app.config.mailbox.address,
+    }
+
+
+def attendance_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
+    """A job source: one attendance check per panel for its next meeting."""
+    for panel in app.config.panels:
+        for meeting in upcoming(panel, app.config.tz, now, 1):
+            key = f"attendance:{panel.id}:{meeting_stamp(app, meeting.starts_at)}"
+            due = attendance_check(meeting, app.config.tz)
+            action = bind(send_attendance, panel.id, meeting.starts_at, key)
+            yield Job(key, due, action, stale_after=meeting.starts_at)
+
+
+def send_attendance(
+    app: App, session: Session, panel_id: str, starts_at: datetime, key: str
+) -> None:
+    """Tell the administrator who has not confirmed; nothing when everyone has said yes."""
+    panel = app.config.panel(panel_id)
+    meeting = meeting_at(panel, starts_at.astimezone(app.config.tz).date(), app.config.tz)
+    context = attendance_context(app, session, panel, meeting)
+    if context["awaiting_attendance"] or context["not_attending"]:
+        enqueue(app, session, staff_draft(app, key, "attendance_digest", context, None))

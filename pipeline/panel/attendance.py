@@ -45,8 +45,12 @@ def current_slot(app: App, session: Session, case: Case) -> Slot | None:
 
 def answers_timeslot(session: Session, parsed: ParsedEmail, slot: Slot) -> bool:
     """Whether the email is in the thread of this slot's email."""
+    # The latest timeslot email for the case is this slot's: each new slot sends one.
     ours = session.scalar(
-        select(OutboxItem.message_id).where(OutboxItem.purpose == f"timeslot:slot:{slot.id}")
+        select(OutboxItem.message_id)
+        .where(OutboxItem.case_id == slot.case_id, OutboxItem.template == "timeslot")
+        .order_by(OutboxItem.id.desc())
+        .limit(1)
     )
     return ours is not None and ours in (*parsed.in_reply_to, *parsed.references)
 

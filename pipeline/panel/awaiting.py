@@ -12,7 +12,7 @@ from pipeline.app import App
 from pipeline.documents.kinds import Kind
 from pipeline.intake.answers import case_context
 from pipeline.intake.cases import refresh_state
-from pipeline.panel.meetings import Meeting, meeting_at
+from pipeline.panel.meetings import Meeting, is_held, meeting_at
 from pipeline.store.models import Case, ScreeningRequest
 
 # Missing documents (incomplete), or the information a Service Manager asked for (more_info).
@@ -25,11 +25,18 @@ def meeting_stamp(app: App, instant: datetime) -> str:
 
 
 def case_meeting(app: App, case: Case) -> Meeting | None:
-    """The meeting the case is listed for, with its deadline, or None if it has none."""
+    """The meeting the case is listed for, with its deadline, or None if it has none.
+
+    A meeting no longer held (cancelled, or its time changed) is None too: its deadline means
+    nothing now, so no reminder or cut-off is due for it; `unheard` moves the case on.
+    """
     if case.meeting is None:
         return None
     tz = app.config.tz
-    return meeting_at(app.config.panel(case.panel_id), case.meeting.astimezone(tz).date(), tz)
+    panel = app.config.panel(case.panel_id)
+    if not is_held(panel, tz, case.meeting):
+        return None
+    return meeting_at(panel, case.meeting.astimezone(tz).date(), tz)
 
 
 def awaiting_cases(session: Session) -> list[Case]:

@@ -94,6 +94,20 @@ def meeting_days(panel: PanelConfig, after: date) -> Iterator[date]:
             yield extra
 
 
+@lru_cache(maxsize=4096)
+def meets_on(panel: PanelConfig, day: date) -> bool:
+    """Whether `day` is one of the panel's meeting days: given by the rule or added, and not
+    cancelled. Cached: every tick asks it of each meeting a case is on."""
+    return next(iter(meeting_days(panel, day)), None) == day
+
+
+def is_held(panel: PanelConfig, tz: ZoneInfo, starts_at: datetime) -> bool:
+    """Whether the panel still meets at `starts_at` as configured now: on a meeting day, at the
+    meeting time."""
+    day = starts_at.astimezone(tz).date()
+    return meets_on(panel, day) and meeting_at(panel, day, tz).starts_at == starts_at
+
+
 def upcoming(panel: PanelConfig, tz: ZoneInfo, now: datetime, count: int) -> list[Meeting]:
     """The next `count` meetings that have not yet started."""
     result: list[Meeting] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.outputs.digest import digest_jobs
+from pipeline.outputs.digest import attendance_jobs, digest_jobs
 from pipeline.outputs.distribute import pack_jobs
 from pipeline.panel.cutoff import cutoff_jobs
 from pipeline.panel.jobs import JobSource
@@ -11,10 +11,12 @@ from pipeline.panel.reminders import reminder_jobs
 from pipeline.panel.retention import retention_jobs
 from pipeline.panel.screening import screening_jobs
 from pipeline.panel.slots import slot_jobs
+from pipeline.panel.unheard import unheard_jobs
 
 # Every time-based job of the panel cycle. The order here does not matter: jobs run in
 # order of their due time, then of their key (so a cut-off precedes that meeting's digest).
 SOURCES: list[JobSource] = [
+    attendance_jobs,
     conversion_jobs,
     reminder_jobs,
     cutoff_jobs,
@@ -23,4 +25,5 @@ SOURCES: list[JobSource] = [
     slot_jobs,
     pack_jobs,
     retention_jobs,
+    unheard_jobs,
 ]

@@ -26,7 +26,7 @@ from pipeline.outputs.invitation import Invitation, to_ics
 from pipeline.panel.jobs import Action, Job
 from pipeline.panel.meetings import Meeting, local_instant, upcoming
 from pipeline.panel.referrer_mail import referrer_draft
-from pipeline.store.models import Case, JobRun, Slot
+from pipeline.store.models import Case, JobRun, OutboxItem, Slot
 
 # A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
 FOLLOW_UP_FLAG = "follow-up"
@@ -170,9 +170,15 @@ def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     """Email the referrer their slot, with the invitation, asking them to confirm."""
     context = answers.case_context(app, case, []) | slot_times(app, slot)
     attachment = _invitation(app, case, slot)
-    draft = referrer_draft(
-        session, case, f"timeslot:slot:{slot.id}", "timeslot", context, (attachment,)
+    # Numbered per case, not by slot id: SQLite gives a withdrawn slot's id to the next slot,
+    # and an email queued under a purpose already used would silently never be sent.
+    offers = session.scalar(
+        select(func.count(OutboxItem.id)).where(
+            OutboxItem.case_id == case.id, OutboxItem.template == "timeslot"
+        )
     )
+    purpose = f"timeslot:case:{case.id}:{(offers or 0) + 1}"
+    draft = referrer_draft(session, case, purpose, "timeslot", context, (attachment,))
     enqueue(app, session, draft)
     slot.notified_at = app.clock.now()
     audit(session, app, case, "timeslot-sent", slot=slot.id, position=slot.position)

@@ -1,0 +1,255 @@
+"""R7: a case not heard at its meeting moves to the next one, and its referrer and the
+administrator are told.
+
+A case is heard when it had a timeslot and its meeting began. Any other case still in play
+on a meeting that began (still unscreened, approved too late for a slot) was not heard, and a
+meeting cancelled (or given another time) hears nobody, so its cases move as soon as that is
+in the configuration, not once the date has passed. The rule (`not_heard`) is a function of a
+case's facts, the clock and the panel's configuration; the job (`unheard_jobs`) moves what it
+finds, one meeting's cases at a time: each referrer gets their own email, and the administrator
+one email per meeting listing them all, which reads better than a message per case when a
+whole meeting is cancelled. Cases still waiting for documents at a meeting that is held are
+the cut-off's (R6): it moves them at the deadline, before the meeting begins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.config import PanelConfig
+from pipeline.errors import ConfigError
+from pipeline.intake.answers import when
+from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.outputs.digest import Line, line
+from pipeline.panel.awaiting import (
+    AWAITING,
+    meeting_stamp,
+    referrer_context,
+    still_missing,
+)
+from pipeline.panel.jobs import Job, bind
+from pipeline.panel.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
+from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.panel.slots import withdraw
+from pipeline.store.models import Case, Slot
+
+# States of a case that is still to be heard; a declined or closed case has nowhere to go.
+IN_PLAY = ("incomplete", "complete", "screening", "more_info", "approved")
+
+
+class Why(StrEnum):
+    """Why a case was not heard, as its flag, the audit trail and the administrator read it."""
+
+    CANCELLED = "meeting cancelled"
+    RESCHEDULED = "meeting time changed"
+    UNSCREENED = "not screened in time"
+    APPROVED_LATE = "approved too late for a timeslot"
+    NOT_READY = "documents or information still missing"
+
+
+# What the referrer reads after "was not heard at the meeting on …:".
+BECAUSE = {
+    Why.UNSCREENED: "it had not been screened by the time the meeting began",
+    Why.APPROVED_LATE: "it was approved too late to be given a time at that meeting",
+    Why.NOT_READY: "it was still waiting for documents or information when the meeting began",
+}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the rule needs to know of a case: its state, and where it stands at its meeting."""
+
+    state: str
+    section20: bool
+    meeting: datetime
+    # It has a timeslot at that meeting.
+    slotted: bool
+
+    @property
+    def waiting(self) -> bool:
+        """Still waiting for the referrer: it goes where the documents can still be in time."""
+        return self.state in AWAITING and not self.section20
+
+
+@dataclass(frozen=True)
+class Unheard:
+    """A case not heard at its meeting: why, since when, and the meeting it goes to (None when
+    the configuration gives no meeting ahead: the move then fails, naming the key, until it
+    does)."""
+
+    why: Why
+    due: datetime
+    to: Meeting | None
+
+
+def not_heard(
+    standing: Standing, panel: PanelConfig, tz: ZoneInfo, now: datetime
+) -> Unheard | None:
+    """Whether the case will not be (or was not) heard at its meeting, and where it goes next."""
+    if standing.state not in IN_PLAY:
+        return None
+    began = now >= standing.meeting
+    if is_held(panel, tz, standing.meeting):
+        if not began or standing.slotted:
+            return None
+        return Unheard(_why_unheard(standing), standing.meeting, next_for(standing, panel, tz, now))
+    day = standing.meeting.astimezone(tz).date()
+    # The day still has a meeting, at another time: the meeting was moved, not cancelled.
+    why = Why.RESCHEDULED if meets_on(panel, day) else Why.CANCELLED
+    # A meeting that began with the case on it, given a time, heard it, though the rule no
+    # longer gives that date; only a date since cancelled (or moved) undoes that.
+    if began and standing.slotted and why == Why.CANCELLED and day not in panel.meetings.cancel:
+        return None
+    return Unheard(why, min(now, standing.meeting), next_for(standing, panel, tz, now))
+
+
+def _why_unheard(standing: Standing) -> Why:
+    if standing.state == "approved":
+        return Why.APPROVED_LATE
+    if standing.state in ("complete", "screening"):
+        return Why.UNSCREENED
+    return Why.NOT_READY
+
+
+def next_for(standing: Standing, panel: PanelConfig, tz: ZoneInfo, now: datetime) -> Meeting | None:
+    """The next meeting: the first whose deadline is ahead for a case still waiting for
+    documents (R3), else the first that has not begun (a Section 20 emergency included, R7).
+    None if the configuration gives no meeting ahead at all."""
+    for day in meeting_days(panel, now.astimezone(tz).date()):
+        meeting = meeting_at(panel, day, tz)
+        if (meeting.deadline if standing.waiting else meeting.starts_at) > now:
+            return meeting
+    return None
+
+
+# --- Job source ---------------------------------------------------------------------------
+
+
+def _in_play(session: Session) -> Iterator[tuple[Case, bool]]:
+    """Every case still to be heard that is on a meeting, with whether it has a time there."""
+    query = (
+        select(Case, Slot.id)
+        .outerjoin(Slot, and_(Slot.case_id == Case.id, Slot.meeting == Case.meeting))
+        .where(Case.state.in_(IN_PLAY), Case.meeting.is_not(None))
+        .order_by(Case.panel_id, Case.meeting, Case.id)
+    )
+    for case, slot_id in session.execute(query):
+        yield case, slot_id is not None
+
+
+def standing_of(case: Case, slotted: bool) -> Standing:
+    assert case.meeting is not None
+    return Standing(case.state, case.section20, case.meeting, slotted)
+
+
+def unheard_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
+    """A job source: one job per meeting that has cases not heard, moving them all."""
+    found = []
+    for case, slotted in _in_play(session):
+        panel = app.config.panel(case.panel_id)
+        unheard = not_heard(standing_of(case, slotted), panel, app.config.tz, now)
+        if unheard is not None:
+            found.append((case, unheard))
+    for (panel_id, meeting), group in groupby(found, key=lambda f: (f[0].panel_id, f[0].meeting)):
+        items = list(group)
+        assert meeting is not None
+        ids = [case.id for case, _ in items]
+        # The cases are part of the key: one stranded there later is moved by a job of its own.
+        digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:12]
+        key = f"unheard:{panel_id}:{meeting_stamp(app, meeting)}:{digest}"
+        due = min(unheard.due for _, unheard in items)
+        yield Job(key, due, bind(carry_forward, panel_id, meeting, ids, key))
+
+
+# --- The step -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moved(Line):
+    """One moved case as the administrator's email lists it."""
+
+    to: str
+
+
+def carry_forward(
+    app: App, session: Session, panel_id: str, meeting: datetime, case_ids: list[int], key: str
+) -> None:
+    """Move each case still not heard at `meeting` to its next meeting, telling its referrer;
+    then tell the administrator, once, which cases moved where.
+
+    Each case is checked again first: a cut-off or a decision since the job was listed wins.
+    """
+    panel = app.config.panel(panel_id)
+    moved: list[Moved] = []
+    for case_id in case_ids:
+        case = session.get(Case, case_id)
+        if case is None or case.meeting != meeting:
+            continue
+        standing = standing_of(case, has_slot(session, case))
+        unheard = not_heard(standing, panel, app.config.tz, app.clock.now())
+        if unheard is not None:
+            moved.append(move(app, session, case, standing, unheard))
+    if moved:
+        context = {
+            "panel_name": panel.name,
+            "old_meeting": when(app, meeting),
+            "moved": [asdict(m) for m in moved],
+            "panel_address": app.config.mailbox.address,
+        }
+        enqueue(app, session, staff_draft(app, key, "carried_forward_alert", context, None))
+
+
+def has_slot(session: Session, case: Case) -> bool:
+    """Whether the case has a timeslot at the meeting it is on."""
+    query = select(Slot.id).where(Slot.case_id == case.id, Slot.meeting == case.meeting)
+    return session.scalar(query) is not None
+
+
+def move(app: App, session: Session, case: Case, standing: Standing, unheard: Unheard) -> Moved:
+    """Put the case on its next meeting, flag and audit it, and tell the referrer."""
+    if unheard.to is None:
+        raise ConfigError(
+            f"panels.{case.panel_id}.meetings",
+            f"no meeting ahead to move {case.reference} to: check rrule, add and cancel",
+        )
+    # A time given at a meeting that will not hear the case is taken back, calendar and all.
+    withdrawn, cancellation = withdraw(app, session, case)
+    case.meeting = unheard.to.starts_at
+    day = standing.meeting.astimezone(app.config.tz).date()
+    case.flags = [*case.flags, f"moved from {day.isoformat()}: {unheard.why.value}"]
+    stamps = {
+        "from_meeting": meeting_stamp(app, standing.meeting),
+        "to_meeting": meeting_stamp(app, unheard.to.starts_at),
+    }
+    audit(session, app, case, "carried-forward", **stamps, why=unheard.why.value)
+    context = referrer_context(app, session, case, still_missing(case)) | {
+        "old_meeting": when(app, standing.meeting),
+        "withdrawn_slot": withdrawn,
+        "moved_because": unheard.why.name.lower(),
+        "because": BECAUSE.get(unheard.why, unheard.why.value),
+        "next_step": next_step(standing),
+    }
+    purpose = f"unheard:case:{case.id}:{stamps['from_meeting']}"
+    draft = referrer_draft(session, case, purpose, "carried_forward", context, cancellation)
+    enqueue(app, session, draft)
+    found = line(case, unheard.to.day, unheard.why.value)
+    return Moved(**asdict(found), to=when(app, unheard.to.starts_at))
+
+
+def next_step(standing: Standing) -> str:
+    """What the referrer is told happens now: send documents, wait for screening, or a slot."""
+    if standing.waiting:
+        return "documents"
+    if standing.state in ("complete", "screening") and not standing.section20:
+        return "screening"
+    return "timeslot"
