@@ -17,6 +17,7 @@ from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 from docx import Document as WordDocument
 from sqlalchemy import select
@@ -39,6 +40,8 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 # Slot notices go five days before the meeting, at meeting time; the pack follows.
 AFTER_NOTICE = datetime(2026, 12, 3, 10, 15, tzinfo=UTC)
 REFERRER = "dee.madeup@school.example.org"
+# A core member whose name is not Latin-1: their copy is stamped with it (item 17).
+MEMBER = {"name": "Łukasz Ŵyn Ōtake Δέλτα", "email": "lw@example.org", "agency": "Health"}
 # Every character here is one the cleaning removes (or, for line breaks, turns into "\n").
 POISON = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
@@ -124,7 +127,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("poison")
-    app = open_service(folder, NOW)
+    app = open_service(folder, NOW, people__members=[MEMBER])
     drop(app, poisoned_referral(), NOW)
     poll(app)
     with app.store.session() as session:
@@ -137,7 +140,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     intake_mail = sent_mail(app)
     assert not run_due(app, [conversion_jobs]).failed
     app.close()
-    app = open_service(folder, AFTER_NOTICE)
+    app = open_service(folder, AFTER_NOTICE, people__members=[MEMBER])
     # The whole of `masp tick`: every due job, then the outbox.
     report = run_due_jobs(app)
     tick_mail = sent_mail(app)[len(intake_mail) :]
@@ -177,7 +180,11 @@ def test_the_referrer_is_answered_with_clean_text(world: World) -> None:
 def test_the_tick_builds_and_sends_the_pack_and_agenda(world: World) -> None:
     assert world.tick.failed == []
     packs = [s for s in world.tick_mail if "meeting pack" in s.subject]
-    assert sorted(s.to for s in packs) == ["admin@example.org", "chair@example.org"]
+    assert sorted(s.to for s in packs) == [
+        "admin@example.org",
+        "chair@example.org",
+        MEMBER["email"],
+    ]
     for sent in packs:
         (docx,) = [
             part.get_payload(decode=True)
@@ -298,3 +305,18 @@ def test_a_reply_alert_quotes_the_long_subject_unfolded(tmp_path: Path) -> None:
     (alert,) = [s for s in sent_mail(app) if "needs reading" in s.subject]
     app.close()
     assert subject in alert.text()
+
+
+def test_a_members_copy_shows_their_name_as_written(world: World) -> None:
+    (sent,) = [s for s in world.tick_mail if s.to == MEMBER["email"] and "pack" in s.subject]
+    (pack,) = [
+        part.get_payload(decode=True)
+        for part in sent.message.walk()
+        if (part.get_filename() or "").endswith(".pdf")
+        and not (part.get_filename() or "").endswith("-agenda.pdf")
+    ]
+    assert isinstance(pack, bytes)
+    document = pdfium.PdfDocument(pack)
+    pages = [page.get_textpage().get_text_range() for page in document]
+    assert all(f"Copy for {MEMBER['name']}." in text for text in pages)
+    assert f"{MEMBER['name']}: core" in pages[0]
