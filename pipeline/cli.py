@@ -103,7 +103,11 @@ def main_options(
     )
     # Libraries that read attachments log file names and contents at WARNING: names of
     # children must never reach a log (SPEC §7), so they are quietened here.
-    for noisy in ("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"):
+    # fpdf2 and fontTools name the characters a font lacks, which are a child's data too.
+    for noisy in (
+        *("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"),
+        *("fpdf", "fontTools"),
+    ):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     # Migrations announce themselves at INFO on every command; only problems matter.
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -20,6 +20,7 @@ from pipeline.cli import (
     settings,
 )
 from pipeline.errors import NotFound
+from pipeline.text import clean_text
 
 
 @app.command()
@@ -323,7 +324,8 @@ def screen(
     service = open_app(ctx)
     try:
         with service.store.session() as session:
-            chosen = Decision(verb, reason.strip(), split_agencies(coopt))
+            # Typed or pasted by the administrator, and sent on to the referrer: cleaned too.
+            chosen = Decision(verb, clean_text(reason).strip(), split_agencies(clean_text(coopt)))
             case = decide_by_administrator(service, session, reference, chosen)
             summary = f"{case.reference} is now {case.state}."
         deliver_configured(service)
