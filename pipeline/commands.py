@@ -80,6 +80,8 @@ def tick(ctx: typer.Context) -> None:
         f"{len(report.done)} job(s) done, {len(report.skipped)} skipped as stale, "
         f"{len(report.failed)} failed; {report.sent} email(s) sent."
     )
+    for key in report.failed:
+        errors.print(f"Warning: job {key} failed (the log says why).", markup=False)
     if report.failed:
         raise typer.Exit(1)
 

@@ -17,12 +17,15 @@ from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pypdfium2 as pdfium
 import pytest
 from docx import Document as WordDocument
 from sqlalchemy import select
 
 from pipeline import samples
+from pipeline.documents.read import ReadLimits
+from pipeline.documents.worker import DocumentWorker
 from pipeline.intake.mime import parse_email
 from pipeline.intake.poll import poll
 from pipeline.outbox.compose import Envelope, compose
@@ -214,6 +217,26 @@ def test_a_filename_cannot_disguise_its_extension() -> None:
     )
     (attachment,) = parse_email(mail.as_bytes()).attachments
     assert attachment.filename == "chronologyxcod.exe"
+
+
+def test_chronology_cells_from_the_reader_are_clean() -> None:
+    """Excel writes a control character in a cell as "_x0001_", which readers turn back."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Date", "Event", "Source", "Impact on the child", "Action / outcome"])
+    sheet.append(
+        ["01/02/2025", "Home visit_x0001_ by\u202e worker", "School", "Low_x001B_", "Plan"]
+    )
+    sheet.append(["03/04/2025", "Meeting", "Health", "Some", "Review"])
+    data = io.BytesIO()
+    book.save(data)
+    with DocumentWorker(ReadLimits()) as reader:
+        result = reader.read("Chronology.xlsx", data.getvalue())
+    first = result.fields["entries"]["value"][0]
+    assert (first["event"], first["impact"]) == ("Home visit by worker", "Low")
+    for text in strings(result.fields):
+        assert not POISON.search(text), repr(text)
 
 
 @pytest.mark.parametrize(
