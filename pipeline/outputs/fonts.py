@@ -41,9 +41,11 @@ FOLDERS = (
     Path.home() / ".local" / "share" / "fonts",
     Path.home() / ".fonts",
 )
+# fc-match answers in milliseconds from its cache; a first run may build the cache.
 FC_MATCH_SECONDS = 10.0
 # The glyph shown for a character the font lacks.
 REPLACEMENT = "\ufffd"
+# A CMap's bfchar block may hold at most 100 entries (Adobe's CMap specification).
 _BFCHAR_BATCH = 100
 
 
