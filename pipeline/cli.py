@@ -15,27 +15,50 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import MarkupMode
 
 from pipeline.clock import Clock
 from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError, PipelineError
 
+# Off a terminal (cron mail, a log, a pipe) usage errors are click's plain lines: Typer's
+# boxed ones are hard-wrapped at 80 columns, which breaks a long message for anyone searching it.
+MARKUP_MODE: MarkupMode = "rich" if sys.stderr.isatty() else None
 app = typer.Typer(
     help="MASP pipeline: runs the Multi Agency Support Panel cycle out of its shared inbox.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=MARKUP_MODE,
 )
 quarantine_app = typer.Typer(
-    help="Emails that could not be processed: list and replay them.", no_args_is_help=True
+    help="Emails that could not be processed: list and replay them.",
+    no_args_is_help=True,
+    rich_markup_mode=MARKUP_MODE,
 )
 outbox_app = typer.Typer(
-    help="Emails waiting to be sent or held for the administrator.", no_args_is_help=True
+    help="Emails waiting to be sent or held for the administrator.",
+    no_args_is_help=True,
+    rich_markup_mode=MARKUP_MODE,
 )
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(outbox_app, name="outbox")
 
-console = Console()
+
+def _console(stderr: bool = False) -> Console:
+    """A console that wraps lines only on a terminal: elsewhere a line stays one line.
+
+    Every value printed through it is data, never markup: callers escape it (`escape`) or
+    print with markup=False, so a name holding "[/x]" is shown as written.
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, soft_wrap=not stream.isatty())
+
+
+console = _console()
+# Errors and warnings go to standard error, so standard output stays the command's result.
+errors = _console(stderr=True)
 
 
 @dataclass
@@ -80,7 +103,11 @@ def main_options(
     )
     # Libraries that read attachments log file names and contents at WARNING: names of
     # children must never reach a log (SPEC §7), so they are quietened here.
-    for noisy in ("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"):
+    # fpdf2 and fontTools name the characters a font lacks, which are a child's data too.
+    for noisy in (
+        *("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"),
+        *("fpdf", "fontTools"),
+    ):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     # Migrations announce themselves at INFO on every command; only problems matter.
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -111,10 +138,10 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}", highlight=False)
+        errors.print(f"[red]Configuration error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except PipelineError as exc:
-        console.print(f"[red]Error:[/red] {exc}", highlight=False)
+        errors.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(1)
 
 

@@ -6,10 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from sqlalchemy import select
 
-from pipeline.cli import app, console, open_app, outbox_app, print_json, quarantine_app, settings
+from pipeline.cli import (
+    app,
+    console,
+    errors,
+    open_app,
+    outbox_app,
+    print_json,
+    quarantine_app,
+    settings,
+)
 from pipeline.errors import NotFound
+from pipeline.text import clean_text
 
 
 @app.command()
@@ -30,9 +41,9 @@ def poll(ctx: typer.Context) -> None:
         f"waiting {report.delivery.waiting}, failed {report.delivery.failed}."
     )
     for error in report.errors:
-        console.print(f"[yellow]Warning:[/yellow] {error}", highlight=False)
+        errors.print(f"[yellow]Warning:[/yellow] {escape(error)}", highlight=False)
     if report.delivery.waiting:
-        console.print(
+        errors.print(
             f"[yellow]Warning:[/yellow] the mail server could not take "
             f"{report.delivery.waiting} email(s); they wait in the outbox for the next poll.",
             highlight=False,
@@ -69,6 +80,8 @@ def tick(ctx: typer.Context) -> None:
         f"{len(report.done)} job(s) done, {len(report.skipped)} skipped as stale, "
         f"{len(report.failed)} failed; {report.sent} email(s) sent."
     )
+    for key in report.failed:
+        errors.print(f"Warning: job {key} failed (the log says why).", markup=False)
     if report.failed:
         raise typer.Exit(1)
 
@@ -98,7 +111,7 @@ def status(
         return
     view.print_table(console, rows)
     for line in attention:
-        console.print(f"[yellow]{line}[/yellow]", highlight=False)
+        console.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
 
 
 @app.command()
@@ -123,7 +136,7 @@ def form(
     from pipeline.documents.form import write_blank_form
 
     write_blank_form(out)
-    console.print(f"Wrote the blank referral form to {out}")
+    console.print(f"Wrote the blank referral form to {out}", markup=False)
 
 
 @app.command("check-config")
@@ -133,7 +146,8 @@ def check_config(ctx: typer.Context) -> None:
 
     config, _ = settings(ctx)
     console.print(
-        f"config is valid: {len(config.panels)} panel(s), back-end {config.mailbox.backend}"
+        f"config is valid: {len(config.panels)} panel(s), back-end {config.mailbox.backend}",
+        markup=False,
     )
     ok = check_mailbox(config, console)
     if not ok:
@@ -155,24 +169,30 @@ def quarantine_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Emails that could not be processed, with why."""
+    """Emails that could not be processed: who sent them, their subject, and why."""
+    from pipeline.intake.mime import headline
     from pipeline.store.models import Message
 
     service = open_app(ctx)
     try:
         with service.store.session() as session:
             rows = session.scalars(select(Message).where(Message.status == "quarantined"))
-            items = [
-                {
-                    "id": r.id,
-                    "received_at": r.received_at.isoformat(),
-                    "category": r.category,
-                    "attempts": r.attempts,
-                    "size": r.size,
-                    "error": (r.error or "").strip().splitlines()[-1:],
-                }
-                for r in rows
-            ]
+            items = []
+            for r in rows:
+                sender, subject = headline(service.files.read(r.raw_path))
+                error = (r.error or "").strip().splitlines()
+                items.append(
+                    {
+                        "id": r.id,
+                        "received_at": r.received_at.isoformat(),
+                        "from": sender,
+                        "subject": subject,
+                        "category": r.category,
+                        "attempts": r.attempts,
+                        "size": r.size,
+                        "error": error[-1] if error else "",
+                    }
+                )
     finally:
         service.close()
     if as_json:
@@ -181,9 +201,13 @@ def quarantine_list(
     if not items:
         console.print("Nothing is quarantined.")
     for item in items:
+        # Senders write the from and subject lines: printed as text, never read as markup.
         console.print(
-            f"{item['id']}: {item['received_at']} {item['category']} "
-            f"({item['size']} bytes, {item['attempts']} attempt(s)) {item['error']}"
+            f"{item['id']}: {item['received_at']} from {item['from'] or '(no sender)'}, "
+            f'subject "{item["subject"]}": {item["category"]} '
+            f"({item['size']} bytes, {item['attempts']} attempt(s)) {item['error']}",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -215,9 +239,11 @@ def quarantine_replay(
     finally:
         service.close()
     if report.quarantined:
-        console.print(f"Email {ledger_id} failed again and stays in quarantine.")
+        errors.print(f"Email {ledger_id} failed again and stays in quarantine.")
         raise typer.Exit(1)
-    console.print(f"Email {ledger_id} processed: {', '.join(report.cases) or 'no case'}.")
+    console.print(
+        f"Email {ledger_id} processed: {', '.join(report.cases) or 'no case'}.", markup=False
+    )
 
 
 @outbox_app.command("list")
@@ -235,9 +261,11 @@ def outbox_list(
             if state != "all":
                 query = query.where(OutboxItem.status == state)
             for item in session.scalars(query):
+                # Plain text: "[held]" is the status, and addresses may hold brackets too.
                 console.print(
                     f"{item.id}: [{item.status}] {item.template} to {', '.join(item.addresses)}"
                     f"{' — ' + item.hold_reason if item.hold_reason else ''}",
+                    markup=False,
                     highlight=False,
                 )
     finally:
@@ -298,10 +326,11 @@ def screen(
     service = open_app(ctx)
     try:
         with service.store.session() as session:
-            chosen = Decision(verb, reason.strip(), split_agencies(coopt))
+            # Typed or pasted by the administrator, and sent on to the referrer: cleaned too.
+            chosen = Decision(verb, clean_text(reason).strip(), split_agencies(clean_text(coopt)))
             case = decide_by_administrator(service, session, reference, chosen)
             summary = f"{case.reference} is now {case.state}."
         deliver_configured(service)
     finally:
         service.close()
-    console.print(summary)
+    console.print(summary, markup=False)

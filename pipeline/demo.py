@@ -13,6 +13,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import select
 
 from pipeline import samples
@@ -138,7 +139,7 @@ def _approve(service: App, cast_member: samples.Child) -> samples.Mail:
 
 def _show_sent(console: Console, sent: Path) -> None:
     box = mailbox.Maildir(str(sent), create=False)
-    console.print(f"\n[bold]{len(box)} emails were 'sent'[/bold] (written to {sent}):")
+    console.print(f"\n[bold]{len(box)} emails were 'sent'[/bold] (written to {escape(str(sent))}):")
     for key in sorted(box.iterkeys(), key=lambda k: (sent / "new" / k).stat().st_mtime_ns):
         message = email.message_from_bytes(box.get_bytes(key))
         subject = " ".join(str(make_header(decode_header(str(message["Subject"])))).split())
@@ -242,7 +243,8 @@ def _show_pack(console: Console, service: App) -> None:
         return
     console.print(
         f"\nThe pack: version {pack.version}, {pack.pages} pages, cases "
-        f"{', '.join(pack.references)} — {service.files.absolute(pack.stored_path)}"
+        f"{', '.join(pack.references)} — {service.files.absolute(pack.stored_path)}",
+        markup=False,
     )
     if shutil.which(service.config.pack.soffice) is None:
         console.print(
@@ -261,7 +263,7 @@ def run_demo(console: Console, keep: Path | None) -> None:
     meeting = upcoming(config.panels[0], config.tz, datetime.now(UTC), 2)[1]
     service = App.open(config, Clock.frozen_at(meeting.deadline - timedelta(days=4)))
     console.print(
-        f"[bold]MASP demo[/bold] in {folder}: the month before the meeting on "
+        f"[bold]MASP demo[/bold] in {escape(str(folder))}: the month before the meeting on "
         f"{meeting.starts_at.astimezone(config.tz):%A %d %B %Y}.\n"
     )
     try:
@@ -272,7 +274,9 @@ def run_demo(console: Console, keep: Path | None) -> None:
         _show_sent(console, config.path(config.mailbox.maildir.sent))
         _show_pack(console, service)
         if keep is not None:
-            console.print(f"\nTry: masp --config {folder / 'config.yaml'} status --json")
+            console.print(
+                f"\nTry: masp --config {folder / 'config.yaml'} status --json", markup=False
+            )
     finally:
         service.close()
         if keep is None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import email
+import email.policy
 import importlib.util
 import mailbox
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import decode_header, make_header
 from email.message import Message
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +24,7 @@ from pipeline.clock import Clock
 from pipeline.config import parse_config
 from pipeline.samples import Mail
 
+ROOT = Path(__file__).resolve().parents[1]
 BASE_CONFIG: dict[str, Any] = {
     "timezone": "Europe/London",
     "data_dir": "data",
@@ -68,10 +72,14 @@ def open_service(folder: Path, now: datetime, **overrides: Any) -> App:
 class Sent:
     to: str
     message: Message
+    raw: bytes
 
     @property
     def subject(self) -> str:
-        return " ".join(str(make_header(decode_header(str(self.message["Subject"])))).split())
+        """The subject exactly as a standards-following mail program shows it: unfolded and
+        decoded, with no whitespace tidied away (a stray fold must show)."""
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(self.raw)
+        return str(headers["Subject"])
 
     @property
     def message_id(self) -> str:
@@ -90,7 +98,7 @@ class Sent:
 
 
 def parse_sent(raw: bytes, to: str) -> Sent:
-    return Sent(to=to, message=email.message_from_bytes(raw))
+    return Sent(to=to, message=email.message_from_bytes(raw), raw=raw)
 
 
 def drop(service: App, mail: Mail | bytes, received: datetime) -> str:
@@ -116,6 +124,18 @@ def sent_mail(service: App) -> list[Sent]:
         written = (folder / "new" / key).stat().st_mtime_ns
         items.append((written, parse_sent(raw, str(message["X-Envelope-To"]))))
     return [sent for _, sent in sorted(items, key=lambda item: item[0])]
+
+
+def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """The real `masp` command in a child process, off a terminal, 80 columns wide."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )
 
 
 def corpus_maker(corpus: str = "documents") -> ModuleType:

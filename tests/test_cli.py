@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import app
+from tests.helpers import masp
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,16 +21,6 @@ def commands() -> list[tuple[str, ...]]:
         for info in group.typer_instance.registered_commands:
             found.append((group.name, info.name or info.callback.__name__))
     return found
-
-
-def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("command", commands(), ids=" ".join)
@@ -70,7 +59,7 @@ def test_status_json_on_an_empty_installation(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
     missing = masp("--config", str(tmp_path / "config.yaml"), "status", "MASP-2026-0001")
-    assert missing.returncode == 1 and "no case" in missing.stdout
+    assert missing.returncode == 1 and "no case" in missing.stderr and not missing.stdout
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:

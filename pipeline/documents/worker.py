@@ -38,6 +38,7 @@ from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.read import DocumentResult, ReadLimits, read_document
 from pipeline.documents.sniff import Sniffed
 from pipeline.errors import DocumentError
+from pipeline.text import clean_values
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +390,8 @@ class DocumentWorker:
     def _answer(self, reply: Reply) -> DocumentResult:
         outcome, payload = reply
         if outcome == "ok":
-            return from_wire(payload)
+            # Where what a document says enters the service: cleaned once, for every reader.
+            return from_wire(clean_values(payload))
         if outcome == "memory":
             return self._replace(too_big(self.limits.memory_mb), "not read: out of memory")
         return not_read(Status.NEEDS_REVIEW, NOT_READ, f"reading failed ({payload})")

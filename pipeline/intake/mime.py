@@ -25,6 +25,7 @@ import filetype
 
 from pipeline.errors import IntakeError
 from pipeline.intake.addresses import Mailbox, Unreadable, read_addresses, read_mailbox
+from pipeline.text import clean_text
 
 MAX_FILENAME_LENGTH = 150
 # Signature logos are a few kilobytes; a pasted picture bigger than this may be a genogram.
@@ -33,6 +34,8 @@ SIGNATURE_IMAGE_MAX_BYTES = 20 * 1024
 MAX_NESTING = 5
 # Real mail nests multiparts a handful of levels deep; far deeper is hostile.
 MAX_MIME_DEPTH = 40
+# The headers of an email for a list of emails are read from this much of its start.
+HEADLINE_BYTES = 256_000
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORWARD_TYPES = frozenset({"message/rfc822", "message/global"})
@@ -139,6 +142,15 @@ def header_text(msg: Message, name: str) -> str:
     return values[0] if values else ""
 
 
+def headline(raw: bytes) -> tuple[str, str]:
+    """Who an email says it is from and its subject, as text, reading only its headers.
+
+    For lists of emails (the quarantine) that must show even an email that cannot be parsed.
+    """
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:HEADLINE_BYTES])
+    return header_text(headers, "from"), header_text(headers, "subject")
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Bytes to text in the declared charset, guessing when the label is missing or wrong."""
     codec = _codec_name(charset)
@@ -153,9 +165,13 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 
 def decode_words(text: str) -> str:
-    """Decodes RFC 2047 encoded words anywhere in text, even inside quotes as Outlook writes."""
+    """Decodes RFC 2047 encoded words anywhere in text, even inside quotes as Outlook writes.
+
+    Every header's text passes through here, so the result is cleaned of control characters
+    and bidi overrides, whether they came raw or inside an encoded word.
+    """
     if "=?" not in text:
-        return text
+        return clean_text(text)
     pieces: list[str] = []
     run: list[tuple[str, bytes]] = []
     position = 0
@@ -173,7 +189,7 @@ def decode_words(text: str) -> str:
         else:
             run.append((match.group(1), data))
     pieces += [_decode_run(run), text[position:]]
-    return "".join(pieces)
+    return clean_text("".join(pieces))
 
 
 def sanitise_filename(name: str) -> str:
@@ -222,6 +238,8 @@ class _Reader:
         self._spent = 0
 
     def note(self, problem: str) -> None:
+        # Problems quote filenames as the sender wrote them.
+        problem = clean_text(problem)
         if problem not in self.problems:
             self.problems.append(problem)
 
@@ -253,7 +271,7 @@ class _Reader:
     def read_message(self, msg: Message, where: _Where) -> str:
         body: list[str] = []
         self._walk(msg, where, body)
-        return "\n\n".join(text for text in body if text)
+        return clean_text("\n\n".join(text for text in body if text))
 
     def _walk(self, part: Message, where: _Where, body: list[str] | None) -> None:
         if not self.spend():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.config import Config
 from pipeline.errors import PipelineError
@@ -14,12 +15,12 @@ def check_mailbox(config: Config, console: Console) -> bool:
     ok = True
     try:
         with open_source(config) as source:
-            console.print(f"[green]Inbox ({config.mailbox.backend}) reachable:[/green]")
+            console.print(f"[green]Inbox ({escape(config.mailbox.backend)}) reachable:[/green]")
             for fact in source.describe():
-                console.print(f"  - {fact}", highlight=False)
+                console.print(f"  - {fact}", markup=False, highlight=False)
     except PipelineError as exc:
         ok = False
-        console.print(f"[red]Inbox: {exc}[/red]", highlight=False)
+        console.print(f"[red]Inbox: {escape(str(exc))}[/red]", highlight=False)
     try:
         sender = open_sender(config)
         try:
@@ -28,8 +29,8 @@ def check_mailbox(config: Config, console: Console) -> bool:
             sender.close()
         console.print("[green]Sending works:[/green]")
         for fact in facts:
-            console.print(f"  - {fact}", highlight=False)
+            console.print(f"  - {fact}", markup=False, highlight=False)
     except PipelineError as exc:
         ok = False
-        console.print(f"[red]Sending: {exc}[/red]", highlight=False)
+        console.print(f"[red]Sending: {escape(str(exc))}[/red]", highlight=False)
     return ok

@@ -99,6 +99,15 @@ def _header(value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8").encode()
 
 
+def _subject(value: str) -> str | Header:
+    """The subject, folded after "Subject: " rather than before its first word.
+
+    A value encoded in advance is folded again without knowing the header's name, so its first
+    encoded word lands on a line of its own, and mail programs then show a leading space.
+    """
+    return value if value.isascii() else Header(value, "utf-8", header_name="Subject")
+
+
 def _attachment(item: FileAttachment) -> MIMEBase:
     maintype, _, subtype = item.content_type.partition("/")
     part = MIMEBase(maintype, subtype or "octet-stream")
@@ -134,7 +143,8 @@ def compose(envelope: Envelope, rendered: Rendered, sent_at: datetime) -> bytes:
     message = _body(rendered, envelope.attachments)
     message["From"] = formataddr((_header(envelope.sender_name), envelope.sender))
     message["To"] = _addresses(envelope.to)
-    message["Subject"] = _header(rendered.subject)
+    # compat32 takes a Header as a value (its documented API); the type stubs know only str.
+    message["Subject"] = _subject(rendered.subject)  # type: ignore[assignment]
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = _bracket(envelope.message_id)
     _thread_headers(message, envelope)

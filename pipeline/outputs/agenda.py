@@ -30,6 +30,7 @@ from pipeline.outputs.pdftext import Line
 from pipeline.panel.meetings import meeting_days
 from pipeline.store.files import ensure_private_dir
 from pipeline.store.models import Case, Slot
+from pipeline.text import clean_text
 
 MARKING = "OFFICIAL-SENSITIVE: contains personal data about children"
 # Pages of the pack a case occupies, by reference: (first, last), 1-based.
@@ -112,7 +113,9 @@ def _agency(case: Case) -> str | None:
         if document.kind == "referral_form" and not document.superseded:
             value = stored_value(document.fields or {}, "referrer_agency")
             if isinstance(value, str) and value.strip():
-                return value.strip()
+                # Cleaned again: a case stored before intake cleaned its text must not stop
+                # the Word agenda (lxml refuses control characters).
+                return clean_text(value).strip()
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Config
@@ -17,7 +18,7 @@ def _local(config: Config, when: datetime) -> str:
 
 def print_meetings(console: Console, config: Config, now: datetime, count: int) -> None:
     for panel in config.panels:
-        table = Table(title=f"{panel.name} ({panel.id})")
+        table = Table(title=escape(f"{panel.name} ({panel.id})"))
         for column in ("Meeting", "Documents deadline", "Timeslots sent by"):
             table.add_column(column)
         for meeting in upcoming(panel, config.tz, now, count):
@@ -27,4 +28,4 @@ def print_meetings(console: Console, config: Config, now: datetime, count: int) 
                 _local(config, meeting.slot_notice),
             )
         console.print(table)
-    console.print(f"Times are {config.timezone}.")
+    console.print(f"Times are {config.timezone}.", markup=False)

@@ -26,14 +26,8 @@ from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind
 from pipeline.outbox.queue import audit
 from pipeline.outputs.agenda import MARKING, Agenda, agenda_lines, build_agenda
 from pipeline.outputs.convert import convert_documents
-from pipeline.outputs.pdftext import (
-    Line,
-    add_text_pages,
-    count_pages,
-    encode,
-    font_object,
-    saved,
-)
+from pipeline.outputs.fonts import faces
+from pipeline.outputs.pdftext import Line, add_text_pages, count_pages, saved
 from pipeline.store.models import Case, Conversion, Document, Pack
 
 COOPT_PREFIX = "co-opt:"
@@ -342,7 +336,7 @@ def _next(latest: Pack | None) -> int:
     return 1 if latest is None else latest.version + 1
 
 
-def _stamp_stream(page: pikepdf.Page, font: pikepdf.Name, top: str, bottom: str) -> bytes:
+def _stamp_stream(page: pikepdf.Page, font: pikepdf.Name, top: bytes, bottom: bytes) -> bytes:
     """The stamp drawn upright at the top and bottom of the page as a reader sees it."""
     matrix, width, height = _upright(page)
     ops: list[tuple[list[object], pikepdf.Operator]] = [
@@ -356,7 +350,7 @@ def _stamp_stream(page: pikepdf.Page, font: pikepdf.Name, top: str, bottom: str)
             ([], pikepdf.Operator("BT")),
             ([font, size], pikepdf.Operator("Tf")),
             ([x, y], pikepdf.Operator("Td")),
-            ([pikepdf.String(encode(text))], pikepdf.Operator("Tj")),
+            ([pikepdf.String(text)], pikepdf.Operator("Tj")),
             ([], pikepdf.Operator("ET")),
         ]
     ops.append(([], pikepdf.Operator("Q")))
@@ -384,16 +378,19 @@ def _upright(page: pikepdf.Page) -> tuple[tuple[float, ...], float, float]:
 
 def stamp(data: bytes, name: str) -> bytes:
     """A copy with "Page x of y" and the recipient's name on every page (R12)."""
+    face = faces().regular
     with pikepdf.open(io.BytesIO(data)) as pdf:
-        font = font_object(pdf, "Helvetica")
         total = len(pdf.pages)
         top = f"Copy for {name}. {MARKING}"
+        font = face.font(pdf, f"{top} Page of 0123456789")
+        copy_for = face.encode(top)
         # The page's own drawing is wrapped in q … Q so none of its state leaks into the stamp.
         opening = pdf.make_stream(b"q\n")
         for number, page in enumerate(pdf.pages, start=1):
             resource = page.add_resource(font, pikepdf.Name.Font, pikepdf.Name("/MaspStamp"))
             page.contents_add(opening, prepend=True)
-            page.contents_add(_stamp_stream(page, resource, top, f"Page {number} of {total}"))
+            bottom = face.encode(f"Page {number} of {total}")
+            page.contents_add(_stamp_stream(page, resource, copy_for, bottom))
         return saved(pdf)
 
 

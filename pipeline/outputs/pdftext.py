@@ -1,7 +1,8 @@
 """Plain text pages (front sheet, agenda, placeholders) and stamps drawn straight into PDF.
 
-These pages are written with pikepdf and the standard Helvetica fonts, not through
-LibreOffice, so a pack assembles in well under a second once its documents are converted.
+These pages are written with pikepdf, not through LibreOffice, so a pack assembles in well
+under a second once its documents are converted. Their font is DejaVu Sans, embedded (see
+`fonts`), so names in any Latin, Greek or Cyrillic script read as written.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pikepdf
-from pdfminer.fontmetrics import FONT_METRICS
+
+from pipeline.outputs.fonts import Faces, faces
 
 # A4 in points, and the margin every page keeps clear for the stamp.
 A4 = (595.28, 841.89)
 MARGIN = 56.0
 LEADING = 1.35
-FONTS = {"/F1": "Helvetica", "/F2": "Helvetica-Bold"}
+# The resource names of the regular and the bold face on every text page.
+REGULAR, BOLD = pikepdf.Name("/F1"), pikepdf.Name("/F2")
 
 
 @dataclass(frozen=True)
@@ -32,35 +35,14 @@ class Line:
     indent: float = 0.0
 
 
-def font_object(pdf: pikepdf.Pdf, base: str) -> pikepdf.Object:
-    """A standard (non-embedded) Type 1 font every PDF reader has."""
-    return pdf.make_indirect(
-        pikepdf.Dictionary(
-            Type=pikepdf.Name.Font,
-            Subtype=pikepdf.Name.Type1,
-            BaseFont=pikepdf.Name("/" + base),
-            Encoding=pikepdf.Name.WinAnsiEncoding,
-        )
-    )
-
-
-def encode(text: str) -> bytes:
-    """Text in the fonts' WinAnsi encoding; characters it lacks become '?'."""
-    return text.encode("cp1252", errors="replace")
-
-
-def width(text: str, size: float, bold: bool = False) -> float:
-    widths = FONT_METRICS[FONTS["/F2" if bold else "/F1"]][1]
-    return sum(float(widths.get(ch, 556)) for ch in text) * size / 1000
-
-
-def wrap(text: str, size: float, bold: bool, room: float) -> list[str]:
+def wrap(text: str, size: float, bold: bool, room: float, chosen: Faces | None = None) -> list[str]:
     """Greedy word wrap; a single word wider than the line is left whole."""
+    face = (chosen or faces()).of(bold)
     lines: list[str] = []
     current = ""
     for word in text.split():
         candidate = f"{current} {word}" if current else word
-        if current and width(candidate, size, bold) > room:
+        if current and face.width(candidate, size) > room:
             lines.append(current)
             current = word
         else:
@@ -68,28 +50,28 @@ def wrap(text: str, size: float, bold: bool, room: float) -> list[str]:
     return [*lines, current] if current or not lines else lines
 
 
-def _operations(rows: Iterable[tuple[float, float, Line, str]]) -> bytes:
+def _operations(rows: Iterable[tuple[float, float, Line, str]], chosen: Faces) -> bytes:
     ops: list[tuple[list[object], pikepdf.Operator]] = []
     for x, y, line, text in rows:
-        font = pikepdf.Name("/F2" if line.bold else "/F1")
+        font = BOLD if line.bold else REGULAR
         ops += [
             ([], pikepdf.Operator("BT")),
             ([font, line.size], pikepdf.Operator("Tf")),
             ([x, y], pikepdf.Operator("Td")),
-            ([pikepdf.String(encode(text))], pikepdf.Operator("Tj")),
+            ([pikepdf.String(chosen.of(line.bold).encode(text))], pikepdf.Operator("Tj")),
             ([], pikepdf.Operator("ET")),
         ]
     return pikepdf.unparse_content_stream(ops)  # type: ignore[arg-type]
 
 
-def _layout(lines: Sequence[Line]) -> list[list[tuple[float, float, Line, str]]]:
+def _layout(lines: Sequence[Line], chosen: Faces) -> list[list[tuple[float, float, Line, str]]]:
     """Place every wrapped line; a list of pages, each a list of (x, y, line, text)."""
     pages: list[list[tuple[float, float, Line, str]]] = [[]]
     top = A4[1] - MARGIN
     y = top
     for line in lines:
         room = A4[0] - 2 * MARGIN - line.indent
-        for i, text in enumerate(wrap(line.text, line.size, line.bold, room)):
+        for i, text in enumerate(wrap(line.text, line.size, line.bold, room, chosen)):
             step = line.size * LEADING + (line.space if i == 0 else 0)
             if y - step < MARGIN and pages[-1]:
                 pages.append([])
@@ -99,21 +81,28 @@ def _layout(lines: Sequence[Line]) -> list[list[tuple[float, float, Line, str]]]
     return pages
 
 
-def count_pages(lines: Sequence[Line]) -> int:
-    return len(_layout(lines))
+def count_pages(lines: Sequence[Line], chosen: Faces | None = None) -> int:
+    return len(_layout(lines, chosen or faces()))
 
 
-def add_text_pages(pdf: pikepdf.Pdf, lines: Sequence[Line]) -> int:
+def add_text_pages(pdf: pikepdf.Pdf, lines: Sequence[Line], chosen: Faces | None = None) -> int:
     """Append A4 pages carrying `lines` to `pdf`; return how many pages were added."""
-    fonts = pikepdf.Dictionary({name: font_object(pdf, base) for name, base in FONTS.items()})
+    chosen = chosen or faces()
+    # Each face carries the glyphs of the text written in it, and no more.
+    fonts = pikepdf.Dictionary(
+        {
+            str(name): chosen.of(bold).font(pdf, "".join(x.text for x in lines if x.bold == bold))
+            for name, bold in ((REGULAR, False), (BOLD, True))
+        }
+    )
     resources = pdf.make_indirect(pikepdf.Dictionary(Font=fonts))
-    laid_out = _layout(lines)
+    laid_out = _layout(lines, chosen)
     for rows in laid_out:
         page = pikepdf.Dictionary(
             Type=pikepdf.Name.Page,
             MediaBox=pikepdf.Array([0, 0, *A4]),
             Resources=resources,
-            Contents=pdf.make_stream(_operations(rows)),
+            Contents=pdf.make_stream(_operations(rows, chosen)),
         )
         pdf.pages.append(pikepdf.Page(page))
     return len(laid_out)
@@ -126,7 +115,7 @@ def saved(pdf: pikepdf.Pdf) -> bytes:
     return out.getvalue()
 
 
-def text_pdf(lines: Sequence[Line]) -> pikepdf.Pdf:
+def text_pdf(lines: Sequence[Line], chosen: Faces | None = None) -> pikepdf.Pdf:
     pdf = pikepdf.new()
-    add_text_pages(pdf, lines)
+    add_text_pages(pdf, lines, chosen)
     return pdf

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
@@ -124,42 +127,44 @@ def detail(app: App, case: Case) -> dict[str, Any]:
 
 
 def print_detail(console: Console, data: dict[str, Any]) -> None:
-    """One case for people: its facts, then each document with what was and was not read."""
-    console.print(f"[bold]{data['reference']}[/bold] — {data['state']}", highlight=False)
-    console.print(
+    """One case for people: its facts, then each document with what was and was not read.
+
+    Every value is escaped: names, filenames and form answers are the senders' words, and a
+    "[/x]" in them must be shown, not taken as Rich markup.
+    """
+    say = functools.partial(console.print, markup=False, highlight=False)
+    console.print(f"[bold]{escape(data['reference'])}[/bold] — {escape(data['state'])}")
+    say(
         f"  panel {data['panel']}, meeting {data['meeting'] or '—'}, documents due by "
-        f"{_short_time(data['deadline'])}, referrer {data['referrer']}",
-        highlight=False,
+        f"{_short_time(data['deadline'])}, referrer {data['referrer']}"
     )
     if data["missing"]:
-        console.print(f"  still needed: {', '.join(data['missing'])}", highlight=False)
+        say(f"  still needed: {', '.join(data['missing'])}")
     if data["slot"]:
         answer = data["slot"]["attendance"] or "no answer yet"
-        console.print(
-            f"  timeslot {_short_time(data['slot']['starts_at'])}, attendance: {answer}",
-            highlight=False,
-        )
+        say(f"  timeslot {_short_time(data['slot']['starts_at'])}, attendance: {answer}")
     for flag in data["flags"]:
-        console.print(f"  [yellow]{flag}[/yellow]", highlight=False)
+        console.print(f"  [yellow]{escape(str(flag))}[/yellow]", highlight=False)
     for key, value in data["fields"].items():
-        console.print(f"  {key}: {_shown(value)}", highlight=False)
+        say(f"  {key}: {_shown(value)}")
     for document in data["documents"]:
         old = " (superseded)" if document["superseded"] else ""
         console.print(
-            f"\n[bold]{document['filename']}[/bold] — {document['kind']}, "
-            f"{document['status']}, version {document['version']}{old}",
+            f"\n[bold]{escape(document['filename'])}[/bold] — "
+            + escape(f"{document['kind']}, {document['status']}, version {document['version']}")
+            + old,
             highlight=False,
         )
         if document.get("reason"):
-            console.print(f"  refused: {document['reason']}", highlight=False)
+            say(f"  refused: {document['reason']}")
         for key, found in document["fields"].items():
-            console.print(f"  {key}: {_shown(found.get('value'))}", highlight=False)
+            say(f"  {key}: {_shown(found.get('value'))}")
         if document.get("summary"):
-            console.print(f"  summary: {_shown(document['summary'])}", highlight=False)
+            say(f"  summary: {_shown(document['summary'])}")
         if document["missing"]:
-            console.print(f"  missing: {', '.join(document['missing'])}", highlight=False)
+            say(f"  missing: {', '.join(document['missing'])}")
         for note in document["notes"]:
-            console.print(f"  note: {note}", highlight=False)
+            say(f"  note: {note}")
 
 
 def _shown(value: Any) -> str:
@@ -229,7 +234,7 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
     table.add_column("Missing")
     for row in rows:
         state = row["state"] + (" (S20)" if row["section20"] else "")
-        table.add_row(
+        cells = (
             row["reference"],
             row["meeting"] or "—",
             _short_time(row["deadline"]),
@@ -237,4 +242,6 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
             _documents_cell(row),
             ", ".join(SHORT[m] for m in row["missing"]) or "—",
         )
+        # Text cells, not markup: what is stored is shown as it is.
+        table.add_row(*(Text(cell) for cell in cells))
     console.print(table)

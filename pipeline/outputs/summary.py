@@ -16,6 +16,7 @@ from fpdf.enums import XPos, YPos
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.documents.parsing import stored_value
+from pipeline.outputs.fonts import faces
 from pipeline.store.models import Case
 
 # Long answers are cut so the summary always fits on one page; the documents hold the rest.
@@ -24,8 +25,11 @@ MAX_LIST_ROWS = 8
 MAX_ITEM_CHARS = 100
 # Below this (mm from the top of A4) only the confidentiality footer is written.
 LAST_LINE_Y = 262
-# The PDF core fonts speak Latin-1 only; typographic punctuation is mapped to plain ASCII.
+# Without DejaVu Sans (see `fonts`) the PDF core fonts are used, which speak Latin-1 only:
+# typographic punctuation is then mapped to plain ASCII, and other characters become "?".
 _PLAIN = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "..."})
+# The family name the embedded font is registered under in each document.
+EMBEDDED = "DejaVu"
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,6 @@ def summary_facts(
     )
 
 
-def _plain(text: str) -> str:
-    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
-
-
 class _Page:
     """A thin writer over FPDF: headings, label/value rows and bullet lists."""
 
@@ -123,37 +123,51 @@ class _Page:
         # Content is trimmed to fit, so a second page can never start.
         self.pdf.set_auto_page_break(False)
         self.pdf.set_margins(18, 16, 18)
+        files = faces().files
+        self.family = "Helvetica" if files is None else EMBEDDED
+        if files is not None:
+            # fpdf2 embeds only the glyphs used, with a map back to the text for search.
+            self.pdf.add_font(EMBEDDED, "", files.regular)
+            self.pdf.add_font(EMBEDDED, "B", files.bold)
         self.pdf.add_page()
 
+    def font(self, style: str, size: float) -> None:
+        self.pdf.set_font(self.family, style, size)
+
+    def shown(self, text: str) -> str:
+        if self.family == EMBEDDED:
+            return text
+        return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+
     def heading(self, text: str, size: int = 12) -> None:
-        self.pdf.set_font("Helvetica", "B", size)
-        self.pdf.multi_cell(0, size * 0.55, _plain(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.font("B", size)
+        self.pdf.multi_cell(0, size * 0.55, self.shown(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.pdf.ln(1.5)
 
     def row(self, label: str, value: str) -> None:
-        self.pdf.set_font("Helvetica", "B", 10)
-        self.pdf.cell(48, 5.5, _plain(label))
-        self.pdf.set_font("Helvetica", "", 10)
-        self.pdf.multi_cell(0, 5.5, _plain(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.font("B", 10)
+        self.pdf.cell(48, 5.5, self.shown(label))
+        self.font("", 10)
+        self.pdf.multi_cell(0, 5.5, self.shown(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def has_room(self) -> bool:
         return self.pdf.get_y() < LAST_LINE_Y
 
     def items(self, values: tuple[str, ...]) -> None:
-        self.pdf.set_font("Helvetica", "", 10)
+        self.font("", 10)
         shown = values or ("none",)
         for index, value in enumerate(shown):
             if index == MAX_LIST_ROWS or not self.has_room():
                 more = f"... and {len(shown) - index} more"
                 self.pdf.multi_cell(0, 5.2, more, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
                 break
-            line = _plain(f"-  {_clip(value, MAX_ITEM_CHARS)}")
+            line = self.shown(f"-  {_clip(value, MAX_ITEM_CHARS)}")
             self.pdf.multi_cell(0, 5.2, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.pdf.ln(2)
 
     def text(self, value: str) -> None:
-        self.pdf.set_font("Helvetica", "", 10)
-        self.pdf.multi_cell(0, 5.2, _plain(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.font("", 10)
+        self.pdf.multi_cell(0, 5.2, self.shown(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.pdf.ln(2)
 
 
@@ -183,7 +197,7 @@ def render_summary(facts: SummaryFacts, created: datetime) -> bytes:
         page.heading("Notes")
         page.items(facts.flags)
     page.pdf.set_y(-24)
-    page.pdf.set_font("Helvetica", "I", 8)
+    page.font("", 8)
     page.pdf.multi_cell(
         0, 4, "OFFICIAL-SENSITIVE. Confidential information about a child: do not forward."
     )
