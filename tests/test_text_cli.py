@@ -15,7 +15,9 @@ from pipeline.intake.poll import poll
 from tests.helpers import drop, masp, open_service
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-SENDER = '"[/x]"@elsewhere.example'
+# An address cannot hold markup any more (a quoted local part is refused at intake), so the
+# markup rides in the display name, the child's name, the filename and the subject.
+SENDER = "dee.x@elsewhere.example"
 NAME = "[bold]Dee [/x] Madeup"
 CHILD = "Robin [/x] Testcase"
 # Longer than a terminal line, so a console that wraps at 80 columns would break it.
