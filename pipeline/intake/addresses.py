@@ -20,6 +20,8 @@ from email.errors import NonASCIILocalPartDefect
 from email.headerregistry import AddressHeader
 from typing import Any
 
+from pipeline.text import clean_text
+
 # RFC 5322 atext: what a local part may hold without quotes.
 _ATEXT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -160,4 +162,4 @@ def _allowed(character: str) -> bool:
 def _name(display_name: str) -> str:
     # Bytes in an unknown charset come back as surrogates, which cannot be stored.
     text = display_name.encode("utf-8", "replace").decode("utf-8")
-    return " ".join(text.split())
+    return " ".join(clean_text(text).split())
