@@ -22,7 +22,8 @@ from pipeline.config import PanelConfig
 from pipeline.intake import answers
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import audit, enqueue
-from pipeline.outputs.invitation import Invitation, to_ics
+from pipeline.outputs.digest import age_on, initials
+from pipeline.outputs.invitation import Invitation, slot_uid, to_ics
 from pipeline.panel.jobs import Action, Job
 from pipeline.panel.meetings import Meeting, local_instant, upcoming
 from pipeline.panel.referrer_mail import referrer_draft
@@ -121,16 +122,32 @@ def unslotted_cases(app: App, session: Session, panel_id: str, meeting: datetime
     return [listed[c.case_id] for c in running_order(candidate(c) for c in listed.values())]
 
 
+def _summary(app: App, case: Case, slot: Slot) -> str:
+    """The calendar entry's title: the panel and minimal identifiers, never a name (SPEC §7)."""
+    fields = case.fields or {}
+    day = slot.meeting.astimezone(app.config.tz).date()
+    child = f"{initials(fields.get('child_name'))}, {age_on(fields.get('child_dob'), day)}"
+    return f"{app.config.panel(case.panel_id).name}: {case.reference} ({child})"
+
+
 def _invitation(app: App, case: Case, slot: Slot, cancelled: bool = False) -> FileAttachment:
-    domain = app.config.mailbox.address.rpartition("@")[2]
+    mailbox = app.config.mailbox
     invite = Invitation(
-        # Stable per case and meeting: a resent invitation updates the same calendar entry.
-        uid=f"slot.{case.reference}.{slot.meeting:%Y%m%dT%H%M}@{domain}",
+        # Stable per case and meeting, and signed: a resent invitation or a cancellation
+        # updates the same calendar entry, and a calendar program's answer proves its slot.
+        uid=slot_uid(
+            app.signer.key, mailbox.address.rpartition("@")[2], case.reference, slot.meeting
+        ),
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
-        summary=case.reference,
-        description=f"Panel timeslot for {case.reference}. Reply YES or NO to confirm.",
-        organizer=app.config.mailbox.address,
+        summary=_summary(app, case, slot),
+        description=(
+            f"Panel timeslot for {case.reference}. Accept or decline this invitation, "
+            "or reply YES or NO to the email it came with."
+        ),
+        location=app.config.panel(case.panel_id).meetings.place,
+        organizer=mailbox.address,
+        organizer_name=mailbox.display_name,
         attendee=case.referrer_email,
         stamp=app.clock.now(),
         # A calendar applies a change only if its sequence is higher than the one it holds.
@@ -168,7 +185,8 @@ def withdraw(app: App, session: Session, case: Case) -> tuple[str, tuple[FileAtt
 
 def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     """Email the referrer their slot, with the invitation, asking them to confirm."""
-    context = answers.case_context(app, case, []) | slot_times(app, slot)
+    place = app.config.panel(case.panel_id).meetings.place
+    context = answers.case_context(app, case, []) | slot_times(app, slot) | {"place": place}
     attachment = _invitation(app, case, slot)
     draft = referrer_draft(
         session, case, f"timeslot:slot:{slot.id}", "timeslot", context, (attachment,)
