@@ -41,6 +41,8 @@ def _one_line(value: str) -> str:
     return value.strip()
 
 
+# The Government Security Classification for personal data about children.
+DEFAULT_MARKING = "OFFICIAL-SENSITIVE"
 # One line of printable text, trimmed: what a document header, a calendar field or an email
 # line can carry as it is.
 OneLine = AfterValidator(_one_line)
@@ -196,7 +198,7 @@ class PackConfig(Frozen):
     soffice: str = "soffice"
     convert_seconds: float = Field(120.0, gt=0)
     # The Government Security Classification marking printed on agendas and packs.
-    protective_marking: Annotated[str, Field(max_length=80), OneLine] = "OFFICIAL-SENSITIVE"
+    protective_marking: Annotated[str, Field(max_length=80), OneLine] = DEFAULT_MARKING
 
     @field_validator("protective_marking")
     @classmethod
