@@ -68,6 +68,9 @@ def test_the_invitation_has_a_place_a_title_and_london_times(tmp_path: Path) -> 
     assert attendee.params["PARTSTAT"] == "NEEDS-ACTION" and attendee.params["RSVP"] == "TRUE"
     assert str(event["ORGANIZER"]) == "mailto:panel@example.org"
     assert int(event["SEQUENCE"]) == 0
+    # iMIP (RFC 6047): the part says it is an invitation, so mail programs offer Accept.
+    [part] = [p for p in mail.message.walk() if (p.get_filename() or "").endswith(".ics")]
+    assert part.get_content_type() == "text/calendar" and part.get_param("method") == "REQUEST"
     # The email says where, too.
     assert PLACE in mail.text()
     app.close()

@@ -195,6 +195,8 @@ def test_a_case_declined_after_its_slot_loses_it_and_the_invitation_is_cancelled
     assert declined.attachment_names() == [f"{reference}-timeslot.ics"]
     cancel, invite = ics_of(declined), ics_of(offer)
     assert "METHOD:CANCEL" in cancel and ics_field(cancel, "STATUS") == "CANCELLED"
+    [part] = [p for p in declined.message.walk() if (p.get_filename() or "").endswith(".ics")]
+    assert part.get_param("method") == "CANCEL"
     # The same event, at a higher sequence: the calendar removes the entry it holds.
     assert ics_field(cancel, "UID") == ics_field(invite, "UID")
     assert int(ics_field(cancel, "SEQUENCE")) > int(ics_field(invite, "SEQUENCE"))

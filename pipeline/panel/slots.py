@@ -31,7 +31,9 @@ from pipeline.store.models import Case, JobRun, Slot
 
 # A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
 FOLLOW_UP_FLAG = "follow-up"
-CALENDAR = "text/calendar"
+# iMIP (RFC 6047): the part's method must be the calendar's, so mail programs offer
+# Accept / Decline for an invitation and remove the entry for a cancellation.
+CALENDAR = "text/calendar; charset=utf-8; method={method}"
 
 
 # --- Deciding: pure -----------------------------------------------------------------------
@@ -153,7 +155,10 @@ def _invitation(app: App, case: Case, slot: Slot, cancelled: bool = False) -> Fi
         # A calendar applies a change only if its sequence is higher than the one it holds.
         sequence=1 if cancelled else 0,
     )
-    return FileAttachment(f"{case.reference}-timeslot.ics", CALENDAR, to_ics(invite, cancelled))
+    method = "CANCEL" if cancelled else "REQUEST"
+    return FileAttachment(
+        f"{case.reference}-timeslot.ics", CALENDAR.format(method=method), to_ics(invite, cancelled)
+    )
 
 
 def slot_times(app: App, slot: Slot) -> dict[str, str]:
