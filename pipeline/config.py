@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from dateutil.rrule import rrulestr
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,6 +38,22 @@ SECRET_ENV: dict[str, tuple[str, ...]] = {
 }
 
 Email = Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError(
+            "must be one line of plain text, without line breaks or control characters"
+        )
+    return value.strip()
+
+
+# The Government Security Classification for personal data about children.
+DEFAULT_MARKING = "OFFICIAL-SENSITIVE"
+# One line of printable text, trimmed: what a document header, a calendar field or an email
+# line can carry as it is.
+OneLine = AfterValidator(_one_line)
 
 
 class Frozen(BaseModel):
@@ -99,6 +117,8 @@ class MeetingsConfig(Frozen):
     time: dt.time
     add: tuple[dt.date, ...] = ()
     cancel: tuple[dt.date, ...] = ()
+    # Where the panel meets; the timeslot invitation's LOCATION. Empty: not said.
+    place: Annotated[str, Field(max_length=200), OneLine] = ""
 
     @field_validator("rrule")
     @classmethod
@@ -206,6 +226,15 @@ class PackConfig(Frozen):
     max_email_bytes: int = Field(20_000_000, ge=100_000)
     soffice: str = "soffice"
     convert_seconds: float = Field(120.0, gt=0)
+    # The Government Security Classification marking printed on agendas and packs.
+    protective_marking: Annotated[str, Field(max_length=80), OneLine] = DEFAULT_MARKING
+
+    @field_validator("protective_marking")
+    @classmethod
+    def _marking_given(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be empty: documents about children carry a marking")
+        return value
 
 
 class RetentionConfig(Frozen):

@@ -109,11 +109,12 @@ def test_agenda_as_word_and_pdf_never_names_the_child(tmp_path: Path) -> None:
         agenda = build_agenda(app, session, "masp", MEETING)
     docx_path, pdf_path = write_agenda(app, agenda)
     word = WordDocument(io.BytesIO(app.files.read(docx_path)))
-    word_text = "\n".join(p.text for p in word.paragraphs)
+    cells = (cell.text for table in word.tables for row in table.rows for cell in row.cells)
+    word_text = "\n".join([*(p.text for p in word.paragraphs), *cells])
     with pdfplumber.open(app.files.absolute(pdf_path)) as pdf:
         pdf_text = "\n".join(page.extract_text() or "" for page in pdf.pages)
     for text in (word_text, pdf_text):
-        assert "MASP-2026-0001" in text and "R.T., age 9" in text and "Chair: C Chair" in text
+        assert "MASP-2026-0001" in text and "R.T." in text and "Chair: C Chair" in text
         assert "OFFICIAL-SENSITIVE" in text
         assert not any(name.split()[1] in text for name in NAMES)
     app.close()

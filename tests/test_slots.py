@@ -139,8 +139,8 @@ def test_slot_emails_go_at_the_notice_time_exactly_once_with_an_invitation(
     assert "METHOD:REQUEST" in ics and ics.endswith("END:VCALENDAR\r\n")
     assert ics_field(ics, "DTSTART") == "20261208T100000Z"
     assert ics_field(ics, "DTEND") == "20261208T103000Z"
-    assert ics_field(ics, "SUMMARY") == reference
-    assert ics_field(ics, "ORGANIZER") == "mailto:panel@example.org"
+    assert ics_field(ics, "SUMMARY") == f"Multi Agency Support Panel: {reference} (R.T.\\, age 10)"
+    assert ics_field(ics, "ORGANIZER").endswith(":mailto:panel@example.org")
     assert "Robin" not in ics
     with app.store.session() as session:
         [slot] = session.scalars(select(Slot))
@@ -195,6 +195,8 @@ def test_a_case_declined_after_its_slot_loses_it_and_the_invitation_is_cancelled
     assert declined.attachment_names() == [f"{reference}-timeslot.ics"]
     cancel, invite = ics_of(declined), ics_of(offer)
     assert "METHOD:CANCEL" in cancel and ics_field(cancel, "STATUS") == "CANCELLED"
+    [part] = [p for p in declined.message.walk() if (p.get_filename() or "").endswith(".ics")]
+    assert part.get_param("method") == "CANCEL"
     # The same event, at a higher sequence: the calendar removes the entry it holds.
     assert ics_field(cancel, "UID") == ics_field(invite, "UID")
     assert int(ics_field(cancel, "SEQUENCE")) > int(ics_field(invite, "SEQUENCE"))
@@ -251,7 +253,9 @@ def test_a_reply_with_documents_is_still_filed_as_documents(tmp_path: Path) -> N
     app.close()
 
 
-def test_a_calendar_programs_decline_is_recorded_as_no(tmp_path: Path) -> None:
+def test_english_subject_words_alone_are_not_an_answer(tmp_path: Path) -> None:
+    # "Declined: REF" with neither the calendar's iTIP answer nor our thread proves nothing
+    # (anyone can write it): a person reads it. Calendar answers: test_documents_attendance.
     app = approved_case(tmp_path)
     app = at_time(tmp_path, app, NOTICE)
     tick_only(app, slot_jobs)
@@ -264,7 +268,9 @@ def test_a_calendar_programs_decline_is_recorded_as_no(tmp_path: Path) -> None:
     answer(app, declined)
     with app.store.session() as session:
         [slot] = session.scalars(select(Slot))
-        assert slot.attendance == "no"
+        assert slot.attendance is None
+    [notice] = to(app, "admin@example.org")
+    assert reference in notice.subject and "needs reading" in notice.subject
     app.close()
 
 

@@ -68,6 +68,7 @@ CONTEXT = {
     "reason": "The family already has a Child in Need plan.",
     "slot_start": "10:00",
     "slot_end": "10:30",
+    "place": "Committee Room 2, Civic Centre",
     "withdrawn_slot": "10:00 to 10:30",
     "refused_addresses": ["someone@school.example.org"],
     "partial": False,

@@ -109,8 +109,12 @@ def _subject(value: str) -> str | Header:
 
 
 def _attachment(item: FileAttachment) -> MIMEBase:
-    maintype, _, subtype = item.content_type.partition("/")
+    # A type may carry parameters: an invitation is "text/calendar; method=REQUEST" (RFC 6047).
+    media, *parameters = (piece.strip() for piece in item.content_type.split(";"))
+    maintype, _, subtype = media.partition("/")
     part = MIMEBase(maintype, subtype or "octet-stream")
+    for key, _, value in (piece.partition("=") for piece in parameters if "=" in piece):
+        part.set_param(key.strip(), value.strip().strip('"'))
     part.set_payload(item.data)
     encoders.encode_base64(part)
     # RFC 2231 names keep accents readable in every mail program.

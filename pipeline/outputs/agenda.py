@@ -11,11 +11,17 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from docx import Document as WordDocument
+from docx.enum.section import WD_ORIENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,9 +38,33 @@ from pipeline.store.files import ensure_private_dir
 from pipeline.store.models import Case, Slot
 from pipeline.text import clean_text
 
-MARKING = "OFFICIAL-SENSITIVE: contains personal data about children"
 # Pages of the pack a case occupies, by reference: (first, last), 1-based.
 PageRanges = Mapping[str, tuple[int, int]]
+CASES_TITLE = "3. Cases presented"
+# The cases table: its columns, and their widths on A4 within 15 mm side margins (180 mm in
+# all). Each fits its longest word at 9 pt even in DejaVu Sans, the widest font LibreOffice may
+# substitute for Arial, so a reference or a time is never broken across lines.
+CASE_COLUMNS = ("Time", "Reference", "Initials", "Age", "Request", "Referred by", "Notes")
+COLUMN_WIDTHS_MM = (25, 32, 17, 18, 38, 27, 23)
+A4_MM = (210, 297)
+SIDE_MARGIN_MM, END_MARGIN_MM = 15, 20
+# A sans-serif font every Word installation has (UK public-sector guidance prefers one).
+FONT = "Arial"
+STYLES = ("Normal", "Title", "Heading 1", "Table Grid")
+# python-docx's template says a Mac Word wrote it: the document says what did.
+APP_PROPERTIES = (
+    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"'
+    b' xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+    b"<Application>MASP pipeline</Application><DocSecurity>0</DocSecurity>"
+    b"<LinksUpToDate>false</LinksUpToDate><SharedDoc>false</SharedDoc>"
+    b"<HyperlinksChanged>false</HyperlinksChanged></Properties>"
+)
+
+
+def marking_line(marking: str) -> str:
+    """The protective marking as a sentence, for the agenda's and the pack's first page."""
+    return f"{marking}: contains personal data about children"
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,21 @@ class AgendaItem:
     slot: str | None
     section20: bool
     unscreened: bool
+
+    def cells(self) -> tuple[str, ...]:
+        """The case's row in the agenda's table, in the order of CASE_COLUMNS."""
+        notes = ["Section 20 emergency"] if self.section20 else []
+        notes += ["unscreened"] if self.unscreened else []
+        age = self.age.removeprefix("age ")
+        return (
+            self.slot or "—",
+            self.reference,
+            self.initials,
+            age,
+            self.request,
+            self.agency or "",
+            "; ".join(notes),
+        )
 
     def summary(self) -> str:
         parts = [self.reference, f"{self.initials}, {self.age}", self.request]
@@ -71,6 +116,9 @@ class Agenda:
     chair: str
     quarterly: bool
     items: tuple[AgendaItem, ...]
+    title: str
+    place: str
+    marking: str
 
     @property
     def references(self) -> list[str]:
@@ -166,6 +214,9 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
         chair=app.config.people.chair.name,
         quarterly=is_quarterly(panel, day),
         items=tuple(items),
+        title=f"{panel.name} agenda — {day:%A} {day.day} {day:%B %Y}",
+        place=panel.meetings.place,
+        marking=app.config.pack.protective_marking,
     )
 
 
@@ -182,7 +233,7 @@ def sections(agenda: Agenda) -> list[tuple[str, list[tuple[str, str | None]]]]:
         # Follow-ups come from recorded decisions (R13, R14), which a later issue adds.
         ("1. Follow-up actions from previous cases", [("None.", None)]),
         ("2. Pre-discussion of issues raised", [("Issues raised by members.", None)]),
-        ("3. Cases presented", cases or [("No cases are listed for this meeting.", None)]),
+        (CASES_TITLE, cases or [("No cases are listed for this meeting.", None)]),
     ]
     if agenda.quarterly:
         summary = "Summary data, referral trends, demand and outcomes of the previous quarter."
@@ -191,7 +242,13 @@ def sections(agenda: Agenda) -> list[tuple[str, list[tuple[str, str | None]]]]:
 
 
 def heading_lines(agenda: Agenda) -> list[str]:
-    return [f"Meeting: {agenda.meeting}", f"Chair: {agenda.chair}", MARKING]
+    place = [f"Place: {agenda.place}"] if agenda.place else []
+    return [
+        f"Meeting: {agenda.meeting}",
+        *place,
+        f"Chair: {agenda.chair}",
+        marking_line(agenda.marking),
+    ]
 
 
 def agenda_lines(agenda: Agenda, pages: PageRanges | None = None) -> list[Line]:
@@ -210,14 +267,127 @@ def agenda_lines(agenda: Agenda, pages: PageRanges | None = None) -> list[Line]:
     return lines
 
 
-def agenda_docx(agenda: Agenda) -> bytes:
-    """The agenda as a Word document the administrator can edit before the meeting."""
+def _field(paragraph: Any, instruction: str) -> None:
+    """A Word field (PAGE, NUMPAGES) that Word and LibreOffice fill in on each page."""
+    for kind, text in (("begin", None), (None, instruction), ("separate", None), ("end", None)):
+        run = paragraph.add_run()
+        if kind is None:
+            code = OxmlElement("w:instrText")
+            code.set(qn("xml:space"), "preserve")
+            code.text = f" {text} "
+            run._r.append(code)
+        else:
+            mark = OxmlElement("w:fldChar")
+            mark.set(qn("w:fldCharType"), kind)
+            run._r.append(mark)
+        if kind == "separate":
+            paragraph.add_run("1")
+
+
+def _marked(part: Any, marking: str) -> Any:
+    """The header or footer's first paragraph, holding the marking, centred and bold."""
+    part.is_linked_to_previous = False
+    paragraph = part.paragraphs[0]
+    paragraph.text = ""
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paragraph.add_run(marking).bold = True
+    return paragraph
+
+
+def _fonts(document: Any) -> None:
+    """One font throughout, in place of the template's theme fonts."""
+    for name in STYLES:
+        fonts = document.styles[name].element.get_or_add_rPr().get_or_add_rFonts()
+        for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            fonts.attrib.pop(qn(theme), None)
+        document.styles[name].font.name = FONT
+
+
+def _page_setup(document: Any, marking: str) -> None:
+    """A4 portrait with 20 mm margins, the marking above and below every page of every section."""
+    for section in document.sections:
+        section.orientation = WD_ORIENT.PORTRAIT
+        section.page_width, section.page_height = Mm(A4_MM[0]), Mm(A4_MM[1])
+        section.left_margin = section.right_margin = Mm(SIDE_MARGIN_MM)
+        section.top_margin = section.bottom_margin = Mm(END_MARGIN_MM)
+        section.header_distance = section.footer_distance = Mm(10)
+        _marked(section.header, marking)
+        _marked(section.footer, marking)
+        numbers = section.footer.add_paragraph()
+        numbers.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        numbers.add_run("Page ")
+        _field(numbers, "PAGE")
+        numbers.add_run(" of ")
+        _field(numbers, "NUMPAGES")
+
+
+def _properties(document: Any, agenda: Agenda, made_at: datetime) -> None:
+    """Title, author and dates of this agenda, replacing every value python-docx's template has."""
+    properties = document.core_properties
+    properties.title = agenda.title
+    properties.subject = f"{agenda.panel_name} agenda"
+    # The panel, not a person: the document is the panel's, whoever administers it this year.
+    properties.author = properties.last_modified_by = agenda.panel_name
+    properties.created = properties.modified = made_at.astimezone(UTC)
+    properties.category = agenda.marking
+    properties.comments = properties.keywords = ""
+    properties.language = "en-GB"
+    properties.revision = 1
+    package = document.part.package
+    for rid, relationship in list(package.rels.items()):
+        # The template's thumbnail is a picture of some other document.
+        if relationship.reltype == RELATIONSHIP_TYPE.THUMBNAIL:
+            package.rels.pop(rid)
+    for part in package.iter_parts():
+        if part.partname == "/docProps/app.xml":
+            # python-docx has no API for the extended properties; the part is plain bytes.
+            part._blob = APP_PROPERTIES
+
+
+def _row(table: Any, values: tuple[str, ...], header: bool = False) -> None:
+    row = table.add_row()
+    properties = row._tr.get_or_add_trPr()
+    # No case is split across two pages; the header row is repeated at the top of each page.
+    properties.append(OxmlElement("w:cantSplit"))
+    if header:
+        properties.append(OxmlElement("w:tblHeader"))
+    for cell, value, width in zip(row.cells, values, COLUMN_WIDTHS_MM, strict=True):
+        cell.width = Mm(width)
+        run = cell.paragraphs[0].add_run(value)
+        run.bold = header
+        run.font.size = Pt(9)
+
+
+def _case_table(document: Any, items: tuple[AgendaItem, ...]) -> None:
+    """The cases as a Word table: one row each, with the header repeated on every page."""
+    table = document.add_table(rows=0, cols=len(CASE_COLUMNS))
+    table.style = "Table Grid"
+    table.autofit = False
+    for column, width in zip(table.columns, COLUMN_WIDTHS_MM, strict=True):
+        column.width = Mm(width)
+    _row(table, CASE_COLUMNS, header=True)
+    for item in items:
+        _row(table, item.cells())
+
+
+def agenda_docx(agenda: Agenda, made_at: datetime) -> bytes:
+    """The agenda as a Word document the administrator can edit before the meeting.
+
+    `made_at` (the service's clock) dates it; it is not part of the agenda, whose contents
+    alone decide whether a pack is reissued.
+    """
     document = WordDocument()
+    _fonts(document)
+    _page_setup(document, agenda.marking)
+    _properties(document, agenda, made_at)
     document.add_heading(f"{agenda.panel_name}: agenda", level=0)
     for text in heading_lines(agenda):
         document.add_paragraph(text)
     for title, entries in sections(agenda):
         document.add_heading(title, level=1)
+        if title == CASES_TITLE and agenda.items:
+            _case_table(document, agenda.items)
+            continue
         for text, _ in entries:
             document.add_paragraph(text, style="List Bullet")
     buffer = io.BytesIO()
@@ -243,7 +413,7 @@ def docx_to_pdf(app: App, data: bytes) -> bytes:
 
 def write_agenda(app: App, agenda: Agenda) -> tuple[str, str]:
     """Store the agenda as .docx and PDF; return both paths under data_dir."""
-    data = agenda_docx(agenda)
+    data = agenda_docx(agenda, app.clock.now())
     _, docx_path = app.files.put("agendas", data, ".docx")
     _, pdf_path = app.files.put("agendas", docx_to_pdf(app, data), ".pdf")
     return docx_path, pdf_path

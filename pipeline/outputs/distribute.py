@@ -147,7 +147,7 @@ def _attachments(
 ) -> list[FileAttachment]:
     budget = attachment_budget(app)
     name = _base_name(pack, app)
-    stamped = stamp(rendered.data, recipient.name)
+    stamped = stamp(rendered.data, recipient.name, marking=inputs.agenda.marking)
     parts = split(stamped, rendered.sections, budget)
     pdfs = [
         FileAttachment(
@@ -159,7 +159,7 @@ def _attachments(
     # The agenda on its own too (R11): as Word, for people who annotate it, and as the PDF
     # pages that open the pack, with its page ranges and the recipient's stamp.
     agenda = [
-        FileAttachment(f"{name}-agenda.docx", DOCX, agenda_docx(inputs.agenda)),
+        FileAttachment(f"{name}-agenda.docx", DOCX, agenda_docx(inputs.agenda, app.clock.now())),
         FileAttachment(
             f"{name}-agenda.pdf", PDF, section_pdf(stamped, rendered.sections, "Agenda")
         ),

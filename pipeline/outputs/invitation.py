@@ -1,14 +1,30 @@
-"""An iCalendar (RFC 5545) invitation for a referrer's timeslot, written by hand.
+"""An iCalendar (RFC 5545) invitation for a referrer's timeslot, and its identity (the UID).
 
-The event's summary is the case reference only (SPEC §7): calendars are shared and synced
-to phones, so nothing about the child goes into one. Times are written in UTC so no
-calendar program has to know the panel's time zone rules.
+Written with the `icalendar` library. Times are in UTC, which every calendar program places
+right without knowing the panel's time zone rules: a single event needs no VTIMEZONE, and
+Outlook reads generated VTIMEZONEs (dates rather than yearly rules) unreliably. The summary
+carries minimal identifiers only (reference, initials, age: SPEC §7): calendars are shared and
+synced to phones.
+
+The UID is signed (an HMAC with the installation's key) and names the case and the meeting, so
+a calendar program's answer (an iTIP REPLY echoes the UID) proves which slot it is for, and a
+cancellation reuses it to remove the same entry.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import icalendar
+
+_UID = re.compile(
+    r"^masp-slot\.([A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,6})\.(\d{8}T\d{4}Z)\.([0-9a-f]{16})@[^@\s]+$"
+)
+_STAMP = "%Y%m%dT%H%MZ"
 
 
 @dataclass(frozen=True)
@@ -18,57 +34,74 @@ class Invitation:
     ends_at: datetime
     summary: str
     description: str
+    location: str
     organizer: str
+    organizer_name: str
     attendee: str
     stamp: datetime
     sequence: int = 0
 
 
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+@dataclass(frozen=True)
+class SlotIdentity:
+    """What a verified UID names: the case and the meeting (UTC) the slot is at."""
+
+    reference: str
+    meeting: datetime
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+def _uid_signature(key: bytes, reference: str, stamp: str) -> str:
+    digest = hmac.new(key, f"slot-uid:{reference}:{stamp}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
 
 
-def _fold(line: str) -> str:
-    """RFC 5545 §3.1: lines longer than 75 octets continue on the next line after a space."""
-    data = line.encode()
-    parts: list[bytes] = []
-    while len(data) > 75:
-        cut = 75 if not parts else 74
-        # Never split a UTF-8 character: step back to the start of one.
-        while cut > 0 and (data[cut] & 0xC0) == 0x80:
-            cut -= 1
-        parts.append(data[:cut])
-        data = data[cut:]
-    parts.append(data)
-    return "\r\n ".join(part.decode() for part in parts)
+def slot_uid(key: bytes, domain: str, reference: str, meeting: datetime) -> str:
+    """The UID of a case's invitation to a meeting: the same every time it is written."""
+    stamp = meeting.astimezone(UTC).strftime(_STAMP)
+    return f"masp-slot.{reference}.{stamp}.{_uid_signature(key, reference, stamp)}@{domain}"
+
+
+def read_slot_uid(key: bytes, uid: str) -> SlotIdentity | None:
+    """The case and meeting a UID of ours names, or None if it is not ours or is forged."""
+    match = _UID.match(uid.strip())
+    if match is None:
+        return None
+    reference, stamp, signature = match.groups()
+    if not hmac.compare_digest(signature, _uid_signature(key, reference, stamp)):
+        return None
+    meeting = datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
+    return SlotIdentity(reference, meeting)
+
+
+def _event(invite: Invitation, cancelled: bool) -> icalendar.Event:
+    event = icalendar.Event()
+    event.add("uid", invite.uid)
+    event.add("sequence", invite.sequence)
+    event.add("dtstamp", invite.stamp.astimezone(UTC))
+    event.add("dtstart", invite.starts_at.astimezone(UTC))
+    event.add("dtend", invite.ends_at.astimezone(UTC))
+    event.add("summary", invite.summary)
+    event.add("description", invite.description)
+    if invite.location:
+        event.add("location", invite.location)
+    organizer = icalendar.vCalAddress(f"mailto:{invite.organizer}")
+    organizer.params["CN"] = invite.organizer_name
+    event.add("organizer", organizer)
+    attendee = icalendar.vCalAddress(f"mailto:{invite.attendee}")
+    attendee.params.update(ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE")
+    event.add("attendee", attendee)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    return event
 
 
 def to_ics(invite: Invitation, cancelled: bool = False) -> bytes:
-    """The invitation as an iCalendar file with CRLF line endings: METHOD:REQUEST, or with
+    """The invitation as an iCalendar file (CRLF line endings): METHOD:REQUEST, or with
     `cancelled` METHOD:CANCEL, which takes the same event (by UID) out of the calendar."""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//MASP pipeline//Panel timeslots//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:CANCEL" if cancelled else "METHOD:REQUEST",
-        "BEGIN:VEVENT",
-        f"UID:{invite.uid}",
-        f"SEQUENCE:{invite.sequence}",
-        f"DTSTAMP:{_utc(invite.stamp)}",
-        f"DTSTART:{_utc(invite.starts_at)}",
-        f"DTEND:{_utc(invite.ends_at)}",
-        f"SUMMARY:{_escape(invite.summary)}",
-        f"DESCRIPTION:{_escape(invite.description)}",
-        f"ORGANIZER:mailto:{invite.organizer}",
-        f"ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{invite.attendee}",
-        "STATUS:CANCELLED" if cancelled else "STATUS:CONFIRMED",
-        "TRANSP:OPAQUE",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode()
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//MASP pipeline//Panel timeslots//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "CANCEL" if cancelled else "REQUEST")
+    calendar.add_component(_event(invite, cancelled))
+    return bytes(calendar.to_ical())

@@ -22,9 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.config import DEFAULT_MARKING
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind
 from pipeline.outbox.queue import audit
-from pipeline.outputs.agenda import MARKING, Agenda, agenda_lines, build_agenda
+from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
 from pipeline.outputs.convert import convert_documents
 from pipeline.outputs.fonts import faces
 from pipeline.outputs.pdftext import Line, add_text_pages, count_pages, saved
@@ -182,7 +183,7 @@ def _front_lines(inputs: PackInputs, version: int, partial: bool) -> list[Line]:
         Line(f"Meeting pack, version {version}", size=14, space=6),
         Line(f"Meeting: {agenda.meeting}", space=12),
         Line(f"Chair: {agenda.chair}"),
-        Line(MARKING, size=12, bold=True, space=16),
+        Line(marking_line(agenda.marking), size=12, bold=True, space=16),
         Line(
             "This copy is for its named recipient only: do not forward, print or keep it "
             "after the meeting.",
@@ -376,12 +377,12 @@ def _upright(page: pikepdf.Page) -> tuple[tuple[float, ...], float, float]:
     return (1, 0, 0, 1, x0, y0), width, height
 
 
-def stamp(data: bytes, name: str) -> bytes:
+def stamp(data: bytes, name: str, *, marking: str = DEFAULT_MARKING) -> bytes:
     """A copy with "Page x of y" and the recipient's name on every page (R12)."""
     face = faces().regular
     with pikepdf.open(io.BytesIO(data)) as pdf:
         total = len(pdf.pages)
-        top = f"Copy for {name}. {MARKING}"
+        top = f"Copy for {name}. {marking_line(marking)}"
         font = face.font(pdf, f"{top} Page of 0123456789")
         copy_for = face.encode(top)
         # The page's own drawing is wrapped in q … Q so none of its state leaks into the stamp.

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from pipeline.config import DEFAULT_MARKING
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.documents.parsing import stored_value
@@ -175,8 +176,8 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def render_summary(facts: SummaryFacts, created: datetime) -> bytes:
-    """The summary as PDF bytes: always exactly one A4 page."""
+def render_summary(facts: SummaryFacts, created: datetime, marking: str = DEFAULT_MARKING) -> bytes:
+    """The summary as PDF bytes: always exactly one A4 page, under the protective marking."""
     page = _Page(created)
     page.pdf.set_title(f"{facts.reference} case summary")
     page.heading(f"{facts.reference} - case summary for screening", 15)
@@ -198,7 +199,5 @@ def render_summary(facts: SummaryFacts, created: datetime) -> bytes:
         page.items(facts.flags)
     page.pdf.set_y(-24)
     page.font("", 8)
-    page.pdf.multi_cell(
-        0, 4, "OFFICIAL-SENSITIVE. Confidential information about a child: do not forward."
-    )
+    page.pdf.multi_cell(0, 4, f"{marking}. Confidential information about a child: do not forward.")
     return bytes(page.pdf.output())

@@ -1,32 +1,33 @@
 """R10: a referrer's answer to their timeslot email — will they attend? — recorded, not answered.
 
-Only a clear yes or no counts, from the case's referrer, in reply to the timeslot email (or a
-calendar program's Accepted/Declined answer to the invitation). A reply with documents is
-always left to intake, which files them: nothing a referrer sends is lost to this handler.
+Two kinds of answer count, and only from the case's referrer:
+- a calendar program's answer to the invitation (an iTIP REPLY, read by `itip`): the UID,
+  which we signed, names the case and the meeting, and the referrer's own ATTENDEE line says
+  ACCEPTED, DECLINED or TENTATIVE, in whatever language the subject is written;
+- a clear YES or NO typed in reply to the timeslot email (proven by our signed Message-ID).
+
+A calendar answer that does not pass (forged UID, someone else's answer, a stranger's) is not
+recorded, and the administrator is told. A reply with documents is always left to intake,
+which files them: nothing a referrer sends is lost to this handler.
 """
 
 from __future__ import annotations
+
+import logging
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.intake.mime import Attachment, ParsedEmail
-from pipeline.outbox.queue import audit
-from pipeline.panel.reply_text import is_calendar_answer, parse_attendance
-from pipeline.store.models import Case, Message, OutboxItem, Slot
+from pipeline.intake.mime import ParsedEmail
+from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.outputs.invitation import read_slot_uid
+from pipeline.panel.itip import ANSWERS, CalendarReply, find_reply, is_calendar
+from pipeline.panel.reply_text import parse_attendance
+from pipeline.store.models import PURGED, Case, Message, OutboxItem, Slot
 
-
-def _is_calendar(attachment: Attachment) -> bool:
-    # A calendar program's answer carries the invitation back: that is not a document.
-    return attachment.declared_type.lower().startswith(
-        "text/calendar"
-    ) or attachment.filename.lower().endswith(".ics")
-
-
-def _from_referrer(parsed: ParsedEmail, case: Case) -> bool:
-    senders = {parsed.from_address.lower(), (parsed.reply_to or "").lower()}
-    return case.referrer_email.lower() in senders
+log = logging.getLogger(__name__)
 
 
 def current_slot(app: App, session: Session, case: Case) -> Slot | None:
@@ -55,21 +56,124 @@ def answers_timeslot(session: Session, parsed: ParsedEmail, slot: Slot) -> bool:
     return ours is not None and ours in (*parsed.in_reply_to, *parsed.references)
 
 
-def take_reply(
+def _from_referrer(parsed: ParsedEmail, case: Case) -> bool:
+    # The From address only: a Reply-To naming the referrer is anyone's to write.
+    return parsed.from_address.lower() == case.referrer_email.lower()
+
+
+def _record(
+    app: App, session: Session, row: Message, case: Case, slot: Slot, answer: str, via: str
+) -> None:
+    slot.attendance, slot.attendance_at = answer, app.clock.now()
+    row.category, row.case_id = "attendance", case.id
+    audit(session, app, case, "attendance", answer=answer, slot=slot.id, ledger=row.id, via=via)
+
+
+# --- Calendar answers (iTIP) ----------------------------------------------------------------
+
+
+def _invited_case(app: App, session: Session, reply: CalendarReply) -> tuple[Case, Slot] | None:
+    """The case and slot a REPLY's UID names, when the UID is ours and both still exist."""
+    identity = read_slot_uid(app.signer.key, reply.uid)
+    if identity is None:
+        return None
+    case = session.scalar(select(Case).where(Case.reference == identity.reference))
+    if case is None or PURGED in case.flags:
+        return None
+    slot = session.scalar(
+        select(Slot).where(Slot.case_id == case.id, Slot.meeting == identity.meeting)
+    )
+    return None if slot is None or slot.notified_at is None else (case, slot)
+
+
+def calendar_refusal(
+    sender: str, reply: CalendarReply, referrer: str, meeting: datetime, now: datetime
+) -> str | None:
+    """Why a calendar answer to a referrer's invitation must not count (a rule), or None.
+
+    Both the email and the answer in it must be the referrer's: a colleague who was forwarded
+    the invitation, or anyone writing the referrer's address as an attendee, answers for
+    nobody.
+    """
+    if sender.lower() != referrer.lower():
+        return "not from the referrer"
+    partstat = reply.partstats.get(referrer.lower())
+    if partstat is None:
+        return "the answer is not the referrer's"
+    if partstat not in ANSWERS:
+        return f"no answer in it ({partstat})"
+    if meeting <= now:
+        return "the meeting has started"
+    return None
+
+
+def _refuse(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
+) -> None:
+    row.category = "attendance_refused"
+    audit(session, app, case, "attendance-refused", why=why, ledger=row.id)
+    log.warning("calendar answer not recorded (%s): ledger id %d", why, row.id)
+    context = {
+        "reference": case.reference if case else "an unknown case",
+        "why": why,
+        "sender": parsed.from_address,
+        "subject": parsed.subject,
+        "ledger_id": row.id,
+        "panel_address": app.config.mailbox.address,
+    }
+    draft = staff_draft(
+        app, f"attendance-alert:message:{row.id}", "attendance_alert", context, case
+    )
+    enqueue(app, session, draft)
+
+
+def _take_calendar_answer(
+    app: App,
+    session: Session,
+    row: Message,
+    parsed: ParsedEmail,
+    case: Case | None,
+    reply: CalendarReply,
+) -> None:
+    invited = _invited_case(app, session, reply)
+    if invited is None:
+        _refuse(app, session, row, parsed, case, "not an invitation of ours")
+        return
+    target, slot = invited
+    why = calendar_refusal(
+        parsed.from_address, reply, target.referrer_email, slot.meeting, app.clock.now()
+    )
+    if why is not None:
+        _refuse(app, session, row, parsed, target, why)
+        return
+    answer = ANSWERS[reply.partstats[target.referrer_email.lower()]]
+    _record(app, session, row, target, slot, answer, via="calendar")
+
+
+# --- Typed answers ----------------------------------------------------------------------------
+
+
+def _take_text_answer(
     app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
 ) -> bool:
-    """Reply handler: records a clear yes/no to the timeslot; anything else goes to intake."""
     if case is None or not _from_referrer(parsed, case):
-        return False
-    if any(not _is_calendar(a) for a in parsed.attachments):
         return False
     slot = current_slot(app, session, case)
     answer = parse_attendance(parsed.subject, parsed.body_text)
-    if slot is None or answer is None:
+    if slot is None or answer is None or not answers_timeslot(session, parsed, slot):
         return False
-    if not answers_timeslot(session, parsed, slot) and not is_calendar_answer(parsed.subject):
-        return False
-    slot.attendance, slot.attendance_at = answer, app.clock.now()
-    row.category = "attendance"
-    audit(session, app, case, "attendance", answer=answer, slot=slot.id, ledger=row.id)
+    _record(app, session, row, case, slot, answer, via="email")
     return True
+
+
+def take_reply(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
+) -> bool:
+    """Reply handler: takes every calendar answer and a clear typed yes/no; else intake files it."""
+    if any(not is_calendar(a) for a in parsed.attachments):
+        return False
+    reply = find_reply(parsed.attachments)
+    if reply is not None:
+        _take_calendar_answer(app, session, row, parsed, case, reply)
+        return True
+    return _take_text_answer(app, session, row, parsed, case)

@@ -35,7 +35,8 @@ _NO = re.compile(
     r"can(?:'|no)t (?:attend|make it|come)|cannot (?:attend|make it|come))\b",
     re.IGNORECASE,
 )
-# Calendar programs answer an invitation with these subject prefixes (RFC 5546 replies).
+# English calendar programs prefix their answer's subject so; in the thread of the timeslot
+# email it reads as a typed answer. (The answer itself is read from the iTIP REPLY: `itip`.)
 _CALENDAR_SUBJECT = re.compile(r"^\s*(accepted|declined|tentative)\s*:", re.IGNORECASE)
 
 
@@ -91,11 +92,6 @@ def parse_decision(body: str) -> Decision | None:
             reason_lines.append(line)
     reason = "\n".join(part for part in reason_lines if part)
     return Decision(verb, reason, coopt)
-
-
-def is_calendar_answer(subject: str) -> bool:
-    """A calendar program's answer to our invitation ('Accepted: …', 'Declined: …')."""
-    return _CALENDAR_SUBJECT.match(subject) is not None
 
 
 def parse_attendance(subject: str, body: str) -> str | None:

@@ -133,8 +133,9 @@ def _attachments(app: App, case: Case) -> tuple[FileAttachment, ...]:
         answers.when(app, case.received_at),
         (case.meeting or app.clock.now()).astimezone(app.config.tz).date(),
     )
+    marking = app.config.pack.protective_marking
     summary = FileAttachment(
-        f"{case.reference}-summary.pdf", PDF, render_summary(facts, app.clock.now())
+        f"{case.reference}-summary.pdf", PDF, render_summary(facts, app.clock.now(), marking)
     )
     # A refused file may be hostile (SPEC §7): it is never passed on.
     documents = tuple(

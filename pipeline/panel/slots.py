@@ -22,7 +22,8 @@ from pipeline.config import PanelConfig
 from pipeline.intake import answers
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import audit, enqueue
-from pipeline.outputs.invitation import Invitation, to_ics
+from pipeline.outputs.digest import age_on, initials
+from pipeline.outputs.invitation import Invitation, slot_uid, to_ics
 from pipeline.panel.jobs import Action, Job
 from pipeline.panel.meetings import Meeting, local_instant, upcoming
 from pipeline.panel.referrer_mail import referrer_draft
@@ -30,7 +31,9 @@ from pipeline.store.models import Case, JobRun, OutboxItem, Slot
 
 # A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
 FOLLOW_UP_FLAG = "follow-up"
-CALENDAR = "text/calendar"
+# iMIP (RFC 6047): the part's method must be the calendar's, so mail programs offer
+# Accept / Decline for an invitation and remove the entry for a cancellation.
+CALENDAR = "text/calendar; charset=utf-8; method={method}"
 
 
 # --- Deciding: pure -----------------------------------------------------------------------
@@ -121,22 +124,41 @@ def unslotted_cases(app: App, session: Session, panel_id: str, meeting: datetime
     return [listed[c.case_id] for c in running_order(candidate(c) for c in listed.values())]
 
 
+def _summary(app: App, case: Case, slot: Slot) -> str:
+    """The calendar entry's title: the panel and minimal identifiers, never a name (SPEC §7)."""
+    fields = case.fields or {}
+    day = slot.meeting.astimezone(app.config.tz).date()
+    child = f"{initials(fields.get('child_name'))}, {age_on(fields.get('child_dob'), day)}"
+    return f"{app.config.panel(case.panel_id).name}: {case.reference} ({child})"
+
+
 def _invitation(app: App, case: Case, slot: Slot, cancelled: bool = False) -> FileAttachment:
-    domain = app.config.mailbox.address.rpartition("@")[2]
+    mailbox = app.config.mailbox
     invite = Invitation(
-        # Stable per case and meeting: a resent invitation updates the same calendar entry.
-        uid=f"slot.{case.reference}.{slot.meeting:%Y%m%dT%H%M}@{domain}",
+        # Stable per case and meeting, and signed: a resent invitation or a cancellation
+        # updates the same calendar entry, and a calendar program's answer proves its slot.
+        uid=slot_uid(
+            app.signer.key, mailbox.address.rpartition("@")[2], case.reference, slot.meeting
+        ),
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
-        summary=case.reference,
-        description=f"Panel timeslot for {case.reference}. Reply YES or NO to confirm.",
-        organizer=app.config.mailbox.address,
+        summary=_summary(app, case, slot),
+        description=(
+            f"Panel timeslot for {case.reference}. Accept or decline this invitation, "
+            "or reply YES or NO to the email it came with."
+        ),
+        location=app.config.panel(case.panel_id).meetings.place,
+        organizer=mailbox.address,
+        organizer_name=mailbox.display_name,
         attendee=case.referrer_email,
         stamp=app.clock.now(),
         # A calendar applies a change only if its sequence is higher than the one it holds.
         sequence=1 if cancelled else 0,
     )
-    return FileAttachment(f"{case.reference}-timeslot.ics", CALENDAR, to_ics(invite, cancelled))
+    method = "CANCEL" if cancelled else "REQUEST"
+    return FileAttachment(
+        f"{case.reference}-timeslot.ics", CALENDAR.format(method=method), to_ics(invite, cancelled)
+    )
 
 
 def slot_times(app: App, slot: Slot) -> dict[str, str]:
@@ -168,7 +190,8 @@ def withdraw(app: App, session: Session, case: Case) -> tuple[str, tuple[FileAtt
 
 def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     """Email the referrer their slot, with the invitation, asking them to confirm."""
-    context = answers.case_context(app, case, []) | slot_times(app, slot)
+    place = app.config.panel(case.panel_id).meetings.place
+    context = answers.case_context(app, case, []) | slot_times(app, slot) | {"place": place}
     attachment = _invitation(app, case, slot)
     # Numbered per case, not by slot id: SQLite gives a withdrawn slot's id to the next slot,
     # and an email queued under a purpose already used would silently never be sent.
