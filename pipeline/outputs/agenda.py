@@ -31,8 +31,8 @@ from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.parsing import stored_value
 from pipeline.intake.answers import when
 from pipeline.outputs.convert import ConversionError, run_soffice
-from pipeline.outputs.digest import age_on, initials
 from pipeline.outputs.pdftext import Line
+from pipeline.panel.identifiers import age_on, initials
 from pipeline.panel.meetings import meeting_days
 from pipeline.store.files import ensure_private_dir
 from pipeline.store.models import Case, Slot

@@ -17,6 +17,7 @@ from pipeline.config import PanelConfig
 from pipeline.intake.answers import when
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.panel.awaiting import meeting_stamp
+from pipeline.panel.identifiers import age_on, initials
 from pipeline.panel.jobs import Action, Job, bind
 from pipeline.panel.meetings import Meeting, local_instant, meeting_at, upcoming
 from pipeline.panel.slots import slot_times
@@ -41,23 +42,6 @@ class Line:
     initials: str
     age: str
     note: str
-
-
-def initials(name: str | None) -> str:
-    """'Robin Testcase' -> 'R.T.'; a name the form did not give reads as a dash."""
-    letters = [word[0].upper() for word in (name or "").split() if word[:1].isalpha()]
-    return "".join(f"{letter}." for letter in letters) or "—"
-
-
-def age_on(dob_iso: str | None, day: date) -> str:
-    """The child's age on the meeting day, as the agenda would print it."""
-    if not dob_iso:
-        return "age unknown"
-    dob = date.fromisoformat(dob_iso)
-    if dob > day:
-        return "unborn"
-    months = (day.year - dob.year) * 12 + day.month - dob.month - (day.day < dob.day)
-    return f"age {months // 12}" if months >= 12 else f"age {months} months"
 
 
 def line(case: Case, day: date, note: str) -> Line:

@@ -22,8 +22,8 @@ from pipeline.config import PanelConfig
 from pipeline.intake import answers
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import audit, enqueue
-from pipeline.outputs.digest import age_on, initials
 from pipeline.outputs.invitation import Invitation, slot_uid, to_ics
+from pipeline.panel.identifiers import age_on, initials
 from pipeline.panel.jobs import Action, Job
 from pipeline.panel.meetings import Meeting, local_instant, upcoming
 from pipeline.panel.referrer_mail import referrer_draft

@@ -1,0 +1,22 @@
+"""Minimal identifiers (R11): a child as initials and an age, never a name or a date of birth."""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def initials(name: str | None) -> str:
+    """'Robin Testcase' -> 'R.T.'; a name the form did not give reads as a dash."""
+    letters = [word[0].upper() for word in (name or "").split() if word[:1].isalpha()]
+    return "".join(f"{letter}." for letter in letters) or "—"
+
+
+def age_on(dob_iso: str | None, day: date) -> str:
+    """The child's age on the meeting day, as the agenda would print it."""
+    if not dob_iso:
+        return "age unknown"
+    dob = date.fromisoformat(dob_iso)
+    if dob > day:
+        return "unborn"
+    months = (day.year - dob.year) * 12 + day.month - dob.month - (day.day < dob.day)
+    return f"age {months // 12}" if months >= 12 else f"age {months} months"
