@@ -32,7 +32,11 @@ quarantine_app = typer.Typer(
 outbox_app = typer.Typer(
     help="Emails waiting to be sent or held for the administrator.", no_args_is_help=True
 )
+case_app = typer.Typer(
+    help="The administrator's word on a case: held emails, Section 20.", no_args_is_help=True
+)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(case_app, name="case")
 app.add_typer(outbox_app, name="outbox")
 
 console = Console()

@@ -71,6 +71,11 @@ CONTEXT = {
     "gave_up": False,
     "tries_left": 7,
     "outbox_id": 12,
+    "section20_question": True,
+    "after_deadline": True,
+    "received": "Saturday 5 December 2026, 10:00",
+    "quoted": "MASP-2026-0001",
+    "earlier": "MASP-2026-0001",
 }
 
 

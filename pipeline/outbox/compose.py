@@ -38,6 +38,7 @@ class Envelope:
     sender_name: str
     to: tuple[str, ...]
     message_id: str
+    cc: tuple[str, ...] = ()
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     # RFC 3834: 'auto-replied' answers an email; 'auto-generated' is sent of our own accord.
@@ -101,6 +102,8 @@ def compose(envelope: Envelope, rendered: Rendered, sent_at: datetime) -> bytes:
     message = _body(rendered, envelope.attachments)
     message["From"] = formataddr((_header(envelope.sender_name), envelope.sender))
     message["To"] = ", ".join(envelope.to)
+    if envelope.cc:
+        message["Cc"] = ", ".join(envelope.cc)
     message["Subject"] = _header(rendered.subject)
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = _bracket(envelope.message_id)

@@ -27,6 +27,8 @@ class Draft:
     to: tuple[str, ...]
     context: dict[str, Any]
     case: Case | None = None
+    # Copied in (Cc): a forwarder beside the referrer they sent the referral in for (R5).
+    cc: tuple[str, ...] = ()
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     auto_submitted: str = "auto-generated"
@@ -34,6 +36,11 @@ class Draft:
     # Addresses that may receive this email although they are not configured people:
     # the person whose email we are answering is always one.
     trusted: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Everyone the email goes to: To, then Cc."""
+        return (*self.to, *self.cc)
 
 
 def staff_draft(
@@ -64,7 +71,7 @@ def hold_reason(app: App, session: Session, draft: Draft) -> str | None:
     """Why this email must wait for the administrator, or None if it may go."""
     allowed = configured_addresses(app) | {t.lower() for t in draft.trusted}
     domains = {d.lower() for d in app.config.limits.allowed_recipient_domains}
-    for address in draft.to:
+    for address in draft.recipients:
         lowered = address.lower()
         if lowered not in allowed and lowered.rpartition("@")[2] not in domains:
             return "recipient is not the referrer, a configured person or an allowed domain"
@@ -78,7 +85,7 @@ def _rate_fuse(app: App, session: Session, draft: Draft) -> str | None:
     recent = select(func.count(OutboxItem.id)).where(
         OutboxItem.created_at > now - timedelta(hours=1), OutboxItem.status != "held"
     )
-    for address in draft.to:
+    for address in draft.recipients:
         sent = session.scalar(recent.where(OutboxItem.recipients.contains(address.lower())))
         if (sent or 0) >= limits.max_sends_per_recipient_per_hour:
             return "rate fuse: too many emails to this recipient in the last hour"
@@ -105,6 +112,7 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
         sender=app.config.mailbox.address,
         sender_name=app.config.mailbox.display_name,
         to=draft.to,
+        cc=draft.cc,
         message_id=message_id,
         in_reply_to=draft.in_reply_to,
         references=draft.references,
@@ -120,7 +128,7 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
         message_id=message_id,
         case_id=draft.case.id if draft.case is not None else None,
         template=draft.template,
-        recipients=", ".join(a.lower() for a in draft.to),
+        recipients=", ".join(a.lower() for a in draft.recipients),
         subject=rendered.subject,
         raw_path=path,
         status="held" if reason else "pending",
