@@ -263,6 +263,23 @@ def test_attach_adds_a_held_email_to_the_case_it_quoted(tmp_path: Path, service:
     assert "Chronology v2.docx" in update[0].text()
 
 
+def test_attach_takes_a_corrected_form_for_the_same_child(tmp_path: Path, service: App) -> None:
+    refer(service)
+    form = samples.File("Referral form v2.docx", samples.DOCX, samples.referral_form(SCHOOL))
+    drop(service, quoting("head@school.example.org", [form]), NOW)
+    poll(service)
+    done = masp(tmp_path, "case", "attach", HELD)
+    assert done.exit_code == 0, done.output
+    first = status_of(service, FIRST)
+    forms = [d for d in first["documents"] if d["kind"] == "referral_form"]
+    assert [(d["filename"], d["superseded"]) for d in forms] == [
+        ("Referral form.docx", True),
+        ("Referral form v2.docx", False),
+    ]
+    assert not any(HELD in flag for flag in first["flags"])
+    assert status_of(service, HELD)["documents"] == []
+
+
 def test_attach_refuses_another_childs_form(tmp_path: Path, service: App) -> None:
     refer(service)
     drop(service, quoting(STRANGER, samples.full_referral(OTHER)), NOW)

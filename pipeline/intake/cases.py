@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
@@ -124,6 +125,18 @@ def facts_json(facts: FormFacts | None) -> dict[str, Any]:
     return data
 
 
+def facts_from_json(data: dict[str, Any]) -> FormFacts:
+    """The FormFacts a case's stored fields were made from (`facts_json` the other way)."""
+    known = {f.name for f in dataclass_fields(FormFacts)}
+    values: dict[str, Any] = dict.fromkeys(known)
+    values |= {key: value for key, value in data.items() if key in known}
+    dob = values["child_dob"]
+    values["child_dob"] = date.fromisoformat(dob) if isinstance(dob, str) else None
+    values["request_types"] = tuple(values["request_types"] or ())
+    values["section20"] = bool(values["section20"])
+    return FormFacts(**values)
+
+
 def open_case(
     app: App, session: Session, parsed: ParsedEmail, received_at: datetime, facts: FormFacts | None
 ) -> Case:
@@ -153,15 +166,20 @@ def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> Non
     case.section20 = facts.section20 or SECTION20_CONFIRMED in case.flags
     case.genogram_required = facts.genogram_required
     case.child_key = child_key(app, facts.child_name, facts.child_dob)
-    if case.child_key and case.linked_case_id is None:
-        other = session.scalar(
-            select(Case)
-            .where(Case.child_key == case.child_key, Case.id != case.id)
-            .order_by(Case.id)
-        )
-        if other is not None:
-            case.linked_case_id = other.id
-            case.flags = [*case.flags, f"same child as {other.reference}"]
+    if case.linked_case_id is None:
+        link_same_child(session, case)
+
+
+def link_same_child(session: Session, case: Case) -> None:
+    """Link (never merge) a case to the first other case about the same child."""
+    if not case.child_key:
+        return
+    other = session.scalar(
+        select(Case).where(Case.child_key == case.child_key, Case.id != case.id).order_by(Case.id)
+    )
+    if other is not None:
+        case.linked_case_id = other.id
+        case.flags = [*case.flags, f"same child as {other.reference}"]
 
 
 def _normal_name(name: object) -> str:

@@ -18,10 +18,14 @@ from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.store.models import Case, Message
 
 
+# How the flag that says why a case is held begins.
+HELD_PREFIX = "held:"
+
+
 def why_held(reference: str, quoted: str) -> str:
     """The flag that says why a case is held and what the administrator can do."""
     return (
-        f"held: the email quotes {quoted}, but its sender is not its referrer; "
+        f"{HELD_PREFIX} the email quotes {quoted}, but its sender is not its referrer; "
         f"masp case attach {reference} --to {quoted}, release or dismiss"
     )
 

@@ -4,9 +4,7 @@ whose email said "Section 20" is one. Each is audited as the administrator's."""
 
 from __future__ import annotations
 
-from dataclasses import fields as dataclass_fields
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -14,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import PanelConfig
-from pipeline.documents.form import FormFacts
 from pipeline.errors import NotFound, PipelineError
 from pipeline.intake import answers, emergency
 from pipeline.intake.cases import (
@@ -23,10 +20,13 @@ from pipeline.intake.cases import (
     add_document,
     adopt_named_referrer,
     apply_facts,
+    facts_from_json,
     is_other_child,
+    link_same_child,
     refresh_state,
 )
 from pipeline.intake.filing import acknowledge
+from pipeline.intake.held import HELD_PREFIX
 from pipeline.outbox.queue import audit, enqueue
 from pipeline.panel.meetings import Meeting, target_meeting
 from pipeline.panel.referrer_mail import referrer_draft
@@ -80,25 +80,15 @@ def release(app: App, session: Session, reference: str) -> Case:
         panel, app.config.tz, case.received_at, app.clock.now(), not missing, case.section20
     )
     case.meeting = meeting.starts_at
-    case.flags = [f for f in case.flags if not f.startswith("held:")]
+    # It was linked to the case it quoted; now it is its own referral, linked as any other.
+    case.flags = [f for f in case.flags if not f.startswith(HELD_PREFIX)]
+    case.linked_case_id = None
+    link_same_child(session, case)
     if case.fields:
         adopt_named_referrer(app, case)
     audit(session, app, case, "released", by=BY)
     acknowledge(app, session, case, who, f"ack:release:{case.id}", case.received_at)
     return case
-
-
-def facts_from(data: dict[str, Any]) -> FormFacts:
-    """The FormFacts a case's stored fields were made from (`facts_json`, the other way)."""
-    known = {f.name for f in dataclass_fields(FormFacts)}
-    values = {key: value for key, value in data.items() if key in known}
-    dob = values.get("child_dob")
-    values["child_dob"] = date.fromisoformat(dob) if isinstance(dob, str) else None
-    values["request_types"] = tuple(values.get("request_types") or ())
-    values["section20"] = bool(values.get("section20"))
-    for name in known - set(values):
-        values[name] = None
-    return FormFacts(**values)
 
 
 def attach(
@@ -112,7 +102,7 @@ def attach(
             reference=source.reference,
         )
     target = _attach_target(session, source, into)
-    facts = facts_from(source.fields) if source.fields else None
+    facts = facts_from_json(source.fields) if source.fields else None
     if facts is not None and is_other_child(app, target, facts) and not same_child:
         raise PipelineError(
             f"its referral form is for a different child (name and date of birth) from "
@@ -127,6 +117,8 @@ def attach(
         add_document(session, target, document)
     for message in list(source.messages):
         message.case = target
+    # The form went with the documents: the closed case no longer says anything about a child.
+    source.fields, source.child_key, source.section20 = {}, None, False
     if facts is not None:
         apply_facts(app, session, target, facts)
     source.state, source.meeting = CLOSED, None
