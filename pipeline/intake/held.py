@@ -17,7 +17,6 @@ from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.store.models import Case, Message
 
-
 # How the flag that says why a case is held begins.
 HELD_PREFIX = "held:"
 

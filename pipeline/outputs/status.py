@@ -129,7 +129,8 @@ def print_detail(console: Console, data: dict[str, Any]) -> None:
     console.print(f"[bold]{data['reference']}[/bold] — {data['state']}", highlight=False)
     console.print(
         f"  panel {data['panel']}, meeting {data['meeting'] or '—'}, documents due by "
-        f"{_short_time(data['deadline'])}, referrer {data['referrer']}",
+        f"{_short_time(data['deadline'])}, referrer {data['referrer']}"
+        + (f", sent in by {data['forwarded_by']}" if data.get("forwarded_by") else ""),
         highlight=False,
     )
     if data["missing"]:
