@@ -73,6 +73,7 @@ CONTEXT = {
     "outbox_id": 12,
     "section20_question": True,
     "after_deadline": True,
+    "deadline_passed": False,
     "received": "Saturday 5 December 2026, 10:00",
     "quoted": "MASP-2026-0001",
     "earlier": "MASP-2026-0001",

@@ -95,6 +95,7 @@ def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
     return staff_context(app, case) | {
         "meeting": when(app, meeting.starts_at),
         "deadline": when(app, meeting.deadline),
+        "deadline_passed": app.clock.now() >= meeting.deadline,
         "late": late,
         "missed_meeting": when(app, first[0].starts_at) if late else "",
         "refused": [d for d in _document_lines(case) if d["status"] == Status.REFUSED],
