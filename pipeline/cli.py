@@ -42,7 +42,11 @@ outbox_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=MARKUP_MODE,
 )
+case_app = typer.Typer(
+    help="The administrator's word on a case: held emails, Section 20.", no_args_is_help=True
+)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(case_app, name="case")
 app.add_typer(outbox_app, name="outbox")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from pipeline.cli import (
     app,
+    case_app,
     console,
     errors,
     open_app,
@@ -334,3 +336,77 @@ def screen(
     finally:
         service.close()
     console.print(summary, markup=False)
+
+
+@case_app.command("release")
+def case_release(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The held case, e.g. MASP-2026-0012.")],
+) -> None:
+    """A held email is a referral of its own: list it and acknowledge it to its sender."""
+    from pipeline.intake.overrides import release
+
+    _case_action(ctx, lambda service, session: release(service, session, reference))
+
+
+@case_app.command("attach")
+def case_attach(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The case to move, e.g. MASP-2026-0012.")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="The case it belongs to (default: the case it quoted)."),
+    ] = None,
+    same_child: Annotated[
+        bool,
+        typer.Option("--same-child", help="Its form corrects the child's name or date of birth."),
+    ] = False,
+) -> None:
+    """Move a held (or not yet screened) case's documents onto the case they belong to."""
+    from pipeline.intake.overrides import attach
+
+    _case_action(ctx, lambda service, session: attach(service, session, reference, to, same_child))
+
+
+@case_app.command("dismiss")
+def case_dismiss(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The held case, e.g. MASP-2026-0012.")],
+) -> None:
+    """Close a held case without acting on it; nothing is sent."""
+    from pipeline.intake.overrides import dismiss
+
+    _case_action(ctx, lambda service, session: dismiss(service, session, reference))
+
+
+@case_app.command("section20")
+def case_section20(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The case, e.g. MASP-2026-0007.")],
+    not_section20: Annotated[
+        bool, typer.Option("--not", help="It is not a Section 20 emergency: clear the question.")
+    ] = False,
+) -> None:
+    """Confirm that a case is a Section 20 emergency admission (R7), or say it is not."""
+    from pipeline.intake.overrides import section20
+
+    _case_action(
+        ctx, lambda service, session: section20(service, session, reference, not not_section20)
+    )
+
+
+def _case_action(ctx: typer.Context, action: Callable[[Any, Any], Any]) -> None:
+    """Run one administrator action on a case in one transaction, then send what it queued."""
+    from pipeline.intake.poll import deliver_configured
+
+    service = open_app(ctx)
+    try:
+        with service.store.session() as session:
+            case = action(service, session)
+            summary = f"{case.reference} is now {case.state}" + (
+                ", a Section 20 emergency" if case.section20 else ""
+            )
+        deliver_configured(service)
+    finally:
+        service.close()
+    console.print(f"{summary}.", markup=False, highlight=False)

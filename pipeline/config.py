@@ -242,6 +242,23 @@ class RetentionConfig(Frozen):
     quarantine_days: int = Field(90, ge=1)
 
 
+# A domain name (no @, at least one dot): how `intake.shared_mail_domains` entries are checked.
+Domain = Annotated[str, Field(pattern=r"^([a-z0-9-]{1,63}\.)+[a-z]{2,63}$", max_length=253)]
+
+
+class IntakeConfig(Frozen):
+    reference_from_referrer_domain: bool = False
+    shared_mail_domains: tuple[Domain, ...] = ()
+
+    @field_validator("shared_mail_domains", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        # Domains are case-insensitive: "NHS.net" in the file means nhs.net.
+        if isinstance(value, list | tuple):
+            return [v.strip().lower() if isinstance(v, str) else v for v in value]
+        return value
+
+
 class SecurityConfig(Frozen):
     signing_key: str = ""
 
@@ -256,6 +273,7 @@ class Config(Frozen):
     panels: tuple[PanelConfig, ...]
     people: PeopleConfig
     limits: LimitsConfig = LimitsConfig()
+    intake: IntakeConfig = IntakeConfig()
     reminders: RemindersConfig = RemindersConfig()
     screening: ScreeningConfig = ScreeningConfig()
     pack: PackConfig = PackConfig()

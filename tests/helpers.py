@@ -146,3 +146,36 @@ def corpus_maker(corpus: str = "documents") -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def sent_to(service: App, address: str) -> list[Sent]:
+    """What the service sent that was addressed (To or Cc) to `address`, oldest first."""
+    return [s for s in sent_mail(service) if address.lower() in s.to.lower()]
+
+
+def everything_said(sent: Sent) -> str:
+    """Every header and every decoded text or HTML part of an email, as one string to search."""
+    parts = [f"{name}: {value}" for name, value in sent.message.items()]
+    parts.append(sent.subject)
+    for part in sent.message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            parts.append(payload.decode(part.get_content_charset() or "utf-8"))
+    return "\n".join(parts)
+
+
+def status_rows(service: App) -> list[dict[str, Any]]:
+    """What `masp status --json` prints: one object per case."""
+    from pipeline.outputs.status import all_cases
+
+    with service.store.session() as session:
+        return all_cases(service, session)
+
+
+def status_of(service: App, reference: str) -> dict[str, Any]:
+    """What `masp status REFERENCE --json` prints."""
+    from pipeline.outputs.status import one_case
+
+    with service.store.session() as session:
+        return one_case(service, session, reference)

@@ -60,6 +60,7 @@ MEMBERS = [
 ]
 JANUARY = "Tuesday 13 January 2026, 10:00"
 JANUARY_DEADLINE = "Tuesday 6 January 2026, 12:00"
+S20 = re.escape(JANUARY)
 FEBRUARY = "Tuesday 10 February 2026, 10:00"
 FEBRUARY_DEADLINE = "Tuesday 3 February 2026, 12:00"
 DOCUMENT_LABELS = ["Referral form", "Chronology", "Genogram", "Assessment"]
@@ -403,7 +404,7 @@ def test_a_whole_month_from_intake_to_the_next_meetings_pack(month: Month) -> No
         (C.address, rf"^{c}: referral received — documents still needed$"),
         (E.address, rf"^{e}: referral received — complete$"),
         (F.address, rf"^{f}: referral received — complete$"),
-        (f"{ADMIN},{CHAIR}", rf"^{e}: Section 20 emergency admission received$"),
+        (f"{ADMIN},{CHAIR}", rf"^{e}: Section 20 emergency admission, to be presented on {S20}$"),
     )
     ack = dict(zip("ABCEF", acks, strict=False))
     for sent in acks[:5]:

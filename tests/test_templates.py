@@ -79,6 +79,12 @@ CONTEXT = {
     "because": "it had not been screened by the time the meeting began",
     "next_step": "screening",
     "moved": [LINE | {"to": "Tuesday 12 January 2027, 10:00"}],
+    "section20_question": True,
+    "after_deadline": True,
+    "deadline_passed": False,
+    "received": "Saturday 5 December 2026, 10:00",
+    "quoted": "MASP-2026-0001",
+    "earlier": "MASP-2026-0001",
 }
 
 

@@ -10,6 +10,7 @@ from pipeline.app import App
 from pipeline.documents.form import blank_form_bytes
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.errors import PipelineError
+from pipeline.intake.cases import SECTION20_QUESTION, missing_for
 from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft
@@ -63,6 +64,20 @@ def missing_fields(case: Case) -> list[str]:
     ]
 
 
+def staff_context(app: App, case: Case) -> dict[str, Any]:
+    """What an alert to staff shows about a case, which may have no meeting (a held case)."""
+    return {
+        "reference": case.reference,
+        "panel_name": app.config.panel(case.panel_id).name,
+        "documents": [d for d in _document_lines(case) if not d["superseded"]],
+        "missing": [LABELS[k] for k in missing_for(case)],
+        "section20": case.section20,
+        "section20_question": any(f.startswith(SECTION20_QUESTION) for f in case.flags),
+        "flags": list(case.flags),
+        "panel_address": app.config.mailbox.address,
+    }
+
+
 def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
     """Everything the referrer-facing templates show about a case."""
     panel = app.config.panel(case.panel_id)
@@ -70,24 +85,25 @@ def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
         raise PipelineError("the case has no meeting yet", reference=case.reference)
     meeting = meeting_at(panel, case.meeting.astimezone(app.config.tz).date(), app.config.tz)
     first = upcoming(panel, app.config.tz, case.received_at, 1)
-    late = bool(first) and first[0].day != meeting.day and case.received_at >= first[0].deadline
-    return {
-        "reference": case.reference,
-        "panel_name": panel.name,
+    # R7: a Section 20 emergency is never "late": it goes to the next meeting whatever.
+    late = (
+        not case.section20
+        and bool(first)
+        and first[0].day != meeting.day
+        and case.received_at >= first[0].deadline
+    )
+    return staff_context(app, case) | {
         "meeting": when(app, meeting.starts_at),
         "deadline": when(app, meeting.deadline),
+        "deadline_passed": app.clock.now() >= meeting.deadline,
         "late": late,
         "missed_meeting": when(app, first[0].starts_at) if late else "",
-        "documents": [d for d in _document_lines(case) if not d["superseded"]],
         "refused": [d for d in _document_lines(case) if d["status"] == Status.REFUSED],
         "missing": [LABELS[k] for k in missing],
         "missing_fields": missing_fields(case),
         "no_consent": bool(case.fields) and case.fields.get("consent") is False,
         "complete": not missing,
-        "section20": case.section20,
-        "flags": list(case.flags),
         "administrator": app.config.people.administrator.name,
-        "panel_address": app.config.mailbox.address,
     }
 
 
@@ -108,6 +124,16 @@ class Correspondent:
         )
 
 
+def addressees(who: Correspondent, case: Case | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(To, Cc) of an answer to `who`: about a case, its referrer, with the sender (when it is
+    someone else) and whoever forwarded the referral in copy (R5); else the sender alone."""
+    if case is None:
+        return (who.address,), ()
+    referrer = case.referrer_email.lower()
+    copied = (who.address.lower(), (case.forwarded_by or "").lower())
+    return (referrer,), tuple(dict.fromkeys(a for a in copied if a and a != referrer))
+
+
 def reply_draft(
     who: Correspondent,
     purpose: str,
@@ -116,19 +142,22 @@ def reply_draft(
     case: Case | None,
     attachments: tuple[FileAttachment, ...] = (),
 ) -> Draft:
-    """A reply to `who`, threaded under their email."""
+    """An answer to `who`'s email, threaded under it (addressed as `addressees` says)."""
     chain = (*who.references, who.message_id) if who.message_id else who.references
+    to, cc = addressees(who, case)
     return Draft(
         purpose=purpose,
         template=template,
-        to=(who.address,),
+        to=to,
+        cc=cc,
         context=context,
         case=case,
         in_reply_to=who.message_id,
         references=tuple(chain),
         auto_submitted="auto-replied",
         attachments=attachments,
-        trusted=(who.address,),
+        # The person we answer, and the case's own referrer and forwarder (SPEC §7).
+        trusted=(*to, *cc),
     )
 
 

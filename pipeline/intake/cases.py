@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
@@ -17,24 +18,71 @@ from pipeline.config import PanelConfig
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
 from pipeline.intake.mime import ParsedEmail
+from pipeline.intake.senders import (
+    SHARED_MAIL_DOMAINS,
+    ReferencePolicy,
+    is_allowed_recipient,
+    may_quote_reference,
+    named_referrer,
+)
 from pipeline.intake.threading import references_in_subject, references_in_thread
+from pipeline.outbox.queue import configured_addresses
 from pipeline.panel.completeness import DocumentView, missing_kinds
 from pipeline.panel.meetings import target_meeting
 from pipeline.store.models import PURGED, Case, Counter, Document
 
+# A case opened from an email that quoted another case's reference without standing to (R5):
+# nothing happens to it (no acknowledgement, reminders, screening, meeting) until the
+# administrator releases, attaches or dismisses it (`masp case`).
+HELD = "held"
+# Kept through later forms that do not tick Section 20: the administrator's word stands.
+SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
+# The start of the flag on a case whose email mentions Section 20 when its form does not.
+SECTION20_QUESTION = "Section 20 to confirm"
+FORWARDED = "forwarded: answered to the referrer named on the form, the sender in copy"
 
-def find_case(app: App, session: Session, parsed: ParsedEmail) -> Case | None:
-    """R5: a reply to one of our emails (its signed id proves it), else a subject reference.
 
-    A case whose working copies were purged (retention) is over: an email about it, maybe a
-    year on, is a new referral and opens a new case.
-    """
+@dataclass(frozen=True)
+class Found:
+    """The case an email belongs to, and a case whose reference it quoted without standing."""
+
+    case: Case | None
+    quoted: Case | None = None
+
+
+def _live_case(session: Session, reference: str) -> Case | None:
+    # A case whose working copies were purged (retention) is over: an email about it, maybe a
+    # year on, is a new referral and opens a new case.
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    return case if case is not None and PURGED not in case.flags else None
+
+
+def reference_policy(app: App) -> ReferencePolicy:
+    intake = app.config.intake
+    shared = SHARED_MAIL_DOMAINS | set(intake.shared_mail_domains)
+    return ReferencePolicy(intake.reference_from_referrer_domain, frozenset(shared))
+
+
+def find_case(app: App, session: Session, parsed: ParsedEmail) -> Found:
+    """R5: a reply to one of our emails (its signed id proves it), else a subject reference
+    from someone with standing on that case: its referrer or forwarder (or their domain)."""
     thread = references_in_thread(app.signer, [*parsed.references, *parsed.in_reply_to])
-    for reference in [*thread, *references_in_subject(parsed.subject)]:
-        case = session.scalar(select(Case).where(Case.reference == reference))
-        if case is not None and PURGED not in case.flags:
-            return case
-    return None
+    for reference in thread:
+        case = _live_case(session, reference)
+        if case is not None:
+            return Found(case)
+    quoted: Case | None = None
+    senders = (parsed.from_address, parsed.reply_to or "")
+    for reference in references_in_subject(parsed.subject):
+        case = _live_case(session, reference)
+        if case is None:
+            continue
+        if may_quote_reference(
+            senders, case.referrer_email, case.forwarded_by, reference_policy(app)
+        ):
+            return Found(case)
+        quoted = quoted or case
+    return Found(None, quoted)
 
 
 def route_panel(app: App, facts: FormFacts | None) -> PanelConfig:
@@ -77,11 +125,24 @@ def facts_json(facts: FormFacts | None) -> dict[str, Any]:
     return data
 
 
+def facts_from_json(data: dict[str, Any]) -> FormFacts:
+    """The FormFacts a case's stored fields were made from (`facts_json` the other way)."""
+    known = {f.name for f in dataclass_fields(FormFacts)}
+    values: dict[str, Any] = dict.fromkeys(known)
+    values |= {key: value for key, value in data.items() if key in known}
+    dob = values["child_dob"]
+    values["child_dob"] = date.fromisoformat(dob) if isinstance(dob, str) else None
+    values["request_types"] = tuple(values["request_types"] or ())
+    values["section20"] = bool(values["section20"])
+    return FormFacts(**values)
+
+
 def open_case(
     app: App, session: Session, parsed: ParsedEmail, received_at: datetime, facts: FormFacts | None
 ) -> Case:
     panel = route_panel(app, facts)
-    meeting = target_meeting(panel, app.config.tz, received_at)
+    section20 = facts is not None and facts.section20
+    meeting = target_meeting(panel, app.config.tz, received_at, section20)
     year = received_at.astimezone(app.config.tz).year
     case = Case(
         reference=next_reference(session, panel.prefix, year),
@@ -102,18 +163,59 @@ def open_case(
 def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> None:
     """Take what the (newest) referral form says; link, never merge, a second referral."""
     case.fields = facts_json(facts)
-    case.section20 = facts.section20
+    case.section20 = facts.section20 or SECTION20_CONFIRMED in case.flags
     case.genogram_required = facts.genogram_required
     case.child_key = child_key(app, facts.child_name, facts.child_dob)
-    if case.child_key and case.linked_case_id is None:
-        other = session.scalar(
-            select(Case)
-            .where(Case.child_key == case.child_key, Case.id != case.id)
-            .order_by(Case.id)
-        )
-        if other is not None:
-            case.linked_case_id = other.id
-            case.flags = [*case.flags, f"same child as {other.reference}"]
+    if case.linked_case_id is None:
+        link_same_child(session, case)
+
+
+def link_same_child(session: Session, case: Case) -> None:
+    """Link (never merge) a case to the first other case about the same child."""
+    if not case.child_key:
+        return
+    other = session.scalar(
+        select(Case).where(Case.child_key == case.child_key, Case.id != case.id).order_by(Case.id)
+    )
+    if other is not None:
+        case.linked_case_id = other.id
+        case.flags = [*case.flags, f"same child as {other.reference}"]
+
+
+def _normal_name(name: object) -> str:
+    return " ".join(name.lower().split()) if isinstance(name, str) else ""
+
+
+def is_other_child(app: App, case: Case, facts: FormFacts) -> bool:
+    """R5: whether a form is about a different child from the case's form.
+
+    By the keyed hash of name and date of birth when both forms give both; else by name alone.
+    A case without a form, or a form naming no child, cannot tell, and counts as the same.
+    """
+    key = child_key(app, facts.child_name, facts.child_dob)
+    if case.child_key and key:
+        return key != case.child_key
+    before, now = (
+        _normal_name((case.fields or {}).get("child_name")),
+        _normal_name(facts.child_name),
+    )
+    return bool(before and now) and before != now
+
+
+def adopt_named_referrer(app: App, case: Case) -> None:
+    """R5: a referral sent in by someone other than the referrer its form names is answered to
+    that referrer from now on, the sender (a duty desk) in copy, if we may write to them."""
+    named = str((case.fields or {}).get("referrer_email") or "")
+    allowed = is_allowed_recipient(
+        named, configured_addresses(app), app.config.limits.allowed_recipient_domains
+    )
+    decision = named_referrer(named, case.referrer_email, allowed)
+    if decision.address is not None:
+        case.forwarded_by, case.referrer_email = case.referrer_email, decision.address
+        case.referrer_name = (case.fields or {}).get("referrer_name") or case.referrer_name
+        case.flags = [*case.flags, FORWARDED]
+    elif decision.note and decision.note not in case.flags:
+        case.flags = [*case.flags, decision.note]
 
 
 def add_document(session: Session, case: Case, document: Document) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from email.parser import BytesHeaderParser
 from typing import Any
 
@@ -17,10 +18,19 @@ from pipeline.documents.classify import Classification, resolve_competition
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
-from pipeline.errors import StoreError, describe_failure
-from pipeline.intake import answers, unanswered
+from pipeline.errors import IntakeError, StoreError, describe_failure
+from pipeline.intake import answers, emergency, held, unanswered
 from pipeline.intake.addresses import Mailbox, read_mailbox
-from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
+from pipeline.intake.cases import (
+    HELD,
+    add_document,
+    adopt_named_referrer,
+    apply_facts,
+    find_case,
+    is_other_child,
+    open_case,
+    refresh_state,
+)
 from pipeline.intake.loops import detect_automatic, detect_unanswerable, is_our_own
 from pipeline.intake.mime import Attachment, ParsedEmail, parse_email
 from pipeline.outbox.queue import audit, enqueue, staff_draft
@@ -109,31 +119,37 @@ def _answer_follow_up(
     enqueue(app, session, draft)
 
 
-def _answer_new(app: App, session: Session, case: Case, row: Message, parsed: ParsedEmail) -> None:
+def acknowledge(
+    app: App,
+    session: Session,
+    case: Case,
+    who: answers.Correspondent,
+    purpose: str,
+    received_at: datetime,
+) -> None:
+    """A new case's acknowledgement, then the alerts it calls for (R7)."""
     missing = refresh_state(case)
     context = answers.case_context(app, case, missing)
     has_form = any(d.kind == Kind.REFERRAL_FORM for d in case.documents)
     attach = () if has_form else (answers.blank_form(),)
     context["form_attached"] = bool(attach)
-    draft = answers.reply_draft(
-        answers.Correspondent.of(parsed),
-        f"ack:message:{row.id}",
-        "acknowledgement",
-        context,
-        case,
-        attach,
-    )
+    draft = answers.reply_draft(who, purpose, "acknowledgement", context, case, attach)
     enqueue(app, session, draft)
+    if case.section20:
+        emergency.alert(app, session, case, received_at)
+    elif emergency.is_questioned(case):
+        emergency.ask_administrator(app, session, case)
 
 
-def _alert_section20(app: App, session: Session, case: Case) -> None:
-    # R7: the administrator and chair hear about an emergency admission as soon as it arrives.
-    context = answers.case_context(app, case, refresh_state(case))
-    enqueue(
-        app,
-        session,
-        staff_draft(app, f"s20:{case.id}", "section20_alert", context, case, chair_too=True),
-    )
+def _link_other_child(app: App, session: Session, row: Message, case: Case, earlier: Case) -> None:
+    """R5: a form for another child opened `case` instead of superseding `earlier`'s form."""
+    case.linked_case_id = earlier.id
+    case.flags = [*case.flags, f"different child from {earlier.reference}: opened on its own"]
+    earlier.flags = [*earlier.flags, f"a form for a different child arrived: {case.reference}"]
+    audit(session, app, earlier, "different-child", opened=case.reference, ledger=row.id)
+    context = answers.staff_context(app, case) | {"earlier": earlier.reference, "ledger_id": row.id}
+    draft = staff_draft(app, f"other-child:message:{row.id}", "different_child", context, case)
+    enqueue(app, session, draft)
 
 
 def _file_documents(
@@ -141,20 +157,59 @@ def _file_documents(
 ) -> Case:
     reads = read_all(app, parsed.attachments)
     facts = form_facts(reads)
-    is_new = case is None
-    if case is None:
+    # R5: a form for a different child from the case's opens a case of its own.
+    other = case is not None and facts is not None and is_other_child(app, case, facts)
+    earlier = case if other else None
+    is_new = case is None or earlier is not None
+    if case is None or earlier is not None:
         case = open_case(app, session, parsed, row.received_at, facts)
     was_complete = case.state == "complete"
     was_s20 = case.section20
+    had_form = bool(case.fields)
+    store_documents(app, session, case, row, reads)
+    if earlier is not None:
+        _link_other_child(app, session, row, case, earlier)
+    if facts is not None:
+        apply_facts(app, session, case, facts)
+        if not had_form and case.forwarded_by is None:
+            adopt_named_referrer(app, case)
+    if case.section20 and not was_s20:
+        emergency.bring_forward(app, session, case, row.received_at)
+    asked = emergency.email_says_section20(parsed) and emergency.flag_question(case)
+    who = answers.Correspondent.of(parsed)
+    if is_new:
+        acknowledge(app, session, case, who, f"ack:message:{row.id}", row.received_at)
+        return case
+    _answer_follow_up(app, session, case, row, parsed, was_complete)
+    if case.section20 and not was_s20:
+        emergency.alert(app, session, case, row.received_at)
+    elif asked:
+        emergency.ask_administrator(app, session, case)
+    return case
+
+
+def _file_held(
+    app: App,
+    session: Session,
+    row: Message,
+    parsed: ParsedEmail,
+    case: Case | None,
+    quoted: Case | None,
+) -> Case:
+    """R5: an email that quoted a reference without standing, or came on a held case."""
+    reads = read_all(app, parsed.attachments)
+    facts = form_facts(reads)
+    if case is None:
+        if quoted is None:
+            raise IntakeError("a held email needs the case it quoted")
+        case = held.open_held(app, session, parsed, row.received_at, facts, quoted)
     store_documents(app, session, case, row, reads)
     if facts is not None:
         apply_facts(app, session, case, facts)
-    if is_new:
-        _answer_new(app, session, case, row, parsed)
-    else:
-        _answer_follow_up(app, session, case, row, parsed, was_complete)
-    if case.section20 and not was_s20:
-        _alert_section20(app, session, case)
+    if emergency.email_says_section20(parsed):
+        emergency.flag_question(case)
+    row.category = "held"
+    held.tell(app, session, case, row, parsed)
     return case
 
 
@@ -180,6 +235,8 @@ def _file_without_documents(
         return
     # A reply with nothing attached is for a person to read, not for an automatic answer.
     row.category = "reply"
+    if emergency.email_says_section20(parsed) and emergency.flag_question(case):
+        emergency.ask_administrator(app, session, case)
     notice = {
         "reference": case.reference,
         "subject": parsed.subject,
@@ -201,7 +258,8 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
     if is_our_own(parsed.headers, app.config.mailbox.address):
         row.status, row.category = "ignored", "own"
         return None
-    case = find_case(app, session, parsed)
+    found = find_case(app, session, parsed)
+    case = found.case
     automatic = detect_automatic(parsed.headers, parsed.from_address)
     if automatic is not None:
         # Stored on the case, never answered (R16): answering is how mail loops start.
@@ -219,17 +277,22 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
             reason=automatic.reason,
         )
         return case.reference if case else None
-    held = detect_unanswerable(
+    unanswerable = detect_unanswerable(
         parsed.from_address, parsed.reply_to, parsed.address_problem, app.config.mailbox.address
     )
-    if held is not None:
-        unanswered.hold(app, session, row, parsed, case, held)
+    if unanswerable is not None:
+        unanswered.hold(app, session, row, parsed, case, unanswerable)
         return None
     row.status, row.category = "filed", "referral"
-    if replies.handle(app, session, row, parsed, case):
-        row.case_id = case.id if case else row.case_id
-        return case.reference if case else None
-    if parsed.attachments:
+    # A screening or attendance reply proves itself (a signed token, the referrer's address):
+    # its handler is shown the case the email names, even one quoted without standing.
+    named = case or found.quoted
+    if replies.handle(app, session, row, parsed, named):
+        row.case_id = named.id if named else row.case_id
+        return named.reference if named else None
+    if found.quoted is not None or (case is not None and case.state == HELD):
+        case = _file_held(app, session, row, parsed, case, found.quoted)
+    elif parsed.attachments:
         case = _file_documents(app, session, row, parsed, case)
     else:
         _file_without_documents(app, session, row, parsed, case)

@@ -50,6 +50,7 @@ class Envelope:
     sender_name: str
     to: tuple[str, ...]
     message_id: str
+    cc: tuple[str, ...] = ()
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     # RFC 3834: 'auto-replied' answers an email; 'auto-generated' is sent of our own accord.
@@ -147,6 +148,8 @@ def compose(envelope: Envelope, rendered: Rendered, sent_at: datetime) -> bytes:
     message = _body(rendered, envelope.attachments)
     message["From"] = formataddr((_header(envelope.sender_name), envelope.sender))
     message["To"] = _addresses(envelope.to)
+    if envelope.cc:
+        message["Cc"] = _addresses(envelope.cc)
     # compat32 takes a Header as a value (its documented API); the type stubs know only str.
     message["Subject"] = _subject(rendered.subject)  # type: ignore[assignment]
     message["Date"] = format_datetime(sent_at)

@@ -28,6 +28,8 @@ class Draft:
     to: tuple[str, ...]
     context: dict[str, Any]
     case: Case | None = None
+    # Copied in (Cc): a forwarder beside the referrer they sent the referral in for (R5).
+    cc: tuple[str, ...] = ()
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     auto_submitted: str = "auto-generated"
@@ -35,6 +37,11 @@ class Draft:
     # Addresses that may receive this email although they are not configured people:
     # the person whose email we are answering is always one.
     trusted: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Everyone the email goes to: To, then Cc."""
+        return (*self.to, *self.cc)
 
 
 def staff_draft(
@@ -66,13 +73,18 @@ def recipients_of(draft: Draft) -> tuple[list[str], list[str]]:
     one valid address: those are never sent to, whoever wrote them (a form, a config)."""
     valid: dict[str, None] = {}
     invalid = []
-    for address in draft.to:
+    for address in draft.recipients:
         found = normalise(address)
         if found is None:
             invalid.append(address)
         else:
             valid[found] = None
     return list(valid), invalid
+
+
+def _as_stored(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    # An address that is not valid is kept as written: its email is held, never sent.
+    return tuple(normalise(a) or a for a in addresses)
 
 
 def hold_reason(app: App, session: Session, draft: Draft) -> str | None:
@@ -129,7 +141,8 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
     envelope = Envelope(
         sender=app.config.mailbox.address,
         sender_name=app.config.mailbox.display_name,
-        to=tuple(addresses),
+        to=_as_stored(draft.to),
+        cc=_as_stored(draft.cc),
         message_id=message_id,
         in_reply_to=draft.in_reply_to,
         references=draft.references,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from pipeline.app import App
 from pipeline.errors import NotFound
-from pipeline.intake.cases import missing_for
+from pipeline.intake.cases import HELD, missing_for
 from pipeline.panel.meetings import meeting_at
 from pipeline.store.models import Case, Message, OutboxItem, Slot
 
@@ -83,6 +83,7 @@ def summary(app: App, case: Case) -> dict[str, Any]:
         "deadline": deadline,
         "state": case.state,
         "referrer": case.referrer_email,
+        "forwarded_by": case.forwarded_by,
         "received_at": case.received_at.isoformat(),
         "section20": case.section20,
         "documents": [_document(d) for d in case.documents],
@@ -137,6 +138,7 @@ def print_detail(console: Console, data: dict[str, Any]) -> None:
     say(
         f"  panel {data['panel']}, meeting {data['meeting'] or '—'}, documents due by "
         f"{_short_time(data['deadline'])}, referrer {data['referrer']}"
+        + (f", sent in by {data['forwarded_by']}" if data.get("forwarded_by") else "")
     )
     if data["missing"]:
         say(f"  still needed: {', '.join(data['missing'])}")
@@ -187,7 +189,13 @@ def needs_attention(session: Session) -> list[str]:
     )
     held = session.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.status == "held"))
     failed = session.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.status == "failed"))
+    held_cases = session.scalar(select(func.count(Case.id)).where(Case.state == HELD))
     lines = []
+    if held_cases:
+        lines.append(
+            f"{held_cases} case(s) are held for you: masp status REFERENCE says why; "
+            "then masp case attach, release or dismiss"
+        )
     if quarantined:
         lines.append(f"{quarantined} email(s) could not be processed: masp quarantine list")
     if held:

@@ -120,14 +120,18 @@ def upcoming(panel: PanelConfig, tz: ZoneInfo, now: datetime, count: int) -> lis
     return result
 
 
-def target_meeting(panel: PanelConfig, tz: ZoneInfo, received_at: datetime) -> Meeting:
+def target_meeting(
+    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, section20: bool = False
+) -> Meeting:
     """R3: the earliest meeting whose deadline is still ahead of `received_at`.
 
     R2 says "before 12:00 noon", so an email received at the deadline itself is late.
+    R7: a Section 20 emergency "must be presented at the next Panel": the next meeting that
+    has not started, whatever its deadline.
     """
     for day in meeting_days(panel, received_at.astimezone(tz).date()):
         meeting = meeting_at(panel, day, tz)
-        if received_at < meeting.deadline:
+        if received_at < (meeting.starts_at if section20 else meeting.deadline):
             return meeting
     raise ConfigError(
         f"panels.{panel.id}.meetings",

@@ -33,15 +33,18 @@ def referrer_draft(
 ) -> Draft:
     """An email to the case's referrer, in the thread of their acknowledgement."""
     parent = acknowledgement_id(session, case)
+    # R5: whoever forwarded the referral to us is copied on everything its referrer is sent.
+    cc = (case.forwarded_by,) if case.forwarded_by else ()
     return Draft(
         purpose=purpose,
         template=template,
         to=(case.referrer_email,),
+        cc=cc,
         context=context,
         case=case,
         in_reply_to=parent,
         references=(parent,) if parent else (),
         attachments=attachments,
-        # SPEC §7: the referrer may always be written to about their own case.
-        trusted=(case.referrer_email,),
+        # SPEC §7: the referrer (and forwarder) may always be written to about their own case.
+        trusted=(case.referrer_email, *cc),
     )

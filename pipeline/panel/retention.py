@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 REMOVED = "(removed after the retention period)"
 # The state of a case closed by the purge while it still waited for something.
 CLOSED = "closed"
-WAITING = ("incomplete", "complete", "screening", "more_info")
+# A held case (R5) waits for the administrator: if they never act, the purge closes it too.
+WAITING = ("incomplete", "complete", "screening", "more_info", "held")
 
 
 def retention_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:

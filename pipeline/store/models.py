@@ -94,6 +94,9 @@ class Case(Base):
     state: Mapped[str] = mapped_column(String(24), index=True)
     referrer_email: Mapped[str] = mapped_column(String(320), index=True)
     referrer_name: Mapped[str | None] = mapped_column(String(200))
+    # Whoever sent the referral in for the referrer named on its form (a duty desk): copied on
+    # what the referrer is sent, and may add to the case by quoting its reference (R5).
+    forwarded_by: Mapped[str | None] = mapped_column(String(320))
     received_at: Mapped[datetime] = mapped_column()
     section20: Mapped[bool] = mapped_column(Boolean, default=False)
     genogram_required: Mapped[bool | None] = mapped_column(Boolean)

@@ -1,0 +1,106 @@
+"""R7: Section 20 emergencies. They go to the next meeting whatever its deadline, the
+administrator and chair are alerted on receipt, and an email that speaks of Section 20 when
+its referral form does not is put to the administrator to confirm.
+
+Why the email's words alone do not make an emergency: the form is the referral's own
+statement, and an email's subject or body is free text ("not a Section 20", a postcode, a
+stranger's claim). Ignoring it could cost a child in care a month; believing it would exempt
+a case from the deadline and alert the chair on a guess. So the case is flagged, its referrer
+is told the administrator will confirm, and the administrator is asked to (`masp case
+section20 REF`, or `--not`); until then the ordinary rules apply.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.intake.answers import case_context, when
+from pipeline.intake.cases import SECTION20_QUESTION, refresh_state
+from pipeline.intake.mime import ParsedEmail
+from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.panel.meetings import meeting_at, target_meeting
+from pipeline.store.models import Case
+
+# "Section 20", "Section20", "S20", "S 20", "s.20" — but not a postcode such as "S20 1AB"
+# (Sheffield), "S201" or "section 200".
+_SECTION20 = re.compile(r"\b(?:section\s*20|s\.?\s?20)\b(?!\s*\d[a-z]{2}\b)", re.IGNORECASE)
+
+
+def mentions_section20(text: str) -> bool:
+    """Whether free text speaks of Section 20."""
+    return _SECTION20.search(text) is not None
+
+
+def email_says_section20(parsed: ParsedEmail) -> bool:
+    return mentions_section20(f"{parsed.subject}\n{parsed.body_text}")
+
+
+def is_questioned(case: Case) -> bool:
+    return any(flag.startswith(SECTION20_QUESTION) for flag in case.flags)
+
+
+def flag_question(case: Case) -> bool:
+    """Flag a case whose email says Section 20 when its form does not; True if newly flagged."""
+    if case.section20 or is_questioned(case):
+        return False
+    note = (
+        f"{SECTION20_QUESTION}: the email mentions it, the referral form does not "
+        f"(masp case section20 {case.reference}, or --not)"
+    )
+    case.flags = [*case.flags, note]
+    return True
+
+
+def clear_question(case: Case) -> None:
+    case.flags = [flag for flag in case.flags if not flag.startswith(SECTION20_QUESTION)]
+
+
+def ask_administrator(app: App, session: Session, case: Case) -> None:
+    """Ask the administrator, once per case, whether a flagged case is a Section 20 emergency."""
+    context = case_context(app, case, refresh_state(case))
+    draft = staff_draft(app, f"s20-question:{case.id}", "section20_question", context, case)
+    enqueue(app, session, draft)
+
+
+def bring_forward(app: App, session: Session, case: Case, at: datetime) -> None:
+    """R7: a Section 20 case is listed for the next meeting that has not started at `at`.
+
+    A held or closed case has no meeting and keeps none.
+    """
+    clear_question(case)
+    if case.meeting is None:
+        return
+    panel = app.config.panel(case.panel_id)
+    meeting = target_meeting(panel, app.config.tz, at, section20=True)
+    if case.meeting == meeting.starts_at:
+        return
+    audit(
+        session,
+        app,
+        case,
+        "section20-next-meeting",
+        from_meeting=case.meeting.isoformat(),
+        to_meeting=meeting.starts_at.isoformat(),
+    )
+    case.meeting = meeting.starts_at
+
+
+def alert(app: App, session: Session, case: Case, at: datetime) -> None:
+    """R7: the administrator and chair hear of an emergency admission as soon as it arrives,
+    with the meeting it will be presented at and whether it beat that meeting's deadline."""
+    if case.meeting is None:
+        return
+    context = case_context(app, case, refresh_state(case))
+    day = case.meeting.astimezone(app.config.tz).date()
+    deadline = meeting_at(app.config.panel(case.panel_id), day, app.config.tz).deadline
+    context["after_deadline"] = at >= deadline
+    context["received"] = when(app, at)
+    enqueue(
+        app,
+        session,
+        staff_draft(app, f"s20:{case.id}", "section20_alert", context, case, chair_too=True),
+    )

@@ -1,0 +1,114 @@
+"""R5 rules about people: who may add to a case by quoting its reference, and whom a referral
+sent in by someone else is answered to. Pure functions of addresses and settings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+# Mail services anyone can sign up to, and address spaces shared by many organisations
+# (NHSmail is one domain for the whole NHS in England): two people sharing one of these
+# domains need not work together, so it never vouches for anyone. `intake.shared_mail_domains`
+# adds to this list.
+SHARED_MAIL_DOMAINS = frozenset(
+    {
+        "aol.com",
+        "btinternet.com",
+        "fastmail.com",
+        "gmail.com",
+        "gmx.co.uk",
+        "gmx.com",
+        "googlemail.com",
+        "hotmail.co.uk",
+        "hotmail.com",
+        "icloud.com",
+        "live.co.uk",
+        "live.com",
+        "mac.com",
+        "mail.com",
+        "me.com",
+        "msn.com",
+        "nhs.net",
+        "ntlworld.com",
+        "outlook.com",
+        "proton.me",
+        "protonmail.com",
+        "sky.com",
+        "talktalk.net",
+        "tutanota.com",
+        "virginmedia.com",
+        "yahoo.co.uk",
+        "yahoo.com",
+        "yandex.com",
+        "zoho.com",
+    }
+)
+# An address we would write to: one @, a dot in the domain, no spaces or brackets.
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+@dataclass(frozen=True)
+class ReferencePolicy:
+    """How far a quoted case reference is trusted (`intake` in config.yaml)."""
+
+    by_domain: bool
+    shared_domains: frozenset[str]
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def may_quote_reference(
+    senders: Iterable[str], referrer: str, forwarded_by: str | None, policy: ReferencePolicy
+) -> bool:
+    """Whether an email that quotes a case's reference may add to that case.
+
+    Every address it came from or asks answers to (From and Reply-To) must be the case's
+    referrer or its forwarder: an answer goes to Reply-To, so a stranger's Reply-To beside the
+    referrer's From would read the case. With `by_domain`, the referrer's own organisation
+    domain counts too, never a shared mail service's.
+    """
+    known = {referrer.lower(), (forwarded_by or "").lower()} - {""}
+    organisation = domain_of(referrer)
+    vouched = policy.by_domain and organisation not in policy.shared_domains
+    addresses = {s.lower() for s in senders if s}
+    if not addresses:
+        return False
+    return all(a in known or (vouched and domain_of(a) == organisation) for a in addresses)
+
+
+def is_allowed_recipient(
+    address: str, configured: Collection[str], domains: Collection[str]
+) -> bool:
+    """A configured person, or an address at an allowed recipient domain (SPEC §7)."""
+    lowered = address.lower()
+    return lowered in configured or domain_of(lowered) in {d.lower() for d in domains}
+
+
+@dataclass(frozen=True)
+class NamedReferrer:
+    """What to do with the referrer a form names when someone else sent it in."""
+
+    # The address to answer, or None to keep answering the sender.
+    address: str | None
+    # Why the sender is still answered, for the case's flags; empty when there is nothing to say.
+    note: str = ""
+
+
+NOT_ALLOWED = (
+    "the form names a referrer whose address is not an allowed recipient: "
+    "answers go to the sender; check the referrer's address"
+)
+
+
+def named_referrer(form_address: str | None, sender: str, allowed: bool) -> NamedReferrer:
+    """R5: a referral sent by someone other than the referrer named on its form is answered
+    to that referrer (the sender in copy), if we may write to them."""
+    named = (form_address or "").strip().lower()
+    if not named or named == sender.lower() or not _ADDRESS.match(named):
+        return NamedReferrer(None)
+    if not allowed:
+        return NamedReferrer(None, NOT_ALLOWED)
+    return NamedReferrer(named)
