@@ -19,6 +19,7 @@ from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
 from pipeline.intake import answers
+from pipeline.intake.budget import EmailBudget, read_within
 from pipeline.intake.cases import add_document, apply_facts, find_case, open_case, refresh_state
 from pipeline.intake.loops import detect_automatic, is_our_own
 from pipeline.intake.mime import Attachment, ParsedEmail, parse_email
@@ -51,10 +52,13 @@ class Read:
 
 def read_all(app: App, attachments: tuple[Attachment, ...]) -> list[Read]:
     """Read every attachment; where two compete for one kind, the better keeps it."""
-    # Each file is read in the isolated worker, under its time and memory limits (SPEC §7).
-    # Chronology dates after today are reported; "today" is the panel's, from the one clock.
+    # Each file is read in the isolated worker, under its time and memory limits, and the whole
+    # email within its budget (SPEC §7). Chronology dates after today are reported; "today" is
+    # the panel's, from the one clock.
     today = app.clock.now().astimezone(app.config.tz).date()
-    reads = [Read(a, app.documents.read(a.filename, a.data, today)) for a in attachments]
+    budget = EmailBudget.of(app.config.limits)
+    results = read_within(app.documents, budget, attachments, today)
+    reads = [Read(a, result) for a, result in zip(attachments, results, strict=True)]
     resolved = resolve_competition([r.classification for r in reads])
     return [
         Read(r.attachment, replace(r.result, classification=c))
