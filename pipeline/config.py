@@ -196,6 +196,7 @@ class PackConfig(Frozen):
     max_email_bytes: int = Field(20_000_000, ge=100_000)
     soffice: str = "soffice"
     convert_seconds: float = Field(120.0, gt=0)
+    convert_memory_mb: int = Field(2048, ge=256)
 
 
 class RetentionConfig(Frozen):

@@ -5,8 +5,12 @@ fails lands in the pack as a page saying why, and the pack is built all the same
 
 from __future__ import annotations
 
+import contextlib
 import io
+import subprocess
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +30,7 @@ from pipeline.documents.topdf import (
 )
 from pipeline.documents.worker import DocumentWorker
 from pipeline.intake.poll import deliver_configured, poll
-from pipeline.outputs.convert import conversion_jobs
+from pipeline.outputs.convert import Source, conversion_jobs, office_to_pdf
 from pipeline.outputs.distribute import pack_jobs
 from pipeline.panel.jobs import run_due
 from pipeline.store.models import Case, Conversion, Document, Pack
@@ -162,4 +166,34 @@ def test_a_picture_over_the_memory_limit_fails_in_the_worker_and_the_pack_says_w
     assert "could not be converted: see the original in the zip" in text
     assert f"Reason: {reason}" in text
     assert any("meeting pack" in sent.subject for sent in sent_mail(app))
+    app.close()
+
+
+def address_space_limits(profile: Path) -> set[int]:
+    """The address-space limit of each running process that uses this LibreOffice profile."""
+    found = subprocess.run(["pgrep", "-f", str(profile)], capture_output=True, text=True)
+    limits = set()
+    for pid in found.stdout.split():
+        with contextlib.suppress(OSError):
+            text = Path(f"/proc/{pid}/limits").read_text()
+            [line] = [each for each in text.splitlines() if each.startswith("Max address space")]
+            value = line.split()[3]
+            limits.add(-1 if value == "unlimited" else int(value))
+    return limits
+
+
+def test_libreoffice_converts_under_its_memory_cap(tmp_path: Path) -> None:
+    app = open_service(tmp_path, NOW, pack={"convert_memory_mb": 1500})
+    profile = app.config.data_path / "soffice-profile"
+    # A chronology long enough for LibreOffice to take a few seconds, to look at it while it works.
+    source = Source("d" * 64, "office", "docx", samples.chronology(rows=300))
+    with ThreadPoolExecutor(1) as pool:
+        converting = pool.submit(office_to_pdf, app, [source])
+        seen: set[int] = set()
+        while not converting.done():
+            seen |= address_space_limits(profile)
+            time.sleep(0.05)
+        made = converting.result()["d" * 64]
+    assert seen == {1500 * 1024 * 1024}
+    assert isinstance(made, bytes) and pdf_pages(made) > 1
     app.close()

@@ -69,13 +69,28 @@ def route_of(document: Document) -> tuple[str, str] | None:
     return None
 
 
+def _program(name: str, missing: str) -> str:
+    """The path of the program `name` (as the shell would find it), or NotStarted."""
+    found = shutil.which(name)
+    if found is None:
+        raise NotStarted(f"LibreOffice could not be started: {missing}")
+    return found
+
+
 def _soffice_command(app: App, outdir: Path, files: Sequence[Path]) -> list[str]:
     # A private profile: LibreOffice's default one is per user and would clash with a person
     # (or another service) using LibreOffice on the same machine.
     profile = app.config.data_path / "soffice-profile"
     ensure_private_dir(profile)
+    # LibreOffice reads untrusted documents, so like the document worker it runs with its address
+    # space capped (SPEC §7). util-linux's prlimit sets the cap and runs it; setting it from
+    # Python between fork and exec is unsafe in a service that runs threads.
+    memory = app.config.pack.convert_memory_mb * 1024 * 1024
     return [
-        app.config.pack.soffice,
+        _program("prlimit", "util-linux's prlimit, which caps its memory, was not found"),
+        f"--as={memory}",
+        "--",
+        _program(app.config.pack.soffice, f"no program {app.config.pack.soffice!r} was found"),
         f"-env:UserInstallation={profile.resolve().as_uri()}",
         "--headless",
         "--norestore",
