@@ -407,7 +407,7 @@ class DocumentWorker:
             return from_wire(payload)
         if outcome == TIMEOUT:
             return not_read(
-                Status.REFUSED, allowed.reason, f"not read: stopped after {payload:g} s"
+                Status.REFUSED, allowed.reason, f"not read: stopped after {payload:.3g} s"
             )
         if outcome in (DIED, "memory"):
             return not_read(Status.REFUSED, too_big(self.limits.memory_mb), "not read: memory")
@@ -461,7 +461,7 @@ class DocumentWorker:
         try:
             reply: Reply = child.ask(request, seconds)
         except TimeoutError:
-            self._replace(f"stopped after {seconds:g} s")
+            self._replace(f"stopped after {seconds:.3g} s")
             return (TIMEOUT, seconds)
         # The child died (the kernel or its own allocator ended it): memory is the likely cause.
         except (EOFError, OSError):
