@@ -208,8 +208,19 @@ class LimitsConfig(Frozen):
     send_attempts: int = Field(8, ge=1)
     allowed_recipient_domains: tuple[str, ...] = ()
     parse_seconds: float = Field(30, gt=0)
+    # Declared after parse_seconds, which its check reads.
+    email_seconds: float = Field(60, gt=0)
     parse_memory_mb: int = Field(1024, ge=128)
     max_pdf_pages: int = Field(500, ge=1)
+
+    @field_validator("email_seconds")
+    @classmethod
+    def _budget_fits_a_file(cls, value: float, info: ValidationInfo) -> float:
+        # Below one file's own limit, the budget would quietly become every file's limit.
+        parse_seconds = info.data.get("parse_seconds")
+        if parse_seconds is not None and value < parse_seconds:
+            raise ValueError(f"must be at least limits.parse_seconds ({parse_seconds:g})")
+        return value
 
 
 class RemindersConfig(Frozen):
@@ -235,6 +246,8 @@ class PackConfig(Frozen):
         if not value:
             raise ValueError("must not be empty: documents about children carry a marking")
         return value
+
+    convert_memory_mb: int = Field(2048, ge=256)
 
 
 class RetentionConfig(Frozen):

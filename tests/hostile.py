@@ -10,6 +10,7 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from pypdf import PdfWriter
@@ -89,24 +90,45 @@ def program() -> bytes:
     return stub + struct.pack("<I", 64) + b"PE\x00\x00" + bytes(2048)
 
 
-def zip_bomb_docx(inflated: int = 200 * 1024 * 1024) -> bytes:
-    """A .docx whose document.xml is ~200 KB compressed and `inflated` bytes once opened.
+def repeated_deflate(head: bytes, chunk: bytes, copies: int, tail: bytes) -> bytes:
+    """Raw deflate data for `head + chunk * copies + tail`, compressing `chunk` only once.
 
-    Compressing 200 MB takes seconds, so one compressed 1 MiB block is repeated instead:
+    Compressing hundreds of megabytes takes seconds, so one compressed block is repeated instead:
     after a full flush, deflate blocks are byte-aligned and independent, so copies concatenate.
     """
-    head, chunk, tail = b"<w:document " + WORD_NS + b"><w:body>", b"<w:p/>" * 174_763, b"</w:body>"
-    copies = max(1, (inflated - len(head)) // len(chunk))
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     start = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
     block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
-    end = deflate.compress(tail + b"</w:document>") + deflate.flush()
-    crc = zlib.crc32(head)
+    return start + block * copies + deflate.compress(tail) + deflate.flush()
+
+
+def checksum(
+    function: Callable[[bytes, int], int], head: bytes, chunk: bytes, copies: int, tail: bytes
+) -> int:
+    """`function` (zlib's crc32 or adler32) over `head + chunk * copies + tail`, never built."""
+    value = function(head, 1 if function is zlib.adler32 else 0)
     for _ in range(copies):
-        crc = zlib.crc32(chunk, crc)
-    crc = zlib.crc32(tail + b"</w:document>", crc)
-    size = len(head) + copies * len(chunk) + len(tail) + len(b"</w:document>")
-    bomb = Member("word/document.xml", start + block * copies + end, crc, size)
+        value = function(chunk, value)
+    return function(tail, value)
+
+
+def repeated_zlib(unit: bytes, times: int, head: bytes = b"", tail: bytes = b"") -> bytes:
+    """A zlib stream (as PNG and PDF use) of `head + unit * times + tail`, small however long."""
+    per_block = max(1, (1 << 20) // len(unit))
+    copies, rest = divmod(times, per_block)
+    chunk, tail = unit * per_block, unit * rest + tail
+    check = checksum(zlib.adler32, head, chunk, copies, tail)
+    return b"\x78\xda" + repeated_deflate(head, chunk, copies, tail) + struct.pack(">I", check)
+
+
+def zip_bomb_docx(inflated: int = 200 * 1024 * 1024) -> bytes:
+    """A .docx whose document.xml is ~200 KB compressed and `inflated` bytes once opened."""
+    head, chunk, tail = b"<w:document " + WORD_NS + b"><w:body>", b"<w:p/>" * 174_763, b"</w:body>"
+    copies = max(1, (inflated - len(head)) // len(chunk))
+    tail += b"</w:document>"
+    crc = checksum(zlib.crc32, head, chunk, copies, tail)
+    size = len(head) + copies * len(chunk) + len(tail)
+    bomb = Member("word/document.xml", repeated_deflate(head, chunk, copies, tail), crc, size)
     others = [deflated(name, data) for name, data in word_parts().items()]
     return write_zip([m for m in others if m.name != bomb.name] + [bomb])
 
@@ -196,3 +218,82 @@ def truncated_pdf() -> bytes:
     """A PDF cut off part-way, as a failed upload or a full disk leaves it."""
     whole = text_pdf()
     return whole[: len(whole) * 2 // 3]
+
+
+def drawing_pdf(
+    pages: int, operation: bytes, times: int, head: bytes = b"", tail: bytes = b""
+) -> bytes:
+    """`pages` pages that all draw one content stream, `head + operation * times + tail`.
+
+    The pages share the stream, so a PDF of millions of drawing operations a page is a few
+    kilobytes on disk: what a hostile sender can fit many of into one email.
+    """
+    stream = repeated_zlib(operation, times, head, tail)
+    kids = b" ".join(b"%d 0 R" % (4 + page) for page in range(pages))
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream),
+            *[b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>"] * pages,
+        ]
+    )
+
+
+def long_path_pdf(pages: int, segments: int) -> bytes:
+    """Each page draws one path of `segments` line segments."""
+    return drawing_pdf(pages, b"1 1 l\n", segments, b"0 0 m\n", b"S\n")
+
+
+def squares_pdf(pages: int, squares: int) -> bytes:
+    """Each page fills `squares` separate squares: as many drawing objects for pdfium."""
+    return drawing_pdf(pages, b"0 0 1 1 re f\n", squares)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def one_colour_png(width: int, height: int, pixel: bytes = b"", bits: int = 1) -> bytes:
+    """A PNG of one colour, small on disk however many pixels it holds.
+
+    With no `pixel`, a white 1-bit greyscale image; otherwise every pixel is `pixel` (3 bytes
+    for RGB, 4 for RGBA, at 8 bits a channel).
+    """
+    colour_type = {0: 0, 3: 2, 4: 6}[len(pixel)]
+    row = b"\x00" + (pixel * width if pixel else b"\xff" * -(-width * bits // 8))
+    header = struct.pack(">IIBBBBB", width, height, 8 if pixel else bits, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", repeated_zlib(row, height))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def many_page_tiff(width: int, height: int, pages: int) -> bytes:
+    """A TIFF of `pages` white 1-bit pages that all point at one deflated strip."""
+    strip = repeated_zlib(b"\xff" * -(-width // 8), height)
+    # Tag, type (3 short, 4 long), value: the least a reader needs for one strip of pixels.
+    tags = [
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 1),
+        (259, 3, 8),
+        (262, 3, 1),
+        (273, 4, 8),
+        (277, 3, 1),
+        (278, 4, height),
+        (279, 4, len(strip)),
+    ]
+    size = 2 + 12 * len(tags) + 4
+    first = 8 + len(strip)
+    out = bytearray(b"II*\x00" + struct.pack("<I", first) + strip)
+    for page in range(pages):
+        following = first + (page + 1) * size if page + 1 < pages else 0
+        out += struct.pack("<H", len(tags))
+        for tag, kind, value in tags:
+            packed = struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+            out += struct.pack("<HHI", tag, kind, 1) + packed
+        out += struct.pack("<I", following)
+    return bytes(out)

@@ -17,15 +17,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from pipeline import samples
+from pipeline.documents.topdf import ConversionError, image_to_pdf, pdf_pages
 from pipeline.intake.poll import poll
-from pipeline.outputs.convert import (
-    ConversionError,
-    Source,
-    conversion_jobs,
-    image_to_pdf,
-    office_to_pdf,
-    pdf_pages,
-)
+from pipeline.outputs.convert import Source, conversion_jobs, office_to_pdf
 from pipeline.panel.jobs import run_due
 from pipeline.store.models import Conversion, Document, JobRun
 from tests.helpers import drop, open_service

@@ -30,10 +30,19 @@ class PdfContent:
     images: int
     # AcroForm fields as (label, value), each under its tooltip and its own name.
     fields: tuple[Field, ...] = ()
+    # Why the PDF is refused before all its first pages were read (a page too heavy to read).
+    problem: str | None = None
 
 
 MAX_PDF_PAGES = 5
 MAX_OBJECTS_PER_PAGE = 2000
+# A page drawing more than this is refused. pdfium parses a page whole when it loads it (about a
+# second for a million objects here), so the files of one email could otherwise keep intake busy
+# for minutes; forms, letters, scans and genograms draw a few thousand at most.
+MAX_PAGE_OBJECTS = 100_000
+# Likewise the line and curve segments of the paths on a page with few words (one path can hold
+# millions); counted on the objects looked at (MAX_OBJECTS_PER_PAGE).
+MAX_PAGE_SEGMENTS = 500_000
 # Drawings only matter on a page with few words (a scan, a genogram); a page with more text than
 # this is prose or a form, so its objects are not counted (that would cost a call per object).
 SPARSE_PAGE_CHARS = 2000
@@ -47,6 +56,14 @@ def too_many_pages(pages: int, limit: int) -> str:
     return (
         f"the PDF has {pages:,} pages, over the {limit:,} the panel inbox reads: "
         "please send the relevant pages"
+    )
+
+
+def too_complex(page: int, count: int, what: str, limit: int) -> str:
+    """Why a PDF with a page too heavy to read is refused, addressed to the referrer."""
+    return (
+        f"page {page} of the PDF is too complex to read safely ({count:,} {what}; the most the "
+        f"panel inbox reads is {limit:,}): please send it as a simpler PDF or a Word document"
     )
 
 
@@ -75,10 +92,19 @@ def read_pdf(
             with _page(document, index) as page:
                 if page is None:
                     continue
+                objects = pdfium_c.FPDFPage_CountObjects(page)
+                if objects > MAX_PAGE_OBJECTS:
+                    problem = too_complex(index + 1, objects, "objects", MAX_PAGE_OBJECTS)
+                    return PdfContent(pages, (), 0, 0, problem=problem)
                 text = _page_text(page)
                 lines.extend(line.strip() for line in text.splitlines() if line.strip())
                 if len(text) <= SPARSE_PAGE_CHARS:
-                    page_paths, page_images = _drawings(page)
+                    page_paths, page_images, segments = _drawings(page, objects)
+                    if segments > MAX_PAGE_SEGMENTS:
+                        problem = too_complex(
+                            index + 1, segments, "line segments", MAX_PAGE_SEGMENTS
+                        )
+                        return PdfContent(pages, (), 0, 0, problem=problem)
                     paths, images = paths + page_paths, images + page_images
                 if has_form and not nested:
                     nested = not _flat_fields(page, fields)
@@ -122,16 +148,20 @@ def _page_text(page: Any) -> str:
         pdfium_c.FPDFText_ClosePage(textpage)
 
 
-def _drawings(page: Any) -> tuple[int, int]:
-    """How many path and image objects the page draws (up to MAX_OBJECTS_PER_PAGE looked at)."""
+def _drawings(page: Any, objects: int) -> tuple[int, int, int]:
+    """How many path and image objects the page draws, and the paths' segments (up to
+    MAX_OBJECTS_PER_PAGE looked at)."""
     import pypdfium2.raw as pdfium_c
 
-    paths = images = 0
-    for index in range(min(pdfium_c.FPDFPage_CountObjects(page), MAX_OBJECTS_PER_PAGE)):
-        kind = pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFPage_GetObject(page, index))
-        paths += kind == pdfium_c.FPDF_PAGEOBJ_PATH
+    paths = images = segments = 0
+    for index in range(min(objects, MAX_OBJECTS_PER_PAGE)):
+        drawn = pdfium_c.FPDFPage_GetObject(page, index)
+        kind = pdfium_c.FPDFPageObj_GetType(drawn)
+        if kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+            paths += 1
+            segments += max(pdfium_c.FPDFPath_CountSegments(drawn), 0)
         images += kind == pdfium_c.FPDF_PAGEOBJ_IMAGE
-    return paths, images
+    return paths, images, segments
 
 
 def _widgets(page: Any) -> Iterator[Any]:

@@ -15,6 +15,10 @@ from pipeline.documents.parsing import NOTES, ParserContext, ReadLimits, Source
 from pipeline.documents.pdf import too_many_pages
 from pipeline.documents.referral_form import Draft, facts_of
 from pipeline.documents.sniff import Sniffed, extension, sniff
+from pipeline.documents.topdf import check_picture
+
+# Sniffed types whose size in pixels is read from their headers before anything else.
+PICTURES = frozenset({"png", "jpeg", "gif", "tiff", "bmp"})
 
 __all__ = ["DocumentResult", "ReadLimits", "megabytes", "read_document", "too_large"]
 
@@ -60,6 +64,7 @@ def read_document(
     sniffed = sniff(data, filename)
     source = Source(data, sniffed, limits)
     sniffed = _page_limit(sniffed, source)
+    sniffed = _picture_limit(sniffed, data, limits)
     classification = classify(filename, data, sniffed, source)
     if classification.status == Status.REFUSED:
         return DocumentResult(sniffed, classification)
@@ -75,12 +80,23 @@ def read_document(
 
 
 def _page_limit(sniffed: Sniffed, source: Source) -> Sniffed:
-    """A PDF over the page limit is refused before any page of it is read."""
+    """A PDF over the page limit is refused before any page of it is read, and one with a page
+    too heavy to read once that page is met."""
     if sniffed.type != "pdf" or sniffed.problem is not None or source.pdf is None:
         return sniffed
+    if source.pdf.problem is not None:
+        return replace(sniffed, problem=source.pdf.problem)
     if source.pdf.pages <= source.limits.max_pdf_pages:
         return sniffed
     return replace(sniffed, problem=too_many_pages(source.pdf.pages, source.limits.max_pdf_pages))
+
+
+def _picture_limit(sniffed: Sniffed, data: bytes, limits: ReadLimits) -> Sniffed:
+    """A picture too large to show safely is refused now, when its sender can still be told."""
+    if sniffed.type not in PICTURES or sniffed.problem is not None:
+        return sniffed
+    problem = check_picture(data, limits.max_pdf_pages)
+    return sniffed if problem is None else replace(sniffed, problem=problem)
 
 
 def _no_facts(kind: Kind) -> FormFacts | None:

@@ -4,7 +4,8 @@ Every attachment is hostile until read. Parsers can be made to run for minutes o
 (a page of 1.5 million drawing operations, an XML part that inflates to 800 MB), so `read_document`
 never runs in the service's own process: it runs here, in one persistent child that the service
 kills and replaces when a file outstays its time or its memory. The referrer gets a plain-English
-reason, the original is kept, and the next file is read by a fresh child.
+reason, the original is kept, and the next file is read by a fresh child. Converting a document
+into PDF for the pack (`convert`: a 200 kB PNG can decode to gigabytes) runs here too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.read import DocumentResult, ReadLimits, read_document
 from pipeline.documents.sniff import Sniffed
+from pipeline.documents.topdf import ConversionError, Converted, to_pdf
 from pipeline.errors import DocumentError
 from pipeline.text import clean_values
 
@@ -44,7 +46,14 @@ log = logging.getLogger(__name__)
 
 # The fork server imports these once, so a child started after a kill begins warm (tens of ms)
 # instead of importing the parsers again; a module that is missing is simply skipped.
-PRELOAD = ["pipeline.documents.read", "pypdf", "pypdfium2", "openpyxl", "docx"]
+PRELOAD = [
+    "pipeline.documents.read",
+    "pipeline.documents.topdf",
+    "pypdf",
+    "pypdfium2",
+    "openpyxl",
+    "docx",
+]
 # Starting a child is not the file's fault, so it has its own, generous allowance.
 START_SECONDS = 60.0
 # A child asked to stop politely gets this long before it is killed.
@@ -54,9 +63,13 @@ SIMPLER = "please send it as a simpler PDF or Word document"
 NOT_READ = "the file could not be read automatically: a person will look at it"
 UNSAFE = f"the file could not be read safely: {SIMPLER}"
 
-# What a child answers: an outcome and, for "ok", the result.
+# What a child is asked: (READ, filename, bytes, today) or (CONVERT, route, bytes).
+READ, CONVERT = "read", "convert"
+# What a child answers: an outcome and, for "ok", the result; "refused" carries a plain reason.
 Reply = tuple[str, Any]
 READY: Reply = ("ready", None)
+# Outcomes the service gives a request the child did not answer (the child is then replaced).
+TIMEOUT, DIED, UNTRUSTED = "timeout", "died", "untrusted"
 
 
 def too_slow(seconds: float) -> str:
@@ -65,6 +78,14 @@ def too_slow(seconds: float) -> str:
 
 def too_big(megabytes: int) -> str:
     return f"the file needed too much memory to read safely (over {megabytes} MB): {SIMPLER}"
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """How long one read may take, and what the referrer is told if it takes longer."""
+
+    seconds: float
+    reason: str
 
 
 def not_read(status: Status, reason: str, note: str) -> DocumentResult:
@@ -212,7 +233,7 @@ def serve(requests: Connection, replies: Connection, limits: ReadLimits) -> None
             return
         if request is None:
             return
-        reply = read_one(request[0], request[1], limits, request[2])
+        reply = handle(request, limits)
         try:
             send_reply(outbox, reply)
         except OSError:
@@ -226,6 +247,25 @@ def limit_memory(megabytes: int) -> None:
     """Cap the child's address space: a bomb then fails with MemoryError, not by eating the host."""
     size = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+
+def handle(request: tuple[Any, ...], limits: ReadLimits) -> Reply:
+    if request[0] == CONVERT:
+        return convert_one(request[1], request[2], limits)
+    return read_one(request[1], request[2], limits, request[3])
+
+
+def convert_one(route: str, data: bytes, limits: ReadLimits) -> Reply:
+    """A picture or a PDF as PDF for the pack, under the child's limits, or why not."""
+    try:
+        return ("ok", to_pdf(route, data, limits.max_pdf_pages))
+    except ConversionError as exc:
+        return ("refused", str(exc))
+    except MemoryError:
+        return ("memory", None)
+    except Exception as exc:
+        log.warning("converting a document failed: %s", type(exc).__name__)
+        return ("failed", type(exc).__name__)
 
 
 def read_one(filename: str, data: bytes, limits: ReadLimits, today: date | None) -> Reply:
@@ -327,6 +367,7 @@ class DocumentWorker:
 
     def __init__(self, limits: ReadLimits) -> None:
         self.limits = limits
+        self._allowance = Allowance(limits.seconds, too_slow(limits.seconds))
         self._child: Child | None = None
         # Two threads sharing one pipe would read each other's answers.
         self._lock = threading.Lock()
@@ -347,15 +388,60 @@ class DocumentWorker:
         """The running child's process id (None before the first read), for health checks."""
         return self._child.process.pid if self._child is not None else None
 
-    def read(self, filename: str, data: bytes, today: date | None = None) -> DocumentResult:
+    def read(
+        self,
+        filename: str,
+        data: bytes,
+        today: date | None = None,
+        allowance: Allowance | None = None,
+    ) -> DocumentResult:
         """What `read_document` says about this file, or a refusal if it was too slow or too big.
 
-        Raises DocumentError only if no child can be started at all (the email is then
+        `allowance` may shorten the time limit (an email's budget nearly spent), with its own
+        reason. Raises DocumentError only if no child can be started at all (the email is then
         quarantined and can be replayed); nothing in the file itself can make this raise.
         """
+        allowed = allowance or self._allowance
         with self._lock:
-            child = self._running()
-            return self._ask(child, filename, data, today)
+            outcome, payload = self._ask((READ, filename, data, today), allowed.seconds)
+        if outcome == "ok":
+            # Where what a document says enters the service: cleaned once, for every reader.
+            return from_wire(clean_values(payload))
+        if outcome == TIMEOUT:
+            return not_read(
+                Status.REFUSED, allowed.reason, f"not read: stopped after {payload:.3g} s"
+            )
+        if outcome in (DIED, "memory"):
+            return not_read(Status.REFUSED, too_big(self.limits.memory_mb), "not read: memory")
+        if outcome == UNTRUSTED:
+            return not_read(Status.REFUSED, UNSAFE, "not read: the reader's answer was refused")
+        return not_read(Status.NEEDS_REVIEW, NOT_READ, f"reading failed ({payload})")
+
+    def convert(self, route: str, data: bytes) -> Converted | str:
+        """A picture (`route` "image") or a PDF ("pdf") as PDF for the pack, or why it cannot be.
+
+        Pictures are decoded here, never in the service: under the reader's time and memory
+        limits, in the same child. Like `read`, only a child that cannot start raises.
+        """
+        with self._lock:
+            outcome, payload = self._ask((CONVERT, route, data), self.limits.seconds)
+        if outcome == "ok":
+            made, pages = payload
+            return Converted(data if made is None else made, pages)
+        if outcome == "refused":
+            return str(payload)
+        if outcome == TIMEOUT:
+            return f"the file took too long to convert safely (over {payload:g} s)"
+        if outcome in (DIED, "memory"):
+            megabytes = self.limits.memory_mb
+            return f"the file needed too much memory to convert safely (over {megabytes} MB)"
+        return "the file could not be converted safely"
+
+    def start(self) -> None:
+        """Start the child now, if it is not running: a start is no file's or email's fault, so
+        an email's time budget begins once its reader is ready."""
+        with self._lock:
+            self._running()
 
     def close(self) -> None:
         with self._lock:
@@ -370,33 +456,32 @@ class DocumentWorker:
             self._child = start_child(self.limits)
         return self._child
 
-    def _ask(self, child: Child, filename: str, data: bytes, today: date | None) -> DocumentResult:
+    def _ask(self, request: tuple[Any, ...], seconds: float) -> Reply:
+        """The child's reply to `request`, or (TIMEOUT, seconds), (DIED, None) or (UNTRUSTED,
+        None) when it gave none; a child that failed is replaced for the next request."""
+        child = self._running()
         try:
-            reply: Reply = child.ask((filename, data, today), self.limits.seconds)
+            reply: Reply = child.ask(request, seconds)
         except TimeoutError:
-            note = f"not read: stopped after {self.limits.seconds:g} s"
-            return self._replace(too_slow(self.limits.seconds), note)
+            self._replace(f"stopped after {seconds:.3g} s")
+            return (TIMEOUT, seconds)
         # The child died (the kernel or its own allocator ended it): memory is the likely cause.
         except (EOFError, OSError):
-            return self._replace(too_big(self.limits.memory_mb), "the reader stopped")
-        # The answer named something a plain value never does: the reader is not to be trusted.
+            self._replace("the child stopped")
+            return (DIED, None)
+        # The answer named something a plain value never does: the child is not to be trusted.
         except pickle.UnpicklingError:
-            return self._replace(UNSAFE, "not read: the reader's answer was refused")
+            self._replace("its answer was refused")
+            return (UNTRUSTED, None)
         # The whole answer arrived but could not be unpickled: the pipe is still in step.
         except Exception as exc:
-            return not_read(Status.NEEDS_REVIEW, NOT_READ, f"reading failed ({type(exc).__name__})")
-        return self._answer(reply)
+            return ("failed", type(exc).__name__)
+        # After a MemoryError the child ends itself; a fresh one is started now, not on demand.
+        if reply[0] == "memory":
+            self._replace("out of memory")
+        return reply
 
-    def _answer(self, reply: Reply) -> DocumentResult:
-        outcome, payload = reply
-        if outcome == "ok":
-            # Where what a document says enters the service: cleaned once, for every reader.
-            return from_wire(clean_values(payload))
-        if outcome == "memory":
-            return self._replace(too_big(self.limits.memory_mb), "not read: out of memory")
-        return not_read(Status.NEEDS_REVIEW, NOT_READ, f"reading failed ({payload})")
-
-    def _replace(self, reason: str, note: str) -> DocumentResult:
+    def _replace(self, note: str) -> None:
         """Kill the child that failed on this file and start a fresh one for the next file."""
         pid, code = self.pid, None
         if self._child is not None:
@@ -406,10 +491,9 @@ class DocumentWorker:
         log.warning("document reader (pid %s, exit code %s) replaced: %s", pid, code, note)
         try:
             self._child = start_child(self.limits)
-        # The next read tries again and, if it still cannot, says so; this file has its answer.
+        # The next request tries again and, if it still cannot, says so; this one has its answer.
         except DocumentError as exc:
             log.warning("%s", exc)
-        return not_read(Status.REFUSED, reason, note)
 
 
 def current_cpu() -> int | None:

@@ -21,6 +21,7 @@ from pipeline.documents.read import DocumentResult, megabytes
 from pipeline.errors import IntakeError, StoreError, describe_failure
 from pipeline.intake import answers, emergency, held, unanswered
 from pipeline.intake.addresses import Mailbox, read_mailbox
+from pipeline.intake.budget import EmailBudget, read_within
 from pipeline.intake.cases import (
     HELD,
     add_document,
@@ -62,10 +63,13 @@ class Read:
 
 def read_all(app: App, attachments: tuple[Attachment, ...]) -> list[Read]:
     """Read every attachment; where two compete for one kind, the better keeps it."""
-    # Each file is read in the isolated worker, under its time and memory limits (SPEC §7).
-    # Chronology dates after today are reported; "today" is the panel's, from the one clock.
+    # Each file is read in the isolated worker, under its time and memory limits, and the whole
+    # email within its budget (SPEC §7). Chronology dates after today are reported; "today" is
+    # the panel's, from the one clock.
     today = app.clock.now().astimezone(app.config.tz).date()
-    reads = [Read(a, app.documents.read(a.filename, a.data, today)) for a in attachments]
+    budget = EmailBudget.of(app.config.limits)
+    results = read_within(app.documents, budget, attachments, today)
+    reads = [Read(a, result) for a, result in zip(attachments, results, strict=True)]
     resolved = resolve_competition([r.classification for r in reads])
     return [
         Read(r.attachment, replace(r.result, classification=c))

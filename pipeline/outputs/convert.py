@@ -3,13 +3,14 @@
 Word, Excel, OpenDocument and RTF go through LibreOffice headless; every document pending in
 a tick goes into ONE `soffice --convert-to pdf` call, because starting LibreOffice costs far
 more than converting (measured: ~1.2 s a cold call, ten documents in one call ~6 s). PDFs pass
-through once pikepdf has opened them; images are placed on A4 pages. A conversion is keyed by
-the document's content, so the same bytes are converted once whatever case they arrive on.
+through once pikepdf has opened them; images are placed on A4 pages. Both happen in the isolated
+document worker, under the reader's time and memory limits, never in the service (SPEC §7):
+pictures are the cheapest way to make a process take gigabytes. A conversion is keyed by the
+document's content, so the same bytes are converted once whatever case they arrive on.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import logging
 import os
@@ -17,21 +18,17 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import pikepdf
-from PIL import Image, ImageSequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.documents.kinds import Kind
-from pipeline.errors import PipelineError
-from pipeline.outputs.pdftext import A4
+from pipeline.documents.topdf import ConversionError, Converted
 from pipeline.outputs.readback import chronology_pdf
 from pipeline.panel.jobs import Job
 from pipeline.store.files import ensure_private_dir
@@ -41,13 +38,6 @@ log = logging.getLogger(__name__)
 
 OFFICE = frozenset({"docx", "doc", "xlsx", "xls", "odt", "ods", "rtf", "pptx", "odp", "txt", "csv"})
 IMAGES = frozenset({"png", "jpg", "jpeg", "gif", "tif", "tiff", "bmp"})
-# Images are drawn at no more than 300 dpi on A4: more pixels only make the pack heavier.
-MAX_IMAGE_SIDE = 3508
-IMAGE_MARGIN = 36.0
-
-
-class ConversionError(PipelineError):
-    """A document could not be turned into PDF; the reason is plain English."""
 
 
 class NotStarted(ConversionError):
@@ -79,66 +69,12 @@ def route_of(document: Document) -> tuple[str, str] | None:
     return None
 
 
-def pdf_pages(data: bytes) -> int:
-    """The page count of a PDF we can open, or ConversionError saying why not."""
-    try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            return len(pdf.pages)
-    except pikepdf.PasswordError as exc:
-        raise ConversionError("the PDF is protected by a password") from exc
-    except pikepdf.PdfError as exc:
-        raise ConversionError("the PDF is damaged and cannot be opened") from exc
-
-
-def _flat_rgb(frame: Image.Image) -> Image.Image:
-    # Transparent areas become white, as they look on screen, instead of black.
-    rgba = frame.convert("RGBA")
-    page = Image.new("RGB", rgba.size, "white")
-    page.paste(rgba, mask=rgba.getchannel("A"))
-    page.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
-    return page
-
-
-def _image_page(pdf: pikepdf.Pdf, picture: Image.Image) -> None:
-    w, h = picture.size
-    page_w, page_h = (A4[1], A4[0]) if w > h else A4
-    scale = min((page_w - 2 * IMAGE_MARGIN) / w, (page_h - 2 * IMAGE_MARGIN) / h)
-    draw_w, draw_h = w * scale, h * scale
-    x, y = (page_w - draw_w) / 2, (page_h - draw_h) / 2
-    image = pikepdf.Stream(pdf, zlib.compress(picture.tobytes(), 6))
-    image.stream_dict = pikepdf.Dictionary(
-        Type=pikepdf.Name.XObject,
-        Subtype=pikepdf.Name.Image,
-        Width=w,
-        Height=h,
-        ColorSpace=pikepdf.Name.DeviceRGB,
-        BitsPerComponent=8,
-        Filter=pikepdf.Name.FlateDecode,
-    )
-    content = f"q {draw_w:.2f} 0 0 {draw_h:.2f} {x:.2f} {y:.2f} cm /Im0 Do Q".encode()
-    page = pikepdf.Dictionary(
-        Type=pikepdf.Name.Page,
-        MediaBox=pikepdf.Array([0, 0, page_w, page_h]),
-        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
-        Contents=pdf.make_stream(content),
-    )
-    pdf.pages.append(pikepdf.Page(page))
-
-
-def image_to_pdf(data: bytes) -> bytes:
-    """Each frame of an image (a multi-page TIFF has several) on its own A4 page."""
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            pdf = pikepdf.new()
-            for frame in ImageSequence.Iterator(picture):
-                _image_page(pdf, _flat_rgb(frame))
-    except Image.DecompressionBombError as exc:
-        raise ConversionError("the picture is too large to place on a page") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ConversionError("the picture is damaged or of a kind we cannot read") from exc
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
+def _program(name: str, missing: str) -> str:
+    """The path of the program `name` (as the shell would find it), or NotStarted."""
+    found = shutil.which(name)
+    if found is None:
+        raise NotStarted(f"LibreOffice could not be started: {missing}")
+    return found
 
 
 def _soffice_command(app: App, outdir: Path, files: Sequence[Path]) -> list[str]:
@@ -146,8 +82,15 @@ def _soffice_command(app: App, outdir: Path, files: Sequence[Path]) -> list[str]
     # (or another service) using LibreOffice on the same machine.
     profile = app.config.data_path / "soffice-profile"
     ensure_private_dir(profile)
+    # LibreOffice reads untrusted documents, so like the document worker it runs with its address
+    # space capped (SPEC §7). util-linux's prlimit sets the cap and runs it; setting it from
+    # Python between fork and exec is unsafe in a service that runs threads.
+    memory = app.config.pack.convert_memory_mb * 1024 * 1024
     return [
-        app.config.pack.soffice,
+        _program("prlimit", "util-linux's prlimit, which caps its memory, was not found"),
+        f"--as={memory}",
+        "--",
+        _program(app.config.pack.soffice, f"no program {app.config.pack.soffice!r} was found"),
         f"-env:UserInstallation={profile.resolve().as_uri()}",
         "--headless",
         "--norestore",
@@ -233,43 +176,38 @@ def _run_batch(app: App, out: Path, files: Sequence[Path]) -> ConversionError | 
     return None
 
 
-def _outcome(route: str, data: bytes) -> bytes:
-    """The PDF for a pdf or image source (office ones go in a batch)."""
-    if route == "image":
-        return image_to_pdf(data)
-    pdf_pages(data)
-    return data
+def _checked(app: App, result: bytes | str) -> Converted | str:
+    """A PDF made here or by LibreOffice, opened and counted in the worker like the others."""
+    return app.documents.convert("pdf", result) if isinstance(result, bytes) else result
 
 
-def _record(app: App, session: Session, sha: str, result: bytes | str) -> Conversion:
+def _record(app: App, session: Session, sha: str, result: Converted | str) -> Conversion:
     now = app.clock.now()
     row = Conversion(source_sha256=sha, status="failed", created_at=now)
-    if isinstance(result, bytes):
-        try:
-            row.pages = pdf_pages(result)
-            row.pdf_path = app.files.put("pdf", result, ".pdf")[1]
-            row.status = "done"
-        except ConversionError as exc:
-            result = str(exc)
-    if isinstance(result, str):
+    if isinstance(result, Converted):
+        row.pages = result.pages
+        row.pdf_path = app.files.put("pdf", result.pdf, ".pdf")[1]
+        row.status = "done"
+    else:
         row.error = result
         log.warning("conversion of document %s failed: %s", sha[:12], result)
     session.add(row)
     return row
 
 
-def _results(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]:
-    results: dict[str, bytes | str] = {}
-    for source in sources:
-        if source.route == "office":
-            continue
-        try:
-            results[source.sha256] = _outcome(source.route, source.data)
-        except ConversionError as exc:
-            results[source.sha256] = str(exc)
+def _results(app: App, sources: Sequence[Source]) -> dict[str, Converted | str]:
+    """Each source as PDF, or why not: pictures and PDFs one by one in the isolated worker,
+    office documents in one LibreOffice batch."""
+    results: dict[str, Converted | str] = {
+        source.sha256: app.documents.convert(source.route, source.data)
+        for source in sources
+        if source.route != "office"
+    }
     office = [s for s in sources if s.route == "office"]
     if office:
-        results.update(office_to_pdf(app, office))
+        results.update(
+            (sha, _checked(app, made)) for sha, made in office_to_pdf(app, office).items()
+        )
     return results
 
 
@@ -292,7 +230,7 @@ def convert_documents(app: App, session: Session, documents: Iterable[Document])
         sources[document.sha256] = Source(document.sha256, route[0], route[1], data)
     for sha, result in _results(app, list(sources.values())).items():
         if isinstance(result, str) and sha in chronologies:
-            result = _read_back(chronologies[sha], result)
+            result = _checked(app, _read_back(chronologies[sha], result))
         _record(app, session, sha, result)
     session.flush()
 
@@ -340,8 +278,6 @@ __all__ = [
     "ConversionError",
     "conversion_jobs",
     "convert_documents",
-    "image_to_pdf",
-    "pdf_pages",
     "route_of",
     "run_soffice",
 ]
