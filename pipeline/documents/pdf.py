@@ -152,8 +152,8 @@ def _widgets(page: Any) -> Iterator[Any]:
 def _flat_fields(page: Any, found: list[Field]) -> bool:
     """Add the page's fields, read from each widget's own dictionary; False if one is nested.
 
-    A nested widget (a radio button, or a field split over pages) keeps its name and value on a
-    parent field, which only the form API reaches.
+    A nested widget (a radio button, a field split over pages, or one named under a parent
+    field) keeps its name or value on a parent field, which only the form API reaches.
     """
     import pypdfium2.raw as pdfium_c
 
@@ -162,7 +162,8 @@ def _flat_fields(page: Any, found: list[Field]) -> bool:
 
     for annot in _widgets(page):
         name = text(b"T")
-        if not name:
+        # A widget under a parent field has only the last part of its name ("Child.FullName").
+        if not name or pdfium_c.FPDFAnnot_HasKey(annot, b"Parent"):
             return False
         value: str | bool = text(b"V")
         if text(b"FT") == "Btn":
@@ -218,8 +219,9 @@ def _form_field(form: Any, annot: Any) -> tuple[str, str, str | bool] | None:
 
 
 def _add(found: list[Field], label: str, name: str, value: str | bool) -> None:
-    """A field under its tooltip and its own short name (forms label one or the other)."""
-    for key in dict.fromkeys((label, name.rsplit(".", 1)[-1])):
+    """A field under its tooltip, its full name and its own short name (forms label one or the
+    other; the full name, "Child.FullName", says which part of the form it is in)."""
+    for key in dict.fromkeys((label, name, name.rsplit(".", 1)[-1])):
         if key and (key, value) not in found:
             found.append((key, value))
 

@@ -185,7 +185,7 @@ def tag_of(sdt: Any) -> str:
 def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | bool], ...]]:
     tagged: dict[str, str | bool] = {}
     labelled: list[tuple[str, str | bool]] = []
-    for sdt in root.iter(_SDT):
+    for sdt in list(root.iter(_SDT)):
         properties = sdt.find(_SDTPR)
         if properties is None:
             continue
@@ -193,6 +193,7 @@ def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | 
         value: str | bool
         if box is not None:
             value = _val_w14(box.find(_W14_CHECKED)) in ("1", "true")
+            _show_state(sdt.find(_SDTCONTENT), value)
         else:
             content = sdt.find(_SDTCONTENT)
             value = _text_of(content) if content is not None else ""
@@ -202,6 +203,26 @@ def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | 
         if alias or tag:
             labelled.append((alias or tag, value))
     return tagged, tuple(labelled)
+
+
+def _show_state(content: Any, checked: bool) -> None:
+    """Make a check box control's text the glyph of its state, as the text is read later.
+
+    The control's state is the answer; its text is only how Word last drew it, in whatever
+    font the form chose (Wingdings' boxes are private-use characters that mean nothing alone).
+    """
+    if content is None:
+        return
+    drawn = list(content.iter(_T, _SYM))
+    if not drawn:
+        return
+    # The first piece of text (or symbol) becomes the glyph; the rest of the drawing goes.
+    first = drawn[0]
+    first.tag = _T
+    first.attrib.clear()
+    first.text = _TICKED if checked else _EMPTY
+    for node in drawn[1:]:
+        node.getparent().remove(node)
 
 
 def _val_w14(element: Any) -> str:
