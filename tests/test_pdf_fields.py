@@ -84,8 +84,8 @@ def test_nested_fields_are_read_through_the_form_api() -> None:
     assert content is not None
     fields = dict(content.fields)
     assert fields["Child's name"] == "Eli Invented"
-    # The widget's own name is the last part of its full name, 'child.dob'.
-    assert fields["dob"] == "02/03/2015"
+    # The widget's own name is the last part of its full name, which says where it stands.
+    assert fields["child.dob"] == "02/03/2015"
     assert fields["Referrer's email"] == "dee.madeup@northvale.example"
     # Only the chosen radio button speaks for the group.
     assert fields["Consent to panel discussion"] == "No"

@@ -464,9 +464,8 @@ def pdf_draft(source: Source) -> Draft:
     fields = source.pdf_fields
     if not fields:
         return text
-    # All the fields' names normalised at once, as the lines were (`Source.pdf_blocks`).
-    names = [name for name, _ in fields]
-    source.labels.update(zip(names, labels.normalise_lines(names), strict=True))
+    # All the fields' labels normalised at once, as the lines were (`Source.pdf_blocks`).
+    source.prepare(labels.field_name(name)[1] for name, _ in fields)
     draft = from_blocks(
         (), fields, split_bare=True, labelled_source="acroform", normalise=source.label
     )
