@@ -10,7 +10,13 @@ and a 2,000-row Word chronology (fewer repeats: openpyxl takes seconds on them).
 
 With the worker, the floor is also run in a bare child process behind the worker's own pipes
 ("floor isolated"): nothing but the library call, so it is what any reader that isolates
-cannot go below, and the gap between it and the floor is the price of isolation alone.
+cannot go below, and the gap between it and the floor is the price of isolation alone. The
+last column holds each line to issue 9's target: the worker within 1.3× the floor isolated, or
+within 1.3× the plain floor for a PDF of 10 pages or more.
+
+First, the field accuracy: every value the corpus's expected JSONs give (each referral form's
+facts, and the further fields some list), read in process; per field and overall, how many were
+read right (`--each` also names each miss).
 
     .venv/bin/python bench/parse.py [--repeat 20] [--large]
 """
