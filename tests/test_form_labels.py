@@ -1,16 +1,13 @@
 """The words of other councils' forms (`labels`): tick lines, yes/no answers, questions that ask
-for a request, labels run together on a PDF line, form field names, and dates in words."""
+for a request, labels run together on a PDF line, and form field names."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.documents import labels
-from pipeline.documents.dates import parse_date
 
 # Each request type as several councils word it on a tick list.
 WORDINGS: dict[str, tuple[str, ...]] = {
@@ -101,10 +98,7 @@ def test_a_tick_list_reads_the_ticked_items_and_never_the_others(
 @pytest.mark.parametrize(
     ("value", "answer"),
     [
-        ("☒ Yes ☐ No", True),
-        ("Yes ☐ No ☒", False),
-        ("☐ Yes ☐ No", None),
-        ("Yes / No", None),
+        # (test_form.py has the boxes as people tick them, read from a Word table.)
         ("Y", True),
         ("N", False),
         ("No — reason: parents could not be reached", False),
@@ -224,20 +218,3 @@ def test_form_field_names_become_labels_in_their_part_of_the_form(
     name: str, expected: tuple[str, str]
 ) -> None:
     assert labels.field_name(name) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("the fourteenth of June 2018", date(2018, 6, 14)),
-        ("21st of September 2016", date(2016, 9, 21)),
-        ("twenty-first of March 2016", date(2016, 3, 21)),
-        ("thirty first of May 2020", date(2020, 5, 31)),
-        ("Tuesday 5 May 2015", date(2015, 5, 5)),
-        ("Wednesday, 25 December 2019", date(2019, 12, 25)),
-        ("June the 3rd, 2019", date(2019, 6, 3)),
-        ("first aid in 2019", None),
-    ],
-)
-def test_dates_written_in_words(text: str, expected: date | None) -> None:
-    assert parse_date(text) == expected
