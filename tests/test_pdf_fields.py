@@ -105,3 +105,18 @@ def test_a_nested_form_reads_as_a_referral_form() -> None:
     assert result.fields["child_name"]["source"] == "acroform"
     assert result.fields["child_dob"]["value"] == "2015-03-02"
     assert result.fields["consent"]["value"] is True
+
+
+def test_the_choices_printed_beside_unticked_boxes_are_not_answers() -> None:
+    # The page lists the requests the form offers; none of its boxes is ticked.
+    data = maker.fillable_pdf(
+        ["Eastmoor Council", "MASP Referral Form", "Type of request: Section 20 / Advice"],
+        [
+            maker.PdfField("ChildName", "Ari Invented", "Child's name"),
+            maker.PdfField("ReqS20", False, "Section 20 emergency admission"),
+            maker.PdfField("ReqAdvice", False, "Advice"),
+        ],
+    )
+    result = read_document("eastmoor.pdf", data, ReadLimits(), date(2026, 3, 1))
+    assert result.facts is not None
+    assert (result.facts.request_types, result.facts.section20) == ((), False)

@@ -469,6 +469,10 @@ def pdf_draft(source: Source) -> Draft:
     draft = from_blocks(
         (), fields, split_bare=True, labelled_source="acroform", normalise=source.label
     )
+    # Beside fields, the page's list of choices ("Type of request: Section 20 / Advice") is
+    # what the form offers, not what was chosen: the ticked fields say that.
+    for key in LIST_FIELDS:
+        text.found.pop(key, None)
     draft.fill(text)
     return draft
 
