@@ -136,6 +136,16 @@ def test_a_request_tick_list_in_any_kind_of_box_reads_only_what_is_ticked(
     assert facts.section20 is ticks.get("section20", False)
 
 
+@pytest.mark.parametrize(("chosen", "consent"), [(0, True), (1, False), (2, None)])
+def test_a_word_97_drop_down_gives_the_entry_chosen(chosen: int, consent: bool | None) -> None:
+    def build(document: Any) -> None:
+        grid = MAKER.table(document, [["Does the family agree to the referral?", ""]])
+        paragraph = grid.rows[0].cells[1].paragraphs[0]
+        MAKER.legacy_dropdown(paragraph, ["Yes", "No", "Don't know"], chosen)
+
+    assert _facts(_form(build)).consent is consent
+
+
 def _question_table(rows: Sequence[Sequence[str]]) -> bytes:
     return _form(lambda document: MAKER.table(document, rows))
 

@@ -493,6 +493,21 @@ def legacy_checkbox(paragraph: Any, checked: bool) -> None:
         paragraph._p.append(parse_xml(xml))
 
 
+def legacy_dropdown(paragraph: Any, entries: Sequence[str], chosen: int) -> None:
+    """A Word 97 FORMDROPDOWN field: Word keeps the number of the entry chosen, not its text."""
+    from docx.oxml import parse_xml
+
+    items = "".join(f'<w:listEntry w:val="{entry}"/>' for entry in entries)
+    for xml in (
+        f'<w:r xmlns:w="{W}"><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="List"/>'
+        f'<w:enabled/><w:ddList><w:result w:val="{chosen}"/>{items}</w:ddList></w:ffData>'
+        "</w:fldChar></w:r>",
+        f'<w:r xmlns:w="{W}"><w:instrText xml:space="preserve"> FORMDROPDOWN </w:instrText></w:r>',
+        f'<w:r xmlns:w="{W}"><w:fldChar w:fldCharType="end"/></w:r>',
+    ):
+        paragraph._p.append(parse_xml(xml))
+
+
 def northshire_form(document: Any) -> None:
     """Another council's form: Forename/Surname, D.O.B., and legacy FORMCHECKBOX fields."""
     document.add_heading("Northshire Council — Request for Support", level=0)
@@ -997,11 +1012,13 @@ def brookmere_form(document: Any) -> None:
 
 
 def fenwick_form(document: Any) -> None:
-    """Word 97 check boxes (FORMCHECKBOX) before each request, and beside Yes and No."""
+    """Word 97 check boxes (FORMCHECKBOX) before each request and beside Yes and No, and a Word
+    97 drop-down (FORMDROPDOWN) for the panel."""
     document.add_heading("Fenwick District Council: Multi Agency Referral", level=0)
-    table(
+    grid = table(
         document,
         [
+            ["Panel / locality", ""],
             ["Child's first name", "Tia"],
             ["Child's last name", "Madeup"],
             ["Date of birth (dd/mm/yyyy)", "09/10/2012"],
@@ -1009,6 +1026,7 @@ def fenwick_form(document: Any) -> None:
             ["Email of referrer", "gus.notreal@fenwick.example"],
         ],
     )
+    legacy_dropdown(grid.rows[0].cells[1].paragraphs[0], ["MASP", "MASG North", "MASG South"], 2)
     document.add_paragraph("What is being requested? (tick)")
     for label, ticked in (
         ("Advice / consultation", False),
@@ -1355,7 +1373,7 @@ def other_councils() -> dict[str, tuple[bytes, dict[str, Any]]]:
             {
                 **form,
                 "form": facts(
-                    None,
+                    "MASG South",
                     "Tia Madeup",
                     "2012-10-09",
                     "Gus Notreal",
