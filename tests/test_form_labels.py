@@ -218,3 +218,25 @@ def test_form_field_names_become_labels_in_their_part_of_the_form(
     name: str, expected: tuple[str, str]
 ) -> None:
     assert labels.field_name(name) == expected
+
+
+# Text as forms hold it: words, boxes, marks, colons, dots and line breaks, in any order.
+_FORM_TEXT = st.lists(
+    st.sampled_from([*"abcXxY .:?/-_\n[]", "☒", "☐", "✓", "Yes", "No", "Section 20", "Name"]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(_FORM_TEXT, min_size=1, max_size=4))
+def test_reading_any_text_never_raises(cells: list[str]) -> None:
+    for label, value in labels.pairs(cells, True):
+        labels.asked_requests(labels.normalise_label(label), value)
+        labels.yes_no(value)
+        labels.requested(value)
+    for label, _on, question in labels.block_ticks(cells):
+        assert label and len(label) < 120
+        labels.answer_word(question)
+    for cell in cells:
+        _section, label = labels.field_name(cell)
+        assert label or not cell

@@ -739,6 +739,8 @@ def field_name(name: str) -> tuple[str, str]:
     if len(leaf) < 2 or any(len(part) < 2 for part in parents):
         return "", name
     words = _CAMEL_CASE.sub(" ", leaf).replace("_", " ").split()
+    if not words:
+        return "", name
     if len(words) > 1 and words[0].lower() in _TYPE_PREFIXES:
         words = words[1:]
     section = ""
