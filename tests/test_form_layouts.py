@@ -248,3 +248,26 @@ def test_a_section20_on_another_councils_form_alerts_the_administrator_and_chair
         assert case["fields"]["section20"] is True
     finally:
         service.close()
+
+
+def test_a_drawings_fallback_copy_is_not_read_as_more_text() -> None:
+    # Word saves a text box twice: the drawing (mc:Choice) and an old-style copy (mc:Fallback).
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+    def build(document: Any) -> None:
+        from docx.oxml import parse_xml
+
+        box = "<w:p><w:r><w:t>Child accommodated under Section 20</w:t></w:r></w:p>"
+        document.add_paragraph()._p.append(
+            parse_xml(
+                f'<w:r xmlns:w="{W}" xmlns:mc="{mc}"><mc:AlternateContent>'
+                f'<mc:Choice Requires="wps"><w:pict><w:txbxContent>{box}</w:txbxContent>'
+                f"</w:pict></mc:Choice><mc:Fallback><w:pict><w:txbxContent>{box}"
+                "</w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+            )
+        )
+
+    word = read_word(_form(build))
+    assert word is not None
+    text = "\n".join(cell for block in word.blocks for cell in block.cells)
+    assert text.count("Child accommodated under Section 20") == 1
