@@ -599,9 +599,9 @@ def block_ticks(cells: Sequence[str]) -> Iterator[tuple[str, bool, str]]:
                 if label and len(label) < 120:
                     yield label, on, question
     for first, second in itertools.pairwise(cells):
-        if _is_lone_box(second) and not _is_lone_box(first):
+        if _is_lone_box(second) and first.strip() and not _is_lone_box(first):
             yield first, _is_ticked(second), ""
-        elif _is_lone_box(first) and not _is_lone_box(second):
+        elif _is_lone_box(first) and second.strip() and not _is_lone_box(second):
             yield second, _is_ticked(first), ""
 
 
