@@ -84,8 +84,8 @@ def test_nested_fields_are_read_through_the_form_api() -> None:
     assert content is not None
     fields = dict(content.fields)
     assert fields["Child's name"] == "Eli Invented"
-    # The widget's own name is the last part of its full name, 'child.dob'.
-    assert fields["dob"] == "02/03/2015"
+    # The widget's own name is the last part of its full name, which says where it stands.
+    assert fields["child.dob"] == "02/03/2015"
     assert fields["Referrer's email"] == "dee.madeup@northvale.example"
     # Only the chosen radio button speaks for the group.
     assert fields["Consent to panel discussion"] == "No"
@@ -105,3 +105,18 @@ def test_a_nested_form_reads_as_a_referral_form() -> None:
     assert result.fields["child_name"]["source"] == "acroform"
     assert result.fields["child_dob"]["value"] == "2015-03-02"
     assert result.fields["consent"]["value"] is True
+
+
+def test_the_choices_printed_beside_unticked_boxes_are_not_answers() -> None:
+    # The page lists the requests the form offers; none of its boxes is ticked.
+    data = maker.fillable_pdf(
+        ["Eastmoor Council", "MASP Referral Form", "Type of request: Section 20 / Advice"],
+        [
+            maker.PdfField("ChildName", "Ari Invented", "Child's name"),
+            maker.PdfField("ReqS20", False, "Section 20 emergency admission"),
+            maker.PdfField("ReqAdvice", False, "Advice"),
+        ],
+    )
+    result = read_document("eastmoor.pdf", data, ReadLimits(), date(2026, 3, 1))
+    assert result.facts is not None
+    assert (result.facts.request_types, result.facts.section20) == ((), False)

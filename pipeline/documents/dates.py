@@ -20,13 +20,36 @@ _MONTHS["sept"] = 9
 _DATE_FORMS = (
     (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), (0, 1, 2)),
     (re.compile(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})\b"), (2, 1, 0)),
-    (re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b"), (2, 1, 0)),
-    (re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b"), (2, 0, 1)),
+    (
+        re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?,?\s+(\d{4})\b"),
+        (2, 1, 0),
+    ),
+    (
+        re.compile(r"\b([A-Za-z]{3,9})\.?\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b"),
+        (2, 0, 1),
+    ),
+)
+# Days of the month written as words ("the fourteenth of June 2018"), each to its number.
+_DAY_WORDS = (
+    *("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"),
+    *("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth"),
+    *("seventeenth", "eighteenth", "nineteenth", "twentieth"),
+)
+_ORDINALS = {word: number for number, word in enumerate(_DAY_WORDS, start=1)}
+_ORDINALS.update(
+    {f"twenty{joint}{word}": 20 + n for word, n in list(_ORDINALS.items())[:9] for joint in "- "}
+)
+_ORDINALS.update({"thirtieth": 30, "thirty-first": 31, "thirty first": 31})
+_ORDINAL_WORD = re.compile(
+    r"\b(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
 
 
 def parse_date(text: str) -> date | None:
-    """The first date in `text`, read the British way: dd/mm/yyyy, d/m/yy, 12 March 2019, ISO."""
+    """The first date in `text`, read the British way: dd/mm/yyyy, d/m/yy, 12 March 2019, ISO;
+    also "1st of May 2019" and "the fourteenth of June 2018"."""
+    if _ORDINAL_WORD.search(text):
+        text = _ORDINAL_WORD.sub(lambda word: str(_ORDINALS[word.group().lower()]), text)
     found: list[tuple[int, date]] = []
     for pattern, order in _DATE_FORMS:
         for match in pattern.finditer(text):

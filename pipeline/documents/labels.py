@@ -180,14 +180,30 @@ _LABELS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
         (
             *("childs name", "child name", "childs full name", "name of child", "cyp name"),
             *("name of the child", "child / young persons name", "young persons name"),
+            *("full name of child", "full name of the child", "child full name"),
+            *("name of young person", "name of the young person"),
         ),
         _ANY,
     ),
-    ("forename", ("forename", "forenames", "first name", "given name"), _NOT_REFERRER),
-    ("surname", ("surname", "last name", "family name"), _NOT_REFERRER),
+    (
+        "forename",
+        (
+            *("forename", "forenames", "first name", "given name", "childs first name"),
+            *("childs forename", "childs forenames", "childs given name"),
+        ),
+        _NOT_REFERRER,
+    ),
+    (
+        "surname",
+        ("surname", "last name", "family name", "childs surname", "childs last name"),
+        _NOT_REFERRER,
+    ),
     (
         "referrer_email",
-        ("referrers email", "referrer email", "email of referrer", "referrers e mail"),
+        (
+            *("referrers email", "referrer email", "email of referrer", "referrers e mail"),
+            "referrer e mail",
+        ),
         _ANY,
     ),
     ("manager_consulted", ("manager consulted", "line manager consulted", "discussed with"), _ANY),
@@ -201,10 +217,20 @@ _LABELS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
         (
             *("referrers name", "referrer name", "name of referrer", "referred by", "referrer"),
             *("name of person making", "name of professional", "professionals name", "your name"),
+            *(
+                "completed by",
+                "form completed by",
+                "person completing",
+                "name of person completing",
+            ),
         ),
         _ANY,
     ),
-    ("referrer_email", ("email", "e mail", "email address", "your email"), frozenset({REFERRER})),
+    (
+        "referrer_email",
+        ("email", "e mail", "email address", "your email", "contact email", "work email"),
+        frozenset({REFERRER}),
+    ),
     ("referrer_name", ("name", "full name"), frozenset({REFERRER})),
     ("referrer_role", ("role", "job title", "position", "designation"), frozenset({REFERRER})),
     (
@@ -284,7 +310,17 @@ _LABELS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
         ),
         _ANY,
     ),
-    ("request", ("type of request", "request type", "types of request", "support requested"), _ANY),
+    (
+        "request",
+        (
+            *("type of request", "request type", "types of request", "support requested"),
+            *("request", "type of support requested", "what support are you requesting"),
+            *("what are you requesting", "what is being requested", "support needed"),
+        ),
+        _ANY,
+    ),
+    # A form's "Genogram" part asks its question without the word ("Required?").
+    ("genogram_required", ("required", "needed", "is one required"), frozenset({GENOGRAM})),
 )
 
 
@@ -389,7 +425,7 @@ def field_for(label: str, section: str) -> str | None:
 # --- Request types and reasons, by their words. ---
 
 _REQUEST_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("section20", ("section 20", "section20", "s20", "emergency admission")),
+    ("section20", ("section 20", "section20", "s20", "sec 20", "emergency admission")),
     ("admission_to_care", ("admission to care", "high cost package", "larp", "accommodation")),
     ("return_home", ("return home", "returning home", "kinship")),
     ("threshold_resolution", ("threshold",)),
@@ -444,6 +480,43 @@ def request_keys(text: str) -> set[str]:
     return _keys(text, _REQUESTS)
 
 
+def requested(text: str) -> set[str]:
+    """The request types a typed answer names; only the ticked ones if it has boxes."""
+    boxes = ticks(text)
+    if not boxes:
+        return request_keys(text)
+    return {key for label, on in boxes if on for key in request_keys(label)}
+
+
+# A question about the past names a request type without asking for it ("Has the child ever
+# been accommodated under Section 20?"): a yes to it is history, not the request.
+_HISTORY = phrase_pattern(
+    ("ever", "previous", "previously", "past", "history", "before", "prior", "considered")
+)
+
+
+# A question about something other than this referral ("Is the family in temporary
+# accommodation?") names a request type's word without asking for it; a Section 20 admission
+# is asked about in so many ways that any question naming one counts.
+_QUESTION = re.compile(r"(is|are|has|have|does|do|did|was|were|will|would|should|can|could) ")
+_ABOUT_THIS = phrase_pattern(("this", "request", "requesting", "referral", "asking", "seeking"))
+
+
+def asked_requests(label: str, answer: str) -> set[str]:
+    """The request types a row asks for when answered yes: "Section 20 admission" | "Yes", or
+    a question about this referral, "Is this an emergency admission under Section 20?" | "Yes".
+
+    `label` is normalised.
+    """
+    every, _ = _REQUESTS
+    if not every.search(label) or _HISTORY.search(label) or yes_no(answer) is not True:
+        return set()
+    keys = _keys(label, _REQUESTS, label)
+    if "section20" in keys or not _QUESTION.match(label) or _ABOUT_THIS.search(label):
+        return keys
+    return set()
+
+
 def reason_keys(text: str) -> set[str]:
     """The reasons for a request that a label names ("Reason: risk of escalation")."""
     return _keys(text, _REASONS)
@@ -480,35 +553,60 @@ def _is_ticked(glyph: str) -> bool:
     return any(ch in _CHECKED for ch in glyph)
 
 
-def ticks(text: str) -> list[tuple[str, bool]]:
-    """(label, ticked) for each box in "☒ Yes ☐ No" or "Yes ☒ No ☐" (box first or last)."""
-    pieces = GLYPH.split(text)
+def tick_line(line: str) -> tuple[str, list[tuple[str, bool]]]:
+    """The question a line's boxes answer (if it starts with one), and (label, ticked) per box.
+
+    Boxes stand before their labels ("☒ Yes ☐ No", "Request: [X] Advice", "Is a genogram
+    required? ☐ Yes ☒ No", whose question is returned) or after them ("Yes ☒ No ☐", "Yes X  No").
+    """
+    pieces = GLYPH.split(line)
     if len(pieces) < 3:
-        return []
-    # "Request: [X] Advice" puts its boxes first once past the label and its colon.
-    box_first = not pieces[0].strip() or pieces[0].rstrip().endswith(":")
+        return "", []
+    first, last = pieces[0].strip(), pieces[-1].strip()
+    # Text after the last box is that box's label, unless the text before the first box is
+    # itself an answer ("Yes X  No": the X is Yes's).
+    box_first = not first or first.endswith(":") or (bool(last) and _answer(first) is None)
     found = []
     for index in range(1, len(pieces), 2):
         label = pieces[index + 1] if box_first else pieces[index - 1]
         found.append((label.strip(" :-\t\n"), _is_ticked(pieces[index])))
-    return found
+    return (first.rstrip(" :") if box_first else ""), found
+
+
+def ticks(text: str) -> list[tuple[str, bool]]:
+    """(label, ticked) for each box in `text`, line by line (see `tick_line`)."""
+    if "\n" not in text:
+        return tick_line(text)[1]
+    return [box for line in text.splitlines() for box in tick_line(line)[1]]
 
 
 def _is_lone_box(cell: str) -> bool:
     return bool(cell) and GLYPH.fullmatch(cell.strip()) is not None
 
 
-def block_ticks(cells: Sequence[str]) -> Iterator[tuple[str, bool]]:
-    """Every (label, ticked) in a row: boxes inside cells, and a box cell beside its label."""
+def ticked_cell(cell: str) -> bool:
+    """Whether a cell holds nothing but a ticked box or mark ("☒", "X", "✓")."""
+    return _is_lone_box(cell) and _is_ticked(cell)
+
+
+def block_ticks(cells: Sequence[str]) -> Iterator[tuple[str, bool, str]]:
+    """Every (label, ticked, question) in a row: boxes inside cells, and a box cell beside its
+    label. `question` is the text the boxes answer ("Consent given? ☒ Yes ☐ No"), if any."""
     for cell in cells:
-        for label, on in ticks(cell):
-            if label and len(label) < 120:
-                yield label, on
+        for line in cell.splitlines() if "\n" in cell else (cell,):
+            question, boxes = tick_line(line)
+            for label, on in boxes:
+                if label and len(label) < 120:
+                    yield label, on, question
     for first, second in itertools.pairwise(cells):
-        if _is_lone_box(second) and not _is_lone_box(first):
-            yield first, _is_ticked(second)
-        elif _is_lone_box(first) and not _is_lone_box(second):
-            yield second, _is_ticked(first)
+        if _is_lone_box(second) and first.strip() and not _is_lone_box(first):
+            yield first, _is_ticked(second), ""
+        elif _is_lone_box(first) and second.strip() and not _is_lone_box(second):
+            yield second, _is_ticked(first), ""
+
+
+# Answers that say nothing either way ("N/A", "Not known"), though they start like a "no".
+_NO_ANSWER = prefix_pattern(("n / a", "na", "not applicable", "not known", "unknown", "dont know"))
 
 
 def yes_no(value: str) -> bool | None:
@@ -519,8 +617,16 @@ def yes_no(value: str) -> bool | None:
     else:
         # "Yes / No" printed as a prompt answers nothing; "No - family declined" answers no.
         # (Each word of a normalised label is its own `_answer`'s first word.)
-        chosen = {_answer_word(word) for word in normalise_label(value).split()[:4]} - {None}
+        label = normalise_label(value)
+        if _NO_ANSWER.match(label):
+            return None
+        chosen = {_answer_word(word) for word in label.split()[:4]} - {None}
     return chosen.pop() if len(chosen) == 1 else None
+
+
+def answer_word(label: str) -> bool | None:
+    """What a box's label answers, if it is a yes or a no ("Yes", "N", "Not required")."""
+    return _answer(label)
 
 
 def _answer(label: str) -> bool | None:
@@ -576,11 +682,71 @@ def pairs(
         for line in cell.splitlines():
             label, colon, value = line.partition(":")
             if colon and 0 < len(label.split()) <= 8:
-                yield label, value
+                if ": " in value:
+                    yield from _columns(label, value, normalise)
+                else:
+                    yield label, value
             elif split_bare and (found := _split_bare(line, normalise)):
                 yield found
     for index in range(0, len(cells) - 1, 2):
         yield cells[index], cells[index + 1]
+
+
+def _columns(label: str, value: str, normalise: Callable[[str], str]) -> Iterator[tuple[str, str]]:
+    """ "Child's name: Noa Fakeley Date of birth: 21/09/2016": a PDF's two columns of labels and
+    answers, run together on one line of text, each label with its own answer."""
+    while (found := _next_label(value, normalise)) is not None:
+        before, next_label, value = found
+        yield label, before
+        label = next_label
+    yield label, value
+
+
+def _next_label(value: str, normalise: Callable[[str], str]) -> tuple[str, str, str] | None:
+    """(answer, next label, the rest) where a known label and its colon follow an answer."""
+    start = 0
+    while (colon := value.find(": ", start)) >= 0:
+        start = colon + 1
+        words = value[:colon].split()
+        # The longest run of words before the colon that is a label, leaving an answer before
+        # it; a label starts with a capital letter ("... about school: attendance" is prose).
+        for count in range(min(6, len(words) - 1), 0, -1):
+            candidate = " ".join(words[-count:])
+            if not candidate[0].isupper():
+                continue
+            label = normalise(candidate)
+            if label in ALL_PREFIXES or field_for(label, "") is not None:
+                return " ".join(words[:-count]), candidate, value[colon + 1 :]
+    return None
+
+
+# --- The names form designers give their fields ("Child.DateOfBirth", "txtRefEmail"). ---
+
+_CAMEL_CASE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=\d)(?=[A-Za-z])")
+# Type prefixes some designers put before every name: text box, check box, radio, drop-down.
+_TYPE_PREFIXES = frozenset(
+    ("txt", "tb", "chk", "cb", "cbx", "rb", "rdo", "opt", "dd", "ddl", "cbo", "lst", "dt", "fld")
+)
+
+
+def field_name(name: str) -> tuple[str, str]:
+    """(section, label) for a form field's name: "Child.DateOfBirth" -> ("child", "Date Of
+    Birth"), "txtRefEmail" -> ("", "Ref Email"). A label with spaces is returned as it is."""
+    if not name or " " in name:
+        return "", name
+    *parents, leaf = name.split(".")
+    # "D.O.B." is a label with dots, not a path.
+    if len(leaf) < 2 or any(len(part) < 2 for part in parents):
+        return "", name
+    words = _CAMEL_CASE.sub(" ", leaf).replace("_", " ").split()
+    if not words:
+        return "", name
+    if len(words) > 1 and words[0].lower() in _TYPE_PREFIXES:
+        words = words[1:]
+    section = ""
+    for parent in parents:
+        section = section_of(_CAMEL_CASE.sub(" ", parent), section)
+    return section, " ".join(words)
 
 
 # The first word of each label prefix. Normalising works word by word, so the label at the

@@ -85,34 +85,34 @@ def read_pdf(
             return PdfContent(pages, (), 0, 0)
         has_form = pdfium_c.FPDF_GetFormType(document) != pdfium_c.FORMTYPE_NONE
         lines: list[str] = []
-        fields: list[Field] = []
+        fields = _Fields(document)
         paths = images = 0
-        nested = False
-        for index in range(min(max_pages, pages)):
-            with _page(document, index) as page:
-                if page is None:
-                    continue
-                objects = pdfium_c.FPDFPage_CountObjects(page)
-                if objects > MAX_PAGE_OBJECTS:
-                    problem = too_complex(index + 1, objects, "objects", MAX_PAGE_OBJECTS)
-                    return PdfContent(pages, (), 0, 0, problem=problem)
-                text = _page_text(page)
-                lines.extend(line.strip() for line in text.splitlines() if line.strip())
-                if len(text) <= SPARSE_PAGE_CHARS:
-                    page_paths, page_images, segments = _drawings(page, objects)
-                    if segments > MAX_PAGE_SEGMENTS:
-                        problem = too_complex(
-                            index + 1, segments, "line segments", MAX_PAGE_SEGMENTS
-                        )
+        try:
+            for index in range(min(max_pages, pages)):
+                with _page(document, index) as page:
+                    if page is None:
+                        continue
+                    objects = pdfium_c.FPDFPage_CountObjects(page)
+                    if objects > MAX_PAGE_OBJECTS:
+                        problem = too_complex(index + 1, objects, "objects", MAX_PAGE_OBJECTS)
                         return PdfContent(pages, (), 0, 0, problem=problem)
-                    paths, images = paths + page_paths, images + page_images
-                if has_form and not nested:
-                    nested = not _flat_fields(page, fields)
-        if nested:
-            fields = _form_fields(document, min(max_pages, pages))
+                    text = _page_text(page)
+                    lines.extend(line.strip() for line in text.splitlines() if line.strip())
+                    if len(text) <= SPARSE_PAGE_CHARS:
+                        page_paths, page_images, segments = _drawings(page, objects)
+                        if segments > MAX_PAGE_SEGMENTS:
+                            problem = too_complex(
+                                index + 1, segments, "line segments", MAX_PAGE_SEGMENTS
+                            )
+                            return PdfContent(pages, (), 0, 0, problem=problem)
+                        paths, images = paths + page_paths, images + page_images
+                    if has_form:
+                        fields.read(page)
+        finally:
+            fields.close()
     finally:
         pdfium_c.FPDF_CloseDocument(document)
-    return PdfContent(pages, tuple(lines), paths, images, tuple(fields))
+    return PdfContent(pages, tuple(lines), paths, images, tuple(fields.found))
 
 
 @contextmanager
@@ -179,21 +179,63 @@ def _widgets(page: Any) -> Iterator[Any]:
             pdfium_c.FPDFPage_CloseAnnot(annot)
 
 
-def _flat_fields(page: Any, found: list[Field]) -> bool:
-    """Add the page's fields, read from each widget's own dictionary; False if one is nested.
+class _Fields:
+    """A PDF's form fields, page by page: from each widget's own dictionary while the form is
+    flat (most are), and through pdfium's form API from the first page that has a widget named
+    under a parent field (a radio button, a field split over pages, "Child.FullName").
 
-    A nested widget (a radio button, or a field split over pages) keeps its name and value on a
-    parent field, which only the form API reaches.
+    The form API is used without registering pages with it (`FORM_OnAfterLoadPage`), which
+    would build every widget's appearance: three times the cost of reading the fields, and
+    only needed to draw or fill them. A box's state is read from its own appearance state.
     """
+
+    def __init__(self, document: Any) -> None:
+        self.document = document
+        self.form: Any = None
+        # pdfium keeps a pointer to the form's configuration until the form is closed.
+        self.config: Any = None
+        self.found: list[Field] = []
+
+    def read(self, page: Any) -> None:
+        import pypdfium2.raw as pdfium_c
+
+        if self.form is None:
+            flat = _flat_fields(page)
+            if flat is not None:
+                for each in flat:
+                    _add(self.found, *each)
+                return
+            self.config = pdfium_c.FPDF_FORMFILLINFO(version=2)
+            self.form = (
+                pdfium_c.FPDFDOC_InitFormFillEnvironment(self.document, self.config) or False
+            )
+        if self.form:
+            for annot in _widgets(page):
+                field = _form_field(self.form, annot)
+                if field is not None:
+                    _add(self.found, *field)
+
+    def close(self) -> None:
+        import pypdfium2.raw as pdfium_c
+
+        if self.form:
+            pdfium_c.FPDFDOC_ExitFormFillEnvironment(self.form)
+        self.form = None
+
+
+def _flat_fields(page: Any) -> list[tuple[str, str, str | bool]] | None:
+    """The page's fields as (tooltip, name, value), read from each widget's own dictionary;
+    None if a widget keeps its name or value on a parent field (see `_Fields`)."""
     import pypdfium2.raw as pdfium_c
 
     def text(key: bytes) -> str:
         return _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, key)
 
+    found: list[tuple[str, str, str | bool]] = []
     for annot in _widgets(page):
         name = text(b"T")
-        if not name:
-            return False
+        if not name or pdfium_c.FPDFAnnot_HasKey(annot, b"Parent"):
+            return None
         value: str | bool = text(b"V")
         if text(b"FT") == "Btn":
             flags = ctypes.c_float(0)
@@ -202,32 +244,7 @@ def _flat_fields(page: Any, found: list[Field]) -> bool:
             value = state not in UNTICKED
             if int(flags.value) & RADIO_FLAG:
                 value = state if value else ""
-        _add(found, text(b"TU"), name, value)
-    return True
-
-
-def _form_fields(document: Any, pages: int) -> list[Field]:
-    """Every field of the first pages through pdfium's form API (names from parent fields)."""
-    import pypdfium2.raw as pdfium_c
-
-    config = pdfium_c.FPDF_FORMFILLINFO(version=2)
-    form = pdfium_c.FPDFDOC_InitFormFillEnvironment(document, config)
-    if not form:
-        return []
-    found: list[Field] = []
-    try:
-        for index in range(pages):
-            with _page(document, index) as page:
-                if page is None:
-                    continue
-                pdfium_c.FORM_OnAfterLoadPage(page, form)
-                for annot in _widgets(page):
-                    field = _form_field(form, annot)
-                    if field is not None:
-                        _add(found, *field)
-                pdfium_c.FORM_OnBeforeClosePage(page, form)
-    finally:
-        pdfium_c.FPDFDOC_ExitFormFillEnvironment(form)
+        found.append((text(b"TU"), name, value))
     return found
 
 
@@ -237,19 +254,21 @@ def _form_field(form: Any, annot: Any) -> tuple[str, str, str | bool] | None:
     label = _utf16(pdfium_c.FPDFAnnot_GetFormFieldAlternateName, form, annot)
     name = _utf16(pdfium_c.FPDFAnnot_GetFormFieldName, form, annot)
     kind = pdfium_c.FPDFAnnot_GetFormFieldType(form, annot)
-    if kind == pdfium_c.FPDF_FORMFIELD_CHECKBOX:
-        return label, name, bool(pdfium_c.FPDFAnnot_IsChecked(form, annot))
-    if kind == pdfium_c.FPDF_FORMFIELD_RADIOBUTTON:
+    if kind in (pdfium_c.FPDF_FORMFIELD_CHECKBOX, pdfium_c.FPDF_FORMFIELD_RADIOBUTTON):
+        # A box's appearance state is the name of its "on" look ("Yes", "On", a radio
+        # button's export value), or Off.
+        state = _utf16(pdfium_c.FPDFAnnot_GetStringValue, annot, b"AS")
+        if kind == pdfium_c.FPDF_FORMFIELD_CHECKBOX:
+            return label, name, state not in UNTICKED
         # Each radio widget is one choice; only the chosen one says what was chosen.
-        if not pdfium_c.FPDFAnnot_IsChecked(form, annot):
-            return None
-        return label, name, _utf16(pdfium_c.FPDFAnnot_GetFormFieldExportValue, form, annot)
+        return (label, name, state) if state not in UNTICKED else None
     return label, name, _utf16(pdfium_c.FPDFAnnot_GetFormFieldValue, form, annot)
 
 
 def _add(found: list[Field], label: str, name: str, value: str | bool) -> None:
-    """A field under its tooltip and its own short name (forms label one or the other)."""
-    for key in dict.fromkeys((label, name.rsplit(".", 1)[-1])):
+    """A field under its tooltip and its full name (forms label one or the other; a full name,
+    "Child.FullName", also says which part of the form the field is in)."""
+    for key in (label, name) if label != name else (name,):
         if key and (key, value) not in found:
             found.append((key, value))
 

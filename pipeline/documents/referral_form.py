@@ -103,7 +103,7 @@ def read_answer(draft: Draft, key: str, text: str, source: FieldSource, label: s
     if key in YES_NO_FIELDS:
         draft.offer(key, labels.yes_no(text), source)
     elif key == "request":
-        draft.offer("request_types", sorted(labels.request_keys(text)), source)
+        draft.offer("request_types", sorted(labels.requested(text)), source)
     elif key in DATE_FIELDS:
         _read_date(draft, key, text, source, label)
     elif key == "referrer_email":
@@ -213,26 +213,39 @@ def from_blocks(
     labelled_source: FieldSource = "content-control",
     normalise: Callable[[str], str] = labels.normalise_label,
 ) -> Draft:
-    """Fields from label/value rows, "Label: value" lines, ticked boxes and labelled controls.
+    """Fields from label/value rows, "Label: value" lines, ticked boxes, tables of records or of
+    Yes/No columns, and labelled controls (or form fields, by their names).
 
     `normalise` is `labels.normalise_label`, or the document's own memo of it (`Source.label`).
     """
     reader, section = _LabelReader(normalise=normalise), ""
-    blocks = tuple(blocks)
+    records = _Records()
+    table, layout = -2, None
     for block in blocks:
+        if block.table != table:
+            table = block.table
+            # A table's first row may say how the rest is laid out (`_layout_of`).
+            layout = _layout_of(block.cells, normalise) if table >= 0 else None
+            if layout is not None:
+                continue
+        if layout is not None:
+            layout.read(block.cells, reader, records, section)
+            continue
         if labels.looks_like_heading(block):
             section = labels.section_named(normalise(block.cells[0]), section)
         source: FieldSource = "table-label" if block.table >= 0 else "text"
         for label, value in labels.pairs(block.cells, split_bare, normalise):
             reader.take(label, value, section, source)
-        for label, on in labels.block_ticks(block.cells):
-            reader.tick(label, on, section, source)
-    for label, answer in labelled:
+        for label, on, question in labels.block_ticks(block.cells):
+            reader.tick(label, on, section, source, question)
+    for name, answer in labelled:
+        # A form field's name may say where it stands ("Child.DateOfBirth").
+        part, label = labels.field_name(name)
         if isinstance(answer, bool):
-            reader.tick(label, answer, "", labelled_source)
+            reader.tick(label, answer, part, labelled_source)
         else:
-            reader.take(label, answer, "", labelled_source)
-    return reader.finish(household_from_tables(blocks, normalise))
+            reader.take(label, answer, part, labelled_source)
+    return reader.finish(records)
 
 
 @dataclass
@@ -242,9 +255,21 @@ class _LabelReader:
     draft: Draft = field(default_factory=Draft)
     names: dict[str, FieldValue] = field(default_factory=dict)
     normalise: Callable[[str], str] = labels.normalise_label
+    # The field the last label named: "If no, why not?" after a consent question is about it.
+    last: str | None = None
 
     def take(self, label: str, value: str, section: str, source: FieldSource) -> None:
-        self._take(labels.field_for(self.normalise(label), section), label, value, source)
+        normalised = self.normalise(label)
+        key = labels.field_for(normalised, section)
+        if key is None and self.last == "consent" and normalised.startswith(("if no", "if not")):
+            key = "consent_reason_not"
+        if key is None:
+            # "Is this an emergency admission under Section 20?" | "Yes" asks for one.
+            asked = labels.asked_requests(normalised, value) if value else set()
+            self.draft.offer("request_types", sorted(asked), source)
+            return
+        self.last = key
+        self._take(key, label, value, source)
 
     def _take(self, key: str | None, label: str, value: str, source: FieldSource) -> None:
         if key is None or not value.strip():
@@ -255,7 +280,14 @@ class _LabelReader:
             return
         read_answer(self.draft, key, value, source, label)
 
-    def tick(self, label: str, on: bool, section: str, source: FieldSource) -> None:
+    def tick(
+        self, label: str, on: bool, section: str, source: FieldSource, question: str = ""
+    ) -> None:
+        # "Is a genogram required? ☐ Yes ☒ No": the ticked answer answers the question.
+        if question and labels.answer_word(label) is not None:
+            if on:
+                self.take(question, label, section, source)
+            return
         if not on:
             return
         normalised = self.normalise(label)
@@ -269,59 +301,145 @@ class _LabelReader:
             self._take(labels.field_for(stem, section), stem, words[-1], source)
             return
         key, keys = labels.tick_meaning(label, normalised)
-        self.draft.offer(key, sorted(keys), source)
+        if keys:
+            self.draft.offer(key, sorted(keys), source)
+            return
+        # A box that says a yes/no answer itself: "Consent given", "Genogram not required".
+        named = labels.field_for(normalised, section)
+        if named in YES_NO_FIELDS:
+            said = "no" if "not" in words or "no" in words else "yes"
+            self._take(named, label, said, source)
 
-    def finish(self, household: list[dict[str, Any]]) -> Draft:
+    def finish(self, records: _Records) -> Draft:
         forename, surname = self.names.get("forename"), self.names.get("surname")
         if forename is not None and surname is not None:
             name = f"{forename.value} {surname.value}"
             self.draft.offer("child_name", name, forename.source)
-        self.draft.offer("household", household, "table")
+        records.finish(self.draft)
         return self.draft
 
 
-_HOUSEHOLD_HEADERS = {
-    "name": ("name", "full name", "names"),
+# --- Tables whose first row heads columns: records of people, and Yes/No answer columns. ---
+
+
+_COLUMNS = {
+    "name": ("name", "full name", "names", "childs name", "child name", "name of child"),
     "relationship": ("relationship", "relationship to the child", "relationship to child"),
     "parental_responsibility": ("parental responsibility", "pr"),
     "do_not_disclose": ("address must not be disclosed", "do not disclose", "confidential address"),
+    "dob": ("date of birth", "dob", "d o b", "born", "edd", "due date"),
+    "subject": ("subject of referral", "subject", "referred child", "child referred", "referred"),
+    # Columns a table of children often has besides, which say nothing to us.
+    "other": (
+        *("gender", "sex", "age", "school", "setting", "school / setting", "ethnicity"),
+        *("nhs number", "address", "ehcp", "send", "gp", "lives with"),
+    ),
 }
+_COLUMN_PATTERNS = {key: labels.prefix_pattern(names) for key, names in _COLUMNS.items()}
+_HOUSEHOLD_KEYS = ("name", "relationship", "parental_responsibility", "do_not_disclose")
+_ANSWER_COLUMNS = {"yes": "Yes", "y": "Yes", "no": "No", "n": "No", "n / a": "N/A", "na": "N/A"}
 
 
-def household_from_tables(
-    blocks: Sequence[Block], normalise: Callable[[str], str] = labels.normalise_label
-) -> list[dict[str, Any]]:
-    """Household members from a table headed by "Name" and "Relationship" columns."""
-    columns: dict[str, int] | None = None
-    table = -2
-    members: list[dict[str, Any]] = []
-    for block in blocks:
-        if block.table != table:
-            table, columns = block.table, _household_columns(block.cells, normalise)
-            continue
-        if columns is not None and block.table >= 0:
-            texts = {key: block.cells[i] for key, i in columns.items() if i < len(block.cells)}
-            if (member := _household_member(texts)) is not None:
-                members.append(member)
-    return members
-
-
-_HOUSEHOLD_PATTERNS = {
-    key: labels.prefix_pattern(names) for key, names in _HOUSEHOLD_HEADERS.items()
-}
-
-
-def _household_columns(
-    cells: Sequence[str], normalise: Callable[[str], str]
-) -> dict[str, int] | None:
+def _layout_of(cells: Sequence[str], normalise: Callable[[str], str]) -> _Layout | None:
+    """What a table's first row makes of the rest: records of people, Yes/No answer columns
+    ("Question | Yes | No", a mark under one), or nothing (label/value rows, read as such)."""
+    heads = [normalise(cell) for cell in cells]
+    answers = {i: _ANSWER_COLUMNS[head] for i, head in enumerate(heads) if head in _ANSWER_COLUMNS}
+    if {"Yes", "No"} <= set(answers.values()) and 0 not in answers:
+        return _AnswerColumns(answers)
     found: dict[str, int] = {}
-    for index, cell in enumerate(cells):
-        label = normalise(cell)
-        for key, headers in _HOUSEHOLD_PATTERNS.items():
-            if key not in found and headers.match(label):
-                found[key] = index
-                break
-    return found if {"name", "relationship"} <= found.keys() else None
+    unknown = False
+    for index, head in enumerate(heads):
+        key = next((k for k, pattern in _COLUMN_PATTERNS.items() if pattern.match(head)), None)
+        if key is None:
+            unknown = unknown or bool(head)
+        elif key not in found:
+            found[key] = index
+    if "name" not in found:
+        return None
+    if "relationship" in found:
+        return _People(found, household=True)
+    # Without a relationship column, a table of names and dates of birth is of children; every
+    # heading must be a column's, as "Name | Ada | Date of birth | 03/04/2019" is not a table.
+    if "dob" in found and not unknown:
+        return _People(found, household=False)
+    return None
+
+
+@dataclass
+class _Records:
+    """People read from tables: the household, and the children of a table of children."""
+
+    household: list[dict[str, Any]] = field(default_factory=list)
+    children: list[dict[str, str]] = field(default_factory=list)
+
+    def finish(self, draft: Draft) -> None:
+        draft.offer("household", self.household, "table")
+        if not self.children:
+            return
+        child = _referred_child(self.children, draft.value("child_name"))
+        if child is not None:
+            draft.offer("child_name", child["name"], "table")
+            _read_date(draft, "child_dob", child.get("dob", ""), "table", "Date of birth")
+        others = [
+            ", ".join(filter(None, (row["name"], row.get("dob"))))
+            for row in self.children
+            if row is not child
+        ]
+        draft.offer("other_children", "\n".join(others) or None, "table")
+
+
+def _referred_child(children: list[dict[str, str]], named: str | None) -> dict[str, str] | None:
+    """The row of the child referred: marked so, or the one named elsewhere on the form, or
+    (with no name elsewhere) the first."""
+    marked = [row for row in children if _marked(row.get("subject", ""))]
+    if marked:
+        return marked[0]
+    if named is not None:
+        return next((row for row in children if row["name"] == named), None)
+    return children[0]
+
+
+def _marked(cell: str) -> bool:
+    """Whether a cell says yes: "Yes", "Y", or a ticked box on its own."""
+    return labels.ticked_cell(cell) or labels.yes_no(cell) is True
+
+
+@dataclass(frozen=True)
+class _People:
+    """Rows of people under a header: household members, or children."""
+
+    columns: dict[str, int]
+    household: bool
+
+    def read(
+        self, cells: Sequence[str], reader: _LabelReader, records: _Records, section: str
+    ) -> None:
+        texts = {key: cells[i] for key, i in self.columns.items() if i < len(cells)}
+        if self.household:
+            member = _household_member({k: v for k, v in texts.items() if k in _HOUSEHOLD_KEYS})
+            if member is not None:
+                records.household.append(member)
+        elif (name := labels.clean(texts.get("name", ""))) is not None:
+            dob = labels.clean(texts.get("dob", "")) or ""
+            records.children.append({"name": name, "dob": dob, "subject": texts.get("subject", "")})
+
+
+@dataclass(frozen=True)
+class _AnswerColumns:
+    """Questions down the first column, answered by a mark under "Yes" or "No"."""
+
+    answers: dict[int, str]
+
+    def read(
+        self, cells: Sequence[str], reader: _LabelReader, records: _Records, section: str
+    ) -> None:
+        for index, answer in self.answers.items():
+            if index < len(cells) and labels.ticked_cell(cells[index]):
+                reader.take(cells[0], answer, section, "table-label")
+
+
+_Layout = _People | _AnswerColumns
 
 
 # --- Whole documents. ---
@@ -346,12 +464,15 @@ def pdf_draft(source: Source) -> Draft:
     fields = source.pdf_fields
     if not fields:
         return text
-    # All the fields' names normalised at once, as the lines were (`Source.pdf_blocks`).
-    names = [name for name, _ in fields]
-    source.labels.update(zip(names, labels.normalise_lines(names), strict=True))
+    # All the fields' labels normalised at once, as the lines were (`Source.pdf_blocks`).
+    source.prepare(labels.field_name(name)[1] for name, _ in fields)
     draft = from_blocks(
         (), fields, split_bare=True, labelled_source="acroform", normalise=source.label
     )
+    # Beside fields, the page's list of choices ("Type of request: Section 20 / Advice") is
+    # what the form offers, not what was chosen: the ticked fields say that.
+    for key in LIST_FIELDS:
+        text.found.pop(key, None)
     draft.fill(text)
     return draft
 

@@ -3,7 +3,8 @@
 python-docx's `cell.text` silently skips text inside content controls and legacy form fields,
 and on a long table it is several times slower than walking the XML, so the XML is walked here
 with lxml: paragraphs and table rows become `Block`s, content controls are read by tag and by
-their label (alias), and checkboxes of every era become the glyphs ☒ and ☐.
+their label (alias), checkboxes of every era become the glyphs ☒ and ☐, and a legacy drop-down
+becomes the entry chosen in it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _T, _TAB, _BR, _CR, _P, _R = w("t"), w("tab"), w("br"), w("cr"), w("p"), w("r")
 _TBL, _TR, _TC, _SYM = w("tbl"), w("tr"), w("tc"), w("sym")
 _SDT, _SDTPR, _SDTCONTENT = w("sdt"), w("sdtPr"), w("sdtContent")
 _TAG, _ALIAS, _VAL, _PLACEHOLDER = w("tag"), w("alias"), w("val"), w("showingPlcHdr")
-_LEGACY_BOX, _PSTYLE, _PPR = w("checkBox"), w("pStyle"), w("pPr")
+_LEGACY_BOX, _LEGACY_LIST, _PSTYLE, _PPR = w("checkBox"), w("ddList"), w("pStyle"), w("pPr")
 _W14_CHECKBOX, _W14_CHECKED, _W14_VAL = (
     f"{{{_W14_NS}}}checkbox",
     f"{{{_W14_NS}}}checked",
@@ -95,7 +96,10 @@ def read_word(data: bytes, max_blocks: int = MAX_BLOCKS) -> WordDoc | None:
     body = root.find(w("body"))
     if body is None:
         return None
-    _drop_hidden_text(root)
+    # Most documents have neither placeholders nor drawings' fallbacks: a search of the bytes
+    # says so at a fraction of the cost of searching the tree for them.
+    if b"showingPlcHdr" in raw or b"Fallback" in raw:
+        _drop_hidden_text(root)
     controls, labelled = _controls(root)
     pictures = _big_pictures(root)
     blocks = _blocks(body, max_blocks + 1)
@@ -138,7 +142,7 @@ def _drop_hidden_text(root: Any) -> None:
 def _text_of(element: Any) -> str:
     """The text a reader sees in a cell or paragraph: boxes as glyphs, breaks as newlines."""
     parts: list[str] = []
-    for node in element.iter(_T, _TAB, _BR, _CR, _P, _LEGACY_BOX, _SYM):
+    for node in element.iter(_T, _TAB, _BR, _CR, _P, _LEGACY_BOX, _LEGACY_LIST, _SYM):
         tag = node.tag
         if tag == _T:
             parts.append(node.text or "")
@@ -147,6 +151,8 @@ def _text_of(element: Any) -> str:
                 parts.append("\n")
         elif tag == _LEGACY_BOX:
             parts.append(_legacy_box(node))
+        elif tag == _LEGACY_LIST:
+            parts.append(_legacy_list(node))
         elif tag == _SYM:
             parts.append(_symbol(node))
         elif node.getparent() is not None and node.getparent().tag == _R:
@@ -162,6 +168,20 @@ def _legacy_box(box: Any) -> str:
         state = box.find(w("default"))
     on = state is not None and state.get(_VAL, "1").lower() in ("1", "true", "on")
     return _TICKED if on else _EMPTY
+
+
+def _legacy_list(choices: Any) -> str:
+    """A legacy FORMDROPDOWN's chosen entry: Word keeps only its number (w:result, else
+    w:default, else the first), not the text shown."""
+    entries = [_val(entry) for entry in choices.findall(w("listEntry"))]
+    chosen = choices.find(w("result"))
+    if chosen is None:
+        chosen = choices.find(w("default"))
+    try:
+        number = int(_val(chosen) or 0)
+    except ValueError:
+        return ""
+    return entries[number] if 0 <= number < len(entries) else ""
 
 
 def _symbol(sym: Any) -> str:
@@ -185,7 +205,7 @@ def tag_of(sdt: Any) -> str:
 def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | bool], ...]]:
     tagged: dict[str, str | bool] = {}
     labelled: list[tuple[str, str | bool]] = []
-    for sdt in root.iter(_SDT):
+    for sdt in list(root.iter(_SDT)):
         properties = sdt.find(_SDTPR)
         if properties is None:
             continue
@@ -193,6 +213,7 @@ def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | 
         value: str | bool
         if box is not None:
             value = _val_w14(box.find(_W14_CHECKED)) in ("1", "true")
+            _show_state(sdt.find(_SDTCONTENT), value)
         else:
             content = sdt.find(_SDTCONTENT)
             value = _text_of(content) if content is not None else ""
@@ -202,6 +223,26 @@ def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | 
         if alias or tag:
             labelled.append((alias or tag, value))
     return tagged, tuple(labelled)
+
+
+def _show_state(content: Any, checked: bool) -> None:
+    """Make a check box control's text the glyph of its state, as the text is read later.
+
+    The control's state is the answer; its text is only how Word last drew it, in whatever
+    font the form chose (Wingdings' boxes are private-use characters that mean nothing alone).
+    """
+    if content is None:
+        return
+    drawn = list(content.iter(_T, _SYM))
+    if not drawn:
+        return
+    # The first piece of text (or symbol) becomes the glyph; the rest of the drawing goes.
+    first = drawn[0]
+    first.tag = _T
+    first.attrib.clear()
+    first.text = _TICKED if checked else _EMPTY
+    for node in drawn[1:]:
+        node.getparent().remove(node)
 
 
 def _val_w14(element: Any) -> str:

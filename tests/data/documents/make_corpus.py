@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
@@ -231,73 +231,157 @@ def genogram_pdf() -> bytes:
     return text_pdf([[" "]], drawing + labels)
 
 
-def acroform_pdf() -> bytes:
-    """Another council's fillable PDF: labels printed on the page, answers in AcroForm fields."""
-    page_lines = [
-        "Westshire Council",
-        "MASP Referral Form",
-        "Child's name",
-        "Date of birth",
-        "Referrer's name",
-        "Referrer's email",
-        "Panel / locality",
-        "Type of request: Section 20 emergency admission / Advice",
-        "Consent to panel discussion: Yes / No",
-        "Genogram required: Yes / No",
-    ]
+class PdfField(NamedTuple):
+    """One AcroForm field: a text field's value, a check box's state, or a radio group's choice.
+
+    A dotted name hangs the field under parent fields ("Child.FullName"), as form designers'
+    tools do; a radio group is a parent field with one widget per option (`options`).
+    """
+
+    name: str
+    value: str | bool | None
+    tooltip: str = ""
+    options: tuple[str, ...] = ()
+    on: str = "Yes"
+
+
+def fillable_pdf(page_lines: Sequence[str], fields: Sequence[PdfField]) -> bytes:
+    """A one-page fillable PDF: labels printed on the page, answers in AcroForm fields."""
     content = b"".join(
         pdf_text(56, 780 - 24 * n, 16 if n < 2 else 11, line) for n, line in enumerate(page_lines)
     )
-    text_fields = [
-        (b"ChildName", b"Child's name", b"Cal Fictional"),
-        (b"DOB", b"Date of birth", b"31/01/2017"),
-        (b"RefName", b"Referrer's name", b"Dee Madeup"),
-        (b"RefEmail", b"Referrer's email", b"dee.madeup@westshire.example"),
-        (b"Panel", b"Panel / locality", b"MASP"),
-    ]
-    boxes = [
-        (b"ReqS20", b"Section 20 emergency admission", True),
-        (b"ReqAdvice", b"Advice", False),
-        (b"ConsentYes", b"Consent yes", True),
-        (b"ConsentNo", b"Consent no", False),
-        (b"GenogramYes", b"Genogram required yes", False),
-        (b"GenogramNo", b"Genogram required no", True),
-    ]
-    first_field = 8
-    field_ids = list(range(first_field, first_field + len(text_fields) + len(boxes)))
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [%s] /NeedAppearances true "
-        b"/DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 5 0 R >> >> >> >>"
-        % b" ".join(b"%d 0 R" % i for i in field_ids),
+    box = b"/Type /XObject /Subtype /Form /BBox [0 0 12 12] "
+    # 1 catalog, 2 pages, 3 the page, 4 its text, 5 the font, 6 and 7 a box ticked and not.
+    objects: list[bytes] = [
+        b"",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-        b"/Resources << /Font << /F1 5 0 R >> >> "
-        b"/Contents 4 0 R /Annots [%s] >>" % b" ".join(b"%d 0 R" % i for i in field_ids),
+        b"",
         stream(content),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        stream(
-            b"q 0 g BT /ZaDb 10 Tf 1 1 Td (4) Tj ET Q",
-            b"/Type /XObject /Subtype /Form /BBox [0 0 12 12] ",
-        ),
-        stream(b"", b"/Type /XObject /Subtype /Form /BBox [0 0 12 12] "),
+        stream(b"q 0 g BT /ZaDb 10 Tf 1 1 Td (4) Tj ET Q", box),
+        stream(b"", box),
     ]
-    for n, (name, label, value) in enumerate(text_fields):
-        y = 780 - 24 * (n + 2)
-        objects.append(
-            b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (%s) /TU (%s) /V (%s) "
-            b"/Rect [220 %d 520 %d] "
-            b"/P 3 0 R /F 4 /DA (/Helv 10 Tf 0 g) >>" % (name, label, value, y - 4, y + 12)
+    kids: dict[str, list[int]] = {"": []}
+    parents: dict[str, int] = {}
+    widgets: list[int] = []
+
+    def new(body: bytes = b"") -> int:
+        objects.append(body)
+        return len(objects)
+
+    def parent(path: str) -> bytes:
+        """` /Parent n 0 R` for the field at `path`'s parent (made on first use), or nothing."""
+        above, _, _ = path.rpartition(".")
+        if not above:
+            return b""
+        if above not in parents:
+            parents[above] = new()
+            kids[above] = []
+            link = parent(above)
+            kids[above.rpartition(".")[0]].append(parents[above])
+            objects[parents[above] - 1] = link  # completed below, once its kids are known
+        return b" /Parent %d 0 R" % parents[above]
+
+    def place(number: int, path: str) -> None:
+        kids[path.rpartition(".")[0]].append(number)
+
+    for index, field in enumerate(fields):
+        y = 760 - 24 * index
+        partial = field.name.rpartition(".")[2].encode()
+        common = b"/T (%s)%s%s" % (
+            partial,
+            b" /TU (%s)" % field.tooltip.encode() if field.tooltip else b"",
+            parent(field.name),
         )
-    for n, (name, label, ticked) in enumerate(boxes):
-        state = b"/Yes" if ticked else b"/Off"
-        x, y = 400 + 20 * (n % 2), 600 - 24 * (n // 2)
-        objects.append(
-            b"<< /Type /Annot /Subtype /Widget /FT /Btn /T (%s) /TU (%s) /V %s /AS %s "
-            b"/Rect [%d %d %d %d] "
-            b"/P 3 0 R /F 4 /MK << /CA (4) >> /AP << /N << /Yes 6 0 R /Off 7 0 R >> >> >>"
-            % (name, label, state, state, x, y, x + 12, y + 12)
+        widget = b"/Type /Annot /Subtype /Widget /P 3 0 R /F 4"
+        if field.options:
+            group = new()
+            chosen = field.value if isinstance(field.value, str) else "Off"
+            members = []
+            for number, option in enumerate(field.options):
+                state = option if option == chosen else "Off"
+                x = 300 + 40 * number
+                members.append(
+                    new(
+                        b"<< %s /Parent %d 0 R /AS /%s /Rect [%d %d %d %d] "
+                        b"/AP << /N << /%s 6 0 R /Off 7 0 R >> >> >>"
+                        % (widget, group, state.encode(), x, y, x + 12, y + 12, option.encode())
+                    )
+                )
+            widgets += members
+            objects[group - 1] = b"<< /FT /Btn /Ff %d %s /V /%s /Kids [%s] >>" % (
+                1 << 15 | 1 << 14,
+                common,
+                chosen.encode(),
+                b" ".join(b"%d 0 R" % m for m in members),
+            )
+            place(group, field.name)
+        elif isinstance(field.value, bool):
+            state = field.on.encode() if field.value else b"Off"
+            number = new(
+                b"<< %s /FT /Btn %s /V /%s /AS /%s /Rect [300 %d 312 %d] /MK << /CA (4) >> "
+                b"/AP << /N << /%s 6 0 R /Off 7 0 R >> >> >>"
+                % (widget, common, state, state, y, y + 12, field.on.encode())
+            )
+            widgets.append(number)
+            place(number, field.name)
+        else:
+            number = new(
+                b"<< %s /FT /Tx %s /V (%s) /Rect [300 %d 560 %d] /DA (/Helv 10 Tf 0 g) >>"
+                % (widget, common, (field.value or "").encode("cp1252"), y - 4, y + 12)
+            )
+            widgets.append(number)
+            place(number, field.name)
+    for path, number in parents.items():
+        partial = path.rpartition(".")[2].encode()
+        members = b" ".join(b"%d 0 R" % k for k in kids[path])
+        objects[number - 1] = b"<< /T (%s)%s /Kids [%s] >>" % (
+            partial,
+            objects[number - 1],
+            members,
         )
+    refs = b" ".join(b"%d 0 R" % n for n in kids[""])
+    objects[0] = (
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [%s] /NeedAppearances true "
+        b"/DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 5 0 R >> >> >> >>" % refs
+    )
+    objects[2] = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R /Annots [%s] >>"
+        % b" ".join(b"%d 0 R" % n for n in widgets)
+    )
     return pdf(objects)
+
+
+def acroform_pdf() -> bytes:
+    """Another council's fillable PDF: labels printed on the page, answers in AcroForm fields."""
+    return fillable_pdf(
+        [
+            "Westshire Council",
+            "MASP Referral Form",
+            "Child's name",
+            "Date of birth",
+            "Referrer's name",
+            "Referrer's email",
+            "Panel / locality",
+            "Type of request: Section 20 emergency admission / Advice",
+            "Consent to panel discussion: Yes / No",
+            "Genogram required: Yes / No",
+        ],
+        [
+            PdfField("ChildName", "Cal Fictional", "Child's name"),
+            PdfField("DOB", "31/01/2017", "Date of birth"),
+            PdfField("RefName", "Dee Madeup", "Referrer's name"),
+            PdfField("RefEmail", "dee.madeup@westshire.example", "Referrer's email"),
+            PdfField("Panel", "MASP", "Panel / locality"),
+            PdfField("ReqS20", True, "Section 20 emergency admission"),
+            PdfField("ReqAdvice", False, "Advice"),
+            PdfField("ConsentYes", True, "Consent yes"),
+            PdfField("ConsentNo", False, "Consent no"),
+            PdfField("GenogramYes", False, "Genogram required yes"),
+            PdfField("GenogramNo", True, "Genogram required no"),
+        ],
+    )
 
 
 def ole(streams: dict[str, bytes], storages: Sequence[str] = ()) -> bytes:
@@ -404,6 +488,21 @@ def legacy_checkbox(paragraph: Any, checked: bool) -> None:
         f'<w:enabled/><w:calcOnExit w:val="0"/><w:checkBox><w:sizeAuto/><w:default w:val="0"/>'
         f"{state}</w:checkBox></w:ffData></w:fldChar></w:r>",
         f'<w:r xmlns:w="{W}"><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r>',
+        f'<w:r xmlns:w="{W}"><w:fldChar w:fldCharType="end"/></w:r>',
+    ):
+        paragraph._p.append(parse_xml(xml))
+
+
+def legacy_dropdown(paragraph: Any, entries: Sequence[str], chosen: int) -> None:
+    """A Word 97 FORMDROPDOWN field: Word keeps the number of the entry chosen, not its text."""
+    from docx.oxml import parse_xml
+
+    items = "".join(f'<w:listEntry w:val="{entry}"/>' for entry in entries)
+    for xml in (
+        f'<w:r xmlns:w="{W}"><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="List"/>'
+        f'<w:enabled/><w:ddList><w:result w:val="{chosen}"/>{items}</w:ddList></w:ffData>'
+        "</w:fldChar></w:r>",
+        f'<w:r xmlns:w="{W}"><w:instrText xml:space="preserve"> FORMDROPDOWN </w:instrText></w:r>',
         f'<w:r xmlns:w="{W}"><w:fldChar w:fldCharType="end"/></w:r>',
     ):
         paragraph._p.append(parse_xml(xml))
@@ -799,6 +898,657 @@ def odt(title: str, paragraphs: Sequence[tuple[str, str]]) -> bytes:
         archive.writestr(zipfile.ZipInfo("content.xml", FIXED_TIME), content)
         archive.writestr(zipfile.ZipInfo("META-INF/manifest.xml", FIXED_TIME), manifest)
     return rewrite_zip(out.getvalue())
+
+
+# --- Other councils' forms: the layouts of issue 9 (each council, person and date invented). ---
+
+W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+CHECKED, UNCHECKED = "☒", "☐"
+# Wingdings' ticked and empty boxes, as Word types them into a check box set to that font: as
+# characters of the private use area, which mean nothing without the font.
+WINGDINGS_ON, WINGDINGS_OFF = ("00FE", "\uf0fe"), ("00A8", "\uf0a8")
+
+
+def content_control(paragraph: Any, text: str, kind: str, alias: str = "", tag: str = "") -> None:
+    """An inline content control (`kind`: its type element, e.g. "<w:text/>") showing `text`."""
+    from docx.oxml import parse_xml
+
+    names = f'<w:alias w:val="{alias}"/>' * bool(alias) + f'<w:tag w:val="{tag}"/>' * bool(tag)
+    paragraph._p.append(
+        parse_xml(
+            f'<w:sdt xmlns:w="{W}" xmlns:w14="{W14}"><w:sdtPr>{names}{kind}</w:sdtPr>'
+            f'<w:sdtContent><w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:sdtContent>'
+            "</w:sdt>"
+        )
+    )
+
+
+def checkbox_control(paragraph: Any, checked: bool, wingdings: bool = False, tag: str = "") -> None:
+    """A modern (Word 2010 and later) check box control, drawn in MS Gothic or Wingdings."""
+    if wingdings:
+        (on, on_text), (off, off_text), font = WINGDINGS_ON, WINGDINGS_OFF, "Wingdings"
+    else:
+        (on, on_text), (off, off_text), font = ("2612", CHECKED), ("2610", UNCHECKED), "MS Gothic"
+    kind = (
+        f'<w14:checkbox><w14:checked w14:val="{int(checked)}"/>'
+        f'<w14:checkedState w14:val="{on}" w14:font="{font}"/>'
+        f'<w14:uncheckedState w14:val="{off}" w14:font="{font}"/></w14:checkbox>'
+    )
+    content_control(paragraph, on_text if checked else off_text, kind, tag=tag)
+
+
+def dropdown(paragraph: Any, chosen: str, items: Sequence[str], alias: str) -> None:
+    """A drop-down list content control with `chosen` picked from `items`."""
+    choices = "".join(f'<w:listItem w:displayText="{i}" w:value="{i}"/>' for i in items)
+    content_control(paragraph, chosen, f"<w:dropDownList>{choices}</w:dropDownList>", alias)
+
+
+def riverside_form(document: Any) -> None:
+    """Yes/no questions asked as questions in a two-column table; a date of birth in words."""
+    document.add_heading("Riverside Borough Council", level=0)
+    document.add_heading("Multi-Agency Support Panel: referral form", level=1)
+    document.add_heading("About the child", level=2)
+    table(
+        document,
+        [
+            ["Full name of child", "Rowan Fictitious"],
+            ["Date of birth", "the fourteenth of June 2018"],
+            ["Gender", "Non-binary"],
+        ],
+    )
+    document.add_heading("About you (the referrer)", level=2)
+    table(
+        document,
+        [
+            ["Completed by", "Ola Sample"],
+            ["Job title", "Designated Safeguarding Lead"],
+            ["Contact email", "ola.sample@riverside-school.example"],
+        ],
+    )
+    document.add_heading("Questions", level=2)
+    table(
+        document,
+        [
+            ["Is this an emergency admission to care under Section 20?", "Yes"],
+            ["Is this a request for advice only?", "No"],
+            [
+                "Has the family consented to this referral being discussed at panel?",
+                "Yes – mother agreed by phone on 2 March 2026",
+            ],
+            ["Is a genogram required?", "Yes"],
+            ["Is the child known to CAMHS?", "No"],
+        ],
+    )
+
+
+def brookmere_form(document: Any) -> None:
+    """Request types and agreement as ☒/☐ lines, in this council's own words."""
+    document.add_heading("Brookmere Council — Request for Support", level=0)
+    document.add_paragraph("Child/young person's name: Ivo Madeup")
+    document.add_paragraph("Date of birth: Tuesday 5 May 2015")
+    document.add_heading("Referrer details", level=2)
+    table(
+        document,
+        [
+            ["Name", "Cy Placeholder"],
+            ["E-mail", "cy.placeholder@brookmere.example"],
+            ["Agency", "Brookmere Family Hub (synthetic)"],
+        ],
+    )
+    document.add_heading("Support requested", level=2)
+    document.add_paragraph("Type of support requested (tick all that apply):")
+    for line in (
+        f"{UNCHECKED} Consultation / advice",
+        f"{CHECKED} Multi-agency support package",
+        f"{UNCHECKED} Emergency admission to care (accommodated under s.20)",
+        f"{CHECKED} Step-down from Child in Need",
+    ):
+        document.add_paragraph(line)
+    document.add_heading("Agreement", level=2)
+    document.add_paragraph(
+        f"Parent/carer has agreed to this being discussed at panel: {CHECKED} Yes {UNCHECKED} No"
+    )
+    document.add_paragraph(f"Is a genogram required for this family? {UNCHECKED} Yes {CHECKED} No")
+
+
+def fenwick_form(document: Any) -> None:
+    """Word 97 check boxes (FORMCHECKBOX) before each request and beside Yes and No, and a Word
+    97 drop-down (FORMDROPDOWN) for the panel."""
+    document.add_heading("Fenwick District Council: Multi Agency Referral", level=0)
+    grid = table(
+        document,
+        [
+            ["Panel / locality", ""],
+            ["Child's first name", "Tia"],
+            ["Child's last name", "Madeup"],
+            ["Date of birth (dd/mm/yyyy)", "09/10/2012"],
+            ["Name of referrer", "Gus Notreal"],
+            ["Email of referrer", "gus.notreal@fenwick.example"],
+        ],
+    )
+    legacy_dropdown(grid.rows[0].cells[1].paragraphs[0], ["MASP", "MASG North", "MASG South"], 2)
+    document.add_paragraph("What is being requested? (tick)")
+    for label, ticked in (
+        ("Advice / consultation", False),
+        ("Identify a lead professional", False),
+        ("Child accommodated under Section 20 (emergency)", True),
+        ("Admission to care / high cost placement (LARP)", True),
+    ):
+        paragraph = document.add_paragraph()
+        legacy_checkbox(paragraph, ticked)
+        paragraph.add_run(f" {label}")
+    grid = table(
+        document,
+        [
+            ["Does the parent/carer agree to the referral?", ""],
+            ["If no, why not?", "Father does not agree to information being shared"],
+            ["Genogram required?", ""],
+        ],
+    )
+    for row, answer in ((0, False), (2, True)):
+        paragraph = grid.rows[row].cells[1].paragraphs[0]
+        paragraph.add_run("Yes ")
+        legacy_checkbox(paragraph, answer)
+        paragraph.add_run("  No ")
+        legacy_checkbox(paragraph, not answer)
+
+
+def greyford_form(document: Any) -> None:
+    """Modern check box controls drawn in Wingdings: only the control's state says which is on."""
+    document.add_heading("Greyford Council – MASG referral", level=0)
+    table(
+        document,
+        [
+            ["Panel", "MASG West"],
+            ["Name of child or young person", "Elm Invented"],
+            ["DOB", "2 Feb 2013"],
+        ],
+    )
+    document.add_heading("Person making the referral", level=2)
+    table(document, [["Name", "Hal Pretend"], ["Email address", "hal.pretend@greyford.example"]])
+    document.add_heading("Support requested", level=2)
+    grid = document.add_table(rows=0, cols=2)
+    for number, (label, ticked) in enumerate(
+        (
+            ("Advice", False),
+            ("Team Around the Family / lead professional", True),
+            ("Emergency accommodation (Section 20)", False),
+            ("Threshold discussion", True),
+        )
+    ):
+        cells = grid.add_row().cells
+        checkbox_control(cells[0].paragraphs[0], ticked, wingdings=True, tag=f"Check{number}")
+        cells[1].text = label
+    grid = table(
+        document,
+        [
+            ["The family agree to the referral being shared with panel members", ""],
+            ["Genogram needed?", ""],
+        ],
+    )
+    for row, answer in ((0, True), (1, False)):
+        paragraph = grid.rows[row].cells[1].paragraphs[0]
+        checkbox_control(paragraph, answer, wingdings=True)
+        paragraph.add_run(" Yes ")
+        checkbox_control(paragraph, not answer, wingdings=True)
+        paragraph.add_run(" No")
+
+
+def oakleigh_form(document: Any) -> None:
+    """A household of several children in one table; the one referred is marked in a column."""
+    document.add_heading("Oakleigh Council — Multi Agency Referral", level=0)
+    document.add_heading("1. Children in the household", level=1)
+    table(
+        document,
+        [
+            ["Name", "Date of birth", "Gender", "Subject of referral?"],
+            ["Jem Madeup", "01/09/2012", "Male", "No"],
+            ["Lou Madeup", "17/11/2015", "Female", "Yes"],
+            ["Pip Madeup", "30/06/2020", "Male", "No"],
+        ],
+        bold_first=True,
+    )
+    document.add_heading("2. Adults in the household", level=1)
+    table(
+        document,
+        [
+            ["Name", "Relationship to child", "Parental responsibility"],
+            ["Fay Madeup", "Mother", "Yes"],
+            ["Dan Sample", "Stepfather", "No"],
+        ],
+        bold_first=True,
+    )
+    document.add_heading("3. Referrer", level=1)
+    table(
+        document,
+        [
+            ["Referred by", "Rae Notional"],
+            ["Email", "rae.notional@oakleigh.example"],
+            ["Service", "Oakleigh Family Support (synthetic)"],
+        ],
+    )
+    document.add_heading("4. Request", level=1)
+    table(
+        document,
+        [
+            ["What support are you requesting?", "Kinship support so that Lou can return home"],
+            ["Consent (Y/N)", "Y"],
+            ["Genogram required (Y/N)", "N"],
+        ],
+    )
+
+
+def marshfield_form(document: Any) -> None:
+    """A tick column beside each request, and questions answered by a mark under Yes or No."""
+    document.add_heading("Marshfield Council — MASP Referral Form", level=0)
+    for line in (
+        "Child's name: Remy Example",
+        "D.O.B.: 3rd March 2017",
+        "Referrer's name: Isa Notreal",
+        "Referrer's email: isa.notreal@marshfield.example",
+    ):
+        document.add_paragraph(line)
+    table(
+        document,
+        [
+            ["Type of request", "Tick"],
+            ["Advice or consultation", ""],
+            ["Threshold query / resolution", "✓"],
+            ["Specific service (e.g. CAMHS, SALT)", "✓"],
+            ["Section 20 / emergency accommodation", ""],
+        ],
+        bold_first=True,
+    )
+    table(
+        document,
+        [
+            ["Question", "Yes", "No"],
+            ["Does the family consent to the referral?", "", "X"],
+            ["Is a genogram needed?", "X", ""],
+            ["Is this an emergency Section 20 admission?", "", "X"],
+        ],
+        bold_first=True,
+    )
+
+
+def wexcombe_form(document: Any) -> None:
+    """Section 20 written out as the request, [x]/[ ] boxes, and a "No" with its reason."""
+    document.add_heading("Wexcombe Council — Panel referral form", level=0)
+    table(
+        document,
+        [
+            ["Young person's name", "Cas Pretend"],
+            ["DOB", "1st of February 2011"],
+            ["Referrer name", "Jo Nobody"],
+            ["Referrer e-mail", "jo.nobody@wexcombe.example"],
+            [
+                "Type of request",
+                "Emergency accommodation – the child was accommodated under s.20 on 01/03/2026",
+            ],
+            [
+                "Has the family consented?",
+                "No — reason: parents could not be reached before the admission",
+            ],
+            ["Genogram required?", "[ ] Yes [x] No"],
+        ],
+    )
+    document.add_paragraph("Reason for referral (tick): [x] Escalation [ ] No improvement")
+
+
+def holbrook_form(document: Any) -> None:
+    """Answers in drop-down, date and text content controls tagged by another council."""
+    document.add_heading("Holbrook Council — Multi Agency Referral", level=0)
+    grid = table(
+        document,
+        [
+            ["Panel", ""],
+            ["Child's name", ""],
+            ["Date of birth", ""],
+            ["Referrer", ""],
+            ["Referrer's email", ""],
+            ["Type of request", ""],
+            ["Consent to discuss at panel", ""],
+            ["Genogram required", ""],
+        ],
+    )
+    cells = [row.cells[1].paragraphs[0] for row in grid.rows]
+    dropdown(cells[0], "MASG East", ["MASP", "MASG East", "MASG West"], "Panel")
+    content_control(cells[1], "Ula Example", "<w:text/>", "Child name", "txtChild")
+    content_control(
+        cells[2],
+        "Wednesday, 25 December 2019",
+        '<w:date w:fullDate="2019-12-25T00:00:00Z"><w:dateFormat w:val="dddd, d MMMM yyyy"/>'
+        '<w:lid w:val="en-GB"/><w:storeMappedDataAs w:val="dateTime"/>'
+        '<w:calendar w:val="gregorian"/></w:date>',
+        "DOB",
+        "dtDob",
+    )
+    content_control(cells[3], "Oz Sample", "<w:text/>", tag="txtReferrer")
+    content_control(cells[4], "oz.sample@holbrook.example", "<w:text/>", tag="txtEmail")
+    requests = ["Advice", "Section 20 – emergency accommodation", "Step down"]
+    dropdown(cells[5], requests[1], requests, "Request")
+    dropdown(cells[6], "No – family declined", ["Yes", "No – family declined"], "Consent")
+    dropdown(cells[7], "Not required", ["Required", "Not required"], "Genogram")
+
+
+def ashbourne_pdf() -> bytes:
+    """A text PDF whose label: value pairs run in two columns, so two share each line of text."""
+    rows: list[tuple[str, str]] = [
+        ("Child's name: Noa Fakeley", "Date of birth: 21st of September 2016"),
+        ("Referrer's name: Una Sample", "Referrer's email: una.sample@ashbourne.example"),
+        ("Panel: MASG South", "Date of referral: 2 March 2026"),
+        ("Request: [ ] Advice [x] Section 20 accommodation [ ] TAF", ""),
+        ("Family agreed to panel discussion: No", "Genogram required: Yes"),
+    ]
+    content = pdf_text(56, 780, 16, "Ashbourne City Council") + pdf_text(
+        56, 756, 13, "MASP referral form"
+    )
+    for number, (left, right) in enumerate(rows):
+        y = 720 - 22 * number
+        content += pdf_text(56, y, 10, left) + (pdf_text(320, y, 10, right) if right else b"")
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+            stream(content),
+        ]
+    )
+
+
+def kingsmoor_pdf() -> bytes:
+    """A fillable PDF: tooltips in this council's words, check boxes whose 'on' is not 'Yes',
+    and radio groups for the yes/no questions."""
+    return fillable_pdf(
+        [
+            "Kingsmoor Council",
+            "Referral to the Multi Agency Support Panel",
+            "Name of child or young person",
+            "Date of birth",
+            "Name of referrer",
+            "Email",
+            "Support requested",
+            "Has the parent or carer agreed to the referral?",
+            "Will the panel need a genogram?",
+        ],
+        [
+            PdfField("ChildFullName", "Ned Sample", "Name of child or young person"),
+            PdfField("DateOfBirth", "23/07/2016", "Date of birth"),
+            PdfField("RefName", "Viv Fakeley", "Name of referrer"),
+            PdfField("RefEmail", "viv.fakeley@kingsmoor.example", "Referrer email"),
+            PdfField("SupportType1", False, "Consultation / advice", on="On"),
+            PdfField("SupportType2", True, "Emergency admission to care (s.20)", on="On"),
+            PdfField("SupportType3", True, "Return home / kinship support", on="On"),
+            PdfField(
+                "ParentAgreement",
+                "No",
+                "Has the parent or carer agreed to the referral?",
+                ("Yes", "No"),
+            ),
+            PdfField("GenogramNeeded", "Yes", "Will the panel need a genogram?", ("Yes", "No")),
+        ],
+    )
+
+
+def tarnside_pdf() -> bytes:
+    """A fillable PDF with no tooltips: fields named by section and in camel case."""
+    return fillable_pdf(
+        [
+            "Tarnside Council",
+            "Request for support",
+            "Child: full name, date of birth",
+            "Referrer: name, email",
+            "Support needed",
+            "Consent",
+            "Genogram",
+        ],
+        [
+            PdfField("Child.FullName", "Abe Imaginary"),
+            PdfField("Child.DateOfBirth", "11.12.2014"),
+            PdfField("Referrer.Name", "Bex Fictional"),
+            PdfField("Referrer.Email", "BEX.FICTIONAL@tarnside.example"),
+            PdfField("Request.Advice", False, on="On"),
+            PdfField("Request.MultiAgencyPackage", True, on="On"),
+            PdfField("Request.Section20", False, on="On"),
+            PdfField("Consent.FamilyAgrees", "Yes", options=("Yes", "No")),
+            PdfField("Genogram.Required", "No", options=("Yes", "No")),
+        ],
+    )
+
+
+def long_assessment_pdf() -> bytes:
+    """A twelve-page Child and Family Assessment: the domains, then pages of analysis."""
+    domains = ["Development of the child", "Parents and carers", "Family and environment"]
+    pages = [["Child and Family Assessment", "Family: the Specimen family (synthetic)", *domains]]
+    for page in range(2, 13):
+        pages.append(
+            [f"Analysis, page {page}"]
+            + [f"Paragraph {n}: the practitioner's invented observations." for n in range(30)]
+        )
+    return text_pdf(pages)
+
+
+def other_councils() -> dict[str, tuple[bytes, dict[str, Any]]]:
+    """Other councils' referral forms (issue 9), each read by label, with what it must give."""
+    form = {"kind": "referral_form", "status": "ok"}
+    return {
+        "Riverside MASP referral.docx": (
+            docx_bytes(riverside_form),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Rowan Fictitious",
+                    "2018-06-14",
+                    "Ola Sample",
+                    "ola.sample@riverside-school.example",
+                    ["section20"],
+                    True,
+                    True,
+                    "labels",
+                ),
+            },
+        ),
+        "Brookmere request for support.docx": (
+            docx_bytes(brookmere_form),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Ivo Madeup",
+                    "2015-05-05",
+                    "Cy Placeholder",
+                    "cy.placeholder@brookmere.example",
+                    ["multi_agency_package", "step_down"],
+                    True,
+                    False,
+                    "labels",
+                ),
+            },
+        ),
+        "Fenwick referral (legacy boxes).docx": (
+            docx_bytes(fenwick_form),
+            {
+                **form,
+                "form": facts(
+                    "MASG South",
+                    "Tia Madeup",
+                    "2012-10-09",
+                    "Gus Notreal",
+                    "gus.notreal@fenwick.example",
+                    ["admission_to_care", "section20"],
+                    False,
+                    True,
+                    "labels",
+                ),
+                "fields": {
+                    "consent_reason_not": "Father does not agree to information being shared"
+                },
+            },
+        ),
+        "Greyford MASG referral.docx": (
+            docx_bytes(greyford_form),
+            {
+                **form,
+                "form": facts(
+                    "MASG West",
+                    "Elm Invented",
+                    "2013-02-02",
+                    "Hal Pretend",
+                    "hal.pretend@greyford.example",
+                    ["lead_professional", "threshold_resolution"],
+                    True,
+                    False,
+                    "labels",
+                ),
+            },
+        ),
+        "Oakleigh family referral.docx": (
+            docx_bytes(oakleigh_form),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Lou Madeup",
+                    "2015-11-17",
+                    "Rae Notional",
+                    "rae.notional@oakleigh.example",
+                    ["return_home"],
+                    True,
+                    False,
+                    "labels",
+                ),
+                "fields": {
+                    "other_children": "Jem Madeup, 01/09/2012\nPip Madeup, 30/06/2020",
+                    "household": [
+                        {
+                            "name": "Fay Madeup",
+                            "relationship": "Mother",
+                            "parental_responsibility": True,
+                            "do_not_disclose": None,
+                        },
+                        {
+                            "name": "Dan Sample",
+                            "relationship": "Stepfather",
+                            "parental_responsibility": False,
+                            "do_not_disclose": None,
+                        },
+                    ],
+                },
+            },
+        ),
+        "Marshfield referral.docx": (
+            docx_bytes(marshfield_form),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Remy Example",
+                    "2017-03-03",
+                    "Isa Notreal",
+                    "isa.notreal@marshfield.example",
+                    ["specific_service", "threshold_resolution"],
+                    False,
+                    True,
+                    "labels",
+                ),
+            },
+        ),
+        "Wexcombe referral.docx": (
+            docx_bytes(wexcombe_form),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Cas Pretend",
+                    "2011-02-01",
+                    "Jo Nobody",
+                    "jo.nobody@wexcombe.example",
+                    ["section20"],
+                    False,
+                    False,
+                    "labels",
+                ),
+                "fields": {"reasons": ["escalation"]},
+            },
+        ),
+        "Holbrook referral.docx": (
+            docx_bytes(holbrook_form),
+            {
+                **form,
+                "form": facts(
+                    "MASG East",
+                    "Ula Example",
+                    "2019-12-25",
+                    "Oz Sample",
+                    "oz.sample@holbrook.example",
+                    ["section20"],
+                    False,
+                    False,
+                    "labels",
+                ),
+            },
+        ),
+        "Ashbourne referral.pdf": (
+            ashbourne_pdf(),
+            {
+                **form,
+                "form": facts(
+                    "MASG South",
+                    "Noa Fakeley",
+                    "2016-09-21",
+                    "Una Sample",
+                    "una.sample@ashbourne.example",
+                    ["section20"],
+                    False,
+                    True,
+                    "labels",
+                ),
+                "fields": {"referral_date": "2026-03-02"},
+            },
+        ),
+        "Kingsmoor referral form.pdf": (
+            kingsmoor_pdf(),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Ned Sample",
+                    "2016-07-23",
+                    "Viv Fakeley",
+                    "viv.fakeley@kingsmoor.example",
+                    ["return_home", "section20"],
+                    False,
+                    True,
+                    "labels",
+                ),
+                "sources": {"consent": "acroform", "request_types": "acroform"},
+            },
+        ),
+        "Tarnside referral.pdf": (
+            tarnside_pdf(),
+            {
+                **form,
+                "form": facts(
+                    None,
+                    "Abe Imaginary",
+                    "2014-12-11",
+                    "Bex Fictional",
+                    "bex.fictional@tarnside.example",
+                    ["multi_agency_package"],
+                    True,
+                    False,
+                    "labels",
+                ),
+            },
+        ),
+        "Child and Family Assessment (12 pages).pdf": (
+            long_assessment_pdf(),
+            {"kind": "assessment", "status": "ok"},
+        ),
+    }
 
 
 # --- The corpus: each file and what it must be classified as. ---
@@ -1204,6 +1954,7 @@ def corpus() -> dict[str, tuple[bytes, dict[str, Any]]]:
             b"",
             {"kind": "genogram", "status": "refused", "reason_contains": "empty"},
         ),
+        **other_councils(),
     }
 
 
