@@ -19,10 +19,12 @@ from typing import Any
 
 import yaml
 
+from pipeline import samples
 from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.config import parse_config
 from pipeline.samples import Mail
+from tests.servers import ImapAccount, SmtpCapture
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_CONFIG: dict[str, Any] = {
@@ -60,6 +62,22 @@ def config_tree(**overrides: Any) -> dict[str, Any]:
             node = node.setdefault(key, {})
         node[keys[-1]] = value
     return tree
+
+
+def imap_service(folder: Path, imap: ImapAccount, smtp: SmtpCapture, **overrides: Any) -> App:
+    """The service on the real loopback Dovecot and SMTP servers, on the system clock."""
+    tree = config_tree(mailbox__backend="imap", **overrides)
+    tree["mailbox"]["imap"] = imap.config.model_dump()
+    tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
+    return App.open(parse_config(tree, folder, env={}), Clock.system())
+
+
+def numbered_referral(tag: str, n: int, sender: str | None = None) -> Mail:
+    """Referral number `n` of a test: a whole one, for a child of its own, from its referrer
+    (or from `sender`)."""
+    child = samples.Child(name=f"Child {tag}{n}", referrer_email=f"ref{n}@school.example.org")
+    sender = sender or f"Referrer {n} <{child.referrer_email}>"
+    return Mail(sender, f"Referral {n}", files=samples.full_referral(child))
 
 
 def open_service(folder: Path, now: datetime, **overrides: Any) -> App:

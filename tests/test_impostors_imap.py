@@ -14,10 +14,8 @@ import pytest
 
 from pipeline import samples
 from pipeline.app import App
-from pipeline.clock import Clock
-from pipeline.config import parse_config
 from pipeline.intake.poll import poll
-from tests.helpers import config_tree, status_of, status_rows
+from tests.helpers import imap_service, status_of, status_rows
 from tests.servers import ImapAccount, SmtpCapture
 
 pytestmark = pytest.mark.servers
@@ -29,11 +27,10 @@ DUTY = "duty.desk@council.example.org"
 
 @pytest.fixture
 def service(tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture) -> Iterator[App]:
-    tree = config_tree(mailbox__backend="imap")
-    tree["mailbox"]["imap"] = imap_account.config.model_dump()
-    tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp_server.port, "security": "none"}
-    tree["limits"]["allowed_recipient_domains"] = ["example.org", "school.example.org"]
-    app = App.open(parse_config(tree, tmp_path, env={}), Clock.system())
+    domains = ["example.org", "school.example.org"]
+    app = imap_service(
+        tmp_path, imap_account, smtp_server, limits__allowed_recipient_domains=domains
+    )
     yield app
     app.close()
 

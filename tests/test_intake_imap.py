@@ -14,14 +14,12 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
-from pipeline.clock import Clock
-from pipeline.config import parse_config
 from pipeline.intake.filing import file_pending
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.poll import poll
 from pipeline.mailbox.imap import ImapSource
 from pipeline.store.models import Case, Message, OutboxItem
-from tests.helpers import config_tree
+from tests.helpers import imap_service, numbered_referral
 from tests.servers import ImapAccount, SmtpCapture
 
 pytestmark = pytest.mark.servers
@@ -29,18 +27,13 @@ pytestmark = pytest.mark.servers
 
 @pytest.fixture
 def service(tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture) -> App:
-    tree = config_tree(mailbox__backend="imap")
-    tree["mailbox"]["imap"] = imap_account.config.model_dump()
-    tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp_server.port, "security": "none"}
-    app = App.open(parse_config(tree, tmp_path, env={}), Clock.system())
+    app = imap_service(tmp_path, imap_account, smtp_server)
     yield app
     app.close()
 
 
 def referral(i: int) -> samples.Mail:
-    child = samples.Child(name=f"Child Imap{i}", referrer_email=f"ref{i}@school.example.org")
-    sender = f"Referrer {i} <{child.referrer_email}>"
-    return samples.Mail(sender, f"Referral {i}", files=samples.full_referral(child))
+    return numbered_referral("Imap", i)
 
 
 def received_by(smtp: SmtpCapture, address: str) -> list[email.message.Message]:

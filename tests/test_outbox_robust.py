@@ -20,7 +20,7 @@ from pipeline.mailbox.maildir import MaildirSender, MaildirSource
 from pipeline.outbox.sender import deliver
 from pipeline.panel.jobs import Job, run_due
 from pipeline.store.models import AuditEvent, Message, OutboxItem
-from tests.helpers import drop, open_service, sent_mail
+from tests.helpers import drop, numbered_referral, open_service, sent_mail
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ADMIN = "admin@example.org"
@@ -34,9 +34,7 @@ def service(tmp_path: Path) -> Iterator[App]:
 
 
 def referral(n: int) -> samples.Mail:
-    child = samples.Child(name=f"Child Robust{n}", referrer_email=f"ref{n}@school.example.org")
-    sender = f"Referrer {n} <{child.referrer_email}>"
-    return samples.Mail(sender, f"Referral {n}", files=samples.full_referral(child))
+    return numbered_referral("Robust", n)
 
 
 def acknowledged(app: App) -> list[str]:

@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pipeline import samples
 from pipeline.app import App
-from pipeline.clock import Clock
-from pipeline.config import parse_config
 from pipeline.intake.poll import poll
 from pipeline.store.models import OutboxItem
-from tests.helpers import config_tree
+from tests.helpers import imap_service, numbered_referral
 from tests.servers import ImapAccount, SmtpCapture
 
 pytestmark = pytest.mark.servers
@@ -29,17 +26,13 @@ ADMIN = "admin@example.org"
 
 @pytest.fixture
 def service(tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture) -> Iterator[App]:
-    tree = config_tree(mailbox__backend="imap")
-    tree["mailbox"]["imap"] = imap_account.config.model_dump()
-    tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp_server.port, "security": "none"}
-    app = App.open(parse_config(tree, tmp_path, env={}), Clock.system())
+    app = imap_service(tmp_path, imap_account, smtp_server)
     yield app
     app.close()
 
 
 def referral(sender: str, n: int) -> bytes:
-    child = samples.Child(name=f"Child Smtp{n}", referrer_email=f"ref{n}@school.example.org")
-    mail = samples.Mail(sender, f"Referral {n}", files=samples.full_referral(child))
+    mail = numbered_referral("Smtp", n, sender)
     # As a UTF-8 mail program writes it (RFC 6532): the address is not encoded.
     return mail.build().as_bytes(policy=email.policy.SMTPUTF8)
 

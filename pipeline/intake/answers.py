@@ -163,3 +163,18 @@ def reply_draft(
 
 def blank_form() -> FileAttachment:
     return FileAttachment(BLANK_FORM_NAME, DOCX, blank_form_bytes())
+
+
+def refused_reply(
+    app: App, ledger_id: int, parsed: ParsedEmail, case: Case | None, why: str
+) -> dict[str, Any]:
+    """What the administrator is shown about a reply that was not acted on (a screening or
+    attendance answer from the wrong person, with a bad token, for an unknown case)."""
+    return {
+        "reference": case.reference if case else "an unknown case",
+        "why": why,
+        "sender": parsed.from_address,
+        "subject": parsed.subject,
+        "ledger_id": ledger_id,
+        "panel_address": app.config.mailbox.address,
+    }

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.intake import answers
 from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.outputs.invitation import read_slot_uid
@@ -113,14 +114,7 @@ def _refuse(
     row.category = "attendance_refused"
     audit(session, app, case, "attendance-refused", why=why, ledger=row.id)
     log.warning("calendar answer not recorded (%s): ledger id %d", why, row.id)
-    context = {
-        "reference": case.reference if case else "an unknown case",
-        "why": why,
-        "sender": parsed.from_address,
-        "subject": parsed.subject,
-        "ledger_id": row.id,
-        "panel_address": app.config.mailbox.address,
-    }
+    context = answers.refused_reply(app, row.id, parsed, case, why)
     draft = staff_draft(
         app, f"attendance-alert:message:{row.id}", "attendance_alert", context, case
     )

@@ -405,14 +405,7 @@ def refusal(
 def _alert(
     app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
 ) -> None:
-    context = {
-        "reference": case.reference if case else "an unknown case",
-        "why": why,
-        "sender": parsed.from_address,
-        "subject": parsed.subject,
-        "ledger_id": row.id,
-        "panel_address": app.config.mailbox.address,
-    }
+    context = answers.refused_reply(app, row.id, parsed, case, why)
     purpose = f"screen-alert:message:{row.id}"
     enqueue(app, session, staff_draft(app, purpose, "screening_alert", context, case))
 
