@@ -31,6 +31,8 @@ class Answer:
     partstat: str = "ACCEPTED"
     subject_word: str = "Accepted:"
     organizer: str = "panel@example.org"
+    # The SEQUENCE of the invitation answered: a calendar program echoes it (RFC 5546).
+    sequence: int = 0
 
     @property
     def who(self) -> str:
@@ -117,8 +119,8 @@ def outlook_ics(answer: Answer, language: str = "en-GB") -> str:
         "DTSTAMP:20261203T101500Z\n"
         "TRANSP:OPAQUE\n"
         "STATUS:CONFIRMED\n"
-        "SEQUENCE:0\n"
-        "X-MICROSOFT-CDO-APPT-SEQUENCE:0\n"
+        f"SEQUENCE:{answer.sequence}\n"
+        f"X-MICROSOFT-CDO-APPT-SEQUENCE:{answer.sequence}\n"
         "X-MICROSOFT-CDO-OWNERAPPTID:-1021408347\n"
         "X-MICROSOFT-CDO-REPLYTIME:20261203T101500Z\n"
         "END:VEVENT\n"
@@ -171,7 +173,7 @@ def google_ics(answer: Answer) -> str:
         f"PARTSTAT={answer.partstat};CN={answer.sender_name};X-NUM-GUESTS=0:mailto:{answer.who}\n"
         "CREATED:20261203T100000Z\n"
         "LAST-MODIFIED:20261203T101500Z\n"
-        "SEQUENCE:0\n"
+        f"SEQUENCE:{answer.sequence}\n"
         "STATUS:CONFIRMED\n"
         f"SUMMARY:{answer.summary.replace(',', chr(92) + ',')}\n"
         "TRANSP:OPAQUE\n"
@@ -228,7 +230,7 @@ def apple(answer: Answer) -> bytes:
         f"DTEND:{_utc(answer.ends_at)}\n"
         f"DTSTART:{_utc(answer.starts_at)}\n"
         "DTSTAMP:20261203T101500Z\n"
-        "SEQUENCE:0\n"
+        f"SEQUENCE:{answer.sequence}\n"
         f"SUMMARY:{answer.summary.replace(',', chr(92) + ',')}\n"
         f"UID:{answer.uid}\n"
         "END:VEVENT\n"

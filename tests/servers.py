@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imaplib
 import os
 import pwd
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -245,6 +247,13 @@ class ImapAccount:
 
     def deliver(self, raw: bytes) -> None:
         self.server.deliver(self.user, raw)
+
+    def append(self, raw: bytes, received: datetime) -> None:
+        """Put `raw` in the INBOX received at `received` (its IMAP INTERNALDATE), for a
+        service whose clock is frozen on another day than today."""
+        with imaplib.IMAP4("127.0.0.1", self.server.imap_port) as imap:
+            imap.login(self.user, self.password)
+            imap.append("INBOX", None, imaplib.Time2Internaldate(received), raw)
 
     def force_uidvalidity_change(self, folder: str = "INBOX") -> int:
         return self.server.force_uidvalidity_change(self.user, folder)

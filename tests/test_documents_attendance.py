@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from pipeline.app import App
 from pipeline.cli import app as cli
 from pipeline.intake.poll import poll
 from pipeline.panel.attendance import calendar_refusal
-from pipeline.panel.itip import MAX_CALENDAR_BYTES, CalendarReply, read_reply
+from pipeline.panel.itip import MAX_CALENDAR_BYTES, CalendarReply, answers_current, read_reply
 from pipeline.panel.slots import slot_jobs
 from pipeline.store.models import Document, Message, Slot
 from tests.calendar_replies import (
@@ -230,10 +230,14 @@ BASE = Answer(
 )
 
 
-def test_each_programs_reply_reads_as_the_same_answer() -> None:
-    for ics in (outlook_ics(BASE), google_ics(BASE)):
+@pytest.mark.parametrize("sequence", [0, 2])
+def test_each_programs_reply_reads_as_the_same_answer(sequence: int) -> None:
+    answered = replace(BASE, sequence=sequence)
+    for ics in (outlook_ics(answered), google_ics(answered)):
         reply = read_reply(ics.encode())
-        assert reply == CalendarReply(UID, {SCHOOL.referrer_email: "ACCEPTED"})
+        # The start time is the same instant, whichever zone the program wrote it in.
+        expected = CalendarReply(UID, {SCHOOL.referrer_email: "ACCEPTED"}, sequence, MEETING)
+        assert reply == expected
 
 
 @pytest.mark.parametrize(
@@ -272,3 +276,26 @@ def test_calendar_refusal(
     now = MEETING - timedelta(minutes=minutes)
     found = calendar_refusal(sender, reply, "jo@school.example.org", MEETING, now)
     assert (found is None) if why is None else (found is not None and why in found)
+
+
+ELEVEN = MEETING + timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("sequence", "starts_at", "current"),
+    [
+        # An answer to the newest invitation (sequence 2) counts: its sequence says which
+        # revision it answers, and a time a program wrote in a zone of its own is only a hint.
+        (2, MEETING, True),
+        (2, None, True),
+        # An answer to an earlier one counts only for the time the slot has now.
+        (0, ELEVEN, True),
+        (0, MEETING, False),
+        (0, None, False),
+    ],
+)
+def test_which_answers_are_for_the_slot_as_it_now_stands(
+    sequence: int, starts_at: datetime | None, current: bool
+) -> None:
+    reply = CalendarReply("uid", {SCHOOL.referrer_email: "ACCEPTED"}, sequence, starts_at)
+    assert answers_current(reply, 2, ELEVEN) is current

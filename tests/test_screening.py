@@ -203,6 +203,17 @@ def test_a_decline_tells_the_referrer_why_in_their_thread(service: App) -> None:
     assert declined.message["In-Reply-To"].strip() == ack.message_id
 
 
+def more_documents(asked: Sent) -> samples.Mail:
+    """The referrer's answer to a request for more information: an updated chronology."""
+    return samples.Mail(
+        f"{SCHOOL.referrer_name} <{SCHOOL.referrer_email}>",
+        f"RE: {asked.subject}",
+        body="Updated chronology attached.",
+        files=[samples.File("Chronology v2.docx", samples.DOCX, samples.chronology(14))],
+        in_reply_to=asked.message_id,
+    )
+
+
 def test_more_information_asks_the_referrer_then_new_documents_are_screened_again(
     tmp_path: Path, service: App
 ) -> None:
@@ -214,14 +225,7 @@ def test_more_information_asks_the_referrer_then_new_documents_are_screened_agai
     service = open_service(tmp_path, NOW + timedelta(hours=3))
     asked = to(service, SCHOOL.referrer_email)[-1]
     assert "more information" in asked.subject and "The latest school report." in asked.text()
-    update = samples.Mail(
-        f"{SCHOOL.referrer_name} <{SCHOOL.referrer_email}>",
-        f"RE: {asked.subject}",
-        body="Updated chronology attached.",
-        files=[samples.File("Chronology v2.docx", samples.DOCX, samples.chronology(14))],
-        in_reply_to=asked.message_id,
-    )
-    answer(service, update, minutes=1)
+    answer(service, more_documents(asked), minutes=1)
     tick_only(service)
     assert case_row(service).state == "screening"
     first, again = request_mail(service, 0), request_mail(service, 1)

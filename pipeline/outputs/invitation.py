@@ -8,7 +8,8 @@ synced to phones.
 
 The UID is signed (an HMAC with the installation's key) and names the case and the meeting, so
 a calendar program's answer (an iTIP REPLY echoes the UID) proves which slot it is for, and a
-cancellation reuses it to remove the same entry.
+cancellation reuses it to remove the same entry. Each revision of that entry (an invitation, a
+cancellation, an invitation again) carries a higher SEQUENCE, numbered by `panel.revisions`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ Two kinds of answer count, and only from the case's referrer:
   ACCEPTED, DECLINED or TENTATIVE, in whatever language the subject is written;
 - a clear YES or NO typed in reply to the timeslot email (proven by our signed Message-ID).
 
-A calendar answer that does not pass (forged UID, someone else's answer, a stranger's) is not
-recorded, and the administrator is told. A reply with documents is always left to intake,
+A calendar answer that does not pass (forged UID, someone else's answer, a stranger's, one for
+a slot since taken back, or one to an earlier invitation for a time the slot no longer has) is
+not recorded, and the administrator is told. A reply with documents is always left to intake,
 which files them: nothing a referrer sends is lost to this handler.
 """
 
@@ -24,8 +25,10 @@ from pipeline.intake import answers
 from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.queue import audit, enqueue, staff_draft
 from pipeline.outputs.invitation import read_slot_uid
-from pipeline.panel.itip import ANSWERS, CalendarReply, find_reply, is_calendar
+from pipeline.panel.itip import ANSWERS, CalendarReply, answers_current, find_reply, is_calendar
 from pipeline.panel.reply_text import parse_attendance
+from pipeline.panel.revisions import invited_sequence
+from pipeline.panel.slots import calendar_uid
 from pipeline.store.models import PURGED, Case, Message, OutboxItem, Slot
 
 log = logging.getLogger(__name__)
@@ -73,8 +76,11 @@ def _record(
 # --- Calendar answers (iTIP) ----------------------------------------------------------------
 
 
-def _invited_case(app: App, session: Session, reply: CalendarReply) -> tuple[Case, Slot] | None:
-    """The case and slot a REPLY's UID names, when the UID is ours and both still exist."""
+def _invited_case(
+    app: App, session: Session, reply: CalendarReply
+) -> tuple[Case, Slot | None] | None:
+    """The case a REPLY's UID names, when the UID is ours, and its slot at that meeting (None
+    when it has been taken back)."""
     identity = read_slot_uid(app.signer.key, reply.uid)
     if identity is None:
         return None
@@ -82,9 +88,13 @@ def _invited_case(app: App, session: Session, reply: CalendarReply) -> tuple[Cas
     if case is None or PURGED in case.flags:
         return None
     slot = session.scalar(
-        select(Slot).where(Slot.case_id == case.id, Slot.meeting == identity.meeting)
+        select(Slot).where(
+            Slot.case_id == case.id,
+            Slot.meeting == identity.meeting,
+            Slot.notified_at.is_not(None),
+        )
     )
-    return None if slot is None or slot.notified_at is None else (case, slot)
+    return case, slot
 
 
 def calendar_refusal(
@@ -106,6 +116,15 @@ def calendar_refusal(
     if meeting <= now:
         return "the meeting has started"
     return None
+
+
+def _stale(app: App, session: Session, reply: CalendarReply, case: Case, slot: Slot) -> str | None:
+    """Why an answer does not count for the slot as it now stands (an earlier revision's
+    answer, for another time), or None."""
+    invited = invited_sequence(session, case.id, calendar_uid(app, case, slot.meeting))
+    if answers_current(reply, invited, slot.starts_at):
+        return None
+    return "it answers an earlier invitation, for a time the timeslot no longer has"
 
 
 def _refuse(
@@ -134,9 +153,12 @@ def _take_calendar_answer(
         _refuse(app, session, row, parsed, case, "not an invitation of ours")
         return
     target, slot = invited
+    if slot is None:
+        _refuse(app, session, row, parsed, target, "its timeslot was withdrawn")
+        return
     why = calendar_refusal(
         parsed.from_address, reply, target.referrer_email, slot.meeting, app.clock.now()
-    )
+    ) or _stale(app, session, reply, target, slot)
     if why is not None:
         _refuse(app, session, row, parsed, target, why)
         return

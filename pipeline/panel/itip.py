@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import icalendar
@@ -29,10 +30,14 @@ ANSWERS: Mapping[str, str] = {"ACCEPTED": "yes", "DECLINED": "no", "TENTATIVE": 
 
 @dataclass(frozen=True)
 class CalendarReply:
-    """One iTIP REPLY: the event's UID and each attendee's PARTSTAT, by lower-case address."""
+    """One iTIP REPLY: the event's UID and each attendee's PARTSTAT, by lower-case address;
+    the SEQUENCE of the invitation it answers, and the start time it gives (if it gives one
+    in a time zone it defines)."""
 
     uid: str
     partstats: Mapping[str, str]
+    sequence: int = 0
+    starts_at: datetime | None = None
 
 
 def is_calendar(attachment: Attachment) -> bool:
@@ -60,6 +65,38 @@ def _attendees(event: icalendar.Component) -> dict[str, str]:
     return partstats
 
 
+def _sequence(event: icalendar.Component) -> int:
+    # RFC 5546: a REPLY echoes the invitation's SEQUENCE, and leaves it out when it is 0.
+    try:
+        return max(0, int(str(event.get("SEQUENCE", 0)).strip()))
+    except ValueError:
+        return 0
+
+
+def _start(event: icalendar.Component) -> datetime | None:
+    try:
+        start = event.decoded("DTSTART") if "DTSTART" in event else None
+    except (ValueError, TypeError, KeyError):
+        # An unreadable start time leaves the answer readable: it is only a second check.
+        return None
+    # A floating time (no zone) or a date is no instant to compare with a slot's.
+    if isinstance(start, datetime) and start.tzinfo is not None:
+        return start
+    return None
+
+
+def answers_current(reply: CalendarReply, invited_sequence: int, slot_start: datetime) -> bool:
+    """Whether a REPLY answers the slot as it now stands.
+
+    An answer to the newest invitation does. One to an earlier revision (a calendar answering
+    late, or an old invitation accepted after the slot was taken back and given again) does
+    only if it was for the time the slot has now: the referrer said they would come then.
+    """
+    if reply.sequence >= invited_sequence:
+        return True
+    return reply.starts_at is not None and reply.starts_at == slot_start
+
+
 def read_reply(data: bytes) -> CalendarReply | None:
     """The REPLY in a calendar file, or None when it is not exactly one answered event."""
     if len(data) > MAX_CALENDAR_BYTES:
@@ -71,7 +108,10 @@ def read_reply(data: bytes) -> CalendarReply | None:
         events = calendar.walk("VEVENT")
         if len(events) != 1 or not str(events[0].get("UID", "")).strip():
             return None
-        return CalendarReply(str(events[0]["UID"]).strip(), _attendees(events[0]))
+        event = events[0]
+        return CalendarReply(
+            str(event["UID"]).strip(), _attendees(event), _sequence(event), _start(event)
+        )
     except (ValueError, KeyError, IndexError, TypeError, RecursionError):
         # icalendar raises ValueError for what it cannot parse; the others guard its
         # less-travelled paths against hostile bytes. Either way it is not an answer.

@@ -27,6 +27,7 @@ from pipeline.panel.identifiers import age_on, initials
 from pipeline.panel.jobs import Action, Job
 from pipeline.panel.meetings import Meeting, local_instant, upcoming
 from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.panel.revisions import SENT, WITHDRAWN, next_sequence
 from pipeline.store.models import Case, JobRun, OutboxItem, Slot
 
 # A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
@@ -132,14 +133,25 @@ def _summary(app: App, case: Case, slot: Slot) -> str:
     return f"{app.config.panel(case.panel_id).name}: {case.reference} ({child})"
 
 
-def _invitation(app: App, case: Case, slot: Slot, cancelled: bool = False) -> FileAttachment:
+def calendar_uid(app: App, case: Case, meeting: datetime) -> str:
+    """The UID of the case's calendar entry for a meeting: every revision of it shares it."""
+    domain = app.config.mailbox.address.rpartition("@")[2]
+    return slot_uid(app.signer.key, domain, case.reference, meeting)
+
+
+def _invitation(
+    app: App, session: Session, case: Case, slot: Slot, cancelled: bool = False
+) -> tuple[FileAttachment, dict[str, object]]:
+    """The calendar file for a revision of the slot's entry, and what the audit records of it
+    (its UID and SEQUENCE: the next revision is numbered from them)."""
     mailbox = app.config.mailbox
+    # Stable per case and meeting, and signed: a resent invitation or a cancellation
+    # updates the same calendar entry, and a calendar program's answer proves its slot.
+    uid = calendar_uid(app, case, slot.meeting)
+    # A calendar applies a revision only if its sequence is higher than the one it holds.
+    sequence = next_sequence(session, case.id, uid)
     invite = Invitation(
-        # Stable per case and meeting, and signed: a resent invitation or a cancellation
-        # updates the same calendar entry, and a calendar program's answer proves its slot.
-        uid=slot_uid(
-            app.signer.key, mailbox.address.rpartition("@")[2], case.reference, slot.meeting
-        ),
+        uid=uid,
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
         summary=_summary(app, case, slot),
@@ -152,13 +164,18 @@ def _invitation(app: App, case: Case, slot: Slot, cancelled: bool = False) -> Fi
         organizer_name=mailbox.display_name,
         attendee=case.referrer_email,
         stamp=app.clock.now(),
-        # A calendar applies a change only if its sequence is higher than the one it holds.
-        sequence=1 if cancelled else 0,
+        sequence=sequence,
     )
     method = "CANCEL" if cancelled else "REQUEST"
-    return FileAttachment(
+    attachment = FileAttachment(
         f"{case.reference}-timeslot.ics", CALENDAR.format(method=method), to_ics(invite, cancelled)
     )
+    return attachment, {
+        "slot": slot.id,
+        "position": slot.position,
+        "uid": uid,
+        "sequence": sequence,
+    }
 
 
 def slot_times(app: App, slot: Slot) -> dict[str, str]:
@@ -181,8 +198,8 @@ def withdraw(app: App, session: Session, case: Case) -> tuple[str, tuple[FileAtt
     if slot is None:
         return "", ()
     times = slot_times(app, slot)
-    cancel = _invitation(app, case, slot, cancelled=True)
-    audit(session, app, case, "timeslot-withdrawn", slot=slot.id, position=slot.position)
+    cancel, revision = _invitation(app, session, case, slot, cancelled=True)
+    audit(session, app, case, WITHDRAWN, **revision)
     session.delete(slot)
     session.flush()
     return f"{times['slot_start']} to {times['slot_end']}", (cancel,)
@@ -192,7 +209,7 @@ def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     """Email the referrer their slot, with the invitation, asking them to confirm."""
     place = app.config.panel(case.panel_id).meetings.place
     context = answers.case_context(app, case, []) | slot_times(app, slot) | {"place": place}
-    attachment = _invitation(app, case, slot)
+    attachment, revision = _invitation(app, session, case, slot)
     # Numbered per case, not by slot id: SQLite gives a withdrawn slot's id to the next slot,
     # and an email queued under a purpose already used would silently never be sent.
     offers = session.scalar(
@@ -204,7 +221,7 @@ def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     draft = referrer_draft(session, case, purpose, "timeslot", context, (attachment,))
     enqueue(app, session, draft)
     slot.notified_at = app.clock.now()
-    audit(session, app, case, "timeslot-sent", slot=slot.id, position=slot.position)
+    audit(session, app, case, SENT, **revision)
 
 
 def assign(app: App, session: Session, panel_id: str, meeting: Meeting, cases: list[Case]) -> None:
@@ -264,8 +281,10 @@ def _late_jobs(
     app: App, session: Session, panel_id: str, meeting: Meeting, now: datetime
 ) -> Iterator[Job]:
     for case in unslotted_cases(app, session, panel_id, meeting.starts_at):
+        # A slot taken back and given again is a new job: the key names the revision it sends.
+        sequence = next_sequence(session, case.id, calendar_uid(app, case, meeting.starts_at))
         yield Job(
-            f"slot:case:{case.id}:{meeting.starts_at.isoformat()}",
+            f"slot:case:{case.id}:{meeting.starts_at.isoformat()}:{sequence}",
             now,
             _assign_one(panel_id, meeting, case.id),
             case.id,
