@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import DEFAULT_MARKING
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind
+from pipeline.fonts import faces
 from pipeline.outbox.queue import audit
 from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
 from pipeline.outputs.convert import convert_documents
-from pipeline.outputs.fonts import faces
 from pipeline.outputs.pdftext import Line, add_text_pages, count_pages, saved
 from pipeline.store.models import Case, Conversion, Document, Pack
 
