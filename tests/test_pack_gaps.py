@@ -3,8 +3,9 @@
 Three referrals go through intake, the tick that converts (real LibreOffice) and the pack job:
 a Section 20 emergency whose only attachment was refused (macros), so nothing of it can be in
 the pack; a complete referral two of whose stored files went missing from data_dir, one before
-it could be converted and one after; and a case approved with every document refused, last in
-the pack. What reached the administrator is read back.
+it could be converted and one after, and one of whose PDFs has a damaged crop box; and a case
+approved with every document refused, last in the pack. What reached the administrator is read
+back.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from pipeline.outputs.convert import conversion_jobs
 from pipeline.outputs.distribute import pack_jobs
 from pipeline.panel.jobs import TickReport, run_due
 from pipeline.store.models import Case, Conversion, Document
-from tests.helpers import Sent, attachments, drop, open_service, outline, pack_reader, sent_mail
+from tests.helpers import (
+    Sent,
+    attachments,
+    corpus_maker,
+    drop,
+    open_service,
+    outline,
+    pack_reader,
+    sent_mail,
+)
 from tests.hostile import macro_docm
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -38,7 +48,14 @@ WHOLE = samples.Child(name="Ada Whole", referrer_email="whole@school.example.org
 EMERGENCY = "emergency@social.example.org"
 REFUSED = "refused@police.example.org"
 MISSING = "Missing or refused"
+maker = corpus_maker()
 ADMIN = "admin@example.org"
+
+
+def letter() -> bytes:
+    """A one-page letter whose crop box is not a box, as a damaged PDF writer leaves it."""
+    made: bytes = maker.text_pdf([["Letter from the school", "Ada has settled well."]])
+    return made.replace(b"/MediaBox [0 0 595 842]", b"/MediaBox [0 0 595 842] /CropBox (none)")
 
 
 @dataclass
@@ -46,7 +63,8 @@ class World:
     conversions: TickReport
     converted: dict[str, str]
     packs: TickReport
-    sent: Sent
+    # The administrator's copy of the pack, if it was sent.
+    sent: Sent | None
     # Each case's documents by kind: (file name, what the referrer sent).
     originals: dict[str, tuple[str, bytes]]
     references: dict[str, str]
@@ -56,7 +74,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder: Path = tmp_path_factory.mktemp("gaps")
     app = open_service(folder, NOW)
-    files = samples.full_referral(WHOLE)
+    files = [*samples.full_referral(WHOLE), samples.File("Letter.pdf", samples.PDF, letter())]
     drop(app, samples.Mail(WHOLE.referrer_email, "Referral", files=files), NOW)
     refused = samples.File("Referral form.docm", DOCM, macro_docm())
     drop(app, samples.Mail(EMERGENCY, "URGENT S20 referral", files=[refused]), NOW)
@@ -93,12 +111,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     deliver_configured(app)
     sent = [s for s in sent_mail(app) if "meeting pack" in s.subject and s.to == ADMIN]
     app.close()
-    assert sent, f"no pack was sent: {packs}"
-    yield World(conversions, converted, packs, sent[0], originals, references)
+    yield World(conversions, converted, packs, sent[0] if sent else None, originals, references)
 
 
-def page_texts(sent: Sent) -> tuple[pypdf.PdfReader, list[str]]:
-    pdf = pack_reader(sent)
+def the_pack(world: World) -> Sent:
+    assert world.packs.failed == [] and world.sent is not None, f"no pack: {world.packs}"
+    return world.sent
+
+
+def page_texts(world: World) -> tuple[pypdf.PdfReader, list[str]]:
+    pdf = pack_reader(the_pack(world))
     return pdf, [page.extract_text() for page in pdf.pages]
 
 
@@ -113,14 +135,14 @@ def test_a_lost_file_does_not_stop_the_others_being_converted(world: World) -> N
         "referral_form": "done",
         "chronology": "done",
         "genogram": "done",
+        "other": "done",
         # Not recorded as failed: once the file is restored from a backup, it is converted.
         "assessment": "none",
     }
 
 
 def test_a_listed_case_with_nothing_in_the_pack_has_a_page_saying_why(world: World) -> None:
-    assert world.packs.failed == [] and world.packs.done
-    pdf, texts = page_texts(world.sent)
+    pdf, texts = page_texts(world)
     page, children = case_marks(pdf, world.references["emergency"])
     assert children == [(MISSING, page)]
     said = " ".join(texts[page].split())
@@ -135,7 +157,7 @@ def test_a_listed_case_with_nothing_in_the_pack_has_a_page_saying_why(world: Wor
 
 
 def test_a_case_last_in_the_pack_with_every_document_refused_has_its_page(world: World) -> None:
-    pdf, texts = page_texts(world.sent)
+    pdf, texts = page_texts(world)
     assert [title.split(" ")[0] for title, _, _ in outline(pdf)][2:] == [
         world.references["emergency"],
         world.references["whole"],
@@ -148,23 +170,27 @@ def test_a_case_last_in_the_pack_with_every_document_refused_has_its_page(world:
 
 
 def test_a_document_whose_file_is_lost_has_a_page_saying_so(world: World) -> None:
-    pdf, texts = page_texts(world.sent)
+    pdf, texts = page_texts(world)
     _, children = case_marks(pdf, world.references["whole"])
     assert [title.split(" (")[0] for title, _ in children] == [
         "Referral form",
         "Chronology",
         "Genogram",
         "Assessment",
+        "Other document",
     ]
-    chronology_page, assessment_page = children[1][1], children[3][1]
+    chronology_page, assessment_page, letter_page = children[1][1], children[3][1], children[4][1]
     assert "Chronology of significant events" in texts[chronology_page]
     said = " ".join(texts[assessment_page].split())
     assert "could not be shown" in said and "missing" in said
     assert world.originals["assessment"][0] in said
+    # A page whose crop box is damaged is stamped like the others.
+    assert "Ada has settled well" in texts[letter_page]
+    assert f"Page {letter_page + 1} of {len(texts)}" in texts[letter_page]
 
 
 def test_the_originals_zip_says_which_files_are_lost_and_holds_the_rest(world: World) -> None:
-    (archive,) = attachments(world.sent, ".zip")
+    (archive,) = attachments(the_pack(world), ".zip")
     files = zipfile.ZipFile(io.BytesIO(archive))
     held = {name.split(" - ", 1)[1]: files.read(name) for name in files.namelist()}
     for kind in ("referral_form", "genogram"):

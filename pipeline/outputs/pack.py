@@ -31,7 +31,7 @@ from pipeline.intake.cases import missing_for
 from pipeline.outbox.queue import audit
 from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
 from pipeline.outputs.convert import convert_documents
-from pipeline.outputs.pdftext import Line, add_text_pages, count_pages, saved
+from pipeline.outputs.pdftext import A4, Line, add_text_pages, count_pages, saved
 from pipeline.store.models import Case, Conversion, Document, Pack
 
 log = logging.getLogger(__name__)
@@ -441,7 +441,7 @@ def _upright(page: pikepdf.Page) -> tuple[tuple[float, ...], float, float]:
     A landscape scan is often a portrait page turned by /Rotate; a stamp drawn in the page's own
     coordinates would then run up its side. Only the crop box is shown, so that is what counts.
     """
-    x0, y0, x1, y1 = (float(v) for v in page.cropbox)
+    x0, y0, x1, y1 = _shown(page)
     width, height = x1 - x0, y1 - y0
     turned = page.rotation % 360
     if turned == 90:
@@ -451,6 +451,21 @@ def _upright(page: pikepdf.Page) -> tuple[tuple[float, ...], float, float]:
     if turned == 270:
         return (0, -1, 1, 0, x0, y0 + height), height, width
     return (1, 0, 0, 1, x0, y0), width, height
+
+
+def _shown(page: pikepdf.Page) -> tuple[float, float, float, float]:
+    """The page's crop box, else its media box, else A4: a box a damaged PDF writer left as
+    something else must not stop the stamp, and so the pack."""
+    for box in (page.obj.get("/CropBox"), page.mediabox):
+        if not isinstance(box, pikepdf.Array) or len(box) != 4:
+            continue
+        try:
+            x0, y0, x1, y1 = (float(v) for v in box)
+        except (TypeError, ValueError):
+            continue
+        if x1 != x0 and y1 != y0:
+            return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+    return 0.0, 0.0, *A4
 
 
 def stamp(data: bytes, name: str, *, marking: str = DEFAULT_MARKING) -> bytes:
