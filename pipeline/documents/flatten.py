@@ -58,31 +58,64 @@ COLOUR = re.compile(rf"((?:{NUMBER}\s+){{1,4}})(g|rg|k)\b")
 COLOUR_OPERANDS = {"g": 1, "rg": 3, "k": 4}
 
 
+@dataclass(frozen=True)
+class Form:
+    """A document's form as drawing its fields needs it."""
+
+    pdf: pikepdf.Pdf
+    # The /AcroForm dictionary (empty if the document has none).
+    fields: Dictionary
+    # Whether the form asks every reader to draw its values (NeedAppearances).
+    need: bool
+    # One font for every value drawn here, holding the characters they use.
+    font: pikepdf.Object | None
+
+
 def read_only(pdf: pikepdf.Pdf) -> bool:
     """Draw every form field into its page and remove active content; whether anything changed.
 
     Raises pikepdf.PdfError if the document is too damaged to do so.
     """
-    form = pdf.Root.get("/AcroForm")
-    form = form if isinstance(form, Dictionary) else Dictionary()
+    form = _form(pdf)
     changed = False
     for page in pdf.pages:
-        changed |= _page(pdf, page, form)
+        changed |= _page(form, page)
     if "/AcroForm" in pdf.Root:
         del pdf.Root["/AcroForm"]
         changed = True
     return changed
 
 
-def _page(pdf: pikepdf.Pdf, page: pikepdf.Page, form: Dictionary) -> bool:
+def _form(pdf: pikepdf.Pdf) -> Form:
+    fields = pdf.Root.get("/AcroForm")
+    fields = fields if isinstance(fields, Dictionary) else Dictionary()
+    need = bool(fields.get("/NeedAppearances", False))
+    values = [
+        _text_value(widget)
+        for page in pdf.pages
+        for widget in _widgets(page)
+        if _written_here(widget, need)
+    ]
+    font = faces().regular.font(pdf, "".join(values)) if values else None
+    return Form(pdf, fields, need, font)
+
+
+def _widgets(page: pikepdf.Page) -> list[Dictionary]:
+    annotations = page.obj.get("/Annots")
+    if not isinstance(annotations, Array):
+        return []
+    return [a for a in annotations if isinstance(a, Dictionary) and _is(a, "/Widget")]
+
+
+def _page(form: Form, page: pikepdf.Page) -> bool:
     # Page actions run when the page opens or closes.
     changed = _drop(page.obj, "/AA")
     annotations = page.obj.get("/Annots")
     if not isinstance(annotations, Array):
         return changed
-    widgets = [a for a in annotations if isinstance(a, Dictionary) and _is(a, "/Widget")]
+    widgets = _widgets(page)
     if widgets:
-        _burn(pdf, page, form, widgets)
+        _burn(form, page, widgets)
     kept = []
     for annotation in annotations:
         if not isinstance(annotation, Dictionary) or _is(annotation, "/Widget"):
@@ -117,43 +150,43 @@ def _is(annotation: pikepdf.Object, subtype: str) -> bool:
 # --- Form fields, burnt into the page. ---
 
 
-def _burn(
-    pdf: pikepdf.Pdf, page: pikepdf.Page, form: Dictionary, widgets: list[Dictionary]
-) -> None:
+def _burn(form: Form, page: pikepdf.Page, widgets: list[Dictionary]) -> None:
     """Draw each widget's appearance (made first where there is none) into the page content."""
-    need = bool(form.get("/NeedAppearances", False))
-    drawn = [_draw(pdf, form, widget, need) for widget in widgets]
-    rotation = page.rotation if isinstance(page.rotation, int) else 0
     content = []
-    for widget, appearance in zip(widgets, drawn, strict=True):
+    for widget in widgets:
+        appearance = _draw(form, widget)
         if appearance is None:
             continue
         name = page.add_resource(appearance, Name.XObject, prefix="Fxo")
         shown = pikepdf.Annotation(widget).get_page_content_for_appearance(
-            name, rotation, forbidden_flags=UNSEEN
+            name, page.rotation, forbidden_flags=UNSEEN
         )
         content.append(shown)
     if content:
         # The page's own drawing is wrapped in q … Q so none of its state leaks into the fields.
-        page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
-        page.contents_add(pdf.make_stream(b"Q\n" + b"\n".join(content)))
+        page.contents_add(form.pdf.make_stream(b"q\n"), prepend=True)
+        page.contents_add(form.pdf.make_stream(b"Q\n" + b"\n".join(content)))
 
 
-def _draw(
-    pdf: pikepdf.Pdf, form: Dictionary, widget: Dictionary, need: bool
-) -> pikepdf.Stream | None:
-    """The appearance that shows `widget` as filled in, or None if it shows nothing."""
+def _written_here(widget: Dictionary, need: bool) -> bool:
+    """Whether a text or choice field's appearance is made here: the form asks readers to make
+    them, or it has none."""
     kind = _name(_inherited(widget, "/FT"))
-    if kind in ("/Tx", "/Ch") and (need or not isinstance(_normal(widget), pikepdf.Stream)):
-        _text_appearance(pdf, form, widget)
-    elif kind == "/Btn" and not _flags(widget) & PUSHBUTTON:
-        _button_state(pdf, widget)
+    return kind in ("/Tx", "/Ch") and (need or not isinstance(_normal(widget), pikepdf.Stream))
+
+
+def _draw(form: Form, widget: Dictionary) -> pikepdf.Stream | None:
+    """The appearance that shows `widget` as filled in, or None if it shows nothing."""
+    if _written_here(widget, form.need):
+        _text_appearance(form, widget)
+    elif _name(_inherited(widget, "/FT")) == "/Btn" and not _flags(widget) & PUSHBUTTON:
+        _button_state(form.pdf, widget)
     appearance = pikepdf.Annotation(widget).get_appearance_stream(Name.N)
     if not isinstance(appearance, pikepdf.Stream):
         return None
     if "/Resources" not in appearance:
         # Readers fall back on the form's own resources, which the pack does not carry.
-        appearance.Resources = _form_resources(pdf, form)
+        appearance.Resources = _form_resources(form)
     return appearance
 
 
@@ -188,12 +221,12 @@ def _integer(value: object) -> int:
     return number
 
 
-def _form_resources(pdf: pikepdf.Pdf, form: Dictionary) -> Dictionary:
-    resources = _copy(form.get("/DR"))
+def _form_resources(form: Form) -> Dictionary:
+    resources = _copy(form.fields.get("/DR"))
     fonts = _copy(resources.get("/Font"))
     for name, base in DEFAULT_FONTS.items():
         if name not in fonts:
-            fonts[name] = pdf.make_indirect(
+            fonts[name] = form.pdf.make_indirect(
                 Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name(base))
             )
     resources.Font = fonts
@@ -218,8 +251,8 @@ class Style:
     colour: tuple[list[float], str]
 
 
-def _style(widget: Dictionary, form: Dictionary) -> Style:
-    appearance = _inherited(widget, "/DA") or form.get("/DA")
+def _style(widget: Dictionary, form: Form) -> Style:
+    appearance = _inherited(widget, "/DA") or form.fields.get("/DA")
     text = bytes(appearance).decode("latin-1") if isinstance(appearance, pikepdf.String) else ""
     sizes = FONT_SIZE.findall(text)
     colour: tuple[list[float], str] = ([0.0], "g")
@@ -252,7 +285,7 @@ def _choice_names(widget: Dictionary) -> dict[str, str]:
     return names
 
 
-def _text_appearance(pdf: pikepdf.Pdf, form: Dictionary, widget: Dictionary) -> None:
+def _text_appearance(form: Form, widget: Dictionary) -> None:
     """Give a text or choice field a normal appearance showing its value."""
     width, height, matrix = _box(widget)
     style = _style(widget, form)
@@ -260,9 +293,9 @@ def _text_appearance(pdf: pikepdf.Pdf, form: Dictionary, widget: Dictionary) -> 
     text = _text_value(widget)
     multiline = bool(_flags(widget) & MULTILINE)
     size, lines = _layout(face, text, style.size, width, height, multiline)
-    quadding = _integer(_inherited(widget, "/Q") or form.get("/Q"))
+    quadding = _integer(_inherited(widget, "/Q") or form.fields.get("/Q"))
     operations = _text_operations(face, lines, size, (width, height), (multiline, quadding))
-    resources = Dictionary(Font=Dictionary(F0=face.font(pdf, "".join(lines))))
+    font = form.font or face.font(form.pdf, text)
     colour_operands, colour_operator = style.colour
     ops: list[tuple[list[object], pikepdf.Operator]] = [
         ([Name.Tx], pikepdf.Operator("BMC")),
@@ -278,10 +311,10 @@ def _text_appearance(pdf: pikepdf.Pdf, form: Dictionary, widget: Dictionary) -> 
         ([], pikepdf.Operator("Q")),
         ([], pikepdf.Operator("EMC")),
     ]
-    stream = pdf.make_stream(pikepdf.unparse_content_stream(ops))  # type: ignore[arg-type]
+    stream = form.pdf.make_stream(pikepdf.unparse_content_stream(ops))  # type: ignore[arg-type]
     stream.Type, stream.Subtype = Name.XObject, Name.Form
     stream.BBox = Array([0, 0, width, height])
-    stream.Resources = resources
+    stream.Resources = Dictionary(Font=Dictionary(F0=font))
     if matrix is not None:
         stream.Matrix = Array(matrix)
     widget.AP = Dictionary(N=stream)

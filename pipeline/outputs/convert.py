@@ -2,10 +2,11 @@
 
 Word, Excel, OpenDocument and RTF go through LibreOffice headless; every document pending in
 a tick goes into ONE `soffice --convert-to pdf` call, because starting LibreOffice costs far
-more than converting (measured: ~1.2 s a cold call, ten documents in one call ~6 s). PDFs pass
-through once pikepdf has opened them; images are placed on A4 pages. Both happen in the isolated
-document worker, under the reader's time and memory limits, never in the service (SPEC §7):
-pictures are the cheapest way to make a process take gigabytes. A conversion is keyed by the
+more than converting (measured: ~1.2 s a cold call, ten documents in one call ~6 s). PDFs are
+made read-only (`documents.flatten`: form fields drawn into their pages, scripts removed);
+images are placed on A4 pages. Both happen in the isolated document worker, under the
+reader's time and memory limits, never in the service (SPEC §7): pictures are the cheapest
+way to make a process take gigabytes. A conversion is keyed by the
 document's content, so the same bytes are converted once whatever case they arrive on.
 """
 
