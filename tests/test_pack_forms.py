@@ -27,6 +27,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from pipeline import samples
+from pipeline.documents.topdf import to_pdf
 from pipeline.intake.poll import deliver_configured, poll
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.outputs.distribute import pack_jobs
@@ -304,3 +305,30 @@ def test_comments_and_web_links_stay_and_scripts_go(pack: Pack) -> None:
         assert "/AA" not in page.obj
         scripts = [o for o in pdf.objects if isinstance(o, pikepdf.Dictionary) and "/JS" in o]
         assert scripts == []
+
+
+def radio_without_pictures() -> bytes:
+    """A radio group set to "B" whose two buttons have no pictures: the first says it is "B"
+    (/AS), the second says nothing, so nothing shows which option it is."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /NeedAppearances true >> >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Annots [6 0 R 7 0 R] >>",
+        maker.stream(b""),
+        b"<< /FT /Btn /Ff %d /T (choice) /V /B /Kids [6 0 R 7 0 R] >>" % (1 << 15 | 1 << 14),
+        b"<< /Type /Annot /Subtype /Widget /Parent 5 0 R /AS /B /Rect [100 700 120 720] >>",
+        b"<< /Type /Annot /Subtype /Widget /Parent 5 0 R /Rect [200 700 220 720] >>",
+    ]
+    data: bytes = maker.pdf(objects)
+    return data
+
+
+def test_a_radio_button_without_pictures_shows_ticked_only_where_it_says_so() -> None:
+    made, pages = to_pdf("pdf", radio_without_pictures(), max_pages=10)
+    assert made is not None and pages == 1
+    document = pypdfium2.PdfDocument(made)
+    picture = document[0].render(scale=1).to_pil().convert("L")
+    document.close()
+    assert ink(picture, (100, 700, 120, 720))
+    assert not ink(picture, (200, 700, 220, 720))

@@ -24,9 +24,10 @@ from pikepdf import Array, Dictionary, Name
 
 from pipeline.fonts import Face, faces, wrapped
 
-# Field flags (PDF 32000-1, 12.7.4): multi-line and password text, push buttons.
+# Field flags (PDF 32000-1, 12.7.4): multi-line and password text, radio and push buttons.
 MULTILINE = 1 << 12
 PASSWORD = 1 << 13
+RADIO = 1 << 15
 PUSHBUTTON = 1 << 16
 # Annotation flags: hidden, invisible, not shown on screen. A field the reader never sees on
 # screen is not drawn into the pack either.
@@ -39,6 +40,7 @@ UNSEEN = int(
 PADDING = 2.0
 AUTO_SIZE = 12.0
 MIN_SIZE = 4.0
+MAX_SIZE = 72.0
 LEADING = 1.17
 # Where DejaVu Sans's baseline sits below the top of a line, and its capitals' height (em).
 ASCENT = 0.93
@@ -260,7 +262,8 @@ def _style(widget: Dictionary, form: Form) -> Style:
         values = [float(v) for v in operands.split()][-COLOUR_OPERANDS[operator] :]
         if len(values) == COLOUR_OPERANDS[operator]:
             colour = (values, operator)
-    return Style(max(0.0, float(sizes[-1])) if sizes else 0.0, colour)
+    size = min(MAX_SIZE, max(0.0, float(sizes[-1]))) if sizes else 0.0
+    return Style(size, colour)
 
 
 def _text_value(widget: Dictionary) -> str:
@@ -385,10 +388,10 @@ def _button_state(pdf: pikepdf.Pdf, widget: Dictionary) -> None:
     if not isinstance(widget.get("/AS"), Name):
         value = _inherited(widget, "/V")
         on = isinstance(value, Name) and value != Name.Off
-        if on and (str(value) in states or not states):
-            widget.AS = value
-        else:
-            widget.AS = Name.Off
+        # A check box without pictures is on when its field is; a radio button only shows the
+        # field's value if that is the name of its own "on" picture.
+        lone = not states and not _flags(widget) & RADIO
+        widget.AS = value if on and (str(value) in states or lone) else Name.Off
     state = widget.AS
     if state == Name.Off or str(state) in states:
         return

@@ -4,6 +4,10 @@ Front sheet, the agenda with each case's page range, then every case's documents
 (form, chronology, genogram, assessment, others), with bookmarks per case and per document.
 Each recipient's copy is stamped with "Page x of y" and their name on every page. A pack is
 versioned by the digest of its inputs: the same inputs never make a new version.
+
+No one case or document stops the pack: a case with documents missing or refused has a page
+saying which and why (its only page, if nothing of it can be shown), and a document that
+cannot be shown (not converted, its file lost) a page saying so in its place.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ COOPT_PREFIX = "co-opt:"
 GAPS = "Missing or refused"
 CONVERT_FAILED = "This document could not be converted: see the original in the zip."
 NOT_SHOWN = "This document could not be shown: its file is missing."
-LOST = "the stored file is missing from the panel's data folder: the administrator can restore it"
+LOST = (
+    "the stored file is missing from the panel's data folder: the administrator can restore it "
+    "from a backup"
+)
 
 
 @dataclass(frozen=True)
