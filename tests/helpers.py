@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import importlib.util
+import io
 import mailbox
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pypdf
 import yaml
 
 from pipeline import samples
@@ -197,3 +199,39 @@ def status_of(service: App, reference: str) -> dict[str, Any]:
 
     with service.store.session() as session:
         return one_case(service, session, reference)
+
+
+def attachments(sent: Sent, suffix: str) -> list[bytes]:
+    """The decoded bytes of each attachment of `sent` whose file name ends with `suffix`."""
+    found = []
+    for part in sent.message.walk():
+        if (part.get_filename() or "").endswith(suffix):
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found.append(payload)
+    return found
+
+
+def pack_pdfs(sent: Sent) -> list[bytes]:
+    """The pack itself (or its numbered parts), not the agenda PDF that travels beside it."""
+    agenda = set(attachments(sent, "-agenda.pdf"))
+    return [data for data in attachments(sent, ".pdf") if data not in agenda]
+
+
+def pack_reader(sent: Sent) -> pypdf.PdfReader:
+    """The one pack PDF `sent` carries, opened with pypdf."""
+    (data,) = pack_pdfs(sent)
+    return pypdf.PdfReader(io.BytesIO(data))
+
+
+def outline(pdf: pypdf.PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    """Top-level bookmarks with their page, each with its children."""
+    result: list[tuple[str, int, list[tuple[str, int]]]] = []
+    for entry in pdf.outline:
+        if isinstance(entry, list):
+            children = [(c.title, pdf.get_destination_page_number(c)) for c in entry]
+            title, page, _ = result[-1]
+            result[-1] = (title, page, children)
+        else:
+            result.append((entry.title, pdf.get_destination_page_number(entry), []))
+    return result

@@ -24,7 +24,16 @@ from pipeline.outputs.distribute import _zip_parts, pack_jobs
 from pipeline.outputs.pack import build_pack, originals, split, stamp, zip_originals
 from pipeline.panel.jobs import run_due
 from pipeline.store.models import Case, Conversion, Document, Pack, PackSend
-from tests.helpers import Sent, drop, open_service, sent_mail
+from tests.helpers import (
+    Sent,
+    attachments,
+    drop,
+    open_service,
+    outline,
+    pack_pdfs,
+    pack_reader,
+    sent_mail,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MEETING = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
@@ -123,40 +132,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield World(folder, first, repeat, second, packs, sends, same)
 
 
-def attachments(sent: Sent, suffix: str) -> list[bytes]:
-    found = []
-    for part in sent.message.walk():
-        if (part.get_filename() or "").endswith(suffix):
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            found.append(payload)
-    return found
-
-
-def pack_pdfs(sent: Sent) -> list[bytes]:
-    """The pack itself (or its numbered parts), not the agenda PDF that travels beside it."""
-    agenda = set(attachments(sent, "-agenda.pdf"))
-    return [data for data in attachments(sent, ".pdf") if data not in agenda]
-
-
-def reader(sent: Sent) -> pypdf.PdfReader:
-    (data,) = pack_pdfs(sent)
-    return pypdf.PdfReader(io.BytesIO(data))
-
-
-def outline(pdf: pypdf.PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
-    """Top-level bookmarks with their page, each with its children."""
-    result: list[tuple[str, int, list[tuple[str, int]]]] = []
-    for entry in pdf.outline:
-        if isinstance(entry, list):
-            children = [(c.title, pdf.get_destination_page_number(c)) for c in entry]
-            title, page, _ = result[-1]
-            result[-1] = (title, page, children)
-        else:
-            result.append((entry.title, pdf.get_destination_page_number(entry), []))
-    return result
-
-
 def mail_to(items: list[Sent], address: str) -> list[Sent]:
     return [s for s in items if s.to == address]
 
@@ -193,7 +168,7 @@ def agenda_text(sent: Sent) -> str:
 
 def test_whole_pack_order_bookmarks_pages_and_stamps(world: World) -> None:
     (sent,) = mail_to(world.first, "admin@example.org")
-    pdf = reader(sent)
+    pdf = pack_reader(sent)
     marks = outline(pdf)
     assert [title for title, _, _ in marks] == [
         "Front sheet",
@@ -222,7 +197,7 @@ def test_whole_pack_order_bookmarks_pages_and_stamps(world: World) -> None:
 
 def test_coopted_member_gets_only_their_case(world: World) -> None:
     (sent,) = mail_to(world.first, "housing@example.org")
-    pdf = reader(sent)
+    pdf = pack_reader(sent)
     assert [title for title, _, _ in outline(pdf)][2:] == ["MASP-2026-0002 (S.E., age 10)"]
     text = "\n".join(page.extract_text() for page in pdf.pages)
     assert "MASP-2026-0001" not in text and "Copy for Hal Housing" in text

@@ -14,8 +14,8 @@ import pypdfium2 as pdfium
 import pytest
 
 from pipeline import samples
+from pipeline.fonts import faces, faces_from, find_fonts, load_faces
 from pipeline.intake.poll import poll
-from pipeline.outputs.fonts import faces, faces_from, find_fonts, load_faces
 from pipeline.outputs.pack import stamp
 from pipeline.outputs.pdftext import Line, saved, text_pdf
 from pipeline.outputs.summary import SummaryFacts, render_summary
@@ -122,7 +122,7 @@ def test_without_the_font_pdfs_are_still_made_and_the_log_says_so_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert find_fonts([tmp_path], fontconfig=False) is None
-    with caplog.at_level(logging.WARNING, logger="pipeline.outputs.fonts"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.fonts"):
         fallback = load_faces([tmp_path], fontconfig=False)
     assert fallback.files is None
     assert [r.getMessage() for r in caplog.records if "fonts-dejavu-core" in r.getMessage()]

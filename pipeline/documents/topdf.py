@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pikepdf
 from PIL import Image, ImageSequence
 
+from pipeline.documents.flatten import read_only
 from pipeline.errors import PipelineError
 
 # Pillow's own default (about 89 million pixels, 256 MB as 24-bit colour), fixed here so that a
@@ -55,15 +56,38 @@ class Converted:
     pages: int
 
 
-def pdf_pages(data: bytes) -> int:
-    """The page count of a PDF we can open, or ConversionError saying why not."""
+@contextmanager
+def opened(data: bytes) -> Iterator[pikepdf.Pdf]:
+    """The PDF in `data`, or ConversionError saying why it cannot be opened."""
     try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            return len(pdf.pages)
+        pdf = pikepdf.open(io.BytesIO(data))
     except pikepdf.PasswordError as exc:
         raise ConversionError("the PDF is protected by a password") from exc
     except pikepdf.PdfError as exc:
         raise ConversionError("the PDF is damaged and cannot be opened") from exc
+    with pdf:
+        yield pdf
+
+
+def pdf_pages(data: bytes) -> int:
+    """The page count of a PDF we can open, or ConversionError saying why not."""
+    with opened(data) as pdf:
+        return len(pdf.pages)
+
+
+def read_only_pdf(data: bytes) -> tuple[bytes | None, int]:
+    """A PDF as the pack shows it, its form fields drawn into its pages and its scripts gone
+    (`flatten`), or None if it had none; and its page count."""
+    with opened(data) as pdf:
+        pages = len(pdf.pages)
+        try:
+            if not read_only(pdf):
+                return None, pages
+            out = io.BytesIO()
+            pdf.save(out)
+        except pikepdf.PdfError as exc:
+            raise ConversionError("the PDF's form is damaged and cannot be shown") from exc
+        return out.getvalue(), pages
 
 
 @contextmanager
@@ -204,8 +228,8 @@ def image_to_pdf(data: bytes, max_pages: int = 500) -> bytes:
 
 
 def to_pdf(route: str, data: bytes, max_pages: int) -> tuple[bytes | None, int]:
-    """A picture as PDF, or a PDF checked (None: use it as it is); and the page count."""
+    """A picture as PDF, or a PDF made read-only (None: use it as it is); and the page count."""
     if route == "image":
         made = image_to_pdf(data, max_pages)
         return made, pdf_pages(made)
-    return None, pdf_pages(data)
+    return read_only_pdf(data)

@@ -2,10 +2,11 @@
 
 Word, Excel, OpenDocument and RTF go through LibreOffice headless; every document pending in
 a tick goes into ONE `soffice --convert-to pdf` call, because starting LibreOffice costs far
-more than converting (measured: ~1.2 s a cold call, ten documents in one call ~6 s). PDFs pass
-through once pikepdf has opened them; images are placed on A4 pages. Both happen in the isolated
-document worker, under the reader's time and memory limits, never in the service (SPEC §7):
-pictures are the cheapest way to make a process take gigabytes. A conversion is keyed by the
+more than converting (measured: ~1.2 s a cold call, ten documents in one call ~6 s). PDFs are
+made read-only (`documents.flatten`: form fields drawn into their pages, scripts removed);
+images are placed on A4 pages. Both happen in the isolated document worker, under the
+reader's time and memory limits, never in the service (SPEC §7): pictures are the cheapest
+way to make a process take gigabytes. A conversion is keyed by the
 document's content, so the same bytes are converted once whatever case they arrive on.
 """
 
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.documents.kinds import Kind
 from pipeline.documents.topdf import ConversionError, Converted
+from pipeline.errors import StoreError
 from pipeline.outputs.readback import chronology_pdf
 from pipeline.panel.jobs import Job
 from pipeline.store.files import ensure_private_dir
@@ -226,7 +228,13 @@ def convert_documents(app: App, session: Session, documents: Iterable[Document])
             _record(app, session, document.sha256, "this kind of file cannot be shown in the pack")
             have.add(document.sha256)
             continue
-        data = app.files.read(document.stored_path)
+        try:
+            data = app.files.read(document.stored_path)
+        # A file lost from data_dir costs only its own conversion. No failure is recorded, so
+        # it is converted once restored; until then the pack says it is missing.
+        except StoreError as exc:
+            log.warning("case %s: a document was not converted: %s", document.case.reference, exc)
+            continue
         sources[document.sha256] = Source(document.sha256, route[0], route[1], data)
     for sha, result in _results(app, list(sources.values())).items():
         if isinstance(result, str) and sha in chronologies:

@@ -4,6 +4,10 @@ Front sheet, the agenda with each case's page range, then every case's documents
 (form, chronology, genogram, assessment, others), with bookmarks per case and per document.
 Each recipient's copy is stamped with "Page x of y" and their name on every page. A pack is
 versioned by the digest of its inputs: the same inputs never make a new version.
+
+No one case or document stops the pack: a case with documents missing or refused has a page
+saying which and why (its only page, if nothing of it can be shown), and a document that
+cannot be shown (not converted, its file lost) a page saying so in its place.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -23,15 +28,27 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import DEFAULT_MARKING
-from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind
+from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
+from pipeline.errors import StoreError
+from pipeline.fonts import faces
+from pipeline.intake.cases import missing_for
 from pipeline.outbox.queue import audit
 from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
 from pipeline.outputs.convert import convert_documents
-from pipeline.outputs.fonts import faces
-from pipeline.outputs.pdftext import Line, add_text_pages, count_pages, saved
+from pipeline.outputs.pdftext import A4, Line, add_text_pages, count_pages, saved
 from pipeline.store.models import Case, Conversion, Document, Pack
 
+log = logging.getLogger(__name__)
+
 COOPT_PREFIX = "co-opt:"
+# The bookmark of the page saying what a case's pack lacks.
+GAPS = "Missing or refused"
+CONVERT_FAILED = "This document could not be converted: see the original in the zip."
+NOT_SHOWN = "This document could not be shown: its file is missing."
+LOST = (
+    "the stored file is missing from the panel's data folder: the administrator can restore it "
+    "from a backup"
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +74,28 @@ class PackDocument:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A document of the case that is not in the pack, and why (a refused file)."""
+
+    label: str
+    filename: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class PackCase:
     reference: str
     documents: tuple[PackDocument, ...]
     # Agencies co-opted for this case, lower-cased, from its "co-opt: …" flags.
     coopted: tuple[str, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()
+    # The labels of the kinds of document it still needs (R4).
+    missing: tuple[str, ...] = ()
+
+    @property
+    def gaps(self) -> bool:
+        """Whether the pack says what the case lacks: a page of its own, first in the case."""
+        return bool(self.left_out or self.missing or not self.documents)
 
 
 @dataclass(frozen=True)
@@ -153,12 +187,26 @@ def pack_documents(case: Case) -> list[Document]:
     return sorted(current, key=lambda d: (order.get(d.kind, len(order)), d.id))
 
 
+def _label(kind: str) -> str:
+    """A kind's label; a kind this version does not know is shown as another document."""
+    try:
+        return LABELS[Kind(kind)]
+    except ValueError:
+        return LABELS[Kind.OTHER]
+
+
 def _pack_case(case: Case) -> PackCase:
     documents = tuple(
-        PackDocument(LABELS[Kind(d.kind)], d.filename, d.sha256, d.stored_path)
+        PackDocument(_label(d.kind), d.filename, d.sha256, d.stored_path)
         for d in pack_documents(case)
     )
-    return PackCase(case.reference, documents, coopted_agencies(case))
+    refused = tuple(
+        LeftOut(_label(d.kind), d.filename, d.reason or "it could not be opened")
+        for d in sorted(case.documents, key=lambda d: d.id)
+        if d.status == Status.REFUSED and not d.superseded
+    )
+    missing = tuple(_label(kind) for kind in missing_for(case))
+    return PackCase(case.reference, documents, coopted_agencies(case), refused, missing)
 
 
 def gather(app: App, session: Session, panel_id: str, starts_at: datetime) -> PackInputs:
@@ -199,16 +247,45 @@ def _front_lines(inputs: PackInputs, version: int, partial: bool) -> list[Line]:
     return lines
 
 
-def _placeholder(pdf: pikepdf.Pdf, document: PackDocument, reason: str) -> int:
+def _gaps_lines(case: PackCase) -> list[Line]:
+    """What a case's pack lacks: the kinds not received and the files refused, with reasons."""
+    lines = [Line(f"{case.reference}: documents not in this pack", size=14, bold=True)]
+    if not case.documents:
+        lines.append(Line("No document of this case is in the pack.", space=12))
+    if case.missing:
+        lines.append(Line(f"Not received: {', '.join(case.missing)}.", space=12))
+    if case.left_out:
+        lines.append(Line("Refused (the referrer was told why):", space=12))
+        lines += [
+            Line(f"{item.filename} ({item.label}): {item.reason}", indent=14, space=4)
+            for item in case.left_out
+        ]
+    if not (case.missing or case.left_out):
+        lines.append(Line("No documents have been received for this case.", space=12))
+    return lines
+
+
+def _placeholder(pdf: pikepdf.Pdf, document: PackDocument, reason: str, headline: str) -> int:
     return add_text_pages(
         pdf,
         [
             Line(document.label, size=14, bold=True),
-            Line("This document could not be converted: see the original in the zip.", space=12),
+            Line(headline, space=12),
             Line(f"File: {document.filename}", space=6),
             Line(f"Reason: {reason}", space=6),
         ],
     )
+
+
+def _not_converted(app: App, document: PackDocument, row: Conversion | None) -> tuple[str, str]:
+    """Why a document has no converted copy to show (its file is lost, or it was not
+    converted), and the placeholder's headline."""
+    if row is None and not document.stored_path:
+        return "the file was deleted after the retention period", NOT_SHOWN
+    if row is None and app.files.stored_at_ns(document.stored_path) is None:
+        return LOST, NOT_SHOWN
+    reason = (row.error if row is not None else None) or "it has not been converted yet"
+    return reason, CONVERT_FAILED
 
 
 def _conversions(session: Session, inputs: PackInputs) -> dict[str, Conversion]:
@@ -221,15 +298,17 @@ def _add_document(
     app: App, pdf: pikepdf.Pdf, stack: ExitStack, document: PackDocument, row: Conversion | None
 ) -> int:
     """Append one document's pages (or a placeholder page); return how many were added."""
-    if row is None or row.status != "done" or row.pdf_path is None:
-        reason = (row.error if row is not None else None) or "it has not been converted yet"
-        return _placeholder(pdf, document, reason)
+    if row is None or row.status != "done" or not row.pdf_path:
+        return _placeholder(pdf, document, *_not_converted(app, document, row))
+    first = len(pdf.pages)
     try:
         source = stack.enter_context(pikepdf.open(app.files.absolute(row.pdf_path)))
+        pdf.pages.extend(source.pages)
     except (pikepdf.PdfError, OSError):
-        return _placeholder(pdf, document, "the converted copy could not be read")
-    pdf.pages.extend(source.pages)
-    return len(source.pages)
+        # Pages copied before the failure go again: the placeholder takes their place.
+        del pdf.pages[first:]
+        return _placeholder(pdf, document, "the converted copy could not be read", CONVERT_FAILED)
+    return len(pdf.pages) - first
 
 
 def _add_cases(
@@ -239,6 +318,10 @@ def _add_cases(
     found = []
     for case in inputs.cases:
         section = Section(case.reference, len(pdf.pages), len(pdf.pages))
+        if case.gaps:
+            # Every case has a page at least, so its bookmark and page range point into it.
+            added = add_text_pages(pdf, _gaps_lines(case))
+            section.children.append(Section(GAPS, section.first, section.first + added - 1))
         for document in case.documents:
             first = len(pdf.pages)
             added = _add_document(app, pdf, stack, document, rows.get(document.sha256))
@@ -365,7 +448,7 @@ def _upright(page: pikepdf.Page) -> tuple[tuple[float, ...], float, float]:
     A landscape scan is often a portrait page turned by /Rotate; a stamp drawn in the page's own
     coordinates would then run up its side. Only the crop box is shown, so that is what counts.
     """
-    x0, y0, x1, y1 = (float(v) for v in page.cropbox)
+    x0, y0, x1, y1 = _shown(page)
     width, height = x1 - x0, y1 - y0
     turned = page.rotation % 360
     if turned == 90:
@@ -375,6 +458,21 @@ def _upright(page: pikepdf.Page) -> tuple[tuple[float, ...], float, float]:
     if turned == 270:
         return (0, -1, 1, 0, x0, y0 + height), height, width
     return (1, 0, 0, 1, x0, y0), width, height
+
+
+def _shown(page: pikepdf.Page) -> tuple[float, float, float, float]:
+    """The page's crop box, else its media box, else A4: a box a damaged PDF writer left as
+    something else must not stop the stamp, and so the pack."""
+    for box in (page.obj.get("/CropBox"), page.mediabox):
+        if not isinstance(box, pikepdf.Array) or len(box) != 4:
+            continue
+        try:
+            x0, y0, x1, y1 = (float(v) for v in box)
+        except (TypeError, ValueError):
+            continue
+        if x1 != x0 and y1 != y0:
+            return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+    return 0.0, 0.0, *A4
 
 
 def stamp(data: bytes, name: str, *, marking: str = DEFAULT_MARKING) -> bytes:
@@ -464,9 +562,15 @@ def originals(inputs: PackInputs) -> list[Original]:
 
 
 def zip_originals(app: App, files: Sequence[Original]) -> bytes:
-    """`files` exactly as the referrers sent them, a folder per case."""
+    """`files` exactly as the referrers sent them, a folder per case; a file lost from the
+    store is a note saying so, in its place."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for original in files:
-            archive.writestr(original.name, app.files.read(original.stored_path))
+            try:
+                archive.writestr(original.name, app.files.read(original.stored_path))
+            except StoreError as exc:
+                log.warning("case %s: an original is not in the pack's zip: %s", original.case, exc)
+                note = f"{original.name} could not be included: {exc}.\n"
+                archive.writestr(f"{original.name} - MISSING.txt", note)
     return buffer.getvalue()

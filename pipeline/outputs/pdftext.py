@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pikepdf
 
-from pipeline.outputs.fonts import Faces, faces
+from pipeline.fonts import Faces, faces, wrapped
 
 # A4 in points, and the margin every page keeps clear for the stamp.
 A4 = (595.28, 841.89)
@@ -37,17 +37,7 @@ class Line:
 
 def wrap(text: str, size: float, bold: bool, room: float, chosen: Faces | None = None) -> list[str]:
     """Greedy word wrap; a single word wider than the line is left whole."""
-    face = (chosen or faces()).of(bold)
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}" if current else word
-        if current and face.width(candidate, size) > room:
-            lines.append(current)
-            current = word
-        else:
-            current = candidate
-    return [*lines, current] if current or not lines else lines
+    return wrapped((chosen or faces()).of(bold), text, size, room)
 
 
 def _operations(rows: Iterable[tuple[float, float, Line, str]], chosen: Faces) -> bytes:

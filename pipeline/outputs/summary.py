@@ -17,7 +17,7 @@ from pipeline.config import DEFAULT_MARKING
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.documents.parsing import stored_value
-from pipeline.outputs.fonts import faces
+from pipeline.fonts import faces
 from pipeline.store.models import Case
 
 # Long answers are cut so the summary always fits on one page; the documents hold the rest.

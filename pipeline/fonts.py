@@ -61,6 +61,21 @@ class Face(Protocol):
         ...
 
 
+def wrapped(face: Face, text: str, size: float, room: float) -> list[str]:
+    """`text` in lines at most `room` points wide (greedy word wrap); a single word wider than
+    the line is left whole."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if current and face.width(candidate, size) > room:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    return [*lines, current] if current or not lines else lines
+
+
 @dataclass(frozen=True)
 class FontFiles:
     regular: Path
