@@ -9,12 +9,14 @@ is. It sits below both `intake` and `documents`, which both need it.
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
 # The last two code points of each of the 17 planes, and U+FDD0 to U+FDEF, are noncharacters.
-_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
-    chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17)
+_NONCHARACTERS_BMP = "\ufdd0-\ufdef\ufffe\uffff"
+_NONCHARACTERS = _NONCHARACTERS_BMP + "".join(
+    chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(1, 17)
 )
 _CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
 _BIDI = "\u202a-\u202e\u2066-\u2069"
@@ -28,8 +30,13 @@ _LINE_BREAK = re.compile("\r\n?|[\x0b\x0c\x85]")
 # A lone surrogate (left by a decoder told to pass bad bytes through) cannot be stored or
 # written as UTF-8; it stands for a character that was lost, so it becomes U+FFFD.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# The one scan run on every string first: nearly all text holds none of these.
+# The one scan run on every string first: nearly all text holds none of these. A class with
+# characters beyond U+FFFF is checked a range at a time (about 37 ns a character), so text with
+# none of them is scanned for the rest only, and ASCII text (most of it) for its controls only:
+# the same verdict, several times faster on every string a reader sends back.
 _SUSPECT = re.compile(f"[{_CONTROLS}{_BIDI}{_NONCHARACTERS}\ud800-\udfff]")
+_SUSPECT_BMP = re.compile(f"[{_CONTROLS}{_BIDI}{_NONCHARACTERS_BMP}\ud800-\udfff]")
+_SUSPECT_ASCII = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def clean_text(text: str) -> str:
@@ -38,11 +45,18 @@ def clean_text(text: str) -> str:
     Line breaks of every kind become "\\n"; tabs and newlines stay. Text with none of these
     comes back unchanged (the same object), so cleaning clean text costs one scan.
     """
-    if _SUSPECT.search(text) is None:
+    if _suspect(text).search(text) is None:
         return text
     text = _LINE_BREAK.sub("\n", text)
     text = _SURROGATE.sub("\ufffd", text)
     return _UNSAFE.sub("", text)
+
+
+def _suspect(text: str) -> re.Pattern[str]:
+    """The smallest pattern that finds every suspect character `text` can hold."""
+    if text.isascii():
+        return _SUSPECT_ASCII
+    return _SUSPECT_BMP if max(text) <= "\uffff" else _SUSPECT
 
 
 def clean_line(text: str) -> str:
@@ -59,15 +73,17 @@ def clean_values(value: Any) -> Any:
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        pairs = [(clean_values(key), clean_values(item)) for key, item in value.items()]
-        changed = any(
-            new is not old or key is not old_key
-            for (key, new), (old_key, old) in zip(pairs, value.items(), strict=True)
-        )
+        # One loop, no generators: this runs on every value of every reader's answer.
+        changed = False
+        pairs = []
+        for key, item in value.items():
+            new_key, new_item = clean_values(key), clean_values(item)
+            changed = changed or new_key is not key or new_item is not item
+            pairs.append((new_key, new_item))
         return dict(pairs) if changed else value
     if isinstance(value, list | tuple):
         items = [clean_values(item) for item in value]
-        if all(new is old for new, old in zip(items, value, strict=True)):
+        if all(map(operator.is_, items, value)):
             return value
         return items if isinstance(value, list) else tuple(items)
     return value

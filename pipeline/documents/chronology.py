@@ -64,6 +64,9 @@ def header_role(cell: str) -> tuple[str, float] | None:
 
 def cell_text(value: object) -> str:
     """A cell as text; spreadsheet dates the British way, as people typed them."""
+    # Every cell of a Word table is text: one exact type test (a chronology has thousands).
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, datetime | date):

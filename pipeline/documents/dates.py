@@ -122,6 +122,7 @@ _HEDGE = re.compile(
 _TRAILING_HEDGE = re.compile(r"(\?|\(?\s*approx(imately|\.)?\s*\)?|\(?\s*estimated\s*\)?)\s*$")
 _RANGE = re.compile(r"\s+(?:-|–|—|to|until)\s+|\s*[–—]\s*", re.IGNORECASE)
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?!\d)")
+_PLAIN_DAY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _DAY_NAME_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3,9})\.?,?\s+(\d{4})(?!\d)")
 _NAME_DAY_YEAR = re.compile(r"([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?!\d)")
@@ -158,6 +159,10 @@ def read_when(value: object) -> When | DateProblem:
     text = " ".join(str(value or "").split()).lower()
     if not text:
         return DateProblem.MISSING
+    # Most rows hold a plain "12/05/2019": digits and separators alone hold no hedge and no
+    # range, so `_from_text` would read it as this one date (a tenth of its time, per row).
+    if plain := _PLAIN_DAY.fullmatch(text):
+        return _day(plain.group(3), plain.group(2), plain.group(1))
     return _from_text(text)
 
 

@@ -100,9 +100,10 @@ def read_word(data: bytes, max_blocks: int = MAX_BLOCKS) -> WordDoc | None:
     # says so at a fraction of the cost of searching the tree for them.
     if b"showingPlcHdr" in raw or b"Fallback" in raw:
         _drop_hidden_text(root)
-    controls, labelled = _controls(root)
+    tags = _text_tags(root)
+    controls, labelled = _controls(root, tags)
     pictures = _big_pictures(root)
-    blocks = _blocks(body, max_blocks + 1)
+    blocks = _blocks(body, max_blocks + 1, tags)
     truncated = len(blocks) > max_blocks
     return WordDoc(blocks[:max_blocks], controls, labelled, pictures, marker, title, truncated)
 
@@ -139,10 +140,29 @@ def _drop_hidden_text(root: Any) -> None:
         node.text = ""
 
 
-def _text_of(element: Any) -> str:
-    """The text a reader sees in a cell or paragraph: boxes as glyphs, breaks as newlines."""
+# What `_text_of` looks at besides w:t and w:p.
+_MORE_TEXT_TAGS = (_TAB, _BR, _CR, _LEGACY_BOX, _LEGACY_LIST, _SYM)
+
+
+def _text_tags(root: Any) -> tuple[str, ...]:
+    """The elements `_text_of` looks for that this document holds at all.
+
+    lxml sets up a matcher for every tag it is given on each `iter` call: on a table of 10,000
+    cells, eight tags cost more than the walk itself, and most documents hold only a few of
+    them. Whether a document holds one is nearly free to ask: lxml answers at once for a name
+    the document never uses, and otherwise stops at the first such element.
+    """
+    more = [tag for tag in _MORE_TEXT_TAGS if next(root.iter(tag), None) is not None]
+    return (_T, _P, *more)
+
+
+def _text_of(element: Any, tags: tuple[str, ...]) -> str:
+    """The text a reader sees in a cell or paragraph: boxes as glyphs, breaks as newlines.
+
+    `tags` are the elements looked at: `_text_tags` of the document's XML.
+    """
     parts: list[str] = []
-    for node in element.iter(_T, _TAB, _BR, _CR, _P, _LEGACY_BOX, _LEGACY_LIST, _SYM):
+    for node in element.iter(*tags):
         tag = node.tag
         if tag == _T:
             parts.append(node.text or "")
@@ -202,7 +222,9 @@ def tag_of(sdt: Any) -> str:
     return _val(properties.find(_TAG)) if properties is not None else ""
 
 
-def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | bool], ...]]:
+def _controls(
+    root: Any, tags: tuple[str, ...]
+) -> tuple[dict[str, str | bool], tuple[tuple[str, str | bool], ...]]:
     tagged: dict[str, str | bool] = {}
     labelled: list[tuple[str, str | bool]] = []
     for sdt in list(root.iter(_SDT)):
@@ -216,7 +238,7 @@ def _controls(root: Any) -> tuple[dict[str, str | bool], tuple[tuple[str, str | 
             _show_state(sdt.find(_SDTCONTENT), value)
         else:
             content = sdt.find(_SDTCONTENT)
-            value = _text_of(content) if content is not None else ""
+            value = _text_of(content, tags) if content is not None else ""
         tag, alias = _val(properties.find(_TAG)), _val(properties.find(_ALIAS))
         if tag:
             tagged.setdefault(tag, value)
@@ -258,17 +280,17 @@ def _children(parent: Any, tag: str) -> Iterator[Any]:
             yield from _children(child, tag)
 
 
-def _blocks(body: Any, limit: int) -> tuple[Block, ...]:
+def _blocks(body: Any, limit: int, tags: tuple[str, ...]) -> tuple[Block, ...]:
     blocks: list[Block] = []
     tables = 0
     for element in _body_items(body):
         if element.tag == _P:
-            text = _text_of(element)
+            text = _text_of(element, tags)
             if text:
                 blocks.append(Block((text,), -1, _is_heading(element)))
             continue
         for row in _children(element, _TR):
-            cells = tuple(_text_of(cell) for cell in _children(row, _TC))
+            cells = tuple(_text_of(cell, tags) for cell in _children(row, _TC))
             if any(cells):
                 blocks.append(Block(cells, tables))
         tables += 1
