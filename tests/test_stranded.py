@@ -173,8 +173,18 @@ def test_a_new_meeting_time_moves_the_case_to_the_same_day() -> None:
     found = not_heard(
         standing("approved"), panel(time="09:30"), LONDON, datetime(2026, 12, 1, tzinfo=UTC)
     )
-    assert found is not None and found.why == Why.RESCHEDULED
+    assert found is not None and found.why == Why.RETIMED
     assert found.to.starts_at == datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
+
+
+def test_a_meeting_retimed_to_an_hour_already_past_is_a_move_to_the_next_meeting() -> None:
+    # Moved to 09:30 at 09:45 on the day: the meeting at its new time has begun without the
+    # case, which goes to January, and is not told the meeting merely changed its time.
+    found = not_heard(
+        standing("approved"), panel(time="09:30"), LONDON, DECEMBER - timedelta(minutes=15)
+    )
+    assert found is not None and found.why == Why.RESCHEDULED
+    assert found.to.day == date(2027, 1, 12)
 
 
 def test_where_a_case_goes_next() -> None:

@@ -21,6 +21,7 @@ from tests.test_reminders import RECEIVED, tick_at
 from tests.test_screening import SCHOOL, referral
 from tests.test_slots import ics_of
 from tests.test_stranded import (
+    ADMIN,
     CANCEL_DECEMBER,
     DEC_NOTICE,
     DECEMBER,
@@ -93,3 +94,28 @@ def test_a_meeting_retimed_and_back_and_again_moves_its_case_each_time(tmp_path:
         hour, minute = map(int, time.split(":"))
         assert meeting_of(app) == DECEMBER.replace(hour=hour, minute=minute), time
         app.close()
+
+
+def test_a_meeting_retimed_on_its_day_keeps_its_cases_and_says_so(tmp_path: Path) -> None:
+    # The meeting of 8 December moves from 10:00 to 14:00, four days ahead: the case was not
+    # "not heard", it follows its meeting, and its referrer is told the new time in one email.
+    slotted(tmp_path)
+    app = tick_at(tmp_path, datetime(2026, 12, 4, 9, 0, tzinfo=UTC), times=2, **timed("14:00"))
+    assert meeting_of(app) == DECEMBER.replace(hour=14)
+    mail = [s for s in to(app, SCHOOL.referrer_email) if "14:00" in s.subject]
+    [told] = [s for s in mail if "now starts at" in s.subject]
+    assert "not heard" not in told.text() and "moved to the" not in told.subject
+    text = " ".join(told.text().split())
+    assert "now starts at 14:00 instead of 10:00" in text and "10:00 to 10:30" in text
+    assert "METHOD:CANCEL" in ics_of(told)
+    assert moved_mail(app, SCHOOL.referrer_email) == []
+    [admin] = [s for s in to(app, ADMIN) if "now starts at" in s.subject]
+    assert admin_notices(app) == [] and "not heard" not in admin.text()
+    with app.store.session() as session:
+        case = session.scalars(select(Case)).one()
+        assert not any(flag.startswith("moved from") for flag in case.flags)
+        # Its new time at the meeting is offered at once, the slot notice having gone.
+        assert [s.starts_at for s in session.scalars(select(Slot))] == [DECEMBER.replace(hour=14)]
+    [*_, offer] = [s for s in to(app, SCHOOL.referrer_email) if "your timeslot" in s.subject]
+    assert "DTSTART:20261208T140000Z" in ics_of(offer)
+    app.close()
