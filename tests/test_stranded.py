@@ -149,10 +149,13 @@ def test_a_cancelled_meeting_moves_its_cases_at_once() -> None:
     assert not_heard(standing("declined"), cancelled, LONDON, now) is None
 
 
-def test_a_meeting_cancelled_on_the_day_moves_even_the_cases_given_a_time() -> None:
-    found = not_heard(
-        standing("approved", slotted=True), panel(cancel=["2026-12-08"]), LONDON, AFTER_START
-    )
+def test_a_meeting_cancelled_once_it_began_keeps_the_cases_given_a_time() -> None:
+    # The configuration is read as it is now: a date cancelled once the meeting began cannot
+    # tell a meeting that did not take place from one cancelled afterwards, so the cases it had
+    # timed stay heard, and only the one without a time moves.
+    cancelled = panel(cancel=["2026-12-08"])
+    assert not_heard(standing("approved", slotted=True), cancelled, LONDON, AFTER_START) is None
+    found = not_heard(standing("approved"), cancelled, LONDON, AFTER_START)
     assert found is not None and found.why == Why.CANCELLED
 
 
@@ -170,8 +173,18 @@ def test_a_new_meeting_time_moves_the_case_to_the_same_day() -> None:
     found = not_heard(
         standing("approved"), panel(time="09:30"), LONDON, datetime(2026, 12, 1, tzinfo=UTC)
     )
-    assert found is not None and found.why == Why.RESCHEDULED
+    assert found is not None and found.why == Why.RETIMED
     assert found.to.starts_at == datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
+
+
+def test_a_meeting_retimed_to_an_hour_already_past_is_a_move_to_the_next_meeting() -> None:
+    # Moved to 09:30 at 09:45 on the day: the meeting at its new time has begun without the
+    # case, which goes to January, and is not told the meeting merely changed its time.
+    found = not_heard(
+        standing("approved"), panel(time="09:30"), LONDON, DECEMBER - timedelta(minutes=15)
+    )
+    assert found is not None and found.why == Why.RESCHEDULED
+    assert found.to.day == date(2027, 1, 12)
 
 
 def test_where_a_case_goes_next() -> None:

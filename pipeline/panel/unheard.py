@@ -1,15 +1,20 @@
 """R7: a case not heard at its meeting moves to the next one, and its referrer and the
 administrator are told.
 
-A case is heard when it had a timeslot and its meeting began. Any other case still in play
-on a meeting that began (still unscreened, approved too late for a slot) was not heard, and a
-meeting cancelled (or given another time) hears nobody, so its cases move as soon as that is
-in the configuration, not once the date has passed. The rule (`not_heard`) is a function of a
-case's facts, the clock and the panel's configuration; the job (`unheard_jobs`) moves what it
-finds, one meeting's cases at a time: each referrer gets their own email, and the administrator
-one email per meeting listing them all, which reads better than a message per case when a
-whole meeting is cancelled. Cases still waiting for documents at a meeting that is held are
-the cut-off's (R6): it moves them at the deadline, before the meeting begins.
+A case is heard when it had a timeslot and its meeting began, whatever the configuration says
+of that meeting since. Any other case still in play on a meeting that began (still unscreened,
+approved too late for a slot) was not heard, and a meeting cancelled (or given another time)
+before it begins hears nobody, so its cases move as soon as that is in the configuration, not
+once the date has passed. A meeting given a later (or earlier) time on the same day, still
+ahead, keeps its cases: they follow it, and their referrers read the new time, not "not heard".
+Their timeslots at the old time are withdrawn (the calendar entry's UID names the meeting, so
+it cannot be moved in place) and offered again at the new time by the slot jobs at once, as the
+slot notice for that day has gone. The rule (`not_heard`) is a function of a case's facts, the
+clock and the panel's configuration; the job (`unheard_jobs`) moves what it finds, one
+meeting's cases at a time: each referrer gets their own email, and the administrator one email
+per meeting listing them all, which reads better than a message per case when a whole meeting
+is cancelled. Cases still waiting for documents at a meeting that is held are the cut-off's
+(R6): it moves them at the deadline, before the meeting begins.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from enum import StrEnum
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -41,7 +46,7 @@ from pipeline.panel.jobs import Job, bind
 from pipeline.panel.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
 from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.panel.slots import withdraw
-from pipeline.store.models import Case, Slot
+from pipeline.store.models import AuditEvent, Case, Slot
 
 # States of a case that is still to be heard; a declined or closed case has nowhere to go.
 IN_PLAY = ("incomplete", "complete", "screening", "more_info", "approved")
@@ -52,6 +57,8 @@ class Why(StrEnum):
 
     CANCELLED = "meeting cancelled"
     RESCHEDULED = "meeting time changed"
+    # The meeting is still on the same day, at a time still ahead: the case follows it.
+    RETIMED = "meeting time changed on the same day"
     UNSCREENED = "not screened in time"
     APPROVED_LATE = "approved too late for a timeslot"
     NOT_READY = "documents or information still missing"
@@ -99,18 +106,22 @@ def not_heard(
     if standing.state not in IN_PLAY:
         return None
     began = now >= standing.meeting
+    # A meeting that began with the case on it, given a time, heard it, whatever the
+    # configuration now says of that date: a later rule, time or cancellation cannot undo a
+    # meeting that took place, and is read against today's configuration only.
+    if began and standing.slotted:
+        return None
     if is_held(panel, tz, standing.meeting):
-        if not began or standing.slotted:
+        if not began:
             return None
         return Unheard(_why_unheard(standing), standing.meeting, next_for(standing, panel, tz, now))
     day = standing.meeting.astimezone(tz).date()
     # The day still has a meeting, at another time: the meeting was moved, not cancelled.
     why = Why.RESCHEDULED if meets_on(panel, day) else Why.CANCELLED
-    # A meeting that began with the case on it, given a time, heard it, though the rule no
-    # longer gives that date; only a date since cancelled (or moved) undoes that.
-    if began and standing.slotted and why == Why.CANCELLED and day not in panel.meetings.cancel:
-        return None
-    return Unheard(why, min(now, standing.meeting), next_for(standing, panel, tz, now))
+    to = next_for(standing, panel, tz, now)
+    if why == Why.RESCHEDULED and to is not None and to.day == day:
+        why = Why.RETIMED
+    return Unheard(why, min(now, standing.meeting), to)
 
 
 def _why_unheard(standing: Standing) -> Why:
@@ -147,6 +158,13 @@ def _in_play(session: Session) -> Iterator[tuple[Case, bool]]:
         yield case, slot_id is not None
 
 
+def placement(session: Session, case_id: int) -> int:
+    """The case's latest audit row: a new one comes with every move, so it tells one placement
+    of the case on a meeting from an earlier placement on the same meeting."""
+    query = select(func.max(AuditEvent.id)).where(AuditEvent.case_id == case_id)
+    return session.scalar(query) or 0
+
+
 def standing_of(case: Case, slotted: bool) -> Standing:
     assert case.meeting is not None
     return Standing(case.state, case.section20, case.meeting, slotted)
@@ -164,8 +182,11 @@ def unheard_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
         items = list(group)
         assert meeting is not None
         ids = [case.id for case, _ in items]
-        # The cases are part of the key: one stranded there later is moved by a job of its own.
-        digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:12]
+        # The cases, each with its placement, are part of the key: one stranded there later is
+        # moved by a job of its own, and so is a case put back on a meeting it once left (a
+        # time changed and changed back), while a second tick finds the same job done.
+        placed = [f"{case.id}@{placement(session, case.id)}" for case, _ in items]
+        digest = hashlib.sha256(",".join(placed).encode()).hexdigest()[:12]
         key = f"unheard:{panel_id}:{meeting_stamp(app, meeting)}:{digest}"
         due = min(unheard.due for _, unheard in items)
         yield Job(key, due, bind(carry_forward, panel_id, meeting, ids, key))
@@ -191,6 +212,7 @@ def carry_forward(
     """
     panel = app.config.panel(panel_id)
     moved: list[Moved] = []
+    retimed: list[Meeting] = []
     for case_id in case_ids:
         case = session.get(Case, case_id)
         if case is None or case.meeting != meeting:
@@ -199,14 +221,25 @@ def carry_forward(
         unheard = not_heard(standing, panel, app.config.tz, app.clock.now())
         if unheard is not None:
             moved.append(move(app, session, case, standing, unheard))
+            if unheard.why == Why.RETIMED and unheard.to is not None:
+                retimed.append(unheard.to)
     if moved:
+        # Every case followed its meeting to its new time that day: the administrator reads
+        # that, not "not heard".
+        same_day = retimed[0] if len(retimed) == len(moved) else None
         context = {
             "panel_name": panel.name,
             "old_meeting": when(app, meeting),
+            "retimed_to": clock_time(app, same_day.starts_at) if same_day else "",
             "moved": [asdict(m) for m in moved],
             "panel_address": app.config.mailbox.address,
         }
         enqueue(app, session, staff_draft(app, key, "carried_forward_alert", context, None))
+
+
+def clock_time(app: App, instant: datetime) -> str:
+    """The time of day of `instant` as the panel reads it: '14:00'."""
+    return f"{instant.astimezone(app.config.tz):%H:%M}"
 
 
 def has_slot(session: Session, case: Case) -> bool:
@@ -226,7 +259,9 @@ def move(app: App, session: Session, case: Case, standing: Standing, unheard: Un
     withdrawn, cancellation = withdraw(app, session, case)
     case.meeting = unheard.to.starts_at
     day = standing.meeting.astimezone(app.config.tz).date()
-    case.flags = [*case.flags, f"moved from {day.isoformat()}: {unheard.why.value}"]
+    # A case that follows its meeting to another time that day was not moved from anything.
+    if unheard.why != Why.RETIMED:
+        case.flags = [*case.flags, f"moved from {day.isoformat()}: {unheard.why.value}"]
     stamps = {
         "from_meeting": meeting_stamp(app, standing.meeting),
         "to_meeting": meeting_stamp(app, unheard.to.starts_at),
@@ -234,12 +269,17 @@ def move(app: App, session: Session, case: Case, standing: Standing, unheard: Un
     audit(session, app, case, "carried-forward", **stamps, why=unheard.why.value)
     context = referrer_context(app, session, case, still_missing(case)) | {
         "old_meeting": when(app, standing.meeting),
+        "meeting_day": when(app, standing.meeting).rpartition(",")[0],
+        "old_time": clock_time(app, standing.meeting),
+        "new_time": clock_time(app, unheard.to.starts_at),
         "withdrawn_slot": withdrawn,
         "moved_because": unheard.why.name.lower(),
         "because": BECAUSE.get(unheard.why, unheard.why.value),
         "next_step": next_step(standing),
     }
-    purpose = f"unheard:case:{case.id}:{stamps['from_meeting']}"
+    # The placement keeps a second move from the same meeting (the case put back on it since)
+    # from finding the first email already queued.
+    purpose = f"unheard:case:{case.id}:{stamps['from_meeting']}:{placement(session, case.id)}"
     draft = referrer_draft(session, case, purpose, "carried_forward", context, cancellation)
     enqueue(app, session, draft)
     found = line(case, unheard.to.day, unheard.why.value)
