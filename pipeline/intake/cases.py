@@ -40,6 +40,9 @@ SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
 # The start of the flag on a case whose email mentions Section 20 when its form does not.
 SECTION20_QUESTION = "Section 20 to confirm"
 FORWARDED = "forwarded: answered to the referrer named on the form, the sender in copy"
+# The flag on a case the administrator attached into another (`masp case attach`); its
+# `linked_case_id` names that case, and mail on its thread follows there.
+ATTACHED_TO = "attached to "
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,23 @@ def _live_case(session: Session, reference: str) -> Case | None:
     return case if case is not None and PURGED not in case.flags else None
 
 
+def attached_into(session: Session, case: Case) -> Case | None:
+    """The case `case` was attached into, followed to the end of any chain, else None."""
+    # Read from the flag, which names the case by reference: cases attached before the link
+    # was recorded carry it too.
+    seen = {case.id}
+    target: Case | None = None
+    current: Case | None = case
+    while current is not None:
+        flag = next((f for f in current.flags if f.startswith(ATTACHED_TO)), None)
+        current = _live_case(session, flag.removeprefix(ATTACHED_TO)) if flag else None
+        if current is None or current.id in seen:
+            break
+        seen.add(current.id)
+        target = current
+    return target
+
+
 def reference_policy(app: App) -> ReferencePolicy:
     intake = app.config.intake
     shared = SHARED_MAIL_DOMAINS | set(intake.shared_mail_domains)
@@ -66,23 +86,35 @@ def reference_policy(app: App) -> ReferencePolicy:
 def find_case(app: App, session: Session, parsed: ParsedEmail) -> Found:
     """R5: a reply to one of our emails (its signed id proves it), else a subject reference
     from someone with standing on that case: its referrer or forwarder (or their domain)."""
+    senders = (parsed.from_address, parsed.reply_to or "")
     thread = references_in_thread(app.signer, [*parsed.references, *parsed.in_reply_to])
     for reference in thread:
         case = _live_case(session, reference)
-        if case is not None:
-            return Found(case)
+        if case is None:
+            continue
+        # A reply on the thread of a case attached into another belongs to that other case;
+        # its proof was for the attached case, so it needs standing on the one it goes to.
+        target = attached_into(session, case)
+        if target is None or has_standing(app, senders, target):
+            return Found(target or case)
+        return Found(None, target)
     quoted: Case | None = None
-    senders = (parsed.from_address, parsed.reply_to or "")
     for reference in references_in_subject(parsed.subject):
         case = _live_case(session, reference)
         if case is None:
             continue
-        if may_quote_reference(
-            senders, case.referrer_email, case.forwarded_by, reference_policy(app)
-        ):
+        case = attached_into(session, case) or case
+        if has_standing(app, senders, case):
             return Found(case)
         quoted = quoted or case
     return Found(None, quoted)
+
+
+def has_standing(app: App, senders: Sequence[str], case: Case) -> bool:
+    """R5: whether every address an email came from may add to `case`."""
+    return may_quote_reference(
+        senders, case.referrer_email, case.forwarded_by, reference_policy(app)
+    )
 
 
 def route_panel(app: App, facts: FormFacts | None) -> PanelConfig:

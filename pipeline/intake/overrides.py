@@ -15,6 +15,7 @@ from pipeline.config import PanelConfig
 from pipeline.errors import NotFound, PipelineError
 from pipeline.intake import answers, emergency
 from pipeline.intake.cases import (
+    ATTACHED_TO,
     HELD,
     SECTION20_CONFIRMED,
     add_document,
@@ -121,8 +122,9 @@ def attach(
     source.fields, source.child_key, source.section20 = {}, None, False
     if facts is not None:
         apply_facts(app, session, target, facts)
-    source.state, source.meeting = CLOSED, None
-    source.flags = [*source.flags, f"attached to {target.reference}"]
+    # Linked to where it went, so that mail on its thread follows there (`find_case`).
+    source.state, source.meeting, source.linked_case_id = CLOSED, None, target.id
+    source.flags = [*source.flags, f"{ATTACHED_TO}{target.reference}"]
     audit(session, app, source, "attached", to=target.reference, by=BY)
     _settle(app, session, target, was_s20)
     _tell_referrer(app, session, target, f"attach:{source.id}", was_complete)
