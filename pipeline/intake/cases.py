@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
@@ -39,6 +39,10 @@ HELD = "held"
 SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
 # The start of the flag on a case whose email mentions Section 20 when its form does not.
 SECTION20_QUESTION = "Section 20 to confirm"
+# The flag on a case one of whose forms named no child: the earlier form's child was kept.
+NO_CHILD_NAMED = (
+    "a referral form named no child: the child from the earlier form was kept; check the form"
+)
 FORWARDED = "forwarded: answered to the referrer named on the form, the sender in copy"
 # The flag on a case the administrator attached into another (`masp case attach`); its
 # `linked_case_id` names that case, and mail on its thread follows there.
@@ -193,11 +197,24 @@ def open_case(
 
 
 def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> None:
-    """Take what the (newest) referral form says; link, never merge, a second referral."""
+    """Take what the (newest) referral form says; link, never merge, a second referral.
+
+    A form that leaves out the child's name or date of birth never wipes what an earlier form
+    gave: the child stays identified (R5 compares later forms against it), and a form naming
+    no child is flagged for the administrator.
+    """
+    before = case.fields or {}
+    known = facts_from_json(before) if before else None
+    if known is not None and known.child_name and not facts.child_name:
+        facts = replace(facts, child_name=known.child_name)
+        if NO_CHILD_NAMED not in case.flags:
+            case.flags = [*case.flags, NO_CHILD_NAMED]
+    if known is not None and known.child_dob is not None and facts.child_dob is None:
+        facts = replace(facts, child_dob=known.child_dob)
     case.fields = facts_json(facts)
     case.section20 = facts.section20 or SECTION20_CONFIRMED in case.flags
     case.genogram_required = facts.genogram_required
-    case.child_key = child_key(app, facts.child_name, facts.child_dob)
+    case.child_key = child_key(app, facts.child_name, facts.child_dob) or case.child_key
     if case.linked_case_id is None:
         link_same_child(session, case)
 
@@ -221,17 +238,21 @@ def _normal_name(name: object) -> str:
 def is_other_child(app: App, case: Case, facts: FormFacts) -> bool:
     """R5: whether a form is about a different child from the case's form.
 
-    By the keyed hash of name and date of birth when both forms give both; else by name alone.
-    A case without a form, or a form naming no child, cannot tell, and counts as the same.
+    By the keyed hash of name and date of birth when both forms give both; else by name alone;
+    else, when the form gives only a date of birth, by that. A case without a form, or a form
+    naming neither, cannot tell, and counts as the same (its form keeps the child's identity).
     """
     key = child_key(app, facts.child_name, facts.child_dob)
     if case.child_key and key:
         return key != case.child_key
-    before, now = (
-        _normal_name((case.fields or {}).get("child_name")),
-        _normal_name(facts.child_name),
-    )
-    return bool(before and now) and before != now
+    fields = case.fields or {}
+    before, now = _normal_name(fields.get("child_name")), _normal_name(facts.child_name)
+    if before and now:
+        return before != now
+    born = fields.get("child_dob")
+    if not now and born and facts.child_dob is not None:
+        return bool(born != facts.child_dob.isoformat())
+    return False
 
 
 def adopt_named_referrer(app: App, case: Case) -> None:
