@@ -62,7 +62,9 @@ def test_a_reply_to_a_case_attached_into_another_reaches_that_case(service: App)
     with service.store.session() as session:
         overrides.attach(service, session, SECOND, FIRST, same_child=True)
     assessment = samples.File("EHA.docx", samples.DOCX, samples.assessment())
-    answer = samples.Mail(REFERRER, f"Re: {ack.subject}", files=[assessment], in_reply_to=ack.message_id)
+    answer = samples.Mail(
+        REFERRER, f"Re: {ack.subject}", files=[assessment], in_reply_to=ack.message_id
+    )
     drop(service, answer, NOW + timedelta(minutes=10))
     poll(service)
     assert_nothing_quarantined(service)
@@ -161,7 +163,9 @@ def test_a_form_naming_an_unusable_address_keeps_answering_the_sender(
 ) -> None:
     child = samples.Child(referrer_email=named)
     duty = "duty@school.example.org"
-    drop(service, samples.Mail(f"Duty <{duty}>", "Referral", files=samples.full_referral(child)), NOW)
+    drop(
+        service, samples.Mail(f"Duty <{duty}>", "Referral", files=samples.full_referral(child)), NOW
+    )
     poll(service)
     case = status_of(service, FIRST)
     assert case["referrer"] == duty

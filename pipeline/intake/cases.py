@@ -262,7 +262,7 @@ def adopt_named_referrer(app: App, case: Case) -> None:
     allowed = is_allowed_recipient(
         named, configured_addresses(app), app.config.limits.allowed_recipient_domains
     )
-    decision = named_referrer(named, case.referrer_email, allowed)
+    decision = named_referrer(named, case.referrer_email, allowed, app.config.mailbox.address)
     if decision.address is not None:
         case.forwarded_by, case.referrer_email = case.referrer_email, decision.address
         case.referrer_name = (case.fields or {}).get("referrer_name") or case.referrer_name

@@ -244,9 +244,7 @@ def _file_without_documents(
     _tell_administrator(app, session, row, parsed, case)
 
 
-def _file_closed(
-    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case
-) -> Case:
+def _file_closed(app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case) -> Case:
     """An email on a case that is over (dismissed, or closed with no meeting): its documents
     are kept on it, and the administrator decides; nobody is answered automatically, since a
     closed case has nothing to say (and a dismissed one was a stranger's)."""
