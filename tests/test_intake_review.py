@@ -14,9 +14,18 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.app import App
 from pipeline.intake import overrides
-from pipeline.intake.poll import poll
-from pipeline.store.models import Message
-from tests.helpers import drop, open_service, sent_mail, sent_to, status_of, status_rows
+from pipeline.intake.poll import deliver_configured, poll
+from pipeline.store.models import Message, Slot
+from tests.helpers import (
+    config_tree,
+    drop,
+    open_service,
+    sent_mail,
+    sent_to,
+    status_of,
+    status_rows,
+)
+from tests.test_slots import NOTICE, ics_field, ics_of, unscreened_case_at_notice
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 CHILD = samples.Child()
@@ -173,3 +182,43 @@ def test_a_form_naming_an_unusable_address_keeps_answering_the_sender(
     [ack] = sent_to(service, duty)
     assert FIRST in ack.subject and named not in ack.to
     assert all(named not in s.to for s in sent_mail(service))
+
+
+# 4. A Section 20 referral filed late goes to a meeting still to come.
+
+
+def test_a_section20_referral_filed_late_goes_to_the_next_meeting_to_come(service: App) -> None:
+    child = samples.Child(section20=True)
+    sent = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)  # The day before the November meeting.
+    mail = samples.Mail(REFERRER, "Referral", files=samples.full_referral(child))
+    drop(service, mail, sent)
+    poll(service)  # Filed on 29 November, after a backlog.
+    case = status_of(service, FIRST)
+    assert case["section20"]
+    assert case["meeting"] == "2026-12-08"
+    [alert] = [s for s in sent_mail(service) if "chair" in s.to.lower()]
+    assert "8 December" in alert.text() and "10 November" not in alert.text()
+
+
+def test_a_case_brought_forward_gives_up_its_timeslot(tmp_path: Path) -> None:
+    # A complete case listed unscreened for 8 December is offered its timeslot on 3 December.
+    app = unscreened_case_at_notice(tmp_path)
+    [offer] = [s for s in sent_to(app, CHILD.referrer_email) if "timeslot" in s.subject]
+    app.close()
+    # An extra meeting is called for 4 December; then a form ticking Section 20 arrives.
+    panel = config_tree()["panels"][0]
+    extra = {**panel, "meetings": {**panel["meetings"], "add": ["2026-12-04"]}}
+    later = NOTICE + timedelta(hours=1)
+    app = open_service(tmp_path, later, screening={"unscreened": "list"}, panels=[extra])
+    s20 = samples.Child(section20=True)
+    drop(app, samples.Mail(REFERRER, f"{FIRST} form", files=[form_of(s20)]), later)
+    poll(app)
+    deliver_configured(app)
+    assert status_of(app, FIRST)["meeting"] == "2026-12-04"
+    [moved] = [s for s in sent_to(app, CHILD.referrer_email) if "Section 20 emergency" in s.subject]
+    assert "withdrawn" in moved.text() and "10:00 to 10:30" in moved.text()
+    cancel = ics_of(moved)
+    assert "METHOD:CANCEL" in cancel and ics_field(cancel, "UID") == ics_field(ics_of(offer), "UID")
+    with app.store.session() as session:
+        assert list(session.scalars(select(Slot))) == []
+    app.close()

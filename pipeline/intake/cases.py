@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from pipeline.intake.senders import (
 from pipeline.intake.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
 from pipeline.panel.completeness import DocumentView, missing_kinds
-from pipeline.panel.meetings import target_meeting
+from pipeline.panel.meetings import Meeting, target_meeting
 from pipeline.store.models import PURGED, Case, Counter, Document
 
 # A case opened from an email that quoted another case's reference without standing to (R5):
@@ -173,12 +174,31 @@ def facts_from_json(data: dict[str, Any]) -> FormFacts:
     return FormFacts(**values)
 
 
+def release_meeting(
+    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, now: datetime, ready: bool, s20: bool
+) -> Meeting:
+    """Where a released case is listed: R3 as of when it arrived (the hold was ours, not the
+    referrer's) while that meeting can still take it — not started, for a case with nothing
+    to wait for (complete, or Section 20); deadline still ahead, for one still waiting (R6) —
+    else the meeting R3 gives as of now."""
+    meeting = target_meeting(panel, tz, received_at, s20)
+    if now < (meeting.starts_at if ready or s20 else meeting.deadline):
+        return meeting
+    return target_meeting(panel, tz, now, s20)
+
+
 def open_case(
     app: App, session: Session, parsed: ParsedEmail, received_at: datetime, facts: FormFacts | None
 ) -> Case:
     panel = route_panel(app, facts)
     section20 = facts is not None and facts.section20
-    meeting = target_meeting(panel, app.config.tz, received_at, section20)
+    # R7: a Section 20 case filed late (a backlog after an outage, a replay from quarantine)
+    # goes to the next meeting not yet started now, never to one already held.
+    meeting = (
+        release_meeting(panel, app.config.tz, received_at, app.clock.now(), True, True)
+        if section20
+        else target_meeting(panel, app.config.tz, received_at, False)
+    )
     year = received_at.astimezone(app.config.tz).year
     case = Case(
         reference=next_reference(session, panel.prefix, year),
