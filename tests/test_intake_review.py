@@ -222,3 +222,38 @@ def test_a_case_brought_forward_gives_up_its_timeslot(tmp_path: Path) -> None:
     with app.store.session() as session:
         assert list(session.scalars(select(Slot))) == []
     app.close()
+
+
+# 5. A referrer who first wrote with a Reply-To keeps standing from their From address.
+
+
+def test_the_from_address_of_a_referral_sent_with_a_reply_to_may_add_to_it(
+    service: App,
+) -> None:
+    desk = "Safeguarding <safeguarding@school.example.org>"
+    reply_to = {"Reply-To": CHILD.referrer_email}
+    first = samples.Mail(desk, "Referral", files=samples.full_referral(CHILD)[:2], headers=reply_to)
+    drop(service, first, NOW)
+    poll(service)
+    assessment = samples.File("EHA.docx", samples.DOCX, samples.assessment())
+    drop(service, samples.Mail(desk, f"{FIRST} assessment", files=[assessment]), NOW)
+    poll(service)
+    assert [(r["reference"], r["state"]) for r in status_rows(service)] == [
+        (FIRST, status_of(service, FIRST)["state"])
+    ]
+    assert "EHA.docx" in [d["filename"] for d in status_of(service, FIRST)["documents"]]
+    assert status_of(service, FIRST)["referrer"] == CHILD.referrer_email
+
+
+def test_a_stranger_with_a_reply_to_gains_no_standing_for_another_address(
+    service: App,
+) -> None:
+    drop(service, samples.Mail(REFERRER, "Referral", files=samples.full_referral(CHILD)), NOW)
+    poll(service)
+    chronology = samples.File("c.docx", samples.DOCX, samples.chronology(5))
+    quoting = samples.Mail(
+        STRANGER, f"{FIRST} more", files=[chronology], headers={"Reply-To": CHILD.referrer_email}
+    )
+    drop(service, quoting, NOW)
+    poll(service)
+    assert status_of(service, SECOND)["state"] == "held"

@@ -117,9 +117,8 @@ def find_case(app: App, session: Session, parsed: ParsedEmail) -> Found:
 
 def has_standing(app: App, senders: Sequence[str], case: Case) -> bool:
     """R5: whether every address an email came from may add to `case`."""
-    return may_quote_reference(
-        senders, case.referrer_email, case.forwarded_by, reference_policy(app)
-    )
+    others = (case.forwarded_by, case.sender_email)
+    return may_quote_reference(senders, case.referrer_email, others, reference_policy(app))
 
 
 def route_panel(app: App, facts: FormFacts | None) -> PanelConfig:
@@ -206,6 +205,7 @@ def open_case(
         meeting=meeting.starts_at,
         state="incomplete",
         referrer_email=(parsed.reply_to or parsed.from_address).lower(),
+        sender_email=parsed.from_address.lower() if parsed.reply_to else None,
         referrer_name=parsed.from_name or None,
         received_at=received_at,
         flags=[],

@@ -61,16 +61,20 @@ def domain_of(address: str) -> str:
 
 
 def may_quote_reference(
-    senders: Iterable[str], referrer: str, forwarded_by: str | None, policy: ReferencePolicy
+    senders: Iterable[str],
+    referrer: str,
+    others: Iterable[str | None],
+    policy: ReferencePolicy,
 ) -> bool:
     """Whether an email that quotes a case's reference may add to that case.
 
     Every address it came from or asks answers to (From and Reply-To) must be the case's
-    referrer or its forwarder: an answer goes to Reply-To, so a stranger's Reply-To beside the
+    referrer or one of `others` (its forwarder, the From of a first email that asked answers
+    to a Reply-To): an answer goes to Reply-To, so a stranger's Reply-To beside the
     referrer's From would read the case. With `by_domain`, the referrer's own organisation
     domain counts too, never a shared mail service's.
     """
-    known = {referrer.lower(), (forwarded_by or "").lower()} - {""}
+    known = {referrer.lower(), *((o or "").lower() for o in others)} - {""}
     organisation = domain_of(referrer)
     vouched = policy.by_domain and organisation not in policy.shared_domains
     addresses = {s.lower() for s in senders if s}
