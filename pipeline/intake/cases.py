@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from pipeline.intake.senders import (
 from pipeline.intake.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
 from pipeline.panel.completeness import DocumentView, missing_kinds
-from pipeline.panel.meetings import target_meeting
+from pipeline.panel.meetings import Meeting, target_meeting
 from pipeline.store.models import PURGED, Case, Counter, Document
 
 # A case opened from an email that quoted another case's reference without standing to (R5):
@@ -39,7 +40,14 @@ HELD = "held"
 SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
 # The start of the flag on a case whose email mentions Section 20 when its form does not.
 SECTION20_QUESTION = "Section 20 to confirm"
+# The flag on a case one of whose forms named no child: the earlier form's child was kept.
+NO_CHILD_NAMED = (
+    "a referral form named no child: the child from the earlier form was kept; check the form"
+)
 FORWARDED = "forwarded: answered to the referrer named on the form, the sender in copy"
+# The flag on a case the administrator attached into another (`masp case attach`); its
+# `linked_case_id` names that case, and mail on its thread follows there.
+ATTACHED_TO = "attached to "
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,23 @@ def _live_case(session: Session, reference: str) -> Case | None:
     return case if case is not None and PURGED not in case.flags else None
 
 
+def attached_into(session: Session, case: Case) -> Case | None:
+    """The case `case` was attached into, followed to the end of any chain, else None."""
+    # Read from the flag, which names the case by reference: cases attached before the link
+    # was recorded carry it too.
+    seen = {case.id}
+    target: Case | None = None
+    current: Case | None = case
+    while current is not None:
+        flag = next((f for f in current.flags if f.startswith(ATTACHED_TO)), None)
+        current = _live_case(session, flag.removeprefix(ATTACHED_TO)) if flag else None
+        if current is None or current.id in seen:
+            break
+        seen.add(current.id)
+        target = current
+    return target
+
+
 def reference_policy(app: App) -> ReferencePolicy:
     intake = app.config.intake
     shared = SHARED_MAIL_DOMAINS | set(intake.shared_mail_domains)
@@ -66,23 +91,34 @@ def reference_policy(app: App) -> ReferencePolicy:
 def find_case(app: App, session: Session, parsed: ParsedEmail) -> Found:
     """R5: a reply to one of our emails (its signed id proves it), else a subject reference
     from someone with standing on that case: its referrer or forwarder (or their domain)."""
+    senders = (parsed.from_address, parsed.reply_to or "")
     thread = references_in_thread(app.signer, [*parsed.references, *parsed.in_reply_to])
     for reference in thread:
         case = _live_case(session, reference)
-        if case is not None:
-            return Found(case)
+        if case is None:
+            continue
+        # A reply on the thread of a case attached into another belongs to that other case;
+        # its proof was for the attached case, so it needs standing on the one it goes to.
+        target = attached_into(session, case)
+        if target is None or has_standing(app, senders, target):
+            return Found(target or case)
+        return Found(None, target)
     quoted: Case | None = None
-    senders = (parsed.from_address, parsed.reply_to or "")
     for reference in references_in_subject(parsed.subject):
         case = _live_case(session, reference)
         if case is None:
             continue
-        if may_quote_reference(
-            senders, case.referrer_email, case.forwarded_by, reference_policy(app)
-        ):
+        case = attached_into(session, case) or case
+        if has_standing(app, senders, case):
             return Found(case)
         quoted = quoted or case
     return Found(None, quoted)
+
+
+def has_standing(app: App, senders: Sequence[str], case: Case) -> bool:
+    """R5: whether every address an email came from may add to `case`."""
+    others = (case.forwarded_by, case.sender_email)
+    return may_quote_reference(senders, case.referrer_email, others, reference_policy(app))
 
 
 def route_panel(app: App, facts: FormFacts | None) -> PanelConfig:
@@ -137,12 +173,31 @@ def facts_from_json(data: dict[str, Any]) -> FormFacts:
     return FormFacts(**values)
 
 
+def release_meeting(
+    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, now: datetime, ready: bool, s20: bool
+) -> Meeting:
+    """Where a released case is listed: R3 as of when it arrived (the hold was ours, not the
+    referrer's) while that meeting can still take it — not started, for a case with nothing
+    to wait for (complete, or Section 20); deadline still ahead, for one still waiting (R6) —
+    else the meeting R3 gives as of now."""
+    meeting = target_meeting(panel, tz, received_at, s20)
+    if now < (meeting.starts_at if ready or s20 else meeting.deadline):
+        return meeting
+    return target_meeting(panel, tz, now, s20)
+
+
 def open_case(
     app: App, session: Session, parsed: ParsedEmail, received_at: datetime, facts: FormFacts | None
 ) -> Case:
     panel = route_panel(app, facts)
     section20 = facts is not None and facts.section20
-    meeting = target_meeting(panel, app.config.tz, received_at, section20)
+    # R7: a Section 20 case filed late (a backlog after an outage, a replay from quarantine)
+    # goes to the next meeting not yet started now, never to one already held.
+    meeting = (
+        release_meeting(panel, app.config.tz, received_at, app.clock.now(), True, True)
+        if section20
+        else target_meeting(panel, app.config.tz, received_at, False)
+    )
     year = received_at.astimezone(app.config.tz).year
     case = Case(
         reference=next_reference(session, panel.prefix, year),
@@ -150,6 +205,7 @@ def open_case(
         meeting=meeting.starts_at,
         state="incomplete",
         referrer_email=(parsed.reply_to or parsed.from_address).lower(),
+        sender_email=parsed.from_address.lower() if parsed.reply_to else None,
         referrer_name=parsed.from_name or None,
         received_at=received_at,
         flags=[],
@@ -161,11 +217,24 @@ def open_case(
 
 
 def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> None:
-    """Take what the (newest) referral form says; link, never merge, a second referral."""
+    """Take what the (newest) referral form says; link, never merge, a second referral.
+
+    A form that leaves out the child's name or date of birth never wipes what an earlier form
+    gave: the child stays identified (R5 compares later forms against it), and a form naming
+    no child is flagged for the administrator.
+    """
+    before = case.fields or {}
+    known = facts_from_json(before) if before else None
+    if known is not None and known.child_name and not facts.child_name:
+        facts = replace(facts, child_name=known.child_name)
+        if NO_CHILD_NAMED not in case.flags:
+            case.flags = [*case.flags, NO_CHILD_NAMED]
+    if known is not None and known.child_dob is not None and facts.child_dob is None:
+        facts = replace(facts, child_dob=known.child_dob)
     case.fields = facts_json(facts)
     case.section20 = facts.section20 or SECTION20_CONFIRMED in case.flags
     case.genogram_required = facts.genogram_required
-    case.child_key = child_key(app, facts.child_name, facts.child_dob)
+    case.child_key = child_key(app, facts.child_name, facts.child_dob) or case.child_key
     if case.linked_case_id is None:
         link_same_child(session, case)
 
@@ -189,17 +258,21 @@ def _normal_name(name: object) -> str:
 def is_other_child(app: App, case: Case, facts: FormFacts) -> bool:
     """R5: whether a form is about a different child from the case's form.
 
-    By the keyed hash of name and date of birth when both forms give both; else by name alone.
-    A case without a form, or a form naming no child, cannot tell, and counts as the same.
+    By the keyed hash of name and date of birth when both forms give both; else by name alone;
+    else, when the form gives only a date of birth, by that. A case without a form, or a form
+    naming neither, cannot tell, and counts as the same (its form keeps the child's identity).
     """
     key = child_key(app, facts.child_name, facts.child_dob)
     if case.child_key and key:
         return key != case.child_key
-    before, now = (
-        _normal_name((case.fields or {}).get("child_name")),
-        _normal_name(facts.child_name),
-    )
-    return bool(before and now) and before != now
+    fields = case.fields or {}
+    before, now = _normal_name(fields.get("child_name")), _normal_name(facts.child_name)
+    if before and now:
+        return before != now
+    born = fields.get("child_dob")
+    if not now and born and facts.child_dob is not None:
+        return bool(born != facts.child_dob.isoformat())
+    return False
 
 
 def adopt_named_referrer(app: App, case: Case) -> None:
@@ -209,7 +282,7 @@ def adopt_named_referrer(app: App, case: Case) -> None:
     allowed = is_allowed_recipient(
         named, configured_addresses(app), app.config.limits.allowed_recipient_domains
     )
-    decision = named_referrer(named, case.referrer_email, allowed)
+    decision = named_referrer(named, case.referrer_email, allowed, app.config.mailbox.address)
     if decision.address is not None:
         case.forwarded_by, case.referrer_email = case.referrer_email, decision.address
         case.referrer_name = (case.fields or {}).get("referrer_name") or case.referrer_name

@@ -22,7 +22,9 @@ from pipeline.intake.answers import case_context, when
 from pipeline.intake.cases import SECTION20_QUESTION, refresh_state
 from pipeline.intake.mime import ParsedEmail
 from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.panel import slots
 from pipeline.panel.meetings import meeting_at, target_meeting
+from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.store.models import Case
 
 # "Section 20", "Section20", "S20", "S 20", "s.20" — but not a postcode such as "S20 1AB"
@@ -67,26 +69,42 @@ def ask_administrator(app: App, session: Session, case: Case) -> None:
 
 
 def bring_forward(app: App, session: Session, case: Case, at: datetime) -> None:
-    """R7: a Section 20 case is listed for the next meeting that has not started at `at`.
+    """R7: a Section 20 case is listed for the next meeting that has not started at `at`, or
+    now if that is later (an email filed late, after an outage or from quarantine, must not
+    be listed for a meeting already held).
 
-    A held or closed case has no meeting and keeps none.
+    A held or closed case has no meeting and keeps none. A timeslot the case held at its old
+    meeting is withdrawn, and its referrer sent the calendar cancellation.
     """
     clear_question(case)
     if case.meeting is None:
         return
     panel = app.config.panel(case.panel_id)
-    meeting = target_meeting(panel, app.config.tz, at, section20=True)
+    meeting = target_meeting(panel, app.config.tz, max(at, app.clock.now()), section20=True)
     if case.meeting == meeting.starts_at:
         return
+    old = case.meeting
+    withdrawn, cancellation = slots.withdraw(app, session, case)
     audit(
         session,
         app,
         case,
         "section20-next-meeting",
-        from_meeting=case.meeting.isoformat(),
+        from_meeting=old.isoformat(),
         to_meeting=meeting.starts_at.isoformat(),
     )
     case.meeting = meeting.starts_at
+    if withdrawn:
+        context = case_context(app, case, refresh_state(case)) | {
+            "old_meeting": when(app, old),
+            "withdrawn_slot": withdrawn,
+        }
+        purpose = f"s20-moved:{case.id}:{old.isoformat()}"
+        enqueue(
+            app,
+            session,
+            referrer_draft(session, case, purpose, "section20_moved", context, cancellation),
+        )
 
 
 def alert(app: App, session: Session, case: Case, at: datetime) -> None:

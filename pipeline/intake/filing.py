@@ -241,6 +241,23 @@ def _file_without_documents(
     row.category = "reply"
     if emergency.email_says_section20(parsed) and emergency.flag_question(case):
         emergency.ask_administrator(app, session, case)
+    _tell_administrator(app, session, row, parsed, case)
+
+
+def _file_closed(app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case) -> Case:
+    """An email on a case that is over (dismissed, or closed with no meeting): its documents
+    are kept on it, and the administrator decides; nobody is answered automatically, since a
+    closed case has nothing to say (and a dismissed one was a stranger's)."""
+    store_documents(app, session, case, row, read_all(app, parsed.attachments))
+    row.category = "reply"
+    _tell_administrator(app, session, row, parsed, case)
+    return case
+
+
+def _tell_administrator(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case
+) -> None:
+    """The administrator hears of an email on a case that is for a person to read."""
     notice = {
         "reference": case.reference,
         "subject": parsed.subject,
@@ -296,6 +313,8 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
         return named.reference if named else None
     if found.quoted is not None or (case is not None and case.state == HELD):
         case = _file_held(app, session, row, parsed, case, found.quoted)
+    elif case is not None and case.meeting is None:
+        case = _file_closed(app, session, row, parsed, case)
     elif parsed.attachments:
         case = _file_documents(app, session, row, parsed, case)
     else:

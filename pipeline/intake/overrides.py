@@ -4,17 +4,14 @@ whose email said "Section 20" is one. Each is audited as the administrator's."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.config import PanelConfig
 from pipeline.errors import NotFound, PipelineError
 from pipeline.intake import answers, emergency
 from pipeline.intake.cases import (
+    ATTACHED_TO,
     HELD,
     SECTION20_CONFIRMED,
     add_document,
@@ -24,11 +21,11 @@ from pipeline.intake.cases import (
     is_other_child,
     link_same_child,
     refresh_state,
+    release_meeting,
 )
 from pipeline.intake.filing import acknowledge
 from pipeline.intake.held import HELD_PREFIX
 from pipeline.outbox.queue import audit, enqueue
-from pipeline.panel.meetings import Meeting, target_meeting
 from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.panel.retention import CLOSED
 from pipeline.store.models import Case
@@ -53,19 +50,6 @@ def _held(session: Session, reference: str) -> Case:
             f"the case is not held (it is {case.state}): nothing to do", reference=case.reference
         )
     return case
-
-
-def release_meeting(
-    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, now: datetime, ready: bool, s20: bool
-) -> Meeting:
-    """Where a released case is listed: R3 as of when it arrived (the hold was ours, not the
-    referrer's) while that meeting can still take it — not started, for a case with nothing
-    to wait for (complete, or Section 20); deadline still ahead, for one still waiting (R6) —
-    else the meeting R3 gives as of now."""
-    meeting = target_meeting(panel, tz, received_at, s20)
-    if now < (meeting.starts_at if ready or s20 else meeting.deadline):
-        return meeting
-    return target_meeting(panel, tz, now, s20)
 
 
 def release(app: App, session: Session, reference: str) -> Case:
@@ -121,8 +105,9 @@ def attach(
     source.fields, source.child_key, source.section20 = {}, None, False
     if facts is not None:
         apply_facts(app, session, target, facts)
-    source.state, source.meeting = CLOSED, None
-    source.flags = [*source.flags, f"attached to {target.reference}"]
+    # Linked to where it went, so that mail on its thread follows there (`find_case`).
+    source.state, source.meeting, source.linked_case_id = CLOSED, None, target.id
+    source.flags = [*source.flags, f"{ATTACHED_TO}{target.reference}"]
     audit(session, app, source, "attached", to=target.reference, by=BY)
     _settle(app, session, target, was_s20)
     _tell_referrer(app, session, target, f"attach:{source.id}", was_complete)

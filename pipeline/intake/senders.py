@@ -3,9 +3,11 @@ sent in by someone else is answered to. Pure functions of addresses and settings
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+
+from pipeline.intake.addresses import normalise
+from pipeline.intake.loops import is_machine_address
 
 # Mail services anyone can sign up to, and address spaces shared by many organisations
 # (NHSmail is one domain for the whole NHS in England): two people sharing one of these
@@ -44,8 +46,6 @@ SHARED_MAIL_DOMAINS = frozenset(
         "zoho.com",
     }
 )
-# An address we would write to: one @, a dot in the domain, no spaces or brackets.
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 @dataclass(frozen=True)
@@ -61,16 +61,20 @@ def domain_of(address: str) -> str:
 
 
 def may_quote_reference(
-    senders: Iterable[str], referrer: str, forwarded_by: str | None, policy: ReferencePolicy
+    senders: Iterable[str],
+    referrer: str,
+    others: Iterable[str | None],
+    policy: ReferencePolicy,
 ) -> bool:
     """Whether an email that quotes a case's reference may add to that case.
 
     Every address it came from or asks answers to (From and Reply-To) must be the case's
-    referrer or its forwarder: an answer goes to Reply-To, so a stranger's Reply-To beside the
+    referrer or one of `others` (its forwarder, the From of a first email that asked answers
+    to a Reply-To): an answer goes to Reply-To, so a stranger's Reply-To beside the
     referrer's From would read the case. With `by_domain`, the referrer's own organisation
     domain counts too, never a shared mail service's.
     """
-    known = {referrer.lower(), (forwarded_by or "").lower()} - {""}
+    known = {referrer.lower(), *((o or "").lower() for o in others)} - {""}
     organisation = domain_of(referrer)
     vouched = policy.by_domain and organisation not in policy.shared_domains
     addresses = {s.lower() for s in senders if s}
@@ -101,14 +105,28 @@ NOT_ALLOWED = (
     "the form names a referrer whose address is not an allowed recipient: "
     "answers go to the sender; check the referrer's address"
 )
+UNUSABLE = (
+    "the form names a referrer address we cannot write to (mistyped, a no-reply or system "
+    "address, or the panel's own): answers go to the sender; check the referrer's address"
+)
 
 
-def named_referrer(form_address: str | None, sender: str, allowed: bool) -> NamedReferrer:
+def named_referrer(
+    form_address: str | None, sender: str, allowed: bool, own_address: str
+) -> NamedReferrer:
     """R5: a referral sent by someone other than the referrer named on its form is answered
-    to that referrer (the sender in copy), if we may write to them."""
-    named = (form_address or "").strip().lower()
-    if not named or named == sender.lower() or not _ADDRESS.match(named):
+    to that referrer (the sender in copy), if we may write to them.
+
+    Only an address that is well formed (`normalise`), read by a person (not a mail-system or
+    no-reply one) and not the panel's own is adopted: adopting a mistyped one would leave the
+    real sender, a duty desk, hearing nothing, and every later email from them held.
+    """
+    written = (form_address or "").strip()
+    named = normalise(written)
+    if not written or (named or written.lower()) == sender.lower():
         return NamedReferrer(None)
+    if named is None or is_machine_address(named) or named == normalise(own_address):
+        return NamedReferrer(None, UNUSABLE)
     if not allowed:
         return NamedReferrer(None, NOT_ALLOWED)
     return NamedReferrer(named)

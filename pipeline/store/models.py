@@ -97,6 +97,10 @@ class Case(Base):
     # Whoever sent the referral in for the referrer named on its form (a duty desk): copied on
     # what the referrer is sent, and may add to the case by quoting its reference (R5).
     forwarded_by: Mapped[str | None] = mapped_column(String(320))
+    # The From address of the email that opened the case when its answers went to a Reply-To
+    # (a shared safeguarding mailbox writing for a named person): it too may add to the case
+    # by quoting its reference (R5). Never written to.
+    sender_email: Mapped[str | None] = mapped_column(String(320))
     received_at: Mapped[datetime] = mapped_column()
     section20: Mapped[bool] = mapped_column(Boolean, default=False)
     genogram_required: Mapped[bool | None] = mapped_column(Boolean)
