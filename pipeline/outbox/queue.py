@@ -19,11 +19,14 @@ from pipeline.store.models import AuditEvent, Case, OutboxItem, OutboxRecipient
 log = logging.getLogger(__name__)
 
 # Alerts to the administrator that anyone on the internet can cause, by sending email that is
-# quarantined, kept unanswered or quotes a case reference. They are bounded together per hour
-# (`limits.max_unsolicited_alerts_per_hour`): past the bound they wait, held, so a flood of
-# strangers' email can use only a small part of the administrator's rate fuse, and each email
-# is still listed by `masp quarantine list` and `masp status`.
-UNSOLICITED_ALERTS = frozenset({"unanswered_alert", "held_alert", "quarantine_alert"})
+# quarantined, kept unanswered, quotes a case reference or is a calendar answer that does not
+# count. They are bounded together per hour (`limits.max_unsolicited_alerts_per_hour`): past
+# the bound they wait, held, so a flood of strangers' email can use only a small part of the
+# administrator's rate fuse, and each email is still listed by `masp quarantine list` and
+# `masp status`.
+UNSOLICITED_ALERTS = frozenset(
+    {"unanswered_alert", "held_alert", "quarantine_alert", "attendance_alert"}
+)
 
 # Alerts that must reach the administrator and chair whatever else has been sent to them this
 # hour (R7: a Section 20 referral; an email the server refused). The per-recipient fuse exists
@@ -128,7 +131,7 @@ def _alert_bound(app: App, session: Session, draft: Draft) -> str | None:
         return None
     return (
         "too many alerts about unsolicited email this hour; the emails are listed by "
-        "masp quarantine list and masp status"
+        "masp quarantine list and masp status, this alert by masp outbox list"
     )
 
 
