@@ -205,6 +205,7 @@ class LimitsConfig(Frozen):
     max_attachments: int = Field(40, ge=1)
     max_sends_per_recipient_per_hour: int = Field(20, ge=1)
     max_sends_per_case_per_day: int = Field(30, ge=1)
+    max_unsolicited_alerts_per_hour: int = Field(5, ge=1)
     send_attempts: int = Field(8, ge=1)
     allowed_recipient_domains: tuple[str, ...] = ()
     parse_seconds: float = Field(30, gt=0)

@@ -7,6 +7,7 @@ import io
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pdfplumber
 import pikepdf
@@ -17,14 +18,25 @@ from PIL import Image
 from sqlalchemy import select
 
 from pipeline import samples
+from pipeline.app import App
 from pipeline.documents.topdf import ConversionError, image_to_pdf, pdf_pages
-from pipeline.intake.poll import poll
-from pipeline.outputs.convert import Source, conversion_jobs, office_to_pdf
+from pipeline.intake.poll import deliver_configured, poll
+from pipeline.outputs.convert import (
+    NotStarted,
+    Source,
+    conversion_jobs,
+    office_to_pdf,
+    route_of,
+)
+from pipeline.outputs.distribute import pack_jobs
 from pipeline.panel.jobs import run_due
-from pipeline.store.models import Conversion, Document, JobRun
-from tests.helpers import drop, open_service
+from pipeline.store.models import Case, Conversion, Document, JobRun
+from tests.helpers import drop, open_service, pack_reader, sent_mail
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# After the slot notices for Tuesday 8 December's meeting: the pack job is due.
+AFTER_NOTICE = datetime(2026, 12, 3, 10, 15, tzinfo=UTC)
+ADMIN = "admin@example.org"
 CHILD = samples.Child()
 # LibreOffice takes minutes over a 5,000-row Word table; a short document takes seconds.
 LIMIT = 10
@@ -103,7 +115,8 @@ def test_a_slow_or_missing_libreoffice_fails_the_batch_and_is_killed(tmp_path: P
     assert running.stdout == b""
     app.close()
     missing = open_service(tmp_path, NOW, pack={"soffice": "/nonexistent/soffice"})
-    assert "could not be started" in str(office_to_pdf(missing, [source])["c" * 64])
+    with pytest.raises(NotStarted, match="could not be started"):
+        office_to_pdf(missing, [source])
     missing.close()
 
 
@@ -165,4 +178,70 @@ def test_documents_are_converted_by_tick_once_in_one_batch(tmp_path: Path) -> No
         assert [r.status for r in rows] == ["done"] * 4
         assert all(r.pages and r.pdf_path for r in rows)
         assert len(list(session.scalars(select(JobRun)))) == 4
+    app.close()
+
+
+BROKEN = {"soffice": "/nonexistent/soffice"}
+
+
+def approved_referral(folder: Path, **overrides: Any) -> App:
+    """A service holding one approved referral whose documents are not yet converted."""
+    app = open_service(folder, NOW, **overrides)
+    child = samples.Child(name="Bea Later", referrer_email="later@school.example.org")
+    mail = samples.Mail(child.referrer_email, "Referral", files=samples.full_referral(child))
+    drop(app, mail, NOW)
+    poll(app)
+    with app.store.session() as session:
+        session.scalars(select(Case)).one().state = "approved"
+    return app
+
+
+def admin_pack_text(folder: Path, **overrides: Any) -> str:
+    """Every page of the pack the administrator received, built after the slot notices."""
+    app = open_service(folder, AFTER_NOTICE, **overrides)
+    assert run_due(app, [pack_jobs]).failed == []
+    deliver_configured(app)
+    [pack] = [s for s in sent_mail(app) if "meeting pack" in s.subject and s.to == ADMIN]
+    app.close()
+    return " ".join(" ".join(page.extract_text().split()) for page in pack_reader(pack).pages)
+
+
+def test_libreoffice_that_could_not_start_is_tried_again_and_the_pack_has_the_pages(
+    tmp_path: Path,
+) -> None:
+    # LibreOffice is missing at first (not yet installed, a wrong path in pack.soffice).
+    broken = approved_referral(tmp_path, pack=BROKEN)
+    first = run_due(broken, [conversion_jobs])
+    assert first.failed, "a tick whose LibreOffice could not start must fail, to run again"
+    with broken.store.session() as session:
+        # Nothing is recorded against the office documents: they are not to blame. The
+        # others (pictures, PDFs) are converted all the same.
+        rows = {r.source_sha256: r.status for r in session.scalars(select(Conversion))}
+        for document in session.scalars(select(Document)):
+            office = route_of(document) is not None and route_of(document)[0] == "office"
+            assert rows.get(document.sha256) == (None if office else "done"), document.kind
+    broken.close()
+    # Once it is installed, the next tick converts them.
+    fixed = open_service(tmp_path, NOW)
+    second = run_due(fixed, [conversion_jobs])
+    assert not second.failed and second.done
+    with fixed.store.session() as session:
+        statuses = session.scalars(select(Conversion.status)).all()
+        documents = session.scalars(select(Document)).all()
+        assert len(statuses) == len(documents) and set(statuses) == {"done"}
+    fixed.close()
+    texts = admin_pack_text(tmp_path)
+    assert "Chronology of significant events" in texts
+    assert "could not be started" not in texts and "could not be converted" not in texts
+
+
+def test_a_pack_built_while_libreoffice_cannot_start_still_goes_and_blames_no_document(
+    tmp_path: Path,
+) -> None:
+    approved_referral(tmp_path, pack=BROKEN).close()
+    texts = admin_pack_text(tmp_path, pack=BROKEN)
+    assert "has not been converted yet" in texts
+    app = open_service(tmp_path, AFTER_NOTICE)
+    with app.store.session() as session:
+        assert session.scalars(select(Conversion).where(Conversion.status == "failed")).all() == []
     app.close()

@@ -15,7 +15,7 @@ from pipeline.config import PanelConfig
 from pipeline.intake.poll import poll
 from pipeline.outputs.digest import attendance_check
 from pipeline.panel.meetings import Meeting, upcoming
-from pipeline.store.models import Case
+from pipeline.store.models import Case, Slot
 from tests.helpers import Sent, drop, open_service, sent_mail
 from tests.test_reminders import DEADLINE, RECEIVED, tick_at
 from tests.test_screening import OTHER, SCHOOL, referral, reply
@@ -136,3 +136,25 @@ def test_the_readme_says_what_tick_does() -> None:
     assert "today: outbox retries" not in row
     for job in ("reminders", "screening", "cut-offs", "digests", "timeslots", "packs", "outbox"):
         assert job in row, job
+
+
+def test_a_referrer_who_said_maybe_is_on_the_check_when_the_others_said_yes(
+    tmp_path: Path,
+) -> None:
+    refs = three_slots(tmp_path)
+    app = open_service(tmp_path, NOTICE + timedelta(hours=3))
+    with app.store.session() as session:
+        # As the calendar handler records a TENTATIVE answer ("maybe" in Gmail, Outlook's
+        # "Tentative"); the other two referrers have both said yes.
+        answers = {OTHER.referrer_email: "maybe", THIRD.referrer_email: "yes"}
+        for slot in session.scalars(select(Slot)):
+            case = session.get_one(Case, slot.case_id)
+            slot.attendance = answers.get(case.referrer_email, slot.attendance)
+    app.close()
+    tick_at(tmp_path, CHECK).close()
+    [check] = [s for s in to(tmp_path, ADMIN) if "timeslot replies" in s.subject]
+    text = " ".join(check.text().split())
+    _, maybe = text.split("Said maybe (1):")
+    assert refs[OTHER.referrer_email] in maybe and OTHER.referrer_email in maybe
+    assert "Confirmed: 2 of 3" in text
+    assert refs[SCHOOL.referrer_email] not in text and refs[THIRD.referrer_email] not in text

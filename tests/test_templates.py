@@ -58,6 +58,7 @@ CONTEXT = {
     "awaiting_screening": [LINE],
     "awaiting_attendance": [LINE],
     "not_attending": [],
+    "maybe_attending": [],
     "confirmed": 1,
     "slotted": 2,
     "manager_name": "S Manager",

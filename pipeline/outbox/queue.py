@@ -18,6 +18,22 @@ from pipeline.store.models import AuditEvent, Case, OutboxItem, OutboxRecipient
 
 log = logging.getLogger(__name__)
 
+# Alerts to the administrator that anyone on the internet can cause, by sending email that is
+# quarantined, kept unanswered, quotes a case reference or is a calendar answer that does not
+# count. They are bounded together per hour (`limits.max_unsolicited_alerts_per_hour`): past
+# the bound they wait, held, so a flood of strangers' email can use only a small part of the
+# administrator's rate fuse, and each email is still listed by `masp quarantine list` and
+# `masp status`.
+UNSOLICITED_ALERTS = frozenset(
+    {"unanswered_alert", "held_alert", "quarantine_alert", "attendance_alert"}
+)
+
+# Alerts that must reach the administrator and chair whatever else has been sent to them this
+# hour (R7: a Section 20 referral; an email the server refused). The per-recipient fuse exists
+# to stop us flooding someone; it must never be what stops these. Each goes once per case or
+# outbox item (its purpose is unique), and the per-case fuse still applies.
+URGENT_ALERTS = frozenset({"section20_alert", "undeliverable_alert"})
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -97,14 +113,36 @@ def hold_reason(app: App, session: Session, draft: Draft) -> str | None:
     for address in addresses:
         if address not in allowed and address.rpartition("@")[2] not in domains:
             return "recipient is not the referrer, a configured person or an allowed domain"
-    return _rate_fuse(app, session, draft, addresses)
+    return _alert_bound(app, session, draft) or _rate_fuse(app, session, draft, addresses)
+
+
+def _alert_bound(app: App, session: Session, draft: Draft) -> str | None:
+    """Why an alert caused by a stranger's email waits: too many of them this hour."""
+    if draft.template not in UNSOLICITED_ALERTS:
+        return None
+    sent = session.scalar(
+        select(func.count(OutboxItem.id)).where(
+            OutboxItem.template.in_(UNSOLICITED_ALERTS),
+            OutboxItem.created_at > app.clock.now() - timedelta(hours=1),
+            OutboxItem.status != "held",
+        )
+    )
+    if (sent or 0) < app.config.limits.max_unsolicited_alerts_per_hour:
+        return None
+    return (
+        "too many alerts about unsolicited email this hour; the emails are listed by "
+        "masp quarantine list and masp status, this alert by masp outbox list"
+    )
 
 
 def _rate_fuse(app: App, session: Session, draft: Draft, addresses: list[str]) -> str | None:
     # A runaway (a loop we failed to detect, a bug) stops at the fuse instead of flooding someone.
     limits = app.config.limits
     now = app.clock.now()
+    staff = configured_addresses(app) if draft.template in URGENT_ALERTS else set()
     for address in addresses:
+        if address in staff:
+            continue
         # Counted per exact address: a look-alike ('sm@example.org.attacker.example') is
         # somebody else, and must not use up the real address's allowance.
         sent = session.scalar(

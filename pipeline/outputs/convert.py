@@ -32,7 +32,7 @@ from pipeline.documents.kinds import Kind
 from pipeline.documents.topdf import ConversionError, Converted
 from pipeline.errors import StoreError
 from pipeline.outputs.readback import chronology_pdf
-from pipeline.panel.jobs import Job
+from pipeline.panel.jobs import Job, bind
 from pipeline.store.files import ensure_private_dir
 from pipeline.store.models import Conversion, Document
 
@@ -135,6 +135,8 @@ def office_to_pdf(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]
     had finished are kept; LibreOffice works through its files in order, so the first one
     without a PDF is the one it was on. The others go again together, and that one alone, so
     one slow document never costs the rest of a batch their place in the pack.
+
+    Raises NotStarted when LibreOffice could not be started at all.
     """
     work = app.config.data_path / "work"
     ensure_private_dir(work)
@@ -159,7 +161,11 @@ def office_to_pdf(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]
                     results[source.sha256] = pdf.read_bytes()
                 else:
                     missing.append(source)
-            if problem is None or isinstance(problem, NotStarted) or len(batch) == 1:
+            if isinstance(problem, NotStarted):
+                # No document is to blame, so none gets a result: each is converted once
+                # LibreOffice can be started.
+                raise problem
+            if problem is None or len(batch) == 1:
                 reason = str(problem or "LibreOffice could not convert this document")
                 results.update((source.sha256, reason) for source in missing)
             elif missing:
@@ -197,9 +203,12 @@ def _record(app: App, session: Session, sha: str, result: Converted | str) -> Co
     return row
 
 
-def _results(app: App, sources: Sequence[Source]) -> dict[str, Converted | str]:
+def _results(
+    app: App, sources: Sequence[Source]
+) -> tuple[dict[str, Converted | str], NotStarted | None]:
     """Each source as PDF, or why not: pictures and PDFs one by one in the isolated worker,
-    office documents in one LibreOffice batch."""
+    office documents in one LibreOffice batch. The office documents are left out, and the
+    reason returned, when LibreOffice could not be started."""
     results: dict[str, Converted | str] = {
         source.sha256: app.documents.convert(source.route, source.data)
         for source in sources
@@ -207,14 +216,20 @@ def _results(app: App, sources: Sequence[Source]) -> dict[str, Converted | str]:
     }
     office = [s for s in sources if s.route == "office"]
     if office:
-        results.update(
-            (sha, _checked(app, made)) for sha, made in office_to_pdf(app, office).items()
-        )
-    return results
+        try:
+            made = office_to_pdf(app, office)
+        except NotStarted as exc:
+            return results, exc
+        results.update((sha, _checked(app, pdf)) for sha, pdf in made.items())
+    return results, None
 
 
 def convert_documents(app: App, session: Session, documents: Iterable[Document]) -> None:
-    """Make sure each document has a Conversion (done or failed), in as few calls as possible."""
+    """Make sure each document has a Conversion (done or failed), in as few calls as possible.
+
+    Raises NotStarted, after recording the others, when LibreOffice could not be started: its
+    documents get no record (no failure is theirs), so they are converted when it can be.
+    """
     have = set(session.scalars(select(Conversion.source_sha256)))
     sources: dict[str, Source] = {}
     chronologies: dict[str, Document] = {}
@@ -236,11 +251,14 @@ def convert_documents(app: App, session: Session, documents: Iterable[Document])
             log.warning("case %s: a document was not converted: %s", document.case.reference, exc)
             continue
         sources[document.sha256] = Source(document.sha256, route[0], route[1], data)
-    for sha, result in _results(app, list(sources.values())).items():
+    results, not_started = _results(app, list(sources.values()))
+    for sha, result in results.items():
         if isinstance(result, str) and sha in chronologies:
             result = _checked(app, _read_back(chronologies[sha], result))
         _record(app, session, sha, result)
     session.flush()
+    if not_started is not None:
+        raise not_started
 
 
 def _read_back(document: Document, problem: str) -> bytes | str:
@@ -265,19 +283,27 @@ def pending(session: Session) -> list[Document]:
     return list(session.scalars(query.order_by(Document.id)))
 
 
-def _convert_all_pending(app: App, session: Session) -> None:
-    # The first job of a tick converts everything pending in one batch; the others then find
-    # their document already converted and have nothing left to do.
-    convert_documents(app, session, pending(session))
+def _needs_libreoffice(document: Document) -> bool:
+    route = route_of(document)
+    return route is not None and route[0] == "office"
+
+
+def _convert_pending(app: App, session: Session, office: bool) -> None:
+    # The first job of a tick converts everything pending of its kind in one batch; the others
+    # then find their document already converted and have nothing left to do. Office documents
+    # go apart from the rest: a LibreOffice that cannot be started fails their jobs (each is
+    # tried again next tick, the log saying why) and never costs pictures and PDFs theirs.
+    documents = [d for d in pending(session) if _needs_libreoffice(d) == office]
+    convert_documents(app, session, documents)
 
 
 def conversion_jobs(app: App, session: Session, now: datetime) -> list[Job]:
     """A job source: one `convert:{sha256}` job per document not yet converted."""
     jobs: dict[str, Job] = {}
     for document in pending(session):
+        action = bind(_convert_pending, _needs_libreoffice(document))
         jobs.setdefault(
-            document.sha256,
-            Job(f"convert:{document.sha256}", document.created_at, _convert_all_pending),
+            document.sha256, Job(f"convert:{document.sha256}", document.created_at, action)
         )
     return list(jobs.values())
 

@@ -140,13 +140,14 @@ def attendance_check(meeting: Meeting, tz: ZoneInfo) -> datetime:
 def attendance_context(
     app: App, session: Session, panel: PanelConfig, meeting: Meeting
 ) -> dict[str, Any]:
-    """Each slot at the meeting by its referrer's answer: none yet, no, or yes (counted)."""
+    """Each slot at the meeting by its referrer's answer: none yet, no, maybe, or yes
+    (counted)."""
     slots = session.scalars(
         select(Slot)
         .where(Slot.panel_id == panel.id, Slot.meeting == meeting.starts_at)
         .order_by(Slot.position)
     )
-    answers: dict[str | None, list[Line]] = {None: [], "no": [], "yes": []}
+    answers: dict[str | None, list[Line]] = {None: [], "no": [], "maybe": [], "yes": []}
     for slot in slots:
         case = session.get_one(Case, slot.case_id)
         times = slot_times(app, slot)
@@ -157,6 +158,8 @@ def attendance_context(
         "meeting": when(app, meeting.starts_at),
         "awaiting_attendance": [asdict(x) for x in answers[None]],
         "not_attending": [asdict(x) for x in answers["no"]],
+        # A calendar's TENTATIVE answer: not a yes, so its referrer is worth chasing too.
+        "maybe_attending": [asdict(x) for x in answers["maybe"]],
         "confirmed": len(answers["yes"]),
         "slotted": sum(len(rows) for rows in answers.values()),
         "panel_address": app.config.mailbox.address,
@@ -180,5 +183,5 @@ def send_attendance(
     panel = app.config.panel(panel_id)
     meeting = meeting_at(panel, starts_at.astimezone(app.config.tz).date(), app.config.tz)
     context = attendance_context(app, session, panel, meeting)
-    if context["awaiting_attendance"] or context["not_attending"]:
+    if context["confirmed"] < context["slotted"]:
         enqueue(app, session, staff_draft(app, key, "attendance_digest", context, None))

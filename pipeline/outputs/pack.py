@@ -34,7 +34,7 @@ from pipeline.fonts import faces
 from pipeline.intake.cases import missing_for
 from pipeline.outbox.queue import audit
 from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
-from pipeline.outputs.convert import convert_documents
+from pipeline.outputs.convert import NotStarted, convert_documents
 from pipeline.outputs.pdftext import A4, Line, add_text_pages, count_pages, saved
 from pipeline.store.models import Case, Conversion, Document, Pack
 
@@ -221,7 +221,12 @@ def convert_inputs(app: App, session: Session, inputs: PackInputs) -> None:
     shas = {d.sha256 for c in inputs.cases for d in c.documents}
     ids = [item.case_id for item in inputs.agenda.items]
     documents = session.scalars(select(Document).where(Document.case_id.in_(ids)))
-    convert_documents(app, session, [d for d in documents if d.sha256 in shas])
+    try:
+        convert_documents(app, session, [d for d in documents if d.sha256 in shas])
+    except NotStarted as exc:
+        # The pack still goes: those documents show as not converted yet, and the conversion
+        # jobs convert them (and a later version of the pack shows them) once it can start.
+        log.warning("the pack's office documents were not converted: %s", exc)
 
 
 def _front_lines(inputs: PackInputs, version: int, partial: bool) -> list[Line]:
