@@ -77,6 +77,7 @@ CONTEXT = {
     "tries_left": 7,
     "outbox_id": 12,
     "moved_because": "unscreened",
+    "retimed_to": "",
     "because": "it had not been screened by the time the meeting began",
     "next_step": "screening",
     "moved": [LINE | {"to": "Tuesday 12 January 2027, 10:00"}],
