@@ -6,6 +6,7 @@ and `NAME.html` (the HTML body). A missing variable is an error, never an empty 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from pipeline.errors import PipelineError
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "mail_templates"
+# A checkout (or an editable install) reads them where they are kept; an installed wheel reads
+# the copy it installed under its prefix (pyproject.toml's data-files).
+_CHECKOUT = Path(__file__).resolve().parents[2] / "mail_templates"
+TEMPLATE_DIR = (
+    _CHECKOUT if _CHECKOUT.is_dir() else Path(sys.prefix) / "share" / "masp" / "mail_templates"
+)
 
 
 @dataclass(frozen=True)
