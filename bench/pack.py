@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from pipeline import samples  # noqa: E402
 from pipeline.app import App  # noqa: E402
 from pipeline.intake.poll import poll  # noqa: E402
-from pipeline.outputs.distribute import distribute  # noqa: E402
 from pipeline.outputs.pack import build_pack, gather, render, stamp  # noqa: E402
+from pipeline.panel.distribute import distribute  # noqa: E402
 from pipeline.store.models import Case, Conversion, PackSend  # noqa: E402
 from tests.helpers import drop, open_service  # noqa: E402
 

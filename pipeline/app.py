@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from pipeline.clock import Clock
 from pipeline.config import Config
-from pipeline.intake.threading import Signer
-from pipeline.outbox.templates import Templates
+from pipeline.disk import FILE_MODE, write_durably
+from pipeline.mime.threading import Signer
 from pipeline.store.db import Store
-from pipeline.store.files import FILE_MODE, FileStore, write_durably
+from pipeline.store.files import FileStore
+from pipeline.templates import Templates
 
 if TYPE_CHECKING:
     from pipeline.documents.worker import DocumentWorker

@@ -172,7 +172,7 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Emails that could not be processed: who sent them, their subject, and why."""
-    from pipeline.intake.mime import headline
+    from pipeline.mime.message import headline
     from pipeline.store.models import Message
 
     service = open_app(ctx)
@@ -280,7 +280,7 @@ def outbox_release(
     outbox_id: Annotated[int, typer.Argument(help="The id shown by `masp outbox list`.")],
 ) -> None:
     """Let a held email go (the administrator has checked the recipient)."""
-    from pipeline.outbox.queue import audit
+    from pipeline.store.audit import audit
     from pipeline.store.models import OutboxItem
 
     service = open_app(ctx)
@@ -291,7 +291,7 @@ def outbox_release(
                 raise NotFound(f"no held email with id {outbox_id}: see `masp outbox list`")
             item.status = "pending"
             item.next_attempt_at = service.clock.now()
-            audit(session, service, None, "released", outbox=item.id)
+            audit(session, service.clock.now(), None, "released", outbox=item.id)
         from pipeline.intake.poll import deliver_configured
 
         deliver_configured(service)
@@ -317,8 +317,8 @@ def screen(
 ) -> None:
     """Record a screening decision for a case instead of the Service Manager (R9 fallback)."""
     from pipeline.intake.poll import deliver_configured
-    from pipeline.panel.reply_text import Decision, split_agencies
     from pipeline.panel.screening import decide_by_administrator
+    from pipeline.rules.reply_text import Decision, split_agencies
 
     verb = SCREEN_DECISIONS.get(decision.lower())
     if verb is None:

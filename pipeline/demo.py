@@ -24,7 +24,7 @@ from pipeline.errors import PipelineError
 from pipeline.intake.poll import poll
 from pipeline.mailbox.registry import sending
 from pipeline.outputs.status import all_cases, print_table
-from pipeline.panel.meetings import Meeting, upcoming
+from pipeline.rules.meetings import Meeting, upcoming
 from pipeline.service import tick
 from pipeline.store.models import Case, OutboxItem, OutboxRecipient, Pack
 

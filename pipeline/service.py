@@ -13,10 +13,10 @@ import schedule
 from pipeline.app import App
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.intake.poll import PollReport, poll_once
+from pipeline.jobs import TickReport, run_due
 from pipeline.mailbox.base import MailSender, MailSource
 from pipeline.outbox.sender import deliver
-from pipeline.panel.jobs import TickReport, run_due
-from pipeline.panel.schedule import SOURCES
+from pipeline.schedule import SOURCES
 
 log = logging.getLogger(__name__)
 

@@ -26,4 +26,6 @@ PY="${PYTHON:-python3}"
 .venv/bin/ruff check pipeline tests bench
 .venv/bin/ruff format --check pipeline tests bench
 .venv/bin/mypy
+# The architecture contract (pyproject.toml [tool.importlinter]): one-way layers.
+.venv/bin/lint-imports --no-cache
 .venv/bin/pytest "$@"

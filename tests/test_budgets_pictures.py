@@ -30,9 +30,9 @@ from pipeline.documents.topdf import (
 )
 from pipeline.documents.worker import DocumentWorker
 from pipeline.intake.poll import deliver_configured, poll
+from pipeline.jobs import run_due
 from pipeline.outputs.convert import Source, conversion_jobs, office_to_pdf
-from pipeline.outputs.distribute import pack_jobs
-from pipeline.panel.jobs import run_due
+from pipeline.panel.distribute import pack_jobs
 from pipeline.store.models import Case, Conversion, Document, Pack
 from tests import hostile
 from tests.helpers import drop, open_service, sent_mail

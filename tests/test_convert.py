@@ -21,6 +21,7 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.documents.topdf import ConversionError, image_to_pdf, pdf_pages
 from pipeline.intake.poll import deliver_configured, poll
+from pipeline.jobs import run_due
 from pipeline.outputs.convert import (
     NotStarted,
     Source,
@@ -28,8 +29,7 @@ from pipeline.outputs.convert import (
     office_to_pdf,
     route_of,
 )
-from pipeline.outputs.distribute import pack_jobs
-from pipeline.panel.jobs import run_due
+from pipeline.panel.distribute import pack_jobs
 from pipeline.store.models import Case, Conversion, Document, JobRun
 from tests.helpers import drop, open_service, pack_reader, sent_mail
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.intake.poll import poll
 from pipeline.panel.cutoff import forward_meeting
-from pipeline.panel.identifiers import age_on, initials
-from pipeline.panel.meetings import meeting_at
+from pipeline.rules.identifiers import age_on, initials
+from pipeline.rules.meetings import meeting_at
 from pipeline.store.models import AuditEvent, Case, JobRun, ScreeningRequest
 from tests.helpers import drop, open_service, sent_mail
 from tests.test_reminders import DEADLINE, RECEIVED, tick_at

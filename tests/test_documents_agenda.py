@@ -19,10 +19,10 @@ from pipeline.app import App
 from pipeline.config import parse_config
 from pipeline.errors import ConfigError
 from pipeline.intake.poll import deliver_configured
+from pipeline.jobs import run_due
 from pipeline.outputs.agenda import build_agenda, write_agenda
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.outputs.distribute import pack_jobs
-from pipeline.panel.jobs import run_due
+from pipeline.panel.distribute import pack_jobs
 from pipeline.store.models import Case, Document, Message, Slot
 from tests.helpers import open_service, sent_mail
 from tests.test_agenda import MEETING, NAMES, NOW, seeded

@@ -17,8 +17,8 @@ from pipeline.config import parse_config
 from pipeline.errors import ConfigError
 from pipeline.intake.poll import poll
 from pipeline.outputs.invitation import Invitation, to_ics
-from pipeline.panel.meetings import meeting_at
 from pipeline.panel.slots import slot_jobs
+from pipeline.rules.meetings import meeting_at
 from tests.helpers import config_tree, drop, open_service
 from tests.test_screening import SCHOOL, answer, case_row, referral, reply, request_mail, to
 from tests.test_slots import NOTICE, NOW, at_time, ics_of, tick_only, timeslots

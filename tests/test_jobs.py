@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.errors import PipelineError
-from pipeline.panel.jobs import Job, run_due
+from pipeline.jobs import Job, run_due
 from pipeline.store.models import AuditEvent, JobRun
 from tests.helpers import open_service
 

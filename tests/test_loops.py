@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.intake.loops import LOOP_HEADER, detect_automatic, is_our_own
+from pipeline.intake.loops import detect_automatic, is_our_own
+from pipeline.outbox.compose import LOOP_HEADER
 
 PERSON = "sam.sample@police.example.net"
 

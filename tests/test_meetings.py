@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import PanelConfig
-from pipeline.panel.meetings import meeting_at, meeting_days, next_meeting, target_meeting, upcoming
+from pipeline.rules.meetings import meeting_at, meeting_days, next_meeting, target_meeting, upcoming
 
 LONDON = ZoneInfo("Europe/London")
 

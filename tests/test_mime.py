@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import IntakeError
-from pipeline.intake.mime import (
+from pipeline.mime.message import (
     MAX_FILENAME_LENGTH,
     MAX_NESTING,
     ParsedEmail,

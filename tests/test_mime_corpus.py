@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline.intake.loops import detect_automatic
-from pipeline.intake.mime import ParsedEmail, parse_email
+from pipeline.mime.message import ParsedEmail, parse_email
 
 CORPUS = Path(__file__).parent / "data" / "emails"
 EMAILS = sorted(CORPUS.glob("*.eml"))

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
-from pipeline.intake.addresses import Mailbox, Unreadable, read_mailbox
-from pipeline.intake.mime import parse_email
 from pipeline.intake.poll import poll
+from pipeline.mime.addresses import Mailbox, Unreadable, read_mailbox
+from pipeline.mime.message import parse_email
 from pipeline.store.models import Case, Message
 from tests.helpers import Sent, drop, open_service, sent_mail
 from tests.test_screening import referral as screening_referral

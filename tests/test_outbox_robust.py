@@ -15,10 +15,10 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.intake.ledger import Ledger, header_message_id
 from pipeline.intake.poll import poll, poll_once
+from pipeline.jobs import Job, run_due
 from pipeline.mailbox.imap import fetched
 from pipeline.mailbox.maildir import MaildirSender, MaildirSource
 from pipeline.outbox.sender import deliver
-from pipeline.panel.jobs import Job, run_due
 from pipeline.store.models import AuditEvent, Message, OutboxItem
 from tests.helpers import drop, numbered_referral, open_service, sent_mail
 

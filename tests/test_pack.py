@@ -19,10 +19,10 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.app import App
 from pipeline.intake.poll import deliver_configured, poll
+from pipeline.jobs import run_due
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.outputs.distribute import _zip_parts, pack_jobs
 from pipeline.outputs.pack import build_pack, originals, split, stamp, zip_originals
-from pipeline.panel.jobs import run_due
+from pipeline.panel.distribute import _zip_parts, pack_jobs
 from pipeline.store.models import Case, Conversion, Document, Pack, PackSend
 from tests.helpers import (
     Sent,

@@ -29,9 +29,9 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.documents.topdf import to_pdf
 from pipeline.intake.poll import deliver_configured, poll
+from pipeline.jobs import run_due
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.outputs.distribute import pack_jobs
-from pipeline.panel.jobs import run_due
+from pipeline.panel.distribute import pack_jobs
 from pipeline.store.models import Case
 from tests.helpers import (
     Sent,

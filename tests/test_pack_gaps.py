@@ -24,9 +24,9 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.intake.overrides import section20
 from pipeline.intake.poll import deliver_configured, poll
+from pipeline.jobs import TickReport, run_due
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.outputs.distribute import pack_jobs
-from pipeline.panel.jobs import TickReport, run_due
+from pipeline.panel.distribute import pack_jobs
 from pipeline.store.models import Case, Conversion, Document
 from tests.helpers import (
     Sent,

@@ -21,9 +21,9 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.errors import StoreError
 from pipeline.intake.poll import poll
+from pipeline.jobs import run_due
 from pipeline.outputs.status import one_case
 from pipeline.panel.cutoff import cutoff_jobs
-from pipeline.panel.jobs import run_due
 from pipeline.panel.retention import CLOSED, REMOVED, retention_jobs
 from pipeline.store.files import FileStore
 from pipeline.store.models import (

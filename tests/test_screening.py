@@ -17,10 +17,10 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.cli import app as cli
 from pipeline.intake.poll import deliver_configured, poll
+from pipeline.jobs import JobSource, TickReport, run_due
 from pipeline.outputs.summary import SummaryFacts, render_summary
-from pipeline.panel.jobs import JobSource, TickReport, run_due
-from pipeline.panel.reply_text import Decision, own_lines, parse_attendance, parse_decision
 from pipeline.panel.screening import screening_jobs, token_for, token_is_valid
+from pipeline.rules.reply_text import Decision, own_lines, parse_attendance, parse_decision
 from pipeline.service import run_due_jobs
 from pipeline.store.models import AuditEvent, Case, Message, ScreeningRequest
 from tests.helpers import Sent, drop, open_service, sent_mail

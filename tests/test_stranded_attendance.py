@@ -13,8 +13,8 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.config import PanelConfig
 from pipeline.intake.poll import poll
-from pipeline.outputs.digest import attendance_check
-from pipeline.panel.meetings import Meeting, upcoming
+from pipeline.panel.digest import attendance_check
+from pipeline.rules.meetings import Meeting, upcoming
 from pipeline.store.models import Case, Slot
 from tests.helpers import Sent, drop, open_service, sent_mail
 from tests.test_reminders import DEADLINE, RECEIVED, tick_at

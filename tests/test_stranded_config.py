@@ -15,7 +15,7 @@ import yaml
 
 from pipeline.config import parse_config
 from pipeline.errors import ConfigError
-from pipeline.panel.meetings import upcoming
+from pipeline.rules.meetings import upcoming
 from tests.helpers import config_tree
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jinja2 import UndefinedError
 
-from pipeline.outbox.templates import Templates
+from pipeline.templates import Templates
 
 TEMPLATES = Templates()
 DOCUMENT = {

@@ -26,14 +26,14 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.documents.read import ReadLimits
 from pipeline.documents.worker import DocumentWorker
-from pipeline.intake.mime import parse_email
 from pipeline.intake.poll import poll
+from pipeline.jobs import TickReport, run_due
+from pipeline.mime.message import parse_email
 from pipeline.outbox.compose import Envelope, compose
-from pipeline.outbox.templates import Rendered
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.panel.jobs import TickReport, run_due
 from pipeline.service import run_due_jobs
 from pipeline.store.models import Case
+from pipeline.templates import Rendered
 from pipeline.text import clean_text, clean_values
 from tests.helpers import Sent, corpus_maker, drop, open_service, parse_sent, sent_mail
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.intake.threading import Signer, references_in_subject, references_in_thread
+from pipeline.mime.threading import Signer, references_in_subject, references_in_thread
 
 SIGNER = Signer(b"k" * 32, "example.org")
 

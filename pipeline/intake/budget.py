@@ -19,7 +19,7 @@ from pipeline.config import LimitsConfig
 from pipeline.documents.kinds import Status
 from pipeline.documents.read import DocumentResult
 from pipeline.documents.worker import Allowance, DocumentWorker, not_read, too_slow
-from pipeline.intake.mime import Attachment
+from pipeline.mime.message import Attachment
 
 log = logging.getLogger(__name__)
 

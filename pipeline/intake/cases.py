@@ -18,7 +18,6 @@ from pipeline.app import App
 from pipeline.config import PanelConfig
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
-from pipeline.intake.mime import ParsedEmail
 from pipeline.intake.senders import (
     SHARED_MAIL_DOMAINS,
     ReferencePolicy,
@@ -26,20 +25,14 @@ from pipeline.intake.senders import (
     may_quote_reference,
     named_referrer,
 )
-from pipeline.intake.threading import references_in_subject, references_in_thread
+from pipeline.mime.message import ParsedEmail
+from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
-from pipeline.panel.completeness import DocumentView, missing_kinds
-from pipeline.panel.meetings import Meeting, target_meeting
+from pipeline.rules.meetings import Meeting, target_meeting
 from pipeline.store.models import PURGED, Case, Counter, Document
 
-# A case opened from an email that quoted another case's reference without standing to (R5):
-# nothing happens to it (no acknowledgement, reminders, screening, meeting) until the
-# administrator releases, attaches or dismisses it (`masp case`).
-HELD = "held"
 # Kept through later forms that do not tick Section 20: the administrator's word stands.
 SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
-# The start of the flag on a case whose email mentions Section 20 when its form does not.
-SECTION20_QUESTION = "Section 20 to confirm"
 # The flag on a case one of whose forms named no child: the earlier form's child was kept.
 NO_CHILD_NAMED = (
     "a referral form named no child: the child from the earlier form was kept; check the form"
@@ -299,21 +292,3 @@ def add_document(session: Session, case: Case, document: Document) -> None:
         for older in same_kind:
             older.superseded = True
     case.documents.append(document)
-
-
-def views(documents: Sequence[Document]) -> list[DocumentView]:
-    return [DocumentView(d.kind, d.status, d.superseded) for d in documents]
-
-
-def missing_for(case: Case) -> list[Kind]:
-    """The kinds the case still needs (R4), read without changing anything."""
-    requests = case.fields.get("request_types", []) if case.fields else []
-    return missing_kinds(views(case.documents), case.genogram_required, requests)
-
-
-def refresh_state(case: Case) -> list[Kind]:
-    """Recompute what is missing and set the case's state; return the missing kinds."""
-    missing = missing_for(case)
-    if case.state in ("incomplete", "complete"):
-        case.state = "complete" if not missing else "incomplete"
-    return missing

@@ -18,13 +18,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.intake.answers import case_context, when
-from pipeline.intake.cases import SECTION20_QUESTION, refresh_state
-from pipeline.intake.mime import ParsedEmail
-from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.mime.message import ParsedEmail
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.outbox.referrer_mail import referrer_draft
+from pipeline.outbox.wording import case_context, when
 from pipeline.panel import slots
-from pipeline.panel.meetings import meeting_at, target_meeting
-from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.rules.meetings import meeting_at, target_meeting
+from pipeline.store.audit import audit
+from pipeline.store.facts import SECTION20_QUESTION, refresh_state
 from pipeline.store.models import Case
 
 # "Section 20", "Section20", "S20", "S 20", "s.20" — but not a postcode such as "S20 1AB"
@@ -87,7 +88,7 @@ def bring_forward(app: App, session: Session, case: Case, at: datetime) -> None:
     withdrawn, cancellation = slots.withdraw(app, session, case)
     audit(
         session,
-        app,
+        app.clock.now(),
         case,
         "section20-next-meeting",
         from_meeting=old.isoformat(),

@@ -19,23 +19,24 @@ from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
 from pipeline.errors import IntakeError, StoreError, describe_failure
-from pipeline.intake import answers, emergency, held, unanswered
-from pipeline.intake.addresses import Mailbox, read_mailbox
+from pipeline.intake import emergency, held, unanswered
 from pipeline.intake.budget import EmailBudget, read_within
 from pipeline.intake.cases import (
-    HELD,
     add_document,
     adopt_named_referrer,
     apply_facts,
     find_case,
     is_other_child,
     open_case,
-    refresh_state,
 )
 from pipeline.intake.loops import detect_automatic, detect_unanswerable, is_our_own
-from pipeline.intake.mime import Attachment, ParsedEmail, parse_email
-from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.mime.addresses import Mailbox, read_mailbox
+from pipeline.mime.message import Attachment, ParsedEmail, parse_email
+from pipeline.outbox import wording
+from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.panel import replies
+from pipeline.store.audit import audit
+from pipeline.store.facts import HELD, refresh_state
 from pipeline.store.models import Case, Document, Message
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,10 @@ def _answer_follow_up(
     app: App, session: Session, case: Case, row: Message, parsed: ParsedEmail, was_complete: bool
 ) -> None:
     missing = refresh_state(case)
-    context = answers.case_context(app, case, missing)
+    context = wording.case_context(app, case, missing)
     context["now_complete"] = not missing and not was_complete
-    draft = answers.reply_draft(
-        answers.Correspondent.of(parsed), f"update:message:{row.id}", "update", context, case
+    draft = wording.reply_draft(
+        wording.Correspondent.of(parsed), f"update:message:{row.id}", "update", context, case
     )
     enqueue(app, session, draft)
 
@@ -127,17 +128,17 @@ def acknowledge(
     app: App,
     session: Session,
     case: Case,
-    who: answers.Correspondent,
+    who: wording.Correspondent,
     purpose: str,
     received_at: datetime,
 ) -> None:
     """A new case's acknowledgement, then the alerts it calls for (R7)."""
     missing = refresh_state(case)
-    context = answers.case_context(app, case, missing)
+    context = wording.case_context(app, case, missing)
     has_form = any(d.kind == Kind.REFERRAL_FORM for d in case.documents)
-    attach = () if has_form else (answers.blank_form(),)
+    attach = () if has_form else (wording.blank_form(),)
     context["form_attached"] = bool(attach)
-    draft = answers.reply_draft(who, purpose, "acknowledgement", context, case, attach)
+    draft = wording.reply_draft(who, purpose, "acknowledgement", context, case, attach)
     enqueue(app, session, draft)
     if case.section20:
         emergency.alert(app, session, case, received_at)
@@ -150,8 +151,10 @@ def _link_other_child(app: App, session: Session, row: Message, case: Case, earl
     case.linked_case_id = earlier.id
     case.flags = [*case.flags, f"different child from {earlier.reference}: opened on its own"]
     earlier.flags = [*earlier.flags, f"a form for a different child arrived: {case.reference}"]
-    audit(session, app, earlier, "different-child", opened=case.reference, ledger=row.id)
-    context = answers.staff_context(app, case) | {"earlier": earlier.reference, "ledger_id": row.id}
+    audit(
+        session, app.clock.now(), earlier, "different-child", opened=case.reference, ledger=row.id
+    )
+    context = wording.staff_context(app, case) | {"earlier": earlier.reference, "ledger_id": row.id}
     draft = staff_draft(app, f"other-child:message:{row.id}", "different_child", context, case)
     enqueue(app, session, draft)
 
@@ -180,7 +183,7 @@ def _file_documents(
     if case.section20 and not was_s20:
         emergency.bring_forward(app, session, case, row.received_at)
     asked = emergency.email_says_section20(parsed) and emergency.flag_question(case)
-    who = answers.Correspondent.of(parsed)
+    who = wording.Correspondent.of(parsed)
     if is_new:
         acknowledge(app, session, case, who, f"ack:message:{row.id}", row.received_at)
         return case
@@ -226,13 +229,13 @@ def _file_without_documents(
             "panel_address": app.config.mailbox.address,
             "problems": list(parsed.problems),
         }
-        draft = answers.reply_draft(
-            answers.Correspondent.of(parsed),
+        draft = wording.reply_draft(
+            wording.Correspondent.of(parsed),
             f"noattach:message:{row.id}",
             "no_attachment",
             context,
             None,
-            (answers.blank_form(),),
+            (wording.blank_form(),),
         )
         enqueue(app, session, draft)
         row.category = "no_attachment"
@@ -291,7 +294,7 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
         )
         audit(
             session,
-            app,
+            app.clock.now(),
             case,
             "automatic-mail",
             category=automatic.category,
@@ -331,7 +334,7 @@ class EmailTooLarge(Exception):
         self.size = size
 
 
-def _sender_of(raw: bytes, our_address: str) -> tuple[answers.Correspondent | None, bool]:
+def _sender_of(raw: bytes, our_address: str) -> tuple[wording.Correspondent | None, bool]:
     """Who sent an email we could not file, and whether it was automatic (then no reply)."""
     headers = BytesHeaderParser().parsebytes(raw[:256_000])
     sender = read_mailbox(str(headers.get("From") or ""))
@@ -348,7 +351,7 @@ def _sender_of(raw: bytes, our_address: str) -> tuple[answers.Correspondent | No
     references = tuple(
         str(headers.get("References") or "").replace("<", " ").replace(">", " ").split()
     )
-    return answers.Correspondent(reply_to.address, message_id, references), automatic
+    return wording.Correspondent(reply_to.address, message_id, references), automatic
 
 
 def quarantine(app: App, row_id: int, error: BaseException) -> None:
@@ -387,9 +390,11 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
             enqueue(
                 app,
                 session,
-                answers.reply_draft(who, f"quarantine-reply:{row.id}", template, context, None),
+                wording.reply_draft(who, f"quarantine-reply:{row.id}", template, context, None),
             )
-        audit(session, app, None, "quarantined", ledger=row.id, error=type(error).__name__)
+        audit(
+            session, app.clock.now(), None, "quarantined", ledger=row.id, error=type(error).__name__
+        )
     log.warning("email (ledger id %d) quarantined: %s", row_id, type(error).__name__)
 
 

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.documents.form import FormFacts
-from pipeline.intake import answers
-from pipeline.intake.cases import HELD, open_case
-from pipeline.intake.mime import ParsedEmail
-from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.intake.cases import open_case
+from pipeline.mime.message import ParsedEmail
+from pipeline.outbox import wording
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.store.audit import audit
+from pipeline.store.facts import HELD
 from pipeline.store.models import Case, Message
 
 # How the flag that says why a case is held begins.
@@ -41,7 +43,7 @@ def open_held(
     case = open_case(app, session, parsed, received_at, facts)
     case.state, case.meeting, case.linked_case_id = HELD, None, quoted.id
     case.flags = [why_held(case.reference, quoted.reference)]
-    audit(session, app, case, "held", quoted=quoted.reference)
+    audit(session, app.clock.now(), case, "held", quoted=quoted.reference)
     return case
 
 
@@ -53,14 +55,14 @@ def tell(app: App, session: Session, case: Case, row: Message, parsed: ParsedEma
         "administrator": app.config.people.administrator.name,
         "panel_address": app.config.mailbox.address,
     }
-    who = answers.Correspondent.of(parsed)
+    who = wording.Correspondent.of(parsed)
     enqueue(
         app,
         session,
-        answers.reply_draft(who, f"held:message:{row.id}", "held_notice", notice, case),
+        wording.reply_draft(who, f"held:message:{row.id}", "held_notice", notice, case),
     )
     quoted = session.get(Case, case.linked_case_id) if case.linked_case_id else None
-    context: dict[str, Any] = answers.staff_context(app, case) | {
+    context: dict[str, Any] = wording.staff_context(app, case) | {
         "quoted": quoted.reference if quoted is not None else "",
         "sender": ", ".join(dict.fromkeys(a for a in (parsed.from_address, parsed.reply_to) if a)),
         "ledger_id": row.id,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
 
-from pipeline.intake.mime import header_text, header_values
-
-LOOP_HEADER = "X-MASP-Loop"
+from pipeline.mime.addresses import DAEMON_SENDER, NOREPLY_SENDER, is_machine_address
+from pipeline.mime.message import header_text, header_values
+from pipeline.outbox.compose import LOOP_HEADER
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,6 @@ _AUTORESPONDER_HEADERS = (
     "X-FC-MachineGenerated",
 )
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
-_DAEMON_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|bounces?)(?:[-+.=].*)?$")
-_NOREPLY_SENDER = re.compile(r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply)(?:[-+.=_].*)?$")
 # Gateways often tag external mail ("[EXTERNAL] Automatic reply: ...") before the subject.
 _TAGS = r"^\s*(?:[\[(*][^\])*]{0,40}[\])*]\s*)*"
 # Subjects that out-of-office programs write (Outlook, Exchange, webmail) in common languages.
@@ -62,12 +60,6 @@ def detect_automatic(msg: Message, from_address: str) -> Automatic | None:
         if found is not None:
             return found
     return None
-
-
-def is_machine_address(address: str) -> bool:
-    """True for a mail-system or no-reply address: nobody reads what is sent there (R8)."""
-    local = address.strip().lower().partition("@")[0]
-    return bool(_DAEMON_SENDER.match(local) or _NOREPLY_SENDER.match(local))
 
 
 def is_our_own(msg: Message, our_address: str) -> bool:
@@ -113,7 +105,7 @@ def _report(msg: Message, sender: str) -> Automatic | None:
 
 
 def _daemon_sender(msg: Message, sender: str) -> Automatic | None:
-    if _DAEMON_SENDER.match(sender.partition("@")[0]):
+    if DAEMON_SENDER.match(sender.partition("@")[0]):
         return Automatic("bounce", f"sent by the mail system ({sender})")
     return None
 
@@ -148,7 +140,7 @@ def _mailing_list(msg: Message, sender: str) -> Automatic | None:
 
 
 def _noreply_sender(msg: Message, sender: str) -> Automatic | None:
-    if _NOREPLY_SENDER.match(sender.partition("@")[0]):
+    if NOREPLY_SENDER.match(sender.partition("@")[0]):
         return Automatic("auto_reply", f"sent from a no-reply address ({sender})")
     return None
 

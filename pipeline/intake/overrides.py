@@ -9,10 +9,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.errors import NotFound, PipelineError
-from pipeline.intake import answers, emergency
+from pipeline.intake import emergency
 from pipeline.intake.cases import (
     ATTACHED_TO,
-    HELD,
     SECTION20_CONFIRMED,
     add_document,
     adopt_named_referrer,
@@ -20,14 +19,16 @@ from pipeline.intake.cases import (
     facts_from_json,
     is_other_child,
     link_same_child,
-    refresh_state,
     release_meeting,
 )
 from pipeline.intake.filing import acknowledge
 from pipeline.intake.held import HELD_PREFIX
-from pipeline.outbox.queue import audit, enqueue
-from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.outbox import wording
+from pipeline.outbox.queue import enqueue
+from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.panel.retention import CLOSED
+from pipeline.store.audit import audit
+from pipeline.store.facts import HELD, refresh_state
 from pipeline.store.models import Case
 
 # A case may be attached to another while nobody has acted on it yet: held, or waiting for
@@ -56,7 +57,7 @@ def release(app: App, session: Session, reference: str) -> Case:
     """A held email is a referral in its own right: list it and acknowledge it to its sender."""
     case = _held(session, reference)
     first = min(case.messages, key=lambda m: m.id, default=None)
-    who = answers.Correspondent(case.referrer_email, first.message_id if first else None, ())
+    who = wording.Correspondent(case.referrer_email, first.message_id if first else None, ())
     case.state = "incomplete"
     missing = refresh_state(case)
     panel = app.config.panel(case.panel_id)
@@ -70,7 +71,7 @@ def release(app: App, session: Session, reference: str) -> Case:
     link_same_child(session, case)
     if case.fields:
         adopt_named_referrer(app, case)
-    audit(session, app, case, "released", by=BY)
+    audit(session, app.clock.now(), case, "released", by=BY)
     acknowledge(app, session, case, who, f"ack:release:{case.id}", case.received_at)
     return case
 
@@ -108,7 +109,7 @@ def attach(
     # Linked to where it went, so that mail on its thread follows there (`find_case`).
     source.state, source.meeting, source.linked_case_id = CLOSED, None, target.id
     source.flags = [*source.flags, f"{ATTACHED_TO}{target.reference}"]
-    audit(session, app, source, "attached", to=target.reference, by=BY)
+    audit(session, app.clock.now(), source, "attached", to=target.reference, by=BY)
     _settle(app, session, target, was_s20)
     _tell_referrer(app, session, target, f"attach:{source.id}", was_complete)
     return target
@@ -137,7 +138,7 @@ def _tell_referrer(
     app: App, session: Session, case: Case, purpose: str, was_complete: bool
 ) -> None:
     missing = refresh_state(case)
-    context = answers.case_context(app, case, missing)
+    context = wording.case_context(app, case, missing)
     context["now_complete"] = not missing and not was_complete
     enqueue(app, session, referrer_draft(session, case, purpose, "update", context))
 
@@ -147,7 +148,7 @@ def dismiss(app: App, session: Session, reference: str) -> Case:
     case = _held(session, reference)
     case.state = CLOSED
     case.flags = [*case.flags, "dismissed by the administrator"]
-    audit(session, app, case, "dismissed", by=BY)
+    audit(session, app.clock.now(), case, "dismissed", by=BY)
     return case
 
 
@@ -161,15 +162,15 @@ def section20(app: App, session: Session, reference: str, confirmed: bool) -> Ca
         )
     if not confirmed:
         emergency.clear_question(case)
-        audit(session, app, case, "section20-not-confirmed", by=BY)
+        audit(session, app.clock.now(), case, "section20-not-confirmed", by=BY)
         return case
     if case.section20:
         raise PipelineError("the case is already a Section 20 emergency", reference=case.reference)
     case.section20 = True
     case.flags = [*case.flags, SECTION20_CONFIRMED]
-    audit(session, app, case, "section20-confirmed", by=BY)
+    audit(session, app.clock.now(), case, "section20-confirmed", by=BY)
     _settle(app, session, case, was_s20=False)
-    context = answers.case_context(app, case, refresh_state(case))
+    context = wording.case_context(app, case, refresh_state(case))
     draft = referrer_draft(
         session, case, f"s20-confirmed:{case.id}", "section20_confirmed", context
     )

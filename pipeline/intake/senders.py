@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from pipeline.intake.addresses import normalise
-from pipeline.intake.loops import is_machine_address
+from pipeline.mime.addresses import is_machine_address, normalise
 
 # Mail services anyone can sign up to, and address spaces shared by many organisations
 # (NHSmail is one domain for the whole NHS in England): two people sharing one of these

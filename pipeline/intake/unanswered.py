@@ -6,8 +6,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.intake.loops import Automatic
-from pipeline.intake.mime import ParsedEmail, header_text
-from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.mime.message import ParsedEmail, header_text
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.store.audit import audit
 from pipeline.store.models import Case, Message
 
 # Enough of a From header for the administrator to recognise the sender, never a whole essay.
@@ -26,7 +27,7 @@ def hold(
     """
     row.status, row.category, row.error = "quarantined", why.category, why.reason
     row.case_id = case.id if case is not None else None
-    audit(session, app, case, "held-unanswered", ledger=row.id, category=why.category)
+    audit(session, app.clock.now(), case, "held-unanswered", ledger=row.id, category=why.category)
     context = {
         "reference": case.reference if case is not None else None,
         "why": why.reason,

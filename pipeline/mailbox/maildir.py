@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from pipeline.disk import ensure_private_dir
 from pipeline.mailbox.base import InboundMessage, Known, LastSeen, Location
-from pipeline.store.files import ensure_private_dir
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,10 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
-from pipeline.intake.loops import LOOP_HEADER
-from pipeline.outbox.templates import Rendered
+from pipeline.templates import Rendered
+
+# Every email we send names our address here, so that intake knows its own mail when it comes back.
+LOOP_HEADER = "X-MASP-Loop"
 
 CRLF = compat32.clone(linesep="\r\n")
 # For an email to an address beyond ASCII: its header goes out as raw UTF-8 (RFC 6532),

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.intake.addresses import normalise
+from pipeline.mime.addresses import normalise
 from pipeline.outbox.compose import Envelope, FileAttachment, compose
-from pipeline.store.models import AuditEvent, Case, OutboxItem, OutboxRecipient
+from pipeline.store.audit import audit
+from pipeline.store.models import Case, OutboxItem, OutboxRecipient
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
     session.flush()
     audit(
         session,
-        app,
+        app.clock.now(),
         draft.case,
         "held" if reason else "queued",
         template=draft.template,
@@ -216,15 +217,3 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
         reason=reason,
     )
     return item
-
-
-def audit(session: Session, app: App, case: Case | None, action: str, **detail: Any) -> None:
-    """Record what happened; details hold ids and reasons, never names or document text."""
-    session.add(
-        AuditEvent(
-            at=app.clock.now(),
-            case_id=case.id if case is not None else None,
-            action=action,
-            detail={k: v for k, v in detail.items() if v is not None},
-        )
-    )

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.errors import PartialDelivery, SendError, StoreError, Unsendable, describe_failure
 from pipeline.mailbox.base import MailSender
-from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.store.audit import audit
 from pipeline.store.models import Case, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -118,12 +119,14 @@ def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryRep
             item.status, item.last_error = "failed", str(exc)
             item.attempts += 1
             report.failed += 1
-            audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
+            audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
             if isinstance(exc, Unsendable):
                 _tell_administrator(app, session, item, case, exc)
             return True
         except PartialDelivery as exc:
-            audit(session, app, case, "partially-refused", outbox=item.id, error=str(exc))
+            audit(
+                session, app.clock.now(), case, "partially-refused", outbox=item.id, error=str(exc)
+            )
             _tell_administrator(app, session, item, case, exc)
         except SendError as exc:
             if exc.temporary:
@@ -137,14 +140,22 @@ def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryRep
             gave_up = _record_failure(app, item, str(exc))
             report.failed += int(gave_up)
             report.waiting += int(not gave_up)
-            audit(session, app, case, "send-failed", outbox=item.id, error=str(exc))
+            audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
             _tell_administrator(app, session, item, case, exc)
             return True
         item.status = "sent"
         item.sent_at = app.clock.now()
         item.attempts += 1
         report.sent += 1
-        audit(session, app, case, "sent", outbox=item.id, template=item.template, to=item.addresses)
+        audit(
+            session,
+            app.clock.now(),
+            case,
+            "sent",
+            outbox=item.id,
+            template=item.template,
+            to=item.addresses,
+        )
     return True
 
 
@@ -167,4 +178,4 @@ def _unexpected(
         report.failed += int(gave_up)
         report.waiting += int(not gave_up)
         case = session.get(Case, item.case_id) if item.case_id else None
-        audit(session, app, case, "send-failed", outbox=item.id, error=error)
+        audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=error)

@@ -27,14 +27,14 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import PanelConfig
+from pipeline.disk import ensure_private_dir
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.parsing import stored_value
-from pipeline.intake.answers import when
+from pipeline.outbox.wording import when
 from pipeline.outputs.convert import ConversionError, run_soffice
 from pipeline.outputs.pdftext import Line
-from pipeline.panel.identifiers import age_on, initials
-from pipeline.panel.meetings import meeting_days
-from pipeline.store.files import ensure_private_dir
+from pipeline.rules.identifiers import age_on, initials
+from pipeline.rules.meetings import meeting_days
 from pipeline.store.models import Case, Slot
 from pipeline.text import clean_text
 

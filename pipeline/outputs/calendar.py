@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Config
-from pipeline.panel.meetings import upcoming
+from pipeline.rules.meetings import upcoming
 
 
 def _local(config: Config, when: datetime) -> str:

@@ -28,12 +28,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.disk import ensure_private_dir
 from pipeline.documents.kinds import Kind
 from pipeline.documents.topdf import ConversionError, Converted
 from pipeline.errors import StoreError
+from pipeline.jobs import Job, bind
 from pipeline.outputs.readback import chronology_pdf
-from pipeline.panel.jobs import Job, bind
-from pipeline.store.files import ensure_private_dir
 from pipeline.store.models import Conversion, Document
 
 log = logging.getLogger(__name__)

@@ -31,11 +31,11 @@ from pipeline.config import DEFAULT_MARKING
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.errors import StoreError
 from pipeline.fonts import faces
-from pipeline.intake.cases import missing_for
-from pipeline.outbox.queue import audit
 from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
 from pipeline.outputs.convert import NotStarted, convert_documents
 from pipeline.outputs.pdftext import A4, Line, add_text_pages, count_pages, saved
+from pipeline.store.audit import audit
+from pipeline.store.facts import missing_for
 from pipeline.store.models import Case, Conversion, Document, Pack
 
 log = logging.getLogger(__name__)
@@ -417,7 +417,15 @@ def build_pack(app: App, session: Session, panel_id: str, starts_at: datetime) -
     )
     session.add(pack)
     session.flush()
-    audit(session, app, None, "pack_built", pack=pack.id, version=pack.version, pages=pack.pages)
+    audit(
+        session,
+        app.clock.now(),
+        None,
+        "pack_built",
+        pack=pack.id,
+        version=pack.version,
+        pages=pack.pages,
+    )
     return Built(pack, inputs, rendered)
 
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, object_session
 
 from pipeline.app import App
 from pipeline.errors import NotFound
-from pipeline.intake.cases import HELD, missing_for
-from pipeline.panel.meetings import meeting_at
+from pipeline.rules.meetings import meeting_at
+from pipeline.store.facts import HELD, missing_for
 from pipeline.store.models import Case, Message, OutboxItem, Slot
 
 FIELD_KEYS = (

@@ -21,14 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.intake import answers
-from pipeline.intake.mime import ParsedEmail
-from pipeline.outbox.queue import audit, enqueue, staff_draft
+from pipeline.mime.message import ParsedEmail
+from pipeline.outbox import wording
+from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outputs.invitation import read_slot_uid
-from pipeline.panel.itip import ANSWERS, CalendarReply, answers_current, find_reply, is_calendar
-from pipeline.panel.reply_text import parse_attendance
 from pipeline.panel.revisions import invited_sequence
 from pipeline.panel.slots import calendar_uid
+from pipeline.rules.itip import ANSWERS, CalendarReply, answers_current, find_reply, is_calendar
+from pipeline.rules.reply_text import parse_attendance
+from pipeline.store.audit import audit
 from pipeline.store.models import PURGED, Case, Message, OutboxItem, Slot
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,16 @@ def _record(
 ) -> None:
     slot.attendance, slot.attendance_at = answer, app.clock.now()
     row.category, row.case_id = "attendance", case.id
-    audit(session, app, case, "attendance", answer=answer, slot=slot.id, ledger=row.id, via=via)
+    audit(
+        session,
+        app.clock.now(),
+        case,
+        "attendance",
+        answer=answer,
+        slot=slot.id,
+        ledger=row.id,
+        via=via,
+    )
 
 
 # --- Calendar answers (iTIP) ----------------------------------------------------------------
@@ -131,9 +141,9 @@ def _refuse(
     app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
 ) -> None:
     row.category = "attendance_refused"
-    audit(session, app, case, "attendance-refused", why=why, ledger=row.id)
+    audit(session, app.clock.now(), case, "attendance-refused", why=why, ledger=row.id)
     log.warning("calendar answer not recorded (%s): ledger id %d", why, row.id)
-    context = answers.refused_reply(app, row.id, parsed, case, why)
+    context = wording.refused_reply(app, row.id, parsed, case, why)
     draft = staff_draft(
         app, f"attendance-alert:message:{row.id}", "attendance_alert", context, case
     )

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.documents.kinds import Kind
-from pipeline.intake.answers import case_context
-from pipeline.intake.cases import refresh_state
-from pipeline.panel.meetings import Meeting, is_held, meeting_at
+from pipeline.outbox.wording import case_context
+from pipeline.rules.meetings import Meeting, is_held, meeting_at
+from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case, ScreeningRequest
 
 # Missing documents (incomplete), or the information a Service Manager asked for (more_info).

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import PanelConfig
 from pipeline.documents.kinds import Kind
-from pipeline.intake.answers import when
-from pipeline.outbox.queue import audit, enqueue
+from pipeline.jobs import Job, bind
+from pipeline.outbox.queue import enqueue
+from pipeline.outbox.referrer_mail import referrer_draft
+from pipeline.outbox.wording import when
 from pipeline.panel.awaiting import (
     AWAITING,
     awaiting_cases,
@@ -20,9 +22,8 @@ from pipeline.panel.awaiting import (
     referrer_context,
     still_missing,
 )
-from pipeline.panel.jobs import Job, bind
-from pipeline.panel.meetings import Meeting, next_meeting, target_meeting
-from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.rules.meetings import Meeting, next_meeting, target_meeting
+from pipeline.store.audit import audit
 from pipeline.store.models import Case
 
 MORE_INFO_MISSING = "the further information asked for at screening"
@@ -85,7 +86,14 @@ def defer_case(
     case.meeting = new.starts_at
     case.flags = [*case.flags, f"deferred from {old.day.isoformat()}: missing {what}"]
     detail = {"from_meeting": meeting_stamp(app, old.starts_at), "missing": what}
-    audit(session, app, case, "deferred", to_meeting=meeting_stamp(app, new.starts_at), **detail)
+    audit(
+        session,
+        app.clock.now(),
+        case,
+        "deferred",
+        to_meeting=meeting_stamp(app, new.starts_at),
+        **detail,
+    )
     context = referrer_context(app, session, case, missing) | {
         "old_meeting": when(app, old.starts_at)
     }

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import Config
 from pipeline.documents.kinds import Kind
-from pipeline.intake.loops import is_machine_address
-from pipeline.outbox.queue import audit, enqueue
+from pipeline.jobs import Job, bind
+from pipeline.mime.addresses import is_machine_address
+from pipeline.outbox.queue import enqueue
+from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.panel.awaiting import (
     AWAITING,
     awaiting_cases,
@@ -22,9 +24,8 @@ from pipeline.panel.awaiting import (
     referrer_context,
     still_missing,
 )
-from pipeline.panel.jobs import Job, bind
-from pipeline.panel.meetings import Meeting, local_instant
-from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.rules.meetings import Meeting, local_instant
+from pipeline.store.audit import audit
 from pipeline.store.models import Case, Message
 
 # Ledger categories of mail a machine sent us (intake/filing.py records them).
@@ -100,7 +101,7 @@ def send_reminder(
     )
     reason = reminder_blocked(case, missing, [c or "" for c in categories])
     if reason is not None:
-        audit(session, app, case, "reminder-not-sent", job=key, reason=reason)
+        audit(session, app.clock.now(), case, "reminder-not-sent", job=key, reason=reason)
         return
     context = referrer_context(app, session, case, missing)
     enqueue(app, session, referrer_draft(session, case, key, "reminder", context))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.intake.mime import ParsedEmail
+from pipeline.mime.message import ParsedEmail
 from pipeline.panel import attendance, screening
 from pipeline.store.models import Case, Message
 

@@ -27,8 +27,8 @@ from sqlalchemy import ColumnElement, Subquery, event, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from pipeline.app import App
-from pipeline.outbox.queue import audit
-from pipeline.panel.jobs import Job, bind
+from pipeline.jobs import Job, bind
+from pipeline.store.audit import audit
 from pipeline.store.models import (
     PURGED,
     Case,
@@ -160,7 +160,7 @@ def purge_case(app: App, session: Session, case_id: int, last: datetime) -> None
     case.child_key = None
     case.flags = [*[flag for flag in case.flags if flag != PURGED], PURGED]
     deleted = _delete_unused(app, session, paths)
-    audit(session, app, case, "purged", unused_files=deleted, after_days=_days(app))
+    audit(session, app.clock.now(), case, "purged", unused_files=deleted, after_days=_days(app))
     log.info("case %s: working copies purged (%d files)", case.reference, deleted)
 
 
@@ -202,7 +202,15 @@ def purge_pack(app: App, session: Session, pack_id: int) -> None:
     emails = select(OutboxItem).where(OutboxItem.purpose.startswith(f"pack:{pack.id}:"))
     paths += [_forget(item) for item in session.scalars(emails)]
     deleted = _delete_unused(app, session, paths)
-    audit(session, app, None, "purged", pack=pack.id, unused_files=deleted, after_days=_days(app))
+    audit(
+        session,
+        app.clock.now(),
+        None,
+        "purged",
+        pack=pack.id,
+        unused_files=deleted,
+        after_days=_days(app),
+    )
 
 
 def purge_sent(app: App, session: Session, before: datetime) -> None:
@@ -213,7 +221,7 @@ def purge_sent(app: App, session: Session, before: datetime) -> None:
     paths = [_forget(item) for item in session.scalars(emails)]
     if paths:
         deleted = _delete_unused(app, session, paths)
-        audit(session, app, None, "purged", emails=len(paths), unused_files=deleted)
+        audit(session, app.clock.now(), None, "purged", emails=len(paths), unused_files=deleted)
 
 
 # The areas of data_dir whose files rows point at (`FileStore.put` callers); another area is
@@ -234,7 +242,7 @@ def purge_leftovers(app: App, session: Session) -> None:
         for path, stored in app.files.leftovers(SWEPT_AREAS, referenced)
     )
     if deleted:
-        audit(session, app, None, "purged", leftover_files=deleted)
+        audit(session, app.clock.now(), None, "purged", leftover_files=deleted)
 
 
 def purge_email(app: App, session: Session, message_id: int) -> None:
@@ -248,7 +256,15 @@ def purge_email(app: App, session: Session, message_id: int) -> None:
     message.raw_path, message.status, message.error = "", PURGED, None
     deleted = _delete_unused(app, session, [path])
     days = app.config.retention.quarantine_days if quarantined else _days(app)
-    audit(session, app, None, "purged", ledger=message.id, unused_files=deleted, after_days=days)
+    audit(
+        session,
+        app.clock.now(),
+        None,
+        "purged",
+        ledger=message.id,
+        unused_files=deleted,
+        after_days=days,
+    )
 
 
 def _days(app: App) -> int:

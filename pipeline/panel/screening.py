@@ -28,17 +28,18 @@ from pipeline.app import App
 from pipeline.config import Person
 from pipeline.documents.kinds import Status
 from pipeline.errors import ConfigError, NotFound, PipelineError
-from pipeline.intake import answers
-from pipeline.intake.cases import views
-from pipeline.intake.mime import ParsedEmail
+from pipeline.jobs import Job, bind
+from pipeline.mime.message import ParsedEmail
+from pipeline.outbox import wording
 from pipeline.outbox.compose import FileAttachment
-from pipeline.outbox.queue import Draft, audit, enqueue, staff_draft
+from pipeline.outbox.queue import Draft, enqueue, staff_draft
+from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel import slots
-from pipeline.panel.completeness import missing_kinds
-from pipeline.panel.jobs import Job, bind
-from pipeline.panel.referrer_mail import referrer_draft
-from pipeline.panel.reply_text import Decision, parse_decision
+from pipeline.rules.completeness import missing_kinds
+from pipeline.rules.reply_text import Decision, parse_decision
+from pipeline.store.audit import audit
+from pipeline.store.facts import views
 from pipeline.store.models import Case, Message, OutboxItem, ScreeningRequest
 
 log = logging.getLogger(__name__)
@@ -125,12 +126,12 @@ def _manager(app: App, email: str) -> Person | None:
 def _attachments(app: App, case: Case) -> tuple[FileAttachment, ...]:
     """The summary PDF first, then every current document a person can read."""
     panel = app.config.panel(case.panel_id)
-    meeting = answers.when(app, case.meeting) if case.meeting else "not yet set"
+    meeting = wording.when(app, case.meeting) if case.meeting else "not yet set"
     facts = summary_facts(
         case,
         panel.name,
         meeting,
-        answers.when(app, case.received_at),
+        wording.when(app, case.received_at),
         (case.meeting or app.clock.now()).astimezone(app.config.tz).date(),
     )
     marking = app.config.pack.protective_marking
@@ -149,7 +150,7 @@ def _attachments(app: App, case: Case) -> tuple[FileAttachment, ...]:
 def _request_context(
     app: App, case: Case, manager: Person, request: ScreeningRequest
 ) -> dict[str, Any]:
-    context = answers.case_context(app, case, [])
+    context = wording.case_context(app, case, [])
     context["manager_name"] = manager.name
     context["token"] = token_for(app.signer.key, request.nonce)
     context["hours"] = app.config.screening.reminder_hours
@@ -188,7 +189,7 @@ def send_requests(app: App, session: Session, case_id: int) -> None:
         enqueue(app, session, draft)
         sent.append(request.id)
     case.state = "screening"
-    audit(session, app, case, "screening-requested", requests=sent)
+    audit(session, app.clock.now(), case, "screening-requested", requests=sent)
 
 
 def _request_email_id(session: Session, request: ScreeningRequest) -> str | None:
@@ -220,7 +221,7 @@ def send_reminder(app: App, session: Session, request_id: int, occasion: str = "
         references=(parent,) if parent else (),
     )
     enqueue(app, session, draft)
-    audit(session, app, case, "screening-reminded", request=request.id)
+    audit(session, app.clock.now(), case, "screening-reminded", request=request.id)
 
 
 # --- Job source ---------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def _tell_referrer(
     """Tell the referrer the decision, with the slot withdrawn (its times and the calendar
     cancellation), if they had one."""
     template = "declined" if request.decision == "decline" else "more_information"
-    context = answers.case_context(app, case, [])
+    context = wording.case_context(app, case, [])
     context["reason"] = request.reason or ""
     context["withdrawn_slot"], cancel = withdrawn
     purpose = f"{template}:request:{request.id}"
@@ -297,7 +298,7 @@ def apply_decision(
     case.flags = [*case.flags, *(flag for flag in added if flag not in case.flags)]
     audit(
         session,
-        app,
+        app.clock.now(),
         case,
         "screening-decision",
         decision=decision.verb,
@@ -405,7 +406,7 @@ def refusal(
 def _alert(
     app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
 ) -> None:
-    context = answers.refused_reply(app, row.id, parsed, case, why)
+    context = wording.refused_reply(app, row.id, parsed, case, why)
     purpose = f"screen-alert:message:{row.id}"
     enqueue(app, session, staff_draft(app, purpose, "screening_alert", context, case))
 
@@ -414,7 +415,7 @@ def _refuse(
     app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
 ) -> None:
     row.category = "screening_refused"
-    audit(session, app, case, "screening-refused", why=why, ledger=row.id)
+    audit(session, app.clock.now(), case, "screening-refused", why=why, ledger=row.id)
     log.warning("screening reply refused (%s): ledger id %d", why, row.id)
     _alert(app, session, row, parsed, case, why)
 
@@ -438,7 +439,7 @@ def take_reply(
         # The manager meant to answer but wrote something else: a person reads it; the
         # request stays open so their next reply still counts.
         row.category = "screening_unclear"
-        audit(session, app, target, "screening-unclear", ledger=row.id)
+        audit(session, app.clock.now(), target, "screening-unclear", ledger=row.id)
         _alert(app, session, row, parsed, target, "unclear: no decision on the first line")
         return True
     row.category = "screening"

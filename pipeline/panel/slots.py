@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import PanelConfig
-from pipeline.intake import answers
+from pipeline.jobs import Action, Job
+from pipeline.outbox import wording
 from pipeline.outbox.compose import FileAttachment
-from pipeline.outbox.queue import audit, enqueue
+from pipeline.outbox.queue import enqueue
+from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outputs.invitation import Invitation, slot_uid, to_ics
-from pipeline.panel.identifiers import age_on, initials
-from pipeline.panel.jobs import Action, Job
-from pipeline.panel.meetings import Meeting, local_instant, upcoming
-from pipeline.panel.referrer_mail import referrer_draft
 from pipeline.panel.revisions import SENT, WITHDRAWN, next_sequence
+from pipeline.rules.identifiers import age_on, initials
+from pipeline.rules.meetings import Meeting, local_instant, upcoming
+from pipeline.store.audit import audit
 from pipeline.store.models import Case, JobRun, OutboxItem, Slot
 
 # A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
@@ -199,7 +200,7 @@ def withdraw(app: App, session: Session, case: Case) -> tuple[str, tuple[FileAtt
         return "", ()
     times = slot_times(app, slot)
     cancel, revision = _invitation(app, session, case, slot, cancelled=True)
-    audit(session, app, case, WITHDRAWN, **revision)
+    audit(session, app.clock.now(), case, WITHDRAWN, **revision)
     session.delete(slot)
     session.flush()
     return f"{times['slot_start']} to {times['slot_end']}", (cancel,)
@@ -208,7 +209,7 @@ def withdraw(app: App, session: Session, case: Case) -> tuple[str, tuple[FileAtt
 def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     """Email the referrer their slot, with the invitation, asking them to confirm."""
     place = app.config.panel(case.panel_id).meetings.place
-    context = answers.case_context(app, case, []) | slot_times(app, slot) | {"place": place}
+    context = wording.case_context(app, case, []) | slot_times(app, slot) | {"place": place}
     attachment, revision = _invitation(app, session, case, slot)
     # Numbered per case, not by slot id: SQLite gives a withdrawn slot's id to the next slot,
     # and an email queued under a purpose already used would silently never be sent.
@@ -221,7 +222,7 @@ def notify(app: App, session: Session, case: Case, slot: Slot) -> None:
     draft = referrer_draft(session, case, purpose, "timeslot", context, (attachment,))
     enqueue(app, session, draft)
     slot.notified_at = app.clock.now()
-    audit(session, app, case, SENT, **revision)
+    audit(session, app.clock.now(), case, SENT, **revision)
 
 
 def assign(app: App, session: Session, panel_id: str, meeting: Meeting, cases: list[Case]) -> None:

@@ -33,19 +33,20 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import PanelConfig
 from pipeline.errors import ConfigError
-from pipeline.intake.answers import when
-from pipeline.outbox.queue import audit, enqueue, staff_draft
-from pipeline.outputs.digest import Line, line
+from pipeline.jobs import Job, bind
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.outbox.referrer_mail import referrer_draft
+from pipeline.outbox.wording import when
 from pipeline.panel.awaiting import (
     AWAITING,
     meeting_stamp,
     referrer_context,
     still_missing,
 )
-from pipeline.panel.jobs import Job, bind
-from pipeline.panel.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
-from pipeline.panel.referrer_mail import referrer_draft
+from pipeline.panel.digest import Line, line
 from pipeline.panel.slots import withdraw
+from pipeline.rules.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
+from pipeline.store.audit import audit
 from pipeline.store.models import AuditEvent, Case, Slot
 
 # States of a case that is still to be heard; a declined or closed case has nowhere to go.
@@ -266,7 +267,7 @@ def move(app: App, session: Session, case: Case, standing: Standing, unheard: Un
         "from_meeting": meeting_stamp(app, standing.meeting),
         "to_meeting": meeting_stamp(app, unheard.to.starts_at),
     }
-    audit(session, app, case, "carried-forward", **stamps, why=unheard.why.value)
+    audit(session, app.clock.now(), case, "carried-forward", **stamps, why=unheard.why.value)
     context = referrer_context(app, session, case, still_missing(case)) | {
         "old_meeting": when(app, standing.meeting),
         "meeting_day": when(app, standing.meeting).rpartition(",")[0],

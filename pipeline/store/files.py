@@ -8,10 +8,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.disk import ensure_private_dir, write_durably
 from pipeline.errors import StoreError
 
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 # A file stored this recently may belong to a row another process has not committed yet.
 RECENT_NS = 24 * 3600 * 1_000_000_000
 
@@ -92,29 +91,3 @@ class FileStore:
             return False
         aside.unlink()
         return True
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents under it) with owner-only permissions."""
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)
-
-
-def write_durably(target: Path, data: bytes) -> None:
-    """Write via a temporary file, fsync, then rename: a crash leaves the old file or the new."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

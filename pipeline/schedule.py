@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pipeline.jobs import JobSource
 from pipeline.outputs.convert import conversion_jobs
-from pipeline.outputs.digest import attendance_jobs, digest_jobs
-from pipeline.outputs.distribute import pack_jobs
 from pipeline.panel.cutoff import cutoff_jobs
-from pipeline.panel.jobs import JobSource
+from pipeline.panel.digest import attendance_jobs, digest_jobs
+from pipeline.panel.distribute import pack_jobs
 from pipeline.panel.reminders import reminder_jobs
 from pipeline.panel.retention import retention_jobs
 from pipeline.panel.screening import screening_jobs

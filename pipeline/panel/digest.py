@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import PanelConfig
-from pipeline.intake.answers import when
+from pipeline.jobs import Action, Job, bind
 from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.outbox.wording import when
 from pipeline.panel.awaiting import meeting_stamp
-from pipeline.panel.identifiers import age_on, initials
-from pipeline.panel.jobs import Action, Job, bind
-from pipeline.panel.meetings import Meeting, local_instant, meeting_at, upcoming
 from pipeline.panel.slots import slot_times
+from pipeline.rules.identifiers import age_on, initials
+from pipeline.rules.meetings import Meeting, local_instant, meeting_at, upcoming
 from pipeline.store.models import AuditEvent, Case, Slot
 
 # How each state reads on the digest; a Section 20 case stays listed whatever is missing (R7).

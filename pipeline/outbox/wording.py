@@ -10,11 +10,11 @@ from pipeline.app import App
 from pipeline.documents.form import blank_form_bytes
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.errors import PipelineError
-from pipeline.intake.cases import SECTION20_QUESTION, missing_for
-from pipeline.intake.mime import ParsedEmail
+from pipeline.mime.message import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft
-from pipeline.panel.meetings import meeting_at, upcoming
+from pipeline.rules.meetings import meeting_at, upcoming
+from pipeline.store.facts import SECTION20_QUESTION, missing_for
 from pipeline.store.models import Case
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -17,7 +17,7 @@ from pipeline.errors import PipelineError
 
 # A checkout (or an editable install) reads them where they are kept; an installed wheel reads
 # the copy it installed under its prefix (pyproject.toml's data-files).
-_CHECKOUT = Path(__file__).resolve().parents[2] / "mail_templates"
+_CHECKOUT = Path(__file__).resolve().parents[1] / "mail_templates"
 TEMPLATE_DIR = (
     _CHECKOUT if _CHECKOUT.is_dir() else Path(sys.prefix) / "share" / "masp" / "mail_templates"
 )

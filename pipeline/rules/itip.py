@@ -16,7 +16,7 @@ from typing import Any
 
 import icalendar
 
-from pipeline.intake.mime import Attachment
+from pipeline.mime.message import Attachment
 
 # A real REPLY is a few kilobytes; anything far bigger is not one, and is not parsed.
 MAX_CALENDAR_BYTES = 256 * 1024

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.intake.answers import DOCX, when
+from pipeline.jobs import Job, bind
 from pipeline.outbox.compose import FileAttachment
-from pipeline.outbox.queue import Draft, audit, enqueue
+from pipeline.outbox.queue import Draft, enqueue
+from pipeline.outbox.wording import DOCX, when
 from pipeline.outputs.agenda import agenda_docx
 from pipeline.outputs.pack import (
     Built,
@@ -38,9 +39,9 @@ from pipeline.outputs.pack import (
     zip_originals,
 )
 from pipeline.panel.awaiting import meeting_stamp
-from pipeline.panel.jobs import Job, bind
-from pipeline.panel.meetings import upcoming
 from pipeline.panel.screening import remind_unscreened
+from pipeline.rules.meetings import upcoming
+from pipeline.store.audit import audit
 from pipeline.store.models import OutboxItem, Pack, PackSend
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def send_copy(app: App, session: Session, built: Built, recipient: Recipient) ->
     )
     audit(
         session,
-        app,
+        app.clock.now(),
         None,
         "pack_sent",
         pack=built.pack.id,

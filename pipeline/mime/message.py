@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import filetype
 
 from pipeline.errors import IntakeError
-from pipeline.intake.addresses import Mailbox, Unreadable, read_addresses, read_mailbox
+from pipeline.mime.addresses import Mailbox, Unreadable, read_addresses, read_mailbox
 from pipeline.text import clean_text
 
 MAX_FILENAME_LENGTH = 150

@@ -163,3 +163,13 @@ def _name(display_name: str) -> str:
     # Bytes in an unknown charset come back as surrogates, which cannot be stored.
     text = display_name.encode("utf-8", "replace").decode("utf-8")
     return " ".join(clean_text(text).split())
+
+
+DAEMON_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|bounces?)(?:[-+.=].*)?$")
+NOREPLY_SENDER = re.compile(r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply)(?:[-+.=_].*)?$")
+
+
+def is_machine_address(address: str) -> bool:
+    """True for a mail-system or no-reply address: nobody reads what is sent there (R8)."""
+    local = address.strip().lower().partition("@")[0]
+    return bool(DAEMON_SENDER.match(local) or NOREPLY_SENDER.match(local))

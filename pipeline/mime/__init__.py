@@ -1,0 +1,1 @@
+"""Reading an email: its MIME parts, charsets, containers, addresses and thread references."""

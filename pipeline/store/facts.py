@@ -1,0 +1,34 @@
+"""A case's facts as plain values for the rules: its documents as views, what it still needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.documents.kinds import Kind
+from pipeline.rules.completeness import DocumentView, missing_kinds
+from pipeline.store.models import Case, Document
+
+# A case opened from an email that quoted another case's reference without standing to (R5):
+# nothing happens to it (no acknowledgement, reminders, screening, meeting) until the
+# administrator releases, attaches or dismisses it (`masp case`).
+HELD = "held"
+# The start of the flag on a case whose email mentions Section 20 when its form does not.
+SECTION20_QUESTION = "Section 20 to confirm"
+
+
+def views(documents: Sequence[Document]) -> list[DocumentView]:
+    return [DocumentView(d.kind, d.status, d.superseded) for d in documents]
+
+
+def missing_for(case: Case) -> list[Kind]:
+    """The kinds the case still needs (R4), read without changing anything."""
+    requests = case.fields.get("request_types", []) if case.fields else []
+    return missing_kinds(views(case.documents), case.genogram_required, requests)
+
+
+def refresh_state(case: Case) -> list[Kind]:
+    """Recompute what is missing and set the case's state; return the missing kinds."""
+    missing = missing_for(case)
+    if case.state in ("incomplete", "complete"):
+        case.state = "complete" if not missing else "incomplete"
+    return missing
