@@ -317,7 +317,7 @@ def screen(
 ) -> None:
     """Record a screening decision for a case instead of the Service Manager (R9 fallback)."""
     from pipeline.intake.poll import deliver_configured
-    from pipeline.panel.screening import decide_by_administrator
+    from pipeline.panel.screening.decisions import decide_by_administrator
     from pipeline.rules.reply_text import Decision, split_agencies
 
     verb = SCREEN_DECISIONS.get(decision.lower())

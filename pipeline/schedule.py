@@ -9,7 +9,7 @@ from pipeline.panel.digest import attendance_jobs, digest_jobs
 from pipeline.panel.distribute import pack_jobs
 from pipeline.panel.reminders import reminder_jobs
 from pipeline.panel.retention import retention_jobs
-from pipeline.panel.screening import screening_jobs
+from pipeline.panel.screening.jobs import screening_jobs
 from pipeline.panel.slots import slot_jobs
 from pipeline.panel.unheard import unheard_jobs
 

@@ -19,7 +19,8 @@ from pipeline.cli import app as cli
 from pipeline.intake.poll import deliver_configured, poll
 from pipeline.jobs import JobSource, TickReport, run_due
 from pipeline.outputs.summary import SummaryFacts, render_summary
-from pipeline.panel.screening import screening_jobs, token_for, token_is_valid
+from pipeline.panel.screening.jobs import screening_jobs
+from pipeline.panel.screening.tokens import token_for, token_is_valid
 from pipeline.rules.reply_text import Decision, own_lines, parse_attendance, parse_decision
 from pipeline.service import run_due_jobs
 from pipeline.store.models import AuditEvent, Case, Message, ScreeningRequest
@@ -408,7 +409,7 @@ def test_the_summary_stays_on_one_page_however_much_there_is_to_say() -> None:
 
 
 def test_building_the_agenda_reminds_managers_of_unscreened_cases(tmp_path: Path) -> None:
-    from pipeline.panel.screening import remind_unscreened
+    from pipeline.panel.screening.jobs import remind_unscreened
 
     app = open_service(tmp_path, NOW)
     drop(app, referral(), NOW)

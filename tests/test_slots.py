@@ -11,7 +11,7 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.app import App
 from pipeline.intake.poll import poll
-from pipeline.panel.screening import screening_jobs
+from pipeline.panel.screening.jobs import screening_jobs
 from pipeline.panel.slots import Break, Candidate, allocate, running_order, slot_jobs, timetable
 from pipeline.rules.meetings import meeting_at
 from pipeline.store.models import AuditEvent, Document, Slot

@@ -39,7 +39,7 @@ from pipeline.outputs.pack import (
     zip_originals,
 )
 from pipeline.panel.awaiting import meeting_stamp
-from pipeline.panel.screening import remind_unscreened
+from pipeline.panel.screening.jobs import remind_unscreened
 from pipeline.rules.meetings import upcoming
 from pipeline.store.audit import audit
 from pipeline.store.models import OutboxItem, Pack, PackSend

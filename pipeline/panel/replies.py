@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
-from pipeline.panel import attendance, screening
+from pipeline.panel import attendance
+from pipeline.panel.screening import replies as screening
 from pipeline.store.models import Case, Message
 
 # A handler files the email (setting `row.category`) and returns True, or returns False to

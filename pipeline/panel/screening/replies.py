@@ -1,0 +1,136 @@
+"""A Service Manager's reply: does it claim to answer a screening request, may it, and what it says.
+
+A reply counts only when it carries a valid token, comes from the manager that token was sent
+to, belongs to the case the thread is about, and was not used before (`rules.screening`
+decides); anything else is refused, audited and shown to the administrator, never applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.mime.message import ParsedEmail
+from pipeline.outbox import wording
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.panel.screening.decisions import apply_decision
+from pipeline.panel.screening.tokens import read_tokens, token_is_valid
+from pipeline.rules.reply_text import parse_decision
+from pipeline.rules.screening import ClaimedRequest, reply_refusal
+from pipeline.store.audit import audit
+from pipeline.store.models import Case, Message, OutboxItem, ScreeningRequest
+
+log = logging.getLogger(__name__)
+
+# Outbox purposes of the emails a manager may be answering (the thread proves the request).
+REQUEST_PURPOSES = ("screen-request:", "screen-reminder:")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What in an email claims to answer a screening request: tokens, and the thread."""
+
+    tokens: tuple[tuple[str, str], ...]
+    malformed: bool
+    threaded: tuple[int, ...]
+
+
+def _threaded_requests(app: App, session: Session, parsed: ParsedEmail) -> tuple[int, ...]:
+    """Requests whose email (or reminder) this one answers, proven by our signed Message-IDs."""
+    ids = [i for i in (*parsed.in_reply_to, *parsed.references) if app.signer.is_ours(i)]
+    if not ids:
+        return ()
+    purposes = session.scalars(select(OutboxItem.purpose).where(OutboxItem.message_id.in_(ids)))
+    found = (p.partition(":")[2] for p in purposes if p.startswith(REQUEST_PURPOSES))
+    return tuple(dict.fromkeys(int(i) for i in found if i.isdigit()))
+
+
+def find_claim(app: App, session: Session, parsed: ParsedEmail) -> Claim | None:
+    """None when the email does not claim to answer a screening request at all."""
+    tokens, malformed = read_tokens(f"{parsed.subject}\n{parsed.body_text}")
+    threaded = _threaded_requests(app, session, parsed)
+    if not tokens and not malformed and not threaded:
+        return None
+    return Claim(tokens, malformed, threaded)
+
+
+def _claimed_requests(app: App, session: Session, claim: Claim) -> list[ScreeningRequest] | None:
+    """The requests the claim names; None when any token is forged or unknown."""
+    key = app.signer.key
+    if claim.malformed or not all(token_is_valid(key, n, s) for n, s in claim.tokens):
+        return None
+    nonces = [n for n, _ in claim.tokens]
+    by_token = list(
+        session.scalars(select(ScreeningRequest).where(ScreeningRequest.nonce.in_(nonces)))
+    )
+    if len(by_token) != len(nonces):
+        return None
+    by_thread = [session.get(ScreeningRequest, i) for i in claim.threaded]
+    found = {r.id: r for r in [*by_token, *by_thread] if r is not None}
+    return list(found.values()) or None
+
+
+def _facts(request: ScreeningRequest) -> ClaimedRequest:
+    return ClaimedRequest(
+        request.case_id,
+        request.manager_email,
+        decided=request.decision is not None,
+        closed=request.used_at is not None,
+    )
+
+
+def refusal(
+    app: App, sender: str, case: Case | None, requests: list[ScreeningRequest] | None
+) -> str | None:
+    """Why this reply must not count (`rules.screening` decides, the handler acts), or None."""
+    managers = {m.email.lower() for m in app.config.people.service_managers}
+    facts = [_facts(r) for r in requests] if requests is not None else None
+    return reply_refusal(sender, case.id if case else None, facts, managers)
+
+
+def _alert(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
+) -> None:
+    context = wording.refused_reply(app, row.id, parsed, case, why)
+    purpose = f"screen-alert:message:{row.id}"
+    enqueue(app, session, staff_draft(app, purpose, "screening_alert", context, case))
+
+
+def _refuse(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
+) -> None:
+    row.category = "screening_refused"
+    audit(session, app.clock.now(), case, "screening-refused", why=why, ledger=row.id)
+    log.warning("screening reply refused (%s): ledger id %d", why, row.id)
+    _alert(app, session, row, parsed, case, why)
+
+
+def take_reply(
+    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
+) -> bool:
+    """Reply handler: takes every email that claims to answer a screening request."""
+    claim = find_claim(app, session, parsed)
+    if claim is None:
+        return False
+    requests = _claimed_requests(app, session, claim)
+    target = session.get(Case, requests[0].case_id) if requests else case
+    row.case_id = target.id if target else None
+    why = refusal(app, parsed.from_address.lower(), case, requests)
+    if why is not None or requests is None or target is None:
+        _refuse(app, session, row, parsed, target, why or "bad token")
+        return True
+    decision = parse_decision(parsed.body_text)
+    if decision is None:
+        # The manager meant to answer but wrote something else: a person reads it; the
+        # request stays open so their next reply still counts.
+        row.category = "screening_unclear"
+        audit(session, app.clock.now(), target, "screening-unclear", ledger=row.id)
+        _alert(app, session, row, parsed, target, "unclear: no decision on the first line")
+        return True
+    row.category = "screening"
+    apply_decision(app, session, target, requests[0], decision, by="manager")
+    return True

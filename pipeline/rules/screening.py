@@ -1,0 +1,103 @@
+"""R9: which cases go to the Service Managers, which replies may decide one, what a decision does.
+
+Pure functions of plain values: they decide, the steps in `panel/screening` act on the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+# The administrator may screen, or screen again, any case whose documents are complete.
+ADMINISTRATOR_MAY_SCREEN = ("complete", "screening", "more_info", "approved", "declined")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decision does to a case: its new state and, when it is no longer to be heard
+    (for now), the email that tells the referrer so (a slot it was given is taken back)."""
+
+    state: str
+    referrer_template: str | None = None
+
+
+OUTCOMES: Mapping[str, Outcome] = {
+    "approve": Outcome("approved"),
+    "decline": Outcome("declined", "declined"),
+    "more_info": Outcome("more_info", "more_information"),
+}
+
+
+def outcome(verb: str) -> Outcome:
+    """What the decision `verb` (approve, decline, more_info) does; KeyError for any other."""
+    return OUTCOMES[verb]
+
+
+def ready_to_screen(
+    state: str, missing: Collection[str], asked_at: datetime | None, received: Iterable[datetime]
+) -> bool:
+    """Complete, or asked for more information and since sent documents that complete it.
+
+    `missing` is what the documents still lack, `asked_at` when a manager last decided (asked
+    for more), `received` when each of the case's documents arrived.
+    """
+    if state == "complete":
+        return True
+    if state != "more_info" or missing:
+        return False
+    return asked_at is None or any(at > asked_at for at in received)
+
+
+def administrator_refusal(state: str) -> str | None:
+    """Why `masp screen` cannot decide a case in this state, or None when it can."""
+    if state in ADMINISTRATOR_MAY_SCREEN:
+        return None
+    return f"the case is {state}; only a complete referral can be screened"
+
+
+def coopt_flags(flags: Sequence[str], coopt: Iterable[str]) -> list[str]:
+    """The case's flags, then a `co-opt:<agency>` flag for each co-opted agency it lacks."""
+    added = [f"co-opt:{agency}" for agency in coopt]
+    return [*flags, *(flag for flag in added if flag not in flags)]
+
+
+@dataclass(frozen=True)
+class ClaimedRequest:
+    """A screening request as a reply's check sees it: its case, the manager it went to
+    (lower case), whether a decision was recorded on it, whether it is closed."""
+
+    case_id: int
+    manager_email: str
+    decided: bool
+    closed: bool
+
+
+def reply_refusal(
+    sender: str,
+    thread_case: int | None,
+    requests: Sequence[ClaimedRequest] | None,
+    managers: Collection[str],
+) -> str | None:
+    """Why a reply claiming to answer `requests` must not count, or None when it decides.
+
+    `sender` is the reply's From address (lower case), `thread_case` the case its thread is
+    about (if any), `requests` the requests its tokens and thread name (None when a token is
+    forged or unknown), `managers` the configured managers' addresses (lower case).
+    """
+    if not requests:
+        return "bad token"
+    cases = {r.case_id for r in requests}
+    if len(cases) > 1 or (thread_case is not None and thread_case != requests[0].case_id):
+        return "other case"
+    if len(requests) > 1:
+        return "bad token"
+    request = requests[0]
+    # A manager since removed from the configuration decides nothing.
+    if sender != request.manager_email or sender not in managers:
+        return "forged sender"
+    if request.decided:
+        return "replayed"
+    if request.closed:
+        return "already decided"
+    return None
