@@ -22,8 +22,8 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.cli import app as cli
 from pipeline.intake.poll import poll
-from pipeline.panel.attendance import calendar_refusal
 from pipeline.panel.slots import slot_jobs
+from pipeline.rules.attendance import calendar_refusal
 from pipeline.rules.itip import MAX_CALENDAR_BYTES, CalendarReply, answers_current, read_reply
 from pipeline.store.models import Document, Message, Slot
 from tests.calendar_replies import (

@@ -15,7 +15,6 @@ which files them: nothing a referrer sends is lost to this handler.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,8 +26,14 @@ from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outputs.invitation import read_slot_uid
 from pipeline.panel.revisions import invited_sequence
 from pipeline.panel.slots import calendar_uid
-from pipeline.rules.itip import ANSWERS, CalendarReply, answers_current, find_reply, is_calendar
-from pipeline.rules.reply_text import parse_attendance
+from pipeline.rules.attendance import (
+    calendar_answer,
+    calendar_refusal,
+    carries_documents,
+    stale_refusal,
+    typed_answer,
+)
+from pipeline.rules.itip import CalendarReply, find_reply
 from pipeline.store.audit import audit
 from pipeline.store.models import PURGED, Case, Message, OutboxItem, Slot
 
@@ -59,11 +64,6 @@ def answers_timeslot(session: Session, parsed: ParsedEmail, slot: Slot) -> bool:
         .limit(1)
     )
     return ours is not None and ours in (*parsed.in_reply_to, *parsed.references)
-
-
-def _from_referrer(parsed: ParsedEmail, case: Case) -> bool:
-    # The From address only: a Reply-To naming the referrer is anyone's to write.
-    return parsed.from_address.lower() == case.referrer_email.lower()
 
 
 def _record(
@@ -107,34 +107,10 @@ def _invited_case(
     return case, slot
 
 
-def calendar_refusal(
-    sender: str, reply: CalendarReply, referrer: str, meeting: datetime, now: datetime
-) -> str | None:
-    """Why a calendar answer to a referrer's invitation must not count (a rule), or None.
-
-    Both the email and the answer in it must be the referrer's: a colleague who was forwarded
-    the invitation, or anyone writing the referrer's address as an attendee, answers for
-    nobody.
-    """
-    if sender.lower() != referrer.lower():
-        return "not from the referrer"
-    partstat = reply.partstats.get(referrer.lower())
-    if partstat is None:
-        return "the answer is not the referrer's"
-    if partstat not in ANSWERS:
-        return f"no answer in it ({partstat})"
-    if meeting <= now:
-        return "the meeting has started"
-    return None
-
-
 def _stale(app: App, session: Session, reply: CalendarReply, case: Case, slot: Slot) -> str | None:
-    """Why an answer does not count for the slot as it now stands (an earlier revision's
-    answer, for another time), or None."""
+    """Why an answer does not count for the slot as it now stands, or None."""
     invited = invited_sequence(session, case.id, calendar_uid(app, case, slot.meeting))
-    if answers_current(reply, invited, slot.starts_at):
-        return None
-    return "it answers an earlier invitation, for a time the timeslot no longer has"
+    return stale_refusal(reply, invited, slot.starts_at)
 
 
 def _refuse(
@@ -172,7 +148,7 @@ def _take_calendar_answer(
     if why is not None:
         _refuse(app, session, row, parsed, target, why)
         return
-    answer = ANSWERS[reply.partstats[target.referrer_email.lower()]]
+    answer = calendar_answer(reply, target.referrer_email)
     _record(app, session, row, target, slot, answer, via="calendar")
 
 
@@ -182,11 +158,15 @@ def _take_calendar_answer(
 def _take_text_answer(
     app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
 ) -> bool:
-    if case is None or not _from_referrer(parsed, case):
+    if case is None:
+        return False
+    answer = typed_answer(
+        parsed.from_address, case.referrer_email, parsed.subject, parsed.body_text
+    )
+    if answer is None:
         return False
     slot = current_slot(app, session, case)
-    answer = parse_attendance(parsed.subject, parsed.body_text)
-    if slot is None or answer is None or not answers_timeslot(session, parsed, slot):
+    if slot is None or not answers_timeslot(session, parsed, slot):
         return False
     _record(app, session, row, case, slot, answer, via="email")
     return True
@@ -196,7 +176,7 @@ def take_reply(
     app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None
 ) -> bool:
     """Reply handler: takes every calendar answer and a clear typed yes/no; else intake files it."""
-    if any(not is_calendar(a) for a in parsed.attachments):
+    if carries_documents(parsed.attachments):
         return False
     reply = find_reply(parsed.attachments)
     if reply is not None:
