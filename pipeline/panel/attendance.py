@@ -9,7 +9,8 @@ Two kinds of answer count, and only from the case's referrer:
 A calendar answer that does not pass (forged UID, someone else's answer, a stranger's, one for
 a slot since taken back, or one to an earlier invitation for a time the slot no longer has) is
 not recorded, and the administrator is told. A reply with documents is always left to intake,
-which files them: nothing a referrer sends is lost to this handler.
+which files them: nothing a referrer sends is lost to this handler. Whether an answer counts
+is decided in `rules.attendance`; this step finds the case and its slot, and records or refuses.
 """
 
 from __future__ import annotations
