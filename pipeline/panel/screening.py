@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import Person
 from pipeline.documents.kinds import Status
-from pipeline.errors import ConfigError, NotFound, PipelineError
+from pipeline.errors import ConfigError, NotFound, ScreeningError
 from pipeline.jobs import Job, bind
 from pipeline.mime.message import ParsedEmail
 from pipeline.outbox import wording
@@ -53,10 +53,6 @@ ADMINISTRATOR_MAY_SCREEN = ("complete", "screening", "more_info", "approved", "d
 # Outbox purposes of the emails a manager may be answering (the thread proves the request).
 REQUEST_PURPOSES = ("screen-request:", "screen-reminder:")
 PDF = "application/pdf"
-
-
-class ScreeningError(PipelineError):
-    """A screening decision cannot be applied to this case as it stands."""
 
 
 # --- Tokens -------------------------------------------------------------------------------
