@@ -172,7 +172,7 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Emails that could not be processed: who sent them, their subject, and why."""
-    from pipeline.mime.message import headline
+    from pipeline.mime.headers import headline
     from pipeline.store.models import Message
 
     service = open_app(ctx)

@@ -68,8 +68,16 @@ class DocumentError(PipelineError):
     """An attachment could not be read; the referrer is told why in plain English."""
 
 
+class ConversionError(DocumentError):
+    """A document could not be turned into PDF; the reason is plain English."""
+
+
 class NotFound(PipelineError):
     """A case, message or outbox row named on the command line does not exist."""
+
+
+class ScreeningError(PipelineError):
+    """A screening decision cannot be applied to this case as it stands."""
 
 
 class Unsendable(SendError):

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
-from pipeline.documents.topdf import ConversionError, image_to_pdf, pdf_pages
+from pipeline.documents.topdf import image_to_pdf, pdf_pages
+from pipeline.errors import ConversionError
 from pipeline.intake.poll import deliver_configured, poll
 from pipeline.jobs import run_due
 from pipeline.outputs.convert import (

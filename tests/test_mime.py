@@ -14,17 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import IntakeError
-from pipeline.mime.message import (
-    MAX_FILENAME_LENGTH,
-    MAX_NESTING,
-    ParsedEmail,
-    decode_bytes,
-    decode_words,
-    header_text,
-    html_to_text,
-    parse_email,
-    sanitise_filename,
-)
+from pipeline.mime.bodytext import html_to_text
+from pipeline.mime.charsets import decode_bytes, decode_words
+from pipeline.mime.filenames import MAX_FILENAME_LENGTH, sanitise_filename
+from pipeline.mime.headers import header_text
+from pipeline.mime.message import MAX_NESTING, ParsedEmail, parse_email
 from tests.helpers import corpus_maker
 
 PDF = b"%PDF-1.4\n%synthetic\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

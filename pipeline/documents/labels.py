@@ -3,7 +3,7 @@
 Other councils' forms say the same things in different words ("D.O.B.", "Date of birth / EDD",
 "Forename(s)" + "Surname"), and a generic label ("Name", "Email", "Role") means different fields
 in different sections of a form. Labels are normalised, matched as whole-word prefixes against
-the synonyms below, and generic ones only count in the section they belong to.
+the synonyms in `vocabulary`, and generic ones only count in the section they belong to.
 """
 
 from __future__ import annotations
@@ -12,6 +12,24 @@ import itertools
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
+from pipeline.documents.vocabulary import (
+    ABOUT_THIS_WORDS,
+    FIELD_LABELS,
+    FIRST_LABELS,
+    HISTORY_WORDS,
+    NAME_FIELDS,
+    NO_ANSWER_WORDS,
+    NO_WORDS,
+    NOT_A_NAME,
+    NOT_A_PANEL,
+    PROMPTS,
+    REASON_WORDS,
+    REQUEST_WORDS,
+    SECTION_WORDS,
+    TYPE_PREFIXES,
+    YES_WORDS,
+    LabelTable,
+)
 from pipeline.documents.word import Block
 
 # Characters that separate words like a space; a `replace` for each one present beats a regex.
@@ -77,26 +95,14 @@ def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
 
 # --- Sections: where a generic label ("Name", "Email") stands decides what it means. ---
 
-CHILD, REFERRER, HOUSEHOLD = "child", "referrer", "household"
-CONSENT, GENOGRAM, MANAGER = "consent", "genogram", "manager"
-SUBMISSION = "submission"
-_SECTION_WORDS = (
-    (SUBMISSION, ("submission",)),
-    (CONSENT, ("consent",)),
-    (GENOGRAM, ("genogram",)),
-    (MANAGER, ("manager sign", "sign off", "signoff", "authorisation", "management oversight")),
-    (REFERRER, ("referrer", "referring", "person making", "professional", "your details")),
-    (HOUSEHOLD, ("household", "parent", "carer", "family member", "adult", "sibling")),
-    (CHILD, ("child", "young person", "unborn", "subject")),
-)
 _NUMBERED = re.compile(r"\s*(section|part|\d+[.)]?\s)", re.IGNORECASE)
 
 
 # Any section word at all: most headings (and the short lines that look like them) have none.
-_ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _, words in _SECTION_WORDS for w in words))
+_ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _, words in SECTION_WORDS for w in words))
 # Each section's words, anywhere in a label, in the order the sections are tried.
 _SECTION_PATTERNS = tuple(
-    (name, re.compile("|".join(map(re.escape, words)))) for name, words in _SECTION_WORDS
+    (name, re.compile("|".join(map(re.escape, words)))) for name, words in SECTION_WORDS
 )
 
 
@@ -134,205 +140,13 @@ def looks_like_heading(block: Block) -> bool:
 
 # --- Which field a label names. ---
 
-_ANY = None
-_NOT_REFERRER = frozenset({CHILD, ""})
-_NAME_FIELDS = frozenset({"child_name", "referrer_name", "forename", "surname"})
-_NOT_A_NAME = (
-    *("role", "agency", "team", "phone", "telephone", "tel", "mobile", "email", "e mail"),
-    *("address", "manager", "job", "title", "organisation", "organization", "signature"),
-    *("date", "position", "service", "school", "gp", "relationship", "setting"),
-)
-_NOT_A_PANEL = ("date", "time", "question", "decision", "outcome")
-# Labels that start like a question but still name a field; checked before anything else.
-_FIRST: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
-    ("consent_who", ("who agreed", "who gave consent", "consent given by", "consent from"), _ANY),
-    ("consent_reason_not", ("if not why not", "if no why not"), frozenset({CONSENT})),
-    (
-        "consent_reason_not",
-        ("reason consent not", "why consent was not", "if consent not given", "if no consent"),
-        _ANY,
-    ),
-    ("genogram_why", ("why or why not", "why"), frozenset({GENOGRAM})),
-    ("genogram_why", ("why is a genogram", "reason for genogram", "genogram reason"), _ANY),
-    (
-        "family_informed",
-        (
-            *("has the family been told", "have the family been told", "family informed"),
-            *("is the family aware", "family aware", "has the family been informed"),
-        ),
-        _ANY,
-    ),
-    ("panel_question", ("the question for the panel", "question for the panel"), _ANY),
-    ("panel_question", ("what are you asking the panel", "what is the panel being asked"), _ANY),
-)
-# (field, label prefixes, sections where the label means that field; None for any section)
-_LABELS: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] = (
-    (
-        "child_dob",
-        (
-            *("date of birth", "dob", "d o b", "edd", "due date", "expected due date", "child dob"),
-            *("expected date of delivery", "childs date of birth", "childs dob"),
-        ),
-        _NOT_REFERRER,
-    ),
-    (
-        "child_name",
-        (
-            *("childs name", "child name", "childs full name", "name of child", "cyp name"),
-            *("name of the child", "child / young persons name", "young persons name"),
-            *("full name of child", "full name of the child", "child full name"),
-            *("name of young person", "name of the young person"),
-        ),
-        _ANY,
-    ),
-    (
-        "forename",
-        (
-            *("forename", "forenames", "first name", "given name", "childs first name"),
-            *("childs forename", "childs forenames", "childs given name"),
-        ),
-        _NOT_REFERRER,
-    ),
-    (
-        "surname",
-        ("surname", "last name", "family name", "childs surname", "childs last name"),
-        _NOT_REFERRER,
-    ),
-    (
-        "referrer_email",
-        (
-            *("referrers email", "referrer email", "email of referrer", "referrers e mail"),
-            "referrer e mail",
-        ),
-        _ANY,
-    ),
-    ("manager_consulted", ("manager consulted", "line manager consulted", "discussed with"), _ANY),
-    ("referral_date", ("date of referral", "referral date", "date of request"), _ANY),
-    ("referrer_role", ("referrers role", "referrer role", "role of referrer"), _ANY),
-    ("referrer_agency", ("referring agency", "referrers agency", "referrer agency"), _ANY),
-    ("referrer_phone", ("referrers phone", "referrer phone", "referrers telephone"), _ANY),
-    ("referrer_team", ("referrers team", "referrer team"), _ANY),
-    (
-        "referrer_name",
-        (
-            *("referrers name", "referrer name", "name of referrer", "referred by", "referrer"),
-            *("name of person making", "name of professional", "professionals name", "your name"),
-            *(
-                "completed by",
-                "form completed by",
-                "person completing",
-                "name of person completing",
-            ),
-        ),
-        _ANY,
-    ),
-    (
-        "referrer_email",
-        ("email", "e mail", "email address", "your email", "contact email", "work email"),
-        frozenset({REFERRER}),
-    ),
-    ("referrer_name", ("name", "full name"), frozenset({REFERRER})),
-    ("referrer_role", ("role", "job title", "position", "designation"), frozenset({REFERRER})),
-    (
-        "referrer_agency",
-        ("agency", "organisation", "organization", "service"),
-        frozenset({REFERRER}),
-    ),
-    ("referrer_team", ("team",), frozenset({REFERRER})),
-    (
-        "referrer_phone",
-        ("phone", "telephone", "tel", "mobile", "contact number"),
-        frozenset({REFERRER}),
-    ),
-    ("child_name", ("name", "full name"), frozenset({CHILD})),
-    ("child_gender", ("gender", "sex"), _NOT_REFERRER),
-    ("child_ethnicity", ("ethnicity", "ethnic origin", "ethnic background"), _NOT_REFERRER),
-    ("child_language", ("first language", "main language", "language"), _NOT_REFERRER),
-    ("child_send", ("send", "sen", "ehcp", "special educational needs"), _NOT_REFERRER),
-    (
-        "child_school",
-        ("school or setting", "school", "setting", "nursery", "education setting"),
-        _NOT_REFERRER,
-    ),
-    ("child_gp", ("gp", "gp practice", "gp surgery", "doctor"), _NOT_REFERRER),
-    ("child_nhs_number", ("nhs number", "nhs no", "nhs"), _NOT_REFERRER),
-    (
-        "child_council_id",
-        ("council id", "lcs id", "mosaic id", "child id", "person id", "local authority id"),
-        _NOT_REFERRER,
-    ),
-    ("child_current_plan", ("current plan", "current status", "plan status"), _NOT_REFERRER),
-    ("other_children", ("other children", "siblings"), _ANY),
-    (
-        "agencies",
-        ("agencies involved", "professionals involved", "other agencies", "services involved"),
-        _ANY,
-    ),
-    ("lead_professional", ("lead professional", "lead practitioner"), _ANY),
-    ("needs", ("needs", "identified needs", "presenting needs", "concerns"), _ANY),
-    ("strengths", ("strengths", "protective factors", "what is working well"), _ANY),
-    ("risks", ("risks", "risk factors", "worries", "what are we worried about"), _ANY),
-    (
-        "tried",
-        ("what has been tried", "support already provided", "previous support", "interventions"),
-        _ANY,
-    ),
-    (
-        "child_views",
-        (
-            *("the childs views", "childs views", "views of the child", "voice of the child"),
-            *("child / young persons views", "young persons views", "wishes and feelings"),
-        ),
-        _ANY,
-    ),
-    (
-        "parent_views",
-        (
-            *("the parents or carers views", "parents or carers views", "parents views"),
-            *("parent / carer views", "parents / carers views", "views of the parents"),
-            *("parent views", "carers views"),
-        ),
-        _ANY,
-    ),
-    ("outcomes_sought", ("outcomes sought", "desired outcomes", "outcomes"), _ANY),
-    ("manager_name", ("managers name", "manager name", "name of manager", "signed off by"), _ANY),
-    ("manager_role", ("managers role", "manager role", "role of manager"), _ANY),
-    ("manager_date", ("date signed off", "sign off date", "date of sign off"), _ANY),
-    ("manager_name", ("name",), frozenset({MANAGER})),
-    ("manager_role", ("role", "job title", "position"), frozenset({MANAGER})),
-    ("manager_date", ("date",), frozenset({MANAGER})),
-    ("referral_date", ("date",), frozenset({SUBMISSION})),
-    (
-        "panel",
-        (
-            *("panel / locality", "panel or locality", "panel", "locality", "which panel"),
-            *("submission panel", "submitted to"),
-        ),
-        _ANY,
-    ),
-    (
-        "request",
-        (
-            *("type of request", "request type", "types of request", "support requested"),
-            *("request", "type of support requested", "what support are you requesting"),
-            *("what are you requesting", "what is being requested", "support needed"),
-        ),
-        _ANY,
-    ),
-    # A form's "Genogram" part asks its question without the word ("Required?").
-    ("genogram_required", ("required", "needed", "is one required"), frozenset({GENOGRAM})),
-)
 
-
-_Table = tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...]
-
-
-def _normalised(table: _Table) -> _Table:
+def _normalised(table: LabelTable) -> LabelTable:
     return tuple((key, tuple(map(normalise_label, words)), where) for key, words, where in table)
 
 
-_FIRST = _normalised(_FIRST)
-_LABELS = _normalised(_LABELS)
+_FIRST = _normalised(FIRST_LABELS)
+_LABELS = _normalised(FIELD_LABELS)
 ALL_PREFIXES = frozenset(p for _, prefixes, _ in _LABELS for p in prefixes)
 
 
@@ -341,7 +155,7 @@ def prefixes_for(keys: Collection[str]) -> frozenset[str]:
     return frozenset(p for key, prefixes, _ in _LABELS if key in keys for p in prefixes)
 
 
-def _prefix_index(table: _Table) -> dict[str, tuple[int, ...]]:
+def _prefix_index(table: LabelTable) -> dict[str, tuple[int, ...]]:
     """Each prefix, and the rows of the table (in order) that list it."""
     rows: dict[str, list[int]] = {}
     for number, (_, prefixes, _) in enumerate(table):
@@ -372,8 +186,8 @@ def first_run(label: str) -> str:
 
 _FIRST_RUNS = frozenset(map(first_run, _FIRST_INDEX))
 _LABELS_RUNS = frozenset(map(first_run, _LABELS_INDEX))
-_BANNED_IN_NAME = phrase_pattern(_NOT_A_NAME)
-_BANNED_IN_PANEL = phrase_pattern(_NOT_A_PANEL)
+_BANNED_IN_NAME = phrase_pattern(NOT_A_NAME)
+_BANNED_IN_PANEL = phrase_pattern(NOT_A_PANEL)
 
 
 def label_field(label: str) -> str | None:
@@ -382,7 +196,7 @@ def label_field(label: str) -> str | None:
 
 
 def _lookup(
-    table: _Table, index: dict[str, tuple[int, ...]], label: str, section: str
+    table: LabelTable, index: dict[str, tuple[int, ...]], label: str, section: str
 ) -> str | None:
     # The rows with a prefix the label starts with as whole words (`starts_with_phrase`): the
     # label's beginnings that end before a non-alphanumeric character or at its end. Looking
@@ -399,7 +213,7 @@ def _lookup(
         if where is not None and section not in where:
             continue
         banned = (
-            _BANNED_IN_NAME if key in _NAME_FIELDS else _BANNED_IN_PANEL if key == "panel" else None
+            _BANNED_IN_NAME if key in NAME_FIELDS else _BANNED_IN_PANEL if key == "panel" else None
         )
         if banned is None or not banned.search(label):
             return key
@@ -424,23 +238,6 @@ def field_for(label: str, section: str) -> str | None:
 
 # --- Request types and reasons, by their words. ---
 
-_REQUEST_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("section20", ("section 20", "section20", "s20", "sec 20", "emergency admission")),
-    ("admission_to_care", ("admission to care", "high cost package", "larp", "accommodation")),
-    ("return_home", ("return home", "returning home", "kinship")),
-    ("threshold_resolution", ("threshold",)),
-    ("step_down", ("step down", "transition")),
-    ("specific_service", ("specific service", "access to a service", "particular service")),
-    ("multi_agency_package", ("multi agency package", "package of support", "support package")),
-    ("lead_professional", ("lead professional", "team around the family", "taf")),
-    ("advice", ("advice", "guidance", "consultation")),
-)
-_REASON_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("no_improvement", ("no improvement", "not improved", "no progress", "lack of progress")),
-    ("high_cost", ("high cost", "cost of the support", "costly")),
-    ("escalation", ("escalation", "escalate", "escalating")),
-)
-
 
 # A vocabulary as matchers: one for any of its words (most lines name none), then one per key.
 _Vocabulary = tuple[re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]]
@@ -451,8 +248,8 @@ def _vocabulary(words: tuple[tuple[str, tuple[str, ...]], ...]) -> _Vocabulary:
     return every, tuple((key, phrase_pattern(phrases)) for key, phrases in words)
 
 
-_REQUESTS = _vocabulary(_REQUEST_WORDS)
-_REASONS = _vocabulary(_REASON_WORDS)
+_REQUESTS = _vocabulary(REQUEST_WORDS)
+_REASONS = _vocabulary(REASON_WORDS)
 _KEY_LINES = re.compile(r"[\n;,]")
 
 
@@ -488,18 +285,15 @@ def requested(text: str) -> set[str]:
     return {key for label, on in boxes if on for key in request_keys(label)}
 
 
-# A question about the past names a request type without asking for it ("Has the child ever
-# been accommodated under Section 20?"): a yes to it is history, not the request.
-_HISTORY = phrase_pattern(
-    ("ever", "previous", "previously", "past", "history", "before", "prior", "considered")
-)
+# A yes to a question about the past is history, not the request (see `HISTORY_WORDS`).
+_HISTORY = phrase_pattern(HISTORY_WORDS)
 
 
 # A question about something other than this referral ("Is the family in temporary
 # accommodation?") names a request type's word without asking for it; a Section 20 admission
 # is asked about in so many ways that any question naming one counts.
 _QUESTION = re.compile(r"(is|are|has|have|does|do|did|was|were|will|would|should|can|could) ")
-_ABOUT_THIS = phrase_pattern(("this", "request", "requesting", "referral", "asking", "seeking"))
+_ABOUT_THIS = phrase_pattern(ABOUT_THIS_WORDS)
 
 
 def asked_requests(label: str, answer: str) -> set[str]:
@@ -605,8 +399,7 @@ def block_ticks(cells: Sequence[str]) -> Iterator[tuple[str, bool, str]]:
             yield second, _is_ticked(first), ""
 
 
-# Answers that say nothing either way ("N/A", "Not known"), though they start like a "no".
-_NO_ANSWER = prefix_pattern(("n / a", "na", "not applicable", "not known", "unknown", "dont know"))
+_NO_ANSWER = prefix_pattern(NO_ANSWER_WORDS)
 
 
 def yes_no(value: str) -> bool | None:
@@ -635,20 +428,17 @@ def _answer(label: str) -> bool | None:
 
 
 def _answer_word(first: str) -> bool | None:
-    if first in ("yes", "y", "true", "agreed", "given"):
+    if first in YES_WORDS:
         return True
-    if first in ("no", "n", "false", "not", "refused", "declined"):
+    if first in NO_WORDS:
         return False
     return None
-
-
-_PROMPTS = ("click or tap", "click here", "choose an item", "enter text", "enter a date")
 
 
 def clean(value: str) -> str | None:
     """A typed answer with its spacing tidied; None for nothing, a lone box or Word's prompt."""
     text = " ".join(value.split()).strip(" :-")
-    if not text or GLYPH.fullmatch(text) or text.lower().startswith(_PROMPTS):
+    if not text or GLYPH.fullmatch(text) or text.lower().startswith(PROMPTS):
         return None
     return text
 
@@ -723,10 +513,6 @@ def _next_label(value: str, normalise: Callable[[str], str]) -> tuple[str, str, 
 # --- The names form designers give their fields ("Child.DateOfBirth", "txtRefEmail"). ---
 
 _CAMEL_CASE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=\d)(?=[A-Za-z])")
-# Type prefixes some designers put before every name: text box, check box, radio, drop-down.
-_TYPE_PREFIXES = frozenset(
-    ("txt", "tb", "chk", "cb", "cbx", "rb", "rdo", "opt", "dd", "ddl", "cbo", "lst", "dt", "fld")
-)
 
 
 def field_name(name: str) -> tuple[str, str]:
@@ -741,7 +527,7 @@ def field_name(name: str) -> tuple[str, str]:
     words = _CAMEL_CASE.sub(" ", leaf).replace("_", " ").split()
     if not words:
         return "", name
-    if len(words) > 1 and words[0].lower() in _TYPE_PREFIXES:
+    if len(words) > 1 and words[0].lower() in TYPE_PREFIXES:
         words = words[1:]
     section = ""
     for parent in parents:

@@ -21,7 +21,7 @@ import pikepdf
 from PIL import Image, ImageSequence
 
 from pipeline.documents.flatten import read_only
-from pipeline.errors import PipelineError
+from pipeline.errors import ConversionError
 
 # Pillow's own default (about 89 million pixels, 256 MB as 24-bit colour), fixed here so that a
 # library changing the global cannot move it. Placing the largest allowed picture on a page
@@ -38,10 +38,6 @@ SMALLER = "please send a smaller copy, or split it"
 UNREADABLE = "the picture is damaged or of a kind we cannot read"
 # What Pillow raises on a damaged or unknown picture (UnidentifiedImageError is an OSError).
 DAMAGED = (OSError, EOFError, ValueError, SyntaxError)
-
-
-class ConversionError(PipelineError):
-    """A document could not be turned into PDF; the reason is plain English."""
 
 
 class TooLarge(ConversionError):

@@ -38,8 +38,8 @@ from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.read import DocumentResult, ReadLimits, read_document
 from pipeline.documents.sniff import Sniffed
-from pipeline.documents.topdf import ConversionError, Converted, to_pdf
-from pipeline.errors import DocumentError
+from pipeline.documents.topdf import Converted, to_pdf
+from pipeline.errors import ConversionError, DocumentError
 from pipeline.text import clean_values
 
 log = logging.getLogger(__name__)

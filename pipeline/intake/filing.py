@@ -326,7 +326,7 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
     return case.reference if case else None
 
 
-class EmailTooLarge(Exception):
+class EmailTooLarge(IntakeError):
     """The whole email is over the size limit: it is kept unopened and its sender told."""
 
     def __init__(self, size: int) -> None:

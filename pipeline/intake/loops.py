@@ -9,7 +9,7 @@ from email.message import Message
 from email.utils import getaddresses
 
 from pipeline.mime.addresses import DAEMON_SENDER, NOREPLY_SENDER, is_machine_address
-from pipeline.mime.message import header_text, header_values
+from pipeline.mime.headers import header_text, header_values
 from pipeline.outbox.compose import LOOP_HEADER
 
 

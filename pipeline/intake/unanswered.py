@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.intake.loops import Automatic
-from pipeline.mime.message import ParsedEmail, header_text
+from pipeline.mime.headers import header_text
+from pipeline.mime.message import ParsedEmail
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, Message

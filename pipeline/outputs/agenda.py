@@ -30,8 +30,9 @@ from pipeline.config import PanelConfig
 from pipeline.disk import ensure_private_dir
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.parsing import stored_value
+from pipeline.errors import ConversionError
 from pipeline.outbox.wording import when
-from pipeline.outputs.convert import ConversionError, run_soffice
+from pipeline.outputs.convert import run_soffice
 from pipeline.outputs.pdftext import Line
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import meeting_days

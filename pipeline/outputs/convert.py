@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.disk import ensure_private_dir
 from pipeline.documents.kinds import Kind
-from pipeline.documents.topdf import ConversionError, Converted
-from pipeline.errors import StoreError
+from pipeline.documents.topdf import Converted
+from pipeline.errors import ConversionError, StoreError
 from pipeline.jobs import Job, bind
 from pipeline.outputs.readback import chronology_pdf
 from pipeline.store.models import Conversion, Document
@@ -309,7 +309,6 @@ def conversion_jobs(app: App, session: Session, now: datetime) -> list[Job]:
 
 
 __all__ = [
-    "ConversionError",
     "conversion_jobs",
     "convert_documents",
     "route_of",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.errors import NotFound, PipelineError
+from pipeline.errors import NotFound, ScreeningError
 from pipeline.outbox import wording
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import enqueue
@@ -20,10 +20,6 @@ from pipeline.rules.reply_text import Decision
 from pipeline.rules.screening import administrator_refusal, coopt_flags, outcome
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, ScreeningRequest
-
-
-class ScreeningError(PipelineError):
-    """A screening decision cannot be applied to this case as it stands."""
 
 
 def _tell_referrer(
