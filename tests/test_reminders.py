@@ -180,3 +180,20 @@ def test_auto_responders_and_no_reply_addresses_are_not_reminded() -> None:
         assert "no-reply" in (reminder_blocked(robot, ["chronology"], ["referral"]) or "")
     approved = Waiting(state="approved", referrer_email="jo@x.org")
     assert reminder_blocked(approved, [], []) is not None
+
+
+def test_a_referral_on_the_deadline_morning_is_owed_no_reminder(tmp_path: Path) -> None:
+    # After the 09:00 reminder and before noon: the case is on this meeting with no moment left.
+    morning = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    files = [f for f in samples.full_referral(CHILD) if f.filename != "Chronology.docx"]
+    app = open_service(tmp_path, morning)
+    drop(app, samples.Mail(REFERRER, "Referral for panel", files=files), morning)
+    poll(app)
+    sender = open_sender(app.config)
+    try:
+        report = tick(app, sender)
+    finally:
+        sender.close()
+    assert "source:reminder_jobs" not in report.failed
+    assert reminders(app) == []
+    app.close()

@@ -51,6 +51,9 @@ def reminders_due(
     """The reminders a case received at `received_at` is owed before `deadline`."""
     # A moment before the referral arrived is not reminded of: the acknowledgement said it all.
     moments = [m for m in reminder_moments(reminders, tz, deadline) if m.at > received_at]
+    # A referral received after the last moment (on the deadline's morning) is owed none.
+    if not moments:
+        return []
     # Each reminder goes stale when the next one is due, so after an outage only the latest
     # is sent; the last goes stale at the deadline, when the cut-off takes over.
     ends = [m.at for m in moments[1:]] + [deadline]
