@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.intake.poll import poll
-from pipeline.panel.cutoff import forward_meeting
+from pipeline.rules.cutoff import forward_meeting
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import meeting_at
 from pipeline.store.models import AuditEvent, Case, JobRun, ScreeningRequest
@@ -169,7 +169,7 @@ def test_a_case_is_never_put_forward_to_a_deadline_already_passed(tmp_path: Path
     app = open_service(tmp_path, DEADLINE)
     panel = app.config.panel("masp")
     december = meeting_at(panel, DECEMBER.date(), app.config.tz)
-    assert forward_meeting(app, panel, december, DEADLINE).starts_at == JANUARY
+    assert forward_meeting(panel, app.config.tz, december, DEADLINE).starts_at == JANUARY
     down_until = datetime(2027, 1, 6, 9, 0, tzinfo=UTC)
-    assert forward_meeting(app, panel, december, down_until).day == date(2027, 2, 9)
+    assert forward_meeting(panel, app.config.tz, december, down_until).day == date(2027, 2, 9)
     app.close()

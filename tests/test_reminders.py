@@ -12,7 +12,9 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.intake.poll import poll
 from pipeline.mailbox.registry import open_sender
-from pipeline.panel.reminders import reminder_blocked, reminder_jobs, reminder_moments
+from pipeline.panel.reminders import reminder_jobs
+from pipeline.rules.awaiting import Waiting
+from pipeline.rules.reminders import reminder_blocked, reminder_moments
 from pipeline.service import tick
 from pipeline.store.models import Case, JobRun, OutboxItem
 from tests.helpers import Sent, drop, open_service, sent_mail
@@ -153,24 +155,45 @@ def test_moments_follow_config_and_local_time(tmp_path: Path) -> None:
     app = open_service(tmp_path, RECEIVED, reminders__hours_before=[48, 3])
     # A summer deadline: 09:00 on the day is 08:00 UTC; 3 h before noon is also 09:00 BST.
     summer = datetime(2026, 7, 7, 11, 0, tzinfo=UTC)
-    moments = reminder_moments(app.config, summer)
+    moments = reminder_moments(app.config.reminders, app.config.tz, summer)
     assert [m.at for m in moments] == [summer - timedelta(hours=48), summer - timedelta(hours=3)]
     app.close()
     app = open_service(tmp_path, RECEIVED, reminders__deadline_day_time=None)
-    assert [m.name for m in reminder_moments(app.config, DEADLINE)] == ["72h", "24h"]
+    names = [m.name for m in reminder_moments(app.config.reminders, app.config.tz, DEADLINE)]
+    assert names == ["72h", "24h"]
     app.close()
     app = open_service(tmp_path, RECEIVED, reminders__deadline_day_time="13:00")
-    assert time(13) not in [m.at.time() for m in reminder_moments(app.config, DEADLINE)]
+    assert time(13) not in [
+        m.at.time() for m in reminder_moments(app.config.reminders, app.config.tz, DEADLINE)
+    ]
     app.close()
 
 
 def test_auto_responders_and_no_reply_addresses_are_not_reminded() -> None:
-    case = Case(state="incomplete", referrer_email="jo@school.example.org")
+    case = Waiting(state="incomplete", referrer_email="jo@school.example.org")
     assert reminder_blocked(case, ["chronology"], ["referral"]) is None
     assert reminder_blocked(case, [], ["referral"]) == "nothing is missing"
     assert reminder_blocked(case, ["chronology"], ["auto_reply", "bounce"]) is not None
     assert reminder_blocked(case, ["chronology"], ["referral", "auto_reply"]) is None
     for address in ("noreply@school.example.org", "MAILER-DAEMON@school.example.org"):
-        robot = Case(state="incomplete", referrer_email=address)
+        robot = Waiting(state="incomplete", referrer_email=address)
         assert "no-reply" in (reminder_blocked(robot, ["chronology"], ["referral"]) or "")
-    assert reminder_blocked(Case(state="approved", referrer_email="jo@x.org"), [], []) is not None
+    approved = Waiting(state="approved", referrer_email="jo@x.org")
+    assert reminder_blocked(approved, [], []) is not None
+
+
+def test_a_referral_on_the_deadline_morning_is_owed_no_reminder(tmp_path: Path) -> None:
+    # After the 09:00 reminder and before noon: the case is on this meeting with no moment left.
+    morning = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    files = [f for f in samples.full_referral(CHILD) if f.filename != "Chronology.docx"]
+    app = open_service(tmp_path, morning)
+    drop(app, samples.Mail(REFERRER, "Referral for panel", files=files), morning)
+    poll(app)
+    sender = open_sender(app.config)
+    try:
+        report = tick(app, sender)
+    finally:
+        sender.close()
+    assert "source:reminder_jobs" not in report.failed
+    assert reminders(app) == []
+    app.close()

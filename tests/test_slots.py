@@ -12,8 +12,9 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.intake.poll import poll
 from pipeline.panel.screening.jobs import screening_jobs
-from pipeline.panel.slots import Break, Candidate, allocate, running_order, slot_jobs, timetable
+from pipeline.panel.slots import slot_jobs
 from pipeline.rules.meetings import meeting_at
+from pipeline.rules.slots import Break, Candidate, allocate, running_order, timetable
 from pipeline.store.models import AuditEvent, Document, Slot
 from tests.helpers import Sent, config_tree, drop, open_service
 from tests.test_screening import (

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from pipeline.app import App
 from pipeline.config import PanelConfig
 from pipeline.intake.poll import poll
-from pipeline.panel.unheard import Standing, Why, not_heard
 from pipeline.rules.meetings import upcoming
+from pipeline.rules.unheard import Standing, Why, not_heard
 from pipeline.store.models import AuditEvent, Case, JobRun, Slot
 from tests.helpers import Sent, config_tree, drop, open_service, sent_mail
 from tests.test_cutoff import CHILDREN, EMERGENCY, JANUARY, LATE, READY, refer, snapshot

@@ -36,6 +36,7 @@ from pipeline.outputs.convert import run_soffice
 from pipeline.outputs.pdftext import Line
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import meeting_days
+from pipeline.rules.slots import is_listed
 from pipeline.store.models import Case, Slot
 from pipeline.text import clean_text
 
@@ -126,18 +127,10 @@ class Agenda:
         return [item.reference for item in self.items]
 
 
-def is_listed(app: App, case: Case) -> bool:
-    """Approved cases; Section 20 cases unless declined (R7); unscreened ones if configured."""
-    if case.section20:
-        return case.state != "declined"
-    if case.state == "approved":
-        return True
-    return app.config.screening.unscreened == "list" and case.state in ("complete", "screening")
-
-
 def _ordered(app: App, session: Session, panel_id: str, starts_at: datetime) -> list[Case]:
     query = select(Case).where(Case.panel_id == panel_id, Case.meeting == starts_at)
-    cases = [c for c in session.scalars(query) if is_listed(app, c)]
+    unscreened = app.config.screening.unscreened
+    cases = [c for c in session.scalars(query) if is_listed(c.state, c.section20, unscreened)]
     slots = _slots(session, panel_id, starts_at)
     # With slots, their order; without, Section 20 first and then by arrival (R10's order).
     return sorted(

@@ -11,17 +11,16 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.documents.kinds import Kind
 from pipeline.outbox.wording import case_context
-from pipeline.rules.meetings import Meeting, is_held, meeting_at
+from pipeline.rules import meetings
+from pipeline.rules.awaiting import AWAITING, Waiting
+from pipeline.rules.meetings import Meeting, held_meeting
 from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case, ScreeningRequest
-
-# Missing documents (incomplete), or the information a Service Manager asked for (more_info).
-AWAITING = ("incomplete", "more_info")
 
 
 def meeting_stamp(app: App, instant: datetime) -> str:
     """A meeting as job keys and flags name it, in panel wall time: '2026-12-08T10:00'."""
-    return f"{instant.astimezone(app.config.tz):%Y-%m-%dT%H:%M}"
+    return meetings.meeting_stamp(app.config.tz, instant)
 
 
 def case_meeting(app: App, case: Case) -> Meeting | None:
@@ -32,11 +31,7 @@ def case_meeting(app: App, case: Case) -> Meeting | None:
     """
     if case.meeting is None:
         return None
-    tz = app.config.tz
-    panel = app.config.panel(case.panel_id)
-    if not is_held(panel, tz, case.meeting):
-        return None
-    return meeting_at(panel, case.meeting.astimezone(tz).date(), tz)
+    return held_meeting(app.config.panel(case.panel_id), app.config.tz, case.meeting)
 
 
 def awaiting_cases(session: Session) -> list[Case]:
@@ -47,6 +42,11 @@ def awaiting_cases(session: Session) -> list[Case]:
 def still_missing(case: Case) -> list[Kind]:
     """The kinds still needed now; a case found complete becomes "complete" on the way."""
     return refresh_state(case)
+
+
+def waiting(case: Case) -> Waiting:
+    """The case's facts as the reminder and cut-off rules read them."""
+    return Waiting(case.state, case.referrer_email, case.section20)
 
 
 def _requested_info(session: Session, case: Case) -> str:

@@ -1,55 +1,32 @@
-"""R6: at the deadline, a case still waiting moves to the next meeting and its referrer is told."""
+"""R6: at the deadline, a case still waiting moves to the next meeting and its referrer is told.
+
+`rules.cutoff` decides whether the case moves and where to; this step moves it, flags and
+audits it, and queues the referrer's email.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.config import PanelConfig
-from pipeline.documents.kinds import Kind
 from pipeline.jobs import Job, bind
 from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outbox.wording import when
 from pipeline.panel.awaiting import (
-    AWAITING,
     awaiting_cases,
     case_meeting,
     meeting_stamp,
     referrer_context,
     still_missing,
+    waiting,
 )
-from pipeline.rules.meetings import Meeting, next_meeting, target_meeting
+from pipeline.rules.cutoff import deferral
 from pipeline.store.audit import audit
 from pipeline.store.models import Case
-
-MORE_INFO_MISSING = "the further information asked for at screening"
-
-
-def cutoff_applies(case: Case, missing: Sequence[Kind]) -> bool:
-    """R6 and R7: still waiting at the deadline, and not a Section 20 emergency."""
-    if case.section20 or case.state not in AWAITING:
-        return False
-    return case.state == "more_info" or bool(missing)
-
-
-def forward_meeting(app: App, panel: PanelConfig, meeting: Meeting, now: datetime) -> Meeting:
-    """The next meeting; if the service was down past its deadline too, the first still open."""
-    following = next_meeting(panel, app.config.tz, meeting)
-    if following.deadline > now:
-        return following
-    return target_meeting(panel, app.config.tz, now)
-
-
-def missing_text(case: Case, missing: Sequence[Kind]) -> str:
-    """What was missing, in the words of the flag and the administrator's digest."""
-    parts = [kind.value.replace("_", " ") for kind in missing]
-    if case.state == "more_info":
-        parts.append(MORE_INFO_MISSING)
-    return ", ".join(parts)
 
 
 def cutoff_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
@@ -79,19 +56,21 @@ def defer_case(
         return
     old = case_meeting(app, case)
     missing = still_missing(case)
-    if old is None or not cutoff_applies(case, missing):
+    if old is None:
         return
-    new = forward_meeting(app, app.config.panel(case.panel_id), old, app.clock.now())
-    what = missing_text(case, missing)
-    case.meeting = new.starts_at
-    case.flags = [*case.flags, f"deferred from {old.day.isoformat()}: missing {what}"]
-    detail = {"from_meeting": meeting_stamp(app, old.starts_at), "missing": what}
+    panel = app.config.panel(case.panel_id)
+    found = deferral(waiting(case), missing, panel, app.config.tz, old, app.clock.now())
+    if found is None:
+        return
+    case.meeting = found.to.starts_at
+    case.flags = [*case.flags, found.flag]
+    detail = {"from_meeting": meeting_stamp(app, old.starts_at), "missing": found.missing}
     audit(
         session,
         app.clock.now(),
         case,
         "deferred",
-        to_meeting=meeting_stamp(app, new.starts_at),
+        to_meeting=meeting_stamp(app, found.to.starts_at),
         **detail,
     )
     context = referrer_context(app, session, case, missing) | {

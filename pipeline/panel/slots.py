@@ -1,24 +1,21 @@
-"""R10 Timeslots: who is listed for a meeting, in what order, at what time, and telling them.
+"""R10 Timeslots: giving the cases listed for a meeting their times, and telling them.
 
-The allocation is pure (`running_order`, `allocate`): a function of the cases and the
-panel's timetable, unit-tested without a database. The jobs act on it: at the meeting's
-slot-notice moment (at least `slot_notice_days` before) every listed case gets a slot and
-its referrer an email with an .ics invitation; a case approved later gets the next free
-slot and its own email, until the meeting starts.
+Who is listed, in what order and at what time is decided in `rules.slots`, a function of the
+cases' facts and the panel's timetable, unit-tested without a database. The jobs act on it: at
+the meeting's slot-notice moment (at least `slot_notice_days` before) every listed case gets a
+slot and its referrer an email with an .ics invitation; a case approved later gets the next
+free slot and its own email, until the meeting starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.config import PanelConfig
 from pipeline.jobs import Action, Job
 from pipeline.outbox import wording
 from pipeline.outbox.compose import FileAttachment
@@ -27,91 +24,29 @@ from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outputs.invitation import Invitation, slot_uid, to_ics
 from pipeline.panel.revisions import SENT, WITHDRAWN, next_sequence
 from pipeline.rules.identifiers import age_on, initials
-from pipeline.rules.meetings import Meeting, local_instant, upcoming
+from pipeline.rules.meetings import Meeting, upcoming
+from pipeline.rules.slots import (
+    FOLLOW_UP_FLAG,
+    Candidate,
+    is_listed,
+    local_times,
+    next_slots,
+    running_order,
+)
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, JobRun, OutboxItem, Slot
 
-# A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
-FOLLOW_UP_FLAG = "follow-up"
 # iMIP (RFC 6047): the part's method must be the calendar's, so mail programs offer
 # Accept / Decline for an invitation and remove the entry for a cancellation.
 CALENDAR = "text/calendar; charset=utf-8; method={method}"
 
 
-# --- Deciding: pure -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Break:
-    starts_at: datetime
-    minutes: int
-
-    @property
-    def ends_at(self) -> datetime:
-        return self.starts_at + timedelta(minutes=self.minutes)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """What the running order needs to know of a case."""
-
-    case_id: int
-    received_at: datetime
-    section20: bool = False
-    follow_up: bool = False
-
-
-def running_order(cases: Iterable[Candidate]) -> list[Candidate]:
-    """Follow-ups first, then Section 20 emergencies, then everyone else by arrival."""
-    return sorted(cases, key=lambda c: (not c.follow_up, not c.section20, c.received_at, c.case_id))
-
-
-def _clear_of_breaks(start: datetime, length: timedelta, breaks: Sequence[Break]) -> datetime:
-    # A case is never cut in two by a break: a slot that would overlap one starts after it.
-    for pause in breaks:
-        if start < pause.ends_at and start + length > pause.starts_at:
-            start = pause.ends_at
-    return start
-
-
-def allocate(
-    start: datetime, length_minutes: int, breaks: Sequence[Break], count: int
-) -> list[tuple[datetime, datetime]]:
-    """`count` consecutive slots from `start`, each `length_minutes` long, around the breaks."""
-    length = timedelta(minutes=length_minutes)
-    ordered = sorted(breaks, key=lambda pause: pause.starts_at)
-    slots: list[tuple[datetime, datetime]] = []
-    cursor = start
-    for _ in range(count):
-        cursor = _clear_of_breaks(cursor, length, ordered)
-        slots.append((cursor, cursor + length))
-        cursor += length
-    return slots
-
-
-def timetable(panel: PanelConfig, meeting: Meeting, tz: ZoneInfo) -> tuple[datetime, list[Break]]:
-    """Where the first slot starts (`slots.start`, else the meeting) and that day's breaks."""
-    day = meeting.starts_at.astimezone(tz).date()
-    start = local_instant(day, panel.slots.start, tz) if panel.slots.start else meeting.starts_at
-    breaks = [Break(local_instant(day, b.at, tz), b.minutes) for b in panel.slots.breaks]
-    return start, breaks
-
-
-def is_listed(case: Case, unscreened: str) -> bool:
-    """Whether a case is heard at its meeting (R7, R9): approved, or a Section 20 emergency,
-    or — when the configuration lists unscreened cases — complete and awaiting screening."""
-    if case.state == "approved":
-        return True
-    if case.section20 and case.state != "declined":
-        return True
-    return unscreened == "list" and case.state in ("complete", "screening")
+# --- Acting -------------------------------------------------------------------------------
 
 
 def candidate(case: Case) -> Candidate:
+    """The case's facts as the running order reads them."""
     return Candidate(case.id, case.received_at, case.section20, FOLLOW_UP_FLAG in case.flags)
-
-
-# --- Acting -------------------------------------------------------------------------------
 
 
 def unslotted_cases(app: App, session: Session, panel_id: str, meeting: datetime) -> list[Case]:
@@ -120,8 +55,9 @@ def unslotted_cases(app: App, session: Session, panel_id: str, meeting: datetime
     query = select(Case).where(
         Case.panel_id == panel_id, Case.meeting == meeting, Case.id.not_in(slotted)
     )
+    unscreened = app.config.screening.unscreened
     listed = {
-        c.id: c for c in session.scalars(query) if is_listed(c, app.config.screening.unscreened)
+        c.id: c for c in session.scalars(query) if is_listed(c.state, c.section20, unscreened)
     }
     return [listed[c.case_id] for c in running_order(candidate(c) for c in listed.values())]
 
@@ -181,11 +117,7 @@ def _invitation(
 
 def slot_times(app: App, slot: Slot) -> dict[str, str]:
     """The slot's start and end in local time, for templates."""
-    local = app.config.tz
-    return {
-        "slot_start": f"{slot.starts_at.astimezone(local):%H:%M}",
-        "slot_end": f"{slot.ends_at.astimezone(local):%H:%M}",
-    }
+    return local_times(app.config.tz, slot.starts_at, slot.ends_at)
 
 
 def withdraw(app: App, session: Session, case: Case) -> tuple[str, tuple[FileAttachment, ...]]:
@@ -234,16 +166,15 @@ def assign(app: App, session: Session, panel_id: str, meeting: Meeting, cases: l
         )
     )
     first = 0 if taken is None else taken + 1
-    start, breaks = timetable(panel, meeting, app.config.tz)
-    times = allocate(start, panel.slots.length_minutes, breaks, first + len(cases))
-    for position, case in enumerate(cases, start=first):
+    times = next_slots(panel, meeting, app.config.tz, first, len(cases))
+    for position, (case, (starts_at, ends_at)) in enumerate(zip(cases, times, strict=True), first):
         slot = Slot(
             case_id=case.id,
             panel_id=panel_id,
             meeting=meeting.starts_at,
             position=position,
-            starts_at=times[position][0],
-            ends_at=times[position][1],
+            starts_at=starts_at,
+            ends_at=ends_at,
         )
         session.add(slot)
         session.flush()

@@ -9,11 +9,11 @@ once the date has passed. A meeting given a later (or earlier) time on the same 
 ahead, keeps its cases: they follow it, and their referrers read the new time, not "not heard".
 Their timeslots at the old time are withdrawn (the calendar entry's UID names the meeting, so
 it cannot be moved in place) and offered again at the new time by the slot jobs at once, as the
-slot notice for that day has gone. The rule (`not_heard`) is a function of a case's facts, the
-clock and the panel's configuration; the job (`unheard_jobs`) moves what it finds, one
-meeting's cases at a time: each referrer gets their own email, and the administrator one email
-per meeting listing them all, which reads better than a message per case when a whole meeting
-is cancelled. Cases still waiting for documents at a meeting that is held are the cut-off's
+slot notice for that day has gone. The rule (`rules.unheard.not_heard`) is a function of a
+case's facts, the clock and the panel's configuration; the job (`unheard_jobs`) moves what it
+finds, one meeting's cases at a time: each referrer gets their own email, and the administrator
+one email per meeting listing them all, which reads better than a message per case when a whole
+meeting is cancelled. Cases still waiting for documents at a meeting that is held are the cut-off's
 (R6): it moves them at the deadline, before the meeting begins.
 """
 
@@ -23,126 +23,33 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from enum import StrEnum
 from itertools import groupby
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.config import PanelConfig
 from pipeline.errors import ConfigError
 from pipeline.jobs import Job, bind
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outbox.wording import when
-from pipeline.panel.awaiting import (
-    AWAITING,
-    meeting_stamp,
-    referrer_context,
-    still_missing,
-)
+from pipeline.panel.awaiting import meeting_stamp, referrer_context, still_missing
 from pipeline.panel.digest import Line, line
 from pipeline.panel.slots import withdraw
-from pipeline.rules.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
+from pipeline.rules.meetings import clock_time
+from pipeline.rules.unheard import (
+    BECAUSE,
+    IN_PLAY,
+    Standing,
+    Unheard,
+    followed_to,
+    moved_flag,
+    next_step,
+    not_heard,
+)
 from pipeline.store.audit import audit
 from pipeline.store.models import AuditEvent, Case, Slot
-
-# States of a case that is still to be heard; a declined or closed case has nowhere to go.
-IN_PLAY = ("incomplete", "complete", "screening", "more_info", "approved")
-
-
-class Why(StrEnum):
-    """Why a case was not heard, as its flag, the audit trail and the administrator read it."""
-
-    CANCELLED = "meeting cancelled"
-    RESCHEDULED = "meeting time changed"
-    # The meeting is still on the same day, at a time still ahead: the case follows it.
-    RETIMED = "meeting time changed on the same day"
-    UNSCREENED = "not screened in time"
-    APPROVED_LATE = "approved too late for a timeslot"
-    NOT_READY = "documents or information still missing"
-
-
-# What the referrer reads after "was not heard at the meeting on …:".
-BECAUSE = {
-    Why.UNSCREENED: "it had not been screened by the time the meeting began",
-    Why.APPROVED_LATE: "it was approved too late to be given a time at that meeting",
-    Why.NOT_READY: "it was still waiting for documents or information when the meeting began",
-}
-
-
-@dataclass(frozen=True)
-class Standing:
-    """What the rule needs to know of a case: its state, and where it stands at its meeting."""
-
-    state: str
-    section20: bool
-    meeting: datetime
-    # It has a timeslot at that meeting.
-    slotted: bool
-
-    @property
-    def waiting(self) -> bool:
-        """Still waiting for the referrer: it goes where the documents can still be in time."""
-        return self.state in AWAITING and not self.section20
-
-
-@dataclass(frozen=True)
-class Unheard:
-    """A case not heard at its meeting: why, since when, and the meeting it goes to (None when
-    the configuration gives no meeting ahead: the move then fails, naming the key, until it
-    does)."""
-
-    why: Why
-    due: datetime
-    to: Meeting | None
-
-
-def not_heard(
-    standing: Standing, panel: PanelConfig, tz: ZoneInfo, now: datetime
-) -> Unheard | None:
-    """Whether the case will not be (or was not) heard at its meeting, and where it goes next."""
-    if standing.state not in IN_PLAY:
-        return None
-    began = now >= standing.meeting
-    # A meeting that began with the case on it, given a time, heard it, whatever the
-    # configuration now says of that date: a later rule, time or cancellation cannot undo a
-    # meeting that took place, and is read against today's configuration only.
-    if began and standing.slotted:
-        return None
-    if is_held(panel, tz, standing.meeting):
-        if not began:
-            return None
-        return Unheard(_why_unheard(standing), standing.meeting, next_for(standing, panel, tz, now))
-    day = standing.meeting.astimezone(tz).date()
-    # The day still has a meeting, at another time: the meeting was moved, not cancelled.
-    why = Why.RESCHEDULED if meets_on(panel, day) else Why.CANCELLED
-    to = next_for(standing, panel, tz, now)
-    if why == Why.RESCHEDULED and to is not None and to.day == day:
-        why = Why.RETIMED
-    return Unheard(why, min(now, standing.meeting), to)
-
-
-def _why_unheard(standing: Standing) -> Why:
-    if standing.state == "approved":
-        return Why.APPROVED_LATE
-    if standing.state in ("complete", "screening"):
-        return Why.UNSCREENED
-    return Why.NOT_READY
-
-
-def next_for(standing: Standing, panel: PanelConfig, tz: ZoneInfo, now: datetime) -> Meeting | None:
-    """The next meeting: the first whose deadline is ahead for a case still waiting for
-    documents (R3), else the first that has not begun (a Section 20 emergency included, R7).
-    None if the configuration gives no meeting ahead at all."""
-    for day in meeting_days(panel, now.astimezone(tz).date()):
-        meeting = meeting_at(panel, day, tz)
-        if (meeting.deadline if standing.waiting else meeting.starts_at) > now:
-            return meeting
-    return None
-
 
 # --- Job source ---------------------------------------------------------------------------
 
@@ -213,7 +120,7 @@ def carry_forward(
     """
     panel = app.config.panel(panel_id)
     moved: list[Moved] = []
-    retimed: list[Meeting] = []
+    found: list[Unheard] = []
     for case_id in case_ids:
         case = session.get(Case, case_id)
         if case is None or case.meeting != meeting:
@@ -222,25 +129,17 @@ def carry_forward(
         unheard = not_heard(standing, panel, app.config.tz, app.clock.now())
         if unheard is not None:
             moved.append(move(app, session, case, standing, unheard))
-            if unheard.why == Why.RETIMED and unheard.to is not None:
-                retimed.append(unheard.to)
+            found.append(unheard)
     if moved:
-        # Every case followed its meeting to its new time that day: the administrator reads
-        # that, not "not heard".
-        same_day = retimed[0] if len(retimed) == len(moved) else None
+        same_day = followed_to(found)
         context = {
             "panel_name": panel.name,
             "old_meeting": when(app, meeting),
-            "retimed_to": clock_time(app, same_day.starts_at) if same_day else "",
+            "retimed_to": clock_time(app.config.tz, same_day.starts_at) if same_day else "",
             "moved": [asdict(m) for m in moved],
             "panel_address": app.config.mailbox.address,
         }
         enqueue(app, session, staff_draft(app, key, "carried_forward_alert", context, None))
-
-
-def clock_time(app: App, instant: datetime) -> str:
-    """The time of day of `instant` as the panel reads it: '14:00'."""
-    return f"{instant.astimezone(app.config.tz):%H:%M}"
 
 
 def has_slot(session: Session, case: Case) -> bool:
@@ -259,10 +158,9 @@ def move(app: App, session: Session, case: Case, standing: Standing, unheard: Un
     # A time given at a meeting that will not hear the case is taken back, calendar and all.
     withdrawn, cancellation = withdraw(app, session, case)
     case.meeting = unheard.to.starts_at
-    day = standing.meeting.astimezone(app.config.tz).date()
-    # A case that follows its meeting to another time that day was not moved from anything.
-    if unheard.why != Why.RETIMED:
-        case.flags = [*case.flags, f"moved from {day.isoformat()}: {unheard.why.value}"]
+    flag = moved_flag(standing, unheard, app.config.tz)
+    if flag is not None:
+        case.flags = [*case.flags, flag]
     stamps = {
         "from_meeting": meeting_stamp(app, standing.meeting),
         "to_meeting": meeting_stamp(app, unheard.to.starts_at),
@@ -271,8 +169,8 @@ def move(app: App, session: Session, case: Case, standing: Standing, unheard: Un
     context = referrer_context(app, session, case, still_missing(case)) | {
         "old_meeting": when(app, standing.meeting),
         "meeting_day": when(app, standing.meeting).rpartition(",")[0],
-        "old_time": clock_time(app, standing.meeting),
-        "new_time": clock_time(app, unheard.to.starts_at),
+        "old_time": clock_time(app.config.tz, standing.meeting),
+        "new_time": clock_time(app.config.tz, unheard.to.starts_at),
         "withdrawn_slot": withdrawn,
         "moved_because": unheard.why.name.lower(),
         "because": BECAUSE.get(unheard.why, unheard.why.value),
@@ -285,12 +183,3 @@ def move(app: App, session: Session, case: Case, standing: Standing, unheard: Un
     enqueue(app, session, draft)
     found = line(case, unheard.to.day, unheard.why.value)
     return Moved(**asdict(found), to=when(app, unheard.to.starts_at))
-
-
-def next_step(standing: Standing) -> str:
-    """What the referrer is told happens now: send documents, wait for screening, or a slot."""
-    if standing.waiting:
-        return "documents"
-    if standing.state in ("complete", "screening") and not standing.section20:
-        return "screening"
-    return "timeslot"

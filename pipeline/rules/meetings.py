@@ -145,3 +145,24 @@ def next_meeting(panel: PanelConfig, tz: ZoneInfo, after: Meeting) -> Meeting:
     for day in meeting_days(panel, after.day + timedelta(days=1)):
         return meeting_at(panel, day, tz)
     raise ConfigError(f"panels.{panel.id}.meetings", f"no meeting after {after.day}")
+
+
+def held_meeting(panel: PanelConfig, tz: ZoneInfo, starts_at: datetime) -> Meeting | None:
+    """The meeting at `starts_at` with its deadline, or None if the panel no longer meets then.
+
+    A meeting no longer held (cancelled, or its time changed) has no deadline that means
+    anything now: no reminder or cut-off is due for it, and its cases are moved on (R7).
+    """
+    if not is_held(panel, tz, starts_at):
+        return None
+    return meeting_at(panel, starts_at.astimezone(tz).date(), tz)
+
+
+def meeting_stamp(tz: ZoneInfo, instant: datetime) -> str:
+    """A meeting as job keys and flags name it, in panel wall time: '2026-12-08T10:00'."""
+    return f"{instant.astimezone(tz):%Y-%m-%dT%H:%M}"
+
+
+def clock_time(tz: ZoneInfo, instant: datetime) -> str:
+    """The time of day of `instant` as the panel reads it: '14:00'."""
+    return f"{instant.astimezone(tz):%H:%M}"
