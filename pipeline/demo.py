@@ -8,6 +8,7 @@ import mailbox
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -149,9 +150,12 @@ def _show_sent(console: Console, sent: Path) -> None:
 
 def _step(
     service: App, console: Console, at: datetime, story: str, mails: tuple[samples.Mail, ...] = ()
-) -> None:
-    """Set the clock, deliver `mails`, then poll and tick as the running service would."""
-    service.clock = Clock.frozen_at(at)
+) -> App:
+    """Set the clock, deliver `mails`, then poll and tick as the running service would.
+
+    Returns the service on the new clock, which the story carries on with.
+    """
+    service = replace(service, clock=Clock.frozen_at(at))
     inbox = service.config.path(service.config.mailbox.maildir.inbox)
     for mail in mails:
         _drop(inbox, mail, at)
@@ -166,11 +170,12 @@ def _step(
         f"emails sent {polled.delivery.sent + ticked.sent}",
         highlight=False,
     )
+    return service
 
 
-def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None:
+def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> App:
     deadline = meeting.deadline
-    _step(
+    service = _step(
         service,
         console,
         deadline - timedelta(days=4),
@@ -186,8 +191,10 @@ def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None
             _referral(cast.charity, "Referral", leave_out="EHA"),
         ),
     )
-    _step(service, console, deadline - timedelta(hours=72), "72 hours before the deadline.")
-    _step(
+    service = _step(
+        service, console, deadline - timedelta(hours=72), "72 hours before the deadline."
+    )
+    service = _step(
         service,
         console,
         deadline - timedelta(days=1),
@@ -211,14 +218,14 @@ def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None
             ).with_files([samples.File("chronology v2.docx", samples.DOCX, samples.chronology())]),
         ),
     )
-    _step(
+    service = _step(
         service,
         console,
         deadline - timedelta(hours=20),
         "The manager approves the second.",
         (_approve(service, cast.health),),
     )
-    _step(
+    service = _step(
         service,
         console,
         deadline + timedelta(minutes=1),
@@ -226,13 +233,16 @@ def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None
         "and a late one arrives.",
         (_referral(cast.late, "Late referral"),),
     )
-    _step(service, console, meeting.slot_notice, "Timeslots go out with calendar invitations.")
-    _step(
+    service = _step(
+        service, console, meeting.slot_notice, "Timeslots go out with calendar invitations."
+    )
+    service = _step(
         service,
         console,
         meeting.slot_notice + timedelta(minutes=15),
         "Documents are converted and the pack is built and sent.",
     )
+    return service
 
 
 def _show_pack(console: Console, service: App) -> None:
@@ -267,12 +277,12 @@ def run_demo(console: Console, keep: Path | None) -> None:
         f"{meeting.starts_at.astimezone(config.tz):%A %d %B %Y}.\n"
     )
     try:
-        _story(service, console, meeting, Cast())
+        story_end = _story(service, console, meeting, Cast())
         console.print()
-        with service.store.session() as session:
-            print_table(console, all_cases(service, session))
+        with story_end.store.session() as session:
+            print_table(console, all_cases(story_end, session))
         _show_sent(console, config.path(config.mailbox.maildir.sent))
-        _show_pack(console, service)
+        _show_pack(console, story_end)
         if keep is not None:
             console.print(
                 f"\nTry: masp --config {folder / 'config.yaml'} status --json", markup=False
