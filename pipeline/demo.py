@@ -150,11 +150,9 @@ def _show_sent(console: Console, sent: Path) -> None:
 
 def _step(
     service: App, console: Console, at: datetime, story: str, mails: tuple[samples.Mail, ...] = ()
-) -> App:
-    """Set the clock, deliver `mails`, then poll and tick as the running service would.
-
-    Returns the service on the new clock, which the story carries on with.
-    """
+) -> None:
+    """Set the clock, deliver `mails`, then poll and tick as the running service would."""
+    # A copy on the step's clock: it shares the store and the document worker.
     service = replace(service, clock=Clock.frozen_at(at))
     inbox = service.config.path(service.config.mailbox.maildir.inbox)
     for mail in mails:
@@ -170,12 +168,11 @@ def _step(
         f"emails sent {polled.delivery.sent + ticked.sent}",
         highlight=False,
     )
-    return service
 
 
-def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> App:
+def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None:
     deadline = meeting.deadline
-    service = _step(
+    _step(
         service,
         console,
         deadline - timedelta(days=4),
@@ -191,10 +188,8 @@ def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> App:
             _referral(cast.charity, "Referral", leave_out="EHA"),
         ),
     )
-    service = _step(
-        service, console, deadline - timedelta(hours=72), "72 hours before the deadline."
-    )
-    service = _step(
+    _step(service, console, deadline - timedelta(hours=72), "72 hours before the deadline.")
+    _step(
         service,
         console,
         deadline - timedelta(days=1),
@@ -218,14 +213,14 @@ def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> App:
             ).with_files([samples.File("chronology v2.docx", samples.DOCX, samples.chronology())]),
         ),
     )
-    service = _step(
+    _step(
         service,
         console,
         deadline - timedelta(hours=20),
         "The manager approves the second.",
         (_approve(service, cast.health),),
     )
-    service = _step(
+    _step(
         service,
         console,
         deadline + timedelta(minutes=1),
@@ -233,16 +228,13 @@ def _story(service: App, console: Console, meeting: Meeting, cast: Cast) -> App:
         "and a late one arrives.",
         (_referral(cast.late, "Late referral"),),
     )
-    service = _step(
-        service, console, meeting.slot_notice, "Timeslots go out with calendar invitations."
-    )
-    service = _step(
+    _step(service, console, meeting.slot_notice, "Timeslots go out with calendar invitations.")
+    _step(
         service,
         console,
         meeting.slot_notice + timedelta(minutes=15),
         "Documents are converted and the pack is built and sent.",
     )
-    return service
 
 
 def _show_pack(console: Console, service: App) -> None:
@@ -277,12 +269,12 @@ def run_demo(console: Console, keep: Path | None) -> None:
         f"{meeting.starts_at.astimezone(config.tz):%A %d %B %Y}.\n"
     )
     try:
-        story_end = _story(service, console, meeting, Cast())
+        _story(service, console, meeting, Cast())
         console.print()
-        with story_end.store.session() as session:
-            print_table(console, all_cases(story_end, session))
+        with service.store.session() as session:
+            print_table(console, all_cases(service.config, session))
         _show_sent(console, config.path(config.mailbox.maildir.sent))
-        _show_pack(console, story_end)
+        _show_pack(console, service)
         if keep is not None:
             console.print(
                 f"\nTry: masp --config {folder / 'config.yaml'} status --json", markup=False

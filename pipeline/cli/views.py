@@ -20,10 +20,10 @@ def status(
 
     with open_app(ctx) as service, service.store.session() as session:
         if reference:
-            data = view.one_case(service, session, reference)
+            data = view.one_case(service.config, session, reference)
             print_json(data) if as_json else view.print_detail(console, data)
             return
-        rows = view.all_cases(service, session)
+        rows = view.all_cases(service.config, session)
         attention = view.needs_attention(session)
     if as_json:
         print_json(rows)
