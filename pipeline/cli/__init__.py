@@ -25,13 +25,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=MARKUP_MODE,
 )
-# The order here is the order `masp --help` lists them in.
-for command in (running.poll, running.run, running.tick, views.status, views.meetings):
+# Registered here, so the command modules never import this one; `masp --help` lists them in
+# this order.
+for command in (
+    *(running.poll, running.run, running.tick),
+    *(views.status, views.meetings),
+    *(setup.form, setup.check_config, setup.demo),
+    cases.screen,
+):
     app.command()(command)
-app.command()(setup.form)
-app.command("check-config")(setup.check_config)
-app.command()(setup.demo)
-app.command()(cases.screen)
 app.add_typer(mail.quarantine_app, name="quarantine")
 app.add_typer(cases.case_app, name="case")
 app.add_typer(mail.outbox_app, name="outbox")
