@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from pipeline.clock import Clock
-from pipeline.config import Config
+from pipeline.config import Config, LimitsConfig
 from pipeline.disk import FILE_MODE, write_durably
 from pipeline.mime.threading import Signer
 from pipeline.store.db import Store
@@ -24,9 +24,41 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass
+class WorkerSlot:
+    """Where the document worker lives once started: one per opened App, shared by its copies."""
+
+    def __init__(self) -> None:
+        self._worker: DocumentWorker | None = None
+
+    def get(self, limits: LimitsConfig) -> DocumentWorker:
+        if self._worker is None:
+            # Imported here so commands that never read an attachment do not load the parsers.
+            from pipeline.documents.read import ReadLimits
+            from pipeline.documents.worker import DocumentWorker
+
+            self._worker = DocumentWorker(
+                ReadLimits(
+                    max_bytes=limits.max_attachment_bytes,
+                    max_pdf_pages=limits.max_pdf_pages,
+                    seconds=limits.parse_seconds,
+                    memory_mb=limits.parse_memory_mb,
+                )
+            )
+        return self._worker
+
+    def close(self) -> None:
+        # Only a worker that was ever asked for exists; there is nothing else to stop.
+        if self._worker is not None:
+            self._worker.close()
+
+
+@dataclass(frozen=True)
 class App:
-    """Everything a step needs. Built once at start-up; there are no globals."""
+    """Everything a step needs. Built once at start-up; there are no globals.
+
+    Frozen: a step that needs another clock (the demo, a test) makes a copy with
+    `dataclasses.replace`, which shares the store and the document worker.
+    """
 
     config: Config
     clock: Clock
@@ -34,40 +66,35 @@ class App:
     files: FileStore
     signer: Signer
     templates: Templates
+    worker: WorkerSlot = field(default_factory=WorkerSlot, repr=False, compare=False)
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> App:
-        # Everything this process creates (the database and its WAL, mail, documents) holds
-        # children's data: owner-only from the start, whatever the caller's umask was.
-        os.umask(0o077)
         files = FileStore(config.data_path)
         store = Store.open(config.database_url)
         key = _signing_key(config, config.data_path)
         domain = config.mailbox.address.rpartition("@")[2]
         return cls(config, clock, store, files, Signer(key, domain), Templates())
 
-    @cached_property
+    @property
     def documents(self) -> DocumentWorker:
         """The isolated reader of attachments (SPEC §7); its process starts on the first read."""
-        # Imported here so commands that never read an attachment do not load the parsers.
-        from pipeline.documents.read import ReadLimits
-        from pipeline.documents.worker import DocumentWorker
-
-        limits = self.config.limits
-        return DocumentWorker(
-            ReadLimits(
-                max_bytes=limits.max_attachment_bytes,
-                max_pdf_pages=limits.max_pdf_pages,
-                seconds=limits.parse_seconds,
-                memory_mb=limits.parse_memory_mb,
-            )
-        )
+        return self.worker.get(self.config.limits)
 
     def close(self) -> None:
-        # Only a worker that was ever asked for exists; asking for it here would create one.
-        if "documents" in self.__dict__:
-            self.documents.close()
+        self.worker.close()
         self.store.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def _signing_key(config: Config, data_dir: Path) -> bytes:

@@ -8,6 +8,7 @@ import mailbox
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -151,7 +152,8 @@ def _step(
     service: App, console: Console, at: datetime, story: str, mails: tuple[samples.Mail, ...] = ()
 ) -> None:
     """Set the clock, deliver `mails`, then poll and tick as the running service would."""
-    service.clock = Clock.frozen_at(at)
+    # A copy on the step's clock: it shares the store and the document worker.
+    service = replace(service, clock=Clock.frozen_at(at))
     inbox = service.config.path(service.config.mailbox.maildir.inbox)
     for mail in mails:
         _drop(inbox, mail, at)
@@ -270,7 +272,7 @@ def run_demo(console: Console, keep: Path | None) -> None:
         _story(service, console, meeting, Cast())
         console.print()
         with service.store.session() as session:
-            print_table(console, all_cases(service, session))
+            print_table(console, all_cases(service.config, session))
         _show_sent(console, config.path(config.mailbox.maildir.sent))
         _show_pack(console, service)
         if keep is not None:

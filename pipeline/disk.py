@@ -7,6 +7,17 @@ from pathlib import Path
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+# Clears every permission bit for the group and for others.
+PRIVATE_UMASK = 0o077
+
+
+def make_files_private() -> None:
+    """Make everything this process creates owner-only, whatever the caller's umask was.
+
+    Called once where the process starts (the `masp` entry point), never by a library step:
+    the database and its WAL, mail and documents hold children's data from the first byte.
+    """
+    os.umask(PRIVATE_UMASK)
 
 
 def ensure_private_dir(path: Path) -> None:

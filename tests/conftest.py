@@ -14,6 +14,7 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from pipeline.disk import make_files_private  # noqa: E402
 from tests.servers import (  # noqa: E402
     MISSING_DOVECOT,
     Dovecot,
@@ -21,6 +22,12 @@ from tests.servers import (  # noqa: E402
     SmtpCapture,
     dovecot_installed,
 )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Tests open the service in this process, as `masp` does once its entry point has run:
+    what they create is owner-only, as it is in the service (tests/cli/test_umask.py)."""
+    make_files_private()
 
 
 @pytest.fixture(scope="session")

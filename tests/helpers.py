@@ -190,7 +190,7 @@ def status_rows(service: App) -> list[dict[str, Any]]:
     from pipeline.outputs.status import all_cases
 
     with service.store.session() as session:
-        return all_cases(service, session)
+        return all_cases(service.config, session)
 
 
 def status_of(service: App, reference: str) -> dict[str, Any]:
@@ -198,7 +198,7 @@ def status_of(service: App, reference: str) -> dict[str, Any]:
     from pipeline.outputs.status import one_case
 
     with service.store.session() as session:
-        return one_case(service, session, reference)
+        return one_case(service.config, session, reference)
 
 
 def attachments(sent: Sent, suffix: str) -> list[bytes]:

@@ -188,7 +188,7 @@ def test_libreoffice_converts_under_its_memory_cap(tmp_path: Path) -> None:
     # A chronology long enough for LibreOffice to take a few seconds, to look at it while it works.
     source = Source("d" * 64, "office", "docx", samples.chronology(rows=300))
     with ThreadPoolExecutor(1) as pool:
-        converting = pool.submit(office_to_pdf, app, [source])
+        converting = pool.submit(office_to_pdf, app.config, [source])
         seen: set[int] = set()
         while not converting.done():
             seen |= address_space_limits(profile)

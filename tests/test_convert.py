@@ -74,7 +74,7 @@ def text_of(data: bytes) -> str:
 def test_word_and_excel_convert_in_one_libreoffice_call(tmp_path: Path) -> None:
     app = open_service(tmp_path, NOW)
     results = office_to_pdf(
-        app,
+        app.config,
         [
             Source("a" * 64, "office", "docx", samples.chronology(rows=3)),
             Source("b" * 64, "office", "xlsx", workbook()),
@@ -110,14 +110,16 @@ def test_damaged_files_fail_with_a_plain_reason() -> None:
 def test_a_slow_or_missing_libreoffice_fails_the_batch_and_is_killed(tmp_path: Path) -> None:
     app = open_service(tmp_path, NOW, pack={"convert_seconds": 0.05})
     source = Source("c" * 64, "office", "docx", samples.assessment())
-    assert "did not finish within 0.05 seconds" in str(office_to_pdf(app, [source])["c" * 64])
+    assert "did not finish within 0.05 seconds" in str(
+        office_to_pdf(app.config, [source])["c" * 64]
+    )
     profile = str(app.config.data_path / "soffice-profile")
     running = subprocess.run(["pgrep", "-f", profile], capture_output=True, check=False)
     assert running.stdout == b""
     app.close()
     missing = open_service(tmp_path, NOW, pack={"soffice": "/nonexistent/soffice"})
     with pytest.raises(NotStarted, match="could not be started"):
-        office_to_pdf(missing, [source])
+        office_to_pdf(missing.config, [source])
     missing.close()
 
 
@@ -127,7 +129,7 @@ def test_one_slow_document_does_not_cost_the_rest_of_its_batch(
     app = open_service(tmp_path, NOW, pack={"convert_seconds": LIMIT})
     short, slow, sheet = "a" * 64, "b" * 64, "c" * 64
     results = office_to_pdf(
-        app,
+        app.config,
         [
             Source(short, "office", "docx", samples.chronology(rows=3)),
             Source(slow, "office", "docx", long_chronology),

@@ -244,7 +244,7 @@ def test_a_section20_on_another_councils_form_alerts_the_administrator_and_chair
         [alert] = [s for s in sent_mail(service) if "Section 20" in s.subject]
         assert "admin@example.org" in alert.to and "chair@example.org" in alert.to
         with service.store.session() as session:
-            case = one_case(service, session, "MASP-2026-0001")
+            case = one_case(service.config, session, "MASP-2026-0001")
         assert case["fields"]["section20"] is True
     finally:
         service.close()

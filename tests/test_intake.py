@@ -37,7 +37,7 @@ def referral(child: samples.Child = SCHOOL, **kwargs: object) -> samples.Mail:
 
 def cases(service: App) -> list[dict]:
     with service.store.session() as session:
-        return all_cases(service, session)
+        return all_cases(service.config, session)
 
 
 def to(service: App, address: str) -> list:
@@ -161,7 +161,7 @@ def test_section20_alerts_administrator_and_chair(service: App) -> None:
     [alert] = [s for s in sent_mail(service) if "Section 20" in s.subject]
     assert "admin@example.org" in alert.to and "chair@example.org" in alert.to
     with service.store.session() as session:
-        assert one_case(service, session, "MASP-2026-0001")["fields"]["section20"] is True
+        assert one_case(service.config, session, "MASP-2026-0001")["fields"]["section20"] is True
 
 
 def test_same_child_twice_is_linked_not_merged(service: App) -> None:
@@ -284,7 +284,7 @@ def test_chronology_problems_are_reported_not_fixed(service: App) -> None:
     drop(service, samples.Mail(REFERRER, "Referral", files=[*files, chron]), NOW)
     poll(service)
     with service.store.session() as session:
-        case = one_case(service, session, "MASP-2026-0001")
+        case = one_case(service.config, session, "MASP-2026-0001")
     [chronology] = [d for d in case["documents"] if d["kind"] == "chronology"]
     notes = " ".join(chronology["notes"])
     # The clock reads November 2026: January 2027 is in the future; 31 February never is.

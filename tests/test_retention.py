@@ -194,7 +194,7 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
         assert {(d.filename, d.stored_path, str(d.fields)) for d in case.documents} == {
             (REMOVED, "", "{}")
         }
-        shown = one_case(app, session, first)
+        shown = one_case(app.config, session, first)
         assert shown["reference"] == first and shown["state"] == CLOSED
         assert "Ash" not in str(shown)
         events = session.scalars(

@@ -25,7 +25,7 @@ def test_each_document_shows_what_was_read_and_what_was_not(tmp_path: Path) -> N
         drop(service, samples.Mail(sender, "Referral", files=files), NOW - timedelta(hours=1))
         poll(service)
         with service.store.session() as session:
-            case = one_case(service, session, "MASP-2026-0001")
+            case = one_case(service.config, session, "MASP-2026-0001")
     finally:
         service.close()
     documents = {d["kind"]: d for d in case["documents"]}

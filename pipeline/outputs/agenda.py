@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.config import PanelConfig
+from pipeline.config import Config, PanelConfig
 from pipeline.disk import ensure_private_dir
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.parsing import stored_value
@@ -127,9 +127,9 @@ class Agenda:
         return [item.reference for item in self.items]
 
 
-def _ordered(app: App, session: Session, panel_id: str, starts_at: datetime) -> list[Case]:
+def _ordered(config: Config, session: Session, panel_id: str, starts_at: datetime) -> list[Case]:
     query = select(Case).where(Case.panel_id == panel_id, Case.meeting == starts_at)
-    unscreened = app.config.screening.unscreened
+    unscreened = config.screening.unscreened
     cases = [c for c in session.scalars(query) if is_listed(c.state, c.section20, unscreened)]
     slots = _slots(session, panel_id, starts_at)
     # With slots, their order; without, Section 20 first and then by arrival (R10's order).
@@ -167,10 +167,9 @@ def _request(fields: Mapping[str, Any]) -> str:
     return "; ".join(labels) or "request type not given"
 
 
-def _slot_text(app: App, slot: Slot | None) -> str | None:
+def _slot_text(tz: tzinfo, slot: Slot | None) -> str | None:
     if slot is None:
         return None
-    tz = app.config.tz
     return f"{slot.starts_at.astimezone(tz):%H:%M}–{slot.ends_at.astimezone(tz):%H:%M}"
 
 
@@ -185,7 +184,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
     day = starts_at.astimezone(app.config.tz).date()
     slots = _slots(session, panel_id, starts_at)
     items = []
-    for case in _ordered(app, session, panel_id, starts_at):
+    for case in _ordered(app.config, session, panel_id, starts_at):
         fields = case.fields or {}
         items.append(
             AgendaItem(
@@ -195,7 +194,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
                 age=age_on(fields.get("child_dob"), day),
                 request=_request(fields),
                 agency=_agency(case),
-                slot=_slot_text(app, slots.get(case.id)),
+                slot=_slot_text(app.config.tz, slots.get(case.id)),
                 section20=case.section20,
                 unscreened=case.state in ("complete", "screening") and not case.section20,
             )
@@ -389,14 +388,14 @@ def agenda_docx(agenda: Agenda, made_at: datetime) -> bytes:
     return buffer.getvalue()
 
 
-def docx_to_pdf(app: App, data: bytes) -> bytes:
+def docx_to_pdf(config: Config, data: bytes) -> bytes:
     """A Word document made here, turned into PDF by LibreOffice."""
-    work = app.config.data_path / "work"
+    work = config.data_path / "work"
     ensure_private_dir(work)
     folder = Path(tempfile.mkdtemp(prefix="agenda-", dir=work))
     try:
         (folder / "agenda.docx").write_bytes(data)
-        run_soffice(app, folder, [folder / "agenda.docx"])
+        run_soffice(config, folder, [folder / "agenda.docx"])
         output = folder / "agenda.pdf"
         if not output.exists():
             raise ConversionError("LibreOffice could not convert the agenda")
@@ -409,5 +408,5 @@ def write_agenda(app: App, agenda: Agenda) -> tuple[str, str]:
     """Store the agenda as .docx and PDF; return both paths under data_dir."""
     data = agenda_docx(agenda, app.clock.now())
     _, docx_path = app.files.put("agendas", data, ".docx")
-    _, pdf_path = app.files.put("agendas", docx_to_pdf(app, data), ".pdf")
+    _, pdf_path = app.files.put("agendas", docx_to_pdf(app.config, data), ".pdf")
     return docx_path, pdf_path

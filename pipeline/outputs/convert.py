@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.config import Config
 from pipeline.disk import ensure_private_dir
 from pipeline.documents.kinds import Kind
 from pipeline.documents.topdf import Converted
@@ -79,20 +80,20 @@ def _program(name: str, missing: str) -> str:
     return found
 
 
-def _soffice_command(app: App, outdir: Path, files: Sequence[Path]) -> list[str]:
+def _soffice_command(config: Config, outdir: Path, files: Sequence[Path]) -> list[str]:
     # A private profile: LibreOffice's default one is per user and would clash with a person
     # (or another service) using LibreOffice on the same machine.
-    profile = app.config.data_path / "soffice-profile"
+    profile = config.data_path / "soffice-profile"
     ensure_private_dir(profile)
     # LibreOffice reads untrusted documents, so like the document worker it runs with its address
     # space capped (SPEC §7). util-linux's prlimit sets the cap and runs it; setting it from
     # Python between fork and exec is unsafe in a service that runs threads.
-    memory = app.config.pack.convert_memory_mb * 1024 * 1024
+    memory = config.pack.convert_memory_mb * 1024 * 1024
     return [
         _program("prlimit", "util-linux's prlimit, which caps its memory, was not found"),
         f"--as={memory}",
         "--",
-        _program(app.config.pack.soffice, f"no program {app.config.pack.soffice!r} was found"),
+        _program(config.pack.soffice, f"no program {config.pack.soffice!r} was found"),
         f"-env:UserInstallation={profile.resolve().as_uri()}",
         "--headless",
         "--norestore",
@@ -104,10 +105,10 @@ def _soffice_command(app: App, outdir: Path, files: Sequence[Path]) -> list[str]
     ]
 
 
-def run_soffice(app: App, outdir: Path, files: Sequence[Path]) -> None:
+def run_soffice(config: Config, outdir: Path, files: Sequence[Path]) -> None:
     """One LibreOffice call converting `files` into `outdir`, killed if it overruns."""
-    seconds = app.config.pack.convert_seconds
-    command = _soffice_command(app, outdir, files)
+    seconds = config.pack.convert_seconds
+    command = _soffice_command(config, outdir, files)
     try:
         # Its own process group, so a timeout kills LibreOffice's helper processes too.
         process = subprocess.Popen(
@@ -126,7 +127,7 @@ def run_soffice(app: App, outdir: Path, files: Sequence[Path]) -> None:
         raise ConversionError(f"LibreOffice did not finish within {seconds:g} seconds") from exc
 
 
-def office_to_pdf(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]:
+def office_to_pdf(config: Config, sources: Sequence[Source]) -> dict[str, bytes | str]:
     """Convert the office documents in as few LibreOffice calls as possible: PDF bytes or a
     reason each.
 
@@ -138,7 +139,7 @@ def office_to_pdf(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]
 
     Raises NotStarted when LibreOffice could not be started at all.
     """
-    work = app.config.data_path / "work"
+    work = config.data_path / "work"
     ensure_private_dir(work)
     folder = Path(tempfile.mkdtemp(prefix="convert-", dir=work))
     try:
@@ -153,7 +154,7 @@ def office_to_pdf(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]
                 break
             batch = batches.pop(0)
             out = folder / f"out-{call}"
-            problem = _run_batch(app, out, [paths[s.sha256] for s in batch])
+            problem = _run_batch(config, out, [paths[s.sha256] for s in batch])
             missing = []
             for source in batch:
                 pdf = out / f"{source.sha256}.pdf"
@@ -176,9 +177,9 @@ def office_to_pdf(app: App, sources: Sequence[Source]) -> dict[str, bytes | str]
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_batch(app: App, out: Path, files: Sequence[Path]) -> ConversionError | None:
+def _run_batch(config: Config, out: Path, files: Sequence[Path]) -> ConversionError | None:
     try:
-        run_soffice(app, out, files)
+        run_soffice(config, out, files)
     except ConversionError as exc:
         return exc
     return None
@@ -217,7 +218,7 @@ def _results(
     office = [s for s in sources if s.route == "office"]
     if office:
         try:
-            made = office_to_pdf(app, office)
+            made = office_to_pdf(app.config, office)
         except NotStarted as exc:
             return results, exc
         results.update((sha, _checked(app, pdf)) for sha, pdf in made.items())

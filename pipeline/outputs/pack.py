@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.config import DEFAULT_MARKING
+from pipeline.config import DEFAULT_MARKING, PeopleConfig
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.errors import StoreError
 from pipeline.fonts import faces
@@ -153,9 +153,8 @@ def section_pdf(data: bytes, sections: Sequence[Section], title: str) -> bytes:
         return buffer.getvalue()
 
 
-def recipients(app: App) -> list[Recipient]:
+def recipients(people: PeopleConfig) -> list[Recipient]:
     """Only configured people (SPEC §7): administrator, chair, members; each address once."""
-    people = app.config.people
     everyone = [
         Recipient(people.administrator.name, people.administrator.email, "administrator"),
         Recipient(people.chair.name, people.chair.email, "chair"),
@@ -213,7 +212,9 @@ def gather(app: App, session: Session, panel_id: str, starts_at: datetime) -> Pa
     """The pack's inputs as the database holds them now; nothing is converted here."""
     agenda = build_agenda(app, session, panel_id, starts_at)
     cases = [session.get_one(Case, item.case_id) for item in agenda.items]
-    return PackInputs(agenda, tuple(_pack_case(c) for c in cases), tuple(recipients(app)))
+    return PackInputs(
+        agenda, tuple(_pack_case(c) for c in cases), tuple(recipients(app.config.people))
+    )
 
 
 def convert_inputs(app: App, session: Session, inputs: PackInputs) -> None:

@@ -12,7 +12,7 @@ from rich.text import Text
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
-from pipeline.app import App
+from pipeline.config import Config
 from pipeline.errors import NotFound
 from pipeline.rules.meetings import meeting_at
 from pipeline.store.facts import HELD, missing_for
@@ -65,17 +65,15 @@ def _document_detail(d: Any) -> dict[str, Any]:
     return item
 
 
-def summary(app: App, case: Case) -> dict[str, Any]:
+def summary(config: Config, case: Case) -> dict[str, Any]:
     """One case as SPEC §5 spells it, plus the deadline and flags."""
     missing = missing_for(case)
     meeting = None
     deadline = None
     if case.meeting is not None:
-        day = case.meeting.astimezone(app.config.tz).date()
+        day = case.meeting.astimezone(config.tz).date()
         meeting = day.isoformat()
-        deadline = meeting_at(
-            app.config.panel(case.panel_id), day, app.config.tz
-        ).deadline.isoformat()
+        deadline = meeting_at(config.panel(case.panel_id), day, config.tz).deadline.isoformat()
     return {
         "reference": case.reference,
         "panel": case.panel_id,
@@ -109,9 +107,9 @@ def _slot(case: Case) -> dict[str, Any] | None:
     }
 
 
-def detail(app: App, case: Case) -> dict[str, Any]:
+def detail(config: Config, case: Case) -> dict[str, Any]:
     """One case with what was read from its referral form."""
-    data = summary(app, case)
+    data = summary(config, case)
     fields = dict(case.fields or {})
     fields.setdefault("referrer_email", None)
     if not fields.get("referrer_email"):
@@ -177,9 +175,9 @@ def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def all_cases(app: App, session: Session) -> list[dict[str, Any]]:
+def all_cases(config: Config, session: Session) -> list[dict[str, Any]]:
     cases = session.scalars(select(Case).order_by(Case.id))
-    return [summary(app, c) for c in cases]
+    return [summary(config, c) for c in cases]
 
 
 def needs_attention(session: Session) -> list[str]:
@@ -205,11 +203,11 @@ def needs_attention(session: Session) -> list[str]:
     return lines
 
 
-def one_case(app: App, session: Session, reference: str) -> dict[str, Any]:
+def one_case(config: Config, session: Session, reference: str) -> dict[str, Any]:
     case = session.scalar(select(Case).where(Case.reference == reference.upper()))
     if case is None:
         raise NotFound(f"no case with reference {reference!r}: run `masp status` to list them")
-    return detail(app, case)
+    return detail(config, case)
 
 
 SHORT = {"referral_form": "F", "chronology": "C", "genogram": "G", "assessment": "A", "other": "O"}

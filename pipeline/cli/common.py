@@ -1,0 +1,78 @@
+"""What every `masp` command shares: the consoles, the global options, opening the service."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+from typer.core import MarkupMode
+
+from pipeline.clock import Clock
+from pipeline.config import Config, load_config
+
+if TYPE_CHECKING:
+    from pipeline.app import App
+
+# Off a terminal (cron mail, a log, a pipe) usage errors are click's plain lines: Typer's
+# boxed ones are hard-wrapped at 80 columns, which breaks a long message for anyone searching it.
+MARKUP_MODE: MarkupMode = "rich" if sys.stderr.isatty() else None
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console that wraps lines only on a terminal: elsewhere a line stays one line.
+
+    Every value printed through it is data, never markup: callers escape it (`escape`) or
+    print with markup=False, so a name holding "[/x]" is shown as written.
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, soft_wrap=not stream.isatty())
+
+
+console = _console()
+# Errors and warnings go to standard error, so standard output stays the command's result.
+errors = _console(stderr=True)
+
+
+@dataclass
+class Globals:
+    config_path: Path
+    now: datetime | None
+
+
+def parse_now(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--now must be an ISO-8601 date-time, got {value!r}") from exc
+    if when.tzinfo is None:
+        raise typer.BadParameter("--now needs a time zone offset, e.g. 2026-12-01T09:00:00+00:00")
+    return when
+
+
+def settings(ctx: typer.Context) -> tuple[Config, Clock]:
+    """Load and validate the config once; build the clock from --now."""
+    g: Globals = ctx.obj
+    config = load_config(g.config_path)
+    clock = Clock.starting_at(g.now) if g.now else Clock.system()
+    return config, clock
+
+
+def open_app(ctx: typer.Context) -> App:
+    """The service for one command, to be used as `with open_app(ctx) as service:`."""
+    # Imported here so commands that need no database (form, meetings, --help) start quickly.
+    from pipeline.app import App
+
+    config, clock = settings(ctx)
+    return App.open(config, clock)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -1,0 +1,45 @@
+"""Setting up: the blank referral form, checking the config, and the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.common import console, settings
+
+
+def form(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the blank form.")] = Path(
+        "referral-form.docx"
+    ),
+) -> None:
+    """Write the panel's blank referral form (Word, with content controls)."""
+    from pipeline.documents.form import write_blank_form
+
+    write_blank_form(out)
+    console.print(f"Wrote the blank referral form to {out}", markup=False)
+
+
+def check_config(ctx: typer.Context) -> None:
+    """Validate config.yaml, then connect to the mailbox and mail server and say what was found."""
+    from pipeline.mailbox.check import check_mailbox
+
+    config, _ = settings(ctx)
+    console.print(
+        f"config is valid: {len(config.panels)} panel(s), back-end {config.mailbox.backend}",
+        markup=False,
+    )
+    ok = check_mailbox(config, console)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="Keep the demo data in this folder.")] = None,
+) -> None:
+    """Show the whole intake flow on synthetic referrals, with no mail server needed."""
+    from pipeline.demo import run_demo
+
+    run_demo(console, keep)

@@ -1,0 +1,44 @@
+"""Looking at the state of things: the cases, and the meetings to come."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from pipeline.cli.common import console, open_app, print_json, settings
+
+
+def status(
+    ctx: typer.Context,
+    reference: Annotated[str | None, typer.Argument(help="One case, e.g. MASP-2026-0007.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Where every case stands: documents present and missing, meeting, deadline."""
+    from pipeline.outputs import status as view
+
+    with open_app(ctx) as service, service.store.session() as session:
+        if reference:
+            data = view.one_case(service.config, session, reference)
+            print_json(data) if as_json else view.print_detail(console, data)
+            return
+        rows = view.all_cases(service.config, session)
+        attention = view.needs_attention(session)
+    if as_json:
+        print_json(rows)
+        return
+    view.print_table(console, rows)
+    for line in attention:
+        console.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
+
+
+def meetings(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option(help="How many meetings per panel.")] = 6,
+) -> None:
+    """List upcoming meetings with their document deadline and timeslot-notice date."""
+    from pipeline.outputs.calendar import print_meetings
+
+    config, clock = settings(ctx)
+    print_meetings(console, config, clock.now(), count)
