@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# The package is not installed into the venv, so tests import it from this checkout.
-ROOT = str(Path(__file__).resolve().parents[1])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from tests.servers import (  # noqa: E402
+from tests.servers import (
     MISSING_DOVECOT,
     Dovecot,
     ImapAccount,

@@ -29,6 +29,8 @@ from pipeline.samples import Mail
 from tests.servers import ImapAccount, SmtpCapture
 
 ROOT = Path(__file__).resolve().parents[1]
+# The golden corpora and their generators (tests/data/<corpus>/make_corpus.py).
+DATA = ROOT / "tests" / "data"
 BASE_CONFIG: dict[str, Any] = {
     "timezone": "Europe/London",
     "data_dir": "data",
@@ -160,7 +162,7 @@ def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 def corpus_maker(corpus: str = "documents") -> ModuleType:
     """A corpus's generator module (`documents` or `emails`): its builders and expectations."""
-    path = Path(__file__).parent / "data" / corpus / "make_corpus.py"
+    path = DATA / corpus / "make_corpus.py"
     spec = importlib.util.spec_from_file_location("make_corpus", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

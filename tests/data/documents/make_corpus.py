@@ -14,7 +14,6 @@ import json
 import math
 import re
 import struct
-import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -22,10 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))
+from pipeline.documents.form import FORM_MARKER, fill_form
 
-from pipeline.documents.form import FORM_MARKER, fill_form  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)

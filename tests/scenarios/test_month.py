@@ -1,0 +1,675 @@
+"""A whole month of the panel cycle through the real `masp` command, against a real Dovecot and a
+real SMTP server, moving the clock with `--now` from intake in December to the February pack.
+
+Referrals and replies are put into the inbox with IMAP APPEND and a chosen INTERNALDATE, so the
+server's receive time (which decides deadlines, R2) is part of the script. Dovecot replaces an
+INTERNALDATE in the future with the time of the APPEND, so the month is one in the past: the
+test does not depend on today's date as long as today is after February 2026. Meetings are on
+the second Tuesday: 13 January 2026 (deadline Tuesday 6 January 12:00, timeslots Thursday
+8 January 10:00, pack 10:10) and 10 February 2026. In winter London time is UTC.
+
+The cast, one referrer each (cases are found by referrer address, never by assumed reference):
+  A  on time and complete; approved with Housing co-opted
+  B  incomplete (no chronology), completed before the deadline
+  C  still incomplete at the deadline: deferred, completed, then on February's agenda
+  D  late (arrives after the deadline, complete): February
+  E  Section 20: alert on arrival; a forged approval is refused and the manager's out-of-office
+     ignored, so it stays unscreened, yet it is on January's agenda, first, flagged
+  F  declined by the manager with a reason, which the referrer is told
+"""
+
+from __future__ import annotations
+
+import email
+import io
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+import yaml
+from docx import Document as WordDocument
+from imap_tools import MailBoxUnencrypted
+
+from pipeline import samples
+from tests.helpers import ROOT, config_tree
+from tests.servers import Dovecot, ImapAccount, SmtpCapture
+
+pytestmark = [pytest.mark.servers, pytest.mark.timeout(420)]
+
+PANEL = "Multi Agency Support Panel"
+ADMIN, CHAIR, MANAGER = "admin@example.org", "chair@example.org", "sm@example.org"
+CORE, HOUSING = "core@example.org", "housing@example.org"
+MEMBERS = [
+    {"name": "K Core", "email": CORE, "agency": "Health", "role": "core"},
+    {"name": "H Housing", "email": HOUSING, "agency": "Housing", "role": "co-opted"},
+]
+JANUARY = "Tuesday 13 January 2026, 10:00"
+JANUARY_DEADLINE = "Tuesday 6 January 2026, 12:00"
+S20 = re.escape(JANUARY)
+FEBRUARY = "Tuesday 10 February 2026, 10:00"
+FEBRUARY_DEADLINE = "Tuesday 3 February 2026, 12:00"
+DOCUMENT_LABELS = ["Referral form", "Chronology", "Genogram", "Assessment"]
+TOKEN = re.compile(r"\[screen:[0-9a-f]{16}\.[0-9a-f]{20}\]")
+
+
+def at(text: str) -> datetime:
+    """An instant in UTC (which is London time all winter)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Referrer:
+    key: str
+    child: str
+    address: str
+    section20: bool = False
+
+    @property
+    def sender(self) -> str:
+        return f"Referrer {self.key} <{self.address}>"
+
+    def files(self, *without: str) -> list[samples.File]:
+        child = samples.Child(
+            name=self.child,
+            referrer_name=f"Referrer {self.key}",
+            referrer_email=self.address,
+            section20=self.section20,
+        )
+        return [f for f in samples.full_referral(child) if f.filename not in without]
+
+    def referral(self, *without: str) -> samples.Mail:
+        return samples.Mail(self.sender, f"Referral {self.key}", files=self.files(*without))
+
+
+A = Referrer("A", "Amy Ontime", "ontime@school.example.org")
+B = Referrer("B", "Ben Partial", "partial@school.example.org")
+C = Referrer("C", "Cal Deferred", "deferred@health.example.org")
+D = Referrer("D", "Dee Late", "late@police.example.org")
+E = Referrer("E", "Eve Emergency", "emergency@social.example.org", section20=True)
+F = Referrer("F", "Fay Declined", "declined@charity.example.org")
+CHRONOLOGY = samples.File("Chronology.docx", samples.DOCX, samples.chronology())
+ASSESSMENT = samples.File("EHA.docx", samples.DOCX, samples.assessment())
+
+
+# -- what the SMTP server received -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Out:
+    """One email as the SMTP server received it."""
+
+    rcpts: tuple[str, ...]
+    message: EmailMessage
+
+    @property
+    def to(self) -> str:
+        return ",".join(self.rcpts)
+
+    @property
+    def subject(self) -> str:
+        return " ".join(str(self.message["Subject"]).split())
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"]).strip()
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        assert part is not None, f"no text part in {self.subject!r}"
+        return " ".join(str(part.get_content()).split())
+
+    def files(self) -> list[tuple[str, str, bytes]]:
+        found = []
+        for part in self.message.iter_attachments():
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            found.append((part.get_filename() or "", part.get_content_type(), data))
+        return found
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.files()]
+
+    def file(self, suffix: str) -> bytes:
+        [data] = [data for name, _, data in self.files() if name.endswith(suffix)]
+        return data
+
+
+def expect(got: list[Out], *wanted: tuple[str, str]) -> list[Out]:
+    """Every email received is one of `wanted` (recipients, subject regex) and every wanted one
+    came, once each; the emails come back in the order asked for."""
+    left = list(got)
+    found = []
+    for rcpts, pattern in wanted:
+        match = next((o for o in left if o.to == rcpts and re.search(pattern, o.subject)), None)
+        assert match is not None, (
+            f"no email to {rcpts} matching {pattern!r}; received:\n"
+            + "\n".join(f"  {o.to}: {o.subject}" for o in got)
+        )
+        left.remove(match)
+        found.append(match)
+    assert not left, "unexpected email(s):\n" + "\n".join(f"  {o.to}: {o.subject}" for o in left)
+    return found
+
+
+# -- the service, driven through its command line ---------------------------------------------
+
+
+class Month:
+    def __init__(
+        self, tmp_path: Path, account: ImapAccount, smtp: SmtpCapture, dovecot: Dovecot
+    ) -> None:
+        self.account, self.smtp, self.dovecot = account, smtp, dovecot
+        tree = config_tree(mailbox__backend="imap", people__members=MEMBERS)
+        tree["mailbox"]["imap"] = account.config.model_dump()
+        tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
+        tree["limits"]["max_sends_per_recipient_per_hour"] = 1000
+        self.config = tmp_path / "config.yaml"
+        self.config.write_text(yaml.safe_dump(tree))
+        self.db = tmp_path / "data" / "masp.sqlite"
+        self.seen = 0
+        self.command = [sys.executable, "-m", "pipeline"]
+        script = Path(sys.executable).with_name("masp")
+        if script.exists():
+            self.command = [str(script)]
+
+    def append(self, mail: samples.Mail, received: datetime) -> None:
+        """Put an email in the inbox as the server would have received it at `received`."""
+        with MailBoxUnencrypted("127.0.0.1", self.dovecot.imap_port).login(
+            self.account.user, self.account.password
+        ) as box:
+            box.append(mail.as_bytes(), "INBOX", dt=received)
+
+    def masp(self, verb: str, now: datetime) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MASP_")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env["COLUMNS"] = "400"
+        args = [*self.command, "--config", str(self.config), "--now", now.isoformat(), verb]
+        done = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.config.parent,
+            timeout=180,
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, f"masp {verb} at {now} failed:\n{output}"
+        assert "Traceback" not in output, output
+        return " ".join(done.stdout.split())
+
+    def new_mail(self) -> list[Out]:
+        """Emails the SMTP server took since the last call (each `masp` run ends after sending)."""
+        with self.smtp.lock:
+            captured = list(self.smtp.messages[self.seen :])
+            self.seen = len(self.smtp.messages)
+        return [
+            Out(
+                tuple(sorted(r.lower() for r in rcpts)),
+                email.message_from_bytes(raw, policy=policy.default),  # type: ignore[arg-type]
+            )
+            for _, rcpts, raw in captured
+        ]
+
+    def poll(self, now: datetime) -> list[Out]:
+        self.masp("poll", now)
+        return self.new_mail()
+
+    def tick(self, now: datetime) -> tuple[list[Out], str]:
+        out = self.masp("tick", now)
+        return self.new_mail(), out
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def ref(self, who: Referrer) -> str:
+        [(reference,)] = self.rows(
+            "SELECT reference FROM cases WHERE referrer_email = ?", who.address
+        )
+        return str(reference)
+
+    def case(self, who: Referrer) -> dict[str, Any]:
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute(
+                "SELECT * FROM cases WHERE referrer_email = ?", (who.address,)
+            ).fetchone()
+        finally:
+            conn.close()
+        assert row is not None, f"no case from {who.address}"
+        return dict(row)
+
+    def state(self, who: Referrer) -> str:
+        return str(self.case(who)["state"])
+
+    def meeting(self, who: Referrer) -> datetime:
+        return stored_instant(self.case(who)["meeting"])
+
+    def job_runs(self) -> dict[str, str]:
+        return {str(k): str(o) for k, o in self.rows("SELECT key, outcome FROM job_runs")}
+
+
+def stored_instant(value: Any) -> datetime:
+    """A datetime column as SQLite holds it (ISO text, naive meaning UTC)."""
+    found = datetime.fromisoformat(str(value))
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+
+# -- reading what came back -------------------------------------------------------------------
+
+
+def reply(to: Out, sender: str, body: str, files: list[samples.File] | None = None) -> samples.Mail:
+    """An answer in the thread of one of our emails, quoting it below as mail programs do."""
+    quoted = "\n".join(f"> {line}" for line in to.text.split(". "))
+    return samples.Mail(
+        sender,
+        f"RE: {to.subject}",
+        body=f"{body}\n\nOn Mon, 15 Dec 2025, panel@example.org wrote:\n{quoted}",
+        files=files or [],
+        in_reply_to=to.message_id,
+    )
+
+
+def pdf_of(data: bytes) -> pypdf.PdfReader:
+    return pypdf.PdfReader(io.BytesIO(data))
+
+
+def outline(pdf: pypdf.PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    """Top-level bookmarks with their (0-based) page, each with its children."""
+    result: list[tuple[str, int, list[tuple[str, int]]]] = []
+    for entry in pdf.outline:
+        if isinstance(entry, list):
+            title, page, _ = result[-1]
+            children = [(c.title, pdf.get_destination_page_number(c)) for c in entry]
+            result[-1] = (title, page, children)
+        else:
+            result.append((entry.title, pdf.get_destination_page_number(entry), []))
+    return result
+
+
+def page_texts(pdf: pypdf.PdfReader) -> list[str]:
+    return [" ".join(page.extract_text().split()) for page in pdf.pages]
+
+
+def ics_times(data: bytes) -> tuple[str, str]:
+    text = data.decode()
+    assert text.startswith("BEGIN:VCALENDAR") and "METHOD:REQUEST" in text
+    start = re.search(r"^DTSTART:(\S+)", text, re.M)
+    end = re.search(r"^DTEND:(\S+)", text, re.M)
+    assert start and end
+    return start.group(1), end.group(1)
+
+
+def check_pack(
+    sent: Out,
+    name: str,
+    cases: list[tuple[str, str]],
+    slots: dict[str, str],
+    meeting: str,
+    day: str,
+    version: int = 1,
+) -> tuple[pypdf.PdfReader, list[str]]:
+    """A stamped pack: bookmarks per case (agenda order) and per document, the agenda with its
+    slots and page ranges, "Page x of N" and the recipient's name on every page."""
+    assert re.search(rf"meeting pack for {meeting}, version {version}$", sent.subject), sent.subject
+    base = f"masp-pack-{day}-v{version}"
+    assert sent.names() == [
+        f"{base}.pdf",
+        f"{base}-agenda.docx",
+        f"{base}-agenda.pdf",
+        f"{base}-originals.zip",
+    ]
+    # The Word agenda lists the same cases, in the same order, with the same slots.
+    word = WordDocument(io.BytesIO(sent.file("-agenda.docx")))
+    lines = [" ".join(p.text.split()) for p in word.paragraphs]
+    [table] = word.tables
+    presented = [[cell.text for cell in row.cells] for row in table.rows][1:]
+    assert [row[:2] for row in presented] == [[slots[ref], ref] for ref, _ in cases]
+    lines += [cell for row in presented for cell in row]
+    assert not any(child.child in " ".join(lines) for child in (A, B, C, D, E, F))
+    pdf = pdf_of(sent.file(f"-v{version}.pdf"))
+    marks = outline(pdf)
+    assert [t for t, _, _ in marks] == [
+        "Front sheet",
+        "Agenda",
+        *(f"{ref} ({initials}, age 9)" for ref, initials in cases),
+    ]
+    texts = page_texts(pdf)
+    total = len(pdf.pages)
+    for number, text in enumerate(texts, start=1):
+        assert f"Page {number} of {total}" in text, f"page {number} of {total}: {text[:200]}"
+        assert f"Copy for {name}." in text and "OFFICIAL-SENSITIVE" in text
+    assert PANEL in texts[0] and "Chair: C Chair" in texts[0]
+    agenda = " ".join(texts[marks[1][1] : marks[2][1]])
+    positions = [agenda.index(ref) for ref, _ in cases]
+    assert positions == sorted(positions), "agenda not in running order"
+    starts = [page for _, page, _ in marks[2:]] + [total]
+    for (ref, _), (_, first, children), end in zip(cases, marks[2:], starts[1:], strict=True):
+        assert [title.split(" (")[0] for title, _ in children] == DOCUMENT_LABELS
+        pages = [page for _, page in children]
+        assert pages[0] == first and pages == sorted(pages) and end > pages[-1]
+        assert re.search(rf"{slots[ref]} {ref} — ", agenda), (ref, slots[ref], agenda)
+        assert f"Pack pages {first + 1}–{end}" in agenda[agenda.index(ref) :]
+        assert "Chronology of significant events" in texts[children[1][1]]
+    names = zipfile.ZipFile(io.BytesIO(sent.file(".zip"))).namelist()
+    assert sorted({n.split("/")[0] for n in names}) == sorted(ref for ref, _ in cases)
+    return pdf, texts
+
+
+# -- the month --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def month(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture, dovecot: Dovecot
+) -> Iterator[Month]:
+    yield Month(tmp_path, imap_account, smtp_server, dovecot)
+
+
+def test_a_whole_month_from_intake_to_the_next_meetings_pack(month: Month) -> None:
+    started = time.monotonic()
+    m = month
+
+    # ---- Monday 15 December 2025: five referrals; acknowledgements and the Section 20 alert.
+    for n, (who, without) in enumerate(
+        ((A, ()), (B, ("Chronology.docx",)), (C, ("Chronology.docx", "EHA.docx")), (E, ()), (F, ()))
+    ):
+        m.append(who.referral(*without), at(f"2025-12-15T09:{n * 5:02d}"))
+    got = m.poll(at("2025-12-15T09:30"))
+    a, b, c, e, f = (m.ref(who) for who in (A, B, C, E, F))
+    acks = expect(
+        got,
+        (A.address, rf"^{a}: referral received — complete$"),
+        (B.address, rf"^{b}: referral received — documents still needed$"),
+        (C.address, rf"^{c}: referral received — documents still needed$"),
+        (E.address, rf"^{e}: referral received — complete$"),
+        (F.address, rf"^{f}: referral received — complete$"),
+        (f"{ADMIN},{CHAIR}", rf"^{e}: Section 20 emergency admission, to be presented on {S20}$"),
+    )
+    ack = dict(zip("ABCEF", acks, strict=False))
+    for sent in acks[:5]:
+        assert JANUARY in sent.text and JANUARY_DEADLINE in sent.text, sent.text
+        assert sent.names() == []
+    assert "Chronology" in ack["B"].text and "Chronology" in ack["C"].text
+    assert re.search(r"Still needed[^:]*: - Chronology To send", ack["B"].text), ack["B"].text
+    assert re.search(r"Still needed[^:]*: - Chronology - Assessment \(", ack["C"].text)
+    assert JANUARY in acks[5].text and "Eve" not in acks[5].text
+    # The receive time is the server's INTERNALDATE, not the --now of the poll.
+    assert stored_instant(m.case(A)["received_at"]) == at("2025-12-15T09:00")
+    assert stored_instant(m.case(F)["received_at"]) == at("2025-12-15T09:20")
+    assert all(m.meeting(w) == at("2026-01-13T10:00") for w in (A, B, C, E, F))
+    assert [m.state(w) for w in (A, B, C, E, F)] == [
+        "complete",
+        "incomplete",
+        "incomplete",
+        "complete",
+        "complete",
+    ]
+    assert m.case(E)["section20"] == 1
+
+    # ---- An hour later: documents converted, each complete case sent to the Service Manager.
+    got, _ = m.tick(at("2025-12-15T10:30"))
+    requests = expect(
+        got,
+        (MANAGER, rf"^{a}: referral to screen for the {PANEL} \[screen:"),
+        (MANAGER, rf"^{e}: referral to screen for the {PANEL} \[screen:"),
+        (MANAGER, rf"^{f}: referral to screen for the {PANEL} \[screen:"),
+    )
+    request = dict(zip("AEF", requests, strict=True))
+    tokens = set()
+    for (ref, child), sent in zip(((a, A), (e, E), (f, F)), requests, strict=True):
+        assert sent.names() == [
+            f"{ref}-summary.pdf",
+            "Referral form.docx",
+            "Chronology.docx",
+            "genogram.png",
+            "EHA.docx",
+        ]
+        summary = pdf_of(sent.file("-summary.pdf"))
+        assert len(summary.pages) == 1
+        text = summary.pages[0].extract_text()
+        assert ref in text and child.child not in text
+        found = TOKEN.findall(sent.subject)
+        assert found and found[0] in sent.text
+        tokens.add(found[0])
+    assert len(tokens) == 3
+    assert "Section 20" in request["E"].text
+    assert {m.state(w) for w in (A, E, F)} == {"screening"}
+    assert m.rows("SELECT count(*) FROM conversions WHERE status != 'done'") == [(0,)]
+
+    # ---- Tuesday 16 December: the manager's answers, an out-of-office, and a forgery.
+    m.append(
+        samples.out_of_office(
+            request["E"].message_id, "S Manager <sm@example.org>", request["E"].subject
+        ),
+        at("2025-12-16T08:55"),
+    )
+    # A valid token, the right thread, but not from the manager.
+    m.append(
+        reply(request["E"], "Mallory <mallory@example.org>", "APPROVE"), at("2025-12-16T09:00")
+    )
+    m.append(
+        reply(request["A"], "S Manager <sm@example.org>", "APPROVE\nco-opt: Housing"),
+        at("2025-12-16T09:05"),
+    )
+    reason = "Threshold not met: a single-agency response from school is enough."
+    m.append(
+        reply(request["F"], "S Manager <sm@example.org>", f"DECLINE - {reason}"),
+        at("2025-12-16T09:10"),
+    )
+    got = m.poll(at("2025-12-16T09:30"))
+    declined, alert = expect(
+        got,
+        (F.address, rf"^{f}: referral not accepted for the {PANEL}$"),
+        (ADMIN, rf"^{e}: a screening reply was not applied$"),
+    )
+    assert reason in declined.text
+    assert "mallory@example.org" in alert.text
+    assert [m.state(w) for w in (A, E, F)] == ["approved", "screening", "declined"]
+    assert json.loads(m.case(A)["flags"]) == ["co-opt:Housing"]
+    refused = m.rows("SELECT detail FROM audit WHERE action = 'screening-refused'")
+    assert len(refused) == 1 and '"forged sender"' in refused[0][0]
+    assert m.rows(
+        "SELECT decision, used_at FROM screening_requests WHERE case_id = ?", m.case(E)["id"]
+    ) == [(None, None)]
+    assert m.rows(
+        "SELECT status, category FROM messages WHERE case_id = ? ORDER BY received_at",
+        m.case(E)["id"],
+    )[-2:] == [("ignored", "auto_reply"), ("filed", "screening_refused")]
+
+    # ---- Saturday 3 January 2026, 72 hours before the deadline: reminders, three ticks at once.
+    moment = at("2026-01-03T12:05")
+    got, _ = m.tick(moment)
+    reminders = expect(
+        got,
+        (B.address, rf"^{b}: reminder — documents needed before {JANUARY_DEADLINE}$"),
+        (C.address, rf"^{c}: reminder — documents needed before {JANUARY_DEADLINE}$"),
+        (MANAGER, rf"^Reminder: {e}: referral to screen \[screen:"),
+    )
+    assert "Chronology" in reminders[0].text and "Assessment" in reminders[1].text
+    assert reminders[2].message["In-Reply-To"] == request["E"].message_id
+    runs = m.job_runs()
+    for _ in range(2):
+        got, out = m.tick(moment)
+        assert got == [] and "0 job(s) done, 0 skipped" in out, out
+    assert m.job_runs() == runs
+
+    # ---- Sunday 4 January: B sends the chronology; it is screened and approved.
+    m.append(
+        reply(ack["B"], B.sender, "Here is the chronology.", [CHRONOLOGY]), at("2026-01-04T10:00")
+    )
+    [update] = expect(
+        m.poll(at("2026-01-04T10:05")),
+        (B.address, rf"^{b}: documents received — referral now complete$"),
+    )
+    assert JANUARY in update.text
+    got, _ = m.tick(at("2026-01-04T10:10"))
+    [request["B"]] = expect(got, (MANAGER, rf"^{b}: referral to screen for the {PANEL} \["))
+    m.append(reply(request["B"], "S Manager <sm@example.org>", "Approved."), at("2026-01-04T14:00"))
+    assert m.poll(at("2026-01-04T14:05")) == []
+    assert m.state(B) == "approved"
+
+    # ---- Three days down. The late referral D arrives after the deadline, while nothing runs.
+    m.append(D.referral(), at("2026-01-06T14:00"))
+    got, out = m.tick(at("2026-01-07T14:05"))
+    deferred, digest = expect(
+        got,
+        (
+            C.address,
+            rf"^{c}: moved to the meeting on {FEBRUARY} — new deadline {FEBRUARY_DEADLINE}$",
+        ),
+        (ADMIN, rf"^{PANEL}, {JANUARY}: after the deadline$"),
+    )
+    assert "1 skipped" not in out and "2 skipped as stale" in out, out
+    runs = m.job_runs()
+    case_c = m.case(C)["id"]
+    assert runs[f"reminder:24h:case:{case_c}:2026-01-13T10:00"] == "skipped"
+    assert runs[f"reminder:deadline-day:case:{case_c}:2026-01-13T10:00"] == "skipped"
+    assert runs[f"cutoff:case:{case_c}:2026-01-13T10:00"] == "done"
+    assert "Chronology" in deferred.text and "Assessment" in deferred.text
+    assert m.meeting(C) == at("2026-02-10T10:00") and m.state(C) == "incomplete"
+    flags = json.loads(m.case(C)["flags"])
+    assert flags == ["deferred from 2026-01-13: missing chronology, assessment"], flags
+    listed = digest.text.split("Deferred to the next meeting")[0]
+    assert all(ref in listed for ref in (a, b, e)) and f not in digest.text
+    assert "Section 20 emergency; awaiting screening" in listed
+    deferred_part = digest.text.split("Deferred to the next meeting")[1].split("Awaiting screening")
+    assert c in deferred_part[0] and "missing chronology, assessment" in deferred_part[0]
+    assert e in deferred_part[1].split("Awaiting attendance")[0]
+
+    [late_ack] = expect(
+        m.poll(at("2026-01-07T14:10")), (D.address, rf"^{m.ref(D)}: referral received — complete$")
+    )
+    d = m.ref(D)
+    assert FEBRUARY in late_ack.text and JANUARY in late_ack.text
+    assert m.meeting(D) == at("2026-02-10T10:00")
+    got, _ = m.tick(at("2026-01-07T14:15"))
+    [request["D"]] = expect(got, (MANAGER, rf"^{d}: referral to screen for the {PANEL} \["))
+    m.append(reply(request["D"], "S Manager <sm@example.org>", "approve"), at("2026-01-07T15:00"))
+    assert m.poll(at("2026-01-07T15:05")) == []
+    assert m.state(D) == "approved"
+
+    # ---- Thursday 8 January 10:00, slot notice: E (Section 20) first, then A and B by arrival.
+    got, _ = m.tick(at("2026-01-08T10:00:30"))
+    slot_mail = expect(
+        got,
+        (E.address, rf"^{e}: your timeslot at the {PANEL} — please confirm$"),
+        (A.address, rf"^{a}: your timeslot at the {PANEL} — please confirm$"),
+        (B.address, rf"^{b}: your timeslot at the {PANEL} — please confirm$"),
+    )
+    january = {e: "10:00–10:30", a: "10:30–11:00", b: "11:00–11:30"}
+    for sent, ref, (start, end) in zip(
+        slot_mail,
+        (e, a, b),
+        (("100000", "103000"), ("103000", "110000"), ("110000", "113000")),
+        strict=True,
+    ):
+        assert sent.names() == [f"{ref}-timeslot.ics"]
+        assert ics_times(sent.file(".ics")) == (f"20260113T{start}Z", f"20260113T{end}Z")
+        assert f"{january[ref].replace('–', ' to ')}" in sent.text
+    slots = m.rows(
+        "SELECT c.reference, s.position FROM slots s JOIN cases c ON c.id = s.case_id "
+        "ORDER BY s.position"
+    )
+    assert slots == [(e, 0), (a, 1), (b, 2)]
+
+    # ---- 10:11: the pack, to the administrator, chair and core member whole; Housing only A.
+    # E is still unscreened as the agenda is built: its manager is reminded (R9).
+    got, _ = m.tick(at("2026-01-08T10:11"))
+    *packs, nudge = expect(
+        got,
+        (ADMIN, rf"^{PANEL}: meeting pack for {JANUARY}, version 1$"),
+        (CHAIR, rf"^{PANEL}: meeting pack for {JANUARY}, version 1$"),
+        (CORE, rf"^{PANEL}: meeting pack for {JANUARY}, version 1$"),
+        (HOUSING, rf"^{PANEL}: meeting pack for {JANUARY}, version 1$"),
+        (MANAGER, rf"^Reminder: {e}: referral to screen \[screen:"),
+    )
+    assert nudge.message["In-Reply-To"] == request["E"].message_id
+    order = [(e, "E.E."), (a, "A.O."), (b, "B.P.")]
+    pdf, texts = check_pack(packs[0], "A Admin", order, january, JANUARY, "2026-01-13")
+    [(pages,)] = m.rows("SELECT pages FROM packs WHERE version = 1")
+    assert len(pdf.pages) == pages
+    agenda = " ".join(texts[1 : outline(pdf)[2][1]])
+    assert re.search(rf"{e} — E\.E\., age 9 — [^—]*Section 20", agenda), agenda
+    assert "unscreened" not in agenda and f not in agenda and c not in agenda
+    assert not any(child.child in agenda for child in (A, B, E))
+    check_pack(packs[1], "C Chair", order, january, JANUARY, "2026-01-13")
+    check_pack(packs[2], "K Core", order, january, JANUARY, "2026-01-13")
+    _, housing = check_pack(packs[3], "H Housing", [(a, "A.O.")], january, JANUARY, "2026-01-13")
+    assert e not in " ".join(housing) and b not in " ".join(housing)
+    assert a in packs[3].text and e not in packs[3].text
+    sends = m.rows('SELECT recipient, "references" FROM pack_sends ORDER BY recipient')
+    assert [r for r, _ in sends] == sorted([ADMIN, CHAIR, CORE, HOUSING])
+    assert dict(sends)[HOUSING] == f'["{a}"]'
+
+    # ---- Friday 9 January: A confirms attendance; nothing is sent, and no new pack either.
+    m.append(reply(slot_mail[1], A.sender, "Yes, I will attend."), at("2026-01-09T09:00"))
+    assert m.poll(at("2026-01-09T09:05")) == []
+    assert m.rows("SELECT attendance FROM slots WHERE case_id = ?", m.case(A)["id"]) == [("yes",)]
+    got, _ = m.tick(at("2026-01-09T09:10"))
+    assert got == []
+
+    # ---- Wednesday 21 January: C completes for February; screened and approved.
+    m.append(
+        reply(deferred, C.sender, "Chronology and assessment attached.", [CHRONOLOGY, ASSESSMENT]),
+        at("2026-01-21T10:00"),
+    )
+    [update] = expect(
+        m.poll(at("2026-01-21T10:05")),
+        (C.address, rf"^{c}: documents received — referral now complete$"),
+    )
+    assert FEBRUARY in update.text
+    got, _ = m.tick(at("2026-01-21T10:10"))
+    [request["C"]] = expect(got, (MANAGER, rf"^{c}: referral to screen for the {PANEL} \["))
+    assert FEBRUARY in request["C"].text
+    m.append(reply(request["C"], "S Manager <sm@example.org>", "APPROVE"), at("2026-01-21T15:00"))
+    assert m.poll(at("2026-01-21T15:05")) == []
+    assert m.state(C) == "approved"
+
+    # ---- February: no reminders for complete cases; the digest, the slots, the pack.
+    got, _ = m.tick(at("2026-02-03T12:05"))
+    [digest] = expect(got, (ADMIN, rf"^{PANEL}, {FEBRUARY}: after the deadline$"))
+    listed = digest.text.split("Deferred to the next meeting")[0]
+    assert c in listed and d in listed and e not in listed
+    got, _ = m.tick(at("2026-02-05T10:00:30"))
+    c_slot, d_slot = expect(
+        got,
+        (C.address, rf"^{c}: your timeslot at the {PANEL}"),
+        (D.address, rf"^{d}: your timeslot at the {PANEL}"),
+    )
+    assert ics_times(c_slot.file(".ics")) == ("20260210T100000Z", "20260210T103000Z")
+    assert ics_times(d_slot.file(".ics")) == ("20260210T103000Z", "20260210T110000Z")
+    got, _ = m.tick(at("2026-02-05T10:11"))
+    packs = expect(
+        got,
+        (ADMIN, rf"^{PANEL}: meeting pack for {FEBRUARY}, version 1$"),
+        (CHAIR, rf"^{PANEL}: meeting pack for {FEBRUARY}, version 1$"),
+        (CORE, rf"^{PANEL}: meeting pack for {FEBRUARY}, version 1$"),
+    )
+    february = {c: "10:00–10:30", d: "10:30–11:00"}
+    check_pack(packs[0], "A Admin", [(c, "C.D."), (d, "D.L.")], february, FEBRUARY, "2026-02-10")
+
+    # Nothing was held, failed or left behind; nobody unconfigured was written to.
+    assert m.rows("SELECT status, count(*) FROM outbox GROUP BY status") == [
+        ("sent", len(m.smtp.messages))
+    ]
+    print(f"the month took {time.monotonic() - started:.1f} s")
