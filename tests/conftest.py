@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,8 @@ from tests.servers import (
     ImapAccount,
     SmtpCapture,
     dovecot_installed,
+    fresh_account,
+    running_smtp,
 )
 
 
@@ -33,15 +34,11 @@ def dovecot() -> Iterator[Dovecot]:
 @pytest.fixture
 def imap_account(dovecot: Dovecot) -> ImapAccount:
     """A fresh, empty mailbox: a user name nobody has used, which the static passdb accepts."""
-    return ImapAccount(dovecot, f"user{uuid.uuid4().hex[:12]}")
+    return fresh_account(dovecot)
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpCapture]:
     """A capturing SMTP server on a free loopback port; `.stop()`/`.start()` simulate an outage."""
-    server = SmtpCapture()
-    server.start()
-    try:
+    with running_smtp() as server:
         yield server
-    finally:
-        server.stop()
