@@ -14,9 +14,12 @@ from tests.helpers import ROOT, masp
 def commands() -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = []
     for info in app.registered_commands:
+        assert info.callback is not None
         found.append((info.name or info.callback.__name__.replace("_", "-"),))
     for group in app.registered_groups:
+        assert group.name is not None and group.typer_instance is not None
         for info in group.typer_instance.registered_commands:
+            assert info.callback is not None
             found.append((group.name, info.name or info.callback.__name__))
     return found
 

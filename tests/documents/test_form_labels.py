@@ -80,6 +80,7 @@ def test_a_tick_list_reads_the_ticked_items_and_never_the_others(
     case: tuple[list[tuple[str, str, bool]], tuple[str, str], str],
 ) -> None:
     items, (on, off), layout = case
+    rows: list[tuple[str, ...]]
     if layout == "cells":
         rows = [(label, on if ticked else off) for _, label, ticked in items]
     elif layout == "lines":

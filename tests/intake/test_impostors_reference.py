@@ -20,6 +20,7 @@ from pipeline.intake.poll import poll
 from pipeline.service import run_due_jobs
 from pipeline.store.models import ScreeningRequest, Slot
 from tests.helpers import (
+    Sent,
     config_tree,
     drop,
     everything_said,
@@ -83,7 +84,7 @@ def assert_untouched(service: App) -> None:
     assert first["section20"] is False
 
 
-def assert_told_nothing(sent: list) -> None:
+def assert_told_nothing(sent: list[Sent]) -> None:
     """One short notice, which names neither the case nor anything on it."""
     [notice] = sent
     said = everything_said(notice)

@@ -14,7 +14,7 @@ from pipeline.app import App
 from pipeline.cli import app as cli
 from pipeline.intake.emergency import mentions_section20
 from pipeline.intake.poll import poll
-from tests.helpers import drop, open_service, sent_to, status_of
+from tests.helpers import Sent, drop, open_service, sent_to, status_of
 
 # Saturday 5 December 2026: after the deadline (Tuesday 1st, noon) for Tuesday 8th's meeting.
 SATURDAY = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def masp(folder: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--config", config, "--now", SATURDAY.isoformat(), *args])
 
 
-def s20_alerts(app: App) -> list:
+def s20_alerts(app: App) -> list[Sent]:
     return [s for s in sent_to(app, "chair@example.org") if "Section 20" in s.subject]
 
 

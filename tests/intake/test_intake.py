@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -13,9 +15,10 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.intake import filing
 from pipeline.intake.poll import poll
+from pipeline.mime.message import ParsedEmail, parse_email
 from pipeline.outputs.status import all_cases, one_case
 from pipeline.store.models import Case, Document, Message, OutboxItem
-from tests.helpers import drop, open_service, sent_mail
+from tests.helpers import Sent, drop, open_service, sent_mail
 
 # Two days before the December 2026 deadline (Tuesday 1 December, noon GMT).
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -24,23 +27,23 @@ REFERRER = f"{SCHOOL.referrer_name} <{SCHOOL.referrer_email}>"
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> App:
+def service(tmp_path: Path) -> Iterator[App]:
     app = open_service(tmp_path, NOW)
     yield app
     app.close()
 
 
-def referral(child: samples.Child = SCHOOL, **kwargs: object) -> samples.Mail:
+def referral(child: samples.Child = SCHOOL, **kwargs: Any) -> samples.Mail:
     sender = f"{child.referrer_name} <{child.referrer_email}>"
     return samples.Mail(sender, "Referral for panel", files=samples.full_referral(child), **kwargs)
 
 
-def cases(service: App) -> list[dict]:
+def cases(service: App) -> list[dict[str, Any]]:
     with service.store.session() as session:
         return all_cases(service, session)
 
 
-def to(service: App, address: str) -> list:
+def to(service: App, address: str) -> list[Sent]:
     return [s for s in sent_mail(service) if address in s.to]
 
 
@@ -131,7 +134,7 @@ def test_out_of_office_and_bounce_are_stored_not_answered(service: App) -> None:
     assert len(sent_mail(service)) == before
     with service.store.session() as session:
         rows = session.scalars(select(Message).where(Message.status == "ignored")).all()
-        assert sorted(r.category for r in rows) == ["auto_reply", "bounce"]
+        assert sorted(str(r.category) for r in rows) == ["auto_reply", "bounce"]
         ooo = next(r for r in rows if r.category == "auto_reply")
         assert ooo.case is not None and ooo.case.reference == "MASP-2026-0001"
 
@@ -196,15 +199,16 @@ def test_oversized_email_is_quarantined_then_replayed(tmp_path: Path) -> None:
     app = open_service(tmp_path, NOW)
     with app.store.session() as session:
         row_id = session.scalar(select(Message.id).where(Message.status == "quarantined"))
+    assert row_id is not None
     report = filing.replay(app, row_id)
     assert report.cases == ["MASP-2026-0001"]
     app.close()
 
 
 def test_a_crash_in_one_email_quarantines_only_that_email(service: App, monkeypatch) -> None:
-    real = filing.parse_email
+    real = parse_email
 
-    def fragile(raw: bytes):  # type: ignore[no-untyped-def]
+    def fragile(raw: bytes) -> ParsedEmail:
         if b"Explosive" in raw:
             raise RuntimeError("parser failure injected by the test")
         return real(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.servers
 
 
 @pytest.fixture
-def service(tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture) -> App:
+def service(tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture) -> Iterator[App]:
     app = imap_service(tmp_path, imap_account, smtp_server)
     yield app
     app.close()
@@ -160,7 +161,9 @@ def test_a_referrer_whose_address_is_refused_is_reported_to_the_administrator(
     assert "tried again 7 more time(s)" in text
     # Another refusal of the same email does not alert again.
     with service.store.session() as session:
-        session.get(OutboxItem, item.id).next_attempt_at = datetime(2000, 1, 1, tzinfo=UTC)
+        stored = session.get(OutboxItem, item.id)
+        assert stored is not None
+        stored.next_attempt_at = datetime(2000, 1, 1, tzinfo=UTC)
     poll(service)
     assert len(alerts_to_administrator(smtp_server)) == 1
 

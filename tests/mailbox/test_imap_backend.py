@@ -76,7 +76,7 @@ def test_fetch_new_yields_every_message_in_uid_order(imap_account: ImapAccount) 
         assert message.location.folder == "INBOX"
         # LMTP adds trace headers in front; everything the sender wrote must be intact.
         assert message.raw.endswith(raw)
-        assert message.received_at.tzinfo is UTC
+        assert message.received_at is not None and message.received_at.tzinfo is UTC
         assert before <= message.received_at <= datetime.now(UTC) + timedelta(minutes=1)
     assert all(r"\Seen" not in flags for flags in flags_by_uid(imap_account).values())
 

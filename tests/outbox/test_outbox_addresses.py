@@ -53,7 +53,7 @@ def alerts(service: App) -> list[Sent]:
     return [s for s in sent_mail(service) if s.to == ADMIN and "without an answer" in s.subject]
 
 
-def held_rows(service: App) -> list[tuple[str, str | None]]:
+def held_rows(service: App) -> list[tuple[str, int | None]]:
     with service.store.session() as session:
         rows = session.scalars(select(Message).where(Message.status == "quarantined"))
         return [(r.category or "", r.case_id) for r in rows]

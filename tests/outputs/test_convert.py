@@ -218,7 +218,8 @@ def test_libreoffice_that_could_not_start_is_tried_again_and_the_pack_has_the_pa
         # others (pictures, PDFs) are converted all the same.
         rows = {r.source_sha256: r.status for r in session.scalars(select(Conversion))}
         for document in session.scalars(select(Document)):
-            office = route_of(document) is not None and route_of(document)[0] == "office"
+            route = route_of(document)
+            office = route is not None and route[0] == "office"
             assert rows.get(document.sha256) == (None if office else "done"), document.kind
     broken.close()
     # Once it is installed, the next tick converts them.

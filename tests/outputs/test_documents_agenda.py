@@ -254,6 +254,7 @@ def test_the_pack_carries_the_configured_marking_on_every_page(tmp_path: Path) -
     files = {p.get_filename(): p.get_payload(decode=True) for p in sent.message.walk()}
     [pack] = [data for name, data in files.items() if name and name.endswith("-v1.pdf")]
     [docx] = [data for name, data in files.items() if name and name.endswith(".docx")]
+    assert isinstance(pack, bytes) and isinstance(docx, bytes)
     with pdfplumber.open(io.BytesIO(pack)) as pdf:
         texts = [page.extract_text() or "" for page in pdf.pages]
     assert f"{MARKING}: contains personal data about children" in texts[0]

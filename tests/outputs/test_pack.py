@@ -70,9 +70,9 @@ def service(folder: Path, now: datetime, **overrides: Any) -> App:
 
 
 def referrals(app: App) -> None:
-    for n, (name, genogram) in enumerate((("Robin Testcase", True), ("Sky Example", False))):
+    for n, (name, drawn) in enumerate((("Robin Testcase", True), ("Sky Example", False))):
         child = samples.Child(name=name, referrer_email=f"ref{n}@school.example.org")
-        files = samples.full_referral(child, genogram=genogram)
+        files = samples.full_referral(child, genogram=drawn)
         drop(app, samples.Mail(child.referrer_email, f"Referral {n}", files=files), NOW)
     poll(app)
     with app.store.session() as session:

@@ -104,7 +104,8 @@ def eastmoor_form() -> bytes:
         maker.stream(b"", off),
         # 8: the question, multi-line, its font size left to the reader (0).
         b"<< /Type /Annot /Subtype /Widget /FT /Tx /Ff 4096 /T (Question) /V (%s) "
-        b"/Rect [%d %d %d %d] /P 3 0 R /F 4 >>" % (escaped(QUESTION), *map(int, QUESTION_BOX)),
+        % escaped(QUESTION)
+        + b"/Rect [%d %d %d %d] /P 3 0 R /F 4 >>" % tuple(map(int, QUESTION_BOX)),
         # 9: the child's name, in letters Helvetica does not have.
         b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (Child) /V %s /Rect [220 728 520 744] "
         b"/P 3 0 R /F 4 /DA (/Helv 10 Tf 0 0 0.5 rg) >>" % hex_string(UNICODE_NAME),

@@ -31,6 +31,7 @@ from pipeline.panel.unheard import unheard_jobs
 from pipeline.store.models import Slot
 from tests.calendar_replies import Answer, apple, gmail, outlook
 from tests.helpers import drop, open_service, parse_sent
+from tests.panel.test_cutoff import JANUARY
 from tests.panel.test_screening import (
     MANAGER,
     NOW,
@@ -47,7 +48,7 @@ from tests.panel.test_screening import (
     to,
 )
 from tests.panel.test_slots import MEETING, NOTICE, approved_case, at_time
-from tests.panel.test_stranded import CANCEL_DECEMBER, JAN_NOTICE, JANUARY
+from tests.panel.test_stranded import CANCEL_DECEMBER, JAN_NOTICE
 from tests.servers import ImapAccount, SmtpCapture
 
 ADMIN = "admin@example.org"
@@ -75,13 +76,15 @@ def revisions(raws: Iterable[bytes]) -> list[Revision]:
         for part in message.walk():
             if part.get_content_type() != "text/calendar":
                 continue
-            calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True))
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            calendar = icalendar.Calendar.from_ical(data)
             [event] = calendar.walk("VEVENT")
             found.append(
                 Revision(
                     str(calendar["METHOD"]),
                     str(event["UID"]),
-                    int(event["SEQUENCE"]),
+                    int(str(event["SEQUENCE"])),
                     event.decoded("DTSTAMP"),
                     event.decoded("DTSTART"),
                     str(event["SUMMARY"]),

@@ -44,6 +44,7 @@ from tests.panel.test_screening import (
     referral,
     reply,
     request_mail,
+    tick_only,
     to,
 )
 from tests.panel.test_slots import (
@@ -53,7 +54,6 @@ from tests.panel.test_slots import (
     at_time,
     ics_field,
     ics_of,
-    tick_only,
     timeslots,
 )
 

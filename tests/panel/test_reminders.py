@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
+from pipeline.documents.kinds import Kind
 from pipeline.intake.poll import poll
 from pipeline.mailbox.registry import open_sender
 from pipeline.panel.reminders import reminder_blocked, reminder_jobs, reminder_moments
@@ -166,11 +167,11 @@ def test_moments_follow_config_and_local_time(tmp_path: Path) -> None:
 
 def test_auto_responders_and_no_reply_addresses_are_not_reminded() -> None:
     case = Case(state="incomplete", referrer_email="jo@school.example.org")
-    assert reminder_blocked(case, ["chronology"], ["referral"]) is None
+    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral"]) is None
     assert reminder_blocked(case, [], ["referral"]) == "nothing is missing"
-    assert reminder_blocked(case, ["chronology"], ["auto_reply", "bounce"]) is not None
-    assert reminder_blocked(case, ["chronology"], ["referral", "auto_reply"]) is None
+    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["auto_reply", "bounce"]) is not None
+    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral", "auto_reply"]) is None
     for address in ("noreply@school.example.org", "MAILER-DAEMON@school.example.org"):
         robot = Case(state="incomplete", referrer_email=address)
-        assert "no-reply" in (reminder_blocked(robot, ["chronology"], ["referral"]) or "")
+        assert "no-reply" in (reminder_blocked(robot, [Kind.CHRONOLOGY], ["referral"]) or "")
     assert reminder_blocked(Case(state="approved", referrer_email="jo@x.org"), [], []) is not None

@@ -93,7 +93,7 @@ def pack_bookmarks(app: App, recipient: str = ADMIN) -> list[str]:
     data = part.get_payload(decode=True)
     assert isinstance(data, bytes)
     reader = pypdf.PdfReader(io.BytesIO(data))
-    titles = [e.title for e in reader.outline if not isinstance(e, list)]
+    titles = [str(e.title) for e in reader.outline if not isinstance(e, list)]
     return [t.split(" (")[0] for t in titles if t not in ("Front sheet", "Agenda")]
 
 
@@ -131,6 +131,7 @@ def test_after_the_meeting_began_only_a_case_with_a_time_was_heard(
     found = not_heard(facts, panel(), LONDON, AFTER_START)
     assert (found.why if found else None) == why
     if found is not None:
+        assert found.to is not None
         assert found.to.day == date(2027, 1, 12) and found.due == DECEMBER
 
 
@@ -144,7 +145,7 @@ def test_a_cancelled_meeting_moves_its_cases_at_once() -> None:
     cancelled = panel(cancel=["2026-12-08"])
     for facts in (standing("incomplete"), standing("approved", slotted=True), standing("complete")):
         found = not_heard(facts, cancelled, LONDON, now)
-        assert found is not None and found.why == Why.CANCELLED
+        assert found is not None and found.why == Why.CANCELLED and found.to is not None
         assert (found.to.day, found.due) == (date(2027, 1, 12), now)
     assert not_heard(standing("declined"), cancelled, LONDON, now) is None
 
@@ -166,14 +167,14 @@ def test_a_rule_changed_afterwards_does_not_undo_a_meeting_that_was_held() -> No
     later = DECEMBER + timedelta(days=3)
     assert not_heard(standing("approved", slotted=True), changed, LONDON, later) is None
     found = not_heard(standing("approved"), changed, LONDON, later)
-    assert found is not None and found.to.day == date(2026, 12, 16)
+    assert found is not None and found.to is not None and found.to.day == date(2026, 12, 16)
 
 
 def test_a_new_meeting_time_moves_the_case_to_the_same_day() -> None:
     found = not_heard(
         standing("approved"), panel(time="09:30"), LONDON, datetime(2026, 12, 1, tzinfo=UTC)
     )
-    assert found is not None and found.why == Why.RETIMED
+    assert found is not None and found.why == Why.RETIMED and found.to is not None
     assert found.to.starts_at == datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
 
 
@@ -183,7 +184,7 @@ def test_a_meeting_retimed_to_an_hour_already_past_is_a_move_to_the_next_meeting
     found = not_heard(
         standing("approved"), panel(time="09:30"), LONDON, DECEMBER - timedelta(minutes=15)
     )
-    assert found is not None and found.why == Why.RESCHEDULED
+    assert found is not None and found.why == Why.RESCHEDULED and found.to is not None
     assert found.to.day == date(2027, 1, 12)
 
 
@@ -196,7 +197,7 @@ def test_where_a_case_goes_next() -> None:
         state: not_heard(standing(state, section20=s20), panel(), LONDON, now)
         for state, s20 in (("approved", False), ("incomplete", False), ("more_info", True))
     }
-    assert {state: found.to.day for state, found in days.items() if found} == {
+    assert {state: found.to.day for state, found in days.items() if found and found.to} == {
         "approved": date(2027, 1, 12),
         "incomplete": date(2027, 2, 9),
         "more_info": date(2027, 1, 12),
@@ -216,7 +217,8 @@ def test_a_fortnightly_group_moves_an_unheard_case_two_weeks_on() -> None:
     [first] = upcoming(masg, LONDON, datetime(2026, 11, 25, tzinfo=UTC), 1)
     facts = Standing(state="screening", section20=False, meeting=first.starts_at, slotted=False)
     found = not_heard(facts, masg, LONDON, first.starts_at + timedelta(hours=2))
-    assert found is not None and found.to.day == first.day + timedelta(days=14)
+    assert found is not None and found.to is not None
+    assert found.to.day == first.day + timedelta(days=14)
     assert found.to.deadline < found.to.slot_notice < found.to.starts_at
 
 
@@ -394,7 +396,7 @@ def test_a_case_approved_after_its_meeting_began_moves(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("unscreened", ["hold", "list"])
 def test_a_case_heard_with_its_time_stays_on_its_meeting(tmp_path: Path, unscreened: str) -> None:
-    overrides = {"screening": {"unscreened": unscreened}}
+    overrides: dict[str, Any] = {"screening": {"unscreened": unscreened}}
     screened_but_unanswered(tmp_path, **overrides)
     if unscreened == "hold":
         approve(tmp_path, RECEIVED + timedelta(hours=2), **overrides)

@@ -49,7 +49,7 @@ from docx import Document as WordDocument
 from imap_tools import MailBoxUnencrypted
 
 from pipeline import samples
-from tests.helpers import ROOT, config_tree
+from tests.helpers import ROOT, config_tree, outline
 from tests.servers import Dovecot, ImapAccount, SmtpCapture, fresh_account, running_smtp
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(420)]
@@ -309,7 +309,7 @@ class Month:
         return [
             Out(
                 tuple(sorted(r.lower() for r in rcpts)),
-                email.message_from_bytes(raw, policy=policy.default),  # type: ignore[arg-type]
+                email.message_from_bytes(raw, policy=policy.default),
             )
             for _, rcpts, raw in captured
         ]
@@ -369,19 +369,6 @@ def reply(to: Out, sender: str, body: str, files: list[samples.File] | None = No
 
 def pdf_of(data: bytes) -> pypdf.PdfReader:
     return pypdf.PdfReader(io.BytesIO(data))
-
-
-def outline(pdf: pypdf.PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
-    """Top-level bookmarks with their (0-based) page, each with its children."""
-    result: list[tuple[str, int, list[tuple[str, int]]]] = []
-    for entry in pdf.outline:
-        if isinstance(entry, list):
-            title, page, _ = result[-1]
-            children = [(c.title, pdf.get_destination_page_number(c)) for c in entry]
-            result[-1] = (title, page, children)
-        else:
-            result.append((entry.title, pdf.get_destination_page_number(entry), []))
-    return result
 
 
 def page_texts(pdf: pypdf.PdfReader) -> list[str]:

@@ -15,7 +15,7 @@ from pipeline import samples
 from pipeline.app import App
 from pipeline.intake.ledger import Ledger, header_message_id
 from pipeline.intake.poll import poll, poll_once
-from pipeline.jobs import Job, run_due
+from pipeline.jobs import Action, Job, run_due
 from pipeline.mailbox.imap import fetched
 from pipeline.mailbox.maildir import MaildirSender, MaildirSource
 from pipeline.outbox.sender import deliver
@@ -49,7 +49,7 @@ def source_of(app: App) -> MaildirSource:
 # --- a tick ---------------------------------------------------------------------------------
 
 
-def note(text: str):  # type: ignore[no-untyped-def]
+def note(text: str) -> Action:
     def action(app: App, session: Session) -> None:
         session.add(AuditEvent(at=app.clock.now(), action=text, detail={}))
 
