@@ -3,7 +3,7 @@ and in the same run the floor: a bare imap-tools fetch of the same messages plus
 openpyxl / pdfplumber opening each attachment once. Prints emails/s, ms per email, peak RSS
 and the ratio pipeline ÷ floor (median of back-to-back pairs).
 
-    .venv/bin/python bench/intake.py --count 200 --repeat 3
+    .venv/bin/python -m bench.intake --count 200 --repeat 3
 """
 
 from __future__ import annotations
@@ -19,15 +19,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline import samples  # noqa: E402
-from tests.helpers import config_tree  # noqa: E402
-from tests.servers import Dovecot, SmtpCapture  # noqa: E402
+from pipeline import samples
+from tests.helpers import config_tree
+from tests.servers import Dovecot, SmtpCapture
 
 FLOOR = r"""
 import io, json, resource, sys, time, email
@@ -107,7 +105,8 @@ class TreePeak(threading.Thread):
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
-        self.root, self.peaks, self.done = root, {}, threading.Event()
+        self.root, self.done = root, threading.Event()
+        self.peaks: dict[int, int] = {}
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -119,7 +118,9 @@ class TreePeak(threading.Thread):
         return sum(self.peaks.values()) / 1024
 
 
-def run_pipeline(server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: Path) -> dict:
+def run_pipeline(
+    server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: Path
+) -> dict[str, float]:
     user = f"bench{uuid.uuid4().hex[:8]}"
     deliver(server, user, mails)
     tree = config_tree(mailbox__backend="imap")
@@ -152,7 +153,7 @@ def run_pipeline(server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: P
     return {"seconds": elapsed, "rss_mb": rss}
 
 
-def run_floor(server: Dovecot, mails: list[bytes]) -> dict:
+def run_floor(server: Dovecot, mails: list[bytes]) -> dict[str, Any]:
     user = f"floor{uuid.uuid4().hex[:8]}"
     deliver(server, user, mails)
     start = time.perf_counter()
@@ -182,16 +183,16 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="masp-bench-") as work:
             for i in range(args.repeat):
-                pipe = run_pipeline(server, smtp, mails, Path(work))
-                floor = run_floor(server, mails)
-                ratios.append(pipe["seconds"] / floor["seconds"])
-                pipes.append(pipe["seconds"])
-                floors.append(floor["seconds"])
-                rss.append(pipe["rss_mb"])
+                run = run_pipeline(server, smtp, mails, Path(work))
+                bare = run_floor(server, mails)
+                ratios.append(run["seconds"] / bare["seconds"])
+                pipes.append(run["seconds"])
+                floors.append(bare["seconds"])
+                rss.append(run["rss_mb"])
                 print(
-                    f"run {i + 1}: pipeline {pipe['seconds']:.2f} s, "
-                    f"floor {floor['seconds']:.2f} s,"
-                    f" ratio {ratios[-1]:.2f}, peak RSS {pipe['rss_mb']:.0f} MB",
+                    f"run {i + 1}: pipeline {run['seconds']:.2f} s, "
+                    f"floor {bare['seconds']:.2f} s,"
+                    f" ratio {ratios[-1]:.2f}, peak RSS {run['rss_mb']:.0f} MB",
                     flush=True,
                 )
     finally:

@@ -6,7 +6,7 @@ Prints the cold build (converting every document in one LibreOffice batch), the 
 floor: a bare pikepdf merge of the same PDFs. Targets: one stamped copy warm <= 5 s and
 <= 5x the bare merge; every recipient's copy <= 60 s.
 
-    .venv/bin/python bench/pack.py --cases 15 --repeat 3
+    .venv/bin/python -m bench.pack --cases 15 --repeat 3
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import argparse
 import io
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,16 +26,13 @@ import pikepdf
 from docx import Document as WordDocument
 from sqlalchemy import select
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pipeline import samples  # noqa: E402
-from pipeline.app import App  # noqa: E402
-from pipeline.intake.poll import poll  # noqa: E402
-from pipeline.outputs.pack import build_pack, gather, render, stamp  # noqa: E402
-from pipeline.panel.distribute import distribute  # noqa: E402
-from pipeline.store.models import Case, Conversion, PackSend  # noqa: E402
-from tests.helpers import drop, open_service  # noqa: E402
+from pipeline import samples
+from pipeline.app import App
+from pipeline.intake.poll import poll
+from pipeline.outputs.pack import build_pack, gather, render, stamp
+from pipeline.panel.distribute import distribute
+from pipeline.store.models import Case, Conversion, PackSend
+from tests.helpers import drop, open_service
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MEETING = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)

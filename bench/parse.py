@@ -18,7 +18,7 @@ First, the field accuracy: every value the corpus's expected JSONs give (each re
 facts, and the further fields some list), read in process; per field and overall, how many were
 read right (`--each` also names each miss).
 
-    .venv/bin/python bench/parse.py [--repeat 20] [--large]
+    .venv/bin/python -m bench.parse [--repeat 20] [--large]
 """
 
 from __future__ import annotations
@@ -26,28 +26,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import importlib.util
 import io
 import json
 import os
 import select
 import signal
 import statistics
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from pipeline.documents.read import DocumentResult, ReadLimits, read_document
+from pipeline.documents.sniff import extension
+from tests.helpers import DATA, ROOT, corpus_maker
 
-from pipeline.documents.read import DocumentResult, ReadLimits, read_document  # noqa: E402
-from pipeline.documents.sniff import extension  # noqa: E402
-
-CORPUS = ROOT / "tests" / "data" / "documents"
+CORPUS = DATA / "documents"
 TODAY = date(2026, 3, 1)
 LIMITS = ReadLimits()
 W_TC = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}tc"
@@ -197,10 +192,7 @@ def pages(data: bytes) -> int:
 
 def large() -> list[tuple[str, bytes, str]]:
     """A 20,000-row sheet and a 2,000-row Word table, both chronologies."""
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    maker = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(maker)
+    maker = corpus_maker()
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -283,6 +275,7 @@ def measure(
                 ),
                 ("floor", functools.partial(floor, data), own if cpu else wall),
             ]
+            action: Callable[[], object]
             if worker is not None:
                 action = functools.partial(_checked, worker, name, data)
                 clock = processor_clock(lambda: worker.pid) if cpu else wall

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import sys
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# The package is not installed into the venv, so tests import it from this checkout.
-ROOT = str(Path(__file__).resolve().parents[1])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from pipeline.disk import make_files_private  # noqa: E402
-from tests.servers import (  # noqa: E402
+from pipeline.disk import make_files_private
+from tests.servers import (
     MISSING_DOVECOT,
     Dovecot,
     ImapAccount,
     SmtpCapture,
     dovecot_installed,
+    fresh_account,
+    running_smtp,
 )
 
 
@@ -47,15 +41,11 @@ def dovecot() -> Iterator[Dovecot]:
 @pytest.fixture
 def imap_account(dovecot: Dovecot) -> ImapAccount:
     """A fresh, empty mailbox: a user name nobody has used, which the static passdb accepts."""
-    return ImapAccount(dovecot, f"user{uuid.uuid4().hex[:12]}")
+    return fresh_account(dovecot)
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpCapture]:
     """A capturing SMTP server on a free loopback port; `.stop()`/`.start()` simulate an outage."""
-    server = SmtpCapture()
-    server.start()
-    try:
+    with running_smtp() as server:
         yield server
-    finally:
-        server.stop()

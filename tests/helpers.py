@@ -20,6 +20,7 @@ from typing import Any
 
 import pypdf
 import yaml
+from pypdf.generic import Destination
 
 from pipeline import samples
 from pipeline.app import App
@@ -29,6 +30,8 @@ from pipeline.samples import Mail
 from tests.servers import ImapAccount, SmtpCapture
 
 ROOT = Path(__file__).resolve().parents[1]
+# The golden corpora and their generators (tests/data/<corpus>/make_corpus.py).
+DATA = ROOT / "tests" / "data"
 BASE_CONFIG: dict[str, Any] = {
     "timezone": "Europe/London",
     "data_dir": "data",
@@ -160,7 +163,7 @@ def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 def corpus_maker(corpus: str = "documents") -> ModuleType:
     """A corpus's generator module (`documents` or `emails`): its builders and expectations."""
-    path = Path(__file__).parent / "data" / corpus / "make_corpus.py"
+    path = DATA / corpus / "make_corpus.py"
     spec = importlib.util.spec_from_file_location("make_corpus", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -224,14 +227,22 @@ def pack_reader(sent: Sent) -> pypdf.PdfReader:
     return pypdf.PdfReader(io.BytesIO(data))
 
 
+def bookmark(pdf: pypdf.PdfReader, entry: Destination | list[Destination]) -> tuple[str, int]:
+    """A bookmark's title and its (0-based) page; a pack's bookmarks nest one level at most."""
+    assert not isinstance(entry, list) and entry.title is not None, entry
+    page = pdf.get_destination_page_number(entry)
+    assert page is not None, entry.title
+    return entry.title, page
+
+
 def outline(pdf: pypdf.PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]]:
-    """Top-level bookmarks with their page, each with its children."""
+    """Top-level bookmarks with their (0-based) page, each with its children."""
     result: list[tuple[str, int, list[tuple[str, int]]]] = []
     for entry in pdf.outline:
         if isinstance(entry, list):
-            children = [(c.title, pdf.get_destination_page_number(c)) for c in entry]
+            children = [bookmark(pdf, c) for c in entry]
             title, page, _ = result[-1]
             result[-1] = (title, page, children)
         else:
-            result.append((entry.title, pdf.get_destination_page_number(entry), []))
+            result.append((*bookmark(pdf, entry), []))
     return result

@@ -12,6 +12,9 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -259,6 +262,11 @@ class ImapAccount:
         return self.server.force_uidvalidity_change(self.user, folder)
 
 
+def fresh_account(server: Dovecot) -> ImapAccount:
+    """A fresh, empty mailbox: a user name nobody has used, which the static passdb accepts."""
+    return ImapAccount(server, f"user{uuid.uuid4().hex[:12]}")
+
+
 class _Capture:
     """aiosmtpd handler: records what each DATA carried, byte for byte."""
 
@@ -334,3 +342,14 @@ class SmtpCapture:
             time.sleep(0.02)
         with self.lock:
             return list(self.messages)
+
+
+@contextmanager
+def running_smtp() -> Iterator[SmtpCapture]:
+    """A capturing SMTP server on a free loopback port, stopped on the way out."""
+    server = SmtpCapture()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

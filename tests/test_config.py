@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from pipeline.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shipped() -> dict:
+def shipped() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
@@ -38,7 +39,7 @@ def test_shipped_config_is_valid_and_frozen() -> None:
         (("limits", "unknown_limit"), 3, "limits.unknown_limit"),
     ],
 )
-def test_errors_name_the_key(path: tuple, value: object, key: str) -> None:
+def test_errors_name_the_key(path: tuple[str, ...], value: object, key: str) -> None:
     tree = shipped()
     node = tree
     for part in path[:-1]:

@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.errors import PipelineError
-from pipeline.jobs import Job, run_due
+from pipeline.jobs import Action, Job, run_due
 from pipeline.store.models import AuditEvent, JobRun
 from tests.helpers import open_service
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
-def note(text: str):  # type: ignore[no-untyped-def]
+def note(text: str) -> Action:
     def action(app: App, session: Session) -> None:
         session.add(AuditEvent(at=app.clock.now(), action=text, detail={}))
 

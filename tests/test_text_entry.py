@@ -120,7 +120,7 @@ def poisoned_referral() -> bytes:
 @dataclass
 class World:
     fields: dict[str, Any]
-    referrer_name: str
+    referrer_name: str | None
     documents: list[dict[str, Any]]
     intake_mail: list[Sent]
     tick: TickReport
@@ -297,7 +297,8 @@ def outlook_style(subject: str, body: str = "Any news?") -> bytes:
     message = MIMEText(body, "plain", "utf-8")
     message["From"] = REFERRER
     message["To"] = "panel@example.org"
-    message["Subject"] = Header(subject, "utf-8", header_name="Subject")
+    # A Header, not a str, so that compat32 folds it as Outlook does (typeshed allows only str).
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
     return message.as_bytes(policy=compat32.clone(linesep="\r\n"))
 
 

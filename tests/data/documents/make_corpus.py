@@ -14,7 +14,6 @@ import json
 import math
 import re
 import struct
-import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -22,10 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))
+from pipeline.documents.form import FORM_MARKER, fill_form
 
-from pipeline.documents.form import FORM_MARKER, fill_form  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -317,11 +315,11 @@ def fillable_pdf(page_lines: Sequence[str], fields: Sequence[PdfField]) -> bytes
             )
             place(group, field.name)
         elif isinstance(field.value, bool):
-            state = field.on.encode() if field.value else b"Off"
+            checked = field.on.encode() if field.value else b"Off"
             number = new(
                 b"<< %s /FT /Btn %s /V /%s /AS /%s /Rect [300 %d 312 %d] /MK << /CA (4) >> "
                 b"/AP << /N << /%s 6 0 R /Off 7 0 R >> >> >>"
-                % (widget, common, state, state, y, y + 12, field.on.encode())
+                % (widget, common, checked, checked, y, y + 12, field.on.encode())
             )
             widgets.append(number)
             place(number, field.name)
@@ -334,11 +332,11 @@ def fillable_pdf(page_lines: Sequence[str], fields: Sequence[PdfField]) -> bytes
             place(number, field.name)
     for path, number in parents.items():
         partial = path.rpartition(".")[2].encode()
-        members = b" ".join(b"%d 0 R" % k for k in kids[path])
+        children = b" ".join(b"%d 0 R" % k for k in kids[path])
         objects[number - 1] = b"<< /T (%s)%s /Kids [%s] >>" % (
             partial,
             objects[number - 1],
-            members,
+            children,
         )
     refs = b" ".join(b"%d 0 R" % n for n in kids[""])
     objects[0] = (
