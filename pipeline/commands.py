@@ -22,6 +22,7 @@ from pipeline.cli import (
     settings,
 )
 from pipeline.errors import NotFound
+from pipeline.states import MessageState, OutboxState
 from pipeline.text import clean_text
 
 
@@ -178,7 +179,9 @@ def quarantine_list(
     service = open_app(ctx)
     try:
         with service.store.session() as session:
-            rows = session.scalars(select(Message).where(Message.status == "quarantined"))
+            rows = session.scalars(
+                select(Message).where(Message.status == MessageState.QUARANTINED)
+            )
             items = []
             for r in rows:
                 sender, subject = headline(service.files.read(r.raw_path))
@@ -227,12 +230,12 @@ def quarantine_replay(
     try:
         with service.store.session() as session:
             row = session.get(Message, ledger_id)
-            if row is not None and row.status == "purged":
+            if row is not None and row.status == MessageState.PURGED:
                 raise NotFound(
                     f"email {ledger_id} was deleted after the retention period "
                     "(retention.quarantine_days); ask its sender to send it again"
                 )
-            if row is None or row.status != "quarantined":
+            if row is None or row.status != MessageState.QUARANTINED:
                 raise NotFound(
                     f"no quarantined email with id {ledger_id}: see `masp quarantine list`"
                 )
@@ -287,9 +290,9 @@ def outbox_release(
     try:
         with service.store.session() as session:
             item = session.get(OutboxItem, outbox_id)
-            if item is None or item.status != "held":
+            if item is None or item.status != OutboxState.HELD:
                 raise NotFound(f"no held email with id {outbox_id}: see `masp outbox list`")
-            item.status = "pending"
+            item.status = OutboxState.PENDING
             item.next_attempt_at = service.clock.now()
             audit(session, service.clock.now(), None, "released", outbox=item.id)
         from pipeline.intake.poll import deliver_configured

@@ -29,6 +29,7 @@ from pipeline.mime.message import ParsedEmail
 from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
 from pipeline.rules.meetings import Meeting, target_meeting
+from pipeline.states import CaseState
 from pipeline.store.models import PURGED, Case, Counter, Document
 
 # Kept through later forms that do not tick Section 20: the administrator's word stands.
@@ -196,7 +197,7 @@ def open_case(
         reference=next_reference(session, panel.prefix, year),
         panel_id=panel.id,
         meeting=meeting.starts_at,
-        state="incomplete",
+        state=CaseState.INCOMPLETE,
         referrer_email=(parsed.reply_to or parsed.from_address).lower(),
         sender_email=parsed.from_address.lower() if parsed.reply_to else None,
         referrer_name=parsed.from_name or None,

@@ -35,6 +35,7 @@ from pipeline.outputs.convert import ConversionError, run_soffice
 from pipeline.outputs.pdftext import Line
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import meeting_days
+from pipeline.states import AWAITING_SCREENING, CaseState
 from pipeline.store.models import Case, Slot
 from pipeline.text import clean_text
 
@@ -128,10 +129,10 @@ class Agenda:
 def is_listed(app: App, case: Case) -> bool:
     """Approved cases; Section 20 cases unless declined (R7); unscreened ones if configured."""
     if case.section20:
-        return case.state != "declined"
-    if case.state == "approved":
+        return case.state != CaseState.DECLINED
+    if case.state == CaseState.APPROVED:
         return True
-    return app.config.screening.unscreened == "list" and case.state in ("complete", "screening")
+    return app.config.screening.unscreened == "list" and case.state in AWAITING_SCREENING
 
 
 def _ordered(app: App, session: Session, panel_id: str, starts_at: datetime) -> list[Case]:
@@ -203,7 +204,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
                 agency=_agency(case),
                 slot=_slot_text(app, slots.get(case.id)),
                 section20=case.section20,
-                unscreened=case.state in ("complete", "screening") and not case.section20,
+                unscreened=case.state in AWAITING_SCREENING and not case.section20,
             )
         )
     return Agenda(

@@ -15,7 +15,6 @@ from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outbox.wording import when
 from pipeline.panel.awaiting import (
-    AWAITING,
     awaiting_cases,
     case_meeting,
     meeting_stamp,
@@ -23,6 +22,7 @@ from pipeline.panel.awaiting import (
     still_missing,
 )
 from pipeline.rules.meetings import Meeting, next_meeting, target_meeting
+from pipeline.states import AWAITING, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case
 
@@ -33,7 +33,7 @@ def cutoff_applies(case: Case, missing: Sequence[Kind]) -> bool:
     """R6 and R7: still waiting at the deadline, and not a Section 20 emergency."""
     if case.section20 or case.state not in AWAITING:
         return False
-    return case.state == "more_info" or bool(missing)
+    return case.state == CaseState.MORE_INFO or bool(missing)
 
 
 def forward_meeting(app: App, panel: PanelConfig, meeting: Meeting, now: datetime) -> Meeting:
@@ -47,7 +47,7 @@ def forward_meeting(app: App, panel: PanelConfig, meeting: Meeting, now: datetim
 def missing_text(case: Case, missing: Sequence[Kind]) -> str:
     """What was missing, in the words of the flag and the administrator's digest."""
     parts = [kind.value.replace("_", " ") for kind in missing]
-    if case.state == "more_info":
+    if case.state == CaseState.MORE_INFO:
         parts.append(MORE_INFO_MISSING)
     return ", ".join(parts)
 

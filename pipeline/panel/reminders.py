@@ -17,7 +17,6 @@ from pipeline.mime.addresses import is_machine_address
 from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.panel.awaiting import (
-    AWAITING,
     awaiting_cases,
     case_meeting,
     meeting_stamp,
@@ -25,6 +24,7 @@ from pipeline.panel.awaiting import (
     still_missing,
 )
 from pipeline.rules.meetings import Meeting, local_instant
+from pipeline.states import AWAITING, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, Message
 
@@ -58,7 +58,7 @@ def reminder_blocked(case: Case, missing: Sequence[Kind], categories: Sequence[s
     """Why this case's referrer must not be reminded now, or None if they may be."""
     if case.state not in AWAITING:
         return f"the case is {case.state}"
-    if case.state == "incomplete" and not missing:
+    if case.state == CaseState.INCOMPLETE and not missing:
         return "nothing is missing"
     if is_machine_address(case.referrer_email):
         return "the referrer's address is a no-reply or mail-system address"

@@ -38,6 +38,7 @@ from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel import slots
 from pipeline.rules.completeness import missing_kinds
 from pipeline.rules.reply_text import Decision, parse_decision
+from pipeline.states import ADMINISTRATOR_MAY_SCREEN, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.facts import views
 from pipeline.store.models import Case, Message, OutboxItem, ScreeningRequest
@@ -47,9 +48,11 @@ log = logging.getLogger(__name__)
 TOKEN = re.compile(r"\[screen:([0-9a-f]{16})\.([0-9a-f]{20})\]", re.IGNORECASE)
 # Something that looks like a token, valid or not: a mangled one is refused, not ignored.
 TOKEN_LIKE = re.compile(r"\[screen:[^\]\s]{0,80}\]", re.IGNORECASE)
-OUTCOME = {"approve": "approved", "decline": "declined", "more_info": "more_info"}
-# The administrator may screen, or screen again, any case whose documents are complete.
-ADMINISTRATOR_MAY_SCREEN = ("complete", "screening", "more_info", "approved", "declined")
+OUTCOME = {
+    "approve": CaseState.APPROVED,
+    "decline": CaseState.DECLINED,
+    "more_info": CaseState.MORE_INFO,
+}
 # Outbox purposes of the emails a manager may be answering (the thread proves the request).
 REQUEST_PURPOSES = ("screen-request:", "screen-reminder:")
 PDF = "application/pdf"
@@ -88,9 +91,9 @@ def _decided_at(session: Session, case: Case) -> datetime | None:
 
 def ready_for_screening(session: Session, case: Case) -> bool:
     """Complete, or asked for more information and since sent documents that complete it."""
-    if case.state == "complete":
+    if case.state == CaseState.COMPLETE:
         return True
-    if case.state != "more_info":
+    if case.state != CaseState.MORE_INFO:
         return False
     requests = case.fields.get("request_types", []) if case.fields else []
     if missing_kinds(views(case.documents), case.genogram_required, requests):
@@ -188,7 +191,7 @@ def send_requests(app: App, session: Session, case_id: int) -> None:
         )
         enqueue(app, session, draft)
         sent.append(request.id)
-    case.state = "screening"
+    case.state = CaseState.SCREENING
     audit(session, app.clock.now(), case, "screening-requested", requests=sent)
 
 
@@ -208,7 +211,7 @@ def send_reminder(app: App, session: Session, request_id: int, occasion: str = "
         return
     case = session.get(Case, request.case_id)
     manager = _manager(app, request.manager_email)
-    if case is None or case.state != "screening" or manager is None:
+    if case is None or case.state != CaseState.SCREENING or manager is None:
         return
     parent = _request_email_id(session, request)
     draft = Draft(
@@ -229,7 +232,9 @@ def send_reminder(app: App, session: Session, request_id: int, occasion: str = "
 
 def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """Requests for cases ready to screen; one reminder per unanswered request."""
-    for case in session.scalars(select(Case).where(Case.state.in_(("complete", "more_info")))):
+    for case in session.scalars(
+        select(Case).where(Case.state.in_((CaseState.COMPLETE, CaseState.MORE_INFO)))
+    ):
         if ready_for_screening(session, case):
             # The counts make a new key for each round: re-screening after more information.
             rounds = f"{_request_count(session, case)}.{len(case.documents)}"
@@ -238,7 +243,7 @@ def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     waiting = session.execute(
         select(ScreeningRequest, Case)
         .join(Case, Case.id == ScreeningRequest.case_id)
-        .where(ScreeningRequest.used_at.is_(None), Case.state == "screening")
+        .where(ScreeningRequest.used_at.is_(None), Case.state == CaseState.SCREENING)
     )
     for request, case in waiting:
         yield Job(
@@ -254,7 +259,7 @@ def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
 def remind_unscreened(app: App, session: Session, panel_id: str, starts_at: datetime) -> None:
     """R9: a case still unscreened when the agenda is built brings its managers a reminder."""
     query = select(Case).where(
-        Case.panel_id == panel_id, Case.meeting == starts_at, Case.state == "screening"
+        Case.panel_id == panel_id, Case.meeting == starts_at, Case.state == CaseState.SCREENING
     )
     for case in session.scalars(query):
         for request in open_requests(session, case):

@@ -28,6 +28,7 @@ from pipeline.outputs.invitation import Invitation, slot_uid, to_ics
 from pipeline.panel.revisions import SENT, WITHDRAWN, next_sequence
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import Meeting, local_instant, upcoming
+from pipeline.states import AWAITING_SCREENING, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, JobRun, OutboxItem, Slot
 
@@ -100,11 +101,11 @@ def timetable(panel: PanelConfig, meeting: Meeting, tz: ZoneInfo) -> tuple[datet
 def is_listed(case: Case, unscreened: str) -> bool:
     """Whether a case is heard at its meeting (R7, R9): approved, or a Section 20 emergency,
     or — when the configuration lists unscreened cases — complete and awaiting screening."""
-    if case.state == "approved":
+    if case.state == CaseState.APPROVED:
         return True
-    if case.section20 and case.state != "declined":
+    if case.section20 and case.state != CaseState.DECLINED:
         return True
-    return unscreened == "list" and case.state in ("complete", "screening")
+    return unscreened == "list" and case.state in AWAITING_SCREENING
 
 
 def candidate(case: Case) -> Candidate:

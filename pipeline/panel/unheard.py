@@ -37,20 +37,13 @@ from pipeline.jobs import Job, bind
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outbox.wording import when
-from pipeline.panel.awaiting import (
-    AWAITING,
-    meeting_stamp,
-    referrer_context,
-    still_missing,
-)
+from pipeline.panel.awaiting import meeting_stamp, referrer_context, still_missing
 from pipeline.panel.digest import Line, line
 from pipeline.panel.slots import withdraw
 from pipeline.rules.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
+from pipeline.states import AWAITING, AWAITING_SCREENING, IN_PLAY, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.models import AuditEvent, Case, Slot
-
-# States of a case that is still to be heard; a declined or closed case has nowhere to go.
-IN_PLAY = ("incomplete", "complete", "screening", "more_info", "approved")
 
 
 class Why(StrEnum):
@@ -126,9 +119,9 @@ def not_heard(
 
 
 def _why_unheard(standing: Standing) -> Why:
-    if standing.state == "approved":
+    if standing.state == CaseState.APPROVED:
         return Why.APPROVED_LATE
-    if standing.state in ("complete", "screening"):
+    if standing.state in AWAITING_SCREENING:
         return Why.UNSCREENED
     return Why.NOT_READY
 
@@ -291,6 +284,6 @@ def next_step(standing: Standing) -> str:
     """What the referrer is told happens now: send documents, wait for screening, or a slot."""
     if standing.waiting:
         return "documents"
-    if standing.state in ("complete", "screening") and not standing.section20:
+    if standing.state in AWAITING_SCREENING and not standing.section20:
         return "screening"
     return "timeslot"

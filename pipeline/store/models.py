@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from pipeline.states import MessageState, OutboxState
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores instants as naive UTC and gives them back timezone-aware.
@@ -73,7 +75,7 @@ class Message(Base):
     stored_at: Mapped[datetime] = mapped_column()
     raw_path: Mapped[str] = mapped_column(String(500))
     # new -> filed | ignored | duplicate | quarantined; 'moved' records the server-side move.
-    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=MessageState.NEW, index=True)
     category: Mapped[str | None] = mapped_column(String(32))
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
@@ -167,7 +169,7 @@ class OutboxItem(Base):
     subject: Mapped[str] = mapped_column(String(998))
     raw_path: Mapped[str] = mapped_column(String(500))
     # pending -> sent | held (not an allowed recipient, or a rate fuse) | failed (gave up)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING, index=True)
     hold_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column()
