@@ -40,8 +40,8 @@ def open_held(
     quoted: Case,
 ) -> Case:
     """A case for the email, held: no meeting, linked to the case it quoted."""
-    case = open_case(app, session, parsed, received_at, facts)
-    case.state, case.meeting, case.linked_case_id = CaseState.HELD, None, quoted.id
+    case = open_case(app, session, parsed, received_at, facts, CaseState.HELD)
+    case.meeting, case.linked_case_id = None, quoted.id
     case.flags = [why_held(case.reference, quoted.reference)]
     audit(session, app.clock.now(), case, "held", quoted=quoted.reference)
     return case

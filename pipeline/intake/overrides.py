@@ -29,6 +29,7 @@ from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.states import ATTACHABLE, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.facts import refresh_state
+from pipeline.store.lifecycle import move
 from pipeline.store.models import Case
 
 BY = "administrator"
@@ -55,7 +56,7 @@ def release(app: App, session: Session, reference: str) -> Case:
     case = _held(session, reference)
     first = min(case.messages, key=lambda m: m.id, default=None)
     who = wording.Correspondent(case.referrer_email, first.message_id if first else None, ())
-    case.state = CaseState.INCOMPLETE
+    move(case, CaseState.INCOMPLETE)
     missing = refresh_state(case)
     panel = app.config.panel(case.panel_id)
     meeting = release_meeting(
@@ -104,7 +105,8 @@ def attach(
     if facts is not None:
         apply_facts(app, session, target, facts)
     # Linked to where it went, so that mail on its thread follows there (`find_case`).
-    source.state, source.meeting, source.linked_case_id = CaseState.CLOSED, None, target.id
+    move(source, CaseState.CLOSED)
+    source.meeting, source.linked_case_id = None, target.id
     source.flags = [*source.flags, f"{ATTACHED_TO}{target.reference}"]
     audit(session, app.clock.now(), source, "attached", to=target.reference, by=BY)
     _settle(app, session, target, was_s20)
@@ -143,7 +145,7 @@ def _tell_referrer(
 def dismiss(app: App, session: Session, reference: str) -> Case:
     """A held email that should not be acted on: closed, nothing sent."""
     case = _held(session, reference)
-    case.state = CaseState.CLOSED
+    move(case, CaseState.CLOSED)
     case.flags = [*case.flags, "dismissed by the administrator"]
     audit(session, app.clock.now(), case, "dismissed", by=BY)
     return case

@@ -30,6 +30,7 @@ from pipeline.app import App
 from pipeline.jobs import Job, bind
 from pipeline.states import WAITING, CaseState, MessageState, OutboxState
 from pipeline.store.audit import audit
+from pipeline.store.lifecycle import move
 from pipeline.store.models import (
     PURGED,
     Case,
@@ -152,7 +153,8 @@ def purge_case(app: App, session: Session, case_id: int, last: datetime) -> None
         request.used_at = request.used_at or app.clock.now()
     if case.state in WAITING:
         # Nothing will come of it now: no more reminders, cut-offs or screening for it.
-        case.state, case.meeting = CaseState.CLOSED, None
+        move(case, CaseState.CLOSED)
+        case.meeting = None
     case.fields = {}
     case.child_key = None
     case.flags = [*[flag for flag in case.flags if flag != PURGED], PURGED]

@@ -41,6 +41,7 @@ from pipeline.rules.reply_text import Decision, parse_decision
 from pipeline.states import ADMINISTRATOR_MAY_SCREEN, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.facts import views
+from pipeline.store.lifecycle import move
 from pipeline.store.models import Case, Message, OutboxItem, ScreeningRequest
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def send_requests(app: App, session: Session, case_id: int) -> None:
         )
         enqueue(app, session, draft)
         sent.append(request.id)
-    case.state = CaseState.SCREENING
+    move(case, CaseState.SCREENING)
     audit(session, app.clock.now(), case, "screening-requested", requests=sent)
 
 
@@ -298,7 +299,7 @@ def apply_decision(
         if other.id != request.id:
             # Answered by someone else: a later reply with this token is refused as stale.
             other.used_at = now
-    case.state = OUTCOME[decision.verb]
+    move(case, OUTCOME[decision.verb])
     added = [f"co-opt:{agency}" for agency in decision.coopt]
     case.flags = [*case.flags, *(flag for flag in added if flag not in case.flags)]
     audit(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pipeline.documents.kinds import Kind
 from pipeline.rules.completeness import DocumentView, missing_kinds
 from pipeline.states import BY_DOCUMENTS, CaseState
+from pipeline.store.lifecycle import move
 from pipeline.store.models import Case, Document
 
 # The start of the flag on a case whose email mentions Section 20 when its form does not.
@@ -27,5 +28,5 @@ def refresh_state(case: Case) -> list[Kind]:
     """Recompute what is missing and set the case's state; return the missing kinds."""
     missing = missing_for(case)
     if case.state in BY_DOCUMENTS:
-        case.state = CaseState.COMPLETE if not missing else CaseState.INCOMPLETE
+        move(case, CaseState.COMPLETE if not missing else CaseState.INCOMPLETE)
     return missing

@@ -74,7 +74,8 @@ class Message(Base):
     received_at: Mapped[datetime] = mapped_column()
     stored_at: Mapped[datetime] = mapped_column()
     raw_path: Mapped[str] = mapped_column(String(500))
-    # new -> filed | ignored | duplicate | quarantined; 'moved' records the server-side move.
+    # A MessageState: new -> filed | ignored | duplicate | quarantined, and purged after the
+    # retention period; 'moved' records the server-side move.
     status: Mapped[str] = mapped_column(String(16), default=MessageState.NEW, index=True)
     category: Mapped[str | None] = mapped_column(String(32))
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -93,6 +94,7 @@ class Case(Base):
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     panel_id: Mapped[str] = mapped_column(String(32))
     meeting: Mapped[datetime | None] = mapped_column()
+    # A CaseState, stored as its string; only `pipeline.store.lifecycle.move` changes it.
     state: Mapped[str] = mapped_column(String(24), index=True)
     referrer_email: Mapped[str] = mapped_column(String(320), index=True)
     referrer_name: Mapped[str | None] = mapped_column(String(200))
@@ -168,7 +170,8 @@ class OutboxItem(Base):
     )
     subject: Mapped[str] = mapped_column(String(998))
     raw_path: Mapped[str] = mapped_column(String(500))
-    # pending -> sent | held (not an allowed recipient, or a rate fuse) | failed (gave up)
+    # An OutboxState: pending -> sent | held (not an allowed recipient, or a rate fuse) |
+    # failed (gave up); pending or held -> purged after the retention period.
     status: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING, index=True)
     hold_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -309,7 +312,8 @@ class Conversion(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
-# A row whose working copies the retention purge deleted: a message's status, a case's flag.
+# The flag of a case whose working copies the retention purge deleted (its emails' status is
+# then MessageState.PURGED, the same string).
 PURGED = "purged"
 
 __all__ = [

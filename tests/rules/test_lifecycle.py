@@ -8,9 +8,16 @@ import pytest
 
 from pipeline.errors import IllegalTransition, PipelineError
 from pipeline.rules.lifecycle import INITIAL, TERMINAL, TRANSITIONS, check
-from pipeline.states import CaseState
+from pipeline.states import (
+    ADMINISTRATOR_MAY_SCREEN,
+    ATTACHABLE,
+    BY_DOCUMENTS,
+    WAITING,
+    CaseState,
+)
 
 LEGAL = [(old, new) for old, out in TRANSITIONS.items() for new in out]
+SCREENING_OUTCOMES = (CaseState.APPROVED, CaseState.DECLINED, CaseState.MORE_INFO)
 ILLEGAL = [
     (old, new)
     for old, new in itertools.product([None, *CaseState], CaseState)
@@ -73,3 +80,17 @@ def test_stored_strings_are_checked_as_their_states() -> None:
         check("complete", "no such state")
     with pytest.raises(IllegalTransition):
         check("no such state", "no such state")
+
+
+@pytest.mark.parametrize(
+    ("group", "new"),
+    [(WAITING, CaseState.CLOSED), (ATTACHABLE, CaseState.CLOSED), (BY_DOCUMENTS, None)]
+    + [(ADMINISTRATOR_MAY_SCREEN, outcome) for outcome in SCREENING_OUTCOMES],
+)
+def test_the_steps_guards_allow_only_written_moves(
+    group: tuple[CaseState, ...], new: CaseState | None
+) -> None:
+    """Each step's guard (purge, attach, refresh, `masp screen`) admits only legal moves."""
+    for old in group:
+        for target in [new] if new is not None else list(BY_DOCUMENTS):
+            check(old, target)
