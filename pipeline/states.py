@@ -90,5 +90,7 @@ ADMINISTRATOR_MAY_SCREEN = (
     CaseState.APPROVED,
     CaseState.DECLINED,
 )
+# Complete, or waiting for the information a manager asked for: may be ready to screen (again).
+MAY_BE_READY = (CaseState.COMPLETE, CaseState.MORE_INFO)
 # The states the documents alone decide between: recomputed whenever a document comes or goes.
 BY_DOCUMENTS = (CaseState.INCOMPLETE, CaseState.COMPLETE)

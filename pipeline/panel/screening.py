@@ -38,7 +38,7 @@ from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel import slots
 from pipeline.rules.completeness import missing_kinds
 from pipeline.rules.reply_text import Decision, parse_decision
-from pipeline.states import ADMINISTRATOR_MAY_SCREEN, CaseState
+from pipeline.states import ADMINISTRATOR_MAY_SCREEN, MAY_BE_READY, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.facts import views
 from pipeline.store.lifecycle import move
@@ -233,9 +233,7 @@ def send_reminder(app: App, session: Session, request_id: int, occasion: str = "
 
 def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """Requests for cases ready to screen; one reminder per unanswered request."""
-    for case in session.scalars(
-        select(Case).where(Case.state.in_((CaseState.COMPLETE, CaseState.MORE_INFO)))
-    ):
+    for case in session.scalars(select(Case).where(Case.state.in_(MAY_BE_READY))):
         if ready_for_screening(session, case):
             # The counts make a new key for each round: re-screening after more information.
             rounds = f"{_request_count(session, case)}.{len(case.documents)}"
