@@ -64,6 +64,16 @@ class IntakeError(PipelineError):
     """An email could not be filed; it is quarantined with its raw bytes."""
 
 
+class IllegalTransition(PipelineError):
+    """A step tried to move a case between two states no rule allows; nothing was changed."""
+
+    def __init__(self, old: str | None, new: str, *, reference: str | None = None) -> None:
+        self.old = old
+        self.new = new
+        start = "a new case" if old is None else f"a case that is {old}"
+        super().__init__(f"{start} cannot become {new}", reference=reference)
+
+
 class DocumentError(PipelineError):
     """An attachment could not be read; the referrer is told why in plain English."""
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from pipeline.cli.common import MARKUP_MODE, console, errors, open_app, print_json
 from pipeline.errors import NotFound
+from pipeline.states import MessageState, OutboxState
 
 quarantine_app = typer.Typer(
     help="Emails that could not be processed: list and replay them.",
@@ -32,7 +33,7 @@ def quarantine_list(
     from pipeline.store.models import Message
 
     with open_app(ctx) as service, service.store.session() as session:
-        rows = session.scalars(select(Message).where(Message.status == "quarantined"))
+        rows = session.scalars(select(Message).where(Message.status == MessageState.QUARANTINED))
         items = []
         for r in rows:
             sender, subject = headline(service.files.read(r.raw_path))
@@ -78,12 +79,12 @@ def quarantine_replay(
     with open_app(ctx) as service:
         with service.store.session() as session:
             row = session.get(Message, ledger_id)
-            if row is not None and row.status == "purged":
+            if row is not None and row.status == MessageState.PURGED:
                 raise NotFound(
                     f"email {ledger_id} was deleted after the retention period "
                     "(retention.quarantine_days); ask its sender to send it again"
                 )
-            if row is None or row.status != "quarantined":
+            if row is None or row.status != MessageState.QUARANTINED:
                 raise NotFound(
                     f"no quarantined email with id {ledger_id}: see `masp quarantine list`"
                 )
@@ -132,9 +133,9 @@ def outbox_release(
     with open_app(ctx) as service:
         with service.store.session() as session:
             item = session.get(OutboxItem, outbox_id)
-            if item is None or item.status != "held":
+            if item is None or item.status != OutboxState.HELD:
                 raise NotFound(f"no held email with id {outbox_id}: see `masp outbox list`")
-            item.status = "pending"
+            item.status = OutboxState.PENDING
             item.next_attempt_at = service.clock.now()
             audit(session, service.clock.now(), None, "released", outbox=item.id)
         deliver_configured(service)

@@ -29,6 +29,8 @@ from pipeline.mime.message import ParsedEmail
 from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
 from pipeline.rules.meetings import Meeting, target_meeting
+from pipeline.states import CaseState
+from pipeline.store.lifecycle import move
 from pipeline.store.models import PURGED, Case, Counter, Document
 
 # Kept through later forms that do not tick Section 20: the administrator's word stands.
@@ -180,8 +182,14 @@ def release_meeting(
 
 
 def open_case(
-    app: App, session: Session, parsed: ParsedEmail, received_at: datetime, facts: FormFacts | None
+    app: App,
+    session: Session,
+    parsed: ParsedEmail,
+    received_at: datetime,
+    facts: FormFacts | None,
+    state: CaseState = CaseState.INCOMPLETE,
 ) -> Case:
+    """A new case for the email, born `state`: a referral is incomplete, a held email held."""
     panel = route_panel(app, facts)
     section20 = facts is not None and facts.section20
     # R7: a Section 20 case filed late (a backlog after an outage, a replay from quarantine)
@@ -196,7 +204,6 @@ def open_case(
         reference=next_reference(session, panel.prefix, year),
         panel_id=panel.id,
         meeting=meeting.starts_at,
-        state="incomplete",
         referrer_email=(parsed.reply_to or parsed.from_address).lower(),
         sender_email=parsed.from_address.lower() if parsed.reply_to else None,
         referrer_name=parsed.from_name or None,
@@ -204,6 +211,7 @@ def open_case(
         flags=[],
         fields={},
     )
+    move(case, state)
     session.add(case)
     session.flush()
     return case

@@ -35,8 +35,9 @@ from pipeline.mime.message import Attachment, ParsedEmail, parse_email
 from pipeline.outbox import wording
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.panel import replies
+from pipeline.states import CaseState, MessageState
 from pipeline.store.audit import audit
-from pipeline.store.facts import HELD, refresh_state
+from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case, Document, Message
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def _file_documents(
     is_new = case is None or earlier is not None
     if case is None or earlier is not None:
         case = open_case(app, session, parsed, row.received_at, facts)
-    was_complete = case.state == "complete"
+    was_complete = case.state == CaseState.COMPLETE
     was_s20 = case.section20
     had_form = bool(case.fields)
     store_documents(app, session, case, row, reads)
@@ -280,7 +281,7 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
         raise EmailTooLarge(row.size)
     parsed = parse_email(app.files.read(row.raw_path))
     if is_our_own(parsed.headers, app.config.mailbox.address):
-        row.status, row.category = "ignored", "own"
+        row.status, row.category = MessageState.IGNORED, "own"
         return None
     found = find_case(app, session, parsed)
     case = found.case
@@ -288,7 +289,7 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
     if automatic is not None:
         # Stored on the case, never answered (R16): answering is how mail loops start.
         row.status, row.category, row.case_id = (
-            "ignored",
+            MessageState.IGNORED,
             automatic.category,
             case.id if case else None,
         )
@@ -307,14 +308,14 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
     if unanswerable is not None:
         unanswered.hold(app, session, row, parsed, case, unanswerable)
         return None
-    row.status, row.category = "filed", "referral"
+    row.status, row.category = MessageState.FILED, "referral"
     # A screening or attendance reply proves itself (a signed token, the referrer's address):
     # its handler is shown the case the email names, even one quoted without standing.
     named = case or found.quoted
     if replies.handle(app, session, row, parsed, named):
         row.case_id = named.id if named else row.case_id
         return named.reference if named else None
-    if found.quoted is not None or (case is not None and case.state == HELD):
+    if found.quoted is not None or (case is not None and case.state == CaseState.HELD):
         case = _file_held(app, session, row, parsed, case, found.quoted)
     elif case is not None and case.meeting is None:
         case = _file_closed(app, session, row, parsed, case)
@@ -360,7 +361,7 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
         row = session.get(Message, row_id)
         if row is None:
             return
-        row.status = "quarantined"
+        row.status = MessageState.QUARANTINED
         row.attempts += 1
         too_large = isinstance(error, EmailTooLarge)
         row.category = "too_large" if too_large else "error"
@@ -408,7 +409,7 @@ def _quarantine_safely(app: App, row_id: int, error: BaseException) -> None:
         with app.store.session() as session:
             row = session.get(Message, row_id)
             if row is not None:
-                row.status, row.category = "quarantined", "error"
+                row.status, row.category = MessageState.QUARANTINED, "error"
                 row.attempts += 1
                 row.error = "".join(traceback.format_exception(error))
 
@@ -418,11 +419,11 @@ def file_one(app: App, row_id: int, report: FilingReport) -> None:
     try:
         with app.store.session() as session:
             row = session.get(Message, row_id)
-            if row is None or row.status not in ("new", "quarantined"):
+            if row is None or row.status not in (MessageState.NEW, MessageState.QUARANTINED):
                 return
             reference = file_message(app, session, row)
-            ignored = row.status == "ignored"
-            held = row.status == "quarantined"
+            ignored = row.status == MessageState.IGNORED
+            held = row.status == MessageState.QUARANTINED
     except Exception as exc:
         _quarantine_safely(app, row_id, exc)
         report.quarantined += 1
@@ -438,7 +439,7 @@ def file_pending(app: App) -> FilingReport:
     """File every ledgered email not yet filed, in the order the server received them."""
     report = FilingReport()
     with app.store.session() as session:
-        query = select(Message.id).where(Message.status == "new")
+        query = select(Message.id).where(Message.status == MessageState.NEW)
         ids = list(session.scalars(query.order_by(Message.received_at, Message.id)))
     for row_id in ids:
         file_one(app, row_id, report)

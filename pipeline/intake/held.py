@@ -15,8 +15,8 @@ from pipeline.intake.cases import open_case
 from pipeline.mime.message import ParsedEmail
 from pipeline.outbox import wording
 from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.states import CaseState
 from pipeline.store.audit import audit
-from pipeline.store.facts import HELD
 from pipeline.store.models import Case, Message
 
 # How the flag that says why a case is held begins.
@@ -40,8 +40,8 @@ def open_held(
     quoted: Case,
 ) -> Case:
     """A case for the email, held: no meeting, linked to the case it quoted."""
-    case = open_case(app, session, parsed, received_at, facts)
-    case.state, case.meeting, case.linked_case_id = HELD, None, quoted.id
+    case = open_case(app, session, parsed, received_at, facts, CaseState.HELD)
+    case.meeting, case.linked_case_id = None, quoted.id
     case.flags = [why_held(case.reference, quoted.reference)]
     audit(session, app.clock.now(), case, "held", quoted=quoted.reference)
     return case

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.errors import describe_failure
 from pipeline.mailbox.base import InboundMessage, LastSeen, Location, MailSource
+from pipeline.states import MessageState
 from pipeline.store.models import Message
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ class Ledger:
         return location.uid in self._known[key]
 
     def _duplicate_of(self, session: Session, sha: str, body: str, message_id: str | None) -> bool:
-        same_bytes = select(Message.id).where(Message.sha256 == sha, Message.status != "duplicate")
+        same_bytes = select(Message.id).where(
+            Message.sha256 == sha, Message.status != MessageState.DUPLICATE
+        )
         if session.scalar(same_bytes.limit(1)) is not None:
             return True
         if message_id is None:
@@ -101,7 +104,7 @@ class Ledger:
         same_copy = select(Message.id).where(
             Message.message_id == message_id,
             Message.body_sha256 == body,
-            Message.status != "duplicate",
+            Message.status != MessageState.DUPLICATE,
         )
         return session.scalar(same_copy.limit(1)) is not None
 
@@ -131,7 +134,7 @@ class Ledger:
             received_at=inbound.received_at or now,
             stored_at=now,
             raw_path=path,
-            status="duplicate" if duplicate else "new",
+            status=MessageState.DUPLICATE if duplicate else MessageState.NEW,
             moved=False,
         )
         session.add(row)
@@ -159,8 +162,8 @@ class Ledger:
             for inbound in batch:
                 row = self._record_safely(session, inbound)
                 report.ids.append(row.id)
-                report.duplicates += int(row.status == "duplicate")
-                report.stored += int(row.status == "new")
+                report.duplicates += int(row.status == MessageState.DUPLICATE)
+                report.stored += int(row.status == MessageState.NEW)
 
     def _record_safely(self, session: Session, inbound: InboundMessage) -> Message:
         """Ledger one message; if what was read from its headers cannot be stored, ledger it

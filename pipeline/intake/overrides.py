@@ -26,14 +26,12 @@ from pipeline.intake.held import HELD_PREFIX
 from pipeline.outbox import wording
 from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
-from pipeline.panel.retention import CLOSED
+from pipeline.states import ATTACHABLE, CaseState
 from pipeline.store.audit import audit
-from pipeline.store.facts import HELD, refresh_state
+from pipeline.store.facts import refresh_state
+from pipeline.store.lifecycle import move
 from pipeline.store.models import Case
 
-# A case may be attached to another while nobody has acted on it yet: held, or waiting for
-# documents or screening (a form for a different child opened it).
-ATTACHABLE = (HELD, "incomplete", "complete")
 BY = "administrator"
 
 
@@ -46,7 +44,7 @@ def find(session: Session, reference: str) -> Case:
 
 def _held(session: Session, reference: str) -> Case:
     case = find(session, reference)
-    if case.state != HELD:
+    if case.state != CaseState.HELD:
         raise PipelineError(
             f"the case is not held (it is {case.state}): nothing to do", reference=case.reference
         )
@@ -58,7 +56,7 @@ def release(app: App, session: Session, reference: str) -> Case:
     case = _held(session, reference)
     first = min(case.messages, key=lambda m: m.id, default=None)
     who = wording.Correspondent(case.referrer_email, first.message_id if first else None, ())
-    case.state = "incomplete"
+    move(case, CaseState.INCOMPLETE)
     missing = refresh_state(case)
     panel = app.config.panel(case.panel_id)
     meeting = release_meeting(
@@ -95,7 +93,7 @@ def attach(
             "corrects that child's name or date of birth",
             reference=source.reference,
         )
-    was_complete, was_s20 = target.state == "complete", target.section20
+    was_complete, was_s20 = target.state == CaseState.COMPLETE, target.section20
     # Appending to the target's list moves each document (the relationship's other side
     # follows), renumbering its version and superseding the older one of its kind (R5).
     for document in list(source.documents):
@@ -107,7 +105,8 @@ def attach(
     if facts is not None:
         apply_facts(app, session, target, facts)
     # Linked to where it went, so that mail on its thread follows there (`find_case`).
-    source.state, source.meeting, source.linked_case_id = CLOSED, None, target.id
+    move(source, CaseState.CLOSED)
+    source.meeting, source.linked_case_id = None, target.id
     source.flags = [*source.flags, f"{ATTACHED_TO}{target.reference}"]
     audit(session, app.clock.now(), source, "attached", to=target.reference, by=BY)
     _settle(app, session, target, was_s20)
@@ -146,7 +145,7 @@ def _tell_referrer(
 def dismiss(app: App, session: Session, reference: str) -> Case:
     """A held email that should not be acted on: closed, nothing sent."""
     case = _held(session, reference)
-    case.state = CLOSED
+    move(case, CaseState.CLOSED)
     case.flags = [*case.flags, "dismissed by the administrator"]
     audit(session, app.clock.now(), case, "dismissed", by=BY)
     return case

@@ -15,6 +15,7 @@ from pipeline.intake.filing import FilingReport, file_pending
 from pipeline.intake.ledger import IngestReport, Ledger
 from pipeline.mailbox.base import Location, MailSender, MailSource
 from pipeline.outbox.sender import DeliveryReport, deliver
+from pipeline.states import MessageState
 from pipeline.store.models import Message
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ def move_done(app: App, source: MailSource) -> int:
         rows = session.execute(
             select(Message.id, Message.backend, Message.folder, Message.uidvalidity, Message.uid)
             .where(
-                Message.moved.is_(False), Message.status != "new", Message.backend == source.name
+                Message.moved.is_(False),
+                Message.status != MessageState.NEW,
+                Message.backend == source.name,
             )
             .order_by(Message.id)
         ).all()

@@ -9,6 +9,7 @@ from pipeline.intake.loops import Automatic
 from pipeline.mime.headers import header_text
 from pipeline.mime.message import ParsedEmail
 from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.states import MessageState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, Message
 
@@ -26,7 +27,7 @@ def hold(
     it (a referral sent from the shared mailbox, a mail program that set Reply-To to
     no-reply), so the administrator reads it and answers them by hand.
     """
-    row.status, row.category, row.error = "quarantined", why.category, why.reason
+    row.status, row.category, row.error = MessageState.QUARANTINED, why.category, why.reason
     row.case_id = case.id if case is not None else None
     audit(session, app.clock.now(), case, "held-unanswered", ledger=row.id, category=why.category)
     context = {

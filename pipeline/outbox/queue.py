@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.mime.addresses import normalise
 from pipeline.outbox.compose import Envelope, FileAttachment, compose
+from pipeline.states import OutboxState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, OutboxItem, OutboxRecipient
 
@@ -125,7 +126,7 @@ def _alert_bound(app: App, session: Session, draft: Draft) -> str | None:
         select(func.count(OutboxItem.id)).where(
             OutboxItem.template.in_(UNSOLICITED_ALERTS),
             OutboxItem.created_at > app.clock.now() - timedelta(hours=1),
-            OutboxItem.status != "held",
+            OutboxItem.status != OutboxState.HELD,
         )
     )
     if (sent or 0) < app.config.limits.max_unsolicited_alerts_per_hour:
@@ -152,7 +153,7 @@ def _rate_fuse(app: App, session: Session, draft: Draft, addresses: list[str]) -
             .where(
                 OutboxRecipient.address == address,
                 OutboxItem.created_at > now - timedelta(hours=1),
-                OutboxItem.status != "held",
+                OutboxItem.status != OutboxState.HELD,
             )
         )
         if (sent or 0) >= limits.max_sends_per_recipient_per_hour:
@@ -161,7 +162,7 @@ def _rate_fuse(app: App, session: Session, draft: Draft, addresses: list[str]) -
         per_case = select(func.count(OutboxItem.id)).where(
             OutboxItem.case_id == draft.case.id,
             OutboxItem.created_at > now - timedelta(days=1),
-            OutboxItem.status != "held",
+            OutboxItem.status != OutboxState.HELD,
         )
         if (session.scalar(per_case) or 0) >= limits.max_sends_per_case_per_day:
             return "rate fuse: too many emails about this case today"
@@ -200,7 +201,7 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
         recipients=[OutboxRecipient(address=a) for a in addresses],
         subject=rendered.subject,
         raw_path=path,
-        status="held" if reason else "pending",
+        status=OutboxState.HELD if reason else OutboxState.PENDING,
         hold_reason=reason,
         next_attempt_at=now,
         created_at=now,

@@ -17,6 +17,7 @@ from pipeline.app import App
 from pipeline.errors import PartialDelivery, SendError, StoreError, Unsendable, describe_failure
 from pipeline.mailbox.base import MailSender
 from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.states import OutboxState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, OutboxItem
 
@@ -37,7 +38,10 @@ def _due(app: App, limit: int) -> list[int]:
     with app.store.session() as session:
         query = (
             select(OutboxItem.id)
-            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= app.clock.now())
+            .where(
+                OutboxItem.status == OutboxState.PENDING,
+                OutboxItem.next_attempt_at <= app.clock.now(),
+            )
             .order_by(OutboxItem.id)
             .limit(limit)
         )
@@ -49,7 +53,7 @@ def _record_failure(app: App, item: OutboxItem, error: str) -> bool:
     item.attempts += 1
     item.last_error = error
     if item.attempts >= app.config.limits.send_attempts:
-        item.status = "failed"
+        item.status = OutboxState.FAILED
         return True
     wait = BACKOFF[min(item.attempts - 1, len(BACKOFF) - 1)]
     item.next_attempt_at = app.clock.now() + wait
@@ -76,7 +80,7 @@ def _tell_administrator(
         "subject": item.subject,
         "error": str(error),
         "partial": isinstance(error, PartialDelivery),
-        "gave_up": item.status == "failed",
+        "gave_up": item.status == OutboxState.FAILED,
         "tries_left": max(app.config.limits.send_attempts - item.attempts, 0),
         "outbox_id": item.id,
         "panel_address": app.config.mailbox.address,
@@ -105,7 +109,7 @@ def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryRep
     """Try one email; False when the server is away and the round should stop."""
     with app.store.session() as session:
         item = session.get(OutboxItem, item_id)
-        if item is None or item.status != "pending":
+        if item is None or item.status != OutboxState.PENDING:
             return True
         case = session.get(Case, item.case_id) if item.case_id else None
         try:
@@ -116,7 +120,7 @@ def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryRep
         except (StoreError, Unsendable) as exc:
             # Its bytes are gone, or no server could ever take it as it is: it fails now,
             # not after every retry. The others still go.
-            item.status, item.last_error = "failed", str(exc)
+            item.status, item.last_error = OutboxState.FAILED, str(exc)
             item.attempts += 1
             report.failed += 1
             audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
@@ -143,7 +147,7 @@ def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryRep
             audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
             _tell_administrator(app, session, item, case, exc)
             return True
-        item.status = "sent"
+        item.status = OutboxState.SENT
         item.sent_at = app.clock.now()
         item.attempts += 1
         report.sent += 1

@@ -37,6 +37,7 @@ from pipeline.outputs.pdftext import Line
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import meeting_days
 from pipeline.rules.slots import is_listed
+from pipeline.states import AWAITING_SCREENING
 from pipeline.store.models import Case, Slot
 from pipeline.text import clean_text
 
@@ -196,7 +197,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
                 agency=_agency(case),
                 slot=_slot_text(app.config.tz, slots.get(case.id)),
                 section20=case.section20,
-                unscreened=case.state in ("complete", "screening") and not case.section20,
+                unscreened=case.state in AWAITING_SCREENING and not case.section20,
             )
         )
     return Agenda(

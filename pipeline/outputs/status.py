@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, object_session
 from pipeline.config import Config
 from pipeline.errors import NotFound
 from pipeline.rules.meetings import meeting_at
-from pipeline.store.facts import HELD, missing_for
+from pipeline.states import CaseState, MessageState, OutboxState
+from pipeline.store.facts import missing_for
 from pipeline.store.models import Case, Message, OutboxItem, Slot
 
 FIELD_KEYS = (
@@ -183,11 +184,15 @@ def all_cases(config: Config, session: Session) -> list[dict[str, Any]]:
 def needs_attention(session: Session) -> list[str]:
     """What the administrator should look at besides the cases: quarantine and held mail."""
     quarantined = session.scalar(
-        select(func.count(Message.id)).where(Message.status == "quarantined")
+        select(func.count(Message.id)).where(Message.status == MessageState.QUARANTINED)
     )
-    held = session.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.status == "held"))
-    failed = session.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.status == "failed"))
-    held_cases = session.scalar(select(func.count(Case.id)).where(Case.state == HELD))
+    held = session.scalar(
+        select(func.count(OutboxItem.id)).where(OutboxItem.status == OutboxState.HELD)
+    )
+    failed = session.scalar(
+        select(func.count(OutboxItem.id)).where(OutboxItem.status == OutboxState.FAILED)
+    )
+    held_cases = session.scalar(select(func.count(Case.id)).where(Case.state == CaseState.HELD))
     lines = []
     if held_cases:
         lines.append(

@@ -12,8 +12,9 @@ from pipeline.app import App
 from pipeline.documents.kinds import Kind
 from pipeline.outbox.wording import case_context
 from pipeline.rules import meetings
-from pipeline.rules.awaiting import AWAITING, Waiting
+from pipeline.rules.awaiting import Waiting
 from pipeline.rules.meetings import Meeting, held_meeting
+from pipeline.states import AWAITING, CaseState
 from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case, ScreeningRequest
 
@@ -51,7 +52,7 @@ def waiting(case: Case) -> Waiting:
 
 def _requested_info(session: Session, case: Case) -> str:
     """What the Service Manager asked for, when the case waits for more information."""
-    if case.state != "more_info":
+    if case.state != CaseState.MORE_INFO:
         return ""
     reason = session.scalar(
         select(ScreeningRequest.reason)
@@ -64,6 +65,6 @@ def _requested_info(session: Session, case: Case) -> str:
 def referrer_context(app: App, session: Session, case: Case, missing: list[Kind]) -> dict[str, Any]:
     """What a referrer-facing reminder or deferral shows: the case, plus any screening request."""
     return case_context(app, case, missing) | {
-        "more_info": case.state == "more_info",
+        "more_info": case.state == CaseState.MORE_INFO,
         "requested": _requested_info(session, case),
     }

@@ -21,17 +21,17 @@ from pipeline.panel.awaiting import meeting_stamp
 from pipeline.panel.slots import slot_times
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import Meeting, local_instant, meeting_at, upcoming
+from pipeline.states import AWAITING_SCREENING, CaseState
 from pipeline.store.models import AuditEvent, Case, Slot
 
 # How each state reads on the digest; a Section 20 case stays listed whatever is missing (R7).
-STATUS = {
-    "complete": "awaiting screening",
-    "screening": "awaiting screening",
-    "approved": "approved",
-    "incomplete": "documents still missing",
-    "more_info": "more information requested",
+STATUS: dict[str, str] = {
+    CaseState.COMPLETE: "awaiting screening",
+    CaseState.SCREENING: "awaiting screening",
+    CaseState.APPROVED: "approved",
+    CaseState.INCOMPLETE: "documents still missing",
+    CaseState.MORE_INFO: "more information requested",
 }
-AWAITING_SCREENING = ("complete", "screening")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def line(case: Case, day: date, note: str) -> Line:
 def _listed(session: Session, panel_id: str, meeting: Meeting) -> list[Case]:
     query = select(Case).where(Case.panel_id == panel_id, Case.meeting == meeting.starts_at)
     cases = session.scalars(query.order_by(Case.id))
-    return [c for c in cases if c.state != "declined"]
+    return [c for c in cases if c.state != CaseState.DECLINED]
 
 
 def _deferred(app: App, session: Session, panel_id: str, meeting: Meeting) -> list[Line]:

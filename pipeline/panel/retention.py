@@ -28,7 +28,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from pipeline.app import App
 from pipeline.jobs import Job, bind
+from pipeline.states import WAITING, CaseState, MessageState, OutboxState
 from pipeline.store.audit import audit
+from pipeline.store.lifecycle import move
 from pipeline.store.models import (
     PURGED,
     Case,
@@ -45,10 +47,6 @@ log = logging.getLogger(__name__)
 
 # What a purged document's file name becomes: a name can itself name the child.
 REMOVED = "(removed after the retention period)"
-# The state of a case closed by the purge while it still waited for something.
-CLOSED = "closed"
-# A held case (R5) waits for the administrator: if they never act, the purge closes it too.
-WAITING = ("incomplete", "complete", "screening", "more_info", "held")
 
 
 def retention_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
@@ -66,11 +64,11 @@ def retention_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     # mailbox would otherwise purge a fresh quarantine before anyone saw it).
     loose = select(Message.id, Message.status, Message.stored_at).where(
         Message.case_id.is_(None),
-        Message.status != PURGED,
+        Message.status != MessageState.PURGED,
         Message.stored_at < now - min(keep, quarantine),
     )
     for message_id, status, stored_at in session.execute(loose):
-        after = quarantine if status == "quarantined" else keep
+        after = quarantine if status == MessageState.QUARANTINED else keep
         yield Job(f"purge:email:{message_id}", stored_at + after, bind(purge_email, message_id))
     # Emails about no case are many (every pack email is one): one sweep a day takes them,
     # and another the files no row points at.
@@ -90,7 +88,7 @@ def _quiet_cases(
     kept, and its referrer told, for ever.
     """
     documents = _latest(Document.case_id, Document.created_at, Document.stored_path != "")
-    messages = _latest(Message.case_id, Message.received_at, Message.status != PURGED)
+    messages = _latest(Message.case_id, Message.received_at, Message.status != MessageState.PURGED)
     slots = _latest(Slot.case_id, Slot.meeting)
     query = (
         select(Case.id, Case.state, Case.meeting, Case.received_at)
@@ -143,7 +141,7 @@ def purge_case(app: App, session: Session, case_id: int, last: datetime) -> None
         document.classification = ""
     for message in case.messages:
         paths.append(message.raw_path)
-        message.raw_path, message.status, message.error = "", PURGED, None
+        message.raw_path, message.status, message.error = "", MessageState.PURGED, None
     for item in session.scalars(select(OutboxItem).where(OutboxItem.case_id == case.id)):
         paths.append(_forget(item))
     for request in session.scalars(
@@ -155,7 +153,8 @@ def purge_case(app: App, session: Session, case_id: int, last: datetime) -> None
         request.used_at = request.used_at or app.clock.now()
     if case.state in WAITING:
         # Nothing will come of it now: no more reminders, cut-offs or screening for it.
-        case.state, case.meeting = CLOSED, None
+        move(case, CaseState.CLOSED)
+        case.meeting = None
     case.fields = {}
     case.child_key = None
     case.flags = [*[flag for flag in case.flags if flag != PURGED], PURGED]
@@ -186,9 +185,9 @@ def _conversion_paths(session: Session, document: Document) -> list[str]:
 def _forget(item: OutboxItem) -> str:
     """Clear a sent email's bytes from its row (the row stays: who, what, when); its path."""
     path, item.raw_path = item.raw_path, ""
-    if item.status in ("pending", "held"):
+    if item.status in (OutboxState.PENDING, OutboxState.HELD):
         # Long given up on by now; with its bytes gone it can never be sent.
-        item.status = PURGED
+        item.status = OutboxState.PURGED
     return path
 
 
@@ -248,12 +247,12 @@ def purge_leftovers(app: App, session: Session) -> None:
 def purge_email(app: App, session: Session, message_id: int) -> None:
     """Delete an email that never joined a case (quarantined, an auto-reply, a bounce)."""
     message = session.get(Message, message_id)
-    if message is None or message.case_id is not None or message.status == PURGED:
+    if message is None or message.case_id is not None or message.status == MessageState.PURGED:
         return
     path = message.raw_path
-    quarantined = message.status == "quarantined"
+    quarantined = message.status == MessageState.QUARANTINED
     # The traceback of a quarantined email can quote its contents.
-    message.raw_path, message.status, message.error = "", PURGED, None
+    message.raw_path, message.status, message.error = "", MessageState.PURGED, None
     deleted = _delete_unused(app, session, [path])
     days = app.config.retention.quarantine_days if quarantined else _days(app)
     audit(

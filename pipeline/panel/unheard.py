@@ -40,7 +40,6 @@ from pipeline.panel.slots import withdraw
 from pipeline.rules.meetings import clock_time
 from pipeline.rules.unheard import (
     BECAUSE,
-    IN_PLAY,
     Standing,
     Unheard,
     followed_to,
@@ -48,6 +47,7 @@ from pipeline.rules.unheard import (
     next_step,
     not_heard,
 )
+from pipeline.states import IN_PLAY
 from pipeline.store.audit import audit
 from pipeline.store.models import AuditEvent, Case, Slot
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Missing documents (incomplete), or the information a Service Manager asked for (more_info).
-AWAITING = ("incomplete", "more_info")
+from pipeline.states import AWAITING
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pipeline.config import PanelConfig
 from pipeline.documents.kinds import Kind
 from pipeline.rules.awaiting import Waiting
 from pipeline.rules.meetings import Meeting, next_meeting, target_meeting
+from pipeline.states import CaseState
 
 MORE_INFO_MISSING = "the further information asked for at screening"
 
@@ -29,7 +30,7 @@ def cutoff_applies(case: Waiting, missing: Sequence[Kind]) -> bool:
     """R6 and R7: still waiting at the deadline, and not a Section 20 emergency."""
     if case.section20 or not case.awaiting:
         return False
-    return case.state == "more_info" or bool(missing)
+    return case.state == CaseState.MORE_INFO or bool(missing)
 
 
 def forward_meeting(panel: PanelConfig, tz: ZoneInfo, meeting: Meeting, now: datetime) -> Meeting:
@@ -43,7 +44,7 @@ def forward_meeting(panel: PanelConfig, tz: ZoneInfo, meeting: Meeting, now: dat
 def missing_text(case: Waiting, missing: Sequence[Kind]) -> str:
     """What was missing, in the words of the flag and the administrator's digest."""
     parts = [kind.value.replace("_", " ") for kind in missing]
-    if case.state == "more_info":
+    if case.state == CaseState.MORE_INFO:
         parts.append(MORE_INFO_MISSING)
     return ", ".join(parts)
 

@@ -12,6 +12,7 @@ from pipeline.documents.kinds import Kind
 from pipeline.mime.addresses import is_machine_address
 from pipeline.rules.awaiting import Waiting
 from pipeline.rules.meetings import local_instant
+from pipeline.states import CaseState
 
 # Ledger categories of mail a machine sent us (intake/filing.py records them).
 AUTOMATIC = frozenset({"auto_reply", "bounce"})
@@ -69,7 +70,7 @@ def reminder_blocked(
     """
     if not case.awaiting:
         return f"the case is {case.state}"
-    if case.state == "incomplete" and not missing:
+    if case.state == CaseState.INCOMPLETE and not missing:
         return "nothing is missing"
     if is_machine_address(case.referrer_email):
         return "the referrer's address is a no-reply or mail-system address"

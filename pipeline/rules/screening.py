@@ -9,8 +9,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-# The administrator may screen, or screen again, any case whose documents are complete.
-ADMINISTRATOR_MAY_SCREEN = ("complete", "screening", "more_info", "approved", "declined")
+from pipeline.states import ADMINISTRATOR_MAY_SCREEN, CaseState
 
 
 @dataclass(frozen=True)
@@ -18,14 +17,14 @@ class Outcome:
     """What a decision does to a case: its new state and, when it is no longer to be heard
     (for now), the email that tells the referrer so (a slot it was given is taken back)."""
 
-    state: str
+    state: CaseState
     referrer_template: str | None = None
 
 
 OUTCOMES: Mapping[str, Outcome] = {
-    "approve": Outcome("approved"),
-    "decline": Outcome("declined", "declined"),
-    "more_info": Outcome("more_info", "more_information"),
+    "approve": Outcome(CaseState.APPROVED),
+    "decline": Outcome(CaseState.DECLINED, "declined"),
+    "more_info": Outcome(CaseState.MORE_INFO, "more_information"),
 }
 
 
@@ -42,9 +41,9 @@ def ready_to_screen(
     `missing` is what the documents still lack, `asked_at` when a manager last decided (asked
     for more), `received` when each of the case's documents arrived.
     """
-    if state == "complete":
+    if state == CaseState.COMPLETE:
         return True
-    if state != "more_info" or missing:
+    if state != CaseState.MORE_INFO or missing:
         return False
     return asked_at is None or any(at > asked_at for at in received)
 

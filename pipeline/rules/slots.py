@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.config import PanelConfig
 from pipeline.rules.meetings import Meeting, clock_time, local_instant
+from pipeline.states import AWAITING_SCREENING, CaseState
 
 # A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
 FOLLOW_UP_FLAG = "follow-up"
@@ -42,11 +43,11 @@ def is_listed(state: str, section20: bool, unscreened: str) -> bool:
     """Whether a case is heard at its meeting (R7, R9): approved, or a Section 20 emergency,
     or — when the configuration lists unscreened cases (`screening.unscreened`) — complete and
     awaiting screening."""
-    if state == "approved":
+    if state == CaseState.APPROVED:
         return True
-    if section20 and state != "declined":
+    if section20 and state != CaseState.DECLINED:
         return True
-    return unscreened == "list" and state in ("complete", "screening")
+    return unscreened == "list" and state in AWAITING_SCREENING
 
 
 def running_order(cases: Iterable[Candidate]) -> list[Candidate]:

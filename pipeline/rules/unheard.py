@@ -13,11 +13,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from pipeline.config import PanelConfig
-from pipeline.rules.awaiting import AWAITING
 from pipeline.rules.meetings import Meeting, is_held, meeting_at, meeting_days, meets_on
-
-# States of a case that is still to be heard; a declined or closed case has nowhere to go.
-IN_PLAY = ("incomplete", "complete", "screening", "more_info", "approved")
+from pipeline.states import AWAITING, AWAITING_SCREENING, IN_PLAY, CaseState
 
 
 class Why(StrEnum):
@@ -93,9 +90,9 @@ def not_heard(
 
 
 def _why_unheard(standing: Standing) -> Why:
-    if standing.state == "approved":
+    if standing.state == CaseState.APPROVED:
         return Why.APPROVED_LATE
-    if standing.state in ("complete", "screening"):
+    if standing.state in AWAITING_SCREENING:
         return Why.UNSCREENED
     return Why.NOT_READY
 
@@ -132,6 +129,6 @@ def next_step(standing: Standing) -> str:
     """What the referrer is told happens now: send documents, wait for screening, or a slot."""
     if standing.waiting:
         return "documents"
-    if standing.state in ("complete", "screening") and not standing.section20:
+    if standing.state in AWAITING_SCREENING and not standing.section20:
         return "screening"
     return "timeslot"

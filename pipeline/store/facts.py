@@ -6,12 +6,10 @@ from collections.abc import Sequence
 
 from pipeline.documents.kinds import Kind
 from pipeline.rules.completeness import DocumentView, missing_kinds
+from pipeline.states import BY_DOCUMENTS, CaseState
+from pipeline.store.lifecycle import move
 from pipeline.store.models import Case, Document
 
-# A case opened from an email that quoted another case's reference without standing to (R5):
-# nothing happens to it (no acknowledgement, reminders, screening, meeting) until the
-# administrator releases, attaches or dismisses it (`masp case`).
-HELD = "held"
 # The start of the flag on a case whose email mentions Section 20 when its form does not.
 SECTION20_QUESTION = "Section 20 to confirm"
 
@@ -29,6 +27,6 @@ def missing_for(case: Case) -> list[Kind]:
 def refresh_state(case: Case) -> list[Kind]:
     """Recompute what is missing and set the case's state; return the missing kinds."""
     missing = missing_for(case)
-    if case.state in ("incomplete", "complete"):
-        case.state = "complete" if not missing else "incomplete"
+    if case.state in BY_DOCUMENTS:
+        move(case, CaseState.COMPLETE if not missing else CaseState.INCOMPLETE)
     return missing

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from pipeline.states import MessageState, OutboxState
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores instants as naive UTC and gives them back timezone-aware.
@@ -72,8 +74,9 @@ class Message(Base):
     received_at: Mapped[datetime] = mapped_column()
     stored_at: Mapped[datetime] = mapped_column()
     raw_path: Mapped[str] = mapped_column(String(500))
-    # new -> filed | ignored | duplicate | quarantined; 'moved' records the server-side move.
-    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    # A MessageState: new -> filed | ignored | duplicate | quarantined, and purged after the
+    # retention period; 'moved' records the server-side move.
+    status: Mapped[str] = mapped_column(String(16), default=MessageState.NEW, index=True)
     category: Mapped[str | None] = mapped_column(String(32))
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
@@ -91,6 +94,7 @@ class Case(Base):
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     panel_id: Mapped[str] = mapped_column(String(32))
     meeting: Mapped[datetime | None] = mapped_column()
+    # A CaseState, stored as its string; only `pipeline.store.lifecycle.move` changes it.
     state: Mapped[str] = mapped_column(String(24), index=True)
     referrer_email: Mapped[str] = mapped_column(String(320), index=True)
     referrer_name: Mapped[str | None] = mapped_column(String(200))
@@ -166,8 +170,9 @@ class OutboxItem(Base):
     )
     subject: Mapped[str] = mapped_column(String(998))
     raw_path: Mapped[str] = mapped_column(String(500))
-    # pending -> sent | held (not an allowed recipient, or a rate fuse) | failed (gave up)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # An OutboxState: pending -> sent | held (not an allowed recipient, or a rate fuse) |
+    # failed (gave up); pending or held -> purged after the retention period.
+    status: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING, index=True)
     hold_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column()
@@ -307,7 +312,8 @@ class Conversion(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
-# A row whose working copies the retention purge deleted: a message's status, a case's flag.
+# The flag of a case whose working copies the retention purge deleted (its emails' status is
+# then MessageState.PURGED, the same string).
 PURGED = "purged"
 
 __all__ = [

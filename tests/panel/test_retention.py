@@ -24,7 +24,8 @@ from pipeline.intake.poll import poll
 from pipeline.jobs import run_due
 from pipeline.outputs.status import one_case
 from pipeline.panel.cutoff import cutoff_jobs
-from pipeline.panel.retention import CLOSED, REMOVED, retention_jobs
+from pipeline.panel.retention import REMOVED, retention_jobs
+from pipeline.states import CaseState
 from pipeline.store.files import FileStore
 from pipeline.store.models import (
     AuditEvent,
@@ -190,12 +191,12 @@ def test_working_copies_are_purged_when_their_time_is_up_and_not_before(tmp_path
     with app.store.session() as session:
         case = session.scalars(select(Case).where(Case.reference == first)).one()
         assert case.fields == {} and case.child_key is None and "purged" in case.flags
-        assert (case.state, case.meeting) == (CLOSED, None)
+        assert (case.state, case.meeting) == (CaseState.CLOSED, None)
         assert {(d.filename, d.stored_path, str(d.fields)) for d in case.documents} == {
             (REMOVED, "", "{}")
         }
         shown = one_case(app.config, session, first)
-        assert shown["reference"] == first and shown["state"] == CLOSED
+        assert shown["reference"] == first and shown["state"] == CaseState.CLOSED
         assert "Ash" not in str(shown)
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "purged", AuditEvent.case_id == case.id)
@@ -337,7 +338,7 @@ def test_a_referral_put_forward_at_every_cut_off_is_still_purged_and_closed(
     assert purge(app) == ["purge:case:1"]
     with app.store.session() as session:
         case = session.scalars(select(Case)).one()
-        assert (case.state, case.meeting) == (CLOSED, None)
+        assert (case.state, case.meeting) == (CaseState.CLOSED, None)
     app.close()
 
 

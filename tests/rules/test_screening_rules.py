@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.rules.screening import (
-    ADMINISTRATOR_MAY_SCREEN,
     ClaimedRequest,
     administrator_refusal,
     coopt_flags,
@@ -17,6 +16,7 @@ from pipeline.rules.screening import (
     ready_to_screen,
     reply_refusal,
 )
+from pipeline.states import ADMINISTRATOR_MAY_SCREEN
 
 ASKED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 MANAGER = "sm@example.org"

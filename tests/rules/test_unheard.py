@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from pipeline.config import PanelConfig
 from pipeline.rules.meetings import meeting_at
 from pipeline.rules.unheard import (
-    IN_PLAY,
     Standing,
     Unheard,
     Why,
@@ -24,6 +23,7 @@ from pipeline.rules.unheard import (
     next_step,
     not_heard,
 )
+from pipeline.states import IN_PLAY
 from tests.rules.panels import INSTANTS, LONDON, SPANS, ZONES, panel, panels, some_meeting
 
 DECEMBER = meeting_at(panel(), date(2026, 12, 8), LONDON)

@@ -19,6 +19,7 @@ from pipeline.panel.screening.queries import open_requests
 from pipeline.rules.reply_text import Decision
 from pipeline.rules.screening import administrator_refusal, coopt_flags, outcome
 from pipeline.store.audit import audit
+from pipeline.store.lifecycle import move
 from pipeline.store.models import Case, ScreeningRequest
 
 
@@ -52,7 +53,7 @@ def apply_decision(
             # Answered by someone else: a later reply with this token is refused as stale.
             other.used_at = now
     result = outcome(decision.verb)
-    case.state = result.state
+    move(case, result.state)
     case.flags = coopt_flags(case.flags, decision.coopt)
     audit(
         session,

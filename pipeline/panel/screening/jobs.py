@@ -11,13 +11,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.jobs import Job, bind
-from pipeline.panel.screening.queries import (
-    MAY_BE_READY,
-    open_requests,
-    ready_for_screening,
-    request_count,
-)
+from pipeline.panel.screening.queries import open_requests, ready_for_screening, request_count
 from pipeline.panel.screening.requests import send_reminder, send_requests
+from pipeline.states import MAY_BE_READY, CaseState
 from pipeline.store.models import Case, ScreeningRequest
 
 
@@ -32,7 +28,7 @@ def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     waiting = session.execute(
         select(ScreeningRequest, Case)
         .join(Case, Case.id == ScreeningRequest.case_id)
-        .where(ScreeningRequest.used_at.is_(None), Case.state == "screening")
+        .where(ScreeningRequest.used_at.is_(None), Case.state == CaseState.SCREENING)
     )
     for request, case in waiting:
         yield Job(
@@ -48,7 +44,7 @@ def screening_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
 def remind_unscreened(app: App, session: Session, panel_id: str, starts_at: datetime) -> None:
     """R9: a case still unscreened when the agenda is built brings its managers a reminder."""
     query = select(Case).where(
-        Case.panel_id == panel_id, Case.meeting == starts_at, Case.state == "screening"
+        Case.panel_id == panel_id, Case.meeting == starts_at, Case.state == CaseState.SCREENING
     )
     for case in session.scalars(query):
         for request in open_requests(session, case):

@@ -10,11 +10,9 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import Person
 from pipeline.rules.screening import ready_to_screen
+from pipeline.states import MAY_BE_READY, CaseState
 from pipeline.store.facts import missing_for
 from pipeline.store.models import Case, ScreeningRequest
-
-# The states in which a case may be ready to go to the managers (`ready_to_screen` decides).
-MAY_BE_READY = ("complete", "more_info")
 
 
 def _decided_at(session: Session, case: Case) -> datetime | None:
@@ -30,7 +28,7 @@ def ready_for_screening(session: Session, case: Case) -> bool:
     # The rule decides; this only spares reading the rest's documents and requests.
     if case.state not in MAY_BE_READY:
         return False
-    asked = _decided_at(session, case) if case.state == "more_info" else None
+    asked = _decided_at(session, case) if case.state == CaseState.MORE_INFO else None
     return ready_to_screen(
         case.state, missing_for(case), asked, (d.created_at for d in case.documents)
     )

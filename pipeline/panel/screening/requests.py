@@ -19,7 +19,9 @@ from pipeline.outbox.queue import Draft, enqueue
 from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel.screening.queries import manager, ready_for_screening
 from pipeline.panel.screening.tokens import token_for
+from pipeline.states import CaseState
 from pipeline.store.audit import audit
+from pipeline.store.lifecycle import move
 from pipeline.store.models import Case, OutboxItem, ScreeningRequest
 
 PDF = "application/pdf"
@@ -90,7 +92,7 @@ def send_requests(app: App, session: Session, case_id: int) -> None:
         )
         enqueue(app, session, draft)
         sent.append(request.id)
-    case.state = "screening"
+    move(case, CaseState.SCREENING)
     audit(session, app.clock.now(), case, "screening-requested", requests=sent)
 
 
@@ -110,7 +112,7 @@ def send_reminder(app: App, session: Session, request_id: int, occasion: str = "
         return
     case = session.get(Case, request.case_id)
     person = manager(app, request.manager_email)
-    if case is None or case.state != "screening" or person is None:
+    if case is None or case.state != CaseState.SCREENING or person is None:
         return
     parent = _request_email_id(session, request)
     draft = Draft(

@@ -1,0 +1,96 @@
+"""The states of a case, a ledgered email and an outbox email, and the named groups of them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    """Where a referral stands; `pipeline.rules.lifecycle` says which moves between them are legal.
+
+    A StrEnum: each member is the very string the database stores and compares equal to it.
+    """
+
+    # Documents still missing (R4).
+    INCOMPLETE = "incomplete"
+    # Every document it needs is in; not yet sent to the Service Managers.
+    COMPLETE = "complete"
+    # Sent to the Service Managers; waiting for the first valid answer (R9).
+    SCREENING = "screening"
+    # A Service Manager asked the referrer for more information.
+    MORE_INFO = "more_info"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    # Opened from an email that quoted another case's reference without standing to (R5):
+    # nothing happens to it until the administrator releases, attaches or dismisses it.
+    HELD = "held"
+    # Attached to another case, dismissed, or closed by the retention purge while it waited.
+    CLOSED = "closed"
+
+
+class MessageState(StrEnum):
+    """Where an inbound email stands in the ledger."""
+
+    # Ledgered, not yet filed.
+    NEW = "new"
+    FILED = "filed"
+    # Our own mail, or automatic mail (bounces, auto-replies): stored, never answered.
+    IGNORED = "ignored"
+    # A second copy of bytes already ledgered.
+    DUPLICATE = "duplicate"
+    # Could not be filed, or cannot be answered: kept for the administrator to replay.
+    QUARANTINED = "quarantined"
+    # The retention purge deleted its bytes.
+    PURGED = "purged"
+
+
+class OutboxState(StrEnum):
+    """Where an outgoing email stands in the outbox."""
+
+    # Waiting for the sender (or for its next attempt).
+    PENDING = "pending"
+    SENT = "sent"
+    # Not an allowed recipient, or a rate fuse tripped: waits for the administrator.
+    HELD = "held"
+    # The sender gave up on it.
+    FAILED = "failed"
+    # Never sent, and its bytes deleted by the retention purge.
+    PURGED = "purged"
+
+
+# Waiting for the referrer: missing documents, or the information a Service Manager asked for.
+AWAITING = (CaseState.INCOMPLETE, CaseState.MORE_INFO)
+# Complete, and not yet decided by the Service Managers.
+AWAITING_SCREENING = (CaseState.COMPLETE, CaseState.SCREENING)
+# Still to be heard at a meeting; a declined, held or closed case has nowhere to go.
+IN_PLAY = (
+    CaseState.INCOMPLETE,
+    CaseState.COMPLETE,
+    CaseState.SCREENING,
+    CaseState.MORE_INFO,
+    CaseState.APPROVED,
+)
+# Still waiting for someone (the referrer, a manager, the administrator for a held case):
+# the retention purge closes such a case when nothing has happened to it for too long.
+WAITING = (
+    CaseState.INCOMPLETE,
+    CaseState.COMPLETE,
+    CaseState.SCREENING,
+    CaseState.MORE_INFO,
+    CaseState.HELD,
+)
+# Nobody has acted on it yet: held, or waiting for documents or screening (a form for a
+# different child opened it), so it may be attached to another case.
+ATTACHABLE = (CaseState.HELD, CaseState.INCOMPLETE, CaseState.COMPLETE)
+# The administrator may screen, or screen again, any case whose documents are complete.
+ADMINISTRATOR_MAY_SCREEN = (
+    CaseState.COMPLETE,
+    CaseState.SCREENING,
+    CaseState.MORE_INFO,
+    CaseState.APPROVED,
+    CaseState.DECLINED,
+)
+# Complete, or waiting for the information a manager asked for: may be ready to screen (again).
+MAY_BE_READY = (CaseState.COMPLETE, CaseState.MORE_INFO)
+# The states the documents alone decide between: recomputed whenever a document comes or goes.
+BY_DOCUMENTS = (CaseState.INCOMPLETE, CaseState.COMPLETE)
