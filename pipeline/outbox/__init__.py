@@ -1,1 +1,2 @@
-"""Outbox: steps queue emails here; one sender delivers them with retry."""
+"""Outbox: the wording of every email, the queue steps write to, and the one sender that
+delivers with retry."""

@@ -1,1 +1,1 @@
-"""Outputs: what the service shows or sends people (status, and later agenda, pack, reports)."""
+"""Outputs: the documents the service makes (agenda, pack, summary, invitation, status view)."""

@@ -1,1 +1,2 @@
-"""Panel rules: meetings, deadlines, completeness; pure functions of (case, clock, config)."""
+"""Panel steps: act on what `pipeline.rules` decides (cut-off, reminders, screening, slots,
+the pack); each time-based step is a job source listed in `pipeline/schedule.py`."""
