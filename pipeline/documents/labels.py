@@ -435,18 +435,34 @@ def _answer_word(first: str) -> bool | None:
     return None
 
 
-def clean(value: str) -> str | None:
-    """A typed answer with its spacing tidied; None for nothing, a lone box or Word's prompt."""
+def written(value: str) -> str | None:
+    """A typed answer with its spacing tidied, as written; None for nothing, an empty box or
+    Word's prompt.
+
+    A lone mark ("X", "✓", "☒") is kept: in a field that takes text it is what the person wrote
+    there. Whether a mark beside a label is a tick instead is for the reader of labels to say.
+    """
     text = " ".join(value.split()).strip(" :-")
-    if not text or GLYPH.fullmatch(text) or text.lower().startswith(PROMPTS):
+    if not text or text.lower().startswith(PROMPTS):
         return None
-    return text
+    # An unticked box says nothing, wherever it stands.
+    return None if _is_lone_box(text) and not _is_ticked(text) else text
+
+
+def clean(value: str) -> str | None:
+    """A typed answer with its spacing tidied; None for nothing, a lone box or Word's prompt.
+
+    For a cell that may be a tick box (a table's column of names): a mark alone is not text.
+    """
+    text = written(value)
+    return None if text is None or _is_lone_box(text) else text
 
 
 def clean_lines(value: str) -> str | None:
-    """A multi-line answer tidied line by line, keeping its line breaks."""
+    """A multi-line answer tidied line by line, keeping its line breaks (and, as `written`, a
+    lone mark)."""
     lines = [" ".join(line.split()) for line in value.splitlines()]
-    return clean(value) and "\n".join(line for line in lines if line)
+    return written(value) and "\n".join(line for line in lines if line)
 
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")

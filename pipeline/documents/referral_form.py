@@ -60,6 +60,9 @@ _MULTILINE = frozenset(
     row.tag for part in SECTIONS for row in part.rows if isinstance(row, TextRow) and row.multiline
 )
 LIST_FIELDS = {"request_types": tuple(REQUEST_TYPES), "reasons": tuple(REASONS)}
+# Fields whose answer is never a lone mark: they read ticks their own way (a yes/no, the request
+# types) or cannot be one (a date, an address), so a mark beside their label is only a tick.
+_NOT_TEXT = YES_NO_FIELDS | DATE_FIELDS | {"request", "referrer_email"}
 # Tags only our form has: any one of them means the controls can be trusted.
 _OUR_TAGS = frozenset({"child_name", "referrer_email", "consent_yes", "request_section20"})
 
@@ -99,7 +102,10 @@ class Draft:
 
 
 def read_answer(draft: Draft, key: str, text: str, source: FieldSource, label: str = "") -> None:
-    """Offer one typed answer for `key`, read as that field's kind of value."""
+    """Offer one typed answer for `key`, read as that field's kind of value.
+
+    Text is kept as written, a lone "X" too: the caller has decided that `text` answers `key`.
+    """
     if key in YES_NO_FIELDS:
         draft.offer(key, labels.yes_no(text), source)
     elif key == "request":
@@ -111,11 +117,11 @@ def read_answer(draft: Draft, key: str, text: str, source: FieldSource, label: s
     elif key in _MULTILINE:
         draft.offer(key, labels.clean_lines(text), source)
     else:
-        draft.offer(key, labels.clean(text), source)
+        draft.offer(key, labels.written(text), source)
 
 
 def _read_date(draft: Draft, key: str, text: str, source: FieldSource, label: str) -> None:
-    written = labels.clean(text)
+    written = labels.written(text)
     if written is None:
         return
     day = parse_date(written)
@@ -126,7 +132,7 @@ def _read_date(draft: Draft, key: str, text: str, source: FieldSource, label: st
 
 
 def _read_email(draft: Draft, text: str, source: FieldSource, label: str) -> None:
-    written = labels.clean(text)
+    written = labels.written(text)
     if written is None:
         return
     address = labels.email(written)
@@ -192,12 +198,13 @@ def _until_gap(items: Sequence[dict[str, Any] | None]) -> list[dict[str, Any]]:
 
 
 def _household_member(texts: Mapping[str, str]) -> dict[str, Any] | None:
-    name = labels.clean(texts.get("name", ""))
+    # Read from our form's controls too, where a lone "X" is what was typed.
+    name = labels.written(texts.get("name", ""))
     if name is None:
         return None
     return {
         "name": name,
-        "relationship": labels.clean(texts.get("relationship", "")),
+        "relationship": labels.written(texts.get("relationship", "")),
         "parental_responsibility": labels.yes_no(texts.get("parental_responsibility", "")),
         "do_not_disclose": labels.yes_no(texts.get("do_not_disclose", "")),
     }
@@ -274,11 +281,18 @@ class _LabelReader:
     def _take(self, key: str | None, label: str, value: str, source: FieldSource) -> None:
         if key is None or not value.strip():
             return
+        # A lone mark beside a label is the label's tick (read by `tick`) if the label can be
+        # ticked; under a label that asks for text ("Risks | X") it is what the person wrote.
+        if labels.ticked_cell(value) and (key in _NOT_TEXT or self._has_tick_meaning(label)):
+            return
         if key in ("forename", "surname"):
-            if key not in self.names and (clean := labels.clean(value)) is not None:
+            if key not in self.names and (clean := labels.written(value)) is not None:
                 self.names[key] = FieldValue(clean, _CONFIDENCE[source], source)
             return
         read_answer(self.draft, key, value, source, label)
+
+    def _has_tick_meaning(self, label: str) -> bool:
+        return bool(labels.tick_meaning(label, self.normalise(label))[1])
 
     def tick(
         self, label: str, on: bool, section: str, source: FieldSource, question: str = ""

@@ -182,6 +182,27 @@ def test_questions_answered_by_a_mark_under_yes_or_no() -> None:
     assert (facts.consent, facts.genogram_required, facts.section20) == (False, True, False)
 
 
+def test_a_lone_mark_answering_a_free_text_label_is_kept_and_a_tick_box_still_ticks() -> None:
+    # "Risks | X" is most likely a mark meaning "yes, see attached": kept as written, as our own
+    # form's tagged fields keep it, since the text is never worse to have than to lose.
+    data = _question_table(
+        [
+            ["Risks", "X"],
+            ["Needs", "✓"],
+            ["Strengths", "☐"],
+            ["Section 20 emergency admission", "☒"],
+            ["Consent given", "X"],
+            ["Date of birth", "X"],
+            ["Email", "☒"],
+        ]
+    )
+    result = read_document("referral.docx", data, ReadLimits(), date(2026, 3, 1))
+    found = {key: item["value"] for key, item in result.fields.items() if isinstance(item, dict)}
+    assert found == {"risks": "X", "needs": "✓", "request_types": ["section20"], "consent": True}
+    # A mark beside a date or an address is a tick, not an answer that could not be read.
+    assert not [note for note in result.notes if "could not be read" in note or "not an" in note]
+
+
 def test_a_table_of_children_gives_the_child_marked_as_referred_and_the_others() -> None:
     data = _question_table(
         [

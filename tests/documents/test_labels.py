@@ -17,6 +17,7 @@ from pipeline.documents.labels import (
     requested,
     section_of,
     tick_line,
+    written,
     yes_no,
 )
 from pipeline.documents.vocabulary import CHILD, FIELD_LABELS, FIRST_LABELS, REFERRER
@@ -167,6 +168,11 @@ def test_typed_answers_are_tidied() -> None:
     assert clean("  Noa   Fakeley :") == "Noa Fakeley"
     assert clean("Click or tap here to enter text.") is None
     assert clean("☐") is None
+    # A lone mark is what was written in a field that takes text; only `clean`, for a cell
+    # that may be a tick box, drops it.
+    assert [written(mark) for mark in ("X", "x", "✓", "☒", "[x]")] == ["X", "x", "✓", "☒", "[x]"]
+    assert [clean(mark) for mark in ("X", "✓", "☒")] == [None, None, None]
+    assert written("☐") is None and written("[ ]") is None
     assert email("Contact: A.Person@School.Example.org (work)") == "a.person@school.example.org"
 
 
