@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
 
@@ -255,14 +255,17 @@ def _show_pack(console: Console, service: App) -> None:
         )
 
 
-def run_demo(console: Console, keep: Path | None) -> None:
-    """A whole pre-meeting cycle on synthetic referrals, in a temporary folder."""
+def run_demo(console: Console, keep: Path | None, clock: Clock) -> None:
+    """A whole pre-meeting cycle on synthetic referrals, in a temporary folder.
+
+    `clock` only chooses the meeting; the story then runs on its own frozen clocks.
+    """
     folder = keep or Path(tempfile.mkdtemp(prefix="masp-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(CONFIG, encoding="utf-8")
     config = load_config(folder / "config.yaml")
     # The meeting after next, so the whole month before it is in the future.
-    meeting = upcoming(config.panels[0], config.tz, datetime.now(UTC), 2)[1]
+    meeting = upcoming(config.panels[0], config.tz, clock.now(), 2)[1]
     service = App.open(config, Clock.frozen_at(meeting.deadline - timedelta(days=4)))
     console.print(
         f"[bold]MASP demo[/bold] in {escape(str(folder))}: the month before the meeting on "

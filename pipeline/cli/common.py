@@ -57,12 +57,16 @@ def parse_now(value: str | None) -> datetime | None:
     return when
 
 
+def clock_of(ctx: typer.Context) -> Clock:
+    """The one clock for this command: the system's, or starting at --now."""
+    g: Globals = ctx.obj
+    return Clock.starting_at(g.now) if g.now else Clock.system()
+
+
 def settings(ctx: typer.Context) -> tuple[Config, Clock]:
     """Load and validate the config once; build the clock from --now."""
     g: Globals = ctx.obj
-    config = load_config(g.config_path)
-    clock = Clock.starting_at(g.now) if g.now else Clock.system()
-    return config, clock
+    return load_config(g.config_path), clock_of(ctx)
 
 
 def open_app(ctx: typer.Context) -> App:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import console, settings
+from pipeline.cli.common import clock_of, console, settings
 
 
 def form(
@@ -37,9 +37,10 @@ def check_config(ctx: typer.Context) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo data in this folder.")] = None,
 ) -> None:
     """Show the whole intake flow on synthetic referrals, with no mail server needed."""
     from pipeline.demo import run_demo
 
-    run_demo(console, keep)
+    run_demo(console, keep, clock_of(ctx))

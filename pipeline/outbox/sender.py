@@ -113,54 +113,89 @@ def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryRep
             return True
         case = session.get(Case, item.case_id) if item.case_id else None
         try:
-            raw = app.files.read(item.raw_path)
-            if not item.addresses:
-                raise Unsendable("the email has no valid recipient, so it cannot be sent")
-            sender.send(raw, app.config.mailbox.address, item.addresses)
+            _hand_over(app, sender, item)
         except (StoreError, Unsendable) as exc:
-            # Its bytes are gone, or no server could ever take it as it is: it fails now,
-            # not after every retry. The others still go.
-            item.status, item.last_error = OutboxState.FAILED, str(exc)
-            item.attempts += 1
-            report.failed += 1
-            audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
-            if isinstance(exc, Unsendable):
-                _tell_administrator(app, session, item, case, exc)
+            _fail_at_once(app, session, item, case, exc, report)
             return True
         except PartialDelivery as exc:
+            # Some recipients took it, so it counts as sent; the administrator hears who did not.
             audit(
                 session, app.clock.now(), case, "partially-refused", outbox=item.id, error=str(exc)
             )
             _tell_administrator(app, session, item, case, exc)
         except SendError as exc:
-            if exc.temporary:
-                # The server is away or said 'later': no attempt is used up, the round
-                # stops rather than knock on a closed door for every email, and the
-                # next poll (or tick) tries again.
-                log.warning("mail server unavailable (%s); the outbox waits", exc)
-                item.last_error = str(exc)
-                report.waiting += 1
-                return False
-            gave_up = _record_failure(app, item, str(exc))
-            report.failed += int(gave_up)
-            report.waiting += int(not gave_up)
-            audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
-            _tell_administrator(app, session, item, case, exc)
-            return True
-        item.status = OutboxState.SENT
-        item.sent_at = app.clock.now()
-        item.attempts += 1
-        report.sent += 1
-        audit(
-            session,
-            app.clock.now(),
-            case,
-            "sent",
-            outbox=item.id,
-            template=item.template,
-            to=item.addresses,
-        )
+            return _refused(app, session, item, case, exc, report)
+        _mark_sent(app, session, item, case, report)
     return True
+
+
+def _hand_over(app: App, sender: MailSender, item: OutboxItem) -> None:
+    """Give the email's stored bytes to the mail server for its recipients."""
+    raw = app.files.read(item.raw_path)
+    if not item.addresses:
+        raise Unsendable("the email has no valid recipient, so it cannot be sent")
+    sender.send(raw, app.config.mailbox.address, item.addresses)
+
+
+def _fail_at_once(
+    app: App,
+    session: Session,
+    item: OutboxItem,
+    case: Case | None,
+    exc: StoreError | Unsendable,
+    report: DeliveryReport,
+) -> None:
+    """Its bytes are gone, or no server could ever take it as it is: it fails now, not after
+    every retry. The others still go."""
+    item.status, item.last_error = OutboxState.FAILED, str(exc)
+    item.attempts += 1
+    report.failed += 1
+    audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
+    if isinstance(exc, Unsendable):
+        _tell_administrator(app, session, item, case, exc)
+
+
+def _refused(
+    app: App,
+    session: Session,
+    item: OutboxItem,
+    case: Case | None,
+    exc: SendError,
+    report: DeliveryReport,
+) -> bool:
+    """Record a refusal; False when the server is away and the round should stop."""
+    if exc.temporary:
+        # The server is away or said 'later': no attempt is used up, the round stops rather
+        # than knock on a closed door for every email, and the next poll (or tick) tries again.
+        log.warning("mail server unavailable (%s); the outbox waits", exc)
+        item.last_error = str(exc)
+        report.waiting += 1
+        return False
+    gave_up = _record_failure(app, item, str(exc))
+    report.failed += int(gave_up)
+    report.waiting += int(not gave_up)
+    audit(session, app.clock.now(), case, "send-failed", outbox=item.id, error=str(exc))
+    _tell_administrator(app, session, item, case, exc)
+    return True
+
+
+def _mark_sent(
+    app: App, session: Session, item: OutboxItem, case: Case | None, report: DeliveryReport
+) -> None:
+    """The server took it: record when, and to whom."""
+    item.status = OutboxState.SENT
+    item.sent_at = app.clock.now()
+    item.attempts += 1
+    report.sent += 1
+    audit(
+        session,
+        app.clock.now(),
+        case,
+        "sent",
+        outbox=item.id,
+        template=item.template,
+        to=item.addresses,
+    )
 
 
 def _unexpected(

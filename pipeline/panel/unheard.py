@@ -128,7 +128,7 @@ def carry_forward(
         standing = standing_of(case, has_slot(session, case))
         unheard = not_heard(standing, panel, app.config.tz, app.clock.now())
         if unheard is not None:
-            moved.append(move(app, session, case, standing, unheard))
+            moved.append(move_to_next_meeting(app, session, case, standing, unheard))
             found.append(unheard)
     if moved:
         same_day = followed_to(found)
@@ -148,7 +148,9 @@ def has_slot(session: Session, case: Case) -> bool:
     return session.scalar(query) is not None
 
 
-def move(app: App, session: Session, case: Case, standing: Standing, unheard: Unheard) -> Moved:
+def move_to_next_meeting(
+    app: App, session: Session, case: Case, standing: Standing, unheard: Unheard
+) -> Moved:
     """Put the case on its next meeting, flag and audit it, and tell the referrer."""
     if unheard.to is None:
         raise ConfigError(

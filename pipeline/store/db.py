@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.disk import DIR_MODE, FILE_MODE, PRIVATE_UMASK
 from pipeline.errors import StoreError
 from pipeline.store.models import Base
 
@@ -34,10 +37,48 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file a SQLite `url` names; None for PostgreSQL, an in-memory or a URI-form database."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
+        return None
+    if database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file owner-only, or take group and other bits off one that exists.
+
+    The `masp` entry point sets a private umask, but a script or bench that opens the store
+    itself keeps its caller's (often 022); SQLite gives the WAL and shared-memory files the
+    main file's mode, so one owner-only file covers all three.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        _tighten(path.with_name(name))
+
+
+def _tighten(path: Path) -> None:
+    """Take group and other permissions off `path` if it exists; never add any."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    # Another user's file (an admin reading with `masp status`) is theirs to keep as it is.
+    if mode & PRIVATE_UMASK and info.st_uid == os.geteuid():
+        os.chmod(path, mode & ~PRIVATE_UMASK)
+
+
 def open_engine(url: str) -> Engine:
     """An engine for `url`, with SQLite's safety settings applied to every connection."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = _sqlite_file(url)
+    if path is not None:
+        _make_private(path)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

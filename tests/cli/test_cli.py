@@ -82,6 +82,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "The pack: version 1" in result.stdout
 
 
+def test_demo_chooses_its_meeting_from_the_one_clock() -> None:
+    # From 2 November the next meeting is on 10 November; the demo stages the one after it.
+    result = masp("--now", "2026-11-02T09:00:00+00:00", "demo")
+    assert result.returncode == 0, result.stderr
+    assert "the month before the meeting on Tuesday 08 December 2026." in result.stdout
+
+
 def test_form_command_writes_our_form(tmp_path: Path) -> None:
     out = tmp_path / "form.docx"
     assert masp("form", "--out", str(out)).returncode == 0

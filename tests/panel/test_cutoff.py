@@ -11,7 +11,6 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.intake.poll import poll
 from pipeline.rules.cutoff import forward_meeting
-from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import meeting_at
 from pipeline.store.models import AuditEvent, Case, JobRun, ScreeningRequest
 from tests.helpers import drop, open_service, sent_mail
@@ -118,16 +117,6 @@ def test_digest_arrives_once_with_minimal_identifiers(after_cutoff: Path) -> Non
     for child in CHILDREN:
         for part in child.name.split():
             assert part not in body and part.encode() not in html
-
-
-def test_minimal_identifiers() -> None:
-    assert initials("Robin  de Testcase") == "R.D.T." and initials(None) == "—"
-    meeting = date(2026, 12, 8)
-    assert age_on("2016-12-08", meeting) == "age 10"
-    assert age_on("2016-12-09", meeting) == "age 9"
-    assert age_on("2026-03-20", meeting) == "age 8 months"
-    assert age_on("2027-02-01", meeting) == "unborn"
-    assert age_on(None, meeting) == "age unknown"
 
 
 def test_more_information_that_never_came_defers_the_case(tmp_path: Path) -> None:

@@ -10,12 +10,10 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
-from pipeline.documents.kinds import Kind
 from pipeline.intake.poll import poll
 from pipeline.mailbox.registry import open_sender
 from pipeline.panel.reminders import reminder_jobs
-from pipeline.rules.awaiting import Waiting
-from pipeline.rules.reminders import reminder_blocked, reminder_moments
+from pipeline.rules.reminders import reminder_moments
 from pipeline.service import tick
 from pipeline.store.models import Case, JobRun, OutboxItem
 from tests.helpers import Sent, drop, open_service, sent_mail
@@ -168,19 +166,6 @@ def test_moments_follow_config_and_local_time(tmp_path: Path) -> None:
         m.at.time() for m in reminder_moments(app.config.reminders, app.config.tz, DEADLINE)
     ]
     app.close()
-
-
-def test_auto_responders_and_no_reply_addresses_are_not_reminded() -> None:
-    case = Waiting(state="incomplete", referrer_email="jo@school.example.org")
-    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral"]) is None
-    assert reminder_blocked(case, [], ["referral"]) == "nothing is missing"
-    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["auto_reply", "bounce"]) is not None
-    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral", "auto_reply"]) is None
-    for address in ("noreply@school.example.org", "MAILER-DAEMON@school.example.org"):
-        robot = Waiting(state="incomplete", referrer_email=address)
-        assert "no-reply" in (reminder_blocked(robot, [Kind.CHRONOLOGY], ["referral"]) or "")
-    approved = Waiting(state="approved", referrer_email="jo@x.org")
-    assert reminder_blocked(approved, [], []) is not None
 
 
 def test_a_referral_on_the_deadline_morning_is_owed_no_reminder(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from pipeline.jobs import JobSource, TickReport, run_due
 from pipeline.outputs.summary import SummaryFacts, render_summary
 from pipeline.panel.screening.jobs import screening_jobs
 from pipeline.panel.screening.tokens import token_for, token_is_valid
-from pipeline.rules.reply_text import Decision, own_lines, parse_attendance, parse_decision
 from pipeline.service import run_due_jobs
 from pipeline.store.models import AuditEvent, Case, Message, ScreeningRequest
 from tests.helpers import Sent, drop, open_service, sent_mail
@@ -327,54 +326,6 @@ def test_tokens_are_signed_with_the_installation_key() -> None:
     nonce, signature = token.strip("[]").removeprefix("screen:").split(".")
     assert token_is_valid(b"key", nonce, signature)
     assert not token_is_valid(b"other key", nonce, signature)
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        ("APPROVE", Decision("approve")),
-        (
-            "Approved.\nco-opt: Housing, Police and Health",
-            Decision("approve", "", ("Housing", "Police", "Health")),
-        ),
-        ("decline: already open to CSC", Decision("decline", "already open to CSC")),
-        ("DECLINE\nAlready open to CSC.\n\n> APPROVE", Decision("decline", "Already open to CSC.")),
-        (
-            "More information - school report\nand the EHA review",
-            Decision("more_info", "school report\nand the EHA review"),
-        ),
-        ("more info needed: genogram", Decision("more_info", "genogram")),
-        ("Thanks, will look tomorrow", None),
-        ("> APPROVE\nquoted only", None),
-        ("", None),
-    ],
-)
-def test_parse_decision(body: str, expected: Decision | None) -> None:
-    assert parse_decision(body) == expected
-
-
-@pytest.mark.parametrize(
-    ("subject", "body", "expected"),
-    [
-        ("Re: slot", "Yes, see you then", "yes"),
-        ("Re: slot", "I will attend.", "yes"),
-        ("Re: slot", "No problem, I'll be there", "yes"),
-        ("Re: slot", "No, I can't make it", "no"),
-        ("Re: slot", "I can't attend that day", "no"),
-        ("Re: slot", "Can't attend, sorry", "no"),
-        ("Re: slot", "What time is it again?", None),
-        ("Re: slot", "Nothing\n> Reply YES", None),
-        ("Accepted: MASP-2026-0001", "", "yes"),
-        ("Declined: MASP-2026-0001", "", "no"),
-    ],
-)
-def test_parse_attendance(subject: str, body: str, expected: str | None) -> None:
-    assert parse_attendance(subject, body) == expected
-
-
-def test_own_lines_stop_at_the_quote() -> None:
-    body = "APPROVE\n\n-----Original Message-----\nFrom: panel\nDECLINE"
-    assert own_lines(body) == ["APPROVE"]
 
 
 def test_masp_tick_runs_the_screening_jobs(tmp_path: Path) -> None:

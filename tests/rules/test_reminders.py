@@ -79,6 +79,19 @@ def test_why_a_referrer_is_not_reminded() -> None:
     assert reminder_blocked(case, MISSING, ["bounce", "referral"]) is None
 
 
+def test_auto_responders_and_no_reply_addresses_are_not_reminded() -> None:
+    case = Waiting(state="incomplete", referrer_email="jo@school.example.org")
+    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral"]) is None
+    assert reminder_blocked(case, [], ["referral"]) == "nothing is missing"
+    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["auto_reply", "bounce"]) is not None
+    assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral", "auto_reply"]) is None
+    for address in ("noreply@school.example.org", "MAILER-DAEMON@school.example.org"):
+        robot = Waiting(state="incomplete", referrer_email=address)
+        assert "no-reply" in (reminder_blocked(robot, [Kind.CHRONOLOGY], ["referral"]) or "")
+    approved = Waiting(state="approved", referrer_email="jo@x.org")
+    assert reminder_blocked(approved, [], []) is not None
+
+
 @given(SETTINGS, ZONES, INSTANTS)
 def test_moments_are_strictly_before_the_deadline_in_order_and_unique(
     settings: RemindersConfig, tz: ZoneInfo, deadline: datetime

@@ -1,6 +1,6 @@
 """R7 on plain values: where a case not heard goes, what it is flagged, what its referrer reads.
 
-`not_heard` case by case is in tests/test_stranded.py; here are its properties and the smaller
+`not_heard` case by case is in tests/panel/test_stranded.py; here are its properties and the smaller
 decisions the step acts on.
 """
 
