@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.states import ADMINISTRATOR_MAY_SCREEN, CaseState
+from pipeline.states import ADMINISTRATOR_MAY_SCREEN, CaseState, Verdict
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,11 @@ class Outcome:
     referrer_template: str | None = None
 
 
+# Keyed by Verdict; a StrEnum, so the string a request stores finds its outcome too.
 OUTCOMES: Mapping[str, Outcome] = {
-    "approve": Outcome(CaseState.APPROVED),
-    "decline": Outcome(CaseState.DECLINED, "declined"),
-    "more_info": Outcome(CaseState.MORE_INFO, "more_information"),
+    Verdict.APPROVE: Outcome(CaseState.APPROVED),
+    Verdict.DECLINE: Outcome(CaseState.DECLINED, "declined"),
+    Verdict.MORE_INFO: Outcome(CaseState.MORE_INFO, "more_information"),
 }
 
 

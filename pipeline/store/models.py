@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from pipeline.states import MessageState, OutboxState
+from pipeline.states import ConversionState, MessageState, OutboxState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -306,8 +306,8 @@ class Conversion(Base):
     source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     pdf_path: Mapped[str | None] = mapped_column(String(500))
     pages: Mapped[int | None] = mapped_column(Integer)
-    # pending | done | failed (the pack then carries a page saying so)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # A ConversionState: pending, done, or failed (the pack then carries a page saying so).
+    status: Mapped[str] = mapped_column(String(16), default=ConversionState.PENDING, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
 

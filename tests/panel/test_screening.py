@@ -23,6 +23,7 @@ from pipeline.panel.screening.jobs import screening_jobs
 from pipeline.panel.screening.tokens import token_for, token_is_valid
 from pipeline.rules.reply_text import Decision, own_lines, parse_attendance, parse_decision
 from pipeline.service import run_due_jobs
+from pipeline.states import Verdict
 from pipeline.store.models import AuditEvent, Case, Message, ScreeningRequest
 from tests.helpers import Sent, drop, open_service, sent_mail
 
@@ -332,18 +333,21 @@ def test_tokens_are_signed_with_the_installation_key() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("APPROVE", Decision("approve")),
+        ("APPROVE", Decision(Verdict.APPROVE)),
         (
             "Approved.\nco-opt: Housing, Police and Health",
-            Decision("approve", "", ("Housing", "Police", "Health")),
+            Decision(Verdict.APPROVE, "", ("Housing", "Police", "Health")),
         ),
-        ("decline: already open to CSC", Decision("decline", "already open to CSC")),
-        ("DECLINE\nAlready open to CSC.\n\n> APPROVE", Decision("decline", "Already open to CSC.")),
+        ("decline: already open to CSC", Decision(Verdict.DECLINE, "already open to CSC")),
+        (
+            "DECLINE\nAlready open to CSC.\n\n> APPROVE",
+            Decision(Verdict.DECLINE, "Already open to CSC."),
+        ),
         (
             "More information - school report\nand the EHA review",
-            Decision("more_info", "school report\nand the EHA review"),
+            Decision(Verdict.MORE_INFO, "school report\nand the EHA review"),
         ),
-        ("more info needed: genogram", Decision("more_info", "genogram")),
+        ("more info needed: genogram", Decision(Verdict.MORE_INFO, "genogram")),
         ("Thanks, will look tomorrow", None),
         ("> APPROVE\nquoted only", None),
         ("", None),
