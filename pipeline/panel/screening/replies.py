@@ -83,21 +83,26 @@ def _claimed_requests(app: App, session: Session, claim: Claim) -> list[Screenin
     return list(found.values()) or None
 
 
-def _facts(request: ScreeningRequest) -> ClaimedRequest:
+def _facts(session: Session, request: ScreeningRequest) -> ClaimedRequest:
     return ClaimedRequest(
         request.case_id,
         request.manager_email,
         decided=request.decision is not None,
         closed=request.used_at is not None,
+        case_state=session.get_one(Case, request.case_id).state,
     )
 
 
 def refusal(
-    app: App, sender: str, case: Case | None, requests: list[ScreeningRequest] | None
+    app: App,
+    session: Session,
+    sender: str,
+    case: Case | None,
+    requests: list[ScreeningRequest] | None,
 ) -> str | None:
     """Why this reply must not count (`rules.screening` decides, the handler acts), or None."""
     managers = {m.email.lower() for m in app.config.people.service_managers}
-    facts = [_facts(r) for r in requests] if requests is not None else None
+    facts = [_facts(session, r) for r in requests] if requests is not None else None
     return reply_refusal(sender, case.id if case else None, facts, managers)
 
 
@@ -111,7 +116,7 @@ def take_reply(
     requests = _claimed_requests(app, session, claim)
     target = session.get(Case, requests[0].case_id) if requests else case
     row.case_id = target.id if target else None
-    why = refusal(app, parsed.from_address.lower(), case, requests)
+    why = refusal(app, session, parsed.from_address.lower(), case, requests)
     if why is not None or requests is None or target is None:
         refuse(app, session, row, parsed, target, why or "bad token", REFUSED)
         return True
