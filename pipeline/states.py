@@ -58,6 +58,58 @@ class OutboxState(StrEnum):
     PURGED = "purged"
 
 
+class Verdict(StrEnum):
+    """A screening decision, a Service Manager's or the administrator's (R9), as a screening
+    request records it."""
+
+    APPROVE = "approve"
+    DECLINE = "decline"
+    # Asks the referrer for more information; the case is screened again when it comes.
+    MORE_INFO = "more_info"
+
+
+class MessageCategory(StrEnum):
+    """What an inbound email was taken to be, as the ledger records it beside its state."""
+
+    # It brought documents, or opened a case (the default for mail that is filed).
+    REFERRAL = "referral"
+    # On a case that is over or otherwise for a person to read; nothing answers it.
+    REPLY = "reply"
+    # It quoted another case's reference without standing to, or came on a held case (R5).
+    HELD = "held"
+    # Nothing attached and no case: its sender is sent the blank form.
+    NO_ATTACHMENT = "no_attachment"
+    # Our own mail, come back.
+    OWN = "own"
+    # A machine sent it (R16): a delivery failure, or an auto-reply, list or no-reply mail.
+    BOUNCE = "bounce"
+    AUTO_REPLY = "auto_reply"
+    # A person may have sent it, but an answer would go to an unreadable address, the panel's
+    # own, or a machine's: kept unanswered for the administrator.
+    BAD_ADDRESS = "bad_address"
+    OWN_ADDRESS = "own_address"
+    MACHINE_REPLY_TO = "machine_reply_to"
+    # A Service Manager's decision, one that may not count, or one that says no decision.
+    SCREENING = "screening"
+    SCREENING_REFUSED = "screening_refused"
+    SCREENING_UNCLEAR = "screening_unclear"
+    # A referrer's answer to their timeslot email, or a calendar answer that may not count.
+    ATTENDANCE = "attendance"
+    ATTENDANCE_REFUSED = "attendance_refused"
+    # Quarantined: over the size limit, or it could not be filed.
+    TOO_LARGE = "too_large"
+    ERROR = "error"
+
+
+class ConversionState(StrEnum):
+    """Where a document's conversion to PDF for the pack stands."""
+
+    PENDING = "pending"
+    DONE = "done"
+    # The pack then carries a page saying so in its place.
+    FAILED = "failed"
+
+
 # Waiting for the referrer: missing documents, or the information a Service Manager asked for.
 AWAITING = (CaseState.INCOMPLETE, CaseState.MORE_INFO)
 # Complete, and not yet decided by the Service Managers.
@@ -94,3 +146,5 @@ ADMINISTRATOR_MAY_SCREEN = (
 MAY_BE_READY = (CaseState.COMPLETE, CaseState.MORE_INFO)
 # The states the documents alone decide between: recomputed whenever a document comes or goes.
 BY_DOCUMENTS = (CaseState.INCOMPLETE, CaseState.COMPLETE)
+# Mail a machine sent us: a referrer from whom only these came is not reminded (R8).
+AUTOMATIC = frozenset({MessageCategory.AUTO_REPLY, MessageCategory.BOUNCE})

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pipeline.cli.common import console, open_app
+from pipeline.states import Verdict
 from pipeline.text import clean_text
 
 if TYPE_CHECKING:
@@ -20,7 +21,11 @@ case_app = typer.Typer(
     help="The administrator's word on a case: held emails, Section 20.", no_args_is_help=True
 )
 
-SCREEN_DECISIONS = {"approve": "approve", "decline": "decline", "more-info": "more_info"}
+SCREEN_DECISIONS = {
+    "approve": Verdict.APPROVE,
+    "decline": Verdict.DECLINE,
+    "more-info": Verdict.MORE_INFO,
+}
 
 
 def screen(
@@ -42,7 +47,7 @@ def screen(
     verb = SCREEN_DECISIONS.get(decision.lower())
     if verb is None:
         raise typer.BadParameter("DECISION must be approve, decline or more-info")
-    if verb != "approve" and not reason.strip():
+    if verb != Verdict.APPROVE and not reason.strip():
         raise typer.BadParameter(f"{decision} needs --reason: the referrer is told it")
     with open_app(ctx) as service:
         with service.store.session() as session:

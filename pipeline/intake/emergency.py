@@ -25,7 +25,7 @@ from pipeline.outbox.wording import case_context, when
 from pipeline.panel import slots
 from pipeline.rules.meetings import meeting_at, target_meeting
 from pipeline.store.audit import audit
-from pipeline.store.facts import SECTION20_QUESTION, refresh_state
+from pipeline.store.facts import SECTION20_QUESTION, refresh_state, section20_questioned
 from pipeline.store.models import Case
 
 # "Section 20", "Section20", "S20", "S 20", "s.20" — but not a postcode such as "S20 1AB"
@@ -42,13 +42,9 @@ def email_says_section20(parsed: ParsedEmail) -> bool:
     return mentions_section20(f"{parsed.subject}\n{parsed.body_text}")
 
 
-def is_questioned(case: Case) -> bool:
-    return any(flag.startswith(SECTION20_QUESTION) for flag in case.flags)
-
-
 def flag_question(case: Case) -> bool:
     """Flag a case whose email says Section 20 when its form does not; True if newly flagged."""
-    if case.section20 or is_questioned(case):
+    if case.section20 or section20_questioned(case):
         return False
     note = (
         f"{SECTION20_QUESTION}: the email mentions it, the referral form does not "

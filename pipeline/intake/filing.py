@@ -35,9 +35,9 @@ from pipeline.mime.message import Attachment, ParsedEmail, parse_email
 from pipeline.outbox import wording
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.panel import replies
-from pipeline.states import CaseState, MessageState
+from pipeline.states import CaseState, MessageCategory, MessageState
 from pipeline.store.audit import audit
-from pipeline.store.facts import refresh_state
+from pipeline.store.facts import refresh_state, section20_questioned
 from pipeline.store.models import Case, Document, Message
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def acknowledge(
     enqueue(app, session, draft)
     if case.section20:
         emergency.alert(app, session, case, received_at)
-    elif emergency.is_questioned(case):
+    elif section20_questioned(case):
         emergency.ask_administrator(app, session, case)
 
 
@@ -216,7 +216,7 @@ def _file_held(
         apply_facts(app, session, case, facts)
     if emergency.email_says_section20(parsed):
         emergency.flag_question(case)
-    row.category = "held"
+    row.category = MessageCategory.HELD
     held.tell(app, session, case, row, parsed)
     return case
 
@@ -239,10 +239,10 @@ def _file_without_documents(
             (wording.blank_form(),),
         )
         enqueue(app, session, draft)
-        row.category = "no_attachment"
+        row.category = MessageCategory.NO_ATTACHMENT
         return
     # A reply with nothing attached is for a person to read, not for an automatic answer.
-    row.category = "reply"
+    row.category = MessageCategory.REPLY
     if emergency.email_says_section20(parsed) and emergency.flag_question(case):
         emergency.ask_administrator(app, session, case)
     _tell_administrator(app, session, row, parsed, case)
@@ -253,7 +253,7 @@ def _file_closed(app: App, session: Session, row: Message, parsed: ParsedEmail, 
     are kept on it, and the administrator decides; nobody is answered automatically, since a
     closed case has nothing to say (and a dismissed one was a stranger's)."""
     store_documents(app, session, case, row, read_all(app, parsed.attachments))
-    row.category = "reply"
+    row.category = MessageCategory.REPLY
     _tell_administrator(app, session, row, parsed, case)
     return case
 
@@ -281,7 +281,7 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
         raise EmailTooLarge(row.size)
     parsed = parse_email(app.files.read(row.raw_path))
     if is_our_own(parsed.headers, app.config.mailbox.address):
-        row.status, row.category = MessageState.IGNORED, "own"
+        row.status, row.category = MessageState.IGNORED, MessageCategory.OWN
         return None
     found = find_case(app, session, parsed)
     case = found.case
@@ -308,7 +308,7 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
     if unanswerable is not None:
         unanswered.hold(app, session, row, parsed, case, unanswerable)
         return None
-    row.status, row.category = MessageState.FILED, "referral"
+    row.status, row.category = MessageState.FILED, MessageCategory.REFERRAL
     # A screening or attendance reply proves itself (a signed token, the referrer's address):
     # its handler is shown the case the email names, even one quoted without standing.
     named = case or found.quoted
@@ -364,7 +364,7 @@ def quarantine(app: App, row_id: int, error: BaseException) -> None:
         row.status = MessageState.QUARANTINED
         row.attempts += 1
         too_large = isinstance(error, EmailTooLarge)
-        row.category = "too_large" if too_large else "error"
+        row.category = MessageCategory.TOO_LARGE if too_large else MessageCategory.ERROR
         row.error = "".join(traceback.format_exception(error))
         try:
             who, automatic = _sender_of(app.files.read(row.raw_path), app.config.mailbox.address)
@@ -409,7 +409,7 @@ def _quarantine_safely(app: App, row_id: int, error: BaseException) -> None:
         with app.store.session() as session:
             row = session.get(Message, row_id)
             if row is not None:
-                row.status, row.category = MessageState.QUARANTINED, "error"
+                row.status, row.category = MessageState.QUARANTINED, MessageCategory.ERROR
                 row.attempts += 1
                 row.error = "".join(traceback.format_exception(error))
 

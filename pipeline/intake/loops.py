@@ -11,14 +11,15 @@ from email.utils import getaddresses
 from pipeline.mime.addresses import DAEMON_SENDER, NOREPLY_SENDER, is_machine_address
 from pipeline.mime.headers import header_text, header_values
 from pipeline.outbox.compose import LOOP_HEADER
+from pipeline.states import MessageCategory
 
 
 @dataclass(frozen=True)
 class Automatic:
-    """Why an email is not answered: `category` is "bounce" or "auto_reply" (a machine sent it),
-    or "bad_address", "own_address" or "machine_reply_to" (see `detect_unanswerable`)."""
+    """Why an email is not answered: `category` is BOUNCE or AUTO_REPLY (a machine sent it), or
+    BAD_ADDRESS, OWN_ADDRESS or MACHINE_REPLY_TO (see `detect_unanswerable`)."""
 
-    category: str
+    category: MessageCategory
     reason: str
 
 
@@ -83,13 +84,17 @@ def detect_unanswerable(
     MAILER-DAEMON or no-reply). Answering it would write to ourselves, feed a mail loop, or
     send a child's details to an address nobody reads."""
     if address_problem is not None:
-        return Automatic("bad_address", address_problem)
+        return Automatic(MessageCategory.BAD_ADDRESS, address_problem)
     ours = our_address.strip().lower()
     if ours and ours in (from_address, reply_to):
         header = "From" if from_address == ours else "Reply-To"
-        return Automatic("own_address", f"the {header} address is the panel inbox's own")
+        return Automatic(
+            MessageCategory.OWN_ADDRESS, f"the {header} address is the panel inbox's own"
+        )
     if reply_to is not None and is_machine_address(reply_to):
-        return Automatic("machine_reply_to", f"answers would go to a machine ({reply_to})")
+        return Automatic(
+            MessageCategory.MACHINE_REPLY_TO, f"answers would go to a machine ({reply_to})"
+        )
     return None
 
 
@@ -97,23 +102,25 @@ def _report(msg: Message, sender: str) -> Automatic | None:
     """RFC 3462/6522 reports: delivery-status ones are bounces, others (read receipts) automatic."""
     if msg.get_content_type() == "multipart/report":
         kind = str(msg.get_param("report-type") or "").lower()
-        category = "bounce" if kind == "delivery-status" else "auto_reply"
+        category = (
+            MessageCategory.BOUNCE if kind == "delivery-status" else MessageCategory.AUTO_REPLY
+        )
         return Automatic(category, f"a multipart/report ({kind or 'no report-type'})")
     if _has_part(msg, "message/delivery-status"):
-        return Automatic("bounce", "contains a message/delivery-status part")
+        return Automatic(MessageCategory.BOUNCE, "contains a message/delivery-status part")
     return None
 
 
 def _daemon_sender(msg: Message, sender: str) -> Automatic | None:
     if DAEMON_SENDER.match(sender.partition("@")[0]):
-        return Automatic("bounce", f"sent by the mail system ({sender})")
+        return Automatic(MessageCategory.BOUNCE, f"sent by the mail system ({sender})")
     return None
 
 
 def _auto_submitted(msg: Message, sender: str) -> Automatic | None:
     value = header_text(msg, "Auto-Submitted")
     if value and value.split(";")[0].strip().lower() != "no":
-        return Automatic("auto_reply", f"Auto-Submitted: {value}")
+        return Automatic(MessageCategory.AUTO_REPLY, f"Auto-Submitted: {value}")
     return None
 
 
@@ -121,27 +128,27 @@ def _autoresponder_header(msg: Message, sender: str) -> Automatic | None:
     for name in _AUTORESPONDER_HEADERS:
         value = header_text(msg, name)
         if value and value.lower() not in ("no", "false", "0"):
-            return Automatic("auto_reply", f"{name}: {value[:40]}")
+            return Automatic(MessageCategory.AUTO_REPLY, f"{name}: {value[:40]}")
     return None
 
 
 def _precedence(msg: Message, sender: str) -> Automatic | None:
     value = header_text(msg, "Precedence").lower()
     if value in _BULK_PRECEDENCE:
-        return Automatic("auto_reply", f"Precedence: {value}")
+        return Automatic(MessageCategory.AUTO_REPLY, f"Precedence: {value}")
     return None
 
 
 def _mailing_list(msg: Message, sender: str) -> Automatic | None:
     for name in ("List-Id", "List-Unsubscribe"):
         if header_text(msg, name):
-            return Automatic("auto_reply", f"sent through a mailing list ({name})")
+            return Automatic(MessageCategory.AUTO_REPLY, f"sent through a mailing list ({name})")
     return None
 
 
 def _noreply_sender(msg: Message, sender: str) -> Automatic | None:
     if NOREPLY_SENDER.match(sender.partition("@")[0]):
-        return Automatic("auto_reply", f"sent from a no-reply address ({sender})")
+        return Automatic(MessageCategory.AUTO_REPLY, f"sent from a no-reply address ({sender})")
     return None
 
 
@@ -149,7 +156,7 @@ def _null_return_path(msg: Message, sender: str) -> Automatic | None:
     # Mail servers send bounces with an empty envelope sender, recorded as "Return-Path: <>".
     values = header_values(msg, "Return-Path")
     if values and values[0].strip() in ("", "<>"):
-        return Automatic("bounce", "Return-Path is empty (<>)")
+        return Automatic(MessageCategory.BOUNCE, "Return-Path is empty (<>)")
     return None
 
 
@@ -164,7 +171,7 @@ def _auto_reply_subject(msg: Message, sender: str) -> Automatic | None:
     subject = header_text(msg, "Subject")
     if _AUTO_SUBJECT.match(subject):
         # The subject itself is left out of the reason: it may name a child, and reasons are kept.
-        return Automatic("auto_reply", "an out-of-office subject line")
+        return Automatic(MessageCategory.AUTO_REPLY, "an out-of-office subject line")
     suppress = {
         value.strip().lower() for value in header_text(msg, "X-Auto-Response-Suppress").split(",")
     }
@@ -173,7 +180,9 @@ def _auto_reply_subject(msg: Message, sender: str) -> Automatic | None:
         and _AUTO_PHRASE.search(subject)
         and not _REPLY_PREFIX.match(subject)
     ):
-        return Automatic("auto_reply", "X-Auto-Response-Suppress with an out-of-office subject")
+        return Automatic(
+            MessageCategory.AUTO_REPLY, "X-Auto-Response-Suppress with an out-of-office subject"
+        )
     return None
 
 

@@ -14,7 +14,7 @@ from pipeline.mime.message import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft
 from pipeline.rules.meetings import meeting_at, upcoming
-from pipeline.store.facts import SECTION20_QUESTION, missing_for
+from pipeline.store.facts import missing_for, section20_questioned
 from pipeline.store.models import Case
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -72,7 +72,7 @@ def staff_context(app: App, case: Case) -> dict[str, Any]:
         "documents": [d for d in _document_lines(case) if not d["superseded"]],
         "missing": [LABELS[k] for k in missing_for(case)],
         "section20": case.section20,
-        "section20_question": any(f.startswith(SECTION20_QUESTION) for f in case.flags),
+        "section20_question": section20_questioned(case),
         "flags": list(case.flags),
         "panel_address": app.config.mailbox.address,
     }

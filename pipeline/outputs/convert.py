@@ -30,11 +30,12 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import Config
 from pipeline.disk import ensure_private_dir
-from pipeline.documents.kinds import Kind
+from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.topdf import Converted
 from pipeline.errors import ConversionError, StoreError
 from pipeline.jobs import Job, bind
 from pipeline.outputs.readback import chronology_pdf
+from pipeline.states import ConversionState
 from pipeline.store.models import Conversion, Document
 
 log = logging.getLogger(__name__)
@@ -192,11 +193,11 @@ def _checked(app: App, result: bytes | str) -> Converted | str:
 
 def _record(app: App, session: Session, sha: str, result: Converted | str) -> Conversion:
     now = app.clock.now()
-    row = Conversion(source_sha256=sha, status="failed", created_at=now)
+    row = Conversion(source_sha256=sha, status=ConversionState.FAILED, created_at=now)
     if isinstance(result, Converted):
         row.pages = result.pages
         row.pdf_path = app.files.put("pdf", result.pdf, ".pdf")[1]
-        row.status = "done"
+        row.status = ConversionState.DONE
     else:
         row.error = result
         log.warning("conversion of document %s failed: %s", sha[:12], result)
@@ -277,7 +278,7 @@ def pending(session: Session) -> list[Document]:
     converted = select(Conversion.source_sha256)
     query = select(Document).where(
         Document.superseded.is_(False),
-        Document.status != "refused",
+        Document.status != Status.REFUSED,
         Document.stored_path != "",
         Document.sha256.not_in(converted),
     )

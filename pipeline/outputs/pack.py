@@ -34,6 +34,8 @@ from pipeline.fonts import faces
 from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
 from pipeline.outputs.convert import NotStarted, convert_documents
 from pipeline.outputs.pdftext import A4, Line, add_text_pages, count_pages, saved
+from pipeline.rules.completeness import usable
+from pipeline.states import ConversionState
 from pipeline.store.audit import audit
 from pipeline.store.facts import missing_for
 from pipeline.store.models import Case, Conversion, Document, Pack
@@ -182,7 +184,7 @@ def coopted_agencies(case: Case) -> tuple[str, ...]:
 def pack_documents(case: Case) -> list[Document]:
     """The case's current, readable documents in pack order (R12); stable within a kind."""
     order = {kind.value: i for i, kind in enumerate(KIND_ORDER)}
-    current = [d for d in case.documents if not d.superseded and d.status != "refused"]
+    current = [d for d in case.documents if usable(d)]
     return sorted(current, key=lambda d: (order.get(d.kind, len(order)), d.id))
 
 
@@ -304,7 +306,7 @@ def _add_document(
     app: App, pdf: pikepdf.Pdf, stack: ExitStack, document: PackDocument, row: Conversion | None
 ) -> int:
     """Append one document's pages (or a placeholder page); return how many were added."""
-    if row is None or row.status != "done" or not row.pdf_path:
+    if row is None or row.status != ConversionState.DONE or not row.pdf_path:
         return _placeholder(pdf, document, *_not_converted(app, document, row))
     first = len(pdf.pages)
     try:

@@ -18,6 +18,7 @@ from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.documents.parsing import stored_value
 from pipeline.fonts import faces
+from pipeline.rules.completeness import usable
 from pipeline.store.models import Case
 
 # Long answers are cut so the summary always fits on one page; the documents hold the rest.
@@ -83,7 +84,7 @@ def _question(case: Case) -> str:
 
 def _documents(case: Case) -> tuple[str, ...]:
     order = {kind.value: i for i, kind in enumerate(KIND_ORDER)}
-    current = [d for d in case.documents if not d.superseded and d.status != Status.REFUSED]
+    current = [d for d in case.documents if usable(d)]
     # Kinds only: file names often carry the child's name.
     return tuple(
         f"{LABELS[Kind(d.kind)]} (version {d.version})"

@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
-from pipeline.outbox import wording
-from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outputs.invitation import read_slot_uid
+from pipeline.panel.refusals import Refused, refuse
 from pipeline.panel.revisions import invited_sequence
 from pipeline.panel.slots import calendar_uid
 from pipeline.rules.attendance import (
@@ -35,10 +34,20 @@ from pipeline.rules.attendance import (
     typed_answer,
 )
 from pipeline.rules.itip import CalendarReply, find_reply
+from pipeline.states import MessageCategory
 from pipeline.store.audit import audit
 from pipeline.store.models import PURGED, Case, Message, OutboxItem, Slot
 
 log = logging.getLogger(__name__)
+# A reply that may not count: filed apart, audited, logged and shown to the administrator.
+REFUSED = Refused(
+    category=MessageCategory.ATTENDANCE_REFUSED,
+    action="attendance-refused",
+    log=log,
+    logged_as="calendar answer not recorded",
+    template="attendance_alert",
+    purpose="attendance-alert",
+)
 
 
 def current_slot(app: App, session: Session, case: Case) -> Slot | None:
@@ -71,7 +80,7 @@ def _record(
     app: App, session: Session, row: Message, case: Case, slot: Slot, answer: str, via: str
 ) -> None:
     slot.attendance, slot.attendance_at = answer, app.clock.now()
-    row.category, row.case_id = "attendance", case.id
+    row.category, row.case_id = MessageCategory.ATTENDANCE, case.id
     audit(
         session,
         app.clock.now(),
@@ -114,19 +123,6 @@ def _stale(app: App, session: Session, reply: CalendarReply, case: Case, slot: S
     return stale_refusal(reply, invited, slot.starts_at)
 
 
-def _refuse(
-    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
-) -> None:
-    row.category = "attendance_refused"
-    audit(session, app.clock.now(), case, "attendance-refused", why=why, ledger=row.id)
-    log.warning("calendar answer not recorded (%s): ledger id %d", why, row.id)
-    context = wording.refused_reply(app, row.id, parsed, case, why)
-    draft = staff_draft(
-        app, f"attendance-alert:message:{row.id}", "attendance_alert", context, case
-    )
-    enqueue(app, session, draft)
-
-
 def _take_calendar_answer(
     app: App,
     session: Session,
@@ -137,17 +133,17 @@ def _take_calendar_answer(
 ) -> None:
     invited = _invited_case(app, session, reply)
     if invited is None:
-        _refuse(app, session, row, parsed, case, "not an invitation of ours")
+        refuse(app, session, row, parsed, case, "not an invitation of ours", REFUSED)
         return
     target, slot = invited
     if slot is None:
-        _refuse(app, session, row, parsed, target, "its timeslot was withdrawn")
+        refuse(app, session, row, parsed, target, "its timeslot was withdrawn", REFUSED)
         return
     why = calendar_refusal(
         parsed.from_address, reply, target.referrer_email, slot.meeting, app.clock.now()
     ) or _stale(app, session, reply, target, slot)
     if why is not None:
-        _refuse(app, session, row, parsed, target, why)
+        refuse(app, session, row, parsed, target, why, REFUSED)
         return
     answer = calendar_answer(reply, target.referrer_email)
     _record(app, session, row, target, slot, answer, via="calendar")

@@ -14,7 +14,7 @@ from pipeline.outbox.wording import case_context
 from pipeline.rules import meetings
 from pipeline.rules.awaiting import Waiting
 from pipeline.rules.meetings import Meeting, held_meeting
-from pipeline.states import AWAITING, CaseState
+from pipeline.states import AWAITING, CaseState, Verdict
 from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case, ScreeningRequest
 
@@ -56,7 +56,7 @@ def _requested_info(session: Session, case: Case) -> str:
         return ""
     reason = session.scalar(
         select(ScreeningRequest.reason)
-        .where(ScreeningRequest.case_id == case.id, ScreeningRequest.decision == "more_info")
+        .where(ScreeningRequest.case_id == case.id, ScreeningRequest.decision == Verdict.MORE_INFO)
         .order_by(ScreeningRequest.id.desc())
     )
     return reason or ""

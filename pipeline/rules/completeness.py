@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pipeline.documents.kinds import Kind, Status
 
@@ -21,6 +22,21 @@ class DocumentView:
     superseded: bool = False
 
 
+class Filed(Protocol):
+    """A document as `usable` reads it: a stored row or a `DocumentView`."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def superseded(self) -> bool: ...
+
+
+def usable(document: Filed) -> bool:
+    """A current document a person can use: no newer one of its kind, and not refused."""
+    return not document.superseded and document.status != Status.REFUSED
+
+
 def genogram_needed(genogram_required: bool | None, request_types: Iterable[str]) -> bool:
     """The form says so, or the request is an admission to care / high-cost package / LARP."""
     return bool(genogram_required) or bool(GENOGRAM_REQUESTS.intersection(request_types))
@@ -35,7 +51,7 @@ def required_kinds(genogram_required: bool | None, request_types: Iterable[str])
 
 def usable_kinds(documents: Iterable[DocumentView]) -> set[str]:
     """Kinds held by a current document a person can use: a refused file does not count."""
-    return {d.kind for d in documents if not d.superseded and d.status != Status.REFUSED}
+    return {d.kind for d in documents if usable(d)}
 
 
 def missing_kinds(

@@ -12,10 +12,7 @@ from pipeline.documents.kinds import Kind
 from pipeline.mime.addresses import is_machine_address
 from pipeline.rules.awaiting import Waiting
 from pipeline.rules.meetings import local_instant
-from pipeline.states import CaseState
-
-# Ledger categories of mail a machine sent us (intake/filing.py records them).
-AUTOMATIC = frozenset({"auto_reply", "bounce"})
+from pipeline.states import AUTOMATIC, CaseState
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.states import Verdict
+
 # Where a mail program starts quoting the email being answered.
 _QUOTE_START = re.compile(
     r"^(>|-{2,}\s*original message|_{5,}|on .+wrote:\s*$|from:\s|sent from my|-- ?$)",
@@ -44,7 +46,7 @@ _CALENDAR_SUBJECT = re.compile(r"^\s*(accepted|declined|tentative)\s*:", re.IGNO
 class Decision:
     """A Service Manager's answer (approve, decline, more_info), its reason, co-opted agencies."""
 
-    verb: str
+    verb: Verdict
     reason: str = ""
     coopt: tuple[str, ...] = ()
 
@@ -66,11 +68,11 @@ def split_agencies(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name))
 
 
-def _verb(word: str) -> str:
+def _verb(word: str) -> Verdict:
     lowered = word.lower()
     if lowered.startswith("appr"):
-        return "approve"
-    return "decline" if lowered.startswith("decl") else "more_info"
+        return Verdict.APPROVE
+    return Verdict.DECLINE if lowered.startswith("decl") else Verdict.MORE_INFO
 
 
 def parse_decision(body: str) -> Decision | None:

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.states import ADMINISTRATOR_MAY_SCREEN, CaseState
+from pipeline.states import ADMINISTRATOR_MAY_SCREEN, AWAITING_SCREENING, CaseState, Verdict
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,11 @@ class Outcome:
     referrer_template: str | None = None
 
 
+# Keyed by Verdict; a StrEnum, so the string a request stores finds its outcome too.
 OUTCOMES: Mapping[str, Outcome] = {
-    "approve": Outcome(CaseState.APPROVED),
-    "decline": Outcome(CaseState.DECLINED, "declined"),
-    "more_info": Outcome(CaseState.MORE_INFO, "more_information"),
+    Verdict.APPROVE: Outcome(CaseState.APPROVED),
+    Verdict.DECLINE: Outcome(CaseState.DECLINED, "declined"),
+    Verdict.MORE_INFO: Outcome(CaseState.MORE_INFO, "more_information"),
 }
 
 
@@ -64,12 +65,16 @@ def coopt_flags(flags: Sequence[str], coopt: Iterable[str]) -> list[str]:
 @dataclass(frozen=True)
 class ClaimedRequest:
     """A screening request as a reply's check sees it: its case, the manager it went to
-    (lower case), whether a decision was recorded on it, whether it is closed."""
+    (lower case), whether a decision was recorded on it, whether it is closed, and the state
+    its case is in now."""
 
     case_id: int
     manager_email: str
     decided: bool
     closed: bool
+    # An open request's case is being screened; older databases can hold an open request on a
+    # case closed since (the purge did not always close its requests).
+    case_state: str = CaseState.SCREENING
 
 
 def reply_refusal(
@@ -99,4 +104,7 @@ def reply_refusal(
         return "replayed"
     if request.closed:
         return "already decided"
+    # A decision moves only a case still awaiting one: a closed case stays closed.
+    if request.case_state not in AWAITING_SCREENING:
+        return f"the case is {request.case_state}: no longer awaiting screening"
     return None

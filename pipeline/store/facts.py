@@ -14,6 +14,11 @@ from pipeline.store.models import Case, Document
 SECTION20_QUESTION = "Section 20 to confirm"
 
 
+def section20_questioned(case: Case) -> bool:
+    """Whether the case is flagged with the Section 20 question, for the administrator to settle."""
+    return any(flag.startswith(SECTION20_QUESTION) for flag in case.flags)
+
+
 def views(documents: Sequence[Document]) -> list[DocumentView]:
     return [DocumentView(d.kind, d.status, d.superseded) for d in documents]
 

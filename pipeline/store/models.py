@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from pipeline.states import MessageState, OutboxState
+from pipeline.states import ConversionState, MessageState, OutboxState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -77,6 +77,8 @@ class Message(Base):
     # A MessageState: new -> filed | ignored | duplicate | quarantined, and purged after the
     # retention period; 'moved' records the server-side move.
     status: Mapped[str] = mapped_column(String(16), default=MessageState.NEW, index=True)
+    # A MessageCategory: what the email was taken to be (None until filing decides; a duplicate
+    # is never filed).
     category: Mapped[str | None] = mapped_column(String(32))
     moved: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
@@ -239,7 +241,7 @@ class ScreeningRequest(Base):
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
     sent_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
-    # approve | decline | more_info, with the manager's reason and any co-opted agencies.
+    # A Verdict (approve, decline, more_info), with the manager's reason and any co-opted agencies.
     decision: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     coopt: Mapped[list[Any]] = mapped_column(default=list)
@@ -306,8 +308,8 @@ class Conversion(Base):
     source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     pdf_path: Mapped[str | None] = mapped_column(String(500))
     pages: Mapped[int | None] = mapped_column(Integer)
-    # pending | done | failed (the pack then carries a page saying so)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # A ConversionState: pending, done, or failed (the pack then carries a page saying so).
+    status: Mapped[str] = mapped_column(String(16), default=ConversionState.PENDING, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
 

@@ -5,23 +5,27 @@ from __future__ import annotations
 import pytest
 
 from pipeline.rules.reply_text import Decision, own_lines, parse_attendance, parse_decision
+from pipeline.states import Verdict
 
 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("APPROVE", Decision("approve")),
+        ("APPROVE", Decision(Verdict.APPROVE)),
         (
             "Approved.\nco-opt: Housing, Police and Health",
-            Decision("approve", "", ("Housing", "Police", "Health")),
+            Decision(Verdict.APPROVE, "", ("Housing", "Police", "Health")),
         ),
-        ("decline: already open to CSC", Decision("decline", "already open to CSC")),
-        ("DECLINE\nAlready open to CSC.\n\n> APPROVE", Decision("decline", "Already open to CSC.")),
+        ("decline: already open to CSC", Decision(Verdict.DECLINE, "already open to CSC")),
+        (
+            "DECLINE\nAlready open to CSC.\n\n> APPROVE",
+            Decision(Verdict.DECLINE, "Already open to CSC."),
+        ),
         (
             "More information - school report\nand the EHA review",
-            Decision("more_info", "school report\nand the EHA review"),
+            Decision(Verdict.MORE_INFO, "school report\nand the EHA review"),
         ),
-        ("more info needed: genogram", Decision("more_info", "genogram")),
+        ("more info needed: genogram", Decision(Verdict.MORE_INFO, "genogram")),
         ("Thanks, will look tomorrow", None),
         ("> APPROVE\nquoted only", None),
         ("", None),

@@ -16,7 +16,7 @@ from pipeline.rules.screening import (
     ready_to_screen,
     reply_refusal,
 )
-from pipeline.states import ADMINISTRATOR_MAY_SCREEN
+from pipeline.states import ADMINISTRATOR_MAY_SCREEN, AWAITING_SCREENING, CaseState
 
 ASKED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 MANAGER = "sm@example.org"
@@ -139,6 +139,16 @@ def test_replies_that_may_not_decide(
     sender: str, thread_case: int | None, requests: list[ClaimedRequest] | None, why: str
 ) -> None:
     assert reply_refusal(sender, thread_case, requests, MANAGERS) == why
+
+
+@pytest.mark.parametrize("state", [s for s in CaseState if s not in AWAITING_SCREENING])
+def test_an_open_request_decides_nothing_once_its_case_no_longer_awaits_screening(
+    state: CaseState,
+) -> None:
+    # Older databases can hold a request left open on a case closed since.
+    request = ClaimedRequest(1, MANAGER, decided=False, closed=False, case_state=state)
+    why = reply_refusal(MANAGER, 1, [request], MANAGERS)
+    assert why == f"the case is {state}: no longer awaiting screening"
 
 
 @given(st.emails().map(str.lower))

@@ -15,16 +15,25 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
-from pipeline.outbox import wording
-from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.panel.refusals import Refused, alert, refuse
 from pipeline.panel.screening.decisions import apply_decision
 from pipeline.panel.screening.tokens import read_tokens, token_is_valid
 from pipeline.rules.reply_text import parse_decision
 from pipeline.rules.screening import ClaimedRequest, reply_refusal
+from pipeline.states import MessageCategory
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, Message, OutboxItem, ScreeningRequest
 
 log = logging.getLogger(__name__)
+# A reply that may not count: filed apart, audited, logged and shown to the administrator.
+REFUSED = Refused(
+    category=MessageCategory.SCREENING_REFUSED,
+    action="screening-refused",
+    log=log,
+    logged_as="screening reply refused",
+    template="screening_alert",
+    purpose="screen-alert",
+)
 
 # Outbox purposes of the emails a manager may be answering (the thread proves the request).
 REQUEST_PURPOSES = ("screen-request:", "screen-reminder:")
@@ -74,39 +83,27 @@ def _claimed_requests(app: App, session: Session, claim: Claim) -> list[Screenin
     return list(found.values()) or None
 
 
-def _facts(request: ScreeningRequest) -> ClaimedRequest:
+def _facts(session: Session, request: ScreeningRequest) -> ClaimedRequest:
     return ClaimedRequest(
         request.case_id,
         request.manager_email,
         decided=request.decision is not None,
         closed=request.used_at is not None,
+        case_state=session.get_one(Case, request.case_id).state,
     )
 
 
 def refusal(
-    app: App, sender: str, case: Case | None, requests: list[ScreeningRequest] | None
+    app: App,
+    session: Session,
+    sender: str,
+    case: Case | None,
+    requests: list[ScreeningRequest] | None,
 ) -> str | None:
     """Why this reply must not count (`rules.screening` decides, the handler acts), or None."""
     managers = {m.email.lower() for m in app.config.people.service_managers}
-    facts = [_facts(r) for r in requests] if requests is not None else None
+    facts = [_facts(session, r) for r in requests] if requests is not None else None
     return reply_refusal(sender, case.id if case else None, facts, managers)
-
-
-def _alert(
-    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
-) -> None:
-    context = wording.refused_reply(app, row.id, parsed, case, why)
-    purpose = f"screen-alert:message:{row.id}"
-    enqueue(app, session, staff_draft(app, purpose, "screening_alert", context, case))
-
-
-def _refuse(
-    app: App, session: Session, row: Message, parsed: ParsedEmail, case: Case | None, why: str
-) -> None:
-    row.category = "screening_refused"
-    audit(session, app.clock.now(), case, "screening-refused", why=why, ledger=row.id)
-    log.warning("screening reply refused (%s): ledger id %d", why, row.id)
-    _alert(app, session, row, parsed, case, why)
 
 
 def take_reply(
@@ -119,18 +116,19 @@ def take_reply(
     requests = _claimed_requests(app, session, claim)
     target = session.get(Case, requests[0].case_id) if requests else case
     row.case_id = target.id if target else None
-    why = refusal(app, parsed.from_address.lower(), case, requests)
+    why = refusal(app, session, parsed.from_address.lower(), case, requests)
     if why is not None or requests is None or target is None:
-        _refuse(app, session, row, parsed, target, why or "bad token")
+        refuse(app, session, row, parsed, target, why or "bad token", REFUSED)
         return True
     decision = parse_decision(parsed.body_text)
     if decision is None:
         # The manager meant to answer but wrote something else: a person reads it; the
         # request stays open so their next reply still counts.
-        row.category = "screening_unclear"
+        row.category = MessageCategory.SCREENING_UNCLEAR
         audit(session, app.clock.now(), target, "screening-unclear", ledger=row.id)
-        _alert(app, session, row, parsed, target, "unclear: no decision on the first line")
+        unclear = "unclear: no decision on the first line"
+        alert(app, session, row, parsed, target, unclear, REFUSED)
         return True
-    row.category = "screening"
+    row.category = MessageCategory.SCREENING
     apply_decision(app, session, target, requests[0], decision, by="manager")
     return True

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import Person
-from pipeline.documents.kinds import Status
 from pipeline.errors import ConfigError
 from pipeline.outbox import wording
 from pipeline.outbox.compose import FileAttachment
@@ -19,6 +18,7 @@ from pipeline.outbox.queue import Draft, enqueue
 from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel.screening.queries import manager, ready_for_screening
 from pipeline.panel.screening.tokens import token_for
+from pipeline.rules.completeness import usable
 from pipeline.states import CaseState
 from pipeline.store.audit import audit
 from pipeline.store.lifecycle import move
@@ -46,7 +46,7 @@ def _attachments(app: App, case: Case) -> tuple[FileAttachment, ...]:
     documents = tuple(
         FileAttachment(d.filename, d.content_type, app.files.read(d.stored_path))
         for d in case.documents
-        if not d.superseded and d.status != Status.REFUSED
+        if usable(d)
     )
     return (summary, *documents)
 
