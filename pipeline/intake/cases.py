@@ -18,17 +18,17 @@ from pipeline.app import App
 from pipeline.config import PanelConfig
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
-from pipeline.intake.senders import (
+from pipeline.mime.message import ParsedEmail
+from pipeline.mime.threading import references_in_subject, references_in_thread
+from pipeline.outbox.queue import configured_addresses
+from pipeline.rules.meetings import Meeting, target_meeting
+from pipeline.rules.standing import (
     SHARED_MAIL_DOMAINS,
     ReferencePolicy,
     is_allowed_recipient,
     may_quote_reference,
     named_referrer,
 )
-from pipeline.mime.message import ParsedEmail
-from pipeline.mime.threading import references_in_subject, references_in_thread
-from pipeline.outbox.queue import configured_addresses
-from pipeline.rules.meetings import Meeting, target_meeting
 from pipeline.states import CaseState
 from pipeline.store.lifecycle import move
 from pipeline.store.models import PURGED, Case, Counter, Document
