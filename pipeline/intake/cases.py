@@ -22,10 +22,10 @@ from pipeline.mime.message import ParsedEmail
 from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
 from pipeline.rules.meetings import Meeting, target_meeting
+from pipeline.rules.recipients import is_allowed_recipient
 from pipeline.rules.standing import (
     SHARED_MAIL_DOMAINS,
     ReferencePolicy,
-    is_allowed_recipient,
     may_quote_reference,
     named_referrer,
 )
