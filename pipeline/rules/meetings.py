@@ -140,6 +140,19 @@ def target_meeting(
     )
 
 
+def release_meeting(
+    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, now: datetime, ready: bool, s20: bool
+) -> Meeting:
+    """Where a released case is listed: R3 as of when it arrived (the hold was ours, not the
+    referrer's) while that meeting can still take it — not started, for a case with nothing
+    to wait for (complete, or Section 20); deadline still ahead, for one still waiting (R6) —
+    else the meeting R3 gives as of now."""
+    meeting = target_meeting(panel, tz, received_at, s20)
+    if now < (meeting.starts_at if ready or s20 else meeting.deadline):
+        return meeting
+    return target_meeting(panel, tz, now, s20)
+
+
 def next_meeting(panel: PanelConfig, tz: ZoneInfo, after: Meeting) -> Meeting:
     """The meeting after `after` (R6: where an incomplete or late case is put forward)."""
     for day in meeting_days(panel, after.day + timedelta(days=1)):
