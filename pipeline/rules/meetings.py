@@ -153,6 +153,28 @@ def release_meeting(
     return target_meeting(panel, tz, now, s20)
 
 
+def missed_meeting(
+    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, listed: Meeting, section20: bool
+) -> Meeting | None:
+    """R3: the meeting a referral arrived too late for — the first not yet started when it
+    arrived, its deadline already passed — when the case is listed for a later one; else None.
+
+    R7: a Section 20 emergency is never late: it goes to the next meeting whatever.
+    """
+    if section20:
+        return None
+    first = upcoming(panel, tz, received_at, 1)
+    if first and first[0].day != listed.day and received_at >= first[0].deadline:
+        return first[0]
+    return None
+
+
+def deadline_passed(meeting: Meeting, now: datetime) -> bool:
+    """R2: whether documents sent `now` are too late for `meeting`: "before 12:00 noon", so
+    at the deadline itself they are."""
+    return now >= meeting.deadline
+
+
 def next_meeting(panel: PanelConfig, tz: ZoneInfo, after: Meeting) -> Meeting:
     """The meeting after `after` (R6: where an incomplete or late case is put forward)."""
     for day in meeting_days(panel, after.day + timedelta(days=1)):
