@@ -9,26 +9,25 @@ from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.config import PanelConfig
 from pipeline.documents.form import FormFacts
-from pipeline.documents.kinds import Kind, Status
-from pipeline.intake.senders import (
-    SHARED_MAIL_DOMAINS,
-    ReferencePolicy,
-    is_allowed_recipient,
-    may_quote_reference,
-    named_referrer,
-)
 from pipeline.mime.message import ParsedEmail
 from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
-from pipeline.rules.meetings import Meeting, target_meeting
+from pipeline.rules.meetings import release_meeting, target_meeting
+from pipeline.rules.recipients import is_allowed_recipient
+from pipeline.rules.routing import route_panel
+from pipeline.rules.same_case import Child, different_child, supersedes
+from pipeline.rules.standing import (
+    SHARED_MAIL_DOMAINS,
+    ReferencePolicy,
+    may_quote_reference,
+    named_referrer,
+)
 from pipeline.states import CaseState
 from pipeline.store.lifecycle import move
 from pipeline.store.models import PURGED, Case, Counter, Document
@@ -116,18 +115,6 @@ def has_standing(app: App, senders: Sequence[str], case: Case) -> bool:
     return may_quote_reference(senders, case.referrer_email, others, reference_policy(app))
 
 
-def route_panel(app: App, facts: FormFacts | None) -> PanelConfig:
-    """R1: the panel or locality named on the form (the most specific match), else the first."""
-    named = " ".join((facts.panel or "").lower().split()) if facts else ""
-    best: tuple[int, PanelConfig] | None = None
-    for panel in app.config.panels:
-        for candidate in (panel.id, panel.name.lower(), (panel.locality or "").lower()):
-            matches = candidate == named or (len(candidate) > 2 and candidate in named)
-            if candidate and matches and (best is None or len(candidate) > best[0]):
-                best = (len(candidate), panel)
-    return best[1] if best else app.config.panels[0]
-
-
 def next_reference(session: Session, prefix: str, year: int) -> str:
     counter = session.get(Counter, (prefix, year))
     if counter is None:
@@ -168,19 +155,6 @@ def facts_from_json(data: dict[str, Any]) -> FormFacts:
     return FormFacts(**values)
 
 
-def release_meeting(
-    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, now: datetime, ready: bool, s20: bool
-) -> Meeting:
-    """Where a released case is listed: R3 as of when it arrived (the hold was ours, not the
-    referrer's) while that meeting can still take it — not started, for a case with nothing
-    to wait for (complete, or Section 20); deadline still ahead, for one still waiting (R6) —
-    else the meeting R3 gives as of now."""
-    meeting = target_meeting(panel, tz, received_at, s20)
-    if now < (meeting.starts_at if ready or s20 else meeting.deadline):
-        return meeting
-    return target_meeting(panel, tz, now, s20)
-
-
 def open_case(
     app: App,
     session: Session,
@@ -190,7 +164,7 @@ def open_case(
     state: CaseState = CaseState.INCOMPLETE,
 ) -> Case:
     """A new case for the email, born `state`: a referral is incomplete, a held email held."""
-    panel = route_panel(app, facts)
+    panel = route_panel(app.config.panels, facts.panel if facts else None)
     section20 = facts is not None and facts.section20
     # R7: a Section 20 case filed late (a backlog after an outage, a replay from quarantine)
     # goes to the next meeting not yet started now, never to one already held.
@@ -252,28 +226,16 @@ def link_same_child(session: Session, case: Case) -> None:
         case.flags = [*case.flags, f"same child as {other.reference}"]
 
 
-def _normal_name(name: object) -> str:
-    return " ".join(name.lower().split()) if isinstance(name, str) else ""
-
-
 def is_other_child(app: App, case: Case, facts: FormFacts) -> bool:
-    """R5: whether a form is about a different child from the case's form.
-
-    By the keyed hash of name and date of birth when both forms give both; else by name alone;
-    else, when the form gives only a date of birth, by that. A case without a form, or a form
-    naming neither, cannot tell, and counts as the same (its form keeps the child's identity).
-    """
-    key = child_key(app, facts.child_name, facts.child_dob)
-    if case.child_key and key:
-        return key != case.child_key
+    """R5: whether a form is about a different child from the case's form (`same_case`)."""
     fields = case.fields or {}
-    before, now = _normal_name(fields.get("child_name")), _normal_name(facts.child_name)
-    if before and now:
-        return before != now
-    born = fields.get("child_dob")
-    if not now and born and facts.child_dob is not None:
-        return bool(born != facts.child_dob.isoformat())
-    return False
+    name, born = fields.get("child_name"), fields.get("child_dob")
+    before = Child(
+        case.child_key, name if isinstance(name, str) else None, str(born) if born else None
+    )
+    dob = facts.child_dob.isoformat() if facts.child_dob else None
+    now = Child(child_key(app, facts.child_name, facts.child_dob), facts.child_name, dob)
+    return different_child(before, now)
 
 
 def adopt_named_referrer(app: App, case: Case) -> None:
@@ -296,7 +258,7 @@ def add_document(session: Session, case: Case, document: Document) -> None:
     """R5: a newer usable document of a kind supersedes the older one; both are kept."""
     same_kind = [d for d in case.documents if d.kind == document.kind]
     document.version = 1 + max((d.version for d in same_kind), default=0)
-    if document.kind != Kind.OTHER and document.status != Status.REFUSED:
+    if supersedes(document.kind, document.status):
         for older in same_kind:
             older.superseded = True
     case.documents.append(document)

@@ -35,6 +35,7 @@ from pipeline.mime.message import Attachment, ParsedEmail, parse_email
 from pipeline.outbox import wording
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.panel import replies
+from pipeline.rules.filing import Route, route
 from pipeline.states import CaseState, MessageCategory, MessageState
 from pipeline.store.audit import audit
 from pipeline.store.facts import refresh_state, section20_questioned
@@ -315,11 +316,29 @@ def file_message(app: App, session: Session, row: Message) -> str | None:
     if replies.handle(app, session, row, parsed, named):
         row.case_id = named.id if named else row.case_id
         return named.reference if named else None
-    if found.quoted is not None or (case is not None and case.state == CaseState.HELD):
-        case = _file_held(app, session, row, parsed, case, found.quoted)
-    elif case is not None and case.meeting is None:
+    return _file(app, session, row, parsed, case, found.quoted)
+
+
+def _file(
+    app: App,
+    session: Session,
+    row: Message,
+    parsed: ParsedEmail,
+    case: Case | None,
+    quoted: Case | None,
+) -> str | None:
+    """File an email as `rules.filing.route` says; return the reference of its case, if any."""
+    how = route(
+        quoted is not None,
+        case.state if case else None,
+        case is not None and case.meeting is not None,
+        bool(parsed.attachments),
+    )
+    if how is Route.HELD:
+        case = _file_held(app, session, row, parsed, case, quoted)
+    elif how is Route.CLOSED and case is not None:
         case = _file_closed(app, session, row, parsed, case)
-    elif parsed.attachments:
+    elif how is Route.DOCUMENTS:
         case = _file_documents(app, session, row, parsed, case)
     else:
         _file_without_documents(app, session, row, parsed, case)

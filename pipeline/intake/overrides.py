@@ -19,13 +19,13 @@ from pipeline.intake.cases import (
     facts_from_json,
     is_other_child,
     link_same_child,
-    release_meeting,
 )
 from pipeline.intake.filing import acknowledge
 from pipeline.intake.held import HELD_PREFIX
 from pipeline.outbox import wording
 from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
+from pipeline.rules.meetings import release_meeting
 from pipeline.states import ATTACHABLE, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.facts import refresh_state

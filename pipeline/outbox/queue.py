@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.mime.addresses import normalise
 from pipeline.outbox.compose import Envelope, FileAttachment, compose
+from pipeline.rules.recipients import is_allowed_recipient
 from pipeline.states import OutboxState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, OutboxItem, OutboxRecipient
@@ -111,10 +112,9 @@ def hold_reason(app: App, session: Session, draft: Draft) -> str | None:
     if invalid or not addresses:
         return "a recipient is not one valid email address"
     allowed = configured_addresses(app) | {normalise(t) or t.lower() for t in draft.trusted}
-    domains = {d.lower() for d in app.config.limits.allowed_recipient_domains}
-    for address in addresses:
-        if address not in allowed and address.rpartition("@")[2] not in domains:
-            return "recipient is not the referrer, a configured person or an allowed domain"
+    domains = app.config.limits.allowed_recipient_domains
+    if not all(is_allowed_recipient(a, allowed, domains) for a in addresses):
+        return "recipient is not the referrer, a configured person or an allowed domain"
     return _alert_bound(app, session, draft) or _rate_fuse(app, session, draft, addresses)
 
 

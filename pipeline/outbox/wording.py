@@ -1,4 +1,5 @@
-"""What intake says back: acknowledgements, updates, refusals and alerts, as outbox drafts."""
+"""The wording of every email we send: dates as people read them, what each template is shown
+about a case, and answers threaded under the email they answer, as outbox drafts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pipeline.errors import PipelineError
 from pipeline.mime.message import ParsedEmail
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft
-from pipeline.rules.meetings import meeting_at, upcoming
+from pipeline.rules.completeness import missing_fields
+from pipeline.rules.meetings import deadline_passed, meeting_at, missed_meeting
 from pipeline.store.facts import missing_for, section20_questioned
 from pipeline.store.models import Case
 
@@ -44,26 +46,6 @@ def _document_lines(case: Case) -> list[dict[str, Any]]:
     ]
 
 
-# Fields a referral form must answer (issue: Documents), with how the referrer reads them.
-REQUIRED_FIELDS = {
-    "child_name": "the child's name",
-    "child_dob": "the child's date of birth (or due date)",
-    "referrer_name": "your name",
-    "referrer_email": "your email address",
-    "request_types": "what you are asking the panel for (request type)",
-    "consent": "whether the family agreed to the panel discussion (consent)",
-}
-
-
-def missing_fields(case: Case) -> list[str]:
-    """What the current referral form leaves unanswered; empty when there is no form yet."""
-    if not case.fields:
-        return []
-    return [
-        label for key, label in REQUIRED_FIELDS.items() if case.fields.get(key) in (None, "", [])
-    ]
-
-
 def staff_context(app: App, case: Case) -> dict[str, Any]:
     """What an alert to staff shows about a case, which may have no meeting (a held case)."""
     return {
@@ -84,23 +66,16 @@ def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
     if case.meeting is None:
         raise PipelineError("the case has no meeting yet", reference=case.reference)
     meeting = meeting_at(panel, case.meeting.astimezone(app.config.tz).date(), app.config.tz)
-    first = upcoming(panel, app.config.tz, case.received_at, 1)
-    # R7: a Section 20 emergency is never "late": it goes to the next meeting whatever.
-    late = (
-        not case.section20
-        and bool(first)
-        and first[0].day != meeting.day
-        and case.received_at >= first[0].deadline
-    )
+    missed = missed_meeting(panel, app.config.tz, case.received_at, meeting, case.section20)
     return staff_context(app, case) | {
         "meeting": when(app, meeting.starts_at),
         "deadline": when(app, meeting.deadline),
-        "deadline_passed": app.clock.now() >= meeting.deadline,
-        "late": late,
-        "missed_meeting": when(app, first[0].starts_at) if late else "",
+        "deadline_passed": deadline_passed(meeting, app.clock.now()),
+        "late": missed is not None,
+        "missed_meeting": when(app, missed.starts_at) if missed else "",
         "refused": [d for d in _document_lines(case) if d["status"] == Status.REFUSED],
         "missing": [LABELS[k] for k in missing],
-        "missing_fields": missing_fields(case),
+        "missing_fields": missing_fields(case.fields or {}),
         "no_consent": bool(case.fields) and case.fields.get("consent") is False,
         "complete": not missing,
         "administrator": app.config.people.administrator.name,

@@ -35,6 +35,7 @@ from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_
 from pipeline.outputs.convert import NotStarted, convert_documents
 from pipeline.outputs.pdftext import A4, Line, add_text_pages, count_pages, saved
 from pipeline.rules.completeness import usable
+from pipeline.rules.screening import coopted_agencies
 from pipeline.states import ConversionState
 from pipeline.store.audit import audit
 from pipeline.store.facts import missing_for
@@ -42,7 +43,6 @@ from pipeline.store.models import Case, Conversion, Document, Pack
 
 log = logging.getLogger(__name__)
 
-COOPT_PREFIX = "co-opt:"
 # The bookmark of the page saying what a case's pack lacks.
 GAPS = "Missing or refused"
 CONVERT_FAILED = "This document could not be converted: see the original in the zip."
@@ -171,16 +171,6 @@ def recipients(people: PeopleConfig) -> list[Recipient]:
     return list(unique.values())
 
 
-def coopted_agencies(case: Case) -> tuple[str, ...]:
-    """Agencies from flags like "co-opt: Housing, Police"; anything else is ignored."""
-    found: list[str] = []
-    for flag in case.flags or []:
-        if isinstance(flag, str) and flag.strip().lower().startswith(COOPT_PREFIX):
-            rest = flag.strip()[len(COOPT_PREFIX) :]
-            found += [a.strip().lower() for a in rest.replace(";", ",").split(",") if a.strip()]
-    return tuple(dict.fromkeys(found))
-
-
 def pack_documents(case: Case) -> list[Document]:
     """The case's current, readable documents in pack order (R12); stable within a kind."""
     order = {kind.value: i for i, kind in enumerate(KIND_ORDER)}
@@ -207,7 +197,7 @@ def _pack_case(case: Case) -> PackCase:
         if d.status == Status.REFUSED and not d.superseded
     )
     missing = tuple(_label(kind) for kind in missing_for(case))
-    return PackCase(case.reference, documents, coopted_agencies(case), refused, missing)
+    return PackCase(case.reference, documents, coopted_agencies(case.flags or []), refused, missing)
 
 
 def gather(app: App, session: Session, panel_id: str, starts_at: datetime) -> PackInputs:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,8 +18,9 @@ from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
 from pipeline.panel.awaiting import meeting_stamp
 from pipeline.panel.slots import slot_times
+from pipeline.rules.attendance import attendance_check
 from pipeline.rules.identifiers import age_on, initials
-from pipeline.rules.meetings import Meeting, local_instant, meeting_at, upcoming
+from pipeline.rules.meetings import Meeting, meeting_at, upcoming
 from pipeline.states import AWAITING_SCREENING, CaseState
 from pipeline.store.models import AuditEvent, Case, Slot
 
@@ -118,23 +118,6 @@ def _send(panel_id: str, meeting: Meeting, key: str) -> Action:
 
 
 # --- Before the meeting: timeslot replies ----------------------------------------------------
-
-# The attendance check goes at this time on the last weekday (before Saturday) before the meeting.
-CHECK_TIME = time(9, 0)
-SATURDAY = 5
-
-
-def attendance_check(meeting: Meeting, tz: ZoneInfo) -> datetime:
-    """When the administrator learns who has not confirmed: 09:00 on the last weekday before
-    the meeting, a working day to chase them; halfway from the slot notice to the meeting when
-    the notice comes later than that."""
-    day = meeting.day - timedelta(days=1)
-    while day.weekday() >= SATURDAY:
-        day -= timedelta(days=1)
-    moment = local_instant(day, CHECK_TIME, tz)
-    if moment > meeting.slot_notice:
-        return moment
-    return meeting.slot_notice + (meeting.starts_at - meeting.slot_notice) / 2
 
 
 def attendance_context(

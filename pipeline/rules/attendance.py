@@ -1,4 +1,5 @@
-"""R10: whether a referrer's answer to their timeslot counts, which answer an email gives, and what.
+"""R10: whether a referrer's answer to their timeslot counts, which answer an email gives, and what;
+when the administrator is told who has not answered.
 
 Pure functions of plain values: they decide, `panel/attendance` looks up the case and its slot
 and records the answer (or tells the administrator why it was not recorded).
@@ -7,10 +8,12 @@ and records the answer (or tells the administrator why it was not recorded).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from pipeline.mime.message import Attachment
 from pipeline.rules.itip import ANSWERS, CalendarReply, answers_current, is_calendar
+from pipeline.rules.meetings import Meeting, local_instant
 from pipeline.rules.reply_text import parse_attendance
 
 
@@ -64,3 +67,21 @@ def typed_answer(sender: str, referrer: str, subject: str, body: str) -> str | N
     if not from_referrer(sender, referrer):
         return None
     return parse_attendance(subject, body)
+
+
+# The attendance check goes at this time on the last weekday (before Saturday) before the meeting.
+CHECK_TIME = time(9, 0)
+SATURDAY = 5
+
+
+def attendance_check(meeting: Meeting, tz: ZoneInfo) -> datetime:
+    """When the administrator learns who has not confirmed: 09:00 on the last weekday before
+    the meeting, a working day to chase them; halfway from the slot notice to the meeting when
+    the notice comes later than that."""
+    day = meeting.day - timedelta(days=1)
+    while day.weekday() >= SATURDAY:
+        day -= timedelta(days=1)
+    moment = local_instant(day, CHECK_TIME, tz)
+    if moment > meeting.slot_notice:
+        return moment
+    return meeting.slot_notice + (meeting.starts_at - meeting.slot_notice) / 2

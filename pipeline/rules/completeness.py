@@ -1,8 +1,9 @@
-"""R4: is a referral complete? Form, chronology and assessment, plus a genogram when required."""
+"""R4: is a referral complete? Form, chronology and assessment, plus a genogram when required;
+and which of the form's own questions it leaves unanswered."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,3 +63,22 @@ def missing_kinds(
     """The kinds still needed, in the order a referrer would read them."""
     have = usable_kinds(documents)
     return [k for k in required_kinds(genogram_required, request_types) if k not in have]
+
+
+# Fields a referral form must answer (issue: Documents), with how the referrer reads them.
+REQUIRED_FIELDS = {
+    "child_name": "the child's name",
+    "child_dob": "the child's date of birth (or due date)",
+    "referrer_name": "your name",
+    "referrer_email": "your email address",
+    "request_types": "what you are asking the panel for (request type)",
+    "consent": "whether the family agreed to the panel discussion (consent)",
+}
+
+
+def missing_fields(fields: Mapping[str, object]) -> list[str]:
+    """What the current referral form (its `fields` as stored) leaves unanswered, as the
+    referrer reads it; empty when there is no form yet."""
+    if not fields:
+        return []
+    return [label for key, label in REQUIRED_FIELDS.items() if fields.get(key) in (None, "", [])]

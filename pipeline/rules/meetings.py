@@ -140,6 +140,41 @@ def target_meeting(
     )
 
 
+def release_meeting(
+    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, now: datetime, ready: bool, s20: bool
+) -> Meeting:
+    """Where a released case is listed: R3 as of when it arrived (the hold was ours, not the
+    referrer's) while that meeting can still take it — not started, for a case with nothing
+    to wait for (complete, or Section 20); deadline still ahead, for one still waiting (R6) —
+    else the meeting R3 gives as of now."""
+    meeting = target_meeting(panel, tz, received_at, s20)
+    if now < (meeting.starts_at if ready or s20 else meeting.deadline):
+        return meeting
+    return target_meeting(panel, tz, now, s20)
+
+
+def missed_meeting(
+    panel: PanelConfig, tz: ZoneInfo, received_at: datetime, listed: Meeting, section20: bool
+) -> Meeting | None:
+    """R3: the meeting a referral arrived too late for — the first not yet started when it
+    arrived, its deadline already passed — when the case is listed for a later one; else None.
+
+    R7: a Section 20 emergency is never late: it goes to the next meeting whatever.
+    """
+    if section20:
+        return None
+    first = upcoming(panel, tz, received_at, 1)
+    if first and first[0].day != listed.day and received_at >= first[0].deadline:
+        return first[0]
+    return None
+
+
+def deadline_passed(meeting: Meeting, now: datetime) -> bool:
+    """R2: whether documents sent `now` are too late for `meeting`: "before 12:00 noon", so
+    at the deadline itself they are."""
+    return now >= meeting.deadline
+
+
 def next_meeting(panel: PanelConfig, tz: ZoneInfo, after: Meeting) -> Meeting:
     """The meeting after `after` (R6: where an incomplete or late case is put forward)."""
     for day in meeting_days(panel, after.day + timedelta(days=1)):

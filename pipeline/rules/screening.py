@@ -56,10 +56,26 @@ def administrator_refusal(state: str) -> str | None:
     return f"the case is {state}; only a complete referral can be screened"
 
 
+# A co-opted agency is kept on its case as a flag: this, then the agency ("co-opt:Housing").
+COOPT_PREFIX = "co-opt:"
+
+
 def coopt_flags(flags: Sequence[str], coopt: Iterable[str]) -> list[str]:
     """The case's flags, then a `co-opt:<agency>` flag for each co-opted agency it lacks."""
-    added = [f"co-opt:{agency}" for agency in coopt]
+    added = [f"{COOPT_PREFIX}{agency}" for agency in coopt]
     return [*flags, *(flag for flag in added if flag not in flags)]
+
+
+def coopted_agencies(flags: Iterable[object]) -> tuple[str, ...]:
+    """The agencies co-opted for a case, lower case and each once, from its flags: as
+    `coopt_flags` writes them, or as a person wrote one ("co-opt: Housing, Police"); any
+    other flag is ignored."""
+    found: list[str] = []
+    for flag in flags:
+        if isinstance(flag, str) and flag.strip().lower().startswith(COOPT_PREFIX):
+            rest = flag.strip()[len(COOPT_PREFIX) :]
+            found += [a.strip().lower() for a in rest.replace(";", ",").split(",") if a.strip()]
+    return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

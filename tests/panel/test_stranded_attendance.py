@@ -13,7 +13,7 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.config import PanelConfig
 from pipeline.intake.poll import poll
-from pipeline.panel.digest import attendance_check
+from pipeline.rules.attendance import attendance_check
 from pipeline.rules.meetings import Meeting, upcoming
 from pipeline.store.models import Case, Slot
 from tests.helpers import ROOT, Sent, drop, open_service, sent_mail

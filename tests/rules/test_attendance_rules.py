@@ -3,14 +3,18 @@ for the slot as it now stands."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.config import PanelConfig
 from pipeline.mime.message import Attachment
 from pipeline.rules.attendance import (
+    CHECK_TIME,
+    attendance_check,
     calendar_answer,
     carries_documents,
     from_referrer,
@@ -18,6 +22,8 @@ from pipeline.rules.attendance import (
     typed_answer,
 )
 from pipeline.rules.itip import CalendarReply
+from pipeline.rules.meetings import meeting_at
+from tests.rules.panels import INSTANTS, LONDON, ZONES, panel, panels, some_meeting
 
 REFERRER = "jo@school.example.org"
 MEETING = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
@@ -92,3 +98,43 @@ def test_an_earlier_invitation_s_answer_counts_only_for_the_slot_s_time() -> Non
     assert stale_refusal(other, 2, MEETING) == (
         "it answers an earlier invitation, for a time the timeslot no longer has"
     )
+
+
+def test_the_attendance_check_goes_on_the_last_weekday_before_the_meeting() -> None:
+    # Tuesday 8 December: Monday 09:00 (UTC in winter).
+    tuesday = meeting_at(panel(), date(2026, 12, 8), LONDON)
+    assert attendance_check(tuesday, LONDON) == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    # Monday 7 December: the Friday before.
+    monday = meeting_at(panel(rrule="FREQ=MONTHLY;BYDAY=+1MO"), date(2026, 12, 7), LONDON)
+    assert attendance_check(monday, LONDON) == datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+
+
+def test_a_late_slot_notice_puts_the_check_halfway_to_the_meeting() -> None:
+    # Timeslots only the day before, at 10:00: halfway from then to the meeting.
+    late = meeting_at(
+        PanelConfig.model_validate(
+            {
+                "id": "masp",
+                "name": "Panel",
+                "meetings": {"rrule": "FREQ=MONTHLY;BYDAY=+2TU", "time": "10:00"},
+                "slot_notice_days": 1,
+            }
+        ),
+        date(2026, 12, 8),
+        LONDON,
+    )
+    assert attendance_check(late, LONDON) == datetime(2026, 12, 7, 22, 0, tzinfo=UTC)
+
+
+@given(panels(), ZONES, INSTANTS)
+def test_the_check_comes_after_the_slot_notice_and_before_the_meeting(
+    config: PanelConfig, tz: ZoneInfo, after: datetime
+) -> None:
+    meeting = some_meeting(config, tz, after)
+    check = attendance_check(meeting, tz)
+    assert meeting.slot_notice < check < meeting.starts_at
+    # Either 09:00 on a weekday before the meeting day, or halfway from the notice to it.
+    halfway = meeting.slot_notice + (meeting.starts_at - meeting.slot_notice) / 2
+    local = check.astimezone(tz)
+    weekday = local.time() == CHECK_TIME and local.weekday() < 5 and local.date() < meeting.day
+    assert weekday or check == halfway

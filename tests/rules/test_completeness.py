@@ -1,4 +1,5 @@
-"""R4 on plain values: which kinds a referral still needs, whatever documents it holds."""
+"""R4 on plain values: which kinds a referral still needs, whatever documents it holds, and which
+of its form's questions are unanswered."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pipeline.documents.kinds import Kind, Status
 from pipeline.rules.completeness import (
     ALWAYS_REQUIRED,
     GENOGRAM_REQUESTS,
+    REQUIRED_FIELDS,
     DocumentView,
     genogram_needed,
+    missing_fields,
     missing_kinds,
     required_kinds,
     usable_kinds,
@@ -125,3 +128,36 @@ def test_adding_a_refused_document_changes_nothing(
 ) -> None:
     refused = DocumentView(kind, Status.REFUSED)
     assert missing_kinds([*documents, refused], None) == missing_kinds(documents, None)
+
+
+ANSWERED = {
+    "child_name": "Robin Test",
+    "child_dob": "2015-03-01",
+    "referrer_name": "Jo Teacher",
+    "referrer_email": "jo@school.example.org",
+    "request_types": ["section20"],
+    "consent": False,
+}
+
+
+def test_a_form_answering_every_question_misses_no_field() -> None:
+    assert missing_fields(ANSWERED) == []
+
+
+def test_no_form_yet_misses_no_field() -> None:
+    assert missing_fields({}) == []
+
+
+def test_an_unanswered_question_is_named_as_the_referrer_reads_it() -> None:
+    fields = ANSWERED | {"child_dob": None, "request_types": [], "referrer_name": ""}
+    assert missing_fields(fields) == [
+        "the child's date of birth (or due date)",
+        "your name",
+        "what you are asking the panel for (request type)",
+    ]
+
+
+@given(st.dictionaries(st.sampled_from(list(REQUIRED_FIELDS)), st.sampled_from([None, "", []])))
+def test_each_blank_field_is_missing_in_the_form_s_order(blanks: dict[str, object]) -> None:
+    found = missing_fields(ANSWERED | blanks)
+    assert found == [label for key, label in REQUIRED_FIELDS.items() if key in blanks]

@@ -12,6 +12,7 @@ from pipeline.rules.screening import (
     ClaimedRequest,
     administrator_refusal,
     coopt_flags,
+    coopted_agencies,
     outcome,
     ready_to_screen,
     reply_refusal,
@@ -114,6 +115,24 @@ def test_co_opting_keeps_every_flag_and_adds_every_agency(
     found = coopt_flags(flags, agencies)
     assert found[: len(flags)] == flags
     assert {f"co-opt:{a}" for a in agencies} <= set(found)
+
+
+def test_co_opted_agencies_are_read_back_from_flags_however_written() -> None:
+    flags = ["section20", "co-opt:Housing", " Co-opt: police; Health ,, housing", "co-opted"]
+    assert coopted_agencies(flags) == ("housing", "police", "health")
+    assert coopted_agencies([]) == ()
+
+
+# An agency's name as a person writes it: anything but the separators a flag's list uses.
+AGENCIES = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters=",;"), min_size=1, max_size=12
+).filter(lambda a: a.strip() != "")
+
+
+@given(st.lists(AGENCIES, max_size=4))
+def test_the_flags_co_opting_writes_are_read_back_as_its_agencies(agencies: list[str]) -> None:
+    found = coopted_agencies(coopt_flags(["section20"], agencies))
+    assert found == tuple(dict.fromkeys(a.strip().lower() for a in agencies))
 
 
 def test_the_manager_s_own_open_request_decides() -> None:

@@ -3,10 +3,11 @@ sent in by someone else is answered to. Pure functions of addresses and settings
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipeline.mime.addresses import is_machine_address, normalise
+from pipeline.rules.recipients import domain_of
 
 # Mail services anyone can sign up to, and address spaces shared by many organisations
 # (NHSmail is one domain for the whole NHS in England): two people sharing one of these
@@ -55,10 +56,6 @@ class ReferencePolicy:
     shared_domains: frozenset[str]
 
 
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2].lower()
-
-
 def may_quote_reference(
     senders: Iterable[str],
     referrer: str,
@@ -80,14 +77,6 @@ def may_quote_reference(
     if not addresses:
         return False
     return all(a in known or (vouched and domain_of(a) == organisation) for a in addresses)
-
-
-def is_allowed_recipient(
-    address: str, configured: Collection[str], domains: Collection[str]
-) -> bool:
-    """A configured person, or an address at an allowed recipient domain (SPEC §7)."""
-    lowered = address.lower()
-    return lowered in configured or domain_of(lowered) in {d.lower() for d in domains}
 
 
 @dataclass(frozen=True)
