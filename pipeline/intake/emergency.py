@@ -93,7 +93,7 @@ def bring_forward(app: App, session: Session, case: Case, at: datetime) -> None:
     case.meeting = meeting.starts_at
     if withdrawn:
         context = case_context(app, case, refresh_state(case)) | {
-            "old_meeting": when(app, old),
+            "old_meeting": when(app.config.tz, old),
             "withdrawn_slot": withdrawn,
         }
         purpose = f"s20-moved:{case.id}:{old.isoformat()}"
@@ -113,7 +113,7 @@ def alert(app: App, session: Session, case: Case, at: datetime) -> None:
     day = case.meeting.astimezone(app.config.tz).date()
     deadline = meeting_at(app.config.panel(case.panel_id), day, app.config.tz).deadline
     context["after_deadline"] = at >= deadline
-    context["received"] = when(app, at)
+    context["received"] = when(app.config.tz, at)
     enqueue(
         app,
         session,

@@ -4,7 +4,7 @@ about a case, and answers threaded under the email they answer, as outbox drafts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from pipeline.app import App
@@ -23,9 +23,9 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BLANK_FORM_NAME = "MASP-referral-form.docx"
 
 
-def when(app: App, instant: datetime) -> str:
+def when(tz: tzinfo, instant: datetime) -> str:
     """A date-time as people in the panel's time zone read it: 'Tuesday 8 December 2026, 10:00'."""
-    local = instant.astimezone(app.config.tz)
+    local = instant.astimezone(tz)
     return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M}"
 
 
@@ -68,11 +68,11 @@ def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
     meeting = meeting_at(panel, case.meeting.astimezone(app.config.tz).date(), app.config.tz)
     missed = missed_meeting(panel, app.config.tz, case.received_at, meeting, case.section20)
     return staff_context(app, case) | {
-        "meeting": when(app, meeting.starts_at),
-        "deadline": when(app, meeting.deadline),
+        "meeting": when(app.config.tz, meeting.starts_at),
+        "deadline": when(app.config.tz, meeting.deadline),
         "deadline_passed": deadline_passed(meeting, app.clock.now()),
         "late": missed is not None,
-        "missed_meeting": when(app, missed.starts_at) if missed else "",
+        "missed_meeting": when(app.config.tz, missed.starts_at) if missed else "",
         "refused": [d for d in _document_lines(case) if d["status"] == Status.REFUSED],
         "missing": [LABELS[k] for k in missing],
         "missing_fields": missing_fields(case.fields or {}),

@@ -204,7 +204,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
         panel_id=panel_id,
         panel_name=panel.name,
         starts_at=starts_at,
-        meeting=when(app, starts_at),
+        meeting=when(app.config.tz, starts_at),
         chair=app.config.people.chair.name,
         quarterly=is_quarterly(panel, day),
         items=tuple(items),

@@ -74,6 +74,6 @@ def defer_case(
         **detail,
     )
     context = referrer_context(app, session, case, missing) | {
-        "old_meeting": when(app, old.starts_at)
+        "old_meeting": when(app.config.tz, old.starts_at)
     }
     enqueue(app, session, referrer_draft(session, case, key, "deferred", context))

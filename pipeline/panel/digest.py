@@ -81,8 +81,8 @@ def digest_context(
     screening = [line(c, meeting.day, _note(c)) for c in listed if c.state in AWAITING_SCREENING]
     return {
         "panel_name": panel.name,
-        "meeting": when(app, meeting.starts_at),
-        "deadline": when(app, meeting.deadline),
+        "meeting": when(app.config.tz, meeting.starts_at),
+        "deadline": when(app.config.tz, meeting.deadline),
         "on_agenda": [asdict(x) for x in agenda],
         "deferred_cases": [asdict(x) for x in _deferred(app, session, panel.id, meeting)],
         "awaiting_screening": [asdict(x) for x in screening],
@@ -138,7 +138,7 @@ def attendance_context(
         answers.setdefault(slot.attendance, []).append(line(case, meeting.day, note))
     return {
         "panel_name": panel.name,
-        "meeting": when(app, meeting.starts_at),
+        "meeting": when(app.config.tz, meeting.starts_at),
         "awaiting_attendance": [asdict(x) for x in answers[None]],
         "not_attending": [asdict(x) for x in answers["no"]],
         # A calendar's TENTATIVE answer: not a yes, so its referrer is worth chasing too.

@@ -232,7 +232,7 @@ def _enqueue(
     pack = built.pack
     context = {
         "panel_name": inputs.agenda.panel_name,
-        "meeting": when(app, pack.meeting),
+        "meeting": when(app.config.tz, pack.meeting),
         "recipient_name": recipient.name,
         "pack_version": pack.version,
         "pack_part": number,

@@ -134,7 +134,7 @@ def carry_forward(
         same_day = followed_to(found)
         context = {
             "panel_name": panel.name,
-            "old_meeting": when(app, meeting),
+            "old_meeting": when(app.config.tz, meeting),
             "retimed_to": clock_time(app.config.tz, same_day.starts_at) if same_day else "",
             "moved": [asdict(m) for m in moved],
             "panel_address": app.config.mailbox.address,
@@ -169,8 +169,8 @@ def move_to_next_meeting(
     }
     audit(session, app.clock.now(), case, "carried-forward", **stamps, why=unheard.why.value)
     context = referrer_context(app, session, case, still_missing(case)) | {
-        "old_meeting": when(app, standing.meeting),
-        "meeting_day": when(app, standing.meeting).rpartition(",")[0],
+        "old_meeting": when(app.config.tz, standing.meeting),
+        "meeting_day": when(app.config.tz, standing.meeting).rpartition(",")[0],
         "old_time": clock_time(app.config.tz, standing.meeting),
         "new_time": clock_time(app.config.tz, unheard.to.starts_at),
         "withdrawn_slot": withdrawn,
@@ -184,4 +184,4 @@ def move_to_next_meeting(
     draft = referrer_draft(session, case, purpose, "carried_forward", context, cancellation)
     enqueue(app, session, draft)
     found = line(case, unheard.to.day, unheard.why.value)
-    return Moved(**asdict(found), to=when(app, unheard.to.starts_at))
+    return Moved(**asdict(found), to=when(app.config.tz, unheard.to.starts_at))

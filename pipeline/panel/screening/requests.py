@@ -30,12 +30,12 @@ PDF = "application/pdf"
 def _attachments(app: App, case: Case) -> tuple[FileAttachment, ...]:
     """The summary PDF first, then every current document a person can read."""
     panel = app.config.panel(case.panel_id)
-    meeting = wording.when(app, case.meeting) if case.meeting else "not yet set"
+    meeting = wording.when(app.config.tz, case.meeting) if case.meeting else "not yet set"
     facts = summary_facts(
         case,
         panel.name,
         meeting,
-        wording.when(app, case.received_at),
+        wording.when(app.config.tz, case.received_at),
         (case.meeting or app.clock.now()).astimezone(app.config.tz).date(),
     )
     marking = app.config.pack.protective_marking
