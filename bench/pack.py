@@ -31,6 +31,7 @@ from pipeline.app import App
 from pipeline.intake.poll import poll
 from pipeline.outputs.pack import build_pack, gather, render, stamp
 from pipeline.panel.distribute import distribute
+from pipeline.states import CaseState
 from pipeline.store.models import Case, Conversion, PackSend
 from tests.helpers import drop, open_service
 
@@ -80,7 +81,7 @@ def prepare(folder: Path, cases: int) -> App:
     poll(app)
     with app.store.session() as session:
         for number, case in enumerate(session.scalars(select(Case).order_by(Case.id))):
-            case.state = "approved"
+            case.state = CaseState.APPROVED
             case.flags = [f"co-opt: {'Housing' if number % 2 else 'Police'}"]
     return app
 

@@ -10,6 +10,6 @@ from pipeline.store.models import Case
 def move(case: Case, new: CaseState) -> None:
     """Put the case in state `new`; IllegalTransition, changing nothing, if no rule allows it."""
     # A case not yet given a state (being opened) reads None here, whatever the annotation says.
-    old: str | None = case.state
+    old: CaseState | None = case.state
     check(old, new, reference=case.reference)
     case.state = new

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from pipeline.states import ConversionState, MessageState, OutboxState
+from pipeline.states import CaseState, ConversionState, MessageState, OutboxState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -41,6 +41,20 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class CaseStateType(TypeDecorator[CaseState]):
+    """Stores a CaseState as its string, the same column as before, and reads it back a member."""
+
+    impl = String(24)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        # CaseState(value) refuses a string no member carries before it reaches the database.
+        return None if value is None else CaseState(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> CaseState | None:
+        return None if value is None else CaseState(value)
 
 
 class Base(DeclarativeBase):
@@ -96,8 +110,8 @@ class Case(Base):
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     panel_id: Mapped[str] = mapped_column(String(32))
     meeting: Mapped[datetime | None] = mapped_column()
-    # A CaseState, stored as its string; only `pipeline.store.lifecycle.move` changes it.
-    state: Mapped[str] = mapped_column(String(24), index=True)
+    # Stored as its string; only `pipeline.store.lifecycle.move` changes it.
+    state: Mapped[CaseState] = mapped_column(CaseStateType, index=True)
     referrer_email: Mapped[str] = mapped_column(String(320), index=True)
     referrer_name: Mapped[str | None] = mapped_column(String(200))
     # Whoever sent the referral in for the referrer named on its form (a duty desk): copied on

@@ -33,6 +33,7 @@ from pipeline.intake.poll import deliver_configured, poll
 from pipeline.jobs import run_due
 from pipeline.outputs.convert import Source, conversion_jobs, office_to_pdf
 from pipeline.panel.distribute import pack_jobs
+from pipeline.states import CaseState
 from pipeline.store.models import Case, Conversion, Document, Pack
 from tests import hostile
 from tests.helpers import drop, open_service, sent_mail
@@ -147,7 +148,7 @@ def test_a_picture_over_the_memory_limit_fails_in_the_worker_and_the_pack_says_w
         case = session.scalars(select(Case)).one()
         # Its header is within the limits: it is read, and meant for the pack.
         assert {d.filename: d.status for d in case.documents}["Genogram.png"] == "ok"
-        case.state = "approved"
+        case.state = CaseState.APPROVED
     assert not run_due(app, [conversion_jobs]).failed
     # In the service's own process, with no limit, it converted (at about 1 GB); here it may not.
     reason = f"the file needed too much memory to convert safely (over {MEMORY_MB} MB)"

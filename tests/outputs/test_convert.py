@@ -31,6 +31,7 @@ from pipeline.outputs.convert import (
     route_of,
 )
 from pipeline.panel.distribute import pack_jobs
+from pipeline.states import CaseState
 from pipeline.store.models import Case, Conversion, Document, JobRun
 from tests.helpers import drop, open_service, pack_reader, sent_mail
 
@@ -195,7 +196,7 @@ def approved_referral(folder: Path, **overrides: Any) -> App:
     drop(app, mail, NOW)
     poll(app)
     with app.store.session() as session:
-        session.scalars(select(Case)).one().state = "approved"
+        session.scalars(select(Case)).one().state = CaseState.APPROVED
     return app
 
 

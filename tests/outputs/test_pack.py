@@ -23,6 +23,7 @@ from pipeline.jobs import run_due
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.outputs.pack import build_pack, originals, split, stamp, zip_originals
 from pipeline.panel.distribute import _zip_parts, pack_jobs
+from pipeline.states import CaseState
 from pipeline.store.models import Case, Conversion, Document, Pack, PackSend
 from tests.helpers import (
     Sent,
@@ -77,7 +78,7 @@ def referrals(app: App) -> None:
     poll(app)
     with app.store.session() as session:
         first, second = session.scalars(select(Case).order_by(Case.id))
-        first.state = second.state = "approved"
+        first.state = second.state = CaseState.APPROVED
         second.flags = ["co-opt: Housing"]
         # One document whose conversion failed: the pack carries a page saying so.
         genogram = next(d for d in first.documents if d.kind == "genogram")

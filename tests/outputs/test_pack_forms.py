@@ -32,6 +32,7 @@ from pipeline.intake.poll import deliver_configured, poll
 from pipeline.jobs import run_due
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.panel.distribute import pack_jobs
+from pipeline.states import CaseState
 from pipeline.store.models import Case
 from tests.documents.test_pdf_fields import nested_form
 from tests.helpers import (
@@ -170,7 +171,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pack]:
         cases = list(session.scalars(select(Case).order_by(Case.id)))
         assert len(cases) == len(FORMS)
         for case in cases:
-            case.state = "approved"
+            case.state = CaseState.APPROVED
         referrers = {c.reference: c.referrer_email for c in cases}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

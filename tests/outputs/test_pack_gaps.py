@@ -27,6 +27,7 @@ from pipeline.intake.poll import deliver_configured, poll
 from pipeline.jobs import TickReport, run_due
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.panel.distribute import pack_jobs
+from pipeline.states import CaseState
 from pipeline.store.models import Case, Conversion, Document
 from tests.helpers import (
     Sent,
@@ -82,7 +83,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     poll(app)
     with app.store.session() as session:
         whole, emergency, last = session.scalars(select(Case).order_by(Case.id))
-        whole.state = last.state = "approved"
+        whole.state = last.state = CaseState.APPROVED
         section20(app, session, emergency.reference, True)
         references = {
             "whole": whole.reference,

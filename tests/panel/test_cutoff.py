@@ -12,6 +12,7 @@ from pipeline import samples
 from pipeline.intake.poll import poll
 from pipeline.rules.cutoff import forward_meeting
 from pipeline.rules.meetings import meeting_at
+from pipeline.states import CaseState
 from pipeline.store.models import AuditEvent, Case, JobRun, ScreeningRequest
 from tests.helpers import drop, open_service, sent_mail
 from tests.panel.test_reminders import DEADLINE, RECEIVED, tick_at
@@ -126,7 +127,7 @@ def test_more_information_that_never_came_defers_the_case(tmp_path: Path) -> Non
     with app.store.session() as session:
         query = select(Case).where(Case.referrer_email == READY.referrer_email)
         case = session.scalars(query).one()
-        case.state = "more_info"
+        case.state = CaseState.MORE_INFO
         session.add(
             ScreeningRequest(
                 case_id=case.id,

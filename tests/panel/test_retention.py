@@ -352,7 +352,7 @@ def test_a_case_given_a_meeting_time_is_kept_until_that_meeting_is_long_past(
     with app.store.session() as session:
         case = session.scalars(select(Case)).one()
         # Screened and given a time, long after the referral came in.
-        case.state, case.meeting = "approved", meeting
+        case.state, case.meeting = CaseState.APPROVED, meeting
         session.add(
             Slot(
                 case_id=case.id,

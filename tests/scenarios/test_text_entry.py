@@ -32,6 +32,7 @@ from pipeline.mime.message import parse_email
 from pipeline.outbox.compose import Envelope, compose
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.service import run_due_jobs
+from pipeline.states import CaseState
 from pipeline.store.models import Case
 from pipeline.templates import Rendered
 from pipeline.text import clean_text, clean_values
@@ -136,7 +137,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with app.store.session() as session:
         (case,) = session.scalars(select(Case))
         # Screening is not what is tested here: the manager's approval is taken as given.
-        case.state = "approved"
+        case.state = CaseState.APPROVED
         fields = dict(case.fields)
         referrer_name = case.referrer_name
         documents = [dict(d.fields or {}) | {"filename": d.filename} for d in case.documents]
