@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.states import AWAITING
+from pipeline.states import AWAITING, CaseState
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,7 @@ class Waiting:
     """What the reminder and cut-off rules need to know of a case: its state, where its
     referrer writes from, and whether it is a Section 20 emergency."""
 
-    state: str
+    state: CaseState
     referrer_email: str
     section20: bool = False
 

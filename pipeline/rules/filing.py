@@ -21,7 +21,7 @@ class Route(Enum):
     NO_DOCUMENTS = "no_documents"
 
 
-def route(quoted: bool, state: str | None, has_meeting: bool, has_attachments: bool) -> Route:
+def route(quoted: bool, state: CaseState | None, has_meeting: bool, has_attachments: bool) -> Route:
     """Where an email goes: `quoted` when it named a case it has no standing on, `state` its
     case's (None when it belongs to none), `has_meeting` whether that case is listed for one."""
     if quoted or state == CaseState.HELD:

@@ -35,7 +35,10 @@ def outcome(verb: str) -> Outcome:
 
 
 def ready_to_screen(
-    state: str, missing: Collection[str], asked_at: datetime | None, received: Iterable[datetime]
+    state: CaseState,
+    missing: Collection[str],
+    asked_at: datetime | None,
+    received: Iterable[datetime],
 ) -> bool:
     """Complete, or asked for more information and since sent documents that complete it.
 
@@ -49,7 +52,7 @@ def ready_to_screen(
     return asked_at is None or any(at > asked_at for at in received)
 
 
-def administrator_refusal(state: str) -> str | None:
+def administrator_refusal(state: CaseState) -> str | None:
     """Why `masp screen` cannot decide a case in this state, or None when it can."""
     if state in ADMINISTRATOR_MAY_SCREEN:
         return None
@@ -90,7 +93,7 @@ class ClaimedRequest:
     closed: bool
     # An open request's case is being screened; older databases can hold an open request on a
     # case closed since (the purge did not always close its requests).
-    case_state: str = CaseState.SCREENING
+    case_state: CaseState = CaseState.SCREENING
 
 
 def reply_refusal(

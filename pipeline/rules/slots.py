@@ -39,7 +39,7 @@ class Candidate:
     follow_up: bool = False
 
 
-def is_listed(state: str, section20: bool, unscreened: str) -> bool:
+def is_listed(state: CaseState, section20: bool, unscreened: str) -> bool:
     """Whether a case is heard at its meeting (R7, R9): approved, or a Section 20 emergency,
     or — when the configuration lists unscreened cases (`screening.unscreened`) — complete and
     awaiting screening."""

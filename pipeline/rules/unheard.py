@@ -41,7 +41,7 @@ BECAUSE = {
 class Standing:
     """What the rule needs to know of a case: its state, and where it stands at its meeting."""
 
-    state: str
+    state: CaseState
     section20: bool
     meeting: datetime
     # It has a timeslot at that meeting.

@@ -22,6 +22,7 @@ from pipeline.config import PanelConfig
 from pipeline.intake.poll import poll
 from pipeline.rules.meetings import upcoming
 from pipeline.rules.unheard import Standing, Why, not_heard
+from pipeline.states import CaseState
 from pipeline.store.models import AuditEvent, Case, JobRun, Slot
 from tests.helpers import Sent, config_tree, drop, open_service, sent_mail
 from tests.panel.test_cutoff import CHILDREN, EMERGENCY, JANUARY, LATE, READY, refer, snapshot
@@ -105,7 +106,7 @@ def panel(**meetings: object) -> PanelConfig:
     return PanelConfig.model_validate({"id": "masp", "name": "Panel", "meetings": spec})
 
 
-def standing(state: str, slotted: bool = False, section20: bool = False) -> Standing:
+def standing(state: CaseState, slotted: bool = False, section20: bool = False) -> Standing:
     return Standing(state=state, section20=section20, meeting=DECEMBER, slotted=slotted)
 
 
@@ -115,14 +116,14 @@ AFTER_START = DECEMBER + timedelta(minutes=1)
 @pytest.mark.parametrize(
     ("facts", "why"),
     [
-        (standing("approved", slotted=True), None),
-        (standing("screening", slotted=True), None),
-        (standing("declined"), None),
-        (standing("closed"), None),
-        (standing("approved"), Why.APPROVED_LATE),
-        (standing("screening"), Why.UNSCREENED),
-        (standing("complete"), Why.UNSCREENED),
-        (standing("incomplete", section20=True), Why.NOT_READY),
+        (standing(CaseState.APPROVED, slotted=True), None),
+        (standing(CaseState.SCREENING, slotted=True), None),
+        (standing(CaseState.DECLINED), None),
+        (standing(CaseState.CLOSED), None),
+        (standing(CaseState.APPROVED), Why.APPROVED_LATE),
+        (standing(CaseState.SCREENING), Why.UNSCREENED),
+        (standing(CaseState.COMPLETE), Why.UNSCREENED),
+        (standing(CaseState.INCOMPLETE, section20=True), Why.NOT_READY),
     ],
 )
 def test_after_the_meeting_began_only_a_case_with_a_time_was_heard(
@@ -136,18 +137,27 @@ def test_after_the_meeting_began_only_a_case_with_a_time_was_heard(
 
 
 def test_nothing_moves_before_the_meeting_begins() -> None:
-    for state in ("approved", "screening", "complete", "incomplete"):
+    for state in (
+        CaseState.APPROVED,
+        CaseState.SCREENING,
+        CaseState.COMPLETE,
+        CaseState.INCOMPLETE,
+    ):
         assert not_heard(standing(state), panel(), LONDON, DECEMBER - timedelta(seconds=1)) is None
 
 
 def test_a_cancelled_meeting_moves_its_cases_at_once() -> None:
     now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     cancelled = panel(cancel=["2026-12-08"])
-    for facts in (standing("incomplete"), standing("approved", slotted=True), standing("complete")):
+    for facts in (
+        standing(CaseState.INCOMPLETE),
+        standing(CaseState.APPROVED, slotted=True),
+        standing(CaseState.COMPLETE),
+    ):
         found = not_heard(facts, cancelled, LONDON, now)
         assert found is not None and found.why == Why.CANCELLED and found.to is not None
         assert (found.to.day, found.due) == (date(2027, 1, 12), now)
-    assert not_heard(standing("declined"), cancelled, LONDON, now) is None
+    assert not_heard(standing(CaseState.DECLINED), cancelled, LONDON, now) is None
 
 
 def test_a_meeting_cancelled_once_it_began_keeps_the_cases_given_a_time() -> None:
@@ -155,8 +165,11 @@ def test_a_meeting_cancelled_once_it_began_keeps_the_cases_given_a_time() -> Non
     # tell a meeting that did not take place from one cancelled afterwards, so the cases it had
     # timed stay heard, and only the one without a time moves.
     cancelled = panel(cancel=["2026-12-08"])
-    assert not_heard(standing("approved", slotted=True), cancelled, LONDON, AFTER_START) is None
-    found = not_heard(standing("approved"), cancelled, LONDON, AFTER_START)
+    assert (
+        not_heard(standing(CaseState.APPROVED, slotted=True), cancelled, LONDON, AFTER_START)
+        is None
+    )
+    found = not_heard(standing(CaseState.APPROVED), cancelled, LONDON, AFTER_START)
     assert found is not None and found.why == Why.CANCELLED
 
 
@@ -165,14 +178,14 @@ def test_a_rule_changed_afterwards_does_not_undo_a_meeting_that_was_held() -> No
     # case heard there was heard. One that was not heard moves.
     changed = panel(rrule="FREQ=MONTHLY;BYDAY=+3WE")
     later = DECEMBER + timedelta(days=3)
-    assert not_heard(standing("approved", slotted=True), changed, LONDON, later) is None
-    found = not_heard(standing("approved"), changed, LONDON, later)
+    assert not_heard(standing(CaseState.APPROVED, slotted=True), changed, LONDON, later) is None
+    found = not_heard(standing(CaseState.APPROVED), changed, LONDON, later)
     assert found is not None and found.to is not None and found.to.day == date(2026, 12, 16)
 
 
 def test_a_new_meeting_time_moves_the_case_to_the_same_day() -> None:
     found = not_heard(
-        standing("approved"), panel(time="09:30"), LONDON, datetime(2026, 12, 1, tzinfo=UTC)
+        standing(CaseState.APPROVED), panel(time="09:30"), LONDON, datetime(2026, 12, 1, tzinfo=UTC)
     )
     assert found is not None and found.why == Why.RETIMED and found.to is not None
     assert found.to.starts_at == datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
@@ -182,7 +195,7 @@ def test_a_meeting_retimed_to_an_hour_already_past_is_a_move_to_the_next_meeting
     # Moved to 09:30 at 09:45 on the day: the meeting at its new time has begun without the
     # case, which goes to January, and is not told the meeting merely changed its time.
     found = not_heard(
-        standing("approved"), panel(time="09:30"), LONDON, DECEMBER - timedelta(minutes=15)
+        standing(CaseState.APPROVED), panel(time="09:30"), LONDON, DECEMBER - timedelta(minutes=15)
     )
     assert found is not None and found.why == Why.RESCHEDULED and found.to is not None
     assert found.to.day == date(2027, 1, 12)
@@ -195,12 +208,16 @@ def test_where_a_case_goes_next() -> None:
     now = datetime(2027, 1, 6, 13, 0, tzinfo=UTC)
     days = {
         state: not_heard(standing(state, section20=s20), panel(), LONDON, now)
-        for state, s20 in (("approved", False), ("incomplete", False), ("more_info", True))
+        for state, s20 in (
+            (CaseState.APPROVED, False),
+            (CaseState.INCOMPLETE, False),
+            (CaseState.MORE_INFO, True),
+        )
     }
     assert {state: found.to.day for state, found in days.items() if found and found.to} == {
-        "approved": date(2027, 1, 12),
-        "incomplete": date(2027, 2, 9),
-        "more_info": date(2027, 1, 12),
+        CaseState.APPROVED: date(2027, 1, 12),
+        CaseState.INCOMPLETE: date(2027, 2, 9),
+        CaseState.MORE_INFO: date(2027, 1, 12),
     }
 
 
@@ -215,7 +232,9 @@ def test_a_fortnightly_group_moves_an_unheard_case_two_weeks_on() -> None:
         }
     )
     [first] = upcoming(masg, LONDON, datetime(2026, 11, 25, tzinfo=UTC), 1)
-    facts = Standing(state="screening", section20=False, meeting=first.starts_at, slotted=False)
+    facts = Standing(
+        state=CaseState.SCREENING, section20=False, meeting=first.starts_at, slotted=False
+    )
     found = not_heard(facts, masg, LONDON, first.starts_at + timedelta(hours=2))
     assert found is not None and found.to is not None
     assert found.to.day == first.day + timedelta(days=14)

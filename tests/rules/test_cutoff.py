@@ -19,36 +19,45 @@ from pipeline.rules.cutoff import (
     missing_text,
 )
 from pipeline.rules.meetings import Meeting, meeting_at
+from pipeline.states import CaseState
 from tests.rules.panels import INSTANTS, LONDON, SPANS, ZONES, panel, panels, some_meeting
 
 REFERRER = "jo@school.example.org"
 DECEMBER = meeting_at(panel(), date(2026, 12, 8), LONDON)
 JANUARY = meeting_at(panel(), date(2027, 1, 12), LONDON)
-STATES = st.sampled_from(["incomplete", "more_info", "complete", "screening", "approved"])
+STATES = st.sampled_from(
+    [
+        CaseState.INCOMPLETE,
+        CaseState.MORE_INFO,
+        CaseState.COMPLETE,
+        CaseState.SCREENING,
+        CaseState.APPROVED,
+    ]
+)
 KINDS = st.lists(st.sampled_from([Kind.REFERRAL_FORM, Kind.CHRONOLOGY, Kind.ASSESSMENT]))
 
 
-def waiting(state: str = "incomplete", section20: bool = False) -> Waiting:
+def waiting(state: CaseState = CaseState.INCOMPLETE, section20: bool = False) -> Waiting:
     return Waiting(state, REFERRER, section20)
 
 
 def test_the_cut_off_applies_to_a_case_still_missing_documents_or_information() -> None:
     assert cutoff_applies(waiting(), [Kind.CHRONOLOGY])
-    assert cutoff_applies(waiting("more_info"), [])
+    assert cutoff_applies(waiting(CaseState.MORE_INFO), [])
     assert not cutoff_applies(waiting(), [])
-    assert not cutoff_applies(waiting("complete"), [Kind.CHRONOLOGY])
+    assert not cutoff_applies(waiting(CaseState.COMPLETE), [Kind.CHRONOLOGY])
 
 
 def test_a_section20_emergency_is_never_cut_off() -> None:
     assert not cutoff_applies(waiting(section20=True), [Kind.CHRONOLOGY])
-    assert not cutoff_applies(waiting("more_info", section20=True), [])
+    assert not cutoff_applies(waiting(CaseState.MORE_INFO, section20=True), [])
 
 
 def test_what_was_missing_reads_as_words() -> None:
     missing = [Kind.CHRONOLOGY, Kind.REFERRAL_FORM]
     assert missing_text(waiting(), missing) == "chronology, referral form"
-    assert missing_text(waiting("more_info"), []) == MORE_INFO_MISSING
-    both = missing_text(waiting("more_info"), [Kind.GENOGRAM])
+    assert missing_text(waiting(CaseState.MORE_INFO), []) == MORE_INFO_MISSING
+    both = missing_text(waiting(CaseState.MORE_INFO), [Kind.GENOGRAM])
     assert both == f"genogram, {MORE_INFO_MISSING}"
 
 
@@ -82,7 +91,7 @@ def test_the_cut_off_never_forwards_to_a_meeting_whose_deadline_has_passed(
 
 @given(STATES, st.booleans(), KINDS, SPANS)
 def test_a_deferral_moves_only_a_waiting_case_and_always_forward(
-    state: str, section20: bool, missing: list[Kind], late: timedelta
+    state: CaseState, section20: bool, missing: list[Kind], late: timedelta
 ) -> None:
     case = waiting(state, section20)
     now = DECEMBER.deadline + late

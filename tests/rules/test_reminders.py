@@ -12,6 +12,7 @@ from pipeline.config import RemindersConfig
 from pipeline.documents.kinds import Kind
 from pipeline.rules.awaiting import Waiting
 from pipeline.rules.reminders import Moment, reminder_blocked, reminder_moments, reminders_due
+from pipeline.states import CaseState
 from tests.rules.panels import INSTANTS, LONDON, QUARTER_HOURS, SPANS, ZONES
 
 # Tuesday 1 December 2026, noon GMT: the December meeting's deadline.
@@ -64,15 +65,18 @@ def test_reminders_due_skip_moments_before_the_referral_and_go_stale_at_the_next
 
 
 def test_a_waiting_referrer_may_be_reminded() -> None:
-    assert reminder_blocked(Waiting("incomplete", REFERRER), MISSING, ["referral"]) is None
-    assert reminder_blocked(Waiting("more_info", REFERRER), [], ["referral"]) is None
+    assert reminder_blocked(Waiting(CaseState.INCOMPLETE, REFERRER), MISSING, ["referral"]) is None
+    assert reminder_blocked(Waiting(CaseState.MORE_INFO, REFERRER), [], ["referral"]) is None
 
 
 def test_why_a_referrer_is_not_reminded() -> None:
-    case = Waiting("incomplete", REFERRER)
-    assert reminder_blocked(Waiting("approved", REFERRER), MISSING, []) == "the case is approved"
+    case = Waiting(CaseState.INCOMPLETE, REFERRER)
+    assert (
+        reminder_blocked(Waiting(CaseState.APPROVED, REFERRER), MISSING, [])
+        == "the case is approved"
+    )
     assert reminder_blocked(case, [], ["referral"]) == "nothing is missing"
-    robot = Waiting("incomplete", "no-reply@school.example.org")
+    robot = Waiting(CaseState.INCOMPLETE, "no-reply@school.example.org")
     assert "no-reply" in (reminder_blocked(robot, MISSING, ["referral"]) or "")
     only_machines = reminder_blocked(case, MISSING, ["auto_reply", "bounce", "auto_reply"])
     assert only_machines == "only automatic mail has come from this referrer"
@@ -80,15 +84,15 @@ def test_why_a_referrer_is_not_reminded() -> None:
 
 
 def test_auto_responders_and_no_reply_addresses_are_not_reminded() -> None:
-    case = Waiting(state="incomplete", referrer_email="jo@school.example.org")
+    case = Waiting(state=CaseState.INCOMPLETE, referrer_email="jo@school.example.org")
     assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral"]) is None
     assert reminder_blocked(case, [], ["referral"]) == "nothing is missing"
     assert reminder_blocked(case, [Kind.CHRONOLOGY], ["auto_reply", "bounce"]) is not None
     assert reminder_blocked(case, [Kind.CHRONOLOGY], ["referral", "auto_reply"]) is None
     for address in ("noreply@school.example.org", "MAILER-DAEMON@school.example.org"):
-        robot = Waiting(state="incomplete", referrer_email=address)
+        robot = Waiting(state=CaseState.INCOMPLETE, referrer_email=address)
         assert "no-reply" in (reminder_blocked(robot, [Kind.CHRONOLOGY], ["referral"]) or "")
-    approved = Waiting(state="approved", referrer_email="jo@x.org")
+    approved = Waiting(state=CaseState.APPROVED, referrer_email="jo@x.org")
     assert reminder_blocked(approved, [], []) is not None
 
 

@@ -21,6 +21,7 @@ from pipeline.rules.slots import (
     running_order,
     timetable,
 )
+from pipeline.states import CaseState
 from tests.rules.panels import INSTANTS, LONDON, QUARTER_HOURS, ZONES, panels, some_meeting
 
 # Tuesday 13 July 2027, in British Summer Time.
@@ -53,13 +54,13 @@ def timed_panel(start: str | None = "09:30", length: int = 30) -> PanelConfig:
 
 
 def test_who_is_listed() -> None:
-    assert is_listed("approved", False, "hold")
-    assert is_listed("screening", True, "hold")
-    assert not is_listed("declined", True, "list")
-    assert not is_listed("complete", False, "hold")
-    assert is_listed("complete", False, "list")
-    assert is_listed("screening", False, "list")
-    assert not is_listed("incomplete", False, "list")
+    assert is_listed(CaseState.APPROVED, False, "hold")
+    assert is_listed(CaseState.SCREENING, True, "hold")
+    assert not is_listed(CaseState.DECLINED, True, "list")
+    assert not is_listed(CaseState.COMPLETE, False, "hold")
+    assert is_listed(CaseState.COMPLETE, False, "list")
+    assert is_listed(CaseState.SCREENING, False, "list")
+    assert not is_listed(CaseState.INCOMPLETE, False, "list")
 
 
 def test_the_timetable_is_the_configured_start_and_breaks_in_panel_wall_time() -> None:

@@ -23,14 +23,14 @@ from pipeline.rules.unheard import (
     next_step,
     not_heard,
 )
-from pipeline.states import IN_PLAY
+from pipeline.states import IN_PLAY, CaseState
 from tests.rules.panels import INSTANTS, LONDON, SPANS, ZONES, panel, panels, some_meeting
 
 DECEMBER = meeting_at(panel(), date(2026, 12, 8), LONDON)
-STATES = st.sampled_from([*IN_PLAY, "declined", "closed", "held"])
+STATES = st.sampled_from([*IN_PLAY, CaseState.DECLINED, CaseState.CLOSED, CaseState.HELD])
 
 
-def standing(state: str, section20: bool = False) -> Standing:
+def standing(state: CaseState, section20: bool = False) -> Standing:
     return Standing(state=state, section20=section20, meeting=DECEMBER.starts_at, slotted=False)
 
 
@@ -39,12 +39,15 @@ def unheard(why: Why, to: date = date(2027, 1, 12)) -> Unheard:
 
 
 def test_a_moved_case_is_flagged_with_the_day_it_left_and_why() -> None:
-    flag = moved_flag(standing("approved"), unheard(Why.CANCELLED), LONDON)
+    flag = moved_flag(standing(CaseState.APPROVED), unheard(Why.CANCELLED), LONDON)
     assert flag == "moved from 2026-12-08: meeting cancelled"
 
 
 def test_a_case_that_follows_its_meeting_to_another_time_that_day_is_not_flagged() -> None:
-    assert moved_flag(standing("approved"), unheard(Why.RETIMED, date(2026, 12, 8)), LONDON) is None
+    assert (
+        moved_flag(standing(CaseState.APPROVED), unheard(Why.RETIMED, date(2026, 12, 8)), LONDON)
+        is None
+    )
 
 
 def test_the_administrator_reads_the_new_time_only_when_every_case_followed_it() -> None:
@@ -55,12 +58,12 @@ def test_the_administrator_reads_the_new_time_only_when_every_case_followed_it()
 
 
 def test_what_the_referrer_is_told_happens_next() -> None:
-    assert next_step(standing("incomplete")) == "documents"
-    assert next_step(standing("more_info")) == "documents"
-    assert next_step(standing("screening")) == "screening"
-    assert next_step(standing("complete")) == "screening"
-    assert next_step(standing("approved")) == "timeslot"
-    assert next_step(standing("incomplete", section20=True)) == "timeslot"
+    assert next_step(standing(CaseState.INCOMPLETE)) == "documents"
+    assert next_step(standing(CaseState.MORE_INFO)) == "documents"
+    assert next_step(standing(CaseState.SCREENING)) == CaseState.SCREENING
+    assert next_step(standing(CaseState.COMPLETE)) == CaseState.SCREENING
+    assert next_step(standing(CaseState.APPROVED)) == "timeslot"
+    assert next_step(standing(CaseState.INCOMPLETE, section20=True)) == "timeslot"
 
 
 @given(panels(), ZONES, INSTANTS, SPANS, STATES, st.booleans(), st.booleans())
@@ -69,7 +72,7 @@ def test_a_case_is_never_moved_to_a_meeting_it_cannot_reach(
     tz: ZoneInfo,
     after: datetime,
     since: timedelta,
-    state: str,
+    state: CaseState,
     section20: bool,
     slotted: bool,
 ) -> None:
@@ -92,7 +95,7 @@ def test_a_case_is_never_moved_to_a_meeting_it_cannot_reach(
 
 @given(panels(), ZONES, INSTANTS, STATES, st.booleans())
 def test_a_cancelled_meeting_moves_every_case_in_play_at_once(
-    config: PanelConfig, tz: ZoneInfo, after: datetime, state: str, section20: bool
+    config: PanelConfig, tz: ZoneInfo, after: datetime, state: CaseState, section20: bool
 ) -> None:
     meeting = some_meeting(config, tz, after)
     cancelled = config.model_copy(
