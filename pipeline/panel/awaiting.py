@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,17 +10,10 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.documents.kinds import Kind
 from pipeline.outbox.wording import case_context
-from pipeline.rules import meetings
 from pipeline.rules.awaiting import Waiting
 from pipeline.rules.meetings import Meeting, held_meeting
 from pipeline.states import AWAITING, CaseState, Verdict
-from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case, ScreeningRequest
-
-
-def meeting_stamp(app: App, instant: datetime) -> str:
-    """A meeting as job keys and flags name it, in panel wall time: '2026-12-08T10:00'."""
-    return meetings.meeting_stamp(app.config.tz, instant)
 
 
 def case_meeting(app: App, case: Case) -> Meeting | None:
@@ -38,11 +30,6 @@ def case_meeting(app: App, case: Case) -> Meeting | None:
 def awaiting_cases(session: Session) -> list[Case]:
     query = select(Case).where(Case.state.in_(AWAITING), Case.meeting.is_not(None))
     return list(session.scalars(query.order_by(Case.id)))
-
-
-def still_missing(case: Case) -> list[Kind]:
-    """The kinds still needed now; a case found complete becomes "complete" on the way."""
-    return refresh_state(case)
 
 
 def waiting(case: Case) -> Waiting:

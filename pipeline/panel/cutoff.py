@@ -19,13 +19,13 @@ from pipeline.outbox.wording import when
 from pipeline.panel.awaiting import (
     awaiting_cases,
     case_meeting,
-    meeting_stamp,
     referrer_context,
-    still_missing,
     waiting,
 )
 from pipeline.rules.cutoff import deferral
+from pipeline.rules.meetings import meeting_stamp
 from pipeline.store.audit import audit
+from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case
 
 
@@ -35,7 +35,7 @@ def cutoff_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
         meeting = case_meeting(app, case)
         if meeting is None or case.section20:
             continue
-        key = f"cutoff:case:{case.id}:{meeting_stamp(app, meeting.starts_at)}"
+        key = f"cutoff:case:{case.id}:{meeting_stamp(app.config.tz, meeting.starts_at)}"
         yield Job(
             key,
             meeting.deadline,
@@ -55,7 +55,7 @@ def defer_case(
     if case is None or case.meeting != meeting_starts:
         return
     old = case_meeting(app, case)
-    missing = still_missing(case)
+    missing = refresh_state(case)
     if old is None:
         return
     panel = app.config.panel(case.panel_id)
@@ -64,13 +64,13 @@ def defer_case(
         return
     case.meeting = found.to.starts_at
     case.flags = [*case.flags, found.flag]
-    detail = {"from_meeting": meeting_stamp(app, old.starts_at), "missing": found.missing}
+    detail = {"from_meeting": meeting_stamp(app.config.tz, old.starts_at), "missing": found.missing}
     audit(
         session,
         app.clock.now(),
         case,
         "deferred",
-        to_meeting=meeting_stamp(app, found.to.starts_at),
+        to_meeting=meeting_stamp(app.config.tz, found.to.starts_at),
         **detail,
     )
     context = referrer_context(app, session, case, missing) | {

@@ -16,11 +16,10 @@ from pipeline.config import PanelConfig
 from pipeline.jobs import Action, Job, bind
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
-from pipeline.panel.awaiting import meeting_stamp
 from pipeline.panel.slots import slot_times
 from pipeline.rules.attendance import attendance_check
 from pipeline.rules.identifiers import age_on, initials
-from pipeline.rules.meetings import Meeting, meeting_at, upcoming
+from pipeline.rules.meetings import Meeting, meeting_at, meeting_stamp, upcoming
 from pipeline.states import AWAITING_SCREENING, CaseState
 from pipeline.store.models import AuditEvent, Case, Slot
 
@@ -61,7 +60,7 @@ def _listed(session: Session, panel_id: str, meeting: Meeting) -> list[Case]:
 
 
 def _deferred(app: App, session: Session, panel_id: str, meeting: Meeting) -> list[Line]:
-    stamp = meeting_stamp(app, meeting.starts_at)
+    stamp = meeting_stamp(app.config.tz, meeting.starts_at)
     events = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.action == "deferred", AuditEvent.at >= meeting.deadline)
@@ -103,7 +102,7 @@ def digest_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """
     for panel in app.config.panels:
         for meeting in upcoming(panel, app.config.tz, now, 1):
-            key = f"digest:{panel.id}:{meeting_stamp(app, meeting.starts_at)}"
+            key = f"digest:{panel.id}:{meeting_stamp(app.config.tz, meeting.starts_at)}"
             yield Job(
                 key, meeting.deadline, _send(panel.id, meeting, key), stale_after=meeting.starts_at
             )
@@ -153,7 +152,7 @@ def attendance_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """A job source: one attendance check per panel for its next meeting."""
     for panel in app.config.panels:
         for meeting in upcoming(panel, app.config.tz, now, 1):
-            key = f"attendance:{panel.id}:{meeting_stamp(app, meeting.starts_at)}"
+            key = f"attendance:{panel.id}:{meeting_stamp(app.config.tz, meeting.starts_at)}"
             due = attendance_check(meeting, app.config.tz)
             action = bind(send_attendance, panel.id, meeting.starts_at, key)
             yield Job(key, due, action, stale_after=meeting.starts_at)

@@ -38,9 +38,8 @@ from pipeline.outputs.pack import (
     stamp,
     zip_originals,
 )
-from pipeline.panel.awaiting import meeting_stamp
 from pipeline.panel.screening.jobs import remind_unscreened
-from pipeline.rules.meetings import upcoming
+from pipeline.rules.meetings import meeting_stamp, upcoming
 from pipeline.store.audit import audit
 from pipeline.store.models import OutboxItem, Pack, PackSend
 
@@ -69,7 +68,7 @@ def pack_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
             if now < due:
                 continue
             digest = gather(app, session, panel.id, meeting.starts_at).digest()
-            key = f"pack:{panel.id}:{meeting_stamp(app, meeting.starts_at)}:{digest[:16]}"
+            key = f"pack:{panel.id}:{meeting_stamp(app.config.tz, meeting.starts_at)}:{digest[:16]}"
             action = bind(distribute, panel.id, meeting.starts_at)
             yield Job(key, due, action, stale_after=meeting.starts_at)
 

@@ -19,14 +19,13 @@ from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.panel.awaiting import (
     awaiting_cases,
     case_meeting,
-    meeting_stamp,
     referrer_context,
-    still_missing,
     waiting,
 )
-from pipeline.rules.meetings import Meeting
+from pipeline.rules.meetings import Meeting, meeting_stamp
 from pipeline.rules.reminders import reminder_blocked, reminders_due
 from pipeline.store.audit import audit
+from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case, Message
 
 
@@ -40,7 +39,7 @@ def reminder_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
 
 def _case_reminders(app: App, case: Case, meeting: Meeting) -> Iterator[Job]:
     config = app.config
-    stamp = meeting_stamp(app, meeting.starts_at)
+    stamp = meeting_stamp(app.config.tz, meeting.starts_at)
     for due in reminders_due(config.reminders, config.tz, meeting.deadline, case.received_at):
         key = f"reminder:{due.moment.name}:case:{case.id}:{stamp}"
         action = bind(send_reminder, case.id, meeting.starts_at, key)
@@ -54,7 +53,7 @@ def send_reminder(
     case = session.get(Case, case_id)
     if case is None or case.meeting != meeting_starts:
         return
-    missing = still_missing(case)
+    missing = refresh_state(case)
     categories = session.scalars(
         select(Message.category).where(Message.case_id == case.id).order_by(Message.id)
     )

@@ -34,10 +34,10 @@ from pipeline.jobs import Job, bind
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.outbox.wording import when
-from pipeline.panel.awaiting import meeting_stamp, referrer_context, still_missing
+from pipeline.panel.awaiting import referrer_context
 from pipeline.panel.digest import Line, line
 from pipeline.panel.slots import withdraw
-from pipeline.rules.meetings import clock_time
+from pipeline.rules.meetings import clock_time, meeting_stamp
 from pipeline.rules.unheard import (
     BECAUSE,
     Standing,
@@ -49,6 +49,7 @@ from pipeline.rules.unheard import (
 )
 from pipeline.states import IN_PLAY
 from pipeline.store.audit import audit
+from pipeline.store.facts import refresh_state
 from pipeline.store.models import AuditEvent, Case, Slot
 
 # --- Job source ---------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def unheard_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
         # time changed and changed back), while a second tick finds the same job done.
         placed = [f"{case.id}@{placement(session, case.id)}" for case, _ in items]
         digest = hashlib.sha256(",".join(placed).encode()).hexdigest()[:12]
-        key = f"unheard:{panel_id}:{meeting_stamp(app, meeting)}:{digest}"
+        key = f"unheard:{panel_id}:{meeting_stamp(app.config.tz, meeting)}:{digest}"
         due = min(unheard.due for _, unheard in items)
         yield Job(key, due, bind(carry_forward, panel_id, meeting, ids, key))
 
@@ -164,11 +165,11 @@ def move_to_next_meeting(
     if flag is not None:
         case.flags = [*case.flags, flag]
     stamps = {
-        "from_meeting": meeting_stamp(app, standing.meeting),
-        "to_meeting": meeting_stamp(app, unheard.to.starts_at),
+        "from_meeting": meeting_stamp(app.config.tz, standing.meeting),
+        "to_meeting": meeting_stamp(app.config.tz, unheard.to.starts_at),
     }
     audit(session, app.clock.now(), case, "carried-forward", **stamps, why=unheard.why.value)
-    context = referrer_context(app, session, case, still_missing(case)) | {
+    context = referrer_context(app, session, case, refresh_state(case)) | {
         "old_meeting": when(app.config.tz, standing.meeting),
         "meeting_day": when(app.config.tz, standing.meeting).rpartition(",")[0],
         "old_time": clock_time(app.config.tz, standing.meeting),
