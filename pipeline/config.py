@@ -155,6 +155,8 @@ class PanelConfig(Frozen):
     deadline: DeadlineConfig = DeadlineConfig()
     slot_notice_days: int = Field(5, ge=0, le=30, validate_default=True)
     slots: SlotsConfig = SlotsConfig()
+    # The first meeting of each calendar quarter carries the previous quarter's picture (R15).
+    quarterly: bool = True
 
     @field_validator("slot_notice_days")
     @classmethod
@@ -197,6 +199,8 @@ class PeopleConfig(Frozen):
     chair: Person
     service_managers: tuple[Person, ...] = ()
     members: tuple[Member, ...] = ()
+    # The resource panel's contact: receives LARP recommendations with the case papers (R13).
+    larp: Person | None = None
 
 
 class LimitsConfig(Frozen):
@@ -251,6 +255,40 @@ class PackConfig(Frozen):
     convert_memory_mb: int = Field(2048, ge=256)
 
 
+# The agencies the decisions workbook offers in its drop-down lists (others may be typed).
+DEFAULT_AGENCIES = (
+    "Children's Social Care",
+    "Early Help",
+    "Education",
+    "Health",
+    "Police",
+    "Housing",
+    "Youth Justice",
+    "Voluntary sector",
+)
+
+
+class DecisionsConfig(Frozen):
+    agencies: tuple[Annotated[str, Field(min_length=1, max_length=80), OneLine], ...] = (
+        DEFAULT_AGENCIES
+    )
+    sheet_days: int = Field(7, ge=1, le=28)
+    chase_days: tuple[int, ...] = (3, 6)
+    follow_up_weeks: int = Field(12, ge=1, le=104)
+    follow_up_reminder_days: int = Field(14, ge=1, le=90)
+
+    @field_validator("chase_days")
+    @classmethod
+    def _chase_in_time(cls, value: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        # A chase on or after the day the sheets are due is too late to help the referrer.
+        days = info.data.get("sheet_days")
+        if any(day < 1 or (days is not None and day >= days) for day in value):
+            raise ValueError(
+                f"each chase day must be at least 1 and before decisions.sheet_days ({days})"
+            )
+        return tuple(sorted(set(value)))
+
+
 class RetentionConfig(Frozen):
     working_copies_days: int = Field(400, ge=1)
     quarantine_days: int = Field(90, ge=1)
@@ -291,6 +329,7 @@ class Config(Frozen):
     reminders: RemindersConfig = RemindersConfig()
     screening: ScreeningConfig = ScreeningConfig()
     pack: PackConfig = PackConfig()
+    decisions: DecisionsConfig = DecisionsConfig()
     retention: RetentionConfig = RetentionConfig()
     security: SecurityConfig = SecurityConfig()
     base_dir: str = "."

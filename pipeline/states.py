@@ -24,7 +24,10 @@ class CaseState(StrEnum):
     # Opened from an email that quoted another case's reference without standing to (R5):
     # nothing happens to it until the administrator releases, attaches or dismisses it.
     HELD = "held"
-    # Attached to another case, dismissed, or closed by the retention purge while it waited.
+    # Heard at its meeting and its decision recorded (R13): reviews and follow-ups from here.
+    DECIDED = "decided"
+    # Attached to another case, dismissed, closed by the retention purge while it waited, or
+    # closed after the meeting by a final review (R14).
     CLOSED = "closed"
 
 
@@ -101,6 +104,25 @@ class MessageCategory(StrEnum):
     ERROR = "error"
 
 
+class Outcome(StrEnum):
+    """The panel's decision on a case (R13), as the workbook's drop-down list offers it.
+
+    The value is what a person picks in Excel and what the decision sheet prints.
+    """
+
+    ACCEPTED = "Accepted: multi-agency support agreed"
+    ADVICE = "Advice and guidance given"
+    SIGNPOSTED = "Signposted or referred to another service"
+    MORE_INFO = "Deferred: more information needed"
+    NOT_ACCEPTED = "Not accepted"
+    # The case is over: no further panel involvement, and it closes (R14).
+    CLOSED = "Closed: no further panel involvement"
+
+
+# A case with one of these outcomes has someone leading the plan: it needs a Lead Professional.
+NEEDS_LEAD = frozenset({Outcome.ACCEPTED})
+
+
 class ConversionState(StrEnum):
     """Where a document's conversion to PDF for the pack stands."""
 
@@ -146,5 +168,8 @@ ADMINISTRATOR_MAY_SCREEN = (
 MAY_BE_READY = (CaseState.COMPLETE, CaseState.MORE_INFO)
 # The states the documents alone decide between: recomputed whenever a document comes or goes.
 BY_DOCUMENTS = (CaseState.INCOMPLETE, CaseState.COMPLETE)
+# Heard and decided, or closed: an email on such a case is for a person to read, whatever it
+# brings; nothing answers it automatically.
+OVER = (CaseState.DECIDED, CaseState.CLOSED)
 # Mail a machine sent us: a referrer from whom only these came is not reminded (R8).
 AUTOMATIC = frozenset({MessageCategory.AUTO_REPLY, MessageCategory.BOUNCE})

@@ -175,7 +175,10 @@ def _slot_text(tz: tzinfo, slot: Slot | None) -> str | None:
 
 
 def is_quarterly(panel: PanelConfig, day: date) -> bool:
-    """The first meeting of a calendar quarter carries the previous quarter's summary (R11)."""
+    """The first meeting of a calendar quarter carries the previous quarter's summary (R11),
+    unless the panel's configuration leaves it out (`panels[].quarterly`)."""
+    if not panel.quarterly:
+        return False
     quarter_start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
     return next(iter(meeting_days(panel, quarter_start)), None) == day
 

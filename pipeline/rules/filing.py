@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pipeline.states import CaseState
+from pipeline.states import OVER, CaseState
 
 
 class Route(Enum):
@@ -13,7 +13,8 @@ class Route(Enum):
 
     # It quoted a case's reference without standing, or came on a held case.
     HELD = "held"
-    # It came on a case that is over (dismissed, or closed with no meeting).
+    # It came on a case that is over (dismissed, or closed with no meeting), or one already
+    # heard and decided (R13): a person reads it, nothing answers it.
     CLOSED = "closed"
     # It brings attachments: a new referral, or documents for its case.
     DOCUMENTS = "documents"
@@ -26,7 +27,7 @@ def route(quoted: bool, state: CaseState | None, has_meeting: bool, has_attachme
     case's (None when it belongs to none), `has_meeting` whether that case is listed for one."""
     if quoted or state == CaseState.HELD:
         return Route.HELD
-    if state is not None and not has_meeting:
+    if state is not None and (not has_meeting or state in OVER):
         return Route.CLOSED
     if has_attachments:
         return Route.DOCUMENTS

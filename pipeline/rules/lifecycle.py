@@ -12,6 +12,7 @@ S = CaseState
 SCREENED = "the administrator screened it (`masp screen`)"
 RESCREENED = "the administrator screened it again (`masp screen`)"
 ANSWERED = "a Service Manager's answer, or the administrator's, decided it (R9)"
+DECIDED = "heard at its meeting: the panel's decision was recorded (R13)"
 PURGED = "nothing happened to it for the retention period: the purge closed it"
 
 # From each state (None: the case does not exist yet), the states it may move to, each with
@@ -48,6 +49,7 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
     S.APPROVED: {
         S.DECLINED: RESCREENED,
         S.MORE_INFO: RESCREENED,
+        S.DECIDED: DECIDED,
     },
     S.DECLINED: {
         S.APPROVED: RESCREENED,
@@ -56,6 +58,9 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
     S.HELD: {
         S.INCOMPLETE: "the administrator released it as a referral of its own (R17)",
         S.CLOSED: f"the administrator attached or dismissed it (R17), or {PURGED}",
+    },
+    S.DECIDED: {
+        S.CLOSED: "a final review closed it (R14), or the administrator closed it (R17)",
     },
     S.CLOSED: {},
 }

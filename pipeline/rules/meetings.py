@@ -201,3 +201,9 @@ def meeting_stamp(tz: ZoneInfo, instant: datetime) -> str:
 def clock_time(tz: ZoneInfo, instant: datetime) -> str:
     """The time of day of `instant` as the panel reads it: '14:00'."""
     return f"{instant.astimezone(tz):%H:%M}"
+
+
+def review_meeting(panel: PanelConfig, tz: ZoneInfo, review: date) -> Meeting | None:
+    """R14: the first meeting on or after a review date (None if the configuration has none)."""
+    day = next(iter(meeting_days(panel, review)), None)
+    return None if day is None else meeting_at(panel, day, tz)

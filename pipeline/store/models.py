@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -328,19 +329,159 @@ class Conversion(Base):
     created_at: Mapped[datetime] = mapped_column()
 
 
+class MeetingWorkbook(Base):
+    """The decisions workbook made with a meeting's pack and sent to the administrator (R13).
+
+    Only a reply carrying this workbook's signed token, from the administrator, is read as the
+    meeting's decisions; the rows it was made with say which cases it may decide.
+    """
+
+    __tablename__ = "meeting_workbooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[str] = mapped_column(String(32))
+    meeting: Mapped[datetime] = mapped_column(index=True)
+    # A random nonce; the token in the email is the nonce signed with the installation key.
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    # The case references it lists, in its order: presented cases, then reviews.
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    stored_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column()
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+
+
+class DecisionImport(Base):
+    """One filled workbook that came back (by email or `masp decisions import`): applied whole,
+    or refused whole with its problems by sheet and cell. A later one replaces an earlier one."""
+
+    __tablename__ = "decision_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[str] = mapped_column(String(32))
+    meeting: Mapped[datetime] = mapped_column(index=True)
+    workbook_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_workbooks.id"))
+    # "email" (with the ledger row) or "command".
+    source: Mapped[str] = mapped_column(String(16))
+    message_row_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_path: Mapped[str] = mapped_column(String(500))
+    # applied | refused
+    status: Mapped[str] = mapped_column(String(16))
+    # Each problem as {"cell": "Actions!D7", "problem": "..."}; empty when applied.
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    imported_at: Mapped[datetime] = mapped_column()
+
+
+class Decision(Base):
+    """The panel's decision on one case at one meeting (R13); a corrected workbook replaces it."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("case_id", "meeting"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    panel_id: Mapped[str] = mapped_column(String(32))
+    meeting: Mapped[datetime] = mapped_column(index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("decision_imports.id"))
+    # "presented" (section 3 of the agenda) or "review" (section 1, R14).
+    heard_as: Mapped[str] = mapped_column(String(16), default="presented")
+    outcome: Mapped[str] = mapped_column(String(80))
+    lead_name: Mapped[str | None] = mapped_column(String(200))
+    lead_agency: Mapped[str | None] = mapped_column(String(200))
+    lead_email: Mapped[str | None] = mapped_column(String(320))
+    review_date: Mapped[date | None] = mapped_column(Date)
+    # MASG: no further panel review; the Lead Professional is asked for outcomes instead (R14).
+    no_further_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A recommendation to the resource panel (LARP), with what it recommends.
+    larp: Mapped[bool] = mapped_column(Boolean, default=False)
+    larp_note: Mapped[str | None] = mapped_column(Text)
+    # This review was the last: the case closes (R14).
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column()
+    case: Mapped[Case] = relationship()
+    actions: Mapped[list[Action]] = relationship(
+        back_populates="decision", order_by="Action.position", cascade="all, delete-orphan"
+    )
+
+
+class Action(Base):
+    """An agreed action: what, who, which agency, by when (R13); done when a review says so."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200))
+    agency: Mapped[str | None] = mapped_column(String(200))
+    due: Mapped[date] = mapped_column(Date, index=True)
+    done_at: Mapped[datetime | None] = mapped_column()
+    decision: Mapped[Decision] = relationship(back_populates="actions")
+
+
+class DecisionSheet(Base):
+    """One version of a case's decision sheet (R13), as Word and PDF, and its sending."""
+
+    __tablename__ = "decision_sheets"
+    __table_args__ = (UniqueConstraint("decision_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The digest of what the sheet says: the same decision never makes a second version.
+    inputs_sha256: Mapped[str] = mapped_column(String(64))
+    docx_path: Mapped[str] = mapped_column(String(500))
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column()
+    # The email to the referrer (cc the Lead Professional), and the LARP contact's, if any.
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    larp_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class FollowUp(Base):
+    """R14: a Lead Professional asked for outcomes 12 weeks after the last review (MASG)."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("decision_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    lead_email: Mapped[str] = mapped_column(String(320))
+    # A random nonce; the token in the email is the nonce signed with the installation key.
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    due_at: Mapped[datetime] = mapped_column()
+    asked_at: Mapped[datetime | None] = mapped_column()
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    # The ledger row of the Lead Professional's answer (its text stays in the raw email).
+    answer_row_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
 # The flag of a case whose working copies the retention purge deleted (its emails' status is
 # then MessageState.PURGED, the same string).
 PURGED = "purged"
 
 __all__ = [
     "PURGED",
+    "Action",
     "AuditEvent",
     "Base",
     "Case",
     "Conversion",
     "Counter",
+    "Decision",
+    "DecisionImport",
+    "DecisionSheet",
     "Document",
+    "FollowUp",
     "JobRun",
+    "MeetingWorkbook",
     "Message",
     "OutboxItem",
     "OutboxRecipient",

@@ -18,9 +18,9 @@ from pipeline.app import App
 from pipeline.cli import app as cli
 from pipeline.intake.poll import deliver_configured, poll
 from pipeline.jobs import JobSource, TickReport, run_due
+from pipeline.mime.tokens import token_for, token_is_valid
 from pipeline.outputs.summary import SummaryFacts, render_summary
 from pipeline.panel.screening.jobs import screening_jobs
-from pipeline.panel.screening.tokens import token_for, token_is_valid
 from pipeline.service import run_due_jobs
 from pipeline.store.models import AuditEvent, Case, Message, ScreeningRequest
 from tests.helpers import Sent, drop, open_service, sent_mail

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.panel.screening.tokens import read_tokens, token_for, token_is_valid
+from pipeline.mime.tokens import read_tokens, token_for, token_is_valid
 
 KEY = b"k" * 32
 NONCES = st.text("0123456789abcdef", min_size=16, max_size=16)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.rules.filing import Route, route
-from pipeline.states import CaseState
+from pipeline.states import OVER, CaseState
 
 STATES = st.one_of(st.none(), st.sampled_from(list(CaseState)))
 
@@ -19,6 +19,9 @@ STATES = st.one_of(st.none(), st.sampled_from(list(CaseState)))
         (True, None, False, True, Route.HELD),
         (False, CaseState.HELD, True, False, Route.HELD),
         (False, CaseState.CLOSED, False, True, Route.CLOSED),
+        # Heard and decided, or closed after its meeting: a person reads what comes (R13).
+        (False, CaseState.DECIDED, True, True, Route.CLOSED),
+        (False, CaseState.CLOSED, True, True, Route.CLOSED),
         (False, CaseState.INCOMPLETE, True, True, Route.DOCUMENTS),
         (False, None, False, True, Route.DOCUMENTS),
         (False, CaseState.APPROVED, True, False, Route.NO_DOCUMENTS),
@@ -51,4 +54,4 @@ def test_only_an_email_on_a_case_can_be_kept_on_a_closed_one(
     quoted: bool, state: CaseState | None, has_meeting: bool, has_attachments: bool
 ) -> None:
     if route(quoted, state, has_meeting, has_attachments) is Route.CLOSED:
-        assert state is not None and not has_meeting
+        assert state is not None and (not has_meeting or state in OVER)

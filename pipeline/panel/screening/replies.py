@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
+from pipeline.mime.tokens import read_tokens, token_is_valid
 from pipeline.panel.refusals import Refused, alert, refuse
 from pipeline.panel.screening.decisions import apply_decision
-from pipeline.panel.screening.tokens import read_tokens, token_is_valid
 from pipeline.rules.reply_text import parse_decision
 from pipeline.rules.screening import ClaimedRequest, reply_refusal
 from pipeline.states import MessageCategory

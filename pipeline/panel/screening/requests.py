@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.config import Person
 from pipeline.errors import ConfigError
+from pipeline.mime.tokens import token_for
 from pipeline.outbox import wording
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft, enqueue
 from pipeline.outputs.summary import render_summary, summary_facts
 from pipeline.panel.screening.queries import manager, ready_for_screening
-from pipeline.panel.screening.tokens import token_for
 from pipeline.rules.completeness import usable
 from pipeline.states import CaseState
 from pipeline.store.audit import audit

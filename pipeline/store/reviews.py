@@ -1,0 +1,89 @@
+"""What the panel decided on a case, and what is still to do (R13, R14), read from the store.
+
+A case's current decision is its latest; its outstanding actions are that decision's actions
+not yet marked done. A review date lists the case at the first meeting on or after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipeline.config import PanelConfig
+from pipeline.rules.meetings import review_meeting
+from pipeline.states import CaseState
+from pipeline.store.models import Action, Case, Decision
+
+
+@dataclass(frozen=True)
+class Review:
+    """A decided case due for review at a meeting, with the decision that set the date."""
+
+    case: Case
+    decision: Decision
+
+    @property
+    def outstanding(self) -> list[Action]:
+        return [action for action in self.decision.actions if action.done_at is None]
+
+
+def latest_decision(session: Session, case_id: int) -> Decision | None:
+    """The case's current decision: the one from its most recent meeting."""
+    query = select(Decision).where(Decision.case_id == case_id)
+    return session.scalars(query.order_by(Decision.meeting.desc(), Decision.id.desc())).first()
+
+
+def current_decisions(session: Session, panel_id: str | None = None) -> Iterator[Decision]:
+    """Each decided case's current decision, oldest case first."""
+    latest = (
+        select(Decision.case_id, func.max(Decision.meeting).label("meeting"))
+        .group_by(Decision.case_id)
+        .subquery()
+    )
+    query = (
+        select(Decision)
+        .join(
+            latest,
+            (Decision.case_id == latest.c.case_id) & (Decision.meeting == latest.c.meeting),
+        )
+        .join(Case, Case.id == Decision.case_id)
+        .where(Case.state == CaseState.DECIDED)
+        .order_by(Decision.case_id)
+    )
+    if panel_id is not None:
+        query = query.where(Decision.panel_id == panel_id)
+    yield from session.scalars(query)
+
+
+def reviews_at(
+    session: Session, panel: PanelConfig, tz: ZoneInfo, starts_at: datetime
+) -> list[Review]:
+    """The decided cases whose review date falls to this meeting (R14, agenda section 1).
+
+    A decision made at this very meeting (a corrected workbook) does not list its case again.
+    """
+    found: list[Review] = []
+    for decision in current_decisions(session, panel.id):
+        if decision.review_date is None or decision.no_further_review or decision.final:
+            continue
+        if decision.meeting >= starts_at:
+            continue
+        meeting = review_meeting(panel, tz, decision.review_date)
+        if meeting is not None and meeting.starts_at == starts_at:
+            found.append(Review(decision.case, decision))
+    return found
+
+
+def overdue_actions(session: Session, panel_id: str, on: date) -> list[Action]:
+    """Outstanding actions of current decisions whose date has passed (listed for the chair)."""
+    return [
+        action
+        for decision in current_decisions(session, panel_id)
+        for action in decision.actions
+        if action.done_at is None and action.due < on
+    ]
