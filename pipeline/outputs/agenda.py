@@ -122,6 +122,10 @@ class Agenda:
     title: str
     place: str
     marking: str
+    # Section 1 (R11, R14): each entry's text and the case reference it is about, if any.
+    follow_ups: tuple[tuple[str, str | None], ...] = ()
+    # Section 4 on a quarterly meeting (R11, R15): the previous quarter's figures, line by line.
+    quarter: tuple[str, ...] = ()
 
     @property
     def references(self) -> list[str]:
@@ -227,14 +231,14 @@ def sections(agenda: Agenda) -> list[tuple[str, list[tuple[str, str | None]]]]:
         for item in agenda.items
     ]
     result: list[tuple[str, list[tuple[str, str | None]]]] = [
-        # Follow-ups come from recorded decisions (R13, R14), which a later issue adds.
-        ("1. Follow-up actions from previous cases", [("None.", None)]),
+        ("1. Follow-up actions from previous cases", list(agenda.follow_ups) or [("None.", None)]),
         ("2. Pre-discussion of issues raised", [("Issues raised by members.", None)]),
         (CASES_TITLE, cases or [("No cases are listed for this meeting.", None)]),
     ]
     if agenda.quarterly:
         summary = "Summary data, referral trends, demand and outcomes of the previous quarter."
-        result.append(("4. Quarterly summary", [(summary, None)]))
+        lines = [(text, None) for text in agenda.quarter] or [(summary, None)]
+        result.append(("4. Quarterly summary", lines))
     return result
 
 
