@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline.jobs import JobSource
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.panel.cutoff import cutoff_jobs
+from pipeline.panel.decisions.followup import follow_up_jobs
 from pipeline.panel.digest import attendance_jobs, digest_jobs
 from pipeline.panel.distribute import pack_jobs
 from pipeline.panel.reminders import reminder_jobs
@@ -21,6 +22,7 @@ SOURCES: list[JobSource] = [
     reminder_jobs,
     cutoff_jobs,
     digest_jobs,
+    follow_up_jobs,
     screening_jobs,
     slot_jobs,
     pack_jobs,

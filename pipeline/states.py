@@ -99,6 +99,10 @@ class MessageCategory(StrEnum):
     # A referrer's answer to their timeslot email, or a calendar answer that may not count.
     ATTENDANCE = "attendance"
     ATTENDANCE_REFUSED = "attendance_refused"
+    # A Lead Professional's outcomes, 12 weeks on (R14), or a reply to that request that may
+    # not count (another sender, a forged token).
+    FOLLOW_UP = "follow_up"
+    FOLLOW_UP_REFUSED = "follow_up_refused"
     # Quarantined: over the size limit, or it could not be filed.
     TOO_LARGE = "too_large"
     ERROR = "error"

@@ -87,6 +87,12 @@ CONTEXT = {
     "received": "Saturday 5 December 2026, 10:00",
     "quoted": "MASP-2026-0001",
     "earlier": "MASP-2026-0001",
+    "initials": "R.T.",
+    "lead_name": "Lee Lead",
+    "decided": "8 December 2026",
+    "weeks": 12,
+    "actions": [{"text": "School to meet the family", "agency": "Education", "due": "5 Jan 2027"}],
+    "again": False,
 }
 
 

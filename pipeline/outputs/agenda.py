@@ -9,11 +9,12 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from docx import Document as WordDocument
 from docx.enum.section import WD_ORIENT
@@ -34,11 +35,12 @@ from pipeline.errors import ConversionError
 from pipeline.outbox.wording import when
 from pipeline.outputs.convert import run_soffice
 from pipeline.outputs.pdftext import Line
-from pipeline.rules.identifiers import age_on, initials
+from pipeline.rules.identifiers import age_on, initials, without_name
 from pipeline.rules.meetings import meeting_days
 from pipeline.rules.slots import is_listed
 from pipeline.states import AWAITING_SCREENING
-from pipeline.store.models import Case, Slot
+from pipeline.store.models import Action, Case, Slot
+from pipeline.store.reviews import Review, overdue_actions, reviews_at
 from pipeline.text import clean_text
 
 # Pages of the pack a case occupies, by reference: (first, last), 1-based.
@@ -131,6 +133,14 @@ class Agenda:
     def references(self) -> list[str]:
         return [item.reference for item in self.items]
 
+    def only(self, references: Sequence[str]) -> Agenda:
+        """The same agenda listing only `references` (a co-opted member's copy): its cases, and
+        of section 1 only their entries, so nobody sees another child's review."""
+        keep = set(references)
+        items = tuple(i for i in self.items if i.reference in keep)
+        follow_ups = tuple((text, ref) for text, ref in self.follow_ups if ref in keep)
+        return replace(self, items=items, follow_ups=follow_ups)
+
 
 def _ordered(config: Config, session: Session, panel_id: str, starts_at: datetime) -> list[Case]:
     query = select(Case).where(Case.panel_id == panel_id, Case.meeting == starts_at)
@@ -187,6 +197,81 @@ def is_quarterly(panel: PanelConfig, day: date) -> bool:
     return next(iter(meeting_days(panel, quarter_start)), None) == day
 
 
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _child(case: Case, day: date) -> tuple[str, str, str]:
+    """The child's name (only ever to keep it out of free text), initials and age on `day`."""
+    fields = case.fields or {}
+    name = fields.get("child_name")
+    return (
+        name if isinstance(name, str) else "",
+        initials(name if isinstance(name, str) else None),
+        age_on(fields.get("child_dob"), day),
+    )
+
+
+def _action_text(action: Action, name: str, day: date, due_word: str) -> str:
+    """One agreed action: what, the owner's agency, by when, and "overdue" once its date passed.
+
+    The action is a person's words typed during the meeting: the child's name is taken out.
+    """
+    parts = [without_name(clean_text(action.text).strip(), name)]
+    parts.append(action.agency or "agency not recorded")
+    parts.append(f"{due_word} {_day(action.due)}")
+    if action.due < day:
+        parts.append("overdue")
+    return " — ".join(parts)
+
+
+def _review_entries(review: Review, tz: tzinfo, day: date) -> list[tuple[str, str | None]]:
+    """A review case (R14): minimal identifiers, the decision that set the review, the Lead
+    Professional's agency, then each outstanding action."""
+    case, decision = review.case, review.decision
+    name, child_initials, age = _child(case, day)
+    decided = decision.meeting.astimezone(tz).date()
+    lead = decision.lead_agency or "not recorded"
+    head = (
+        f"Review: {case.reference} — {child_initials}, {age} — review set at the meeting of "
+        f"{_day(decided)}; Lead Professional: {lead}"
+    )
+    entries: list[tuple[str, str | None]] = [(head, case.reference)]
+    actions = review.outstanding
+    entries += [
+        (f"{case.reference} action: {_action_text(a, name, day, 'by')}", case.reference)
+        for a in actions
+    ]
+    if not actions:
+        entries.append((f"{case.reference}: no outstanding actions", case.reference))
+    return entries
+
+
+def follow_up_entries(
+    session: Session, panel: PanelConfig, tz: ZoneInfo, starts_at: datetime
+) -> tuple[tuple[str, str | None], ...]:
+    """Section 1 (R11, R14): the reviews due at this meeting with their outstanding actions,
+    then every other decided case's action whose date passed before the meeting day."""
+    day = starts_at.astimezone(tz).date()
+    reviews = reviews_at(session, panel, tz, starts_at)
+    entries = [entry for review in reviews for entry in _review_entries(review, tz, day)]
+    reviewed = {review.case.id for review in reviews}
+    overdue = [
+        a
+        for a in overdue_actions(session, panel.id, day)
+        if a.case_id not in reviewed and a.decision.meeting < starts_at
+    ]
+    if overdue:
+        # A heading of its own: the chair asks about these though the cases are not on.
+        entries.append(("Overdue actions, for the chair:", None))
+        for action in sorted(overdue, key=lambda a: (a.decision.case.reference, a.position)):
+            case = action.decision.case
+            name = _child(case, day)[0]
+            text = _action_text(action, name, day, "due")
+            entries.append((f"{case.reference}: {text}", case.reference))
+    return tuple(entries)
+
+
 def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime) -> Agenda:
     panel = app.config.panel(panel_id)
     day = starts_at.astimezone(app.config.tz).date()
@@ -218,6 +303,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
         title=f"{panel.name} agenda — {day:%A} {day.day} {day:%B %Y}",
         place=panel.meetings.place,
         marking=app.config.pack.protective_marking,
+        follow_ups=follow_up_entries(session, panel, app.config.tz, starts_at),
     )
 
 
@@ -237,7 +323,8 @@ def sections(agenda: Agenda) -> list[tuple[str, list[tuple[str, str | None]]]]:
     ]
     if agenda.quarterly:
         summary = "Summary data, referral trends, demand and outcomes of the previous quarter."
-        lines = [(text, None) for text in agenda.quarter] or [(summary, None)]
+        lines: list[tuple[str, str | None]] = [(text, None) for text in agenda.quarter]
+        lines = lines or [(summary, None)]
         result.append(("4. Quarterly summary", lines))
     return result
 
@@ -256,13 +343,15 @@ def agenda_lines(agenda: Agenda, pages: PageRanges | None = None) -> list[Line]:
     """The agenda as text lines for a PDF page (the pack's copy carries page ranges)."""
     lines = [Line(f"{agenda.panel_name}: agenda", size=16, bold=True)]
     lines += [Line(text, space=4 if i == 0 else 0) for i, text in enumerate(heading_lines(agenda))]
+    # Only the cases presented have pages in the pack; a review case (section 1) has none.
+    in_pack = set(agenda.references)
     for title, entries in sections(agenda):
         lines.append(Line(title, size=12, bold=True, space=12))
         for text, reference in entries:
             lines.append(Line(text, space=4, indent=14))
             # On a line of its own, so the numbers never change how the text wraps: the
             # pack counts the agenda's pages before it knows them.
-            if pages is not None and reference is not None:
+            if pages is not None and reference in in_pack and reference is not None:
                 first, last = pages.get(reference, (0, 0))
                 lines.append(Line(f"Pack pages {first}–{last}", size=9, indent=28))
     return lines

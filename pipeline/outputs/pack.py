@@ -120,9 +120,8 @@ class PackInputs:
     def only(self, references: Sequence[str]) -> PackInputs:
         """The same pack holding only `references` (a co-opted member's copy)."""
         keep = set(references)
-        items = tuple(i for i in self.agenda.items if i.reference in keep)
         cases = tuple(c for c in self.cases if c.reference in keep)
-        return replace(self, agenda=replace(self.agenda, items=items), cases=cases)
+        return replace(self, agenda=self.agenda.only(references), cases=cases)
 
     def for_agency(self, agency: str) -> list[str]:
         return [c.reference for c in self.cases if agency.strip().lower() in c.coopted]

@@ -10,14 +10,20 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
 from pipeline.panel import attendance
+from pipeline.panel.decisions import followup_replies
 from pipeline.panel.screening import replies as screening
 from pipeline.store.models import Case, Message
 
 # A handler files the email (setting `row.category`) and returns True, or returns False to
 # let intake treat it as a referral email. Handlers are tried in order.
 Handler = Callable[[App, Session, Message, ParsedEmail, Case | None], bool]
-# Screening first: an email carrying a screening token is never read as anything else.
-HANDLERS: list[Handler] = [screening.take_reply, attendance.take_reply]
+# Screening first: an email carrying a screening token is never read as anything else. A
+# Lead Professional's follow-up answer (R14) before attendance: it carries its own token.
+HANDLERS: list[Handler] = [
+    screening.take_reply,
+    followup_replies.take_reply,
+    attendance.take_reply,
+]
 
 
 def handle(

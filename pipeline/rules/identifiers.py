@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 
@@ -20,3 +21,16 @@ def age_on(dob_iso: str | None, day: date) -> str:
         return "unborn"
     months = (day.year - dob.year) * 12 + day.month - dob.month - (day.day < dob.day)
     return f"age {months // 12}" if months >= 12 else f"age {months} months"
+
+
+def without_name(text: str, name: str | None) -> str:
+    """Free text (an agreed action, typed in the meeting) with each part of the child's name
+    replaced by its initial: 'Call Robin's mum' -> 'Call R.'s mum'. Parts under two letters
+    are left alone, as they are too common to be the name."""
+    for part in sorted(set((name or "").split()), key=len, reverse=True):
+        word = part.strip(".,'\"()")
+        if len(word) < 2:
+            continue
+        pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+        text = pattern.sub(f"{word[0].upper()}.", text)
+    return text

@@ -60,7 +60,10 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
         S.CLOSED: f"the administrator attached or dismissed it (R17), or {PURGED}",
     },
     S.DECIDED: {
-        S.CLOSED: "a final review closed it (R14), or the administrator closed it (R17)",
+        S.CLOSED: (
+            "a final review closed it, or with no further panel review the Lead Professional's "
+            "outcomes came in (R14), or the administrator closed it (R17)"
+        ),
     },
     S.CLOSED: {},
 }
