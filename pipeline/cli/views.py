@@ -15,15 +15,18 @@ def status(
     reference: Annotated[str | None, typer.Argument(help="One case, e.g. MASP-2026-0007.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Where every case stands: documents present and missing, meeting, deadline."""
+    """Where every case stands: documents present and missing, meeting, deadline; after the
+    meeting, its decision, actions due, review, decision sheet and follow-up."""
     from pipeline.outputs import status as view
 
     with open_app(ctx) as service, service.store.session() as session:
+        # Today, by the one clock (`--now`): what marks an agreed action overdue.
+        today = service.clock.now().astimezone(service.config.tz).date()
         if reference:
-            data = view.one_case(service.config, session, reference)
+            data = view.one_case(service.config, session, reference, today)
             print_json(data) if as_json else view.print_detail(console, data)
             return
-        rows = view.all_cases(service.config, session)
+        rows = view.all_cases(service.config, session, today)
         attention = view.needs_attention(session)
     if as_json:
         print_json(rows)

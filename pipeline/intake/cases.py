@@ -30,7 +30,7 @@ from pipeline.rules.standing import (
 )
 from pipeline.states import CaseState
 from pipeline.store.lifecycle import move
-from pipeline.store.models import PURGED, Case, Counter, Document
+from pipeline.store.models import PURGED, Case, Counter, Decision, Document
 
 # Kept through later forms that do not tick Section 20: the administrator's word stands.
 SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
@@ -42,6 +42,9 @@ FORWARDED = "forwarded: answered to the referrer named on the form, the sender i
 # The flag on a case the administrator attached into another (`masp case attach`); its
 # `linked_case_id` names that case, and mail on its thread follows there.
 ATTACHED_TO = "attached to "
+# The flag on a new referral of a child whose earlier case the panel heard and closed (R14):
+# the administrator and the screening summary see it, with the earlier case's reference.
+RE_REFERRAL = "re-referral: previously "
 
 
 @dataclass(frozen=True)
@@ -215,12 +218,22 @@ def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> Non
 
 
 def link_same_child(session: Session, case: Case) -> None:
-    """Link (never merge) a case to the first other case about the same child."""
+    """Link (never merge) a case to another case about the same child: the latest one the
+    panel heard and closed (a re-referral, R14), else the first other case."""
     if not case.child_key:
         return
-    other = session.scalar(
-        select(Case).where(Case.child_key == case.child_key, Case.id != case.id).order_by(Case.id)
+    others = select(Case).where(Case.child_key == case.child_key, Case.id != case.id)
+    closed = session.scalar(
+        others.where(
+            Case.state == CaseState.CLOSED,
+            select(Decision.id).where(Decision.case_id == Case.id).exists(),
+        ).order_by(Case.id.desc())
     )
+    if closed is not None:
+        case.linked_case_id = closed.id
+        case.flags = [*case.flags, f"{RE_REFERRAL}{closed.reference}"]
+        return
+    other = session.scalar(others.order_by(Case.id))
     if other is not None:
         case.linked_case_id = other.id
         case.flags = [*case.flags, f"same child as {other.reference}"]

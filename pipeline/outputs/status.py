@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import date, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -14,10 +15,12 @@ from sqlalchemy.orm import Session, object_session
 
 from pipeline.config import Config
 from pipeline.errors import NotFound
-from pipeline.rules.meetings import meeting_at
+from pipeline.rules.followup import follow_up_due
+from pipeline.rules.meetings import meeting_at, review_meeting
 from pipeline.states import CaseState, MessageState, OutboxState
 from pipeline.store.facts import missing_for
-from pipeline.store.models import Case, Message, OutboxItem, Slot
+from pipeline.store.models import Case, Decision, DecisionSheet, FollowUp, Message, OutboxItem, Slot
+from pipeline.store.reviews import latest_decision
 
 FIELD_KEYS = (
     "child_name",
@@ -66,8 +69,9 @@ def _document_detail(d: Any) -> dict[str, Any]:
     return item
 
 
-def summary(config: Config, case: Case) -> dict[str, Any]:
-    """One case as SPEC §5 spells it, plus the deadline and flags."""
+def summary(config: Config, case: Case, today: date | None = None) -> dict[str, Any]:
+    """One case as SPEC §5 spells it, plus the deadline and flags, and after its meeting what
+    was decided (`after_meeting`); `today` (the clock's date) marks overdue actions."""
     missing = missing_for(case)
     meeting = None
     deadline = None
@@ -89,6 +93,106 @@ def summary(config: Config, case: Case) -> dict[str, Any]:
         "missing": [k.value for k in missing],
         "flags": list(case.flags),
         "slot": _slot(case),
+    } | after_meeting(config, case, today)
+
+
+# What a case without a decision shows for each of `after_meeting`'s keys.
+NO_DECISION: dict[str, Any] = {
+    "decision": None,
+    "actions": [],
+    "review_meeting": None,
+    "sheets": [],
+    "follow_up": None,
+}
+
+
+def after_meeting(config: Config, case: Case, today: date | None = None) -> dict[str, Any]:
+    """R13, R14: the case's current decision, its actions (overdue marked, when `today` is
+    given), the meeting its review lists it at, its decision sheets and the 12-week follow-up.
+
+    Minimal identifiers only: the Lead Professional's agency, never a name.
+    """
+    session = object_session(case)
+    decision = latest_decision(session, case.id) if session is not None else None
+    if session is None or decision is None:
+        return dict(NO_DECISION)
+    tz = config.tz
+    meeting_day = decision.meeting.astimezone(tz).date()
+    review = None
+    if decision.review_date and not decision.no_further_review and not decision.final:
+        found = review_meeting(config.panel(case.panel_id), tz, decision.review_date)
+        review = found.starts_at.astimezone(tz).date().isoformat() if found else None
+    return {
+        "decision": {
+            "outcome": decision.outcome,
+            "meeting": meeting_day.isoformat(),
+            "heard_as": decision.heard_as,
+            "lead_agency": decision.lead_agency,
+            "review_date": decision.review_date.isoformat() if decision.review_date else None,
+            "no_further_review": decision.no_further_review,
+            "final": decision.final,
+            "larp": decision.larp,
+        },
+        "actions": [
+            {
+                "text": a.text,
+                "agency": a.agency,
+                "due": a.due.isoformat(),
+                "done": a.done_at is not None,
+                "overdue": a.done_at is None and today is not None and a.due < today,
+            }
+            for a in decision.actions
+        ],
+        "review_meeting": review,
+        "sheets": _sheets(config, session, decision, today),
+        "follow_up": _follow_up(config, session, decision),
+    }
+
+
+def _sheets(
+    config: Config, session: Session, decision: Decision, today: date | None
+) -> list[dict[str, Any]]:
+    """Each version of the decision sheet: when it was sent, and whether within
+    `decisions.sheet_days` of the meeting (None while unsent and not yet late)."""
+    due = decision.meeting + timedelta(days=config.decisions.sheet_days)
+    rows = session.scalars(
+        select(DecisionSheet)
+        .where(DecisionSheet.decision_id == decision.id)
+        .order_by(DecisionSheet.version)
+    )
+    found = []
+    for sheet in rows:
+        late = today is not None and today > due.astimezone(config.tz).date()
+        on_time = (sheet.sent_at <= due) if sheet.sent_at is not None else (False if late else None)
+        sent = sheet.sent_at.isoformat() if sheet.sent_at is not None else None
+        found.append({"version": sheet.version, "sent_at": sent, "on_time": on_time})
+    return found
+
+
+def _follow_up(config: Config, session: Session, decision: Decision) -> dict[str, Any] | None:
+    """The 12-week follow-up of a case with no further panel review (R14): due, asked,
+    reminded, answered."""
+    if not decision.no_further_review:
+        return None
+    row = session.scalar(select(FollowUp).where(FollowUp.decision_id == decision.id))
+    if row is None:
+        day = decision.meeting.astimezone(config.tz).date()
+        due = follow_up_due(day, config.decisions.follow_up_weeks, config.tz)
+        return {
+            "due_at": due.isoformat(),
+            "asked_at": None,
+            "reminded_at": None,
+            "answered_at": None,
+        }
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "due_at": iso(row.due_at),
+        "asked_at": iso(row.asked_at),
+        "reminded_at": iso(row.reminded_at),
+        "answered_at": iso(row.answered_at),
     }
 
 
@@ -108,9 +212,9 @@ def _slot(case: Case) -> dict[str, Any] | None:
     }
 
 
-def detail(config: Config, case: Case) -> dict[str, Any]:
+def detail(config: Config, case: Case, today: date | None = None) -> dict[str, Any]:
     """One case with what was read from its referral form."""
-    data = summary(config, case)
+    data = summary(config, case, today)
     fields = dict(case.fields or {})
     fields.setdefault("referrer_email", None)
     if not fields.get("referrer_email"):
@@ -146,6 +250,10 @@ def print_detail(console: Console, data: dict[str, Any]) -> None:
         say(f"  timeslot {_short_time(data['slot']['starts_at'])}, attendance: {answer}")
     for flag in data["flags"]:
         console.print(f"  [yellow]{escape(str(flag))}[/yellow]", highlight=False)
+    if data.get("decision"):
+        say(f"  {decision_line(data)}")
+        for action in data["actions"]:
+            say(f"  action: {_action_shown(action)}")
     for key, value in data["fields"].items():
         say(f"  {key}: {_shown(value)}")
     for document in data["documents"]:
@@ -176,9 +284,9 @@ def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def all_cases(config: Config, session: Session) -> list[dict[str, Any]]:
+def all_cases(config: Config, session: Session, today: date | None = None) -> list[dict[str, Any]]:
     cases = session.scalars(select(Case).order_by(Case.id))
-    return [summary(config, c) for c in cases]
+    return [summary(config, c, today) for c in cases]
 
 
 def needs_attention(session: Session) -> list[str]:
@@ -208,11 +316,13 @@ def needs_attention(session: Session) -> list[str]:
     return lines
 
 
-def one_case(config: Config, session: Session, reference: str) -> dict[str, Any]:
+def one_case(
+    config: Config, session: Session, reference: str, today: date | None = None
+) -> dict[str, Any]:
     case = session.scalar(select(Case).where(Case.reference == reference.upper()))
     if case is None:
         raise NotFound(f"no case with reference {reference!r}: run `masp status` to list them")
-    return detail(config, case)
+    return detail(config, case, today)
 
 
 SHORT = {"referral_form": "F", "chronology": "C", "genogram": "G", "assessment": "A", "other": "O"}
@@ -256,3 +366,62 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
         # Text cells, not markup: what is stored is shown as it is.
         table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
+    decided = [row for row in rows if row.get("decision")]
+    if decided:
+        console.print("\n[bold]After the meeting[/bold]")
+    for row in decided:
+        console.print(Text(f"{row['reference']}: {decision_line(row)}"))
+
+
+def _action_shown(action: dict[str, Any]) -> str:
+    state = "done" if action["done"] else ("OVERDUE" if action["overdue"] else "due")
+    agency = f" ({action['agency']})" if action["agency"] else ""
+    return f"{action['text']}{agency}, {state} {_short_day(action['due'])}"
+
+
+def _short_day(iso: str | None) -> str:
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}" if iso else "—"
+
+
+def decision_line(row: dict[str, Any]) -> str:
+    """A decided case in one line: outcome and meeting, actions outstanding and overdue, the
+    review (and the meeting it lists the case at), the decision sheet and the follow-up."""
+    decision = row["decision"]
+    parts = [f"{decision['outcome']} ({_short_day(decision['meeting'])})"]
+    open_actions = [a for a in row["actions"] if not a["done"]]
+    overdue = sum(1 for a in open_actions if a["overdue"])
+    parts.append(
+        f"{len(open_actions)} action(s) open" + (f", {overdue} OVERDUE" if overdue else "")
+    )
+    if row["review_meeting"]:
+        review = _short_day(decision["review_date"])
+        parts.append(f"review {review}, at the meeting of {_short_day(row['review_meeting'])}")
+    elif decision["no_further_review"]:
+        parts.append("no further panel review")
+    parts.append(_sheet_shown(row["sheets"]))
+    if row["follow_up"]:
+        parts.append(_follow_up_shown(row["follow_up"]))
+    return "; ".join(parts)
+
+
+def _sheet_shown(sheets: list[dict[str, Any]]) -> str:
+    if not sheets:
+        return "no decision sheet yet"
+    last = sheets[-1]
+    if last["sent_at"] is None:
+        return f"sheet v{last['version']} not sent" + (
+            " (LATE)" if last["on_time"] is False else ""
+        )
+    timing = "on time" if last["on_time"] else "LATE"
+    return f"sheet v{last['version']} sent {_short_day(last['sent_at'])} {timing}"
+
+
+def _follow_up_shown(follow_up: dict[str, Any]) -> str:
+    for key, word in (
+        ("answered_at", "answered"),
+        ("reminded_at", "reminded"),
+        ("asked_at", "asked"),
+    ):
+        if follow_up[key]:
+            return f"follow-up {word} {_short_day(follow_up[key])}"
+    return f"follow-up due {_short_day(follow_up['due_at'])}"
