@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline.jobs import JobSource
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.panel.cutoff import cutoff_jobs
+from pipeline.panel.decisions.workbook import workbook_jobs
 from pipeline.panel.digest import attendance_jobs, digest_jobs
 from pipeline.panel.distribute import pack_jobs
 from pipeline.panel.reminders import reminder_jobs
@@ -24,6 +25,7 @@ SOURCES: list[JobSource] = [
     screening_jobs,
     slot_jobs,
     pack_jobs,
+    workbook_jobs,
     retention_jobs,
     unheard_jobs,
 ]

@@ -99,6 +99,10 @@ class MessageCategory(StrEnum):
     # A referrer's answer to their timeslot email, or a calendar answer that may not count.
     ATTENDANCE = "attendance"
     ATTENDANCE_REFUSED = "attendance_refused"
+    # The administrator's filled decisions workbook (R13), or a reply claiming to be it that
+    # may not count (a bad token, another sender, no workbook attached).
+    DECISIONS = "decisions"
+    DECISIONS_REFUSED = "decisions_refused"
     # Quarantined: over the size limit, or it could not be filed.
     TOO_LARGE = "too_large"
     ERROR = "error"

@@ -1,5 +1,6 @@
 """Replies that answer the panel rather than bring documents: a Service Manager's screening
-decision, a referrer's attendance answer. Each handler says whether it took the email."""
+decision, the meeting's decisions workbook, a referrer's attendance answer. Each handler says
+whether it took the email."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
 from pipeline.panel import attendance
+from pipeline.panel.decisions import replies as decisions
 from pipeline.panel.screening import replies as screening
 from pipeline.store.models import Case, Message
 
 # A handler files the email (setting `row.category`) and returns True, or returns False to
 # let intake treat it as a referral email. Handlers are tried in order.
 Handler = Callable[[App, Session, Message, ParsedEmail, Case | None], bool]
-# Screening first: an email carrying a screening token is never read as anything else.
-HANDLERS: list[Handler] = [screening.take_reply, attendance.take_reply]
+# Screening first: an email carrying a screening token is never read as anything else. The
+# decisions workbook next: the administrator's reply is not an attendance answer.
+HANDLERS: list[Handler] = [screening.take_reply, decisions.take_reply, attendance.take_reply]
 
 
 def handle(
