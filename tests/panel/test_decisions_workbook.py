@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,14 +23,14 @@ from tests.decisions_helpers import ADMIN, MEETING, fill, seeded
 from tests.helpers import Sent, attachments, drop, sent_to
 
 AFTER = MEETING + timedelta(hours=4)
-LEAD = {
+LEAD: dict[str, Any] = {
     "Outcome": "Accepted: multi-agency support agreed",
     "Lead Professional name": "Jo Lead",
     "Lead Professional agency": "education",
     "Lead Professional email": "jo.lead@school.example.org",
     "Review date": date(2027, 2, 2),
 }
-GOOD = {
+GOOD: dict[str, dict[str, Any]] = {
     "MASP-2026-0001": LEAD | {"LARP recommendation": "Yes", "LARP note": "Respite & support"},
     "MASP-2026-0002": {"Outcome": "Advice and guidance given"},
     "MASP-2026-0004": {
@@ -39,7 +40,7 @@ GOOD = {
 }
 ACTIONS = [["MASP-2026-0001", "Share the plan", "Jo Lead", "Education", date(2027, 1, 5), "No"]]
 # Three mistakes: no Lead Professional email, a review date in the past, an action with no owner.
-BAD = GOOD | {
+BAD: dict[str, dict[str, Any]] = GOOD | {
     "MASP-2026-0001": GOOD["MASP-2026-0001"] | {"Lead Professional email": None},
     "MASP-2026-0002": {"Outcome": "Advice and guidance given", "Review date": date(2026, 12, 1)},
 }
@@ -152,7 +153,7 @@ def test_the_corrected_workbook_records_and_a_second_replaces_it(service: App) -
         lead = session.scalars(select(Decision).where(Decision.lead_agency.is_not(None))).all()
         assert {d.lead_agency for d in lead} == {"Education"}
     # A second, corrected workbook: case 2 now has an action; it replaces the first.
-    again = GOOD | {"MASP-2026-0002": LEAD}
+    again: dict[str, dict[str, Any]] = GOOD | {"MASP-2026-0002": LEAD}
     answer(service, fill(blank(service), again, ACTIONS))
     second = decisions(service)
     assert second["MASP-2026-0002"][1].startswith("Accepted")
