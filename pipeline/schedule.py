@@ -6,6 +6,7 @@ from pipeline.jobs import JobSource
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.panel.cutoff import cutoff_jobs
 from pipeline.panel.decisions.followup import follow_up_jobs
+from pipeline.panel.decisions.workbook import workbook_jobs
 from pipeline.panel.digest import attendance_jobs, digest_jobs
 from pipeline.panel.distribute import pack_jobs
 from pipeline.panel.reminders import reminder_jobs
@@ -26,6 +27,7 @@ SOURCES: list[JobSource] = [
     screening_jobs,
     slot_jobs,
     pack_jobs,
+    workbook_jobs,
     retention_jobs,
     unheard_jobs,
 ]

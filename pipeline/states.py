@@ -103,6 +103,10 @@ class MessageCategory(StrEnum):
     # not count (another sender, a forged token).
     FOLLOW_UP = "follow_up"
     FOLLOW_UP_REFUSED = "follow_up_refused"
+    # The administrator's filled decisions workbook (R13), or a reply claiming to be it that
+    # may not count (a bad token, another sender, no workbook attached).
+    DECISIONS = "decisions"
+    DECISIONS_REFUSED = "decisions_refused"
     # Quarantined: over the size limit, or it could not be filed.
     TOO_LARGE = "too_large"
     ERROR = "error"

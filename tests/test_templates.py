@@ -93,6 +93,26 @@ CONTEXT = {
     "weeks": 12,
     "actions": [{"text": "School to meet the family", "agency": "Education", "due": "5 Jan 2027"}],
     "again": False,
+    # The decisions workbook (R13).
+    "workbook_references": ["MASP-2026-0001", "MASP-2026-0002"],
+    "review_count": 1,
+    "workbook_reissued": True,
+    "sheet_days": 7,
+    "sheets_due": "Tuesday 15 December 2026",
+    "import_id": 4,
+    "source": "email",
+    "recorded": [
+        {
+            "reference": "MASP-2026-0001",
+            "heard_as": "presented",
+            "outcome": "Accepted: multi-agency support agreed",
+            "review_date": "12/01/2027",
+            "actions": 2,
+            "closes": False,
+            "larp": True,
+            "replaced": True,
+        }
+    ],
 }
 
 

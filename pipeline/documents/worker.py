@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
@@ -39,6 +39,7 @@ from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.read import DocumentResult, ReadLimits, read_document
 from pipeline.documents.sniff import Sniffed
 from pipeline.documents.topdf import Converted, to_pdf
+from pipeline.documents.workbook import NotAWorkbook, WireGrid, read_grid
 from pipeline.errors import ConversionError, DocumentError
 from pipeline.text import clean_values
 
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 PRELOAD = [
     "pipeline.documents.read",
     "pipeline.documents.topdf",
+    "pipeline.documents.workbook",
     "pypdf",
     "pypdfium2",
     "openpyxl",
@@ -63,8 +65,9 @@ SIMPLER = "please send it as a simpler PDF or Word document"
 NOT_READ = "the file could not be read automatically: a person will look at it"
 UNSAFE = f"the file could not be read safely: {SIMPLER}"
 
-# What a child is asked: (READ, filename, bytes, today) or (CONVERT, route, bytes).
-READ, CONVERT = "read", "convert"
+# What a child is asked: (READ, filename, bytes, today), (CONVERT, route, bytes) or
+# (GRID, bytes): a filled workbook's cells (the decisions import).
+READ, CONVERT, GRID = "read", "convert", "grid"
 # What a child answers: an outcome and, for "ok", the result; "refused" carries a plain reason.
 Reply = tuple[str, Any]
 READY: Reply = ("ready", None)
@@ -148,7 +151,8 @@ def read_message(fd: int, waiting: select.poll | None = None, seconds: float = 0
 
 
 class PlainUnpickler(pickle.Unpickler):
-    """Unpickles plain values only: no class but `datetime.date` may be named.
+    """Unpickles plain values only: no class but `datetime.date` and `datetime.datetime` (naive:
+    a time zone would name another class, and is refused) may be named.
 
     A pickle can name any importable callable and have it called (`os.system` …). A reader
     taken over by a crafted file could send one to the service; refused here, it is just an
@@ -158,6 +162,8 @@ class PlainUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("datetime", "date"):
             return date
+        if (module, name) == ("datetime", "datetime"):
+            return datetime
         raise pickle.UnpicklingError(f"a message may not name {module}.{name}")
 
 
@@ -252,6 +258,8 @@ def limit_memory(megabytes: int) -> None:
 def handle(request: tuple[Any, ...], limits: ReadLimits) -> Reply:
     if request[0] == CONVERT:
         return convert_one(request[1], request[2], limits)
+    if request[0] == GRID:
+        return grid_one(request[1], limits)
     return read_one(request[1], request[2], limits, request[3])
 
 
@@ -265,6 +273,21 @@ def convert_one(route: str, data: bytes, limits: ReadLimits) -> Reply:
         return ("memory", None)
     except Exception as exc:
         log.warning("converting a document failed: %s", type(exc).__name__)
+        return ("failed", type(exc).__name__)
+
+
+def grid_one(data: bytes, limits: ReadLimits) -> Reply:
+    """A workbook's cells as a plain grid, or why it cannot be read."""
+    if len(data) > limits.max_bytes:
+        return ("refused", "the file is larger than an attachment may be")
+    try:
+        return ("ok", read_grid(data))
+    except NotAWorkbook as exc:
+        return ("refused", str(exc))
+    except MemoryError:
+        return ("memory", None)
+    except Exception as exc:
+        log.warning("reading a workbook failed: %s", type(exc).__name__)
         return ("failed", type(exc).__name__)
 
 
@@ -436,6 +459,23 @@ class DocumentWorker:
             megabytes = self.limits.memory_mb
             return f"the file needed too much memory to convert safely (over {megabytes} MB)"
         return "the file could not be converted safely"
+
+    def read_grid(self, data: bytes) -> WireGrid | str:
+        """A filled workbook's cells by sheet, as (row, column, value), or why it could not be
+        read. Read in the child, like an attachment: the file may be anyone's."""
+        with self._lock:
+            outcome, payload = self._ask((GRID, data), self.limits.seconds)
+        if outcome == "ok" and isinstance(payload, dict):
+            # Cleaned as every reader's answer is: what a cell says enters the service here.
+            grid: WireGrid = clean_values(payload)
+            return grid
+        if outcome == "refused":
+            return str(payload)
+        if outcome == TIMEOUT:
+            return too_slow(self.limits.seconds).replace(SIMPLER, "save it again as .xlsx")
+        if outcome in (DIED, "memory"):
+            return f"the workbook needed too much memory to read (over {self.limits.memory_mb} MB)"
+        return "the workbook could not be read safely: save it again as .xlsx"
 
     def start(self) -> None:
         """Start the child now, if it is not running: a start is no file's or email's fault, so

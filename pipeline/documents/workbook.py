@@ -1,0 +1,78 @@
+"""A filled spreadsheet read as a plain grid of cell values, for the decisions import (R13).
+
+It is an untrusted file (anyone can send an xlsx), so it is read in the document worker's
+child, under its time and memory limits; only plain values come back: text, numbers, dates,
+Yes/No booleans, by sheet and (row, column). Formulas are not evaluated: a cell gives the value
+its program last saved. A workbook bigger than anything a meeting fills is refused.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.cell.read_only import EmptyCell
+
+# A cell's value on the wire, and the grid: sheet → [(row, column, value)].
+Plain = str | int | float | bool | date | datetime | None
+WireGrid = dict[str, list[tuple[int, int, Plain]]]
+
+# A meeting's workbook has a few hundred filled cells; these are far beyond any real one.
+MAX_SHEETS = 20
+MAX_CELLS = 100_000
+MAX_TEXT = 10_000
+MAX_ROWS = 5_000
+
+
+class NotAWorkbook(Exception):
+    """The file is not a workbook we can read, or is too big to be a meeting's: the reason."""
+
+
+def plain(value: Any) -> Plain:
+    """A cell's value as one of the plain types the service accepts from the child."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value[:MAX_TEXT] if isinstance(value, str) else value
+    if isinstance(value, datetime):
+        # Only naive date-times cross the pipe (a time zone would name a class).
+        naive = value.replace(tzinfo=None)
+        return naive.date() if naive.time() == time() else naive
+    if isinstance(value, date):
+        return value
+    if isinstance(value, (time, timedelta)):
+        return str(value)
+    return str(value)[:MAX_TEXT]
+
+
+def read_grid(data: bytes) -> WireGrid:
+    """Every sheet's filled cells (hidden sheets too), or NotAWorkbook saying why not."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise NotAWorkbook("the file is not an Excel workbook (.xlsx)")
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise NotAWorkbook("the workbook could not be opened: save it again as .xlsx") from exc
+    try:
+        return _grid(book)
+    finally:
+        book.close()
+
+
+def _grid(book: Any) -> WireGrid:
+    if len(book.sheetnames) > MAX_SHEETS:
+        raise NotAWorkbook(f"the workbook has more than {MAX_SHEETS} sheets")
+    grid: WireGrid = {}
+    count = 0
+    for sheet in book.worksheets:
+        cells: list[tuple[int, int, Plain]] = grid.setdefault(str(sheet.title), [])
+        for row in sheet.iter_rows(max_row=MAX_ROWS):
+            for cell in row:
+                if isinstance(cell, EmptyCell) or cell.value is None:
+                    continue
+                count += 1
+                if count > MAX_CELLS:
+                    raise NotAWorkbook(f"the workbook has more than {MAX_CELLS} filled cells")
+                cells.append((int(cell.row), int(cell.column), plain(cell.value)))
+    return grid

@@ -1,0 +1,105 @@
+"""Sends the meeting's decisions workbook to the administrator with each version of the pack.
+
+Due when the pack is (a few minutes after the slot notices), keyed by the pack's input digest:
+a reissued pack reissues the workbook, so it always lists the cases the pack does. Its email
+carries a signed token: only a reply carrying it, from the administrator, is read as decisions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.jobs import Job, bind
+from pipeline.mime.tokens import DECISIONS
+from pipeline.outbox.compose import FileAttachment
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.outbox.wording import when
+from pipeline.outputs.pack import gather
+from pipeline.outputs.workbook import gather_workbook, workbook_name, workbook_xlsx
+from pipeline.panel.distribute import AFTER_NOTICES
+from pipeline.rules.decisions import REVIEW
+from pipeline.rules.meetings import meeting_stamp, upcoming
+from pipeline.store.audit import audit
+from pipeline.store.models import MeetingWorkbook
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Outbox purposes of workbook emails: a reply in their thread claims to bring decisions.
+PURPOSE = "workbook:"
+
+
+def workbook_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
+    """A job source: each panel's next meetings' workbooks, once their pack is due."""
+    for panel in app.config.panels:
+        for meeting in upcoming(panel, app.config.tz, now, 2):
+            due = meeting.slot_notice + AFTER_NOTICES
+            if now < due:
+                continue
+            digest = gather(app, session, panel.id, meeting.starts_at).digest()
+            stamp = meeting_stamp(app.config.tz, meeting.starts_at)
+            key = f"workbook:{panel.id}:{stamp}:{digest[:16]}"
+            action = bind(send_workbook, panel.id, meeting.starts_at)
+            yield Job(key, due, action, stale_after=meeting.starts_at)
+
+
+def send_workbook(
+    app: App, session: Session, panel_id: str, starts_at: datetime
+) -> MeetingWorkbook:
+    """Make the meeting's workbook, store it, and email it to the administrator only."""
+    now = app.clock.now()
+    earlier = session.scalar(
+        select(func.count(MeetingWorkbook.id)).where(
+            MeetingWorkbook.panel_id == panel_id, MeetingWorkbook.meeting == starts_at
+        )
+    )
+    row = MeetingWorkbook(
+        panel_id=panel_id,
+        meeting=starts_at,
+        nonce=secrets.token_hex(8),
+        references=[],
+        stored_path="",
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    facts = gather_workbook(app, session, panel_id, starts_at, row.id)
+    data = workbook_xlsx(facts)
+    _, row.stored_path = app.files.put("workbooks", data, ".xlsx")
+    row.references = facts.references
+    day = starts_at.astimezone(app.config.tz).date()
+    days = app.config.decisions.sheet_days
+    context = {
+        "panel_name": facts.panel_name,
+        "meeting": when(app.config.tz, starts_at),
+        "token": DECISIONS.token_for(app.signer.key, row.nonce),
+        "workbook_references": facts.references,
+        "review_count": sum(1 for r in facts.rows if r.heard_as == REVIEW),
+        "workbook_reissued": bool(earlier),
+        "sheet_days": days,
+        "sheets_due": f"{day + timedelta(days=days):%A} {(day + timedelta(days=days)).day} "
+        f"{day + timedelta(days=days):%B %Y}",
+        "administrator": app.config.people.administrator.name,
+        "panel_address": app.config.mailbox.address,
+    }
+    draft = staff_draft(app, f"{PURPOSE}{row.id}", "decisions_workbook", context, None)
+    attachment = FileAttachment(workbook_name(facts), XLSX, data)
+    item = enqueue(app, session, replace(draft, attachments=(attachment,)))
+    row.outbox_id = item.id
+    audit(
+        session,
+        now,
+        None,
+        "workbook-sent",
+        workbook=row.id,
+        panel=panel_id,
+        meeting=starts_at.isoformat(),
+        references=facts.references,
+        outbox=item.id,
+    )
+    return row

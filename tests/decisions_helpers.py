@@ -1,0 +1,131 @@
+"""Shared by the decisions workbook tests: a meeting with cases, its workbook, filling it in."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from pipeline.app import App
+from pipeline.panel.decisions.workbook import send_workbook
+from pipeline.store.models import Action, Case, Decision, DecisionImport, MeetingWorkbook
+from tests.helpers import open_service
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+# The second Tuesday of December 2026, 10:00 in London (GMT).
+MEETING = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+EARLIER = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
+NAMES = ("Robin Testcase", "Sky Example", "Ash Placeholder", "Rowan Invented")
+ADMIN = "admin@example.org"
+
+
+def add_case(app: App, n: int, state: str, meeting: datetime = MEETING) -> None:
+    with app.store.session() as session:
+        session.add(
+            Case(
+                reference=f"MASP-2026-{n:04d}",
+                panel_id="masp",
+                meeting=meeting,
+                state=state,
+                referrer_email=f"ref{n}@school.example.org",
+                received_at=NOW - timedelta(days=30 - n),
+                section20=False,
+                flags=[],
+                fields={
+                    "child_name": NAMES[n - 1],
+                    "child_dob": "2016-12-09",
+                    "request_types": ["advice"],
+                },
+            )
+        )
+
+
+def add_review(app: App, n: int) -> None:
+    """Case n, decided at November's meeting with a review in December and one open action."""
+    add_case(app, n, "decided", meeting=EARLIER)
+    with app.store.session() as session:
+        case = session.scalars(select(Case).where(Case.reference == f"MASP-2026-{n:04d}")).one()
+        first = DecisionImport(
+            panel_id="masp",
+            meeting=EARLIER,
+            source="command",
+            sha256="0" * 64,
+            stored_path="x",
+            status="applied",
+            problems=[],
+            imported_at=EARLIER,
+        )
+        session.add(first)
+        session.flush()
+        decision = Decision(
+            case_id=case.id,
+            panel_id="masp",
+            meeting=EARLIER,
+            import_id=first.id,
+            outcome="Accepted: multi-agency support agreed",
+            lead_name="Lee Lead",
+            lead_email="lead@school.example.org",
+            review_date=date(2026, 12, 1),
+            recorded_at=EARLIER,
+        )
+        decision.actions = [
+            Action(
+                case_id=case.id,
+                position=1,
+                text="Book a family meeting",
+                owner="Lee Lead",
+                agency="Education",
+                due=date(2026, 11, 30),
+            )
+        ]
+        session.add(decision)
+
+
+def seeded(tmp_path: Path, now: datetime = NOW, **overrides: Any) -> App:
+    """Two approved cases on December's agenda, one moved away, one review due."""
+    app = open_service(tmp_path, now, **overrides)
+    add_case(app, 1, "approved")
+    add_case(app, 2, "approved")
+    add_case(app, 3, "decided", meeting=EARLIER)
+    add_review(app, 4)
+    return app
+
+
+def make_workbook(app: App) -> tuple[bytes, MeetingWorkbook]:
+    with app.store.session() as session:
+        row = send_workbook(app, session, "masp", MEETING)
+        session.flush()
+        session.expunge(row)
+    return (app.config.data_path / row.stored_path).read_bytes(), row
+
+
+def fill(
+    data: bytes,
+    decisions: dict[str, dict[str, Any]],
+    actions: list[list[Any]],
+    done: str = "Yes",
+) -> bytes:
+    """Fill the workbook as a person would: type into the Decisions rows by reference, mark
+    the pre-filled review actions `done`, and add actions below them."""
+    book = load_workbook(io.BytesIO(data))
+    sheet = book["Decisions"]
+    headers = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        values = decisions.get(str(row[0].value), {})
+        for header, value in values.items():
+            row[headers.index(header)].value = value
+    actions_sheet = book["Actions"]
+    start = 2
+    while actions_sheet.cell(row=start, column=1).value is not None:
+        actions_sheet.cell(row=start, column=6).value = done
+        start += 1
+    for offset, line in enumerate(actions):
+        for column, value in enumerate(line, start=1):
+            actions_sheet.cell(row=start + offset, column=column, value=value)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

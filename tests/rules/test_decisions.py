@@ -1,0 +1,141 @@
+"""rules.decisions: a filled workbook's grid checked whole, every problem by sheet and cell."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from pipeline.rules.decisions import (
+    ACTIONS,
+    DECISIONS,
+    MEETING,
+    CaseDecision,
+    Marker,
+    Meeting,
+    Problem,
+    Value,
+    read_marker,
+    validate,
+)
+from pipeline.states import Outcome
+
+TODAY = date(2026, 12, 8)
+AGENCIES = ("Education", "Health")
+FACTS = Meeting(
+    {"MASP-2026-0001": "presented", "MASP-2026-0002": "review"},
+    {"MASP-2026-0009": "MASP-2026-0009 was not heard at this meeting: it moved"},
+)
+COLUMNS = "ABCDEFGHIJKLMNOP"
+
+
+def grid(decisions: list[dict[str, Value]], actions: list[dict[str, Value]] = ()) -> Any:  # type: ignore[assignment]
+    sheets: dict[str, dict[tuple[int, int], Value]] = {DECISIONS: {}, ACTIONS: {}}
+    for sheet, rows in ((DECISIONS, decisions), (ACTIONS, actions)):
+        for n, row in enumerate(rows, start=2):
+            for letter, value in row.items():
+                sheets[sheet][(n, COLUMNS.index(letter) + 1)] = value
+    return sheets
+
+
+def ok(reference: str = "MASP-2026-0001", **cells: Value) -> dict[str, Value]:
+    return {"A": reference, "G": Outcome.ADVICE.value} | cells
+
+
+LEAD = {"G": Outcome.ACCEPTED.value, "H": "Jo Lead", "J": "jo@example.org"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "actions", "cell", "words"),
+    [
+        ([ok("MASP-2026-0077")], [], "Decisions!A2", "not a case this meeting may decide"),
+        ([ok(), ok()], [], "Decisions!A3", "listed twice"),
+        ([ok(G=None)], [], "Decisions!G2", "has no outcome"),
+        ([ok(G="Maybe")], [], "Decisions!G2", "is not an outcome"),
+        ([ok(G=Outcome.ACCEPTED.value)], [], "Decisions!H2", "needs a Lead Professional"),
+        ([ok(**LEAD | {"J": "jo at school"})], [], "Decisions!J2", "not an email address"),
+        ([ok(K=date(2026, 12, 1))], [], "Decisions!K2", "in the past"),
+        ([ok(K="next month")], [], "Decisions!K2", "not a date"),
+        ([ok(L="Perhaps")], [], "Decisions!L2", "not Yes or No"),
+        ([ok(O="Yes", K=date(2027, 1, 5))], [], "Decisions!K2", "closes"),
+        ([ok("MASP-2026-0009")], [], "Decisions!A2", "moved"),
+        (
+            [ok()],
+            [{"A": "MASP-2026-0001", "B": "Call", "E": date(2027, 1, 5)}],
+            "Actions!C2",
+            "no owner",
+        ),
+        ([ok()], [{"A": "MASP-2026-0001", "B": "Call", "C": "Jo"}], "Actions!E2", "no date"),
+        (
+            [ok()],
+            [{"A": "MASP-2026-0002", "B": "Call", "C": "Jo", "E": date(2027, 1, 5)}],
+            "Actions!A2",
+            "not a case decided",
+        ),
+        (
+            [ok()],
+            [{"A": "MASP-2026-0001", "B": "Call", "C": "Jo", "E": "soon"}],
+            "Actions!E2",
+            "not a date",
+        ),
+    ],
+)
+def test_each_problem_names_its_cell(
+    rows: list[dict[str, Value]], actions: list[dict[str, Value]], cell: str, words: str
+) -> None:
+    found = validate(grid(rows, actions), FACTS, TODAY, AGENCIES)
+    assert all(isinstance(p, Problem) for p in found)
+    assert any(p.cell == cell and words in p.problem for p in found if isinstance(p, Problem)), (
+        found
+    )
+
+
+def test_a_good_workbook_gives_the_decisions_with_their_actions() -> None:
+    rows = [
+        ok(**LEAD | {"I": "education", "K": "02/02/2027", "M": "Yes"}),
+        ok("MASP-2026-0002", O="Yes"),
+    ]
+    actions: list[dict[str, Value]] = [
+        {
+            "A": "masp-2026-0001",
+            "B": "Share the plan",
+            "C": "Jo",
+            "D": "health",
+            "E": date(2027, 1, 5),
+            "F": "No",
+        }
+    ]
+    found = validate(grid(rows, actions), FACTS, TODAY, AGENCIES)
+    first, second = found
+    assert isinstance(first, CaseDecision) and isinstance(second, CaseDecision)
+    assert first.lead_agency == "Education" and first.review_date == date(2027, 2, 2) and first.larp
+    assert [(a.text, a.agency, a.done) for a in first.actions] == [
+        ("Share the plan", "Health", False)
+    ]
+    assert second.closes and second.heard_as == "review" and not second.actions
+
+
+def test_problems_are_all_reported_at_once() -> None:
+    rows = [ok(G=None, L="maybe"), ok("MASP-2026-0002", J="nobody")]
+    assert len(validate(grid(rows), FACTS, TODAY, AGENCIES)) == 3
+
+
+def test_the_meeting_marker() -> None:
+    instant = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+    marker = {
+        MEETING: {
+            (1, 1): "Panel",
+            (1, 2): "masp",
+            (2, 1): "Meeting",
+            (2, 2): instant.isoformat(),
+            (3, 1): "Workbook",
+            (3, 2): "4",
+        }
+    }
+    assert read_marker(marker) == Marker("masp", instant, 4)
+    assert isinstance(read_marker({}), Problem)
+    damaged = {MEETING: {**marker[MEETING], (2, 2): "tomorrow"}}
+    assert read_marker(damaged) == Problem(
+        "Meeting!B1", "the meeting marker is damaged: use the workbook we sent"
+    )
