@@ -13,6 +13,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from docx import Document as WordDocument
+from openpyxl import load_workbook
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -206,3 +207,32 @@ def out_of_office(to_message_id: str, sender: str, subject: str) -> Mail:
         in_reply_to=to_message_id,
         headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
     )
+
+
+def fill_workbook(
+    data: bytes,
+    decisions: dict[str, dict[str, Any]],
+    actions: Sequence[Sequence[Any]] = (),
+    done: str = "Yes",
+) -> bytes:
+    """Fill the meeting's decisions workbook as a person would in Excel: type into the Decisions
+    rows by reference (values keyed by column header), mark the pre-filled review actions
+    `done`, and add `actions` (reference, action, owner, agency, by when, done) below them."""
+    book = load_workbook(io.BytesIO(data))
+    sheet = book["Decisions"]
+    headers = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        values = decisions.get(str(row[0].value), {})
+        for header, value in values.items():
+            row[headers.index(header)].value = value
+    actions_sheet = book["Actions"]
+    start = 2
+    while actions_sheet.cell(row=start, column=1).value is not None:
+        actions_sheet.cell(row=start, column=6).value = done
+        start += 1
+    for offset, line in enumerate(actions):
+        for column, value in enumerate(line, start=1):
+            actions_sheet.cell(row=start + offset, column=column, value=value)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -176,6 +176,14 @@ ADMINISTRATOR_MAY_SCREEN = (
 MAY_BE_READY = (CaseState.COMPLETE, CaseState.MORE_INFO)
 # The states the documents alone decide between: recomputed whenever a document comes or goes.
 BY_DOCUMENTS = (CaseState.INCOMPLETE, CaseState.COMPLETE)
+# Listed at a meeting and heard there, with no decision yet: approved, or a Section 20
+# emergency (or a case listed unscreened) heard before its screening ended (R7, R9).
+HEARD_UNDECIDED = (
+    CaseState.APPROVED,
+    CaseState.COMPLETE,
+    CaseState.SCREENING,
+    CaseState.MORE_INFO,
+)
 # Heard and decided, or closed: an email on such a case is for a person to read, whatever it
 # brings; nothing answers it automatically.
 OVER = (CaseState.DECIDED, CaseState.CLOSED)

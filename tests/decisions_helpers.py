@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 
+from pipeline import samples
 from pipeline.app import App
 from pipeline.panel.decisions.workbook import send_workbook
 from pipeline.store.models import Action, Case, Decision, DecisionImport, MeetingWorkbook
@@ -103,29 +102,4 @@ def make_workbook(app: App) -> tuple[bytes, MeetingWorkbook]:
     return (app.config.data_path / row.stored_path).read_bytes(), row
 
 
-def fill(
-    data: bytes,
-    decisions: dict[str, dict[str, Any]],
-    actions: list[list[Any]],
-    done: str = "Yes",
-) -> bytes:
-    """Fill the workbook as a person would: type into the Decisions rows by reference, mark
-    the pre-filled review actions `done`, and add actions below them."""
-    book = load_workbook(io.BytesIO(data))
-    sheet = book["Decisions"]
-    headers = [c.value for c in sheet[1]]
-    for row in sheet.iter_rows(min_row=2):
-        values = decisions.get(str(row[0].value), {})
-        for header, value in values.items():
-            row[headers.index(header)].value = value
-    actions_sheet = book["Actions"]
-    start = 2
-    while actions_sheet.cell(row=start, column=1).value is not None:
-        actions_sheet.cell(row=start, column=6).value = done
-        start += 1
-    for offset, line in enumerate(actions):
-        for column, value in enumerate(line, start=1):
-            actions_sheet.cell(row=start + offset, column=column, value=value)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+fill = samples.fill_workbook

@@ -13,6 +13,10 @@ SCREENED = "the administrator screened it (`masp screen`)"
 RESCREENED = "the administrator screened it again (`masp screen`)"
 ANSWERED = "a Service Manager's answer, or the administrator's, decided it (R9)"
 DECIDED = "heard at its meeting: the panel's decision was recorded (R13)"
+HEARD_UNSCREENED = (
+    "heard before its screening ended (a Section 20 emergency, or listed unscreened): the "
+    "panel's decision was recorded (R7, R13)"
+)
 PURGED = "nothing happened to it for the retention period: the purge closed it"
 
 # From each state (None: the case does not exist yet), the states it may move to, each with
@@ -33,18 +37,21 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
         S.DECLINED: SCREENED,
         S.MORE_INFO: SCREENED,
         S.CLOSED: f"attached to the case it belongs to (R17), or {PURGED}",
+        S.DECIDED: HEARD_UNSCREENED,
     },
     S.SCREENING: {
         S.APPROVED: ANSWERED,
         S.DECLINED: ANSWERED,
         S.MORE_INFO: ANSWERED,
         S.CLOSED: PURGED,
+        S.DECIDED: HEARD_UNSCREENED,
     },
     S.MORE_INFO: {
         S.SCREENING: "what the manager asked for came in: it is screened again (R9)",
         S.APPROVED: SCREENED,
         S.DECLINED: SCREENED,
         S.CLOSED: PURGED,
+        S.DECIDED: HEARD_UNSCREENED,
     },
     S.APPROVED: {
         S.DECLINED: RESCREENED,

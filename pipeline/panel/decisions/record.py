@@ -23,7 +23,7 @@ from pipeline.outbox.wording import when
 from pipeline.outputs.agenda import build_agenda
 from pipeline.rules import decisions as rule
 from pipeline.rules.decisions import CaseDecision, Marker, Problem
-from pipeline.states import CaseState
+from pipeline.states import HEARD_UNDECIDED, CaseState
 from pipeline.store.audit import audit
 from pipeline.store.lifecycle import move
 from pipeline.store.models import Action, Case, Decision, DecisionImport, MeetingWorkbook, Message
@@ -293,7 +293,9 @@ def _store(
 
 
 def _move(case: Case, made: CaseDecision) -> None:
-    if made.heard_as == rule.PRESENTED and case.state == CaseState.APPROVED:
+    # A Section 20 emergency (or a case listed unscreened) is heard before screening ends:
+    # the panel's decision settles it all the same.
+    if made.heard_as == rule.PRESENTED and case.state in HEARD_UNDECIDED:
         move(case, CaseState.DECIDED)
     if made.closes and case.state == CaseState.DECIDED:
         move(case, CaseState.CLOSED)
