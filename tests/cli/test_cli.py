@@ -70,15 +70,30 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     status = masp("--config", str(tmp_path / "demo" / "config.yaml"), "status", "--json")
     cases = {c["referrer"]: c for c in json.loads(status.stdout)}
     assert len(cases) == 5
-    # Approved by the manager's reply; the Section 20 case is listed while still in screening.
-    assert cases["jo.example@school.example.org"]["state"] == "approved"
-    assert cases["lee.sample@health.example.org"]["state"] == "approved"
-    assert cases["duty@police.example.org"]["section20"] is True
-    # Still incomplete at the deadline: moved to the next meeting, as was the late one.
+    # Approved by the manager's reply, heard, and decided from the workbook the administrator
+    # sent back; the Section 20 case was heard while still in screening, and decided too.
+    school, health = cases["jo.example@school.example.org"], cases["lee.sample@health.example.org"]
+    emergency = cases["duty@police.example.org"]
+    assert [school["state"], health["state"], emergency["state"]] == ["decided"] * 3
+    assert emergency["section20"] is True
+    assert school["decision"]["outcome"] == "Accepted: multi-agency support agreed"
+    assert health["decision"]["larp"] is True
+    assert emergency["decision"]["no_further_review"] is True
+    assert [a["text"] for a in school["actions"]] == [
+        "Hold a Team Around the Family meeting",
+        "Offer a parenting programme place",
+    ]
+    # The review lists the school's case at the next meeting, shown with its overdue action.
+    assert school["review_meeting"] > school["meeting"]
+    assert "Review: " + school["reference"] in result.stdout
+    assert "Hold a Team Around the Family meeting — Education — by " in result.stdout
+    # Twelve weeks on, the Lead Professional of the case with no further review is asked.
+    assert emergency["follow_up"]["asked_at"] is not None
+    assert "outcomes of the agreed actions, please [follow-up:" in result.stdout
+    # Still incomplete at the deadline: moved on, meeting after meeting.
     deferred = cases["max.madeup@charity.example.org"]
     assert deferred["state"] == "incomplete" and deferred["missing"] == ["assessment"]
-    assert deferred["meeting"] == cases["val.pretend@example.org"]["meeting"]
-    assert deferred["meeting"] > cases["jo.example@school.example.org"]["meeting"]
+    assert deferred["meeting"] > school["meeting"]
     assert "The pack: version 1" in result.stdout
 
 
