@@ -34,6 +34,7 @@ from pipeline.errors import ConversionError
 from pipeline.outbox.wording import when
 from pipeline.outputs.convert import run_soffice
 from pipeline.outputs.pdftext import Line
+from pipeline.outputs.quarterly import quarter_lines
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import meeting_days
 from pipeline.rules.slots import is_listed
@@ -218,6 +219,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
         title=f"{panel.name} agenda — {day:%A} {day.day} {day:%B %Y}",
         place=panel.meetings.place,
         marking=app.config.pack.protective_marking,
+        quarter=quarter_lines(app, session, panel_id, day) if is_quarterly(panel, day) else (),
     )
 
 
@@ -237,7 +239,8 @@ def sections(agenda: Agenda) -> list[tuple[str, list[tuple[str, str | None]]]]:
     ]
     if agenda.quarterly:
         summary = "Summary data, referral trends, demand and outcomes of the previous quarter."
-        lines = [(text, None) for text in agenda.quarter] or [(summary, None)]
+        lines: list[tuple[str, str | None]] = [(text, None) for text in agenda.quarter]
+        lines = lines or [(summary, None)]
         result.append(("4. Quarterly summary", lines))
     return result
 
