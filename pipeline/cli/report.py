@@ -53,9 +53,13 @@ def quarterly(
         with service.store.session() as session:
             made = make_quarterly(service, session, chosen, panel, out)
             lines = made.report.headline()
-            chair = service.config.people.chair.email
+            held = made.outbox.hold_reason
         deliver_configured(service)
-    console.print(f"Wrote {made.path}", markup=False, highlight=False)
-    for line in lines:
+    chair = service.config.people.chair.email
+    sending = (
+        f"held, {held} (masp outbox list)"
+        if held
+        else "queued (sent now, or by the next poll if the mail server was busy)"
+    )
+    for line in (f"Wrote {made.path}", *lines, f"The email to the chair ({chair}): {sending}."):
         console.print(line, markup=False, highlight=False)
-    console.print(f"Emailed to the chair ({chair}).", markup=False, highlight=False)
