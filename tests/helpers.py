@@ -246,3 +246,16 @@ def outline(pdf: pypdf.PdfReader) -> list[tuple[str, int, list[tuple[str, int]]]
         else:
             result.append((*bookmark(pdf, entry), []))
     return result
+
+
+def children(part: Message) -> list[Message]:
+    """The parts inside a multipart part, typed."""
+    found = part.get_payload()
+    assert isinstance(found, list)
+    return [p for p in found if isinstance(p, Message)]
+
+
+def decoded(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return data

@@ -113,6 +113,13 @@ CONTEXT = {
             "replaced": True,
         }
     ],
+    # The quarterly report (R15).
+    "title": "Multi Agency Support Panel: quarterly picture, 2027Q1",
+    "quarter": "2027Q1",
+    "headline": ["Referrals received in 2027Q1: 12 (most from: School 5)."],
+    "charts": [{"cid": "agency.2027Q1.masp@masp", "title": "Referrals by agency, 2027Q1"}],
+    "workbook_name": "quarterly-masp-2027Q1.xlsx",
+    "chair": "C Chair",
 }
 
 

@@ -39,9 +39,13 @@ READABLE_UTF8.body_encoding = QP
 
 @dataclass(frozen=True)
 class FileAttachment:
+    """A file sent with an email. With `inline_id` it is a picture the HTML body shows where it
+    says `<img src="cid:ID">` (RFC 2392): mail programs block remote pictures, not these."""
+
     filename: str
     content_type: str
     data: bytes
+    inline_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,19 +128,33 @@ def _attachment(item: FileAttachment) -> MIMEBase:
     name: str | tuple[str, str, str] = (
         item.filename if item.filename.isascii() else ("utf-8", "", item.filename)
     )
-    part.add_header("Content-Disposition", "attachment", filename=name)
+    if item.inline_id is None:
+        part.add_header("Content-Disposition", "attachment", filename=name)
+    else:
+        part.add_header("Content-Disposition", "inline", filename=name)
+        part["Content-ID"] = _bracket(item.inline_id)
     return part
 
 
 def _body(rendered: Rendered, attachments: tuple[FileAttachment, ...]) -> Message:
+    """multipart/alternative (text, HTML); inside multipart/related with the pictures the HTML
+    shows (RFC 2387), if any; inside multipart/mixed with the attached files, if any."""
     alternative = MIMEMultipart("alternative")
     alternative.attach(MIMEText(rendered.text, "plain", READABLE_UTF8))  # type: ignore[arg-type]
     alternative.attach(MIMEText(rendered.html, "html", READABLE_UTF8))  # type: ignore[arg-type]
-    if not attachments:
-        return alternative
+    body: Message = alternative
+    inline = [item for item in attachments if item.inline_id is not None]
+    if inline:
+        body = MIMEMultipart("related", type="multipart/alternative")
+        body.attach(alternative)
+        for item in inline:
+            body.attach(_attachment(item))
+    files = [item for item in attachments if item.inline_id is None]
+    if not files:
+        return body
     mixed = MIMEMultipart("mixed")
-    mixed.attach(alternative)
-    for item in attachments:
+    mixed.attach(body)
+    for item in files:
         mixed.attach(_attachment(item))
     return mixed
 

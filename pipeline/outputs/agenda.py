@@ -35,6 +35,7 @@ from pipeline.errors import ConversionError
 from pipeline.outbox.wording import when
 from pipeline.outputs.convert import run_soffice
 from pipeline.outputs.pdftext import Line
+from pipeline.outputs.quarterly import quarter_lines
 from pipeline.rules.identifiers import age_on, initials, without_name
 from pipeline.rules.meetings import meeting_days
 from pipeline.rules.slots import is_listed
@@ -304,6 +305,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
         place=panel.meetings.place,
         marking=app.config.pack.protective_marking,
         follow_ups=follow_up_entries(session, panel, app.config.tz, starts_at),
+        quarter=quarter_lines(app, session, panel_id, day) if is_quarterly(panel, day) else (),
     )
 
 

@@ -34,7 +34,10 @@ from pipeline.fonts import faces
 from pipeline.outputs.agenda import Agenda, agenda_lines, build_agenda, marking_line
 from pipeline.outputs.convert import NotStarted, convert_documents
 from pipeline.outputs.pdftext import A4, Line, add_text_pages, count_pages, saved
+from pipeline.outputs.quarter_pages import TITLE as QUARTER_TITLE
+from pipeline.outputs.quarter_pages import add_quarter_pages, pack_figures
 from pipeline.rules.completeness import usable
+from pipeline.rules.quarterly import QuarterFigures
 from pipeline.rules.screening import coopted_agencies
 from pipeline.states import ConversionState
 from pipeline.store.audit import audit
@@ -107,6 +110,8 @@ class PackInputs:
     agenda: Agenda
     cases: tuple[PackCase, ...]
     distribution: tuple[Recipient, ...]
+    # A quarterly meeting's previous quarter (R15): the pack ends with its picture.
+    quarter: QuarterFigures | None = None
 
     def digest(self) -> str:
         agenda = asdict(self.agenda) | {"starts_at": self.agenda.starts_at.isoformat()}
@@ -115,6 +120,9 @@ class PackInputs:
             "cases": [asdict(c) for c in self.cases],
             "distribution": [asdict(r) for r in self.distribution],
         }
+        if self.quarter is not None:
+            # Only when there is one: other meetings' packs keep the digest they had.
+            state["quarter"] = asdict(self.quarter)
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
     def only(self, references: Sequence[str]) -> PackInputs:
@@ -204,7 +212,10 @@ def gather(app: App, session: Session, panel_id: str, starts_at: datetime) -> Pa
     agenda = build_agenda(app, session, panel_id, starts_at)
     cases = [session.get_one(Case, item.case_id) for item in agenda.items]
     return PackInputs(
-        agenda, tuple(_pack_case(c) for c in cases), tuple(recipients(app.config.people))
+        agenda,
+        tuple(_pack_case(c) for c in cases),
+        tuple(recipients(app.config.people)),
+        pack_figures(app, session, agenda),
     )
 
 
@@ -362,6 +373,10 @@ def render(app: App, session: Session, inputs: PackInputs, version: int, partial
             Section("Agenda", front_pages, head - 1),
             *(_shifted(s, head, _titled(s.title, inputs)) for s in cases),
         ]
+        if inputs.quarter is not None:
+            first = len(pdf.pages)
+            added = add_quarter_pages(pdf, stack, inputs.quarter)
+            sections.append(Section(QUARTER_TITLE, first, first + added - 1))
         _outline(pdf, sections)
         return Rendered(saved(pdf), len(pdf.pages), sections)
 

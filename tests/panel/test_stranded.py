@@ -95,7 +95,9 @@ def pack_bookmarks(app: App, recipient: str = ADMIN) -> list[str]:
     assert isinstance(data, bytes)
     reader = pypdf.PdfReader(io.BytesIO(data))
     titles = [str(e.title) for e in reader.outline if not isinstance(e, list)]
-    return [t.split(" (")[0] for t in titles if t not in ("Front sheet", "Agenda")]
+    # A quarterly meeting's pack ends with the quarterly picture (R15): not a case.
+    skip = ("Front sheet", "Agenda", "Quarterly picture")
+    return [t.split(" (")[0] for t in titles if t not in skip]
 
 
 # --- The rule: plain values, a frozen clock ---------------------------------------------------
