@@ -33,6 +33,8 @@ class Child:
     section20: bool = False
     genogram_required: bool = False
     request_types: tuple[str, ...] = ("multi_agency_package",)
+    agency: str = "Education"
+    reasons: tuple[str, ...] = ("no_improvement",)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def referral_form(child: Child) -> bytes:
         "child_dob": child.dob.strftime("%d/%m/%Y"),
         "referrer_name": child.referrer_name,
         "referrer_email": child.referrer_email,
+        "referrer_agency": child.agency,
+        "reasons": list(child.reasons),
         "request_types": list(child.request_types) + (["section20"] if child.section20 else []),
         "consent": True,
         "genogram_required": child.genogram_required,

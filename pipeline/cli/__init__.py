@@ -69,6 +69,8 @@ def main_options(
     for noisy in (
         *("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"),
         *("fpdf", "fontTools"),
+        # matplotlib explains at INFO how it reads chart labels; the quarterly report's are ours.
+        "matplotlib",
     ):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     # Migrations announce themselves at INFO on every command; only problems matter.

@@ -5,7 +5,8 @@ on the next agenda, the 12-week follow-up of a case with no further panel review
 from __future__ import annotations
 
 import email
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from typing import Any
@@ -15,11 +16,14 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
+from pipeline.clock import Clock
 from pipeline.demo.before import approval
 from pipeline.demo.common import Cast, missing, outbox, step
 from pipeline.errors import PipelineError
 from pipeline.outputs.agenda import build_agenda, sections
+from pipeline.panel.quarterly import make_quarterly
 from pipeline.rules.meetings import Meeting, upcoming
+from pipeline.rules.quarterly import headline, last_complete
 from pipeline.states import Outcome
 from pipeline.store.models import Case
 
@@ -128,6 +132,17 @@ def _show_follow_ups(service: App, console: Console, meeting: Meeting) -> None:
         console.print(f"      {text}", markup=False, highlight=False)
 
 
+def _quarterly(service: App, console: Console, at: datetime) -> None:
+    """`masp report quarterly` for the quarter just ended, as the administrator would run it."""
+    service = replace(service, clock=Clock.frozen_at(at))
+    quarter = last_complete(at.astimezone(service.config.tz).date())
+    with service.store.session() as session:
+        made = make_quarterly(service, session, quarter, None)
+    console.print(f"    The quarterly picture, {quarter.label}: {made.path}", markup=False)
+    for line in headline(made.report.figures):
+        console.print(f"      {line}", markup=False, highlight=False)
+
+
 def story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None:
     """From the meeting to the 12-week follow-up."""
     tz = service.config.tz
@@ -163,3 +178,6 @@ def story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None:
         "Twelve weeks on, the Lead Professional of the case with no further panel review is "
         "asked for the outcomes.",
     )
+    at = meeting.starts_at + timedelta(weeks=service.config.decisions.follow_up_weeks, days=2)
+    _quarterly(service, console, at)
+    step(service, console, at + timedelta(minutes=1), "The quarterly picture goes to the chair.")

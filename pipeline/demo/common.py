@@ -67,11 +67,15 @@ class Cast:
         name="Kit Placeholder",
         referrer_name="Lee Sample",
         referrer_email="lee.sample@health.example.org",
+        agency="Health",
+        reasons=("escalation",),
     )
     police = samples.Child(
         name="Ash Fictional",
         referrer_name="Pat Demo",
         referrer_email="pat.demo@police.example.org",
+        agency="Police",
+        reasons=("escalation",),
         section20=True,
         genogram_required=True,
         request_types=("section20",),
@@ -80,9 +84,14 @@ class Cast:
         name="Sky Imaginary",
         referrer_name="Max Made-Up",
         referrer_email="max.madeup@charity.example.org",
+        agency="Voluntary sector",
     )
     late = samples.Child(
-        name="Rue Invented", referrer_name="Val Pretend", referrer_email="val.pretend@example.org"
+        name="Rue Invented",
+        referrer_name="Val Pretend",
+        referrer_email="val.pretend@example.org",
+        agency="Children's Social Care",
+        reasons=("high_cost",),
     )
 
 
