@@ -186,6 +186,34 @@ def _run_batch(config: Config, out: Path, files: Sequence[Path]) -> ConversionEr
     return None
 
 
+def docx_to_pdf(config: Config, data: bytes, name: str = "document") -> bytes:
+    """A Word document made here (an agenda, a decision sheet), turned into PDF by LibreOffice."""
+    return docx_batch_to_pdf(config, [data], name)[0]
+
+
+def docx_batch_to_pdf(config: Config, documents: Sequence[bytes], name: str) -> list[bytes]:
+    """Word documents made here, turned into PDF in ONE LibreOffice call (starting it costs
+    more than converting a page); raises ConversionError naming `name` if any is not made."""
+    work = config.data_path / "work"
+    ensure_private_dir(work)
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work))
+    try:
+        paths = [folder / f"{name}-{n}.docx" for n in range(len(documents))]
+        for path, data in zip(paths, documents, strict=True):
+            path.write_bytes(data)
+        if paths:
+            run_soffice(config, folder, paths)
+        made = []
+        for path in paths:
+            output = path.with_suffix(".pdf")
+            if not output.exists():
+                raise ConversionError(f"LibreOffice could not convert the {name}")
+            made.append(output.read_bytes())
+        return made
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _checked(app: App, result: bytes | str) -> Converted | str:
     """A PDF made here or by LibreOffice, opened and counted in the worker like the others."""
     return app.documents.convert("pdf", result) if isinstance(result, bytes) else result
@@ -313,6 +341,8 @@ def conversion_jobs(app: App, session: Session, now: datetime) -> list[Job]:
 __all__ = [
     "conversion_jobs",
     "convert_documents",
+    "docx_batch_to_pdf",
+    "docx_to_pdf",
     "route_of",
     "run_soffice",
 ]
