@@ -164,7 +164,11 @@ def build() -> bytes:
     document.add_heading("Lead Professional", level=1)
     _rows(
         document,
-        (("Name", "{{ lead_name }}"), ("Agency", "{{ lead_agency }}"), ("Email", "{{ lead_email }}")),
+        (
+            ("Name", "{{ lead_name }}"),
+            ("Agency", "{{ lead_agency }}"),
+            ("Email", "{{ lead_email }}"),
+        ),
     )
     document.add_heading("Review", level=1)
     document.add_paragraph("{{ review }}")

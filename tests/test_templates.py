@@ -87,6 +87,21 @@ CONTEXT = {
     "received": "Saturday 5 December 2026, 10:00",
     "quoted": "MASP-2026-0001",
     "earlier": "MASP-2026-0001",
+    "outcome": "Accepted: multi-agency support agreed",
+    "review": "The panel will review this case at its first meeting on or after 1 March 2027.",
+    "larp": True,
+    "version": 2,
+    "has_pdf": True,
+    "lead_name": "Kim Lead",
+    "problem": "LibreOffice could not convert it",
+    "initials": "R.T.",
+    "age": "age 10",
+    "larp_note": "residential short breaks",
+    "larp_configured": True,
+    "missing_cases": [LINE],
+    "days_left": 3,
+    "sheets_due": "Tuesday 15 December 2026",
+    "sheet_days": 7,
 }
 
 

@@ -188,12 +188,18 @@ def _run_batch(config: Config, out: Path, files: Sequence[Path]) -> ConversionEr
 
 def docx_to_pdf(config: Config, data: bytes, name: str = "document") -> bytes:
     """A Word document made here (an agenda, a decision sheet), turned into PDF by LibreOffice."""
-    return docx_batch_to_pdf(config, [data], name)[0]
+    [made] = docx_batch_to_pdf(config, [data], name)
+    if made is None:
+        raise ConversionError(f"LibreOffice could not convert the {name}")
+    return made
 
 
-def docx_batch_to_pdf(config: Config, documents: Sequence[bytes], name: str) -> list[bytes]:
+def docx_batch_to_pdf(config: Config, documents: Sequence[bytes], name: str) -> list[bytes | None]:
     """Word documents made here, turned into PDF in ONE LibreOffice call (starting it costs
-    more than converting a page); raises ConversionError naming `name` if any is not made."""
+    more than converting a page): each PDF, or None where LibreOffice made none.
+
+    Raises ConversionError (NotStarted) when LibreOffice could not be run or overran.
+    """
     work = config.data_path / "work"
     ensure_private_dir(work)
     folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work))
@@ -203,13 +209,8 @@ def docx_batch_to_pdf(config: Config, documents: Sequence[bytes], name: str) -> 
             path.write_bytes(data)
         if paths:
             run_soffice(config, folder, paths)
-        made = []
-        for path in paths:
-            output = path.with_suffix(".pdf")
-            if not output.exists():
-                raise ConversionError(f"LibreOffice could not convert the {name}")
-            made.append(output.read_bytes())
-        return made
+        made = [path.with_suffix(".pdf") for path in paths]
+        return [pdf.read_bytes() if pdf.exists() else None for pdf in made]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

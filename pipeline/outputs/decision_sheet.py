@@ -121,11 +121,18 @@ def review_text(decision: Decision, follow_up_weeks: int) -> str:
     return "No review date was set."
 
 
-def larp_text(decision: Decision) -> str:
+def larp_text(decision: Decision, contact: bool) -> str:
+    """What the sheet says of a LARP recommendation; `contact`: a LARP contact is configured,
+    so the papers go with the sheet (else the administrator is asked to send them)."""
     if not decision.larp:
         return ""
     note = (decision.larp_note or "").strip() or "no note given"
-    return f"Recommended to the resource panel (LARP): {note}; the papers have been sent to it."
+    sent = (
+        "the papers have been sent to it"
+        if contact
+        else "the administrator is sending it the papers"
+    )
+    return f"Recommended to the resource panel (LARP): {note}; {sent}."
 
 
 def _outcome(value: str) -> str:
@@ -162,7 +169,7 @@ def sheet_facts(
         lead_agency=decision.lead_agency or "",
         lead_email=decision.lead_email or "",
         review=review_text(decision, config.decisions.follow_up_weeks),
-        larp=larp_text(decision),
+        larp=larp_text(decision, config.people.larp is not None),
         notes=(decision.notes or "").strip() or "None.",
     )
     return _cleaned(facts)
@@ -213,12 +220,12 @@ def sheet_docx(facts: SheetFacts, version: int, made_at: datetime, template: byt
     return buffer.getvalue()
 
 
-def sheets_to_pdf(config: Config, documents: Sequence[bytes]) -> list[bytes]:
-    """Decision sheets as PDF, in one LibreOffice call; ConversionError if any fails."""
+def sheets_to_pdf(config: Config, documents: Sequence[bytes]) -> list[bytes | None]:
+    """Decision sheets as PDF, in one LibreOffice call: each PDF, or None where none was made.
+    Raises ConversionError when LibreOffice could not be run or overran."""
     return docx_batch_to_pdf(config, documents, "decision-sheet")
 
 
 def file_name(reference: str, suffix: str) -> str:
     """What the attachment is called: the reference only, never the child's name."""
     return f"{reference}-decision-sheet.{suffix}"
-

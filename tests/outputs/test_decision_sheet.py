@@ -28,7 +28,7 @@ from tests.helpers import ROOT, config_tree
 
 MEETING = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
 MADE = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
-HOSTILE = "Tom & Jerry <b>\"O'Neil\"</b> ]]> </w:t></w:r><w:r><w:t>INJECTED"
+HOSTILE = 'Tom & Jerry <b>"O\'Neil"</b> ]]> </w:t></w:r><w:r><w:t>INJECTED'
 
 
 def script() -> ModuleType:
@@ -74,10 +74,20 @@ def decided(
         final=False,
         notes=note,
         actions=[
-            Action(position=1, text="Arrange a TAF meeting", owner="Kim Lead",
-                   agency="Early Help", due=date(2026, 12, 22)),
-            Action(position=2, text="School attendance plan", owner="Ms Head",
-                   agency="Education", due=date(2027, 1, 15)),
+            Action(
+                position=1,
+                text="Arrange a TAF meeting",
+                owner="Kim Lead",
+                agency="Early Help",
+                due=date(2026, 12, 22),
+            ),
+            Action(
+                position=2,
+                text="School attendance plan",
+                owner="Ms Head",
+                agency="Education",
+                due=date(2027, 1, 15),
+            ),
         ],
     )
     return case, decision
@@ -96,6 +106,7 @@ def render(config: Config, facts: SheetFacts) -> tuple[str, str]:
     section = document.sections[0]
     parts += [p.text for p in (*section.header.paragraphs, *section.footer.paragraphs)]
     [pdf] = sheets_to_pdf(config, [data])
+    assert pdf is not None
     return "\n".join(parts), pdf_text(pdf)
 
 
