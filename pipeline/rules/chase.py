@@ -37,13 +37,17 @@ def sheets_due(starts_at: datetime, tz: ZoneInfo, sheet_days: int) -> datetime:
 def chases(
     starts_at: datetime, tz: ZoneInfo, chase_days: Sequence[int], sheet_days: int
 ) -> list[Chase]:
-    """Every chase of a meeting, each day after the meeting day at 09:00 panel time."""
+    """Every chase of a meeting, each day after the meeting day at 09:00 panel time.
+
+    A chase goes stale when the next one is due (the last at the end of the sheets' due day):
+    a service back after an outage sends the latest chase once, not every one it missed.
+    """
     day = starts_at.astimezone(tz).date()
-    stale = sheets_due(starts_at, tz, sheet_days)
-    return [
-        Chase(n, local_instant(day + timedelta(days=n), CHASE_AT, tz), stale)
-        for n in sorted(set(chase_days))
+    dues = [
+        (n, local_instant(day + timedelta(days=n), CHASE_AT, tz)) for n in sorted(set(chase_days))
     ]
+    ends = [due for _, due in dues[1:]] + [sheets_due(starts_at, tz, sheet_days)]
+    return [Chase(n, due, end) for (n, due), end in zip(dues, ends, strict=True)]
 
 
 def in_window(starts_at: datetime, now: datetime, tz: ZoneInfo, sheet_days: int) -> bool:

@@ -20,7 +20,11 @@ def test_chases_fall_on_the_days_after_the_meeting_at_nine() -> None:
         (3, datetime(2026, 12, 11, 9, 0, tzinfo=UTC)),
         (6, datetime(2026, 12, 14, 9, 0, tzinfo=UTC)),
     ]
-    assert {c.stale_after for c in found} == {datetime(2026, 12, 16, 0, 0, tzinfo=UTC)}
+    # Each is stale once the next is due; the last at the end of the sheets' due day.
+    assert [c.stale_after for c in found] == [
+        datetime(2026, 12, 14, 9, 0, tzinfo=UTC),
+        datetime(2026, 12, 16, 0, 0, tzinfo=UTC),
+    ]
 
 
 def test_nine_oclock_is_panel_time_in_summer() -> None:
@@ -36,13 +40,25 @@ def test_nine_oclock_is_panel_time_in_summer() -> None:
         (["MASP-2026-0001"], datetime(2026, 12, 11, 9, 0, tzinfo=UTC), True),
         (["MASP-2026-0001"], datetime(2026, 12, 11, 8, 59, tzinfo=UTC), False),
         ([], datetime(2026, 12, 11, 9, 0, tzinfo=UTC), False),
-        (["MASP-2026-0001"], datetime(2026, 12, 15, 23, 59, tzinfo=UTC), True),
-        (["MASP-2026-0001"], datetime(2026, 12, 16, 0, 0, tzinfo=UTC), False),
+        (["MASP-2026-0001"], datetime(2026, 12, 14, 8, 59, tzinfo=UTC), True),
+        (["MASP-2026-0001"], datetime(2026, 12, 14, 9, 0, tzinfo=UTC), False),
     ],
 )
 def test_to_chase(missing: list[str], now: datetime, chased: bool) -> None:
     [chase, _] = chases(MEETING, LONDON, (3, 6), 7)
     assert to_chase(missing, chase, now) is chased
+
+
+@pytest.mark.parametrize(
+    ("now", "chased"),
+    [
+        (datetime(2026, 12, 15, 23, 59, tzinfo=UTC), True),
+        (datetime(2026, 12, 16, 0, 0, tzinfo=UTC), False),
+    ],
+)
+def test_the_last_chase_lasts_until_the_sheets_due_day_ends(now: datetime, chased: bool) -> None:
+    [_, chase] = chases(MEETING, LONDON, (3, 6), 7)
+    assert to_chase(["MASP-2026-0001"], chase, now) is chased
 
 
 @pytest.mark.parametrize(
