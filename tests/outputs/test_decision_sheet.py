@@ -43,7 +43,8 @@ def script() -> ModuleType:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return parse_config(config_tree(), tmp_path, env={})
+    larp = {"name": "L Resource Panel", "email": "larp@example.org"}
+    return parse_config(config_tree(people__larp=larp), tmp_path, env={})
 
 
 def decided(
