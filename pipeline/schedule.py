@@ -5,7 +5,9 @@ from __future__ import annotations
 from pipeline.jobs import JobSource
 from pipeline.outputs.convert import conversion_jobs
 from pipeline.panel.cutoff import cutoff_jobs
+from pipeline.panel.decisions.chase import chase_jobs
 from pipeline.panel.decisions.followup import follow_up_jobs
+from pipeline.panel.decisions.sheets import sheet_jobs
 from pipeline.panel.decisions.workbook import workbook_jobs
 from pipeline.panel.digest import attendance_jobs, digest_jobs
 from pipeline.panel.distribute import pack_jobs
@@ -30,4 +32,6 @@ SOURCES: list[JobSource] = [
     workbook_jobs,
     retention_jobs,
     unheard_jobs,
+    sheet_jobs,
+    chase_jobs,
 ]

@@ -120,6 +120,17 @@ CONTEXT = {
     "charts": [{"cid": "agency.2027Q1.masp@masp", "title": "Referrals by agency, 2027Q1"}],
     "workbook_name": "quarterly-masp-2027Q1.xlsx",
     "chair": "C Chair",
+    "outcome": "Accepted: multi-agency support agreed",
+    "review": "The panel will review this case at its first meeting on or after 1 March 2027.",
+    "larp": True,
+    "version": 2,
+    "has_pdf": True,
+    "problem": "LibreOffice could not convert it",
+    "age": "age 10",
+    "larp_note": "residential short breaks",
+    "larp_configured": True,
+    "missing_cases": [LINE],
+    "days_left": 3,
 }
 
 

@@ -7,12 +7,9 @@ pack (which add each case's page range); a child's full name never appears on an
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,12 +25,10 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.config import Config, PanelConfig
-from pipeline.disk import ensure_private_dir
 from pipeline.documents.form import REQUEST_TYPES
 from pipeline.documents.parsing import stored_value
-from pipeline.errors import ConversionError
 from pipeline.outbox.wording import when
-from pipeline.outputs.convert import run_soffice
+from pipeline.outputs.convert import docx_to_pdf
 from pipeline.outputs.pdftext import Line
 from pipeline.outputs.quarterly import quarter_lines
 from pipeline.rules.identifiers import age_on, initials, without_name
@@ -487,25 +482,9 @@ def agenda_docx(agenda: Agenda, made_at: datetime) -> bytes:
     return buffer.getvalue()
 
 
-def docx_to_pdf(config: Config, data: bytes) -> bytes:
-    """A Word document made here, turned into PDF by LibreOffice."""
-    work = config.data_path / "work"
-    ensure_private_dir(work)
-    folder = Path(tempfile.mkdtemp(prefix="agenda-", dir=work))
-    try:
-        (folder / "agenda.docx").write_bytes(data)
-        run_soffice(config, folder, [folder / "agenda.docx"])
-        output = folder / "agenda.pdf"
-        if not output.exists():
-            raise ConversionError("LibreOffice could not convert the agenda")
-        return output.read_bytes()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def write_agenda(app: App, agenda: Agenda) -> tuple[str, str]:
     """Store the agenda as .docx and PDF; return both paths under data_dir."""
     data = agenda_docx(agenda, app.clock.now())
     _, docx_path = app.files.put("agendas", data, ".docx")
-    _, pdf_path = app.files.put("agendas", docx_to_pdf(app.config, data), ".pdf")
+    _, pdf_path = app.files.put("agendas", docx_to_pdf(app.config, data, "agenda"), ".pdf")
     return docx_path, pdf_path

@@ -186,6 +186,35 @@ def _run_batch(config: Config, out: Path, files: Sequence[Path]) -> ConversionEr
     return None
 
 
+def docx_to_pdf(config: Config, data: bytes, name: str = "document") -> bytes:
+    """A Word document made here (an agenda, a decision sheet), turned into PDF by LibreOffice."""
+    [made] = docx_batch_to_pdf(config, [data], name)
+    if made is None:
+        raise ConversionError(f"LibreOffice could not convert the {name}")
+    return made
+
+
+def docx_batch_to_pdf(config: Config, documents: Sequence[bytes], name: str) -> list[bytes | None]:
+    """Word documents made here, turned into PDF in ONE LibreOffice call (starting it costs
+    more than converting a page): each PDF, or None where LibreOffice made none.
+
+    Raises ConversionError (NotStarted) when LibreOffice could not be run or overran.
+    """
+    work = config.data_path / "work"
+    ensure_private_dir(work)
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work))
+    try:
+        paths = [folder / f"{name}-{n}.docx" for n in range(len(documents))]
+        for path, data in zip(paths, documents, strict=True):
+            path.write_bytes(data)
+        if paths:
+            run_soffice(config, folder, paths)
+        made = [path.with_suffix(".pdf") for path in paths]
+        return [pdf.read_bytes() if pdf.exists() else None for pdf in made]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _checked(app: App, result: bytes | str) -> Converted | str:
     """A PDF made here or by LibreOffice, opened and counted in the worker like the others."""
     return app.documents.convert("pdf", result) if isinstance(result, bytes) else result
@@ -313,6 +342,8 @@ def conversion_jobs(app: App, session: Session, now: datetime) -> list[Job]:
 __all__ = [
     "conversion_jobs",
     "convert_documents",
+    "docx_batch_to_pdf",
+    "docx_to_pdf",
     "route_of",
     "run_soffice",
 ]

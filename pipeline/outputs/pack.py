@@ -296,8 +296,8 @@ def _not_converted(app: App, document: PackDocument, row: Conversion | None) -> 
     return reason, CONVERT_FAILED
 
 
-def _conversions(session: Session, inputs: PackInputs) -> dict[str, Conversion]:
-    shas = [d.sha256 for c in inputs.cases for d in c.documents]
+def _conversions(session: Session, cases: Sequence[PackCase]) -> dict[str, Conversion]:
+    shas = [d.sha256 for c in cases for d in c.documents]
     rows = session.scalars(select(Conversion).where(Conversion.source_sha256.in_(shas)))
     return {row.source_sha256: row for row in rows}
 
@@ -320,11 +320,11 @@ def _add_document(
 
 
 def _add_cases(
-    app: App, session: Session, pdf: pikepdf.Pdf, stack: ExitStack, inputs: PackInputs
+    app: App, session: Session, pdf: pikepdf.Pdf, stack: ExitStack, cases: Sequence[PackCase]
 ) -> list[Section]:
-    rows = _conversions(session, inputs)
+    rows = _conversions(session, cases)
     found = []
-    for case in inputs.cases:
+    for case in cases:
         section = Section(case.reference, len(pdf.pages), len(pdf.pages))
         if case.gaps:
             # Every case has a page at least, so its bookmark and page range point into it.
@@ -360,7 +360,7 @@ def render(app: App, session: Session, inputs: PackInputs, version: int, partial
     with ExitStack() as stack:
         pdf = stack.enter_context(pikepdf.new())
         cases_pdf = stack.enter_context(pikepdf.new())
-        cases = _add_cases(app, session, cases_pdf, stack, inputs)
+        cases = _add_cases(app, session, cases_pdf, stack, inputs.cases)
         # The agenda's length does not depend on the page numbers it prints (see agenda_lines),
         # so it is counted first and then written with the final ranges.
         head = count_pages(front) + count_pages(agenda_lines(inputs.agenda, {}))
@@ -379,6 +379,33 @@ def render(app: App, session: Session, inputs: PackInputs, version: int, partial
             sections.append(Section(QUARTER_TITLE, first, first + added - 1))
         _outline(pdf, sections)
         return Rendered(saved(pdf), len(pdf.pages), sections)
+
+
+def case_pages(data: bytes, reference: str) -> bytes | None:
+    """One case's pages of a rendered pack, found by its bookmark, as a PDF of their own; None
+    if the pack has no such case. The case runs to the next top-level bookmark."""
+    with pikepdf.open(io.BytesIO(data)) as pdf, pikepdf.new() as out:
+        starts: list[tuple[str, int]] = []
+        with pdf.open_outline() as outline:
+            for item in outline.root:
+                destination = item.destination
+                if isinstance(destination, pikepdf.Array) and len(destination) > 0:
+                    starts.append((item.title, pdf.pages.index(pikepdf.Page(destination[0]))))
+        for n, (title, first) in enumerate(starts):
+            if title == reference or title.startswith(f"{reference} ("):
+                last = starts[n + 1][1] if n + 1 < len(starts) else len(pdf.pages)
+                out.pages.extend(pdf.pages[first:last])
+                return saved(out)
+    return None
+
+
+def case_papers(app: App, session: Session, case: Case) -> bytes:
+    """A case's documents laid out as the pack lays them out, built afresh from its stored
+    conversions (for a case no stored pack holds)."""
+    with ExitStack() as stack:
+        pdf = stack.enter_context(pikepdf.new())
+        _add_cases(app, session, pdf, stack, [_pack_case(case)])
+        return saved(pdf)
 
 
 def _shifted(section: Section, by: int, title: str | None = None) -> Section:

@@ -1,1 +1,2 @@
-"""The month after the meeting: decisions, decision sheets, reviews and follow-ups (R13, R14)."""
+"""The month after the meeting (R13, R14): decisions, decision sheets, chasing the
+administrator, LARP, reviews and follow-ups."""

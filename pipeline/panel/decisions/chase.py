@@ -1,0 +1,103 @@
+"""R13: the administrator is chased on day 3 and day 6 after a meeting while decisions are missing.
+
+A case heard at a meeting is one that had a timeslot there and whose meeting began
+(`rules.unheard`); while it is still APPROVED on that meeting its decision is not recorded.
+The rule (`rules.chase`) says which chases are due; this step reads the database and sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.jobs import Job, bind
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.outbox.wording import when
+from pipeline.panel.digest import line
+from pipeline.rules.chase import chases, days_left, in_window, to_chase
+from pipeline.rules.meetings import meeting_stamp
+from pipeline.states import CaseState
+from pipeline.store.audit import audit
+from pipeline.store.models import Case, Slot
+
+
+def undecided(session: Session, panel_id: str, meeting: datetime) -> list[Case]:
+    """The cases heard at the meeting (slotted there) whose decision is not recorded yet."""
+    query = (
+        select(Case)
+        .join(Slot, Slot.case_id == Case.id)
+        .where(
+            Slot.panel_id == panel_id,
+            Slot.meeting == meeting,
+            Case.meeting == meeting,
+            Case.state == CaseState.APPROVED,
+        )
+        .order_by(Slot.position)
+    )
+    return list(session.scalars(query))
+
+
+def _recent_meetings(app: App, session: Session, now: datetime) -> list[tuple[str, datetime]]:
+    """Meetings with timeslots that began within the sheets' window."""
+    earliest = now - timedelta(days=app.config.decisions.sheet_days + 2)
+    query = (
+        select(Slot.panel_id, Slot.meeting)
+        .where(Slot.meeting <= now, Slot.meeting >= earliest)
+        .distinct()
+        .order_by(Slot.panel_id, Slot.meeting)
+    )
+    days = app.config.decisions.sheet_days
+    rows = session.execute(query)
+    return [(p, m) for p, m in rows if in_window(m, now, app.config.tz, days)]
+
+
+def chase_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
+    """A job source: one chase per meeting and chase day, while a decision is missing."""
+    settings = app.config.decisions
+    for panel_id, meeting in _recent_meetings(app, session, now):
+        if not undecided(session, panel_id, meeting):
+            continue
+        stamp = meeting_stamp(app.config.tz, meeting)
+        for chase in chases(meeting, app.config.tz, settings.chase_days, settings.sheet_days):
+            key = f"decisions-chase:{panel_id}:{stamp}:day{chase.day}"
+            action = bind(chase_administrator, panel_id, meeting, chase.day, key)
+            yield Job(key, chase.due_at, action, stale_after=chase.stale_after)
+
+
+def chase_administrator(
+    app: App, session: Session, panel_id: str, meeting: datetime, day: int, key: str
+) -> None:
+    """Email the administrator which decisions are still missing, if any still are."""
+    settings = app.config.decisions
+    now = app.clock.now()
+    [chase] = chases(meeting, app.config.tz, (day,), settings.sheet_days)
+    cases = undecided(session, panel_id, meeting)
+    if not to_chase([c.reference for c in cases], chase, now):
+        return
+    local_day = meeting.astimezone(app.config.tz).date()
+    due = local_day + timedelta(days=settings.sheet_days)
+    context = {
+        "panel_name": app.config.panel(panel_id).name,
+        "meeting": when(app.config.tz, meeting),
+        "missing_cases": [asdict(line(c, local_day, "no decision recorded")) for c in cases],
+        "days_left": days_left(meeting, now, app.config.tz, settings.sheet_days),
+        "sheets_due": f"{due:%A} {due.day} {due:%B %Y}",
+        "sheet_days": settings.sheet_days,
+        "panel_address": app.config.mailbox.address,
+    }
+    item = enqueue(app, session, staff_draft(app, key, "decisions_chase", context, None))
+    audit(
+        session,
+        now,
+        None,
+        "decisions-chased",
+        meeting=meeting_stamp(app.config.tz, meeting),
+        day=day,
+        missing=[c.reference for c in cases],
+        outbox=item.id,
+    )
