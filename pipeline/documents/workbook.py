@@ -16,6 +16,8 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.cell.read_only import EmptyCell
 
+from pipeline.errors import DocumentError
+
 # A cell's value on the wire, and the grid: sheet → [(row, column, value)].
 Plain = str | int | float | bool | date | datetime | None
 WireGrid = dict[str, list[tuple[int, int, Plain]]]
@@ -27,7 +29,7 @@ MAX_TEXT = 10_000
 MAX_ROWS = 5_000
 
 
-class NotAWorkbook(Exception):
+class NotAWorkbook(DocumentError):
     """The file is not a workbook we can read, or is too big to be a meeting's: the reason."""
 
 

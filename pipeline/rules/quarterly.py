@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pipeline.documents.form import REASONS, REQUEST_TYPES
+from pipeline.errors import PipelineError
 from pipeline.states import Outcome
 
 QUARTER = re.compile(r"(\d{4})\s*-?\s*Q([1-4])", re.IGNORECASE)
@@ -22,7 +23,7 @@ NOT_GIVEN = "Not given"
 DEMAND_MONTHS = 12
 
 
-class BadQuarter(ValueError):
+class BadQuarter(PipelineError, ValueError):
     """A quarter that is not spelled like 2027Q1."""
 
 
