@@ -1,10 +1,17 @@
-"""After-the-meeting benchmark. Decision-sheet half: the sheets (docx + PDF) of a 15-case
-meeting through the real step (`send_sheets`: facts, docxtpl render with autoescape, one
-LibreOffice call, storing, queueing the emails) against the floor: a bare docxtpl render of the
-same template plus the same LibreOffice call. LibreOffice is warmed first (its profile made).
-Target: sheets <= 1.5x the floor; peak RSS <= 300 MB.
+"""After-the-meeting benchmark (issue 11), in two halves.
+
+Decision sheets: the sheets (docx + PDF) of a 15-case meeting through the real step
+(`send_sheets`: facts, docxtpl render with autoescape, one LibreOffice call, storing, queueing
+the emails) against the floor: a bare docxtpl render of the same template plus the same
+LibreOffice call. LibreOffice is warmed first (its profile made). Target: sheets <= 1.5x the
+floor; peak RSS <= 300 MB.
+
+The quarterly report over five years of synthetic history (`bench.quarterly`: 3,000 cases,
+12,000 actions) against a bare openpyxl write of the same rows. Targets: <= 5 s, <= 3x the
+floor, peak RSS <= 300 MB. Each half runs in its own process, so each peak RSS is its own.
 
     .venv/bin/python -m bench.after --cases 15 --repeat 3
+    .venv/bin/python -m bench.after --only sheets    # or --only quarterly
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import io
 import json
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -24,6 +33,7 @@ from typing import Any
 from docxtpl import DocxTemplate
 from sqlalchemy import delete, select
 
+from bench import quarterly
 from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.outputs.convert import docx_batch_to_pdf
@@ -204,10 +214,21 @@ def run_sheets(cases: int, repeat: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=15)
+    parser.add_argument("--cases", type=int, default=15, help="cases at the meeting")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=("sheets", "quarterly"), help="run one half")
     args = parser.parse_args()
-    print(json.dumps(run_sheets(args.cases, args.repeat), indent=2))
+    if args.only == "sheets":
+        print(json.dumps({"sheets": run_sheets(args.cases, args.repeat)}, indent=2))
+        return
+    if args.only == "quarterly":
+        print(json.dumps({"quarterly": quarterly.run(3000, 12000, args.repeat)}, indent=2))
+        return
+    # Each half in a process of its own, so that each peak RSS is that half's alone.
+    for half in ("sheets", "quarterly"):
+        command = [sys.executable, "-m", "bench.after", "--only", half]
+        command += ["--cases", str(args.cases), "--repeat", str(args.repeat)]
+        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":
