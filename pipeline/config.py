@@ -31,7 +31,7 @@ from pipeline.errors import ConfigError
 SECRET_ENV: dict[str, tuple[str, ...]] = {
     "MASP_IMAP_PASSWORD": ("mailbox", "imap", "password"),
     "MASP_SMTP_PASSWORD": ("mailbox", "smtp", "password"),
-    "MASP_GRAPH_CLIENT_SECRET": ("mailbox", "graph", "client_secret"),
+    "MASP_OAUTH_CLIENT_SECRET": ("mailbox", "oauth", "client_secret"),
     "MASP_EWS_PASSWORD": ("mailbox", "ews", "password"),
     "MASP_SIGNING_KEY": ("security", "signing_key"),
     "MASP_DATABASE": ("database",),
@@ -62,7 +62,13 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# How a back-end signs in: a password, or an OAuth 2.0 token from Microsoft Entra ID
+# (`mailbox.oauth`), which Exchange Online requires (SASL XOAUTH2 for IMAP and SMTP).
+Auth = Literal["password", "oauth2"]
+
+
 class ImapConfig(Frozen):
+    auth: Auth = "password"
     host: str = "127.0.0.1"
     port: int = Field(993, ge=1, le=65535)
     security: Literal["ssl", "starttls", "none"] = "ssl"
@@ -74,6 +80,7 @@ class ImapConfig(Frozen):
 
 
 class SmtpConfig(Frozen):
+    auth: Auth = "password"
     host: str = "127.0.0.1"
     port: int = Field(587, ge=1, le=65535)
     security: Literal["ssl", "starttls", "none"] = "starttls"
@@ -88,16 +95,37 @@ class MaildirConfig(Frozen):
     sent: str = "var/mail/sent"
 
 
-class GraphConfig(Frozen):
+class OAuthConfig(Frozen):
+    """The service's own app registration in Microsoft Entra ID (client credentials): used by
+    `graph`, and by `imap`/`smtp` with `auth: oauth2`."""
+
     tenant_id: str = ""
     client_id: str = ""
+    # A client secret, or better a certificate (PEM with its private key) and its thumbprint.
     client_secret: str = ""
+    certificate_file: str = ""
+    certificate_thumbprint: str = ""
+    # Where tokens come from; only a test points it elsewhere.
+    authority_host: str = "https://login.microsoftonline.com"
+
+
+class GraphConfig(Frozen):
+    # The panel mailbox the app reads and sends as (its address).
+    mailbox: str = ""
+    folder: str = "Inbox"
+    processed_folder: str = "Processed"
+    # Microsoft Graph's address; only a test points it elsewhere.
+    base_url: str = "https://graph.microsoft.com/v1.0"
 
 
 class EwsConfig(Frozen):
+    # The EWS endpoint, e.g. https://mail.council.example/EWS/Exchange.asmx (no autodiscover).
     server: str = ""
+    auth: Literal["ntlm", "kerberos", "oauth2", "basic"] = "ntlm"
     username: str = ""
     password: str = ""
+    folder: str = "Inbox"
+    processed_folder: str = "Processed"
 
 
 class MailboxConfig(Frozen):
@@ -108,6 +136,7 @@ class MailboxConfig(Frozen):
     imap: ImapConfig = ImapConfig()
     smtp: SmtpConfig = SmtpConfig()
     maildir: MaildirConfig = MaildirConfig()
+    oauth: OAuthConfig = OAuthConfig()
     graph: GraphConfig = GraphConfig()
     ews: EwsConfig = EwsConfig()
 

@@ -16,7 +16,7 @@ from pipeline.app import App
 from pipeline.errors import describe_failure
 from pipeline.mailbox.base import InboundMessage, LastSeen, Location, MailSource
 from pipeline.states import MessageState
-from pipeline.store.models import Message
+from pipeline.store.models import MailboxCursor, Message
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,41 @@ class IngestReport:
     stored: int = 0
     duplicates: int = 0
     ids: list[int] = field(default_factory=list)
+
+
+class LedgerCursor:
+    """A back-end's cursor kept in the database (`mailbox_cursors`). Values put during a fetch
+    wait in memory and are written with the batch that ledgers the last messages before them,
+    so the cursor never runs ahead of what the ledger holds."""
+
+    def __init__(self, app: App, backend: str) -> None:
+        self.app, self.backend = app, backend
+        self.pending: dict[str, str | None] = {}
+
+    def get(self, name: str) -> str | None:
+        if name in self.pending:
+            return self.pending[name]
+        with self.app.store.session() as session:
+            row = session.get(MailboxCursor, (self.backend, name))
+            return None if row is None else row.value
+
+    def put(self, name: str, value: str | None) -> None:
+        self.pending[name] = value
+
+    def write(self, session: Session) -> None:
+        """Store what was put, in the caller's transaction, and forget it."""
+        for name, value in self.pending.items():
+            row = session.get(MailboxCursor, (self.backend, name))
+            now = self.app.clock.now()
+            if value is None:
+                if row is not None:
+                    session.delete(row)
+            elif row is None:
+                row = MailboxCursor(backend=self.backend, name=name, value=value, updated_at=now)
+                session.add(row)
+            else:
+                row.value, row.updated_at = value, now
+        self.pending.clear()
 
 
 class Ledger:
@@ -146,24 +181,34 @@ class Ledger:
         """Ledger every new message the source has, in batches."""
         report = IngestReport()
         pending: list[InboundMessage] = []
-        for inbound in source.fetch_new(self._last_seen_for(source.name), self.known):
+        cursor = LedgerCursor(self.app, source.name)
+        for inbound in source.fetch_new(self._last_seen_for(source.name), self.known, cursor):
             pending.append(inbound)
             if len(pending) >= BATCH:
                 self._commit(pending, report)
                 pending = []
-        self._commit(pending, report)
+        # The cursor is written with the last batch: only once the fetch has ended is every
+        # message before it in hand.
+        self._commit(pending, report, cursor)
         return report
 
     def _last_seen_for(self, backend: str) -> LastSeen:
         return lambda folder, uidvalidity: self.last_seen(folder, uidvalidity, backend)
 
-    def _commit(self, batch: Iterable[InboundMessage], report: IngestReport) -> None:
+    def _commit(
+        self,
+        batch: Iterable[InboundMessage],
+        report: IngestReport,
+        cursor: LedgerCursor | None = None,
+    ) -> None:
         with self.app.store.session() as session:
             for inbound in batch:
                 row = self._record_safely(session, inbound)
                 report.ids.append(row.id)
                 report.duplicates += int(row.status == MessageState.DUPLICATE)
                 report.stored += int(row.status == MessageState.NEW)
+            if cursor is not None:
+                cursor.write(session)
 
     def _record_safely(self, session: Session, inbound: InboundMessage) -> Message:
         """Ledger one message; if what was read from its headers cannot be stored, ledger it

@@ -1,4 +1,4 @@
-"""The interface every mailbox back-end implements (imap, maildir; graph and ews later)."""
+"""The interface every mailbox back-end implements (imap, maildir, graph, ews)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,36 @@ LastSeen = Callable[[str, int], int | None]
 Known = Callable[[Location], bool]
 
 
+class Cursor(Protocol):
+    """Where a back-end got to in its folder (a Graph delta link, an EWS sync state), kept in
+    the database as the source of truth.
+
+    A value `put` takes effect only once every message yielded before it is committed to the
+    ledger, so a crash can only make the back-end read again what the ledger already knows,
+    never skip what it does not.
+    """
+
+    def get(self, name: str) -> str | None: ...
+
+    def put(self, name: str, value: str | None) -> None: ...
+
+
+class MemoryCursor:
+    """A cursor that lives as long as the process: for tests and one-off reads."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def put(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.values.pop(name, None)
+        else:
+            self.values[name] = value
+
+
 class MailSource(Protocol):
     """Reads new mail from the panel inbox and moves processed mail aside."""
 
@@ -52,8 +82,12 @@ class MailSource(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def fetch_new(self, last_seen: LastSeen, known: Known) -> Iterator[InboundMessage]:
-        """Yield messages not yet in the ledger, oldest first, without changing any flag."""
+    def fetch_new(
+        self, last_seen: LastSeen, known: Known, cursor: Cursor | None = None
+    ) -> Iterator[InboundMessage]:
+        """Yield messages not yet in the ledger, oldest first, without changing any flag.
+
+        `cursor` keeps where the back-end got to between polls (None: start afresh)."""
         ...
 
     def mark_processed(self, locations: Sequence[Location]) -> list[Location]:

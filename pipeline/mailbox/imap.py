@@ -19,7 +19,7 @@ from imap_tools.utils import encode_folder
 
 from pipeline.config import ImapConfig
 from pipeline.errors import MailboxError
-from pipeline.mailbox.base import InboundMessage, Known, LastSeen, Location
+from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,9 @@ class ImapSource:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def fetch_new(self, last_seen: LastSeen, known: Known) -> Iterator[InboundMessage]:
+    def fetch_new(
+        self, last_seen: LastSeen, known: Known, cursor: Cursor | None = None
+    ) -> Iterator[InboundMessage]:
         """Yield messages not yet in the ledger, oldest first, without changing any flag."""
         folder = self._cfg.folder
         # EXAMINE (read-only) as well as BODY.PEEK: reading must never touch \Seen or \Recent.

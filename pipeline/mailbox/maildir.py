@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pipeline.disk import ensure_private_dir
-from pipeline.mailbox.base import InboundMessage, Known, LastSeen, Location
+from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ class MaildirSource:
                 if not path.name.startswith("."):
                     yield path.name.split(mailbox.Maildir.colon)[0], path
 
-    def fetch_new(self, last_seen: LastSeen, known: Known) -> Iterator[InboundMessage]:
+    def fetch_new(
+        self, last_seen: LastSeen, known: Known, cursor: Cursor | None = None
+    ) -> Iterator[InboundMessage]:
         found = []
         for key, path in self._files():
             location = Location(self.name, str(self.inbox_path), 0, key)

@@ -463,6 +463,19 @@ class FollowUp(Base):
     answer_row_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
 
 
+class MailboxCursor(Base):
+    """Where a mailbox back-end got to in its folder (a Graph delta link, an EWS sync state):
+    the database, not the server, is the source of truth. Written in the same transaction as
+    the last messages read before it, so it never runs ahead of the ledger."""
+
+    __tablename__ = "mailbox_cursors"
+
+    backend: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
 # The flag of a case whose working copies the retention purge deleted (its emails' status is
 # then MessageState.PURGED, the same string).
 PURGED = "purged"
@@ -481,6 +494,7 @@ __all__ = [
     "Document",
     "FollowUp",
     "JobRun",
+    "MailboxCursor",
     "MeetingWorkbook",
     "Message",
     "OutboxItem",
