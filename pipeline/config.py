@@ -107,6 +107,9 @@ class OAuthConfig(Frozen):
     certificate_thumbprint: str = ""
     # Where tokens come from; only a test points it elsewhere.
     authority_host: str = "https://login.microsoftonline.com"
+    # A CA bundle (PEM) to trust for Microsoft's endpoints, e.g. behind a council proxy that
+    # re-signs TLS; empty: the system's.
+    ca_file: str = ""
 
 
 class GraphConfig(Frozen):
