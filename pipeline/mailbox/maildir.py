@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pipeline.disk import ensure_private_dir
+from pipeline.errors import MailboxError, SendError
 from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,14 @@ class MaildirSource:
     def __init__(self, inbox: Path, processed: Path) -> None:
         self.inbox_path = inbox
         self.processed_path = processed
-        self.inbox = open_maildir(inbox)
-        self.processed = open_maildir(processed)
+        try:
+            self.inbox = open_maildir(inbox)
+            self.processed = open_maildir(processed)
+        except OSError as exc:
+            raise MailboxError(
+                f"the Maildir folders {inbox} and {processed} cannot be opened ({exc.strerror}): "
+                "is their disk there?"
+            ) from exc
 
     def __enter__(self) -> MaildirSource:
         return self
@@ -52,7 +59,15 @@ class MaildirSource:
     def _files(self) -> Iterator[tuple[str, Path]]:
         """(key, path) of every message waiting, read from new/ and cur/ directly."""
         for sub in ("new", "cur"):
-            for path in (self.inbox_path / sub).iterdir():
+            try:
+                paths = list((self.inbox_path / sub).iterdir())
+            except OSError as exc:
+                # A Maildir on a share that is not mounted, say: the next poll tries again.
+                raise MailboxError(
+                    f"the Maildir inbox {self.inbox_path} cannot be read ({exc.strerror}): "
+                    "is its disk there?"
+                ) from exc
+            for path in paths:
                 if not path.name.startswith("."):
                     yield path.name.split(mailbox.Maildir.colon)[0], path
 
@@ -122,11 +137,19 @@ class MaildirSender:
 
     def __init__(self, sent: Path) -> None:
         self.path = sent
-        self.sent = open_maildir(sent)
+        try:
+            self.sent = open_maildir(sent)
+        except OSError as exc:
+            raise SendError(f"the sent Maildir {sent} cannot be opened: {exc.strerror}") from exc
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
         envelope = f"X-Envelope-From: {sender}\nX-Envelope-To: {', '.join(recipients)}\n"
-        self.sent.add(envelope.encode() + raw)
+        try:
+            self.sent.add(envelope.encode() + raw)
+        except OSError as exc:
+            raise SendError(
+                f"the sent Maildir {self.path} cannot be written: {exc.strerror}"
+            ) from exc
 
     def close(self) -> None:
         self.sent.close()
