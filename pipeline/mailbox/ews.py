@@ -1,4 +1,4 @@
-"""EWS back-end for on-premises Exchange Server (exchangelib): an explicit endpoint, no autodiscover.
+"""EWS back-end for on-premises Exchange Server (exchangelib): a given endpoint, no autodiscover.
 
 Reading follows SyncFolderItems: the sync state is kept in the database (the `Cursor`) and put
 only after every message it covers was yielded, so a crash reads again what the ledger already
@@ -9,11 +9,12 @@ and the ledger's dedupe keep that from filing anything twice. Processed mail is 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
@@ -40,19 +41,18 @@ from exchangelib import (
     Version,
 )
 from exchangelib.errors import (
-    EWSError,
     ErrorAccessDenied,
-    ErrorFolderNotFound,
     ErrorInvalidSyncStateData,
     ErrorItemNotFound,
     ErrorNonExistentMailbox,
+    EWSError,
     RateLimitError,
     UnauthorizedError,
 )
 from exchangelib.fields import FieldPath
 from exchangelib.folders import SHALLOW, FolderCollection
 from exchangelib.protocol import BaseProtocol, Protocol
-from oauthlib.oauth2 import OAuth2Token
+from oauthlib.oauth2 import OAuth2Token  # type: ignore[import-untyped]
 
 from pipeline.config import MailboxConfig
 from pipeline.errors import ConfigError, MailboxError, SendError, Unsendable
@@ -101,6 +101,20 @@ def _trust(endpoint: str, ca_file: str) -> None:
         BaseProtocol.HTTP_ADAPTER_CLS = _TrustAdapter
 
 
+class _Patience(FaultTolerance):  # type: ignore[misc]
+    """exchangelib's back-off on throttling (bounded by max_wait), except that a refused
+    sign-in (HTTP 401) is said at once: exchangelib would wait on it as if it were throttling."""
+
+    def raise_response_errors(self, response: Any) -> Any:
+        if response.status_code == 401:
+            raise UnauthorizedError(f"Invalid credentials for {response.url}")
+        return super().raise_response_errors(response)
+
+
+class _StaleState(Exception):
+    """The server no longer knows the sync state we gave it."""
+
+
 class _Connection:
     """One exchangelib Account on the configured endpoint, with errors in plain English."""
 
@@ -146,20 +160,19 @@ class _Connection:
             if not path.is_file():
                 raise ConfigError("mailbox.ews.ca_file", f"cannot read {path}")
             _trust(cfg.server, str(path))
-        if cfg.auth == "kerberos":
-            try:
-                import requests_gssapi  # noqa: F401
-            except ImportError as exc:
-                raise ConfigError(
-                    "mailbox.ews.auth",
-                    "kerberos needs the requests-gssapi package (pip install requests-gssapi)",
-                ) from exc
+        else:
+            _TrustAdapter.ca_files.pop(cfg.server, None)
+        if cfg.auth == "kerberos" and importlib.util.find_spec("requests_gssapi") is None:
+            raise ConfigError(
+                "mailbox.ews.auth",
+                "kerberos needs the requests-gssapi package (pip install requests-gssapi)",
+            )
         return Configuration(
             service_endpoint=cfg.server,
             credentials=self._credentials(),
             auth_type=AUTH_TYPES[cfg.auth],
             version=Version(build=BUILDS[cfg.version]),
-            retry_policy=FaultTolerance(max_wait=cfg.max_wait_seconds),
+            retry_policy=_Patience(max_wait=cfg.max_wait_seconds),
             max_connections=1,
         )
 
@@ -220,9 +233,7 @@ class _Connection:
                 f"the Exchange server at {where} has a certificate this machine does not trust; "
                 "check mailbox.ews.ca_file"
             )
-        return (
-            f"EWS {doing} failed on {where} ({type(exc).__name__}); check {CHECK_SERVER}"
-        )
+        return f"EWS {doing} failed on {where} ({type(exc).__name__}); check {CHECK_SERVER}"
 
 
 class EwsSource:
@@ -292,7 +303,7 @@ class EwsSource:
         """The ids of items created since `state`, and the state that covers them."""
         try:
             return self._sync_once(folder, state)
-        except ErrorInvalidSyncStateData:
+        except _StaleState:
             log.warning("the Exchange server no longer knows our sync state; syncing afresh")
             return self._sync_once(folder, None)
 
@@ -312,8 +323,8 @@ class EwsSource:
                         created.append(item_id)
                     elif change == "delete":
                         gone.add(item_id)
-            except ErrorInvalidSyncStateData:
-                raise
+            except ErrorInvalidSyncStateData as exc:
+                raise _StaleState from exc
         new_state = folder.item_sync_state
         return [i for i in dict.fromkeys(created) if i not in gone], new_state
 
@@ -342,7 +353,7 @@ class EwsSource:
                     datetime.fromisoformat(received.isoformat()) if received else None,
                 )
             )
-        return sorted(got, key=lambda m: (m.received_at is None, m.received_at or datetime.min))
+        return sorted(got, key=lambda m: (m.received_at is None, m.received_at or _EPOCH))
 
     # -- moving ----------------------------------------------------------------------------
 
@@ -430,9 +441,11 @@ class EwsSender:
         except MailboxError as exc:
             raise SendError(str(exc)) from exc
         except FAILURES as exc:
-            permanent = isinstance(exc, EWSError) and not isinstance(
-                exc, RateLimitError | UnauthorizedError
-            ) and type(exc).__name__ not in {"ErrorServerBusy", "ErrorTimeoutExpired"}
+            permanent = (
+                isinstance(exc, EWSError)
+                and not isinstance(exc, RateLimitError | UnauthorizedError)
+                and type(exc).__name__ not in {"ErrorServerBusy", "ErrorTimeoutExpired"}
+            )
             raise SendError(
                 self._conn.explain(exc, "sending (CreateItem)"), temporary=not permanent
             ) from exc
@@ -448,12 +461,14 @@ class EwsSender:
                 sent = account.sent
         except MailboxError as exc:
             raise SendError(str(exc)) from exc
-        return facts + [
+        return [
+            *facts,
             f"mail is sent through {self._conn.cfg.server} as {self._conn.mailbox.address} "
-            f"(a copy kept in '{sent.name or 'Sent Items'}')"
+            f"(a copy kept in '{sent.name or 'Sent Items'}')",
         ]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME = FieldPath(field=Folder.get_field_by_fieldname("name"))
 
 

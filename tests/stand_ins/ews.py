@@ -88,7 +88,9 @@ class Mailbox:
         self.denied = False
         self.clock = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
         for key, name in DISTINGUISHED.items():
-            parent = None if key == "root" else ("root" if key == "msgfolderroot" else "msgfolderroot")
+            parent = (
+                None if key == "root" else ("root" if key == "msgfolderroot" else "msgfolderroot")
+            )
             self.folders[key] = EwsFolder(key, name, parent)
 
     def new_id(self, kind: str) -> str:
@@ -254,7 +256,11 @@ class Handler(BaseHTTPRequestHandler):
                 if int(epoch) != box.epoch or start > len(folder.log):
                     raise ValueError
             except ValueError:
-                return [_message("SyncFolderItems", _error_body("ErrorInvalidSyncStateData"))]
+                # Exchange still sends (empty) SyncState and IncludesLastItemInRange elements.
+                empty = "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
+                return [
+                    _message("SyncFolderItems", _error_body("ErrorInvalidSyncStateData") + empty)
+                ]
             changes = folder.log[start:]
         else:
             start = 0
@@ -319,7 +325,8 @@ class Handler(BaseHTTPRequestHandler):
             folder, item = found
             box.remove(folder, item.id)
             moved = box.add(to, item.raw, item.received)
-            xml = f'<m:Items><t:Message><t:ItemId Id={quoteattr(moved.id)} ChangeKey="CQAAAA=="/></t:Message></m:Items>'
+            new_id = f'<t:ItemId Id={quoteattr(moved.id)} ChangeKey="CQAAAA=="/>'
+            xml = f"<m:Items><t:Message>{new_id}</t:Message></m:Items>"
             out.append(_message("MoveItem", _ok(xml)))
         return out
 
