@@ -111,7 +111,7 @@ class _Patience(FaultTolerance):  # type: ignore[misc]
         return super().raise_response_errors(response)
 
 
-class _StaleState(Exception):
+class _StaleState(MailboxError):
     """The server no longer knows the sync state we gave it."""
 
 
@@ -324,7 +324,7 @@ class EwsSource:
                     elif change == "delete":
                         gone.add(item_id)
             except ErrorInvalidSyncStateData as exc:
-                raise _StaleState from exc
+                raise _StaleState("the server forgot the sync state: syncing afresh") from exc
         new_state = folder.item_sync_state
         return [i for i in dict.fromkeys(created) if i not in gone], new_state
 
