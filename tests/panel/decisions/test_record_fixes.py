@@ -1,0 +1,72 @@
+"""R13 recording, the reviewers' cases: a Section 20 emergency heard while incomplete, a case
+moved away after the workbook was sent, a review action kept open as pre-filled, a late
+correction, a review carried to the next meeting, an import before the meeting or replayed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from pipeline.app import App
+from pipeline.clock import Clock
+from pipeline.panel.decisions.record import record_workbook
+from pipeline.panel.decisions.sheets import pending
+from pipeline.store.models import AuditEvent, Case, DecisionImport, MeetingWorkbook
+from tests.decisions_helpers import MEETING, fill, make_workbook, seeded
+
+AFTER = MEETING + timedelta(hours=4)
+JANUARY = datetime(2027, 1, 12, 10, 0, tzinfo=UTC)
+LEAD: dict[str, Any] = {
+    "Outcome": "Accepted: multi-agency support agreed",
+    "Lead Professional name": "Jo Lead",
+    "Lead Professional email": "jo.lead@school.example.org",
+    "Review date": date(2027, 2, 2),
+}
+DECIDED: dict[str, dict[str, Any]] = {
+    "MASP-2026-0001": LEAD,
+    "MASP-2026-0002": {"Outcome": "Advice and guidance given", "Review date": date(2027, 3, 2)},
+    "MASP-2026-0004": {
+        "Outcome": "Closed: no further panel involvement",
+        "Final review (closes the case)": "Yes",
+    },
+}
+
+
+def at(app: App, moment: datetime) -> App:
+    return replace(app, clock=Clock.frozen_at(moment))
+
+
+def record(app: App, data: bytes, sent: MeetingWorkbook | None) -> DecisionImport:
+    with app.store.session() as session:
+        workbook = session.get(MeetingWorkbook, sent.id) if sent is not None else None
+        row = record_workbook(app, session, data, "email", workbook=workbook)
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def state_of(app: App, reference: str) -> str:
+    with app.store.session() as session:
+        case = session.scalars(select(Case).where(Case.reference == reference)).one()
+        return str(case.state)
+
+
+def test_an_incomplete_section20_case_heard_and_decided_gets_its_sheet(tmp_path: Path) -> None:
+    app = seeded(tmp_path, now=MEETING - timedelta(days=1))
+    with app.store.session() as session:
+        case = session.scalars(select(Case).where(Case.reference == "MASP-2026-0002")).one()
+        # An emergency whose chronology is still missing: heard all the same (R7).
+        case.state, case.section20 = "incomplete", True
+    data, sent = make_workbook(app)
+    assert "MASP-2026-0002" in sent.references
+    app = at(app, AFTER)
+    row = record(app, fill(data, DECIDED), sent)
+    assert row.status == "applied", row.problems
+    assert state_of(app, "MASP-2026-0002") == "decided"
+    with app.store.session() as session:
+        due = [p.decision.case.reference for p in pending(app, session, app.clock.now())]
+    assert "MASP-2026-0002" in due
