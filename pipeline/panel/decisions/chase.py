@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.mime.tokens import DECISIONS
 from pipeline.jobs import Job, bind
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
@@ -23,7 +24,11 @@ from pipeline.rules.chase import chases, days_left, in_window, to_chase
 from pipeline.rules.meetings import meeting_stamp
 from pipeline.states import CaseState
 from pipeline.store.audit import audit
-from pipeline.store.models import Case, Slot
+from pipeline.store.models import Case, MeetingWorkbook, Slot
+
+
+# The chase's job key and outbox purpose: a reply in its thread is read as decisions.
+PURPOSE = "decisions-chase:"
 
 
 def undecided(session: Session, panel_id: str, meeting: datetime) -> list[Case]:
@@ -64,9 +69,22 @@ def chase_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
             continue
         stamp = meeting_stamp(app.config.tz, meeting)
         for chase in chases(meeting, app.config.tz, settings.chase_days, settings.sheet_days):
-            key = f"decisions-chase:{panel_id}:{stamp}:day{chase.day}"
+            key = f"{PURPOSE}{panel_id}:{stamp}:day{chase.day}"
             action = bind(chase_administrator, panel_id, meeting, chase.day, key)
             yield Job(key, chase.due_at, action, stale_after=chase.stale_after)
+
+
+def _token(app: App, session: Session, panel_id: str, meeting: datetime) -> str:
+    """The token of the meeting's latest workbook ("" if none was sent)."""
+    latest = _latest_workbook(session, panel_id, meeting)
+    return "" if latest is None else DECISIONS.token_for(app.signer.key, latest.nonce)
+
+
+def _latest_workbook(session: Session, panel_id: str, meeting: datetime) -> MeetingWorkbook | None:
+    query = select(MeetingWorkbook).where(
+        MeetingWorkbook.panel_id == panel_id, MeetingWorkbook.meeting == meeting
+    )
+    return session.scalars(query.order_by(MeetingWorkbook.id.desc())).first()
 
 
 def chase_administrator(
@@ -89,6 +107,8 @@ def chase_administrator(
         "sheets_due": f"{due:%A} {due.day} {due:%B %Y}",
         "sheet_days": settings.sheet_days,
         "panel_address": app.config.mailbox.address,
+        # The workbook's token: a reply to the chase with the filled workbook is read as one.
+        "token": _token(app, session, panel_id, meeting),
     }
     item = enqueue(app, session, staff_draft(app, key, "decisions_chase", context, None))
     audit(

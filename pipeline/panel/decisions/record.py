@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.mime.tokens import DECISIONS
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
 from pipeline.outputs.agenda import build_agenda
@@ -31,6 +32,9 @@ from pipeline.store.reviews import reviews_at
 
 log = logging.getLogger(__name__)
 APPLIED, REFUSED = "applied", "refused"
+# Outbox purposes of the emails telling the administrator how an import went: they carry the
+# workbook's token, and a reply in their thread (a corrected workbook) is read as decisions.
+REFUSED_PURPOSE, RECORDED_PURPOSE = "decisions-refused:", "decisions-recorded:"
 # Where a problem with the whole file (not one cell) is reported.
 WHOLE_FILE = "workbook"
 
@@ -196,7 +200,7 @@ def _refuse(
     )
     log.warning("decisions workbook refused (import %d): %d problems", row.id, len(problems))
     context = _context(app, row, target) | {"problems": [str(p) for p in problems]}
-    purpose = f"decisions-refused:{row.id}"
+    purpose = f"{REFUSED_PURPOSE}{row.id}"
     enqueue(app, session, staff_draft(app, purpose, "decisions_refused", context, None))
 
 
@@ -214,6 +218,10 @@ def _context(app: App, row: DecisionImport, target: Any) -> dict[str, Any]:
         "administrator": app.config.people.administrator.name,
         "panel_address": app.config.mailbox.address,
         "sheet_days": app.config.decisions.sheet_days,
+        # The workbook's token, so that a reply with a corrected workbook is read as one.
+        "token": DECISIONS.token_for(app.signer.key, target.workbook.nonce)
+        if isinstance(target, Target) and target.workbook is not None
+        else "",
     }
 
 
@@ -245,7 +253,7 @@ def _apply(
     row.status = APPLIED
     log.info("decisions workbook applied (import %d): %d cases", row.id, len(decisions))
     context = _context(app, row, target) | {"recorded": lines}
-    purpose = f"decisions-recorded:{row.id}"
+    purpose = f"{RECORDED_PURPOSE}{row.id}"
     enqueue(app, session, staff_draft(app, purpose, "decisions_recorded", context, None))
 
 
