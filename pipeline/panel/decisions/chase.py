@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.mime.tokens import DECISIONS
 from pipeline.jobs import Job, bind
+from pipeline.mime.tokens import DECISIONS
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
 from pipeline.panel.digest import line
@@ -25,7 +25,6 @@ from pipeline.rules.meetings import meeting_stamp
 from pipeline.states import CaseState
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, MeetingWorkbook, Slot
-
 
 # The chase's job key and outbox purpose: a reply in its thread is read as decisions.
 PURPOSE = "decisions-chase:"

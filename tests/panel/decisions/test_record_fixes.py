@@ -15,7 +15,7 @@ from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.panel.decisions.record import record_workbook
 from pipeline.panel.decisions.sheets import pending
-from pipeline.store.models import AuditEvent, Case, DecisionImport, MeetingWorkbook
+from pipeline.store.models import Case, DecisionImport, MeetingWorkbook
 from tests.decisions_helpers import MEETING, fill, make_workbook, seeded
 
 AFTER = MEETING + timedelta(hours=4)
