@@ -28,6 +28,8 @@ YES, NO = "Yes", "No"
 REFERENCE, INITIALS, AGE, SLOT, REFERRED_BY, HEARD_AS = range(1, 7)
 OUTCOME, LEAD_NAME, LEAD_AGENCY, LEAD_EMAIL, REVIEW_DATE = range(7, 12)
 NO_FURTHER, LARP, LARP_NOTE, FINAL, NOTES = range(12, 17)
+# The columns a person fills in.
+EDITABLE = range(OUTCOME, NOTES + 1)
 DECISION_HEADERS = (
     "Reference",
     "Initials",
@@ -309,6 +311,7 @@ def _decision(
 
 def _decisions(check: _Checker, grid: Grid, meeting: Meeting) -> list[CaseDecision]:
     found: list[CaseDecision] = []
+    named = _action_references(grid)
     seen: dict[str, int] = {}
     sheet = grid.get(DECISIONS)
     if sheet is None:
@@ -329,7 +332,16 @@ def _decisions(check: _Checker, grid: Grid, meeting: Meeting) -> list[CaseDecisi
             continue
         seen[reference] = row
         if reference in meeting.not_heard:
-            check.add(DECISIONS, row, REFERENCE, meeting.not_heard[reference])
+            # Its reference cell is locked, so the row cannot be deleted: left blank, and with
+            # no action naming it, it is simply not decided here.
+            if _filled_in(values) or reference in named:
+                check.add(
+                    DECISIONS,
+                    row,
+                    REFERENCE,
+                    f"{meeting.not_heard[reference]}: clear the cells filled in on its row "
+                    "and any action naming it",
+                )
             continue
         if reference not in meeting.decidable:
             check.add(
@@ -396,6 +408,24 @@ def validate(
     for action in actions:
         by_case.setdefault(action.reference, []).append(action)
     return tuple(replace(d, actions=tuple(by_case.get(d.reference, ()))) for d in decisions)
+
+
+def _filled_in(values: Mapping[int, Value]) -> bool:
+    """Whether a person wrote anything on a Decisions row ("No" in a Yes/No column is blank)."""
+    flags = (NO_FURTHER, LARP, FINAL)
+    return any(
+        yes_no(values.get(c)) is not False if c in flags else _text(values.get(c)) != ""
+        for c in EDITABLE
+    )
+
+
+def _action_references(grid: Grid) -> set[str]:
+    sheet = grid.get(ACTIONS) or {}
+    return {
+        _text(value).upper()
+        for (row, column), value in sheet.items()
+        if row > 1 and column == A_REFERENCE and _text(value)
+    }
 
 
 def _listed_references(grid: Grid) -> set[str]:

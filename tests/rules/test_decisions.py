@@ -139,3 +139,17 @@ def test_the_meeting_marker() -> None:
     assert read_marker(damaged) == Problem(
         "Meeting!B1", "the meeting marker is damaged: use the workbook we sent"
     )
+
+
+def test_a_case_not_heard_left_blank_is_skipped_and_filled_in_is_refused() -> None:
+    """Its reference is locked, so its row cannot be deleted: blank, it is simply skipped."""
+    blank = {"A": "MASP-2026-0009", "F": "presented", "L": "No"}
+    found = validate(grid([ok(), blank]), FACTS, TODAY, AGENCIES)
+    assert [d.reference for d in found if isinstance(d, CaseDecision)] == ["MASP-2026-0001"]
+    filled = validate(grid([ok(), blank | {"P": "moved"}]), FACTS, TODAY, AGENCIES)
+    [problem] = filled
+    assert isinstance(problem, Problem) and problem.cell == "Decisions!A3"
+    assert "moved" in problem.problem and "clear the cells filled in on its row" in problem.problem
+    action = {"A": "MASP-2026-0009", "B": "Call", "C": "Jo", "E": date(2027, 1, 5)}
+    named = validate(grid([ok(), blank], [action]), FACTS, TODAY, AGENCIES)
+    assert {p.cell for p in named if isinstance(p, Problem)} == {"Decisions!A3", "Actions!A2"}

@@ -119,7 +119,7 @@ def _why_not_heard(app: App, session: Session, reference: str, target: Target) -
     if case.meeting is not None and case.meeting != target.meeting:
         return (
             f"{reference} was not heard at this meeting: it moved to the meeting of "
-            f"{when(app.config.tz, case.meeting)}; clear its row's outcome"
+            f"{when(app.config.tz, case.meeting)}"
         )
     return f"{reference} was not heard at this meeting: it is now {case.state}"
 

@@ -70,3 +70,19 @@ def test_an_incomplete_section20_case_heard_and_decided_gets_its_sheet(tmp_path:
     with app.store.session() as session:
         due = [p.decision.case.reference for p in pending(app, session, app.clock.now())]
     assert "MASP-2026-0002" in due
+
+
+def test_a_case_moved_after_the_workbook_was_sent_is_skipped_when_left_blank(
+    tmp_path: Path,
+) -> None:
+    app = seeded(tmp_path, now=MEETING - timedelta(days=1))
+    data, sent = make_workbook(app)
+    with app.store.session() as session:
+        case = session.scalars(select(Case).where(Case.reference == "MASP-2026-0002")).one()
+        case.meeting = JANUARY  # not heard: moved on to January
+    app = at(app, AFTER)
+    filled = {k: v for k, v in DECIDED.items() if k != "MASP-2026-0002"}
+    row = record(app, fill(data, filled), sent)
+    assert row.status == "applied", row.problems
+    assert state_of(app, "MASP-2026-0002") == "approved"
+    assert state_of(app, "MASP-2026-0001") == "decided"
