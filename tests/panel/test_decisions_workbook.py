@@ -118,7 +118,7 @@ def test_three_errors_come_back_by_cell_and_change_nothing(service: App) -> None
     [refused] = [s for s in sent_to(service, ADMIN) if "was not recorded" in s.subject]
     text = refused.text()
     assert "Decisions!J2: MASP-2026-0001 needs a Lead Professional: give their email" in text
-    assert "Decisions!K3: the review date 01/12/2026 is in the past" in text
+    assert "Decisions!K3: the review date 01/12/2026 is before the meeting" in text
     assert "Actions!C3: the action has no owner" in text
     assert states(service) == before and decisions(service) == {}
     with service.store.session() as session:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -103,13 +103,33 @@ def _meeting_facts(app: App, session: Session, target: Target) -> rule.Meeting:
     panel = app.config.panel(target.panel_id)
     for review in reviews_at(session, panel, app.config.tz, target.meeting):
         decidable.setdefault(review.case.reference, rule.REVIEW)
+    prefilled = _prefilled(
+        session, target, {r for r, how in decidable.items() if how == rule.REVIEW}
+    )
     listed = target.workbook.references if target.workbook is not None else []
     not_heard = {
         str(ref): _why_not_heard(app, session, str(ref), target)
         for ref in listed
         if str(ref) not in decidable
     }
-    return rule.Meeting(decidable, not_heard, frozenset(closed))
+    return rule.Meeting(decidable, not_heard, frozenset(closed), prefilled)
+
+
+def _prefilled(session: Session, target: Target, reviews: set[str]) -> frozenset[tuple[str, date]]:
+    """The open actions a review's workbook row was pre-filled with: those of its decision
+    before this meeting (a corrected workbook still carries them as first pre-filled)."""
+    found: set[tuple[str, date]] = set()
+    for reference in reviews:
+        query = (
+            select(Decision)
+            .join(Case, Case.id == Decision.case_id)
+            .where(Case.reference == reference, Decision.meeting < target.meeting)
+            .order_by(Decision.meeting.desc(), Decision.id.desc())
+        )
+        before = session.scalars(query).first()
+        if before is not None:
+            found |= {(reference, a.due) for a in before.actions if a.done_at is None}
+    return frozenset(found)
 
 
 def _why_not_heard(app: App, session: Session, reference: str, target: Target) -> str:
@@ -159,8 +179,8 @@ def record_workbook(
             found = (target,)
         else:
             facts = _meeting_facts(app, session, target)
-            today = now.astimezone(app.config.tz).date()
-            found = rule.validate(cells, facts, today, app.config.decisions.agencies)
+            day = target.meeting.astimezone(app.config.tz).date()
+            found = rule.validate(cells, facts, day, app.config.decisions.agencies)
     row = DecisionImport(
         panel_id=target.panel_id if isinstance(target, Target) else "unknown",
         # A file that names no meeting is kept against the moment it came.

@@ -86,3 +86,18 @@ def test_a_case_moved_after_the_workbook_was_sent_is_skipped_when_left_blank(
     assert row.status == "applied", row.problems
     assert state_of(app, "MASP-2026-0002") == "approved"
     assert state_of(app, "MASP-2026-0001") == "decided"
+
+
+def test_a_review_action_kept_open_as_prefilled_and_a_late_correction(tmp_path: Path) -> None:
+    """The review's action due 30 November is pre-filled and kept open (Done = No); the
+    workbook is recorded, and a correction a week after the meeting too, with a review date
+    between the meeting and that day."""
+    app = seeded(tmp_path, now=MEETING - timedelta(days=1))
+    data, sent = make_workbook(app)
+    kept_open = DECIDED | {"MASP-2026-0004": LEAD}
+    row = record(at(app, AFTER), fill(data, kept_open, done="No"), sent)
+    assert row.status == "applied", row.problems
+    late = at(app, MEETING + timedelta(days=7))
+    corrected = kept_open | {"MASP-2026-0001": LEAD | {"Review date": date(2026, 12, 10)}}
+    again = record(late, fill(data, corrected, done="No"), sent)
+    assert again.status == "applied", again.problems
