@@ -13,9 +13,12 @@ from sqlalchemy import select
 
 from pipeline.app import App
 from pipeline.clock import Clock
+from pipeline.outputs.agenda import build_agenda
+from pipeline.panel.decisions.chase import undecided
 from pipeline.panel.decisions.record import record_workbook
 from pipeline.panel.decisions.sheets import pending
 from pipeline.store.models import Case, DecisionImport, MeetingWorkbook
+from pipeline.store.reviews import reviews_at
 from tests.decisions_helpers import MEETING, fill, make_workbook, seeded
 
 AFTER = MEETING + timedelta(hours=4)
@@ -101,3 +104,38 @@ def test_a_review_action_kept_open_as_prefilled_and_a_late_correction(tmp_path: 
     corrected = kept_open | {"MASP-2026-0001": LEAD | {"Review date": date(2026, 12, 10)}}
     again = record(late, fill(data, corrected, done="No"), sent)
     assert again.status == "applied", again.problems
+
+
+def test_a_review_not_decided_at_its_meeting_comes_back_and_is_chased(tmp_path: Path) -> None:
+    app = seeded(tmp_path, now=MEETING - timedelta(days=1))
+    panel = app.config.panel("masp")
+    with app.store.session() as session:
+        assert [r.case.reference for r in reviews_at(session, panel, app.config.tz, MEETING)]
+    data, sent = make_workbook(app)
+    app = at(app, AFTER)
+    # December's workbook never comes back (not reached, lost): the chase counts the review
+    # with the cases presented, and the review carries to January's agenda.
+    with app.store.session() as session:
+        missing = [c.reference for c in undecided(app, session, "masp", MEETING)]
+        later = [r.case.reference for r in reviews_at(session, panel, app.config.tz, JANUARY)]
+        agenda = build_agenda(app, session, "masp", JANUARY)
+    assert missing == ["MASP-2026-0001", "MASP-2026-0002", "MASP-2026-0004"]
+    assert later == ["MASP-2026-0004"], "the review vanished from every later agenda"
+    assert any(ref == "MASP-2026-0004" for _text, ref in agenda.follow_ups)
+    # Decided (late) at December's meeting, it is chased no more and leaves January's agenda.
+    partial = DECIDED | {"MASP-2026-0004": LEAD}
+    assert record(app, fill(data, partial, done="No"), sent).status == "applied"
+    with app.store.session() as session:
+        assert undecided(app, session, "masp", MEETING) == []
+        assert [r.case.reference for r in reviews_at(session, panel, app.config.tz, JANUARY)] == []
+
+
+def test_a_section20_case_heard_in_screening_is_chased(tmp_path: Path) -> None:
+    app = seeded(tmp_path, now=MEETING - timedelta(days=1))
+    with app.store.session() as session:
+        case = session.scalars(select(Case).where(Case.reference == "MASP-2026-0002")).one()
+        case.state, case.section20 = "screening", True
+    app = at(app, AFTER)
+    with app.store.session() as session:
+        missing = [c.reference for c in undecided(app, session, "masp", MEETING)]
+    assert "MASP-2026-0002" in missing and "MASP-2026-0004" in missing
