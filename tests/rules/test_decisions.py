@@ -144,14 +144,19 @@ def test_the_meeting_marker() -> None:
 
 def test_a_case_not_heard_left_blank_is_skipped_and_filled_in_is_refused() -> None:
     """Its reference is locked, so its row cannot be deleted: blank, it is simply skipped."""
-    blank = {"A": "MASP-2026-0009", "F": "presented", "L": "No"}
+    blank: dict[str, Value] = {"A": "MASP-2026-0009", "F": "presented", "L": "No"}
     found = validate(grid([ok(), blank]), FACTS, TODAY, AGENCIES)
     assert [d.reference for d in found if isinstance(d, CaseDecision)] == ["MASP-2026-0001"]
     filled = validate(grid([ok(), blank | {"P": "moved"}]), FACTS, TODAY, AGENCIES)
     [problem] = filled
     assert isinstance(problem, Problem) and problem.cell == "Decisions!A3"
     assert "moved" in problem.problem and "clear the cells filled in on its row" in problem.problem
-    action = {"A": "MASP-2026-0009", "B": "Call", "C": "Jo", "E": date(2027, 1, 5)}
+    action: dict[str, Value] = {
+        "A": "MASP-2026-0009",
+        "B": "Call",
+        "C": "Jo",
+        "E": date(2027, 1, 5),
+    }
     named = validate(grid([ok(), blank], [action]), FACTS, TODAY, AGENCIES)
     assert {p.cell for p in named if isinstance(p, Problem)} == {"Decisions!A3", "Actions!A2"}
 
@@ -160,7 +165,13 @@ def test_dates_are_checked_against_the_meeting_day_and_prefilled_actions_kept_op
     """An overdue review action kept open with its pre-filled date is no mistake; a new open
     action dated before the meeting is."""
     facts = replace(FACTS, prefilled=frozenset({("MASP-2026-0002", date(2026, 11, 30))}))
-    kept = {"A": "MASP-2026-0002", "B": "Book", "C": "Jo", "E": date(2026, 11, 30), "F": "No"}
+    kept: dict[str, Value] = {
+        "A": "MASP-2026-0002",
+        "B": "Book",
+        "C": "Jo",
+        "E": date(2026, 11, 30),
+        "F": "No",
+    }
     rows = [ok(), ok("MASP-2026-0002", O="Yes")]
     found = validate(grid(rows, [kept]), facts, TODAY, AGENCIES)
     assert all(isinstance(d, CaseDecision) for d in found), found

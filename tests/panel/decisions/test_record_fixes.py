@@ -17,6 +17,7 @@ from pipeline.outputs.agenda import build_agenda
 from pipeline.panel.decisions.chase import undecided
 from pipeline.panel.decisions.record import record_workbook
 from pipeline.panel.decisions.sheets import pending
+from pipeline.states import CaseState
 from pipeline.store.models import Case, DecisionImport, MeetingWorkbook
 from pipeline.store.reviews import reviews_at
 from tests.decisions_helpers import MEETING, fill, make_workbook, seeded
@@ -63,7 +64,7 @@ def test_an_incomplete_section20_case_heard_and_decided_gets_its_sheet(tmp_path:
     with app.store.session() as session:
         case = session.scalars(select(Case).where(Case.reference == "MASP-2026-0002")).one()
         # An emergency whose chronology is still missing: heard all the same (R7).
-        case.state, case.section20 = "incomplete", True
+        case.state, case.section20 = CaseState.INCOMPLETE, True
     data, sent = make_workbook(app)
     assert "MASP-2026-0002" in sent.references
     app = at(app, AFTER)
@@ -134,7 +135,7 @@ def test_a_section20_case_heard_in_screening_is_chased(tmp_path: Path) -> None:
     app = seeded(tmp_path, now=MEETING - timedelta(days=1))
     with app.store.session() as session:
         case = session.scalars(select(Case).where(Case.reference == "MASP-2026-0002")).one()
-        case.state, case.section20 = "screening", True
+        case.state, case.section20 = CaseState.SCREENING, True
     app = at(app, AFTER)
     with app.store.session() as session:
         missing = [c.reference for c in undecided(app, session, "masp", MEETING)]
