@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from pipeline.app import App
 from pipeline.clock import Clock
+from pipeline.jobs import run_due
 from pipeline.outputs.agenda import build_agenda
 from pipeline.panel.decisions.chase import undecided
 from pipeline.panel.decisions.record import record_workbook
 from pipeline.panel.decisions.sheets import pending
+from pipeline.panel.decisions.workbook import workbook_jobs
 from pipeline.states import CaseState
 from pipeline.store.models import Case, DecisionImport, MeetingWorkbook
 from pipeline.store.reviews import reviews_at
@@ -140,3 +142,21 @@ def test_a_section20_case_heard_in_screening_is_chased(tmp_path: Path) -> None:
     with app.store.session() as session:
         missing = [c.reference for c in undecided(app, session, "masp", MEETING)]
     assert "MASP-2026-0002" in missing and "MASP-2026-0004" in missing
+
+
+def test_a_workbook_missed_while_the_service_was_down_goes_after_the_meeting(
+    tmp_path: Path,
+) -> None:
+    """Down from before the pack until after the meeting began: the workbook still goes, once,
+    until the sheets' due day; after that day, never."""
+    app = seeded(tmp_path, now=MEETING + timedelta(hours=2))
+    run_due(app, (workbook_jobs,))
+    run_due(at(app, MEETING + timedelta(days=1)), (workbook_jobs,))
+    with app.store.session() as session:
+        [sent] = session.scalars(select(MeetingWorkbook)).all()
+        assert sent.meeting == MEETING and "MASP-2026-0001" in sent.references
+    (tmp_path / "late").mkdir()
+    late = seeded(tmp_path / "late", now=MEETING + timedelta(days=9))
+    run_due(late, (workbook_jobs,))
+    with late.store.session() as session:
+        assert [w.meeting for w in session.scalars(select(MeetingWorkbook))] == []
