@@ -22,6 +22,7 @@ from pipeline.mime.tokens import DECISIONS
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
+from pipeline.outputs.agenda import build_agenda
 from pipeline.outputs.pack import gather
 from pipeline.outputs.workbook import gather_workbook, workbook_name, workbook_xlsx
 from pipeline.panel.distribute import AFTER_NOTICES
@@ -57,9 +58,10 @@ def workbook_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
 
 
 def _begun_unsent(app: App, session: Session, panel: PanelConfig, now: datetime) -> list[Meeting]:
-    """Meetings that began, whose sheets are not yet due, and that no workbook went for (the
-    service was down across the window): theirs is sent late, once (a workbook sent before
-    the meeting is never remade from the agenda as decisions change it)."""
+    """Meetings that began, whose sheets are not yet due, that have cases to decide and that
+    no workbook went for (the service was down across the window): theirs is sent late, once
+    (a workbook sent before the meeting is never remade from the agenda as decisions change
+    it)."""
     days = app.config.decisions.sheet_days
     found = []
     for day in meeting_days(
@@ -73,7 +75,10 @@ def _begun_unsent(app: App, session: Session, panel: PanelConfig, now: datetime)
         sent = select(MeetingWorkbook.id).where(
             MeetingWorkbook.panel_id == panel.id, MeetingWorkbook.meeting == meeting.starts_at
         )
-        if session.scalar(sent) is None:
+        if session.scalar(sent) is not None:
+            continue
+        agenda = build_agenda(app, session, panel.id, meeting.starts_at)
+        if agenda.references or agenda.follow_ups:
             found.append(meeting)
     return found
 
