@@ -176,10 +176,13 @@ ADMINISTRATOR_MAY_SCREEN = (
 MAY_BE_READY = (CaseState.COMPLETE, CaseState.MORE_INFO)
 # The states the documents alone decide between: recomputed whenever a document comes or goes.
 BY_DOCUMENTS = (CaseState.INCOMPLETE, CaseState.COMPLETE)
-# Listed at a meeting and heard there, with no decision yet: approved, or a Section 20
-# emergency (or a case listed unscreened) heard before its screening ended (R7, R9).
+# Listed at a meeting and heard there, with no decision yet (R7, R9, R13): the states in which
+# `rules.slots.is_listed` can list a case. Approved; a Section 20 emergency in any state still in
+# play (heard even while its documents or screening are outstanding); or, when configured, a
+# case listed unscreened. A decision moves each of them to DECIDED (`rules.lifecycle`).
 HEARD_UNDECIDED = (
     CaseState.APPROVED,
+    CaseState.INCOMPLETE,
     CaseState.COMPLETE,
     CaseState.SCREENING,
     CaseState.MORE_INFO,

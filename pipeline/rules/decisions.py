@@ -28,6 +28,8 @@ YES, NO = "Yes", "No"
 REFERENCE, INITIALS, AGE, SLOT, REFERRED_BY, HEARD_AS = range(1, 7)
 OUTCOME, LEAD_NAME, LEAD_AGENCY, LEAD_EMAIL, REVIEW_DATE = range(7, 12)
 NO_FURTHER, LARP, LARP_NOTE, FINAL, NOTES = range(12, 17)
+# The columns a person fills in.
+EDITABLE = range(OUTCOME, NOTES + 1)
 DECISION_HEADERS = (
     "Reference",
     "Initials",
@@ -127,6 +129,9 @@ class Meeting:
     not_heard: Mapping[str, str] = field(default_factory=dict)
     # Cases a final review already closed (an earlier workbook): they cannot be reopened.
     closed: frozenset[str] = frozenset()
+    # The review actions the workbook was pre-filled with, as (reference, by when): kept open
+    # with the date unchanged, an overdue one is not "a date in the past" the meeting chose.
+    prefilled: frozenset[tuple[str, date]] = frozenset()
 
 
 def _text(value: Value) -> str:
@@ -196,8 +201,10 @@ def as_date(value: Value) -> date | None:
 class _Checker:
     """Collects problems while reading the rows; each check names its cell."""
 
-    def __init__(self, today: date, agencies: tuple[str, ...]) -> None:
-        self.today = today
+    def __init__(self, day: date, agencies: tuple[str, ...]) -> None:
+        # The meeting's day: dates the meeting set are checked against it, not against the
+        # day the workbook came back (a late correction is not refused for its lateness).
+        self.day_of_meeting = day
         self.agencies = {a.lower(): a for a in agencies}
         self.problems: list[Problem] = []
 
@@ -231,13 +238,13 @@ class _Checker:
         if found is None:
             shown = _text(value)[:40]
             self.add(sheet, row, column, f'"{shown}" is not a date: write the {what} as dd/mm/yyyy')
-        elif future and found < self.today:
+        elif future and found < self.day_of_meeting:
             self.add(
                 sheet,
                 row,
                 column,
-                f"the {what} {found:%d/%m/%Y} is in the past: give a date from "
-                f"{self.today:%d/%m/%Y} on",
+                f"the {what} {found:%d/%m/%Y} is before the meeting: give a date from "
+                f"{self.day_of_meeting:%d/%m/%Y} on",
             )
         return found
 
@@ -309,6 +316,7 @@ def _decision(
 
 def _decisions(check: _Checker, grid: Grid, meeting: Meeting) -> list[CaseDecision]:
     found: list[CaseDecision] = []
+    named = _action_references(grid)
     seen: dict[str, int] = {}
     sheet = grid.get(DECISIONS)
     if sheet is None:
@@ -329,7 +337,16 @@ def _decisions(check: _Checker, grid: Grid, meeting: Meeting) -> list[CaseDecisi
             continue
         seen[reference] = row
         if reference in meeting.not_heard:
-            check.add(DECISIONS, row, REFERENCE, meeting.not_heard[reference])
+            # Its reference cell is locked, so the row cannot be deleted: left blank, and with
+            # no action naming it, it is simply not decided here.
+            if _filled_in(values) or reference in named:
+                check.add(
+                    DECISIONS,
+                    row,
+                    REFERENCE,
+                    f"{meeting.not_heard[reference]}: clear the cells filled in on its row "
+                    "and any action naming it",
+                )
             continue
         if reference not in meeting.decidable:
             check.add(
@@ -349,7 +366,9 @@ def _decisions(check: _Checker, grid: Grid, meeting: Meeting) -> list[CaseDecisi
     return found
 
 
-def _actions(check: _Checker, grid: Grid, references: set[str]) -> list[ActionLine]:
+def _actions(
+    check: _Checker, grid: Grid, references: set[str], prefilled: frozenset[tuple[str, date]]
+) -> list[ActionLine]:
     found: list[ActionLine] = []
     sheet = grid.get(ACTIONS)
     if sheet is None:
@@ -366,8 +385,10 @@ def _actions(check: _Checker, grid: Grid, references: set[str]) -> list[ActionLi
         owner = check.text(ACTIONS, row, A_OWNER, values)
         agency = check.agency(check.text(ACTIONS, row, A_AGENCY, values))
         done = check.flag(ACTIONS, row, A_DONE, values)
-        # A done action's date may be past; an open one must still be ahead.
-        due = check.day(ACTIONS, row, A_DUE, values.get(A_DUE), not done, "date")
+        # A done action's date may be past; an open one must still be ahead, unless it is a
+        # review's action kept open as the workbook pre-filled it (overdue: the chair sees it).
+        kept = (reference, as_date(values.get(A_DUE))) in prefilled
+        due = check.day(ACTIONS, row, A_DUE, values.get(A_DUE), not done and not kept, "date")
         if text is None:
             check.add(ACTIONS, row, A_TEXT, "the action does not say what is to be done")
         if owner is None:
@@ -380,14 +401,19 @@ def _actions(check: _Checker, grid: Grid, references: set[str]) -> list[ActionLi
 
 
 def validate(
-    grid: Grid, meeting: Meeting, today: date, agencies: tuple[str, ...]
+    grid: Grid, meeting: Meeting, day: date, agencies: tuple[str, ...]
 ) -> tuple[CaseDecision, ...] | tuple[Problem, ...]:
-    """The workbook's decisions, each with its actions; or every problem found, by cell."""
-    check = _Checker(today, agencies)
+    """The workbook's decisions, each with its actions; or every problem found, by cell.
+
+    `day` is the meeting's day (panel time): a review date or an open action's date before it
+    is refused.
+    """
+    check = _Checker(day, agencies)
     decisions = _decisions(check, grid, meeting)
     # An action may name only a case this workbook decides (its row may have problems of
     # its own, reported there).
-    actions = _actions(check, grid, _listed_references(grid) & set(meeting.decidable))
+    decided = _listed_references(grid) & set(meeting.decidable)
+    actions = _actions(check, grid, decided, meeting.prefilled)
     if check.problems:
         return tuple(check.problems)
     if not decisions:
@@ -396,6 +422,24 @@ def validate(
     for action in actions:
         by_case.setdefault(action.reference, []).append(action)
     return tuple(replace(d, actions=tuple(by_case.get(d.reference, ()))) for d in decisions)
+
+
+def _filled_in(values: Mapping[int, Value]) -> bool:
+    """Whether a person wrote anything on a Decisions row ("No" in a Yes/No column is blank)."""
+    flags = (NO_FURTHER, LARP, FINAL)
+    return any(
+        yes_no(values.get(c)) is not False if c in flags else _text(values.get(c)) != ""
+        for c in EDITABLE
+    )
+
+
+def _action_references(grid: Grid) -> set[str]:
+    sheet = grid.get(ACTIONS) or {}
+    return {
+        _text(value).upper()
+        for (row, column), value in sheet.items()
+        if row > 1 and column == A_REFERENCE and _text(value)
+    }
 
 
 def _listed_references(grid: Grid) -> set[str]:

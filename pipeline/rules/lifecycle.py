@@ -29,6 +29,10 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
     S.INCOMPLETE: {
         S.COMPLETE: "the documents it lacked came in (R4)",
         S.CLOSED: f"attached to the case it belongs to (R17), or {PURGED}",
+        S.DECIDED: (
+            "a Section 20 emergency heard before its documents were all in: the panel's "
+            "decision was recorded (R7, R13)"
+        ),
     },
     S.COMPLETE: {
         S.INCOMPLETE: "a newer document or form means something is missing again (R4)",

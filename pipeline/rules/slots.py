@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.config import PanelConfig
 from pipeline.rules.meetings import Meeting, clock_time, local_instant
-from pipeline.states import AWAITING_SCREENING, CaseState
+from pipeline.states import AWAITING_SCREENING, HEARD_UNDECIDED, CaseState
 
 # A case carrying this flag is a follow-up (R11 (1), R14): it is heard first. Reviews set it.
 FOLLOW_UP_FLAG = "follow-up"
@@ -42,10 +42,11 @@ class Candidate:
 def is_listed(state: CaseState, section20: bool, unscreened: str) -> bool:
     """Whether a case is heard at its meeting (R7, R9): approved, or a Section 20 emergency,
     or — when the configuration lists unscreened cases (`screening.unscreened`) — complete and
-    awaiting screening."""
+    awaiting screening. A Section 20 emergency is heard in any state still in play (not
+    declined, held, closed or already decided): `states.HEARD_UNDECIDED`."""
     if state == CaseState.APPROVED:
         return True
-    if section20 and state != CaseState.DECLINED:
+    if section20 and state in HEARD_UNDECIDED:
         return True
     return unscreened == "list" and state in AWAITING_SCREENING
 

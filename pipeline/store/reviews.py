@@ -1,7 +1,8 @@
 """What the panel decided on a case, and what is still to do (R13, R14), read from the store.
 
 A case's current decision is its latest; its outstanding actions are that decision's actions
-not yet marked done. A review date lists the case at the first meeting on or after it.
+not yet marked done. A review date lists the case at the first meeting on or after it, and at
+each later meeting until a decision is recorded for it.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ def current_decisions(session: Session, panel_id: str | None = None) -> Iterator
 def reviews_at(
     session: Session, panel: PanelConfig, tz: ZoneInfo, starts_at: datetime
 ) -> list[Review]:
-    """The decided cases whose review date falls to this meeting (R14, agenda section 1).
-
-    A decision made at this very meeting (a corrected workbook) does not list its case again.
+    """The decided cases due for review at this meeting (R14, agenda section 1): those whose
+    review date falls to it or to an earlier meeting, with no decision recorded since. A review
+    not decided at its meeting (not reached, the workbook lost) carries to the next one until
+    it is. A decision made at this very meeting (a corrected workbook) does not list its case
+    again.
     """
     found: list[Review] = []
     for decision in current_decisions(session, panel.id):
@@ -74,7 +77,7 @@ def reviews_at(
         if decision.meeting >= starts_at:
             continue
         meeting = review_meeting(panel, tz, decision.review_date)
-        if meeting is not None and meeting.starts_at == starts_at:
+        if meeting is not None and meeting.starts_at <= starts_at:
             found.append(Review(decision.case, decision))
     return found
 

@@ -58,7 +58,7 @@ def service(tmp_path: Path) -> Iterator[App]:
 
 
 def workbook_email(app: App) -> Sent:
-    [sent] = [s for s in sent_to(app, ADMIN) if "[decisions:" in s.subject]
+    [sent] = [s for s in sent_to(app, ADMIN) if ": decisions workbook for" in s.subject]
     return sent
 
 
@@ -118,7 +118,7 @@ def test_three_errors_come_back_by_cell_and_change_nothing(service: App) -> None
     [refused] = [s for s in sent_to(service, ADMIN) if "was not recorded" in s.subject]
     text = refused.text()
     assert "Decisions!J2: MASP-2026-0001 needs a Lead Professional: give their email" in text
-    assert "Decisions!K3: the review date 01/12/2026 is in the past" in text
+    assert "Decisions!K3: the review date 01/12/2026 is before the meeting" in text
     assert "Actions!C3: the action has no owner" in text
     assert states(service) == before and decisions(service) == {}
     with service.store.session() as session:
@@ -179,3 +179,41 @@ def test_a_forged_reply_is_refused_and_the_administrator_alerted(service: App) -
     with service.store.session() as session:
         categories = session.scalars(select(Message.category)).all()
         assert categories.count("decisions_refused") == 2
+
+
+def reply_to(app: App, mail: Sent, body: bytes) -> None:
+    """The administrator answers `mail` (not the workbook email) with a workbook attached."""
+    reply = samples.Mail(
+        f"A Admin <{ADMIN}>",
+        f"RE: {mail.subject}",
+        body="Corrected.",
+        in_reply_to=mail.message_id,
+        files=[
+            samples.File(
+                "decisions.xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                body,
+            )
+        ],
+    )
+    drop(app, reply, app.clock.now() - timedelta(minutes=1))
+    poll(app)
+
+
+def test_a_reply_to_the_refusal_with_the_corrected_workbook_is_recorded(service: App) -> None:
+    answer(service, fill(blank(service), BAD, BAD_ACTIONS))
+    deliver_configured(service)
+    [refused] = [s for s in sent_to(service, ADMIN) if "was not recorded" in s.subject]
+    assert "[decisions:" in refused.subject
+    before = set(states(service))
+    reply_to(service, refused, fill(blank(service), GOOD, ACTIONS))
+    deliver_configured(service)
+    assert decisions(service), "the corrected workbook was not recorded"
+    assert set(states(service)) == before, "the reply opened a new case"
+    [recorded] = [s for s in sent_to(service, ADMIN) if "decisions recorded" in s.subject]
+    assert "[decisions:" in recorded.subject
+    # Replying to the "recorded" email with a further correction replaces the decisions too.
+    again: dict[str, dict[str, Any]] = GOOD | {"MASP-2026-0002": LEAD}
+    reply_to(service, recorded, fill(blank(service), again, ACTIONS))
+    assert decisions(service)["MASP-2026-0002"][1].startswith("Accepted")
+    assert set(states(service)) == before

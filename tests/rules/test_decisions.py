@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -55,7 +56,7 @@ LEAD = {"G": Outcome.ACCEPTED.value, "H": "Jo Lead", "J": "jo@example.org"}
         ([ok(G="Maybe")], [], "Decisions!G2", "is not an outcome"),
         ([ok(G=Outcome.ACCEPTED.value)], [], "Decisions!H2", "needs a Lead Professional"),
         ([ok(**LEAD | {"J": "jo at school"})], [], "Decisions!J2", "not an email address"),
-        ([ok(K=date(2026, 12, 1))], [], "Decisions!K2", "in the past"),
+        ([ok(K=date(2026, 12, 1))], [], "Decisions!K2", "before the meeting"),
         ([ok(K="next month")], [], "Decisions!K2", "not a date"),
         ([ok(L="Perhaps")], [], "Decisions!L2", "not Yes or No"),
         ([ok(O="Yes", K=date(2027, 1, 5))], [], "Decisions!K2", "closes"),
@@ -139,3 +140,42 @@ def test_the_meeting_marker() -> None:
     assert read_marker(damaged) == Problem(
         "Meeting!B1", "the meeting marker is damaged: use the workbook we sent"
     )
+
+
+def test_a_case_not_heard_left_blank_is_skipped_and_filled_in_is_refused() -> None:
+    """Its reference is locked, so its row cannot be deleted: blank, it is simply skipped."""
+    blank: dict[str, Value] = {"A": "MASP-2026-0009", "F": "presented", "L": "No"}
+    found = validate(grid([ok(), blank]), FACTS, TODAY, AGENCIES)
+    assert [d.reference for d in found if isinstance(d, CaseDecision)] == ["MASP-2026-0001"]
+    filled = validate(grid([ok(), blank | {"P": "moved"}]), FACTS, TODAY, AGENCIES)
+    [problem] = filled
+    assert isinstance(problem, Problem) and problem.cell == "Decisions!A3"
+    assert "moved" in problem.problem and "clear the cells filled in on its row" in problem.problem
+    action: dict[str, Value] = {
+        "A": "MASP-2026-0009",
+        "B": "Call",
+        "C": "Jo",
+        "E": date(2027, 1, 5),
+    }
+    named = validate(grid([ok(), blank], [action]), FACTS, TODAY, AGENCIES)
+    assert {p.cell for p in named if isinstance(p, Problem)} == {"Decisions!A3", "Actions!A2"}
+
+
+def test_dates_are_checked_against_the_meeting_day_and_prefilled_actions_kept_open() -> None:
+    """An overdue review action kept open with its pre-filled date is no mistake; a new open
+    action dated before the meeting is."""
+    facts = replace(FACTS, prefilled=frozenset({("MASP-2026-0002", date(2026, 11, 30))}))
+    kept: dict[str, Value] = {
+        "A": "MASP-2026-0002",
+        "B": "Book",
+        "C": "Jo",
+        "E": date(2026, 11, 30),
+        "F": "No",
+    }
+    rows = [ok(), ok("MASP-2026-0002", O="Yes")]
+    found = validate(grid(rows, [kept]), facts, TODAY, AGENCIES)
+    assert all(isinstance(d, CaseDecision) for d in found), found
+    new = kept | {"E": date(2026, 12, 1)}
+    [problem] = validate(grid(rows, [new]), facts, TODAY, AGENCIES)
+    assert isinstance(problem, Problem) and problem.cell == "Actions!E2"
+    assert "before the meeting" in problem.problem

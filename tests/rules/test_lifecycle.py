@@ -8,10 +8,12 @@ import pytest
 
 from pipeline.errors import IllegalTransition, PipelineError
 from pipeline.rules.lifecycle import INITIAL, TERMINAL, TRANSITIONS, check
+from pipeline.rules.slots import is_listed
 from pipeline.states import (
     ADMINISTRATOR_MAY_SCREEN,
     ATTACHABLE,
     BY_DOCUMENTS,
+    HEARD_UNDECIDED,
     WAITING,
     CaseState,
 )
@@ -94,3 +96,21 @@ def test_the_steps_guards_allow_only_written_moves(
     for old in group:
         for target in [new] if new is not None else list(BY_DOCUMENTS):
             check(old, target)
+
+
+def test_every_listed_state_is_heard_undecided_and_may_be_decided() -> None:
+    """Whatever state the listing rule hears a case in, its decision can be recorded: a
+    Section 20 emergency heard while its documents are still missing included."""
+    listed = {
+        state
+        for state in CaseState
+        for section20 in (False, True)
+        for unscreened in ("hold", "list")
+        if is_listed(state, section20, unscreened)
+    }
+    assert listed == set(HEARD_UNDECIDED)
+    assert CaseState.INCOMPLETE in listed
+    for state in HEARD_UNDECIDED:
+        assert check(state, CaseState.DECIDED)
+    for state in (CaseState.DECLINED, CaseState.HELD, CaseState.CLOSED, CaseState.DECIDED):
+        assert not is_listed(state, True, "list")

@@ -49,6 +49,8 @@ pytestmark = [pytest.mark.servers, pytest.mark.timeout(900)]
 
 LARP = "larp@example.org"
 MARCH = "Tuesday 10 March 2026, 10:00"
+# The workbook's token, which the emails about a meeting's decisions carry in their subject.
+TOKEN = r"\[decisions:[^\]]+\]"
 Q1_START, Q2_START = date(2026, 1, 1), date(2026, 4, 1)
 CHILDREN = ("Amy Ontime", "Ben Partial", "Cal Deferred", "Dee Late", "Eve Emergency")
 
@@ -99,7 +101,11 @@ def test_a_workbook_with_three_mistakes_comes_back_by_cell_and_changes_nothing(
 ) -> None:
     step = month.steps["decisions refused"]
     [refused] = expect(
-        step.got, (ADMIN, rf"^{PANEL}: the decisions workbook for {JANUARY} was not recorded$")
+        step.got,
+        (
+            ADMIN,
+            rf"^{PANEL}: the decisions workbook for {JANUARY} was not recorded {TOKEN}$",
+        ),
     )
     rows = rows_of(workbook_of(month, "pack").file(".xlsx"))
     a, b = month.ref(A), month.ref(B)
@@ -120,7 +126,7 @@ def test_a_forged_workbook_reply_is_refused_and_the_administrator_alerted(month:
 
 def test_the_corrected_workbook_records_the_decisions(month: Month) -> None:
     step = month.steps["decisions recorded"]
-    [recorded] = expect(step.got, (ADMIN, rf"^{PANEL}: decisions recorded for {JANUARY}$"))
+    [recorded] = expect(step.got, (ADMIN, rf"^{PANEL}: decisions recorded for {JANUARY} {TOKEN}$"))
     a, b, e = (month.ref(who) for who in (A, B, E))
     assert a in recorded.text and b in recorded.text and e in recorded.text
     assert decisions(month, "decisions recorded") == {
@@ -187,14 +193,14 @@ def test_late_decisions_chase_the_administrator_on_day_3_and_day_6_and_never_aft
     month: Month,
 ) -> None:
     c, d = month.ref(C), month.ref(D)
-    subject = rf"^{PANEL}: decisions still to record from the meeting on {FEBRUARY}$"
+    subject = rf"^{PANEL}: decisions still to record from the meeting on {FEBRUARY} {TOKEN}$"
     for step in ("chase day 3", "chase day 6"):
         [chase] = expect(month.steps[step].got, (ADMIN, subject))
         assert c in chase.text and d in chase.text
     assert month.steps["chase day 4"].got == []
     imported = month.steps["February import"]
     assert c in imported.out and d in imported.out
-    expect(imported.got, (ADMIN, rf"^{PANEL}: decisions recorded for {FEBRUARY}$"))
+    expect(imported.got, (ADMIN, rf"^{PANEL}: decisions recorded for {FEBRUARY} {TOKEN}$"))
     sheets = month.steps["February sheets"].got
     assert {o.rcpts for o in sheets} == {(C.address,), (D.address,)}
     assert month.steps["after the February sheets"].got == []
@@ -227,7 +233,7 @@ def test_the_review_is_in_section_1_of_the_first_meeting_on_or_after_its_date(
 def test_a_final_review_closes_the_case_and_its_referrer_gets_the_sheet(month: Month) -> None:
     a = month.ref(A)
     step = month.steps["March decisions"]
-    expect(step.got, (ADMIN, rf"^{PANEL}: decisions recorded for {MARCH}$"))
+    expect(step.got, (ADMIN, rf"^{PANEL}: decisions recorded for {MARCH} {TOKEN}$"))
     assert step.db.state(A) == "closed"
     [sheet] = month.steps["March sheets"].got
     assert sheet.subject == f"{a}: the panel's decision sheet"

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.mime.tokens import DECISIONS
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
 from pipeline.outputs.agenda import build_agenda
@@ -31,6 +32,9 @@ from pipeline.store.reviews import reviews_at
 
 log = logging.getLogger(__name__)
 APPLIED, REFUSED = "applied", "refused"
+# Outbox purposes of the emails telling the administrator how an import went: they carry the
+# workbook's token, and a reply in their thread (a corrected workbook) is read as decisions.
+REFUSED_PURPOSE, RECORDED_PURPOSE = "decisions-refused:", "decisions-recorded:"
 # Where a problem with the whole file (not one cell) is reported.
 WHOLE_FILE = "workbook"
 
@@ -99,13 +103,33 @@ def _meeting_facts(app: App, session: Session, target: Target) -> rule.Meeting:
     panel = app.config.panel(target.panel_id)
     for review in reviews_at(session, panel, app.config.tz, target.meeting):
         decidable.setdefault(review.case.reference, rule.REVIEW)
+    prefilled = _prefilled(
+        session, target, {r for r, how in decidable.items() if how == rule.REVIEW}
+    )
     listed = target.workbook.references if target.workbook is not None else []
     not_heard = {
         str(ref): _why_not_heard(app, session, str(ref), target)
         for ref in listed
         if str(ref) not in decidable
     }
-    return rule.Meeting(decidable, not_heard, frozenset(closed))
+    return rule.Meeting(decidable, not_heard, frozenset(closed), prefilled)
+
+
+def _prefilled(session: Session, target: Target, reviews: set[str]) -> frozenset[tuple[str, date]]:
+    """The open actions a review's workbook row was pre-filled with: those of its decision
+    before this meeting (a corrected workbook still carries them as first pre-filled)."""
+    found: set[tuple[str, date]] = set()
+    for reference in reviews:
+        query = (
+            select(Decision)
+            .join(Case, Case.id == Decision.case_id)
+            .where(Case.reference == reference, Decision.meeting < target.meeting)
+            .order_by(Decision.meeting.desc(), Decision.id.desc())
+        )
+        before = session.scalars(query).first()
+        if before is not None:
+            found |= {(reference, a.due) for a in before.actions if a.done_at is None}
+    return frozenset(found)
 
 
 def _why_not_heard(app: App, session: Session, reference: str, target: Target) -> str:
@@ -115,7 +139,7 @@ def _why_not_heard(app: App, session: Session, reference: str, target: Target) -
     if case.meeting is not None and case.meeting != target.meeting:
         return (
             f"{reference} was not heard at this meeting: it moved to the meeting of "
-            f"{when(app.config.tz, case.meeting)}; clear its row's outcome"
+            f"{when(app.config.tz, case.meeting)}"
         )
     return f"{reference} was not heard at this meeting: it is now {case.state}"
 
@@ -155,8 +179,8 @@ def record_workbook(
             found = (target,)
         else:
             facts = _meeting_facts(app, session, target)
-            today = now.astimezone(app.config.tz).date()
-            found = rule.validate(cells, facts, today, app.config.decisions.agencies)
+            day = target.meeting.astimezone(app.config.tz).date()
+            found = rule.validate(cells, facts, day, app.config.decisions.agencies)
     row = DecisionImport(
         panel_id=target.panel_id if isinstance(target, Target) else "unknown",
         # A file that names no meeting is kept against the moment it came.
@@ -196,7 +220,7 @@ def _refuse(
     )
     log.warning("decisions workbook refused (import %d): %d problems", row.id, len(problems))
     context = _context(app, row, target) | {"problems": [str(p) for p in problems]}
-    purpose = f"decisions-refused:{row.id}"
+    purpose = f"{REFUSED_PURPOSE}{row.id}"
     enqueue(app, session, staff_draft(app, purpose, "decisions_refused", context, None))
 
 
@@ -214,6 +238,10 @@ def _context(app: App, row: DecisionImport, target: Any) -> dict[str, Any]:
         "administrator": app.config.people.administrator.name,
         "panel_address": app.config.mailbox.address,
         "sheet_days": app.config.decisions.sheet_days,
+        # The workbook's token, so that a reply with a corrected workbook is read as one.
+        "token": DECISIONS.token_for(app.signer.key, target.workbook.nonce)
+        if isinstance(target, Target) and target.workbook is not None
+        else "",
     }
 
 
@@ -245,7 +273,7 @@ def _apply(
     row.status = APPLIED
     log.info("decisions workbook applied (import %d): %d cases", row.id, len(decisions))
     context = _context(app, row, target) | {"recorded": lines}
-    purpose = f"decisions-recorded:{row.id}"
+    purpose = f"{RECORDED_PURPOSE}{row.id}"
     enqueue(app, session, staff_draft(app, purpose, "decisions_recorded", context, None))
 
 

@@ -1,9 +1,11 @@
 """The administrator's reply bringing the filled decisions workbook (R13).
 
-An email carrying a `[decisions:…]` token, or in the thread of a workbook email, is claimed
-here. It counts only when its token is valid and names a workbook we sent, it comes from the
-configured administrator, and it carries exactly one .xlsx file; anything else is refused,
-audited and shown to the administrator, never applied (as a forged screening reply is).
+An email carrying a `[decisions:…]` token, or in the thread of a workbook email (or of the
+emails saying an import was refused or recorded, or chasing the decisions: each carries the
+workbook's token), is claimed here. It counts only when its token is valid and names a
+workbook we sent, it comes from the configured administrator, and it carries exactly one .xlsx
+file; anything else is refused, audited and shown to the administrator, never applied (as a
+forged screening reply is).
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.mime.message import Attachment, ParsedEmail
 from pipeline.mime.tokens import DECISIONS
-from pipeline.panel.decisions.record import record_workbook
-from pipeline.panel.decisions.workbook import PURPOSE, XLSX
+from pipeline.panel.decisions.chase import PURPOSE as CHASE_PURPOSE
+from pipeline.panel.decisions.record import RECORDED_PURPOSE, REFUSED_PURPOSE, record_workbook
+from pipeline.panel.decisions.workbook import PURPOSE as WORKBOOK_PURPOSE
+from pipeline.panel.decisions.workbook import XLSX
 from pipeline.panel.refusals import Refused, refuse
 from pipeline.states import MessageCategory
 from pipeline.store.models import Case, MeetingWorkbook, Message, OutboxItem
 
 log = logging.getLogger(__name__)
+# Our emails about a meeting's decisions: the workbook, an import refused or recorded, a chase.
+# Each carries the workbook's token; a reply in the thread of any claims to bring decisions.
+THREADS = (WORKBOOK_PURPOSE, REFUSED_PURPOSE, RECORDED_PURPOSE, CHASE_PURPOSE)
 REFUSED = Refused(
     category=MessageCategory.DECISIONS_REFUSED,
     action="decisions-reply-refused",
@@ -34,12 +41,12 @@ REFUSED = Refused(
 
 
 def _threaded(app: App, session: Session, parsed: ParsedEmail) -> bool:
-    """Whether the email answers one of our workbook emails (our signed Message-IDs)."""
+    """Whether the email answers one of our decisions emails (our signed Message-IDs)."""
     ids = [i for i in (*parsed.in_reply_to, *parsed.references) if app.signer.is_ours(i)]
     if not ids:
         return False
     purposes = session.scalars(select(OutboxItem.purpose).where(OutboxItem.message_id.in_(ids)))
-    return any(p.startswith(PURPOSE) for p in purposes)
+    return any(p.startswith(THREADS) for p in purposes)
 
 
 def _workbook(

@@ -16,16 +16,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.config import PanelConfig
 from pipeline.jobs import Job, bind
 from pipeline.mime.tokens import DECISIONS
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
+from pipeline.outputs.agenda import build_agenda
 from pipeline.outputs.pack import gather
 from pipeline.outputs.workbook import gather_workbook, workbook_name, workbook_xlsx
 from pipeline.panel.distribute import AFTER_NOTICES
+from pipeline.rules.chase import sheets_due
 from pipeline.rules.decisions import REVIEW
-from pipeline.rules.meetings import meeting_stamp, upcoming
+from pipeline.rules.meetings import Meeting, meeting_at, meeting_days, meeting_stamp, upcoming
 from pipeline.store.audit import audit
 from pipeline.store.models import MeetingWorkbook
 
@@ -37,7 +40,10 @@ PURPOSE = "workbook:"
 def workbook_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """A job source: each panel's next meetings' workbooks, once their pack is due."""
     for panel in app.config.panels:
-        for meeting in upcoming(panel, app.config.tz, now, 2):
+        for meeting in [
+            *_begun_unsent(app, session, panel, now),
+            *upcoming(panel, app.config.tz, now, 2),
+        ]:
             due = meeting.slot_notice + AFTER_NOTICES
             if now < due:
                 continue
@@ -45,7 +51,36 @@ def workbook_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
             stamp = meeting_stamp(app.config.tz, meeting.starts_at)
             key = f"workbook:{panel.id}:{stamp}:{digest[:16]}"
             action = bind(send_workbook, panel.id, meeting.starts_at)
-            yield Job(key, due, action, stale_after=meeting.starts_at)
+            # Still worth sending after the meeting began (the service was down across it):
+            # the decisions are wanted until the sheets' due day.
+            stale = sheets_due(meeting.starts_at, app.config.tz, app.config.decisions.sheet_days)
+            yield Job(key, due, action, stale_after=stale)
+
+
+def _begun_unsent(app: App, session: Session, panel: PanelConfig, now: datetime) -> list[Meeting]:
+    """Meetings that began, whose sheets are not yet due, that have cases to decide and that
+    no workbook went for (the service was down across the window): theirs is sent late, once
+    (a workbook sent before the meeting is never remade from the agenda as decisions change
+    it)."""
+    days = app.config.decisions.sheet_days
+    found = []
+    for day in meeting_days(
+        panel, (now - timedelta(days=days + 1)).astimezone(app.config.tz).date()
+    ):
+        meeting = meeting_at(panel, day, app.config.tz)
+        if meeting.starts_at > now:
+            break
+        if now >= sheets_due(meeting.starts_at, app.config.tz, days):
+            continue
+        sent = select(MeetingWorkbook.id).where(
+            MeetingWorkbook.panel_id == panel.id, MeetingWorkbook.meeting == meeting.starts_at
+        )
+        if session.scalar(sent) is not None:
+            continue
+        agenda = build_agenda(app, session, panel.id, meeting.starts_at)
+        if agenda.references or agenda.follow_ups:
+            found.append(meeting)
+    return found
 
 
 def send_workbook(
