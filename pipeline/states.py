@@ -129,6 +129,9 @@ class Outcome(StrEnum):
 
 # A case with one of these outcomes has someone leading the plan: it needs a Lead Professional.
 NEEDS_LEAD = frozenset({Outcome.ACCEPTED})
+# Outcomes that end the panel's part: the case closes, unless the decision also gives a review
+# date or "no further panel review" (the Lead Professional then reports back in 12 weeks).
+CLOSES = frozenset({Outcome.NOT_ACCEPTED, Outcome.SIGNPOSTED, Outcome.ADVICE, Outcome.CLOSED})
 
 
 class ConversionState(StrEnum):

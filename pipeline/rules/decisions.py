@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from pipeline.mime.addresses import normalise
-from pipeline.states import NEEDS_LEAD, Outcome
+from pipeline.states import CLOSES, NEEDS_LEAD, Outcome
 
 # A cell's value as the reader gives it.
 Value = str | int | float | bool | date | datetime | None
@@ -117,7 +117,11 @@ class CaseDecision:
 
     @property
     def closes(self) -> bool:
-        return self.final or self.outcome == Outcome.CLOSED
+        """Whether the case closes: a final review, or an outcome that ends the panel's part
+        with nothing to come back for (no review date, no follow-up)."""
+        if self.final or self.outcome == Outcome.CLOSED:
+            return True
+        return self.outcome in CLOSES and self.review_date is None and not self.no_further_review
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,7 @@ def _decision(
             REVIEW_DATE,
             f"{reference} closes (final review or Closed) but has a review date: clear one",
         )
+    _what_next(check, row, reference, outcome, review, no_further, final, email)
     if outcome is None:
         return None
     return CaseDecision(
@@ -312,6 +317,52 @@ def _decision(
         final=final,
         notes=check.text(sheet, row, NOTES, values),
     )
+
+
+def _what_next(
+    check: _Checker,
+    row: int,
+    reference: str,
+    outcome: Outcome | None,
+    review: date | None,
+    no_further: bool,
+    final: bool,
+    email: str | None,
+) -> None:
+    """Every decision says what happens next (R14): a review, the Lead Professional's report
+    in 12 weeks, or the end of the panel's part; never a case left waiting for nothing."""
+    sheet = DECISIONS
+    if no_further and review is not None:
+        check.add(
+            sheet,
+            row,
+            NO_FURTHER,
+            f"{reference} has a review date and no further panel review: keep one",
+        )
+    if no_further and email is None:
+        check.add(
+            sheet,
+            row,
+            LEAD_EMAIL,
+            f"{reference} has no further panel review: give the Lead Professional's email, "
+            "so they can be asked for the outcomes",
+        )
+    if final or outcome is None or review is not None or no_further:
+        return
+    if outcome == Outcome.ACCEPTED:
+        check.add(
+            sheet,
+            row,
+            REVIEW_DATE,
+            f"{reference} is accepted: give a review date, or Yes to no further panel review",
+        )
+    elif outcome == Outcome.MORE_INFO:
+        check.add(
+            sheet,
+            row,
+            REVIEW_DATE,
+            f"{reference} is deferred for more information: give the date to hear it again",
+        )
 
 
 def _decisions(check: _Checker, grid: Grid, meeting: Meeting) -> list[CaseDecision]:
@@ -359,7 +410,8 @@ def _decisions(check: _Checker, grid: Grid, meeting: Meeting) -> list[CaseDecisi
                 DECISIONS,
                 row,
                 FINAL,
-                f"{reference} was closed by an earlier workbook and cannot be reopened here",
+                f"{reference} was closed by an earlier workbook for this meeting and a closed "
+                "case cannot be reopened: record it as closing again, or refer the child anew",
             )
         if decision is not None:
             found.append(decision)

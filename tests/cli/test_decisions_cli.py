@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -12,8 +13,12 @@ from pipeline.store.models import Case
 from tests.decisions_helpers import MEETING, fill, make_workbook, seeded
 from tests.helpers import masp
 
-GOOD = {
-    "MASP-2026-0001": {"Outcome": "Advice and guidance given", "Notes": "[bold]x[/bold]"},
+GOOD: dict[str, dict[str, Any]] = {
+    "MASP-2026-0001": {
+        "Outcome": "Advice and guidance given",
+        "Review date": date(2027, 3, 2),
+        "Notes": "[bold]x[/bold]",
+    },
     "MASP-2026-0002": {"Outcome": "Not accepted"},
     "MASP-2026-0004": {"Outcome": "Closed: no further panel involvement"},
 }

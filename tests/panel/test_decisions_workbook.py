@@ -32,7 +32,8 @@ LEAD: dict[str, Any] = {
 }
 GOOD: dict[str, dict[str, Any]] = {
     "MASP-2026-0001": LEAD | {"LARP recommendation": "Yes", "LARP note": "Respite & support"},
-    "MASP-2026-0002": {"Outcome": "Advice and guidance given"},
+    # Advice with a review date: the case stays open to be reviewed (without one, it closes).
+    "MASP-2026-0002": {"Outcome": "Advice and guidance given", "Review date": date(2027, 3, 2)},
     "MASP-2026-0004": {
         "Outcome": "Closed: no further panel involvement",
         "Final review (closes the case)": "Yes",

@@ -179,3 +179,47 @@ def test_dates_are_checked_against_the_meeting_day_and_prefilled_actions_kept_op
     [problem] = validate(grid(rows, [new]), facts, TODAY, AGENCIES)
     assert isinstance(problem, Problem) and problem.cell == "Actions!E2"
     assert "before the meeting" in problem.problem
+
+
+def checked(row: dict[str, Value]) -> tuple[CaseDecision, ...] | tuple[Problem, ...]:
+    cells: dict[str, Value] = {"A": "MASP-2026-0001", **row}
+    return validate(grid([cells]), FACTS, TODAY, AGENCIES)
+
+
+@pytest.mark.parametrize(
+    ("row", "cell", "says"),
+    [
+        # Accepted, or deferred, with nothing to come back for.
+        (LEAD, "K", "give a review date"),
+        ({"G": Outcome.MORE_INFO.value}, "K", "hear it again"),
+        # No further panel review, and nobody to ask for the outcomes.
+        ({"G": Outcome.ADVICE.value, "L": "Yes"}, "J", "Lead Professional's email"),
+        ({"G": Outcome.ADVICE.value, "L": "Yes", "J": "jo@example.org", "K": date(2027, 3, 2)},
+         "L", "keep one"),
+    ],
+)  # fmt: skip
+def test_every_decision_says_what_happens_next(row: dict[str, Value], cell: str, says: str) -> None:
+    problems = checked(row)
+    assert any(
+        isinstance(p, Problem) and p.cell == f"Decisions!{cell}2" and says in p.problem
+        for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize(
+    ("row", "closes"),
+    [
+        ({"G": Outcome.NOT_ACCEPTED.value}, True),
+        ({"G": Outcome.SIGNPOSTED.value}, True),
+        ({"G": Outcome.ADVICE.value}, True),
+        ({"G": Outcome.ADVICE.value, "K": date(2027, 3, 2)}, False),
+        ({"G": Outcome.ADVICE.value, "L": "Yes", "J": "jo@example.org"}, False),
+        (LEAD | {"K": date(2027, 3, 2)}, False),
+        (LEAD | {"O": "Yes"}, True),
+    ],
+)  # fmt: skip
+def test_an_outcome_that_ends_the_panels_part_closes_the_case(
+    row: dict[str, Value], closes: bool
+) -> None:
+    [decision] = checked(row)
+    assert isinstance(decision, CaseDecision) and decision.closes is closes
