@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError
 from pipeline.mailbox.base import MailSender, MailSource
 from pipeline.mailbox.maildir import MaildirSender, MaildirSource
+
+if TYPE_CHECKING:
+    from pipeline.mailbox.oauth import TokenProvider
+
+
+def exchange_tokens(config: Config) -> TokenProvider:
+    """The app's tokens for Exchange Online (IMAP and SMTP with `auth: oauth2`)."""
+    from pipeline.mailbox.oauth import EXCHANGE, TokenProvider
+
+    return TokenProvider(config.mailbox.oauth, EXCHANGE, Path(config.base_dir))
 
 
 def open_source(config: Config) -> MailSource:
@@ -19,7 +31,9 @@ def open_source(config: Config) -> MailSource:
     if backend == "imap":
         from pipeline.mailbox.imap import ImapSource
 
-        return ImapSource(config.mailbox.imap)
+        imap = config.mailbox.imap
+        tokens = exchange_tokens(config) if imap.auth == "oauth2" else None
+        return ImapSource(imap, tokens=tokens, address=config.mailbox.address)
     raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
 
 
@@ -40,5 +54,7 @@ def open_sender(config: Config) -> MailSender:
     if backend == "imap":
         from pipeline.mailbox.smtp import SmtpSender
 
-        return SmtpSender(config.mailbox.smtp)
+        smtp = config.mailbox.smtp
+        tokens = exchange_tokens(config) if smtp.auth == "oauth2" else None
+        return SmtpSender(smtp, tokens=tokens, address=config.mailbox.address)
     raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
