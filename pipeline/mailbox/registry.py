@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import Config
+from pipeline.config import Config, OAuthConfig
 from pipeline.errors import ConfigError
 from pipeline.mailbox.base import MailSender, MailSource
 from pipeline.mailbox.maildir import MaildirSender, MaildirSource
@@ -18,9 +19,16 @@ if TYPE_CHECKING:
 
 def exchange_tokens(config: Config) -> TokenProvider:
     """The app's tokens for Exchange Online (IMAP and SMTP with `auth: oauth2`)."""
+    return _exchange_tokens(config.mailbox.oauth, config.base_dir)
+
+
+@cache
+def _exchange_tokens(oauth: OAuthConfig, base_dir: str) -> TokenProvider:
+    # One provider per app for the life of the process: each poll opens the source and the
+    # sender afresh, and both reuse the cached token instead of asking Entra ID every time.
     from pipeline.mailbox.oauth import EXCHANGE, TokenProvider
 
-    return TokenProvider(config.mailbox.oauth, EXCHANGE, Path(config.base_dir))
+    return TokenProvider(oauth, EXCHANGE, Path(base_dir))
 
 
 def open_source(config: Config) -> MailSource:
