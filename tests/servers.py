@@ -339,6 +339,16 @@ class _XOAuth2Capture(_Capture):
     answering a refused one as Exchange Online does: a 334 challenge carrying the error in
     JSON, which the client answers with an empty line, then 535."""
 
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        # As auth_required would, without aiosmtpd's warning about AUTH outside TLS.
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
         if len(args) == 1:
             answer = await server.challenge_auth("")
@@ -356,7 +366,9 @@ class _XOAuth2Capture(_Capture):
         self.server.auth_refused += 1
         error = json.dumps({"status": "401", "schemes": "bearer", "scope": "mail"})
         await server.challenge_auth(error)
-        return AuthResult(success=False, message="535 5.7.3 Authentication unsuccessful")
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
+        )
 
 
 class SmtpCapture:
@@ -397,13 +409,12 @@ class SmtpCapture:
                 _Capture(self), hostname=self.host, port=self.port, enable_SMTPUTF8=self.smtputf8
             )
         else:
-            # Loopback only, so no TLS: AUTH is offered in the clear and required before MAIL.
+            # Loopback only, so no TLS: AUTH is offered in the clear (MAIL wants it first).
             controller = Controller(
                 _XOAuth2Capture(self),
                 hostname=self.host,
                 port=self.port,
                 enable_SMTPUTF8=self.smtputf8,
-                auth_required=True,
                 auth_require_tls=False,
                 auth_exclude_mechanism=["PLAIN", "LOGIN"],
             )
