@@ -64,12 +64,13 @@ class ImapSource:
         tokens: TokenProvider | None = None,
         address: str = "",
     ) -> None:
-        """`tokens` and `address` (the mailbox's address, the login when `cfg.username` is
-        empty) are for `auth: oauth2`; a password login needs neither."""
+        """`tokens` and `address` (the mailbox's address, which XOAUTH2 signs in as) are for
+        `auth: oauth2`; a password login needs neither."""
         self._cfg = cfg
         self._timeout = timeout
         self._tokens = tokens
-        self._user = cfg.username or address
+        # Exchange Online wants the mailbox's own address, whatever the password login was.
+        self._user = address if cfg.auth == "oauth2" else cfg.username
         self._box: BaseMailBox | None = None
         self._caps: frozenset[str] = frozenset()
         self._processed_ready = False
@@ -136,7 +137,7 @@ class ImapSource:
         if tokens is None or not self._user:
             raise MailboxError(
                 "mailbox.imap.auth is oauth2, which needs mailbox.oauth (the app registration) "
-                "and mailbox.address (or mailbox.imap.username)"
+                "and mailbox.address"
             )
         for attempt in (1, 2):
             try:
