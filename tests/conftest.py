@@ -11,9 +11,11 @@ from tests.servers import (
     MISSING_DOVECOT,
     Dovecot,
     ImapAccount,
+    OAuthMailServer,
     SmtpCapture,
     dovecot_installed,
     fresh_account,
+    running_oauth_dovecot,
     running_smtp,
 )
 
@@ -36,6 +38,17 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot() -> Iterator[OAuthMailServer]:
+    """A second private Dovecot that also takes SASL XOAUTH2 (an oauth2 passdb asking a
+    token-introspection endpoint on 127.0.0.1), for IMAP with OAuth 2.0 as Exchange Online
+    wants it; password logins still work, for the person reading the mailbox."""
+    if not dovecot_installed():
+        pytest.fail(MISSING_DOVECOT, pytrace=False)
+    with running_oauth_dovecot() as server:
+        yield server
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import imaplib
+import json
 import os
 import pwd
 import shutil
@@ -13,15 +15,18 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import MISSING, AuthResult
 
 from pipeline.config import ImapConfig
+from tests.stand_ins.introspection import Introspection, running_introspection
 
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
@@ -35,7 +40,7 @@ DOVECOT_CONF = """\
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 auth_failure_delay = 0
 protocols = imap lmtp
 base_dir = {root}/run
@@ -48,13 +53,22 @@ first_valid_uid = 1
 first_valid_gid = 1
 imap_idle_notify_interval = 1 secs
 mailbox_idle_check_interval = 1 secs
-passdb {{
+{oauth_passdb}passdb {{
   driver = static
   args = password={password}
+  mechanisms = plain login
 }}
 userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={root}/mail/%u
+  # Any user exists: LMTP delivers to fresh mailboxes without asking a passdb.
+  args = uid={uid} gid={gid} home={root}/mail/%u allow_all_users=yes
+}}
+# No socket, no auth penalty: failed logins (some tests fail on purpose) must not make every
+# later login from 127.0.0.1 wait longer and longer.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -71,6 +85,23 @@ service lmtp {{
     port = {lmtp_port}
   }}
 }}
+"""
+
+
+# Tokens are checked by an introspection endpoint (RFC 7662) the tests serve on loopback.
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+OAUTH_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
 """
 
 
@@ -115,7 +146,10 @@ def dovecot_installed() -> bool:
 class Dovecot:
     """A private Dovecot in the foreground: IMAP and LMTP on free loopback ports, any user."""
 
-    def __init__(self) -> None:
+    def __init__(self, introspection_url: str | None = None) -> None:
+        """With `introspection_url`, SASL XOAUTH2 and OAUTHBEARER are offered too, and a token
+        counts if that endpoint says it is active for the user (Dovecot's oauth2 passdb)."""
+        self.introspection_url = introspection_url
         if not dovecot_installed():
             raise RuntimeError(MISSING_DOVECOT)
         # A short path under /tmp keeps Dovecot's unix sockets under the 108-byte limit.
@@ -164,7 +198,16 @@ class Dovecot:
         mail = self.root / "mail"
         mail.mkdir(exist_ok=True)
         os.chown(mail, uid, gid)
+        mechanisms, oauth = "plain login", ""
+        if self.introspection_url:
+            mechanisms = "plain login xoauth2 oauthbearer"
+            oauth = OAUTH_PASSDB.format(root=self.root)
+            extra = self.root / "dovecot-oauth2.conf.ext"
+            extra.write_text(OAUTH_CONF.format(url=self.introspection_url))
+            extra.chmod(0o644)
         text = DOVECOT_CONF.format(
+            auth_mechanisms=mechanisms,
+            oauth_passdb=oauth,
             root=self.root,
             uid=uid,
             gid=gid,
@@ -291,6 +334,43 @@ class _Capture:
         return "250 OK message captured"
 
 
+class _XOAuth2Capture(_Capture):
+    """As `_Capture`, taking mail only after AUTH XOAUTH2 with a token the server accepts,
+    answering a refused one as Exchange Online does: a 334 challenge carrying the error in
+    JSON, which the client answers with an empty line, then 535."""
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        # As auth_required would, without aiosmtpd's warning about AUTH outside TLS.
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        if len(args) == 1:
+            answer = await server.challenge_auth("")
+            if answer is MISSING:
+                return AuthResult(success=False, handled=False)
+        else:
+            answer = base64.b64decode(args[1])
+        fields = dict(
+            part.split("=", 1) for part in bytes(answer).decode().split("\x01") if "=" in part
+        )
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        checker = self.server.xoauth2
+        if checker is not None and checker(user, token):
+            return AuthResult(success=True, auth_data=user)
+        self.server.auth_refused += 1
+        error = json.dumps({"status": "401", "schemes": "bearer", "scope": "mail"})
+        await server.challenge_auth(error)
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
+        )
+
+
 class SmtpCapture:
     """A real SMTP server on loopback that keeps every message; stop() and start() keep the port.
 
@@ -298,7 +378,15 @@ class SmtpCapture:
     the next start(): `restart(smtputf8=True)` turns it on for a running server.
     """
 
-    def __init__(self, port: int | None = None, smtputf8: bool = False) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        smtputf8: bool = False,
+        xoauth2: Callable[[str, str], bool] | None = None,
+    ) -> None:
+        """With `xoauth2` (user, token -> accepted), mail is taken only after AUTH XOAUTH2."""
+        self.xoauth2 = xoauth2
+        self.auth_refused = 0
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.smtputf8 = smtputf8
@@ -316,9 +404,20 @@ class SmtpCapture:
         if self._controller is not None:
             return
         # A fresh controller each time, because a stopped one cannot be restarted reliably.
-        controller = Controller(
-            _Capture(self), hostname=self.host, port=self.port, enable_SMTPUTF8=self.smtputf8
-        )
+        if self.xoauth2 is None:
+            controller = Controller(
+                _Capture(self), hostname=self.host, port=self.port, enable_SMTPUTF8=self.smtputf8
+            )
+        else:
+            # Loopback only, so no TLS: AUTH is offered in the clear (MAIL wants it first).
+            controller = Controller(
+                _XOAuth2Capture(self),
+                hostname=self.host,
+                port=self.port,
+                enable_SMTPUTF8=self.smtputf8,
+                auth_require_tls=False,
+                auth_exclude_mechanism=["PLAIN", "LOGIN"],
+            )
         controller.start()
         self._controller = controller
 
@@ -345,11 +444,37 @@ class SmtpCapture:
 
 
 @contextmanager
-def running_smtp() -> Iterator[SmtpCapture]:
+def running_smtp(xoauth2: Callable[[str, str], bool] | None = None) -> Iterator[SmtpCapture]:
     """A capturing SMTP server on a free loopback port, stopped on the way out."""
-    server = SmtpCapture()
+    server = SmtpCapture(xoauth2=xoauth2)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class OAuthMailServer:
+    """A Dovecot that also takes SASL XOAUTH2, checking tokens at `introspection`, where a
+    test grants its Entra stand-in's tokens one mailbox (as Exchange Online would)."""
+
+    dovecot: Dovecot
+    introspection: Introspection
+
+
+@contextmanager
+def running_oauth_dovecot() -> Iterator[OAuthMailServer]:
+    with running_introspection() as introspection:
+        server = Dovecot(introspection.url)
+        try:
+            server.start()
+            yield OAuthMailServer(server, introspection)
+        finally:
+            server.cleanup()
+
+
+def fresh_mailbox(server: Dovecot) -> ImapAccount:
+    """A fresh, empty mailbox named by an address, as a shared mailbox in Exchange Online is
+    (XOAUTH2 signs in as the mailbox's address); a person still opens it with the password."""
+    return ImapAccount(server, f"panel-{uuid.uuid4().hex[:12]}@example.org")

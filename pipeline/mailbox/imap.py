@@ -20,6 +20,7 @@ from imap_tools.utils import encode_folder
 from pipeline.config import ImapConfig
 from pipeline.errors import MailboxError
 from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
+from pipeline.mailbox.oauth import TokenProvider, refused_token_message, xoauth2
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ MAX_EMPTY_WAKEUPS = 50
 
 CHECK_SERVER = "mailbox.imap.host, mailbox.imap.port and mailbox.imap.security"
 CHECK_LOGIN = "the credentials in mailbox.imap.username and mailbox.imap.password"
+# What Exchange Online needs before it takes the app's token for a mailbox over IMAP.
+IMAP_PERMISSION = "IMAP.AccessAsApp"
 FAILURES = (imaplib.IMAP4.error, OSError, ImapToolsError)
 
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -53,9 +56,21 @@ class ImapSource:
 
     name = "imap"
 
-    def __init__(self, cfg: ImapConfig, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        cfg: ImapConfig,
+        *,
+        timeout: float = 30.0,
+        tokens: TokenProvider | None = None,
+        address: str = "",
+    ) -> None:
+        """`tokens` and `address` (the mailbox's address, which XOAUTH2 signs in as) are for
+        `auth: oauth2`; a password login needs neither."""
         self._cfg = cfg
         self._timeout = timeout
+        self._tokens = tokens
+        # Exchange Online wants the mailbox's own address, whatever the password login was.
+        self._user = address if cfg.auth == "oauth2" else cfg.username
         self._box: BaseMailBox | None = None
         self._caps: frozenset[str] = frozenset()
         self._processed_ready = False
@@ -106,12 +121,41 @@ class ImapSource:
             ) from exc
 
     def _login(self, box: BaseMailBox) -> None:
+        if self._cfg.auth == "oauth2":
+            self._login_oauth(box)
+            return
         try:
             box.login(self._cfg.username, self._cfg.password, initial_folder=None)
         except FAILURES as exc:
             raise MailboxError(
                 f"the IMAP server at {self._where()} refused the login; check {CHECK_LOGIN}"
             ) from exc
+
+    def _login_oauth(self, box: BaseMailBox) -> None:
+        """SASL XOAUTH2 with the app's own token; a refused token once more with a new one."""
+        tokens = self._tokens
+        if tokens is None or not self._user:
+            raise MailboxError(
+                "mailbox.imap.auth is oauth2, which needs mailbox.oauth (the app registration) "
+                "and mailbox.address"
+            )
+        for attempt in (1, 2):
+            try:
+                _authenticate_xoauth2(box, self._user, tokens.token())
+                return
+            except (imaplib.IMAP4.abort, OSError) as exc:
+                raise MailboxError(
+                    f"the connection to the IMAP server at {self._where()} failed while signing "
+                    f"in ({type(exc).__name__}); check {CHECK_SERVER}"
+                ) from exc
+            except imaplib.IMAP4.error:
+                # Expired early or revoked: msal would hand out the same token, so drop it.
+                tokens.forget()
+                if attempt == 1:
+                    log.info("the IMAP server refused the app's token; asking for a new one")
+        raise MailboxError(
+            refused_token_message("IMAP", self._where(), tokens, IMAP_PERMISSION, self._user)
+        )
 
     def _read_capabilities(self, box: BaseMailBox) -> frozenset[str]:
         # imaplib keeps the list it saw before login, which lacks MOVE on Dovecot: ask again.
@@ -349,7 +393,7 @@ class ImapSource:
         has = {cap: "yes" if cap in self._caps else "no" for cap in ("IDLE", "MOVE", "UIDPLUS")}
         processed = "exists" if cfg.processed_folder in folders else "does not exist yet"
         return [
-            f"IMAP server {self._where()} (security: {cfg.security}); login succeeded",
+            f"IMAP server {self._where()} (security: {cfg.security}); {self._signed_in()}",
             f"Capabilities after login: {' '.join(sorted(self._caps))}",
             f"IDLE: {has['IDLE']}, MOVE: {has['MOVE']}, UIDPLUS: {has['UIDPLUS']}",
             f"Folders: {', '.join(sorted(folders))}",
@@ -357,8 +401,21 @@ class ImapSource:
             f"Processed folder '{cfg.processed_folder}' {processed}",
         ]
 
+    def _signed_in(self) -> str:
+        if self._cfg.auth == "oauth2" and self._tokens is not None:
+            tenant = self._tokens.config.tenant_id
+            return f"signed in as {self._user} with the app's OAuth 2.0 token (tenant {tenant})"
+        return "login succeeded"
+
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _authenticate_xoauth2(box: BaseMailBox, user: str, token: str) -> None:
+    """AUTHENTICATE XOAUTH2 with the initial response; imaplib raises IMAP4.error on NO/BAD."""
+    # On refusal the server may send a challenge (an error in JSON) that wants an empty answer.
+    answers = iter([xoauth2(user, token).encode("utf-8")])
+    box.client.authenticate("XOAUTH2", lambda _: next(answers, b""))
 
 
 def parse_internaldate(text: str) -> datetime:

@@ -57,6 +57,20 @@ def xoauth2(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
+def refused_token_message(
+    protocol: str, where: str, tokens: TokenProvider, permission: str, user: str
+) -> str:
+    """Why a server refused a fresh token: in Exchange Online, a permission or a grant missing."""
+    tenant, app = tokens.config.tenant_id, tokens.config.client_id
+    return (
+        f"the {protocol} server at {where} refused the OAuth 2.0 token of app {app} "
+        f"(tenant {tenant}) twice, a new one included: the app has no {permission} "
+        f"permission on {user}, or the mailbox is not granted to it. Check the app's API "
+        f"permissions (with admin consent) and the mailbox permissions given to its service "
+        f"principal in Exchange Online (see docs/microsoft-365.md)"
+    )
+
+
 class TokenProvider:
     """Tokens for one resource, cached and renewed before they expire."""
 

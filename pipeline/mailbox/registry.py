@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.config import Config
+from pipeline.config import Config, OAuthConfig
 from pipeline.errors import ConfigError
 from pipeline.mailbox.base import MailSender, MailSource
 from pipeline.mailbox.maildir import MaildirSender, MaildirSource
+
+if TYPE_CHECKING:
+    from pipeline.mailbox.oauth import TokenProvider
+
+
+def exchange_tokens(config: Config) -> TokenProvider:
+    """The app's tokens for Exchange Online (IMAP and SMTP with `auth: oauth2`)."""
+    return _exchange_tokens(config.mailbox.oauth, config.base_dir)
+
+
+@cache
+def _exchange_tokens(oauth: OAuthConfig, base_dir: str) -> TokenProvider:
+    # One provider per app for the life of the process: each poll opens the source and the
+    # sender afresh, and both reuse the cached token instead of asking Entra ID every time.
+    from pipeline.mailbox.oauth import EXCHANGE, TokenProvider
+
+    return TokenProvider(oauth, EXCHANGE, Path(base_dir))
 
 
 def open_source(config: Config) -> MailSource:
@@ -19,7 +39,9 @@ def open_source(config: Config) -> MailSource:
     if backend == "imap":
         from pipeline.mailbox.imap import ImapSource
 
-        return ImapSource(config.mailbox.imap)
+        imap = config.mailbox.imap
+        tokens = exchange_tokens(config) if imap.auth == "oauth2" else None
+        return ImapSource(imap, tokens=tokens, address=config.mailbox.address)
     if backend == "ews":
         from pipeline.mailbox.ews import EwsSource
 
@@ -44,7 +66,9 @@ def open_sender(config: Config) -> MailSender:
     if backend == "imap":
         from pipeline.mailbox.smtp import SmtpSender
 
-        return SmtpSender(config.mailbox.smtp)
+        smtp = config.mailbox.smtp
+        tokens = exchange_tokens(config) if smtp.auth == "oauth2" else None
+        return SmtpSender(smtp, tokens=tokens, address=config.mailbox.address)
     if backend == "ews":
         from pipeline.mailbox.ews import EwsSender
 

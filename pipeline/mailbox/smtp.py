@@ -9,12 +9,17 @@ import ssl
 from collections.abc import Sequence
 
 from pipeline.config import SmtpConfig
-from pipeline.errors import PartialDelivery, SendError, Unsendable
+from pipeline.errors import MailboxError, PartialDelivery, SendError, Unsendable
+from pipeline.mailbox.oauth import TokenProvider, refused_token_message, xoauth2
 
 log = logging.getLogger(__name__)
 
 CHECK_SERVER = "mailbox.smtp.host, mailbox.smtp.port and mailbox.smtp.security"
 CHECK_LOGIN = "mailbox.smtp.username and mailbox.smtp.password"
+# What Exchange Online needs before it takes the app's token to send as a mailbox.
+SMTP_PERMISSION = "SMTP.SendAsApp"
+# "Authentication credentials invalid" (RFC 4954): the token itself was refused.
+BAD_CREDENTIALS = 535
 # A kept-open connection the server has dropped shows up as one of these on the next command.
 DROPPED = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError)
 
@@ -24,8 +29,14 @@ class SmtpSender:
 
     name = "smtp"
 
-    def __init__(self, cfg: SmtpConfig) -> None:
+    def __init__(
+        self, cfg: SmtpConfig, *, tokens: TokenProvider | None = None, address: str = ""
+    ) -> None:
+        """`tokens` and `address` (the mailbox's address, the login when `cfg.username` is
+        empty) are for `auth: oauth2`; a password login needs neither."""
         self._cfg = cfg
+        self._tokens = tokens
+        self._user = cfg.username or address
         self._conn: smtplib.SMTP | None = None
         self._starttls_offered = False
 
@@ -47,10 +58,14 @@ class SmtpSender:
                 f"({type(exc).__name__})",
                 _not_ascii(sender, recipients),
             ) from exc
+        except MailboxError as exc:
+            # Entra ID refused the app a token: nothing can be sent until someone fixes it.
+            self.close()
+            raise SendError(str(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise SendError(
-                _explain(exc, self._where()),
+                self._explain(exc),
                 temporary=not _permanent(exc),
                 refused=_refused(exc),
             ) from exc
@@ -114,15 +129,22 @@ class SmtpSender:
         """Plain-English facts for `masp check-config`: server, EHLO features, login."""
         try:
             conn = self._connection()
+        except MailboxError as exc:
+            self.close()
+            raise SendError(str(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise SendError(_explain(exc, self._where())) from exc
+            raise SendError(self._explain(exc)) from exc
         return self._facts(conn)
 
     def _facts(self, conn: smtplib.SMTP) -> list[str]:
         cfg = self._cfg
         features = conn.esmtp_features
-        login = "login succeeded" if cfg.username else "no login configured"
+        if cfg.auth == "oauth2" and self._tokens is not None:
+            tenant = self._tokens.config.tenant_id
+            login = f"signed in as {self._user} with the app's OAuth 2.0 token (tenant {tenant})"
+        else:
+            login = "login succeeded" if cfg.username else "no login configured"
         if cfg.security == "starttls":
             starttls = "in use"
         else:
@@ -166,11 +188,62 @@ class SmtpSender:
             conn.starttls(context=context)
             # The features seen before TLS may not be trusted, so ask again over TLS.
             conn.ehlo()
-        if self._cfg.username:
+        if self._cfg.auth == "oauth2":
+            self._login_oauth(conn)
+        elif self._cfg.username:
             conn.login(self._cfg.username, self._cfg.password or "")
+
+    def _login_oauth(self, conn: smtplib.SMTP) -> None:
+        """AUTH XOAUTH2 with the app's own token; a refused token once more with a new one."""
+        tokens = self._tokens
+        if tokens is None or not self._user:
+            raise SendError(
+                "mailbox.smtp.auth is oauth2, which needs mailbox.oauth (the app registration) "
+                "and mailbox.address (or mailbox.smtp.username)"
+            )
+        for attempt in (1, 2):
+            token = tokens.token()
+            try:
+                _auth_xoauth2(conn, self._user, token)
+                return
+            except smtplib.SMTPAuthenticationError as exc:
+                if exc.smtp_code != BAD_CREDENTIALS:
+                    raise
+                # Expired early or revoked: msal would hand out the same token, so drop it.
+                tokens.forget()
+                if attempt == 1:
+                    log.info("the SMTP server refused the app's token; asking for a new one")
+        raise _TokenRefused()
+
+    def _explain(self, exc: BaseException) -> str:
+        if isinstance(exc, _TokenRefused) and self._tokens is not None:
+            where, user = self._where(), self._user
+            return refused_token_message("SMTP", where, self._tokens, SMTP_PERMISSION, user)
+        return _explain(exc, self._where())
 
     def _where(self) -> str:
         return f"{self._cfg.host}:{self._cfg.port}"
+
+
+class _TokenRefused(smtplib.SMTPAuthenticationError):
+    """The server refused the app's token twice, a fresh one included."""
+
+    def __init__(self) -> None:
+        super().__init__(BAD_CREDENTIALS, b"the OAuth 2.0 token was refused twice")
+
+
+def _auth_xoauth2(conn: smtplib.SMTP, user: str, token: str) -> None:
+    """AUTH XOAUTH2 with the initial response on the command line.
+
+    smtplib calls the auth object with no challenge for the initial response, then with each
+    334 challenge: after a refused token the server sends its error (JSON) as a challenge and
+    wants an empty line back before it answers 535.
+    """
+
+    def answer(challenge: bytes | None = None) -> str:
+        return xoauth2(user, token) if challenge is None else ""
+
+    conn.auth("XOAUTH2", answer, initial_response_ok=True)
 
 
 def _not_ascii(sender: str, recipients: Sequence[str]) -> tuple[str, ...]:
@@ -187,6 +260,9 @@ def _refused(exc: BaseException) -> tuple[str, ...]:
 
 def _permanent(exc: BaseException) -> bool:
     """A 5xx answer means the server will never take this email; anything else may pass later."""
+    if isinstance(exc, _TokenRefused):
+        # Not this email's fault: it waits (using up no attempt) until the grant is fixed.
+        return False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return bool(codes) and all(code >= 500 for code in codes)

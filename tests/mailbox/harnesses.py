@@ -16,6 +16,7 @@ import pytest
 from tests.mailbox.contract import Harness
 from tests.mailbox.harness_ews import ews_harness
 from tests.mailbox.harness_imap import imap_harness
+from tests.mailbox.harness_imap_oauth import imap_oauth_harness
 from tests.mailbox.harness_maildir import maildir_harness
 
 
@@ -28,5 +29,6 @@ Factory = Callable[[Path, pytest.FixtureRequest], AbstractContextManager[Harness
 HARNESSES: dict[str, Factory] = {
     "maildir": _maildir,
     "imap": imap_harness,
+    "imap-oauth": imap_oauth_harness,
     "ews": ews_harness,
 }
