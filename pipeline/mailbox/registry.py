@@ -20,6 +20,10 @@ def open_source(config: Config) -> MailSource:
         from pipeline.mailbox.imap import ImapSource
 
         return ImapSource(config.mailbox.imap)
+    if backend == "graph":
+        from pipeline.mailbox.graph import GraphSource
+
+        return GraphSource(config)
     raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
 
 
@@ -41,4 +45,8 @@ def open_sender(config: Config) -> MailSender:
         from pipeline.mailbox.smtp import SmtpSender
 
         return SmtpSender(config.mailbox.smtp)
+    if backend == "graph":
+        from pipeline.mailbox.graph import GraphSender
+
+        return GraphSender(config)
     raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
