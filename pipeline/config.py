@@ -129,6 +129,15 @@ class EwsConfig(Frozen):
     password: str = ""
     folder: str = "Inbox"
     processed_folder: str = "Processed"
+    # A CA bundle (PEM) to trust for the server's certificate (a council's own CA); empty: the
+    # system's.
+    ca_file: str = ""
+    # The Exchange Server release, so the service never has to probe for it.
+    version: Literal["2013", "2016", "2019"] = "2016"
+    # How long to wait for an answer, and at most how long to back off when the server says
+    # it is busy (EWS throttling), before giving up until the next poll.
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_wait_seconds: float = Field(60.0, ge=0, le=900)
 
 
 class MailboxConfig(Frozen):

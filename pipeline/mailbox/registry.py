@@ -24,6 +24,11 @@ def open_source(config: Config) -> MailSource:
         from pipeline.mailbox.graph import GraphSource
 
         return GraphSource(config)
+
+    if backend == "ews":
+        from pipeline.mailbox.ews import EwsSource
+
+        return EwsSource(config.mailbox, config.path("."))
     raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
 
 
@@ -49,4 +54,9 @@ def open_sender(config: Config) -> MailSender:
         from pipeline.mailbox.graph import GraphSender
 
         return GraphSender(config)
+
+    if backend == "ews":
+        from pipeline.mailbox.ews import EwsSender
+
+        return EwsSender(config.mailbox, config.path("."))
     raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")

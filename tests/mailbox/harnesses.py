@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.mailbox.contract import Harness
+from tests.mailbox.harness_ews import ews_harness
 from tests.mailbox.harness_graph import graph_harness
 from tests.mailbox.harness_imap import imap_harness
 from tests.mailbox.harness_maildir import maildir_harness
@@ -29,4 +30,5 @@ HARNESSES: dict[str, Factory] = {
     "maildir": _maildir,
     "imap": imap_harness,
     "graph": graph_harness,
+    "ews": ews_harness,
 }
