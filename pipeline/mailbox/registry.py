@@ -24,7 +24,6 @@ def open_source(config: Config) -> MailSource:
         from pipeline.mailbox.graph import GraphSource
 
         return GraphSource(config)
-
     if backend == "ews":
         from pipeline.mailbox.ews import EwsSource
 
@@ -54,7 +53,6 @@ def open_sender(config: Config) -> MailSender:
         from pipeline.mailbox.graph import GraphSender
 
         return GraphSender(config)
-
     if backend == "ews":
         from pipeline.mailbox.ews import EwsSender
 
