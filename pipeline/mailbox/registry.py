@@ -42,11 +42,15 @@ def open_source(config: Config) -> MailSource:
         imap = config.mailbox.imap
         tokens = exchange_tokens(config) if imap.auth == "oauth2" else None
         return ImapSource(imap, tokens=tokens, address=config.mailbox.address)
+    if backend == "graph":
+        from pipeline.mailbox.graph import GraphSource
+
+        return GraphSource(config)
     if backend == "ews":
         from pipeline.mailbox.ews import EwsSource
 
         return EwsSource(config.mailbox, config.path("."))
-    raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
+    raise ConfigError("mailbox.backend", f"unknown back-end {backend!r}")
 
 
 @contextmanager
@@ -69,8 +73,12 @@ def open_sender(config: Config) -> MailSender:
         smtp = config.mailbox.smtp
         tokens = exchange_tokens(config) if smtp.auth == "oauth2" else None
         return SmtpSender(smtp, tokens=tokens, address=config.mailbox.address)
+    if backend == "graph":
+        from pipeline.mailbox.graph import GraphSender
+
+        return GraphSender(config)
     if backend == "ews":
         from pipeline.mailbox.ews import EwsSender
 
         return EwsSender(config.mailbox, config.path("."))
-    raise ConfigError("mailbox.backend", f"the {backend!r} back-end is not available yet")
+    raise ConfigError("mailbox.backend", f"unknown back-end {backend!r}")

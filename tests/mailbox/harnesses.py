@@ -15,6 +15,7 @@ import pytest
 
 from tests.mailbox.contract import Harness
 from tests.mailbox.harness_ews import ews_harness
+from tests.mailbox.harness_graph import graph_harness
 from tests.mailbox.harness_imap import imap_harness
 from tests.mailbox.harness_imap_oauth import imap_oauth_harness
 from tests.mailbox.harness_maildir import maildir_harness
@@ -30,5 +31,6 @@ HARNESSES: dict[str, Factory] = {
     "maildir": _maildir,
     "imap": imap_harness,
     "imap-oauth": imap_oauth_harness,
+    "graph": graph_harness,
     "ews": ews_harness,
 }
