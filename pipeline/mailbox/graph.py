@@ -65,7 +65,7 @@ WELL_KNOWN = {
 }
 
 
-class GraphFailure(Exception):
+class GraphFailure(MailboxError):
     """A request Graph refused or could not be reached for (status None)."""
 
     def __init__(self, status: int | None, code: str, detail: str) -> None:
@@ -353,7 +353,7 @@ class GraphSource:
             return graph.json("GET", url, prefer=f"odata.maxpagesize={PAGE_SIZE}")
         except GraphFailure as failure:
             if failure.status == 410 or failure.code in ("syncStateNotFound", "resyncRequired"):
-                raise _Expired from failure
+                raise _Expired("the delta link expired") from failure
             raise
 
     def _raw(self, graph: GraphClient, message_id: str) -> bytes | None:
@@ -429,11 +429,11 @@ class GraphSource:
         ]
 
 
-class _Expired(Exception):
+class _Expired(MailboxError):
     """The delta link is no longer valid (410 Gone)."""
 
 
-class _NotFound(Exception):
+class _NotFound(MailboxError):
     """Graph has no such message (any more)."""
 
 
@@ -444,7 +444,7 @@ def _guard(doing: str, mailbox: str, permission: str, sending: bool) -> Iterator
         yield
     except GraphFailure as exc:
         if exc.status == 404 and exc.code == "ErrorItemNotFound":
-            raise _NotFound from exc
+            raise _NotFound("Graph has no such message") from exc
         message = _explain(exc, doing, mailbox, permission)
         if sending:
             raise SendError(message, temporary=exc.temporary) from exc

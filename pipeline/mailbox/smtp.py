@@ -225,11 +225,15 @@ class SmtpSender:
         return f"{self._cfg.host}:{self._cfg.port}"
 
 
-class _TokenRefused(smtplib.SMTPAuthenticationError):
-    """The server refused the app's token twice, a fresh one included."""
+class _TokenRefused(smtplib.SMTPAuthenticationError, SendError):
+    """The server refused the app's token twice, a fresh one included: an authentication
+    failure as smtplib reports one (so it is judged like any), and one of ours."""
 
     def __init__(self) -> None:
-        super().__init__(BAD_CREDENTIALS, b"the OAuth 2.0 token was refused twice")
+        smtplib.SMTPAuthenticationError.__init__(
+            self, BAD_CREDENTIALS, b"the OAuth 2.0 token was refused twice"
+        )
+        self.reference, self.temporary, self.refused = None, True, ()
 
 
 def _auth_xoauth2(conn: smtplib.SMTP, user: str, token: str) -> None:
