@@ -10,7 +10,6 @@ the raw email; the administrator is told where to read it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,13 +18,15 @@ from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
 from pipeline.mime.tokens import FOLLOW_UP
 from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.panel import threads
 from pipeline.panel.decisions.followup import REMINDER, REQUEST
 from pipeline.panel.refusals import Refused, refuse
+from pipeline.panel.threads import Claim
 from pipeline.rules.followup import ClaimedFollowUp, reply_refusal
 from pipeline.states import CaseState, MessageCategory
 from pipeline.store.audit import audit
 from pipeline.store.lifecycle import move
-from pipeline.store.models import Case, FollowUp, Message, OutboxItem
+from pipeline.store.models import Case, FollowUp, Message
 
 log = logging.getLogger(__name__)
 REFUSED = Refused(
@@ -38,32 +39,9 @@ REFUSED = Refused(
 )
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What in an email claims to answer a follow-up: tokens, and the thread."""
-
-    tokens: tuple[tuple[str, str], ...]
-    malformed: bool
-    threaded: tuple[int, ...]
-
-
-def _threaded(app: App, session: Session, parsed: ParsedEmail) -> tuple[int, ...]:
-    """Follow-ups whose request or reminder this email answers, by our signed Message-IDs."""
-    ids = [i for i in (*parsed.in_reply_to, *parsed.references) if app.signer.is_ours(i)]
-    if not ids:
-        return ()
-    purposes = session.scalars(select(OutboxItem.purpose).where(OutboxItem.message_id.in_(ids)))
-    found = (p.partition(":")[2] for p in purposes if p.startswith((REQUEST, REMINDER)))
-    return tuple(dict.fromkeys(int(i) for i in found if i.isdigit()))
-
-
 def find_claim(app: App, session: Session, parsed: ParsedEmail) -> Claim | None:
     """None when the email does not claim to answer a follow-up at all."""
-    tokens, malformed = FOLLOW_UP.read(f"{parsed.subject}\n{parsed.body_text}")
-    threaded = _threaded(app, session, parsed)
-    if not tokens and not malformed and not threaded:
-        return None
-    return Claim(tokens, malformed, threaded)
+    return threads.find_claim(app, session, parsed, FOLLOW_UP, (REQUEST, REMINDER))
 
 
 def _claimed(app: App, session: Session, claim: Claim) -> list[FollowUp] | None:

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.mime.message import Attachment, ParsedEmail
 from pipeline.mime.tokens import DECISIONS
+from pipeline.panel import threads
 from pipeline.panel.decisions.chase import PURPOSE as CHASE_PURPOSE
 from pipeline.panel.decisions.record import RECORDED_PURPOSE, REFUSED_PURPOSE, record_workbook
 from pipeline.panel.decisions.workbook import PURPOSE as WORKBOOK_PURPOSE
 from pipeline.panel.decisions.workbook import XLSX
 from pipeline.panel.refusals import Refused, refuse
 from pipeline.states import MessageCategory
-from pipeline.store.models import Case, MeetingWorkbook, Message, OutboxItem
+from pipeline.store.models import Case, MeetingWorkbook, Message
 
 log = logging.getLogger(__name__)
 # Our emails about a meeting's decisions: the workbook, an import refused or recorded, a chase.
@@ -42,11 +43,7 @@ REFUSED = Refused(
 
 def _threaded(app: App, session: Session, parsed: ParsedEmail) -> bool:
     """Whether the email answers one of our decisions emails (our signed Message-IDs)."""
-    ids = [i for i in (*parsed.in_reply_to, *parsed.references) if app.signer.is_ours(i)]
-    if not ids:
-        return False
-    purposes = session.scalars(select(OutboxItem.purpose).where(OutboxItem.message_id.in_(ids)))
-    return any(p.startswith(THREADS) for p in purposes)
+    return any(p.startswith(THREADS) for p in threads.answered(app, session, parsed))
 
 
 def _workbook(

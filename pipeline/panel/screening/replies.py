@@ -8,21 +8,22 @@ decides); anything else is refused, audited and shown to the administrator, neve
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
-from pipeline.mime.tokens import read_tokens, token_is_valid
+from pipeline.mime.tokens import SCREENING, token_is_valid
+from pipeline.panel import threads
 from pipeline.panel.refusals import Refused, alert, refuse
 from pipeline.panel.screening.decisions import apply_decision
+from pipeline.panel.threads import Claim
 from pipeline.rules.reply_text import parse_decision
 from pipeline.rules.screening import ClaimedRequest, reply_refusal
 from pipeline.states import MessageCategory
 from pipeline.store.audit import audit
-from pipeline.store.models import Case, Message, OutboxItem, ScreeningRequest
+from pipeline.store.models import Case, Message, ScreeningRequest
 
 log = logging.getLogger(__name__)
 # A reply that may not count: filed apart, audited, logged and shown to the administrator.
@@ -39,32 +40,9 @@ REFUSED = Refused(
 REQUEST_PURPOSES = ("screen-request:", "screen-reminder:")
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What in an email claims to answer a screening request: tokens, and the thread."""
-
-    tokens: tuple[tuple[str, str], ...]
-    malformed: bool
-    threaded: tuple[int, ...]
-
-
-def _threaded_requests(app: App, session: Session, parsed: ParsedEmail) -> tuple[int, ...]:
-    """Requests whose email (or reminder) this one answers, proven by our signed Message-IDs."""
-    ids = [i for i in (*parsed.in_reply_to, *parsed.references) if app.signer.is_ours(i)]
-    if not ids:
-        return ()
-    purposes = session.scalars(select(OutboxItem.purpose).where(OutboxItem.message_id.in_(ids)))
-    found = (p.partition(":")[2] for p in purposes if p.startswith(REQUEST_PURPOSES))
-    return tuple(dict.fromkeys(int(i) for i in found if i.isdigit()))
-
-
 def find_claim(app: App, session: Session, parsed: ParsedEmail) -> Claim | None:
     """None when the email does not claim to answer a screening request at all."""
-    tokens, malformed = read_tokens(f"{parsed.subject}\n{parsed.body_text}")
-    threaded = _threaded_requests(app, session, parsed)
-    if not tokens and not malformed and not threaded:
-        return None
-    return Claim(tokens, malformed, threaded)
+    return threads.find_claim(app, session, parsed, SCREENING, REQUEST_PURPOSES)
 
 
 def _claimed_requests(app: App, session: Session, claim: Claim) -> list[ScreeningRequest] | None:
