@@ -36,8 +36,15 @@ from pipeline.rules.quarterly import (
     percent,
     quarter_figures,
 )
-from pipeline.states import AWAITING, CaseState
-from pipeline.store.models import AuditEvent, Case, Decision, DecisionSheet, Document
+from pipeline.states import AWAITING, CaseState, OutboxState
+from pipeline.store.models import (
+    AuditEvent,
+    Case,
+    Decision,
+    DecisionSheet,
+    Document,
+    OutboxItem,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The audit actions of a case moved to a later meeting: by the cut-off (R6, `panel.cutoff`)
@@ -134,10 +141,15 @@ def _case_rows(
 def _decision_rows(
     session: Session, tz: tzinfo, quarter: Quarter, panel_id: str | None
 ) -> list[DecisionRow]:
-    """Decisions recorded at the quarter's meetings, each with the day its sheet was first sent."""
+    """Decisions recorded at the quarter's meetings, each with the day its sheet was first sent.
+
+    Sent is when the outbox sent the email (`OutboxItem.sent_at`), not when the sheet was
+    queued (`DecisionSheet.sent_at`): a sheet held by a rate fuse or a disallowed address has
+    not reached the referrer."""
     first_sent = (
-        select(DecisionSheet.decision_id, func.min(DecisionSheet.sent_at).label("sent"))
-        .where(DecisionSheet.sent_at.is_not(None))
+        select(DecisionSheet.decision_id, func.min(OutboxItem.sent_at).label("sent"))
+        .join(OutboxItem, OutboxItem.id == DecisionSheet.outbox_id)
+        .where(OutboxItem.status == OutboxState.SENT, OutboxItem.sent_at.is_not(None))
         .group_by(DecisionSheet.decision_id)
         .subquery()
     )
@@ -153,7 +165,7 @@ def _decision_rows(
     rows = []
     for meeting, outcome, sent in session.execute(query):
         # A grouped column comes back as the database stores it (naive UTC in SQLite).
-        sent_at = DecisionSheet.__table__.c.sent_at.type.process_result_value(sent, None)  # type: ignore[attr-defined]
+        sent_at = OutboxItem.__table__.c.sent_at.type.process_result_value(sent, None)  # type: ignore[attr-defined]
         rows.append(
             DecisionRow(
                 meeting=meeting.astimezone(tz).date(),

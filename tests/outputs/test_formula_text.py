@@ -23,9 +23,7 @@ LINK = '=HYPERLINK("https://evil.example/","Police")'
 
 def _sheets(data: bytes) -> dict[str, str]:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {
-            n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/sheet")
-        }
+        return {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/sheet")}
 
 
 def test_the_decisions_workbook_stores_formula_like_text_as_text() -> None:

@@ -12,11 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.app import App
+from pipeline.config import Config
 from pipeline.outputs import decision_sheet
+from pipeline.outputs.decision_sheet import SheetFacts
 from pipeline.panel.decisions import larp as larp_step
 from pipeline.panel.decisions import sheets as sheets_step
-from pipeline.store.models import Pack
-from tests.helpers import sent_mail
+from pipeline.store.models import Case, Decision, Pack
+from tests.helpers import Sent, attachments, sent_mail
 from tests.panel.test_decision_sheets import (
     AFTER,
     FIRST,
@@ -31,14 +33,13 @@ from tests.panel.test_decision_sheets import (
     tick,
     to,
 )
-from tests.helpers import attachments
 
 
-def _sheet_mails(app: App, address: str) -> list[object]:
+def _sheet_mails(app: App, address: str) -> list[Sent]:
     return [s for s in to(app, address) if "decision sheet" in s.subject]
 
 
-def _failed_alerts(app: App) -> list[object]:
+def _failed_alerts(app: App) -> list[Sent]:
     return [s for s in sent_mail(app) if "decision sheet not sent" in s.subject]
 
 
@@ -96,7 +97,7 @@ def test_a_decision_whose_facts_cannot_be_read_does_not_stop_the_others(
     decide(app, second)
     real = decision_sheet.sheet_facts
 
-    def facts(config, case, decision):  # type: ignore[no-untyped-def]
+    def facts(config: Config, case: Case, decision: Decision) -> SheetFacts:
         if case.reference == first:
             raise ValueError("a field the sheet cannot read")
         return real(config, case, decision)
