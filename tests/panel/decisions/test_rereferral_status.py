@@ -159,7 +159,7 @@ def test_status_shows_the_decision_actions_review_sheet_and_follow_up(tmp_path: 
         assert (
             "MASP-2026-0001: Accepted: multi-agency support agreed (08/12/2026); 2 action(s) "
             "open, 1 OVERDUE; review 20/01/2027, at the meeting of 09/02/2027; sheet v1 sent "
-            "10/12/2026 on time"
+            "11/12/2026 on time"
         ) in table
         assert "MASP-2026-0002: " in table and "follow-up due 02/03/2027" in table
         assert "MASP-2026-0003:" not in table
