@@ -32,7 +32,7 @@ from pipeline.app import App
 from pipeline.documents.form import REASONS, REQUEST_TYPES
 from pipeline.outputs.quarterly import make_report
 from pipeline.rules.quarterly import Quarter
-from pipeline.states import CaseState, Outcome
+from pipeline.states import CaseState, OutboxState, Outcome
 from pipeline.store.models import (
     Action,
     AuditEvent,
@@ -42,6 +42,7 @@ from pipeline.store.models import (
     DecisionSheet,
     Document,
     Message,
+    OutboxItem,
 )
 from tests.helpers import open_service
 
@@ -162,6 +163,28 @@ def seed(app: App, cases: int, actions_per_case: int) -> None:
                 for row in rows
             ],
         )
+        sent = {row["id"]: row["meeting"] + timedelta(days=rng.randint(1, 12)) for row in rows}
+        # The sheet's email as the outbox sent it: the figures count its sent time.
+        session.execute(
+            insert(OutboxItem),
+            [
+                {
+                    "id": row["id"],
+                    "purpose": f"decision-sheet:{row['id']}",
+                    "message_id": f"<sheet-{row['id']}@bench.example.org>",
+                    "case_id": row["id"],
+                    "template": "decision_sheet",
+                    "subject": "decision sheet",
+                    "raw_path": "outbox/x.eml",
+                    "status": OutboxState.SENT,
+                    "attempts": 1,
+                    "next_attempt_at": row["meeting"],
+                    "created_at": row["meeting"],
+                    "sent_at": sent[row["id"]],
+                }
+                for row in rows
+            ],
+        )
         session.execute(
             insert(DecisionSheet),
             [
@@ -171,7 +194,8 @@ def seed(app: App, cases: int, actions_per_case: int) -> None:
                     "inputs_sha256": "2" * 64,
                     "docx_path": "sheets/x.docx",
                     "created_at": row["meeting"],
-                    "sent_at": row["meeting"] + timedelta(days=rng.randint(1, 12)),
+                    "outbox_id": row["id"],
+                    "sent_at": sent[row["id"]],
                 }
                 for row in rows
             ],

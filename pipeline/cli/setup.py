@@ -40,7 +40,9 @@ def demo(
     ctx: typer.Context,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo data in this folder.")] = None,
 ) -> None:
-    """Show the whole intake flow on synthetic referrals, with no mail server needed."""
+    """Show a whole panel cycle on synthetic referrals, with no mail server needed: intake,
+    screening, the pack, the meeting's decisions, sheets, reviews, follow-ups and the
+    quarterly picture."""
     from pipeline.demo import run_demo
 
     run_demo(console, keep, clock_of(ctx))

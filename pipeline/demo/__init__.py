@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -23,9 +23,11 @@ from pipeline.rules.meetings import upcoming
 from pipeline.store.models import Pack
 
 
-def _show_pack(console: Console, service: App) -> None:
+def _show_pack(console: Console, service: App, starts_at: datetime) -> None:
+    """The pack of the story's meeting (the one with its cases), not whichever came last."""
     with service.store.session() as session:
-        pack = session.scalars(select(Pack).order_by(Pack.id.desc())).first()
+        query = select(Pack).where(Pack.meeting == starts_at)
+        pack = session.scalars(query.order_by(Pack.version.desc())).first()
     if pack is None:
         console.print("No pack was built.")
         return
@@ -61,13 +63,14 @@ def run_demo(console: Console, keep: Path | None, clock: Clock) -> None:
         cast = Cast()
         before.story(service, console, meeting, cast)
         console.print("\n[bold]After the meeting[/bold]")
-        after.story(service, console, meeting, cast)
+        end = after.story(service, console, meeting, cast)
         console.print()
-        today = service.clock.now().astimezone(config.tz).date()
+        # The story's last day, not the service's starting clock (each step freezes its own).
+        today = end.astimezone(config.tz).date()
         with service.store.session() as session:
             print_table(console, all_cases(service.config, session, today))
         show_sent(console, config.path(config.mailbox.maildir.sent))
-        _show_pack(console, service)
+        _show_pack(console, service, meeting.starts_at)
         if keep is not None:
             console.print(
                 f"\nTry: masp --config {folder / 'config.yaml'} status --json", markup=False

@@ -143,8 +143,8 @@ def _quarterly(service: App, console: Console, at: datetime) -> None:
         console.print(f"      {line}", markup=False, highlight=False)
 
 
-def story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None:
-    """From the meeting to the 12-week follow-up."""
+def story(service: App, console: Console, meeting: Meeting, cast: Cast) -> datetime:
+    """From the meeting to the 12-week follow-up; returns the moment of its last step."""
     tz = service.config.tz
     day = meeting.starts_at.astimezone(tz).date()
     step(
@@ -180,4 +180,6 @@ def story(service: App, console: Console, meeting: Meeting, cast: Cast) -> None:
     )
     at = meeting.starts_at + timedelta(weeks=service.config.decisions.follow_up_weeks, days=2)
     _quarterly(service, console, at)
-    step(service, console, at + timedelta(minutes=1), "The quarterly picture goes to the chair.")
+    end = at + timedelta(minutes=1)
+    step(service, console, end, "The quarterly picture goes to the chair.")
+    return end

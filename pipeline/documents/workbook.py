@@ -9,13 +9,13 @@ its program last saved. A workbook bigger than anything a meeting fills is refus
 from __future__ import annotations
 
 import io
-import zipfile
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.cell.read_only import EmptyCell
 
+from pipeline.documents.sniff import open_zip, zip_problem
 from pipeline.errors import DocumentError
 
 # A cell's value on the wire, and the grid: sheet → [(row, column, value)].
@@ -27,6 +27,9 @@ MAX_SHEETS = 20
 MAX_CELLS = 100_000
 MAX_TEXT = 10_000
 MAX_ROWS = 5_000
+# Columns read: the decisions layout's last is 16 (`rules.decisions.NOTES`, which a test keeps
+# within this). Without a bound, one cell typed in column XFD makes every row 16,384 wide.
+MAX_COLUMNS = 32
 
 
 class NotAWorkbook(DocumentError):
@@ -48,28 +51,36 @@ def plain(value: Any) -> Plain:
     return str(value)[:MAX_TEXT]
 
 
-def read_grid(data: bytes) -> WireGrid:
-    """Every sheet's filled cells (hidden sheets too), or NotAWorkbook saying why not."""
-    if not zipfile.is_zipfile(io.BytesIO(data)):
+def read_grid(data: bytes, max_col: int = MAX_COLUMNS) -> WireGrid:
+    """Every sheet's filled cells (hidden sheets too) up to column `max_col`, or NotAWorkbook
+    saying why not."""
+    archive = open_zip(data)
+    if archive is None:
         raise NotAWorkbook("the file is not an Excel workbook (.xlsx)")
+    with archive:
+        # The checks every other reader makes, from the central directory alone: a zip bomb
+        # gets a plain reason, not a worker killed at its memory limit.
+        problem = zip_problem(archive)
+    if problem is not None:
+        raise NotAWorkbook(f"the workbook cannot be read: {problem}")
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
         raise NotAWorkbook("the workbook could not be opened: save it again as .xlsx") from exc
     try:
-        return _grid(book)
+        return _grid(book, max_col)
     finally:
         book.close()
 
 
-def _grid(book: Any) -> WireGrid:
+def _grid(book: Any, max_col: int) -> WireGrid:
     if len(book.sheetnames) > MAX_SHEETS:
         raise NotAWorkbook(f"the workbook has more than {MAX_SHEETS} sheets")
     grid: WireGrid = {}
     count = 0
     for sheet in book.worksheets:
         cells: list[tuple[int, int, Plain]] = grid.setdefault(str(sheet.title), [])
-        for row in sheet.iter_rows(max_row=MAX_ROWS):
+        for row in sheet.iter_rows(max_row=MAX_ROWS, max_col=max_col):
             for cell in row:
                 if isinstance(cell, EmptyCell) or cell.value is None:
                     continue

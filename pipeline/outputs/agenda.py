@@ -243,6 +243,10 @@ def _review_entries(review: Review, tz: tzinfo, day: date) -> list[tuple[str, st
     return entries
 
 
+# Agenda section 1 lists this many overdue actions (the most overdue), then a count of the rest.
+OVERDUE_LISTED = 30
+
+
 def follow_up_entries(
     session: Session, panel: PanelConfig, tz: ZoneInfo, starts_at: datetime
 ) -> tuple[tuple[str, str | None], ...]:
@@ -258,13 +262,17 @@ def follow_up_entries(
         if a.case_id not in reviewed and a.decision.meeting < starts_at
     ]
     if overdue:
-        # A heading of its own: the chair asks about these though the cases are not on.
+        # A heading of its own: the chair asks about these though the cases are not on. The
+        # most overdue only: after years of reviews the whole list would bury the agenda.
         entries.append(("Overdue actions, for the chair:", None))
-        for action in sorted(overdue, key=lambda a: (a.decision.case.reference, a.position)):
+        for action in overdue[:OVERDUE_LISTED]:
             case = action.decision.case
             name = _child(case, day)[0]
             text = _action_text(action, name, day, "due")
             entries.append((f"{case.reference}: {text}", case.reference))
+        if len(overdue) > OVERDUE_LISTED:
+            more = len(overdue) - OVERDUE_LISTED
+            entries.append((f"… and {more} more: see masp status", None))
     return tuple(entries)
 
 

@@ -71,11 +71,18 @@ def _short(label: str) -> str:
     return label if len(label) <= AXIS_LABEL else label[: AXIS_LABEL - 1] + "…"
 
 
+def _plain(text: str) -> str:
+    """`text` drawn as it is: matplotlib reads a pair of "$" as mathtext, and an agency named
+    "Costs $5 & $6" (from a referral form) would be misdrawn or fail to draw at all. Every "$"
+    escaped makes the text hold no maths (matplotlib then shows each "\\$" as "$")."""
+    return text.replace("$", r"\$")
+
+
 def _draw(figure: Figure, chart: Chart, position: int = 111) -> None:
     from matplotlib.ticker import MaxNLocator
 
     axes = figure.add_subplot(position)
-    labels = [_short(label) for label, _ in chart.points]
+    labels = [_plain(_short(label)) for label, _ in chart.points]
     values = [value for _, value in chart.points]
     if chart.kind == "bar":
         # The first category at the top, as the workbook's table reads.
@@ -90,7 +97,7 @@ def _draw(figure: Figure, chart: Chart, position: int = 111) -> None:
         axes.set_ylim(bottom=0)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.tick_params(axis="x", labelrotation=45)
-    axes.set_title(chart.title, fontsize=12)
+    axes.set_title(_plain(chart.title), fontsize=12)
     axes.tick_params(labelsize=8)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)

@@ -115,14 +115,21 @@ class PackInputs:
 
     def digest(self) -> str:
         agenda = asdict(self.agenda) | {"starts_at": self.agenda.starts_at.isoformat()}
+        # The previous quarter's figures (agenda section 4, the picture's pages) are live: a
+        # sheet sent late last quarter changes them, and must not reissue this meeting's whole
+        # pack to every member. They are left out of the digest; a pack reissued for another
+        # reason shows the figures of that moment. (Empty, as a non-quarterly meeting's always
+        # is, so those packs keep the digest they had.)
+        agenda["quarter"] = ()
         state = {
             "agenda": agenda,
             "cases": [asdict(c) for c in self.cases],
             "distribution": [asdict(r) for r in self.distribution],
         }
         if self.quarter is not None:
-            # Only when there is one: other meetings' packs keep the digest they had.
-            state["quarter"] = asdict(self.quarter)
+            # Only which quarter (only when there is one: other meetings' packs keep the
+            # digest they had).
+            state["quarter"] = self.quarter.quarter
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
     def only(self, references: Sequence[str]) -> PackInputs:

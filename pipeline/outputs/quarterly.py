@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.documents.parsing import stored_value
+from pipeline.outputs.cells import header_text, put
 from pipeline.outputs.charts import Chart, charts_of, picture
 from pipeline.rules.quarterly import (
     CaseRow,
@@ -35,8 +36,15 @@ from pipeline.rules.quarterly import (
     percent,
     quarter_figures,
 )
-from pipeline.states import AWAITING, CaseState
-from pipeline.store.models import AuditEvent, Case, Decision, DecisionSheet, Document
+from pipeline.states import AWAITING, CaseState, OutboxState
+from pipeline.store.models import (
+    AuditEvent,
+    Case,
+    Decision,
+    DecisionSheet,
+    Document,
+    OutboxItem,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The audit actions of a case moved to a later meeting: by the cut-off (R6, `panel.cutoff`)
@@ -133,10 +141,15 @@ def _case_rows(
 def _decision_rows(
     session: Session, tz: tzinfo, quarter: Quarter, panel_id: str | None
 ) -> list[DecisionRow]:
-    """Decisions recorded at the quarter's meetings, each with the day its sheet was first sent."""
+    """Decisions recorded at the quarter's meetings, each with the day its sheet was first sent.
+
+    Sent is when the outbox sent the email (`OutboxItem.sent_at`), not when the sheet was
+    queued (`DecisionSheet.sent_at`): a sheet held by a rate fuse or a disallowed address has
+    not reached the referrer."""
     first_sent = (
-        select(DecisionSheet.decision_id, func.min(DecisionSheet.sent_at).label("sent"))
-        .where(DecisionSheet.sent_at.is_not(None))
+        select(DecisionSheet.decision_id, func.min(OutboxItem.sent_at).label("sent"))
+        .join(OutboxItem, OutboxItem.id == DecisionSheet.outbox_id)
+        .where(OutboxItem.status == OutboxState.SENT, OutboxItem.sent_at.is_not(None))
         .group_by(DecisionSheet.decision_id)
         .subquery()
     )
@@ -152,7 +165,7 @@ def _decision_rows(
     rows = []
     for meeting, outcome, sent in session.execute(query):
         # A grouped column comes back as the database stores it (naive UTC in SQLite).
-        sent_at = DecisionSheet.__table__.c.sent_at.type.process_result_value(sent, None)  # type: ignore[attr-defined]
+        sent_at = OutboxItem.__table__.c.sent_at.type.process_result_value(sent, None)  # type: ignore[attr-defined]
         rows.append(
             DecisionRow(
                 meeting=meeting.astimezone(tz).date(),
@@ -188,13 +201,14 @@ def _table(
 ) -> tuple[int, int]:
     """A titled two-column table below what the sheet holds; returns its first and last data row."""
     start = sheet.max_row + 2 if sheet.max_row > 1 else 1
-    sheet.cell(start, 1, title).font = Font(bold=True, size=12)
+    put(sheet, start, 1, title).font = Font(bold=True, size=12)
     for column, text in enumerate(header, start=1):
-        sheet.cell(start + 1, column, text).font = Font(bold=True)
+        put(sheet, start + 1, column, text).font = Font(bold=True)
     row = start + 1
     for row, (label, value) in enumerate(rows, start=start + 2):
-        sheet.cell(row, 1, label)
-        sheet.cell(row, 2, value)
+        # A label is an agency's name from a referral form: text, never a formula.
+        put(sheet, row, 1, label)
+        put(sheet, row, 2, value)
     return start + 2, row
 
 
@@ -237,10 +251,11 @@ def _excel_chart(chart: Chart, sheet: Worksheet, first: int, last: int) -> BarCh
 
 def _marked(sheet: Worksheet, marking: str, title: str) -> None:
     """The protective marking above and below every printed page, as on the agenda."""
+    # "&" starts a code in a header ("Health & Care Panel"): the texts are written doubled.
     for part in (sheet.oddHeader, sheet.evenHeader, sheet.firstHeader):
-        part.center.text = f"&B{marking}"
+        part.center.text = f"&B{header_text(marking)}"
     for part in (sheet.oddFooter, sheet.evenFooter, sheet.firstFooter):
-        part.center.text = f"{marking} — {title} — page &P of &N"
+        part.center.text = f"{header_text(marking)} — {header_text(title)} — page &P of &N"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
 
 
@@ -255,9 +270,8 @@ def workbook(
     summary = book.active
     assert summary is not None
     summary.title = "Summary"
-    summary.append([title])
-    summary["A1"].font = Font(bold=True, size=14)
-    summary.append([f"{marking}: aggregate figures only, no child is named."])
+    put(summary, 1, 1, title).font = Font(bold=True, size=14)
+    put(summary, 2, 1, f"{marking}: aggregate figures only, no child is named.")
     _table(summary, "The quarter", ("Figure", "Value"), _summary_rows(figures))
     drawn = book.create_sheet("Charts")
     for chart, anchor in zip(charts, CHART_CELLS, strict=True):

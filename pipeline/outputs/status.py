@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from rich.console import Console
@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, object_session
 
 from pipeline.config import Config
 from pipeline.errors import NotFound
+from pipeline.rules.chase import sheets_due
 from pipeline.rules.followup import follow_up_due
+from pipeline.rules.identifiers import without_name
 from pipeline.rules.meetings import meeting_at, review_meeting
 from pipeline.states import CaseState, MessageState, OutboxState
 from pipeline.store.facts import missing_for
@@ -118,6 +120,9 @@ def after_meeting(config: Config, case: Case, today: date | None = None) -> dict
         return dict(NO_DECISION)
     tz = config.tz
     meeting_day = decision.meeting.astimezone(tz).date()
+    # Action text was typed in the meeting: the child's name in it is shown as initials.
+    name = (case.fields or {}).get("child_name")
+    name = name if isinstance(name, str) else None
     review = None
     if decision.review_date and not decision.no_further_review and not decision.final:
         found = review_meeting(config.panel(case.panel_id), tz, decision.review_date)
@@ -135,7 +140,7 @@ def after_meeting(config: Config, case: Case, today: date | None = None) -> dict
         },
         "actions": [
             {
-                "text": a.text,
+                "text": without_name(a.text, name),
                 "agency": a.agency,
                 "due": a.due.isoformat(),
                 "done": a.done_at is not None,
@@ -152,20 +157,32 @@ def after_meeting(config: Config, case: Case, today: date | None = None) -> dict
 def _sheets(
     config: Config, session: Session, decision: Decision, today: date | None
 ) -> list[dict[str, Any]]:
-    """Each version of the decision sheet: when it was sent, and whether within
-    `decisions.sheet_days` of the meeting (None while unsent and not yet late)."""
-    due = decision.meeting + timedelta(days=config.decisions.sheet_days)
-    rows = session.scalars(
-        select(DecisionSheet)
+    """Each version of the decision sheet: when it was queued, when the outbox sent it (a
+    sheet held by the outbox is not sent), and whether it was sent by the sheets' due moment
+    (`rules.chase.sheets_due`: the end of the `sheet_days`th day after the meeting's day, panel
+    time; None while unsent and not yet late)."""
+    tz = config.tz
+    due = sheets_due(decision.meeting, tz, config.decisions.sheet_days)
+    late = today is not None and today >= due.astimezone(tz).date()
+    rows = session.execute(
+        select(DecisionSheet, OutboxItem.status, OutboxItem.sent_at)
+        .outerjoin(OutboxItem, OutboxItem.id == DecisionSheet.outbox_id)
         .where(DecisionSheet.decision_id == decision.id)
         .order_by(DecisionSheet.version)
     )
     found = []
-    for sheet in rows:
-        late = today is not None and today > due.astimezone(config.tz).date()
-        on_time = (sheet.sent_at <= due) if sheet.sent_at is not None else (False if late else None)
-        sent = sheet.sent_at.isoformat() if sheet.sent_at is not None else None
-        found.append({"version": sheet.version, "sent_at": sent, "on_time": on_time})
+    for sheet, mail, mailed_at in rows:
+        sent = mailed_at if mail == OutboxState.SENT else None
+        on_time = (sent < due) if sent is not None else (False if late else None)
+        found.append(
+            {
+                "version": sheet.version,
+                "queued_at": sheet.sent_at.isoformat() if sheet.sent_at else None,
+                "sent_at": sent.isoformat() if sent is not None else None,
+                "held": mail == OutboxState.HELD,
+                "on_time": on_time,
+            }
+        )
     return found
 
 
@@ -409,9 +426,8 @@ def _sheet_shown(sheets: list[dict[str, Any]]) -> str:
         return "no decision sheet yet"
     last = sheets[-1]
     if last["sent_at"] is None:
-        return f"sheet v{last['version']} not sent" + (
-            " (LATE)" if last["on_time"] is False else ""
-        )
+        state = "HELD by the outbox (masp outbox list)" if last.get("held") else "not sent"
+        return f"sheet v{last['version']} {state}" + (" (LATE)" if last["on_time"] is False else "")
     timing = "on time" if last["on_time"] else "LATE"
     return f"sheet v{last['version']} sent {_short_day(last['sent_at'])} {timing}"
 

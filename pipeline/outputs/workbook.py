@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.outputs.agenda import build_agenda
+from pipeline.outputs.cells import header_text, put, put_row
 from pipeline.rules import decisions as layout
 from pipeline.rules.decisions import (
     ACTION_HEADERS,
@@ -38,7 +39,7 @@ from pipeline.rules.decisions import (
     YES,
     column_letter,
 )
-from pipeline.rules.identifiers import age_on, initials
+from pipeline.rules.identifiers import age_on, initials, without_name
 from pipeline.states import Outcome
 from pipeline.store.reviews import reviews_at
 
@@ -140,8 +141,11 @@ def gather_workbook(
                 REVIEW,
             )
         )
+        # Action text was typed in the meeting: the child's name in it becomes initials.
+        name = fields.get("child_name")
+        name = name if isinstance(name, str) else None
         actions += [
-            WorkbookAction(case.reference, a.text, a.owner, a.agency, a.due)
+            WorkbookAction(case.reference, without_name(a.text, name), a.owner, a.agency, a.due)
             for a in review.outstanding
         ]
     return WorkbookFacts(
@@ -176,7 +180,7 @@ def _lists(book: Workbook, facts: WorkbookFacts) -> dict[str, str]:
     ranges = {}
     for column, (name, values) in enumerate(columns.items(), start=1):
         for row, value in enumerate(values, start=1):
-            sheet.cell(row=row, column=column, value=value).data_type = "s"
+            put(sheet, row, column, value)
         ranges[name] = _list_range(column, len(values))
     sheet.sheet_state = "hidden"
     sheet.protection.sheet = True
@@ -188,8 +192,8 @@ def _marker(book: Workbook, facts: WorkbookFacts) -> None:
     sheet = book.create_sheet(MEETING)
     values = (facts.panel_id, facts.meeting.isoformat(), str(facts.workbook_id))
     for row, (label, value) in enumerate(zip(MARKER_LABELS, values, strict=True), start=1):
-        sheet.cell(row=row, column=1, value=label)
-        sheet.cell(row=row, column=2, value=value).data_type = "s"
+        put(sheet, row, 1, label)
+        put(sheet, row, 2, value)
     sheet.sheet_state = "hidden"
     sheet.protection.sheet = True
 
@@ -225,7 +229,7 @@ def _date_validation(sheet: Worksheet, cells: str, first: date) -> None:
 
 
 def _header(sheet: Worksheet, headers: Sequence[str]) -> None:
-    sheet.append(list(headers))
+    put_row(sheet, 1, headers)
     for column, title in enumerate(headers, start=1):
         cell = sheet.cell(row=1, column=column)
         cell.font = Font(bold=True)
@@ -243,9 +247,9 @@ def _print_setup(sheet: Worksheet, facts: WorkbookFacts, title: str) -> None:
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = "1:1"
     # "&" starts a code in a header: a marking holding one is written doubled.
-    marking = facts.marking.replace("&", "&&")
+    marking = header_text(facts.marking)
     sheet.oddHeader.center.text = marking
-    sheet.oddHeader.right.text = f"{title}: {facts.meeting_text}".replace("&", "&&")
+    sheet.oddHeader.right.text = header_text(f"{title}: {facts.meeting_text}")
     sheet.oddFooter.center.text = marking
     sheet.oddFooter.right.text = "Page &P of &N"
 
@@ -277,10 +281,9 @@ def _cells(column: int, first: int, last: int) -> str:
 def _decisions_sheet(sheet: Worksheet, facts: WorkbookFacts, lists: dict[str, str]) -> None:
     sheet.title = DECISIONS
     _header(sheet, DECISION_HEADERS)
-    for case in facts.rows:
-        sheet.append(
-            [case.reference, case.initials, case.age, case.slot, case.agency, case.heard_as]
-        )
+    for number, case in enumerate(facts.rows, start=2):
+        values = (case.reference, case.initials, case.age, case.slot, case.agency, case.heard_as)
+        put_row(sheet, number, values)
     last = max(len(facts.rows) + 1, 2)
     _editable(sheet, 2, last, range(layout.OUTCOME, layout.NOTES + 1))
     _list_validation(sheet, lists["outcomes"], _cells(layout.OUTCOME, 2, last), "Outcome")
@@ -297,8 +300,9 @@ def _decisions_sheet(sheet: Worksheet, facts: WorkbookFacts, lists: dict[str, st
 
 def _actions_sheet(sheet: Worksheet, facts: WorkbookFacts, lists: dict[str, str]) -> None:
     _header(sheet, ACTION_HEADERS)
-    for action in facts.actions:
-        sheet.append([action.reference, action.text, action.owner, action.agency, action.due, NO])
+    for number, action in enumerate(facts.actions, start=2):
+        values = (action.reference, action.text, action.owner, action.agency, action.due, NO)
+        put_row(sheet, number, values)
     last = len(facts.actions) + 1 + ACTION_ROWS
     _editable(sheet, 2, last, range(layout.A_REFERENCE, layout.A_DONE + 1))
     _list_validation(sheet, lists["references"], _cells(layout.A_REFERENCE, 2, last), "Case")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, event, func, or_, select
@@ -35,7 +35,10 @@ from pipeline.store.models import (
     PURGED,
     Case,
     Conversion,
+    Decision,
+    DecisionSheet,
     Document,
+    FollowUp,
     Message,
     OutboxItem,
     Pack,
@@ -83,30 +86,50 @@ def _quiet_cases(
     """(case id, its last activity) for cases with files left and nothing since `before`.
 
     Activity is what came in (the referral, documents, emails), the meetings the case was given
-    a time at, and the meeting a case that is through screening is listed for. Not the meeting
-    a waiting case is put forward to at each cut-off, or a referral abandoned half-way would be
-    kept, and its referrer told, for ever.
+    a time at, the meeting a case that is through screening is listed for, and after its
+    meeting its decisions, decision sheets, follow-ups and review date (which can be ahead).
+    Not the meeting a waiting case is put forward to at each cut-off, or a referral abandoned
+    half-way would be kept, and its referrer told, for ever.
     """
     documents = _latest(Document.case_id, Document.created_at, Document.stored_path != "")
     messages = _latest(Message.case_id, Message.received_at, Message.status != MessageState.PURGED)
     slots = _latest(Slot.case_id, Slot.meeting)
+    # After the meeting (R13, R14): a case under review is alive while its decisions, sheets
+    # and follow-ups go on, and a review date still to come keeps it (a DECIDED case is not
+    # purged from under the panel that is to review it).
+    after = [
+        _latest(Decision.case_id, Decision.recorded_at),
+        _latest(Decision.case_id, Decision.meeting),
+        _latest(DecisionSheet.case_id, DecisionSheet.created_at),
+        _latest(FollowUp.case_id, FollowUp.due_at),
+        _latest(FollowUp.case_id, FollowUp.asked_at),
+        _latest(FollowUp.case_id, FollowUp.reminded_at),
+        _latest(FollowUp.case_id, FollowUp.answered_at),
+    ]
+    reviews = _latest(Decision.case_id, Decision.review_date)
     query = (
-        select(Case.id, Case.state, Case.meeting, Case.received_at)
-        .add_columns(documents.c.at, messages.c.at, slots.c.at)
+        select(Case.id, Case.state, Case.meeting, reviews.c.at, Case.received_at)
+        .add_columns(documents.c.at, messages.c.at, slots.c.at, *(q.c.at for q in after))
         .outerjoin(documents, documents.c.case_id == Case.id)
         .outerjoin(messages, messages.c.case_id == Case.id)
         .outerjoin(slots, slots.c.case_id == Case.id)
+        .outerjoin(reviews, reviews.c.case_id == Case.id)
         # A purged case has no files left, unless something new came in on it since.
         .where(Case.received_at < before)
         .where(or_(documents.c.at.is_not(None), messages.c.at.is_not(None)))
     )
+    for q in after:
+        query = query.outerjoin(q, q.c.case_id == Case.id)
     if case_id is not None:
         query = query.where(Case.id == case_id)
     found = []
-    for row_id, state, meeting, *times in session.execute(query):
+    for row_id, state, meeting, review, *times in session.execute(query):
         if state not in WAITING:
             times.append(meeting)
-        last = max(time for time in times if time is not None)
+        if review is not None:
+            # The end of the review day (UTC: a day either way is nothing beside the period).
+            times.append(datetime.combine(review + timedelta(days=1), time(0), UTC))
+        last = max(moment for moment in times if moment is not None)
         if last < before:
             found.append((row_id, last))
     return found
@@ -114,7 +137,7 @@ def _quiet_cases(
 
 def _latest(
     case_id: InstrumentedAttribute[Any],
-    moment: InstrumentedAttribute[datetime],
+    moment: InstrumentedAttribute[Any],
     *where: ColumnElement[bool],
 ) -> Subquery:
     """Per case, the latest `moment` of the rows matching `where`, as a subquery (case_id, at)."""

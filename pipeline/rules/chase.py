@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pipeline.rules.meetings import local_instant
@@ -28,10 +28,23 @@ class Chase:
     stale_after: datetime
 
 
+def due_day(meeting_day: date, sheet_days: int) -> date:
+    """The sheets' due day: "within 7 days" of a meeting is up to the end of the 7th day after
+    its day, in the panel's time zone. The one definition: the chase, the sheets' audit,
+    `masp status` and the quarterly figures all use it (through `sheets_due` or `on_time`)."""
+    return meeting_day + timedelta(days=sheet_days)
+
+
 def sheets_due(starts_at: datetime, tz: ZoneInfo, sheet_days: int) -> datetime:
     """The end of the sheets' due day: midnight after the day `sheet_days` after the meeting."""
-    day = starts_at.astimezone(tz).date() + timedelta(days=sheet_days + 1)
+    day = due_day(starts_at.astimezone(tz).date(), sheet_days) + timedelta(days=1)
     return local_instant(day, time(0, 0), tz)
+
+
+def on_time(meeting_day: date, sent_day: date, sheet_days: int) -> bool:
+    """Whether a sheet that reached the referrer on `sent_day` (panel time) was within
+    `sheet_days` of the meeting: the same as being sent before `sheets_due`."""
+    return sent_day <= due_day(meeting_day, sheet_days)
 
 
 def chases(
@@ -57,8 +70,8 @@ def in_window(starts_at: datetime, now: datetime, tz: ZoneInfo, sheet_days: int)
 
 def days_left(starts_at: datetime, now: datetime, tz: ZoneInfo, sheet_days: int) -> int:
     """Whole days from `now`'s date to the sheets' due day (0 on the day itself)."""
-    due_day = starts_at.astimezone(tz).date() + timedelta(days=sheet_days)
-    return max((due_day - now.astimezone(tz).date()).days, 0)
+    due = due_day(starts_at.astimezone(tz).date(), sheet_days)
+    return max((due - now.astimezone(tz).date()).days, 0)
 
 
 def to_chase(missing: Sequence[str], chase: Chase, now: datetime) -> bool:

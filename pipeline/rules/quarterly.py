@@ -14,6 +14,7 @@ from datetime import date
 
 from pipeline.documents.form import REASONS, REQUEST_TYPES
 from pipeline.errors import PipelineError
+from pipeline.rules.chase import on_time
 from pipeline.states import Outcome
 
 QUARTER = re.compile(r"(\d{4})\s*-?\s*Q([1-4])", re.IGNORECASE)
@@ -106,7 +107,8 @@ class CaseRow:
 @dataclass(frozen=True)
 class DecisionRow:
     """One decision recorded at a meeting; dates in the panel's time zone. `sheet_sent` is the
-    day its decision sheet first reached the referrer, None while it has not."""
+    day its decision sheet first reached the referrer (the outbox sent it: a sheet held by the
+    outbox has not), None while it has not."""
 
     meeting: date
     outcome: str
@@ -127,8 +129,9 @@ class QuarterFigures:
     - deferred: of all the quarter's referrals, the share moved to a later meeting, by the
       cut-off (R6) or because it was not heard at its meeting (R7);
     - sheets within N days: of the decisions recorded at the quarter's meetings, the share whose
-      decision sheet was sent within `sheet_days` calendar days of the meeting (`decisions.
-      sheet_days`); a sheet not yet sent counts as not within.
+      decision sheet was sent by the end of the `sheet_days`th day after the meeting's day
+      (`decisions.sheet_days`; `rules.chase.on_time`, the sheets' due moment); a sheet not yet
+      sent (or held by the outbox) counts as not within.
     """
 
     quarter: str
@@ -215,8 +218,8 @@ def demand(quarter: Quarter, received: Iterable[date]) -> Counts:
 
 
 def _sheets(decisions: Sequence[DecisionRow], sheet_days: int) -> tuple[int, int]:
-    days = [(d.sheet_sent - d.meeting).days for d in decisions if d.sheet_sent is not None]
-    return len(days), sum(1 for n in days if n <= sheet_days)
+    sent = [(d.meeting, d.sheet_sent) for d in decisions if d.sheet_sent is not None]
+    return len(sent), sum(1 for meeting, day in sent if on_time(meeting, day, sheet_days))
 
 
 def quarter_figures(

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from pipeline.config import PanelConfig
 from pipeline.rules.meetings import review_meeting
@@ -83,10 +83,29 @@ def reviews_at(
 
 
 def overdue_actions(session: Session, panel_id: str, on: date) -> list[Action]:
-    """Outstanding actions of current decisions whose date has passed (listed for the chair)."""
-    return [
-        action
-        for decision in current_decisions(session, panel_id)
-        for action in decision.actions
-        if action.done_at is None and action.due < on
-    ]
+    """Outstanding actions of current decisions whose date has passed (listed for the chair),
+    most overdue first. Only DECIDED cases' (a closed case's actions are over). One query, its
+    decision and case loaded with it: the list can be long after years of reviews."""
+    latest = (
+        select(Decision.case_id, func.max(Decision.meeting).label("meeting"))
+        .group_by(Decision.case_id)
+        .subquery()
+    )
+    query = (
+        select(Action)
+        .join(Decision, Decision.id == Action.decision_id)
+        .join(
+            latest,
+            (Decision.case_id == latest.c.case_id) & (Decision.meeting == latest.c.meeting),
+        )
+        .join(Case, Case.id == Decision.case_id)
+        .where(
+            Case.state == CaseState.DECIDED,
+            Decision.panel_id == panel_id,
+            Action.done_at.is_(None),
+            Action.due < on,
+        )
+        .options(contains_eager(Action.decision).contains_eager(Decision.case))
+        .order_by(Action.due, Case.reference, Action.position)
+    )
+    return list(session.scalars(query))

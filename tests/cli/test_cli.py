@@ -95,6 +95,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert deferred["state"] == "incomplete" and deferred["missing"] == ["assessment"]
     assert deferred["meeting"] > school["meeting"]
     assert "The pack: version 1" in result.stdout
+    # The pack shown is the meeting's, with its cases (not a later, empty one).
+    shown = result.stdout.split("The pack: version 1", 1)[1].split("\n", 1)[0]
+    assert school["reference"] in shown and health["reference"] in shown
+    # The final table is as of the story's last day (twelve weeks on): actions are overdue.
+    assert "OVERDUE" in result.stdout
 
 
 def test_demo_chooses_its_meeting_from_the_one_clock() -> None:

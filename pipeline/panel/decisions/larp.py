@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.errors import StoreError
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import Draft, enqueue, staff_draft
 from pipeline.outbox.wording import DOCX, when
@@ -49,7 +48,10 @@ def papers(app: App, session: Session, decision: Decision) -> bytes:
             continue
         try:
             pages = case_pages(app.files.read(pack.stored_path), reference)
-        except StoreError as exc:
+        except Exception as exc:
+            # A missing or damaged pack (a disk error, a half-restored backup: StoreError,
+            # pikepdf.PdfError, or anything else reading it) must not hold the sheet up:
+            # try an older pack, then the case's own stored conversions.
             log.warning("case %s: pack %d could not be read: %s", reference, pack.id, exc)
             continue
         if pages is not None:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.errors import ConversionError
+from pipeline.errors import ConversionError, describe_failure
 from pipeline.jobs import Job, bind
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import enqueue, staff_draft
@@ -86,59 +86,143 @@ def _current(session: Session, now: datetime) -> Iterator[Decision]:
     yield from session.scalars(query)
 
 
-def pending(app: App, session: Session, now: datetime) -> list[Pending]:
-    """Every decision whose sheet is still to make and send, by panel and meeting.
+@dataclass(frozen=True)
+class Broken:
+    """A decision whose sheet could not even be worked out (its facts raised)."""
+
+    decision_id: int
+    case_id: int
+    reference: str
+    recorded_at: datetime
+    problem: str
+
+
+def _scan(app: App, session: Session, now: datetime) -> tuple[list[Pending], list[Broken]]:
+    """Every decision whose sheet is still to make and send, by panel and meeting, and those
+    whose facts could not be read. Each decision is guarded: one that raises never keeps the
+    other referrers' sheets (this runs in the job source) from going.
 
     Only a decision recorded since its last sheet is read again (an import sets
     `recorded_at`), so a tick does not re-read years of decided cases.
     """
-    found = []
+    found: list[Pending] = []
+    broken: list[Broken] = []
     for decision in _current(session, now):
-        if PURGED in (decision.case.flags or []):
+        try:
+            item = _pending_one(app, session, decision)
+        except Exception as exc:
+            reference = decision.case.reference
+            problem = describe_failure(exc)
+            log.error("case %s: its decision sheet could not be prepared: %s", reference, problem)
+            at = decision.recorded_at
+            broken.append(Broken(decision.id, decision.case_id, reference, at, problem))
             continue
-        last = latest_sheet(session, decision.id)
-        if last is not None and decision.recorded_at <= last.created_at:
-            continue
-        facts = sheet_facts(app.config, decision.case, decision)
-        if last is not None and last.inputs_sha256 == facts.digest():
-            continue
-        found.append(Pending(decision, facts, 1 if last is None else last.version + 1))
-    return found
+        if item is not None:
+            found.append(item)
+    return found, broken
+
+
+def _pending_one(app: App, session: Session, decision: Decision) -> Pending | None:
+    if PURGED in (decision.case.flags or []):
+        return None
+    last = latest_sheet(session, decision.id)
+    if last is not None and decision.recorded_at <= last.created_at:
+        return None
+    facts = sheet_facts(app.config, decision.case, decision)
+    if last is not None and last.inputs_sha256 == facts.digest():
+        return None
+    return Pending(decision, facts, 1 if last is None else last.version + 1)
+
+
+def pending(app: App, session: Session, now: datetime) -> list[Pending]:
+    """Every decision whose sheet is still to make and send, by panel and meeting."""
+    return _scan(app, session, now)[0]
 
 
 def sheet_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """A job source: one job per meeting with sheets to send, due at once.
 
     The key holds each pending decision's version and digest: a corrected decision makes a
-    new key (its next version), and the same contents never make a second job.
+    new key (its next version), and the same contents never make a second job. It holds the
+    panel's day too: a sheet that failed (the others of its meeting went) is tried again
+    the next day, and the administrator is told once (see `_alert_failed`).
     """
+    found, broken = _scan(app, session, now)
+    day = now.astimezone(app.config.tz).date().isoformat()
     for (panel_id, meeting), group in groupby(
-        pending(app, session, now), key=lambda p: (p.decision.panel_id, p.decision.meeting)
+        found, key=lambda p: (p.decision.panel_id, p.decision.meeting)
     ):
         items = list(group)
         digest = hashlib.sha256(",".join(p.tag for p in items).encode()).hexdigest()[:16]
-        key = f"sheets:{panel_id}:{meeting_stamp(app.config.tz, meeting)}:{digest}"
+        key = f"sheets:{panel_id}:{meeting_stamp(app.config.tz, meeting)}:{day}:{digest}"
         due = min(min(p.decision.recorded_at for p in items), now)
         ids = [p.decision.id for p in items]
         yield Job(key, due, bind(send_sheets, ids))
+    for b in broken:
+        key = f"sheet-broken:{b.decision_id}:{b.recorded_at.isoformat()}"
+        yield Job(key, now, bind(_alert_broken, b), b.case_id)
+
+
+def _alert_broken(app: App, session: Session, broken: Broken) -> None:
+    case = session.get(Case, broken.case_id)
+    if case is not None:
+        tag = f"{broken.decision_id}:{broken.recorded_at.isoformat()}"
+        _alert_failed(app, session, case, tag, broken.problem)
 
 
 def send_sheets(app: App, session: Session, decision_ids: Sequence[int]) -> None:
-    """Make, store and send the sheet of each decision still pending (read again now)."""
+    """Make, store and send the sheet of each decision still pending (read again now).
+
+    Each case is its own unit (a savepoint): one whose sheet or LARP papers fail is rolled
+    back alone, the administrator is told once for that version, and the others go.
+    """
     wanted = set(decision_ids)
     items = [p for p in pending(app, session, app.clock.now()) if p.decision.id in wanted]
     if not items:
         return
     template = template_bytes()
     made_at = app.clock.now()
-    documents = [sheet_docx(p.facts, p.version, made_at, template) for p in items]
-    pdfs, problem = _pdfs(app, documents)
-    for item, docx, pdf in zip(items, documents, pdfs, strict=True):
-        send_sheet(app, session, item, docx, pdf, problem)
+    made: list[tuple[Pending, bytes]] = []
+    for item in items:
+        try:
+            made.append((item, sheet_docx(item.facts, item.version, made_at, template)))
+        except Exception as exc:
+            _failed(app, session, item, exc)
+    pdfs, problem = _pdfs(app, [docx for _, docx in made])
+    for (item, docx), pdf in zip(made, pdfs, strict=True):
+        try:
+            with session.begin_nested():
+                send_sheet(app, session, item, docx, pdf, problem)
+        except Exception as exc:
+            _failed(app, session, item, exc)
+
+
+def _failed(app: App, session: Session, item: Pending, exc: Exception) -> None:
+    case = item.decision.case
+    log.error(
+        "case %s: decision sheet v%d was not sent (tried again tomorrow): %s",
+        case.reference,
+        item.version,
+        describe_failure(exc),
+    )
+    _alert_failed(app, session, case, f"{item.decision.id}:v{item.version}", describe_failure(exc))
+
+
+def _alert_failed(app: App, session: Session, case: Case, tag: str, problem: str) -> None:
+    """Tell the administrator a sheet did not go: once per decision version (the purpose)."""
+    context = {
+        "reference": case.reference,
+        "problem": problem,
+        "panel_address": app.config.mailbox.address,
+    }
+    purpose = f"decision-sheet-failed:{tag}"
+    enqueue(app, session, staff_draft(app, purpose, "decision_sheet_failed", context, case))
 
 
 def _pdfs(app: App, documents: Sequence[bytes]) -> tuple[list[bytes | None], str]:
     """Each sheet's PDF (None where none was made), and why any was not."""
+    if not documents:
+        return [], ""
     try:
         made = sheets_to_pdf(app.config, documents)
     except ConversionError as exc:
@@ -209,6 +293,8 @@ def _context(app: App, item: Pending, has_pdf: bool) -> dict[str, object]:
         "outcome": facts.outcome,
         "review": facts.review,
         "larp": bool(facts.larp),
+        # With no LARP contact the administrator passes the papers on: the referrer is told so.
+        "larp_configured": app.config.people.larp is not None,
         "version": item.version,
         "has_pdf": has_pdf,
         "lead_name": decision.lead_name or "",

@@ -17,9 +17,9 @@ from pipeline import samples
 from pipeline.cli import app as cli
 from pipeline.intake.poll import poll
 from pipeline.outputs.status import all_cases, print_detail, print_table
-from pipeline.states import CaseState
+from pipeline.states import CaseState, OutboxState
 from pipeline.store.lifecycle import move
-from pipeline.store.models import Case, DecisionSheet
+from pipeline.store.models import Case, DecisionSheet, OutboxItem
 from tests.helpers import drop, open_service, status_of
 from tests.panel.decisions.fixtures import NAMES, Agreed, add_case, decide
 
@@ -83,6 +83,21 @@ def test_status_shows_the_decision_actions_review_sheet_and_follow_up(tmp_path: 
         decide(app, masg, DECEMBER, no_further_review=True)
         add_case(app, 3, DECEMBER)
         with app.store.session() as session:
+            # Queued on the 10th; the outbox sent it on the 11th (what status shows).
+            mail = OutboxItem(
+                purpose="decision-sheet:test",
+                message_id="<sheet-test@example.org>",
+                case_id=reviewed,
+                template="decision_sheet",
+                subject="decision sheet",
+                raw_path="outbox/x.eml",
+                status=OutboxState.SENT,
+                next_attempt_at=DECEMBER + timedelta(days=2),
+                created_at=DECEMBER + timedelta(days=2),
+                sent_at=DECEMBER + timedelta(days=3),
+            )
+            session.add(mail)
+            session.flush()
             session.add(
                 DecisionSheet(
                     case_id=reviewed,
@@ -91,6 +106,7 @@ def test_status_shows_the_decision_actions_review_sheet_and_follow_up(tmp_path: 
                     inputs_sha256="1" * 64,
                     docx_path="sheets/x.docx",
                     created_at=DECEMBER + timedelta(days=2),
+                    outbox_id=mail.id,
                     sent_at=DECEMBER + timedelta(days=2),
                 )
             )
@@ -115,7 +131,13 @@ def test_status_shows_the_decision_actions_review_sheet_and_follow_up(tmp_path: 
         # 20 January falls between meetings: the review lists it on 9 February.
         assert first["review_meeting"] == "2027-02-09"
         assert first["sheets"] == [
-            {"version": 1, "sent_at": (DECEMBER + timedelta(days=2)).isoformat(), "on_time": True}
+            {
+                "version": 1,
+                "queued_at": (DECEMBER + timedelta(days=2)).isoformat(),
+                "sent_at": (DECEMBER + timedelta(days=3)).isoformat(),
+                "held": False,
+                "on_time": True,
+            }
         ]
         assert first["follow_up"] is None
         assert second["follow_up"] == {
@@ -137,7 +159,7 @@ def test_status_shows_the_decision_actions_review_sheet_and_follow_up(tmp_path: 
         assert (
             "MASP-2026-0001: Accepted: multi-agency support agreed (08/12/2026); 2 action(s) "
             "open, 1 OVERDUE; review 20/01/2027, at the meeting of 09/02/2027; sheet v1 sent "
-            "10/12/2026 on time"
+            "11/12/2026 on time"
         ) in table
         assert "MASP-2026-0002: " in table and "follow-up due 02/03/2027" in table
         assert "MASP-2026-0003:" not in table
