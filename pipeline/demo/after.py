@@ -112,7 +112,11 @@ def _filled(service: App, cast: Cast, day: date) -> samples.Mail:
             day + timedelta(days=10),
         ),
     ]
-    filled = samples.fill_workbook(data, decisions, actions)
+    return _reply(message, samples.fill_workbook(data, decisions, actions))
+
+
+def _reply(message: EmailMessage, filled: bytes) -> samples.Mail:
+    """The administrator's reply to the workbook email, with the filled workbook attached."""
     return samples.Mail(
         ADMINISTRATOR,
         f"Re: {' '.join(str(message['Subject']).split())}",
@@ -120,6 +124,33 @@ def _filled(service: App, cast: Cast, day: date) -> samples.Mail:
         in_reply_to=str(message["Message-ID"]),
         files=[samples.File("decisions.xlsx", samples.XLSX, filled)],
     )
+
+
+def _next_filled(service: App, cast: Cast, day: date) -> samples.Mail:
+    """The next meeting's workbook: the school's review closes its case, the health visitor's
+    goes on to another review, and the late referral is signposted elsewhere."""
+    school, health, _ = _references(service, cast)
+    with service.store.session() as session:
+        late = session.scalars(
+            select(Case.reference).where(Case.referrer_email == cast.late.referrer_email)
+        ).one()
+    message, data = _workbook(service)
+    decisions: dict[str, dict[str, Any]] = {
+        school: {
+            "Outcome": Outcome.CLOSED.value,
+            "Final review (closes the case)": "Yes",
+            "Notes": "The plan worked; the family agreed to close.",
+        },
+        health: {
+            "Outcome": Outcome.ACCEPTED.value,
+            "Lead Professional name": "Lee Sample",
+            "Lead Professional agency": "Health",
+            "Lead Professional email": cast.health.referrer_email,
+            "Review date": day + timedelta(days=28),
+        },
+        late: {"Outcome": Outcome.SIGNPOSTED.value},
+    }
+    return _reply(message, samples.fill_workbook(data, decisions))
 
 
 def _show_follow_ups(service: App, console: Console, meeting: Meeting) -> None:
@@ -171,6 +202,14 @@ def story(service: App, console: Console, meeting: Meeting, cast: Cast) -> datet
         "A month on, the next pack lists the review with its outstanding actions:",
     )
     _show_follow_ups(service, console, after)
+    step(
+        service,
+        console,
+        after.starts_at + timedelta(hours=5),
+        "That meeting's workbook comes back: the school's review closes its case, the health "
+        "visitor's goes on to another review, the late referral is signposted elsewhere.",
+        (_next_filled(service, cast, after.starts_at.astimezone(tz).date()),),
+    )
     step(
         service,
         console,
