@@ -150,7 +150,8 @@ def _next_filled(service: App, cast: Cast, day: date) -> samples.Mail:
         },
         late: {"Outcome": Outcome.SIGNPOSTED.value},
     }
-    return _reply(message, samples.fill_workbook(data, decisions))
+    # The open actions stay open (the health visitor's is still to do).
+    return _reply(message, samples.fill_workbook(data, decisions, done="No"))
 
 
 def _show_follow_ups(service: App, console: Console, meeting: Meeting) -> None:
