@@ -9,6 +9,10 @@ against the same poll of an empty one, per back-end. Polling must stay O(new): t
   empty INBOX, the idle poll as the service makes it (EXAMINE, UIDNEXT, no SEARCH).
 
     .venv/bin/python -m bench.backends --count 10000 --polls 300
+
+The intake of N referrals through each back-end against its own floor (bench/backends_intake.py):
+
+    .venv/bin/python -m bench.backends intake --count 200 --repeat 3
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import imaplib
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -83,6 +88,11 @@ def imap_poll(server: Dovecot, count: int, polls: int) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["intake"]:
+        from bench import backends_intake
+
+        backends_intake.main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="processed messages held")
     parser.add_argument("--polls", type=int, default=300, help="idle polls timed per case")

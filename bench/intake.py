@@ -103,16 +103,16 @@ def _peak_kb(pid: int) -> int:
 class TreePeak(threading.Thread):
     """Samples the peak RSS (VmHWM) of a process and all its descendants (the reader worker)."""
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, root: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
-        self.root, self.done = root, threading.Event()
+        self.root, self.interval, self.done = root, interval, threading.Event()
         self.peaks: dict[int, int] = {}
 
     def run(self) -> None:
         while not self.done.is_set():
             for pid in _descendants(self.root):
                 self.peaks[pid] = max(self.peaks.get(pid, 0), _peak_kb(pid))
-            self.done.wait(0.05)
+            self.done.wait(self.interval)
 
     def total_mb(self) -> float:
         return sum(self.peaks.values()) / 1024

@@ -23,8 +23,8 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
-.venv/bin/ruff check pipeline tests bench
-.venv/bin/ruff format --check pipeline tests bench
+.venv/bin/ruff check pipeline tests bench live
+.venv/bin/ruff format --check pipeline tests bench live
 .venv/bin/mypy
 # The architecture contract (pyproject.toml [tool.importlinter]): one-way layers.
 .venv/bin/lint-imports --no-cache

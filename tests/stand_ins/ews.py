@@ -16,6 +16,11 @@ learn.microsoft.com:
 - `ErrorAccessDenied` when the account may not open the mailbox.
 
 Every response carries the `ServerVersionInfo` header an Exchange 2016 server sends.
+
+Hybrid modern auth (`mailbox.ews.auth: oauth2`): started with an Entra stand-in
+(`running_ews(folder, entra)`), it takes only `Authorization: Bearer <token>` with a token that
+Entra issued for the server's own address (`https://127.0.0.1:<port>/.default`, checked with
+`entra.tokens.check`), and answers anything else 401 with `WWW-Authenticate: Bearer`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from tests.stand_ins.entra import Entra
 from tests.stand_ins.tls import Tls, make_tls
 
 S = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -160,9 +166,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.path != PATH:
             self._reply(404, b"")
             return
-        if self.headers.get("Authorization") != expected:
+        if not self._signed_in(expected):
             self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="mail.council.example"')
+            if self.server.entra is None:
+                self.send_header("WWW-Authenticate", 'Basic realm="mail.council.example"')
+            else:
+                self.send_header("WWW-Authenticate", 'Bearer realm="", error="invalid_token"')
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -184,6 +193,16 @@ class Handler(BaseHTTPRequestHandler):
         with box.lock:
             messages = answer(operation)
         self._reply(200, _envelope(name, messages))
+
+    def _signed_in(self, basic: str) -> bool:
+        given = self.headers.get("Authorization") or ""
+        entra = self.server.entra
+        if entra is None:
+            return given == basic
+        # The token's audience is the Exchange server itself (hybrid modern auth).
+        audience = f"https://127.0.0.1:{self.server.server_address[1]}/.default"
+        scheme, _, token = given.partition(" ")
+        return scheme == "Bearer" and entra.tokens.check(token, audience)
 
     def _reply(self, status: int, payload: bytes) -> None:
         self.send_response(status)
@@ -410,6 +429,7 @@ def _fault(code: str, back_off_ms: int) -> bytes:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     mailbox: Mailbox
+    entra: Entra | None = None
 
 
 @dataclass
@@ -419,6 +439,8 @@ class Ews:
     tls: Tls
     mailbox: Mailbox
     port: int
+    # Set: the server takes Entra's bearer tokens only (hybrid modern auth), not basic auth.
+    entra: Entra | None = None
     _server: Server | None = None
 
     @property
@@ -430,12 +452,19 @@ class Ews:
         config: dict[str, Any] = {"server": self.endpoint, "auth": "basic", "username": USER,
                                   "password": PASSWORD, "ca_file": str(self.tls.ca_file),
                                   "timeout_seconds": 10, "max_wait_seconds": 5}  # fmt: skip
+        if self.entra is not None:
+            config.update(auth="oauth2", username="", password="")
         config.update(overrides)
         return config
+
+    def audience(self) -> str:
+        """The scope a token for this server is asked for: its own address."""
+        return f"https://127.0.0.1:{self.port}/.default"
 
     def start(self) -> None:
         server = Server(("127.0.0.1", self.port), Handler)
         server.mailbox = self.mailbox
+        server.entra = self.entra
         server.socket = self.tls.server_context().wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
@@ -449,8 +478,9 @@ class Ews:
 
 
 @contextmanager
-def running_ews(folder: Path) -> Iterator[Ews]:
-    ews = Ews(make_tls(folder), Mailbox(), 0)
+def running_ews(folder: Path, entra: Entra | None = None) -> Iterator[Ews]:
+    """The stand-in on a free loopback port; with `entra`, taking that tenant's tokens only."""
+    ews = Ews(make_tls(folder), Mailbox(), 0, entra)
     ews.start()
     try:
         yield ews
