@@ -377,23 +377,35 @@ class GraphSource:
             return []
         with self._doing(f"creating the folder '{self._cfg.processed_folder}'"):
             target = folders.ensure(self._cfg.processed_folder)
+        # An immutable id follows a message wherever a person puts it: move only what is still
+        # in the folder it was read in. One listing per folder (a page holds up to 1,000 ids)
+        # rather than a request per message.
+        with self._doing("listing the folder's messages"):
+            still = {f: self._ids_in(graph, f) for f in {loc.folder for loc in mine} - {target}}
         moved = []
         for loc in mine:
-            if loc.folder != target and self._move(graph, loc, target):
+            if loc.uid in still.get(loc.folder, ()) and self._move(graph, loc, target):
                 moved.append(loc)
         return moved
+
+    def _ids_in(self, graph: GraphClient, folder: str) -> set[str]:
+        """The (immutable) ids of every message in a folder now."""
+        path = f"/mailFolders/{quote(folder, safe='')}/messages?$select=id&$top=1000"
+        url: str | None = graph.user(path)
+        found: set[str] = set()
+        while url:
+            page = graph.json("GET", url)
+            found |= {str(m["id"]) for m in page.get("value", []) if "id" in m}
+            url = page.get("@odata.nextLink")
+        return found
 
     def _move(self, graph: GraphClient, loc: Location, target: str) -> bool:
         message = graph.user(f"/messages/{quote(loc.uid, safe='')}")
         try:
             with self._doing("moving a processed message"):
-                where = graph.json("GET", f"{message}?$select=parentFolderId")
-                # An immutable id follows the message wherever a person put it: move it only
-                # from the folder it was read in.
-                if where.get("parentFolderId") != loc.folder:
-                    return False
                 graph.call("POST", f"{message}/move", body={"destinationId": target})
         except _NotFound:
+            # Deleted (or moved) by a person since the folder was listed.
             return False
         return True
 

@@ -11,6 +11,8 @@ Graph v1.0 documentation pages named below:
   what changed, removals as `{"id": …, "@removed": {"reason": "deleted"}}`. An expired token is
   `410 Gone` with `{"error": {"code": "syncStateNotFound", …}}` (`expire_delta()`).
 - "Get MIME content of a message": `GET /users/{id}/messages/{id}/$value` → the raw MIME.
+- "List messages": `GET /users/{id}/mailFolders/{id}/messages?$select=id&$top=…` → pages of
+  `value` linked by `@odata.nextLink` (ids immutable when the request says so).
 - "message: move": `POST /users/{id}/messages/{id}/move {"destinationId": …}` → 201 and the
   message. Ids change on every move unless the request said `Prefer: IdType="ImmutableId"`
   ("Obtain immutable identifiers for Outlook resources"); an old id is then 404 ErrorItemNotFound.
@@ -424,6 +426,8 @@ def _handler(graph: Graph) -> type[BaseHTTPRequestHandler]:
                 self._json(200, _folder_json(box, folder))
             elif parts[1:] == ["messages", "delta"]:
                 self._delta(folder, query, immutable)
+            elif parts[1:] == ["messages"] and method == "GET":
+                self._list_messages(folder, query, immutable)
             else:
                 raise _error(400, "BadRequest", "Unsupported segment.")
 
@@ -441,6 +445,22 @@ def _handler(graph: Graph) -> type[BaseHTTPRequestHandler]:
             if skip + top < len(folders):
                 base = f"{graph.base_url}/users/{box.address}/mailFolders"
                 page["@odata.nextLink"] = f"{base}?$top={top}&$skip={skip + top}"
+            self._json(200, page)
+
+        def _list_messages(
+            self, folder: Folder, query: dict[str, list[str]], immutable: bool
+        ) -> None:
+            """ "List messages" (`GET /users/{id}/mailFolders/{id}/messages`): pages of `value`
+            of `$top` (at most 1,000) linked by `@odata.nextLink`; ids as the header asks."""
+            with box.lock:
+                here = [m for m in box.messages.values() if m.folder == folder.id]
+            top = min(int(query.get("$top", ["10"])[0]), 1000)
+            skip = int(query.get("$skip", ["0"])[0])
+            ids = [m.immutable if immutable else m.rest for m in here]
+            page: dict[str, Any] = {"value": [{"id": i} for i in ids[skip : skip + top]]}
+            if skip + top < len(ids):
+                base = f"{graph.base_url}/users/{box.address}/mailFolders/{folder.id}/messages"
+                page["@odata.nextLink"] = f"{base}?$select=id&$top={top}&$skip={skip + top}"
             self._json(200, page)
 
         def _delta(self, folder: Folder, query: dict[str, list[str]], immutable: bool) -> None:
