@@ -8,7 +8,7 @@ Also here: the guarded zip and XML readers that `form` and `classify` share (R16
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import io
 import logging
 import re
@@ -372,10 +372,16 @@ def _sniff_ole(data: bytes, filename: str) -> Sniffed:
     return Sniffed("unknown", f"this type of file is not accepted: {ACCEPTED}")
 
 
+@functools.cache
 def outlook_readable() -> bool:
     """Whether this server can open Outlook .msg files (the optional `msg` extra, extract-msg,
-    which the email reader uses to unpack them); found without importing it."""
-    return importlib.util.find_spec("extract_msg") is not None
+    which the email reader uses to unpack them). Imported, not just looked for, so a broken or
+    blocked install counts as absent; only a .msg the email reader kept ever asks."""
+    try:
+        import extract_msg  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _sniff_legacy(data: bytes, entries: list[_OleEntry], kind: str, macros: str) -> Sniffed:
