@@ -6,8 +6,8 @@ and `NAME.html` (the HTML body). A missing variable is an error, never an empty 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from pipeline.errors import PipelineError
 
-# A checkout (or an editable install) reads them where they are kept; an installed wheel reads
-# the copy it installed under its prefix (pyproject.toml's data-files).
-_CHECKOUT = Path(__file__).resolve().parents[1] / "mail_templates"
-TEMPLATE_DIR = (
-    _CHECKOUT if _CHECKOUT.is_dir() else Path(sys.prefix) / "share" / "masp" / "mail_templates"
-)
+# The folder is kept at the top of the checkout, where councils edit it (SPEC §5);
+# `pipeline/mail_templates` is a symbolic link to it, so a checkout, an editable install and a
+# built wheel (which carries real copies: setuptools follows the link) all find it in one place.
+# The package is always installed as files on disk, never zipped, so this is a real folder.
+TEMPLATE_DIR = Path(str(files("pipeline") / "mail_templates"))
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,16 @@ fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# The tested dependency set (scripts/lock.sh refreshes it).
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
 
 .venv/bin/ruff check pipeline tests bench live
 .venv/bin/ruff format --check pipeline tests bench live
 .venv/bin/mypy
 # The architecture contract (pyproject.toml [tool.importlinter]): one-way layers.
 .venv/bin/lint-imports --no-cache
+# Every third-party import declared in pyproject.toml; every installed licence allowed, and the
+# core install free of GPL and GUI toolkits.
+.venv/bin/python scripts/check_imports.py
+.venv/bin/python scripts/licences.py >/dev/null || .venv/bin/python scripts/licences.py
 .venv/bin/pytest "$@"

@@ -41,6 +41,16 @@ app.add_typer(decisions.decisions_app, name="decisions")
 app.add_typer(report.report_app, name="report")
 
 
+def _show_version(wanted: bool) -> None:
+    """`masp --version`: the installed distribution's version, read from its metadata (no
+    config, no database), so it answers fast and matches what pip installed."""
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"masp-pipeline {version('masp-pipeline')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -56,6 +66,15 @@ def main_options(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the installed version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Global options shared by every command."""
     logging.basicConfig(

@@ -8,6 +8,7 @@ Also here: the guarded zip and XML readers that `form` and `classify` share (R16
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -47,6 +48,9 @@ XLSB = (
 )
 ZIP_ARCHIVE = "zip archives are not accepted: please attach the documents themselves"
 MSG_FILE = "this is a saved email (.msg), not a document: please attach the documents themselves"
+NO_OUTLOOK = (
+    "Outlook .msg files cannot be read on this server: please send the attachments themselves"
+)
 
 # Names that a person's computer would run when double-clicked, whatever the bytes are.
 DANGEROUS_EXTENSIONS = frozenset(
@@ -364,8 +368,20 @@ def _sniff_ole(data: bytes, filename: str) -> Sniffed:
     if "Workbook" in names or "Book" in names:
         return _sniff_legacy(data, entries, "xls", "_VBA_PROJECT_CUR")
     if any(n.startswith("__substg1.0_") for n in names):
-        return Sniffed("unknown", MSG_FILE)
+        return Sniffed("unknown", MSG_FILE if outlook_readable() else NO_OUTLOOK)
     return Sniffed("unknown", f"this type of file is not accepted: {ACCEPTED}")
+
+
+@functools.cache
+def outlook_readable() -> bool:
+    """Whether this server can open Outlook .msg files (the optional `msg` extra, extract-msg,
+    which the email reader uses to unpack them). Imported, not just looked for, so a broken or
+    blocked install counts as absent; only a .msg the email reader kept ever asks."""
+    try:
+        import extract_msg  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _sniff_legacy(data: bytes, entries: list[_OleEntry], kind: str, macros: str) -> Sniffed:

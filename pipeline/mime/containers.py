@@ -24,11 +24,21 @@ def container_kind(name: str, declared: str) -> str:
     return ""
 
 
+class OutlookUnsupported(Exception):
+    """extract-msg is not installed (it is the `msg` extra): .msg files stay unopened."""
+
+
 def open_outlook(data: bytes) -> Any:
-    """An Outlook message (.msg) opened with extract-msg; raises if it is not one."""
+    """An Outlook message (.msg) opened with extract-msg; raises if it is not one, and
+    OutlookUnsupported if this server has no extract-msg."""
     # Imported here: extract-msg takes a noticeable time to import and most mail never needs it.
-    import extract_msg
-    from extract_msg.enums import ErrorBehavior
+    # It is GPL-3.0 and brings a GUI toolkit through oletools, so it is an optional extra
+    # (`pip install masp-pipeline[msg]`); without it the sniffer refuses the .msg with a reason.
+    try:
+        import extract_msg
+        from extract_msg.enums import ErrorBehavior
+    except ImportError as exc:
+        raise OutlookUnsupported from exc
 
     # Never hand extract-msg (olefile) raw bytes: bytes that do not look like an OLE file are
     # taken as a path, so an attachment could name a file on this server and have it read.

@@ -20,6 +20,7 @@ from pipeline.mime.bodytext import html_to_text, tidy
 from pipeline.mime.charsets import decode_bytes
 from pipeline.mime.containers import (
     FORWARD_TYPES,
+    OutlookUnsupported,
     container_kind,
     open_outlook,
     outlook_text,
@@ -317,6 +318,9 @@ class _Reader:
                 self._read_outlook(outlook, _Where("msg", where.nesting + 1, where.depth + 1), body)
             finally:
                 outlook.close()
+        except OutlookUnsupported:
+            # Kept as sent: reading its documents refuses it, saying why, to its sender.
+            return False
         # extract-msg raises many unrelated error types on damaged files; all mean "could not open".
         except Exception:
             del self.attachments[mark:]
