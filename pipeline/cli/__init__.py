@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli import cases, decisions, mail, report, running, setup, views
+from pipeline.cli import cases, db, decisions, mail, report, running, setup, views
 from pipeline.cli.common import MARKUP_MODE, Globals, errors, parse_now
 from pipeline.disk import make_files_private
 from pipeline.errors import ConfigError, PipelineError
@@ -32,6 +32,7 @@ for command in (
     *(views.status, views.meetings),
     *(setup.form, setup.check_config, setup.demo),
     cases.screen,
+    *(db.backup, db.restore),
 ):
     app.command()(command)
 app.add_typer(mail.quarantine_app, name="quarantine")
@@ -39,6 +40,7 @@ app.add_typer(cases.case_app, name="case")
 app.add_typer(mail.outbox_app, name="outbox")
 app.add_typer(decisions.decisions_app, name="decisions")
 app.add_typer(report.report_app, name="report")
+app.add_typer(db.db_app, name="db")
 
 
 def _show_version(wanted: bool) -> None:

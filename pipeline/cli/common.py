@@ -14,10 +14,10 @@ from rich.console import Console
 from typer.core import MarkupMode
 
 from pipeline.clock import Clock
-from pipeline.config import Config, load_config
 
 if TYPE_CHECKING:
     from pipeline.app import App
+    from pipeline.config import Config
 
 # Off a terminal (cron mail, a log, a pipe) usage errors are click's plain lines: Typer's
 # boxed ones are hard-wrapped at 80 columns, which breaks a long message for anyone searching it.
@@ -65,6 +65,9 @@ def clock_of(ctx: typer.Context) -> Clock:
 
 def settings(ctx: typer.Context) -> tuple[Config, Clock]:
     """Load and validate the config once; build the clock from --now."""
+    # Imported here: pydantic and the config's models cost more than `masp --help` takes.
+    from pipeline.config import load_config
+
     g: Globals = ctx.obj
     return load_config(g.config_path), clock_of(ctx)
 

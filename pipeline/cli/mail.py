@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from pipeline.cli.common import MARKUP_MODE, console, errors, open_app, print_json
 from pipeline.errors import NotFound
@@ -29,6 +28,8 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Emails that could not be processed: who sent them, their subject, and why."""
+    from sqlalchemy import select
+
     from pipeline.mime.headers import headline
     from pipeline.store.models import Message
 
@@ -104,6 +105,8 @@ def outbox_list(
     state: Annotated[str, typer.Option(help="pending, held, sent, failed or all.")] = "held",
 ) -> None:
     """Emails in the outbox; by default those held for the administrator."""
+    from sqlalchemy import select
+
     from pipeline.store.models import OutboxItem
 
     with open_app(ctx) as service, service.store.session() as session:
@@ -126,6 +129,7 @@ def outbox_release(
     outbox_id: Annotated[int, typer.Argument(help="The id shown by `masp outbox list`.")],
 ) -> None:
     """Let a held email go (the administrator has checked the recipient)."""
+
     from pipeline.intake.poll import deliver_configured
     from pipeline.store.audit import audit
     from pipeline.store.models import OutboxItem

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipeline.cli.common import console, open_app, settings
-from pipeline.rules.quarterly import BadQuarter, Quarter, last_complete
+
+if TYPE_CHECKING:
+    from pipeline.rules.quarterly import Quarter
 
 report_app = typer.Typer(help="The panel's reports: the quarterly picture.", no_args_is_help=True)
 
 
 def _quarter(text: str | None, today_quarter: Quarter) -> Quarter:
+    # Imported here: the quarterly rules load the form reader, which `masp --help` never needs.
+    from pipeline.rules.quarterly import BadQuarter, Quarter
+
     if text is None:
         return today_quarter
     try:
@@ -42,6 +47,7 @@ def quarterly(
     """Write the quarterly picture's workbook and email it to the chair with its charts (R15)."""
     from pipeline.intake.poll import deliver_configured
     from pipeline.panel.quarterly import make_quarterly
+    from pipeline.rules.quarterly import last_complete
 
     config, clock = settings(ctx)
     chosen = _quarter(quarter, last_complete(clock.now().astimezone(config.tz).date()))

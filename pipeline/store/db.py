@@ -9,7 +9,21 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    select,
+)
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.disk import DIR_MODE, FILE_MODE, PRIVATE_UMASK
@@ -17,6 +31,26 @@ from pipeline.errors import StoreError
 from pipeline.store.models import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# The newest migration's revision id. Kept here so that opening a database costs one read of
+# its version, not a load of Alembic's scripts; a test fails when a migration is added and
+# this is not moved on with it.
+HEAD_REVISION = "0006_cursors"
+
+# Alembic's own bookkeeping table, as `alembic stamp` creates it; in its own metadata so that
+# comparing the models with a database never counts it.
+_VERSIONS = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+UPGRADE_HINT = "run `masp db upgrade` (it backs up first)"
+
+
+class SchemaError(StoreError):
+    """The database's schema is not the one this version of masp works with."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -95,23 +129,92 @@ def _alembic_config(engine: Engine) -> Any:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest version.
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database is stamped with; None if it has no version table."""
+    try:
+        with connection.begin_nested() if connection.in_transaction() else _nothing():
+            return connection.execute(select(_VERSIONS.c.version_num)).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
 
-    A brand-new database is created from the models in one step and stamped, which is
-    quicker than replaying every migration; a test proves both routes give the same schema.
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def prepare(engine: Engine) -> None:
+    """Create a brand-new database, or check that an existing one is at `HEAD_REVISION`.
+
+    Never migrates: an older schema is upgraded only by `masp db upgrade`, which backs up first.
     """
+    try:
+        with engine.connect() as connection:
+            found = schema_revision(connection)
+        if found is None:
+            found = _create_if_empty(engine)
+    except SchemaError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"could not open the database {engine.url!r}: {exc}") from exc
+    check_revision(found)
+
+
+def check_revision(found: str) -> None:
+    """Refuse a database that is not at `HEAD_REVISION`, saying what to do."""
+    if found == HEAD_REVISION:
+        return
+    if found < HEAD_REVISION:
+        raise SchemaError(
+            f"the database is at {found} and this masp needs {HEAD_REVISION}; " + UPGRADE_HINT
+        )
+    raise SchemaError(
+        f"the database is at {found}, newer than this masp knows ({HEAD_REVISION}): "
+        "install the masp that upgraded it, or restore a backup taken before the upgrade"
+    )
+
+
+def _create_if_empty(engine: Engine) -> str:
+    """Create the schema from the models and stamp it at the head, if the database is empty.
+
+    Quicker than replaying every migration; a test proves both routes give the same schema.
+    Returns the revision the database is at afterwards.
+    """
+    with engine.begin() as connection:
+        # Inside the write transaction: another process may have created it meanwhile.
+        found = schema_revision(connection)
+        if found is not None:
+            return found
+        if inspect(connection).get_table_names():
+            raise SchemaError(
+                "the database has tables but no schema version: it is not a masp database, "
+                "or its version was lost; restore it from a backup"
+            )
+        Base.metadata.create_all(connection)
+        _VERSIONS.create(connection)
+        connection.execute(_VERSIONS.insert().values(version_num=HEAD_REVISION))
+    return HEAD_REVISION
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Run Alembic's upgrade to the newest revision; returns (from, to) revisions."""
     from alembic import command
 
+    with engine.connect() as connection:
+        before = schema_revision(connection)
     try:
-        cfg = _alembic_config(engine)
-        if not inspect(engine).get_table_names():
-            Base.metadata.create_all(engine)
-            command.stamp(cfg, "head")
+        if before is None:
+            _create_if_empty(engine)
         else:
-            command.upgrade(cfg, "head")
+            command.upgrade(_alembic_config(engine), "head")
+    except SchemaError:
+        raise
     except Exception as exc:
-        raise StoreError(f"could not prepare the database {engine.url!r}: {exc}") from exc
+        raise StoreError(f"could not upgrade the database {engine.url!r}: {exc}") from exc
+    with engine.connect() as connection:
+        after = schema_revision(connection)
+    assert after is not None
+    return before, after
 
 
 class Store:
@@ -124,7 +227,11 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         engine = open_engine(url)
-        migrate(engine)
+        try:
+            prepare(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     @contextmanager

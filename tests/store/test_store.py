@@ -12,7 +12,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.store.db import Store, _alembic_config, open_engine
+from pipeline.store.db import (
+    HEAD_REVISION,
+    SchemaError,
+    Store,
+    _alembic_config,
+    open_engine,
+    schema_revision,
+)
 from pipeline.store.models import Base, Message
 
 
@@ -62,3 +69,36 @@ def test_times_come_back_aware_utc_and_locations_are_unique(tmp_path: Path) -> N
     with pytest.raises(IntegrityError), store.session() as session:
         session.add(message("1", datetime(2026, 6, 1, tzinfo=UTC)))
     store.close()
+
+
+def test_the_head_revision_constant_is_the_newest_migration(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    assert ScriptDirectory.from_config(_alembic_config(engine)).get_current_head() == HEAD_REVISION
+    engine.dispose()
+
+
+def test_a_new_database_is_created_and_stamped_at_the_head(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with store.engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    store.close()
+
+
+def test_an_older_schema_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = open_engine(url)
+    command.upgrade(_alembic_config(engine), "0004_fixintake")
+    engine.dispose()
+    with pytest.raises(SchemaError) as refused:
+        Store.open(url)
+    assert str(refused.value) == (
+        f"the database is at 0004_fixintake and this masp needs {HEAD_REVISION}; "
+        "run `masp db upgrade` (it backs up first)"
+    )
+    engine = open_engine(url)
+    with engine.connect() as connection:
+        assert schema_revision(connection) == "0004_fixintake"
+    engine.dispose()
