@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import MarkupMode
 
+from pipeline.cli.logs import use_format
 from pipeline.clock import Clock
 from pipeline.config import Config, load_config
 
@@ -66,7 +67,10 @@ def clock_of(ctx: typer.Context) -> Clock:
 def settings(ctx: typer.Context) -> tuple[Config, Clock]:
     """Load and validate the config once; build the clock from --now."""
     g: Globals = ctx.obj
-    return load_config(g.config_path), clock_of(ctx)
+    config = load_config(g.config_path)
+    # Set once the config says how: a line logged before (a bad config) is plain text.
+    use_format(config.logging.format)
+    return config, clock_of(ctx)
 
 
 def open_app(ctx: typer.Context) -> App:
