@@ -70,6 +70,9 @@ def main_options(
     for noisy in (
         *("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"),
         *("fpdf", "fontTools"),
+        # pikepdf passes on qpdf's warnings about a damaged attachment, and announces itself at
+        # INFO before the config can switch the log to JSON lines.
+        "pikepdf",
         # matplotlib explains at INFO how it reads chart labels; the quarterly report's are ours.
         "matplotlib",
     ):
