@@ -1,7 +1,8 @@
 """Loads `config.yaml` once at start-up into frozen, validated objects.
 
 Every error names the key that is wrong (exit status 2). Secrets may come from the
-environment instead of the file: see `SECRET_ENV` below.
+environment instead of the file: see `SECRET_ENV` below, and `secret_values` for the files a
+secret may be read from (`*_FILE`, systemd's credentials).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,7 +29,10 @@ from pydantic import (
 
 from pipeline.errors import ConfigError
 
-# Environment variables that override secrets in the file, so passwords need not be on disk.
+# Environment variables that override secrets in the file, so passwords need not be in it.
+# Each has a `_FILE` twin naming a file that holds the secret (MASP_IMAP_PASSWORD_FILE), and
+# under systemd a credential of the variable's name in lower case (masp_imap_password, see
+# deploy/masp.service) is read from $CREDENTIALS_DIRECTORY.
 SECRET_ENV: dict[str, tuple[str, ...]] = {
     "MASP_IMAP_PASSWORD": ("mailbox", "imap", "password"),
     "MASP_SMTP_PASSWORD": ("mailbox", "smtp", "password"),
@@ -356,6 +361,21 @@ class SecurityConfig(Frozen):
     signing_key: str = ""
 
 
+class HealthConfig(Frozen):
+    """When `masp health` calls the service unwell (exit status 1)."""
+
+    # Polling has stopped once this many poll intervals pass without a successful poll.
+    missed_polls: int = Field(3, ge=1, le=1000)
+    # The outbox is stuck once its oldest email waiting to go is older than this.
+    outbox_stuck_minutes: int = Field(60, ge=1)
+
+
+class LoggingConfig(Frozen):
+    # json: one JSON object a line (for journald or a log collector), with the case
+    # reference as a field when a line is about a case.
+    format: Literal["text", "json"] = "text"
+
+
 class Config(Frozen):
     """The whole configuration; `base_dir` is the folder relative paths are read from."""
 
@@ -373,6 +393,8 @@ class Config(Frozen):
     decisions: DecisionsConfig = DecisionsConfig()
     retention: RetentionConfig = RetentionConfig()
     security: SecurityConfig = SecurityConfig()
+    health: HealthConfig = HealthConfig()
+    logging: LoggingConfig = LoggingConfig()
     base_dir: str = "."
 
     @field_validator("timezone")
@@ -434,15 +456,48 @@ def _describe(error: Any) -> tuple[str, str]:
     return key, str(error["msg"])
 
 
-def parse_config(raw: Any, base_dir: Path, env: dict[str, str] | None = None) -> Config:
-    """Validate a YAML tree (plus secrets from `env`) into a Config."""
+def _read_secret(path: Path, key: str) -> str:
+    """A secret file's text without its trailing newline (what `echo` or an editor leaves)."""
+    try:
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read the secret file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(key, f"the secret file {path} is not UTF-8 text") from exc
+    if not value:
+        raise ConfigError(key, f"the secret file {path} is empty")
+    return value
+
+
+def secret_values(env: Mapping[str, str]) -> dict[str, str]:
+    """Each secret given outside the config file, by its variable's name.
+
+    In order: the variable itself (MASP_IMAP_PASSWORD), a file it names (MASP_IMAP_PASSWORD_FILE),
+    then systemd's credential (`LoadCredential=`) $CREDENTIALS_DIRECTORY/masp_imap_password.
+    A variable and its `_FILE` twin both set is an error: which one is meant would be a guess.
+    """
+    found: dict[str, str] = {}
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    for var in SECRET_ENV:
+        value, file = env.get(var), env.get(f"{var}_FILE")
+        if value and file:
+            raise ConfigError(var, f"set {var} or {var}_FILE, not both")
+        if value:
+            found[var] = value
+        elif file:
+            found[var] = _read_secret(Path(file), f"{var}_FILE")
+        elif credentials and (Path(credentials) / var.lower()).is_file():
+            found[var] = _read_secret(Path(credentials) / var.lower(), var)
+    return found
+
+
+def parse_config(raw: Any, base_dir: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Validate a YAML tree (plus secrets from `env`, see `secret_values`) into a Config."""
     if not isinstance(raw, dict):
         raise ConfigError("(top level)", "the file must be a YAML mapping of keys to values")
     tree = dict(raw)
-    for var, keys in SECRET_ENV.items():
-        value = (env if env is not None else dict(os.environ)).get(var)
-        if value:
-            _set_path(tree, keys, value)
+    for var, value in secret_values(os.environ if env is None else env).items():
+        _set_path(tree, SECRET_ENV[var], value)
     tree["base_dir"] = str(base_dir)
     try:
         return Config.model_validate(tree)

@@ -24,7 +24,17 @@ class ConfigError(PipelineError):
 
 
 class MailboxError(PipelineError):
-    """The mailbox could not be reached or refused an operation."""
+    """The mailbox could not be reached or refused an operation.
+
+    `login_refused` is True when the server refused the service's credentials (a changed
+    password, a revoked token): `masp health` reports it until a poll signs in again.
+    """
+
+    def __init__(
+        self, message: str, *, reference: str | None = None, login_refused: bool = False
+    ) -> None:
+        self.login_refused = login_refused
+        super().__init__(message, reference=reference)
 
 
 class SendError(PipelineError):
@@ -33,7 +43,8 @@ class SendError(PipelineError):
     `temporary` is True when the server could not be reached or said 'try later' (4xx):
     the email waits without using up an attempt. False means the server refused it (5xx).
     `refused` names the recipients the server refused, for the administrator's alert; the
-    message never does (it is logged).
+    message never does (it is logged). `login_refused`: the server refused the service's
+    credentials, as for MailboxError.
     """
 
     def __init__(
@@ -43,9 +54,11 @@ class SendError(PipelineError):
         reference: str | None = None,
         temporary: bool = True,
         refused: tuple[str, ...] = (),
+        login_refused: bool = False,
     ) -> None:
         self.temporary = temporary
         self.refused = refused
+        self.login_refused = login_refused
         super().__init__(message, reference=reference)
 
 

@@ -11,12 +11,13 @@ from types import FrameType
 import schedule
 
 from pipeline.app import App
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, MailboxError, PipelineError
 from pipeline.intake.poll import PollReport, poll_once
 from pipeline.jobs import TickReport, run_due
 from pipeline.mailbox.base import MailSender, MailSource
 from pipeline.outbox.sender import deliver
 from pipeline.schedule import SOURCES
+from pipeline.store import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ RECONNECT_FIRST, RECONNECT_CAP = 5.0, 300.0
 def tick(app: App, sender: MailSender) -> TickReport:
     """Every time-based job that is due now, then the outbox (retries that are due too)."""
     report = run_due(app, SOURCES)
+    heartbeat.ticked(app.store, app.clock.now())
     report.sent = deliver(app, sender).sent
     return report
 
@@ -88,6 +90,8 @@ def serve(app: App, stop: threading.Event) -> None:
             except ConfigError:
                 raise
             except PipelineError as exc:
+                if isinstance(exc, MailboxError):
+                    heartbeat.mailbox_failed(app.store, app.clock.now(), exc)
                 log.warning("%s; retrying in %.0f s", exc, backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, RECONNECT_CAP)

@@ -11,6 +11,8 @@ command -v dovecot >/dev/null 2>&1 || need_apt+=(dovecot-imapd dovecot-lmtpd)
 command -v soffice >/dev/null 2>&1 || need_apt+=(libreoffice-writer-nogui libreoffice-calc-nogui)
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi dejavu || need_apt+=(fonts-dejavu-core)
+# systemd-analyze checks the service's unit file (deploy/masp.service).
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
@@ -33,4 +35,6 @@ PY="${PYTHON:-python3}"
 # core install free of GPL and GUI toolkits.
 .venv/bin/python scripts/check_imports.py
 .venv/bin/python scripts/licences.py >/dev/null || .venv/bin/python scripts/licences.py
+# The systemd unit parses, with every setting known to this systemd.
+deploy/verify-unit.sh
 .venv/bin/pytest "$@"

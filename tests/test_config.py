@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.config import load_config, parse_config
+from pipeline.config import SECRET_ENV, load_config, parse_config
 from pipeline.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,3 +69,66 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "panels.0.deadline.days_before" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("var", sorted(SECRET_ENV))
+def test_every_secret_can_come_from_a_file(tmp_path: Path, var: str) -> None:
+    secret = tmp_path / "secret"
+    # What `echo secret > file` or an editor writes: the newline is not part of the secret.
+    secret.write_text("s3cret-from-file\n")
+    config = parse_config(shipped(), ROOT, env={f"{var}_FILE": str(secret)})
+    node: Any = config
+    for key in SECRET_ENV[var]:
+        node = getattr(node, key)
+    assert node == "s3cret-from-file"
+
+
+def test_a_missing_secret_file_names_the_variable(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(shipped(), ROOT, env={"MASP_IMAP_PASSWORD_FILE": str(missing)})
+    assert caught.value.key == "MASP_IMAP_PASSWORD_FILE"
+    assert str(missing) in str(caught.value)
+
+
+def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ConfigError, match=r"MASP_SMTP_PASSWORD_FILE.*is empty"):
+        parse_config(shipped(), ROOT, env={"MASP_SMTP_PASSWORD_FILE": str(empty)})
+
+
+def test_a_secret_and_its_file_together_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("one")
+    env = {"MASP_IMAP_PASSWORD": "two", "MASP_IMAP_PASSWORD_FILE": str(secret)}
+    with pytest.raises(ConfigError, match="not both"):
+        parse_config(shipped(), ROOT, env=env)
+
+
+def test_systemd_credentials_are_read_by_the_variables_name(tmp_path: Path) -> None:
+    # What `LoadCredential=masp_imap_password:/etc/masp/credentials/imap_password` gives.
+    (tmp_path / "masp_imap_password").write_text("from-systemd\r\n")
+    config = parse_config(shipped(), ROOT, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert config.mailbox.imap.password == "from-systemd"
+    # A credential the unit does not load leaves the file's value alone.
+    assert (
+        config.mailbox.smtp.password == parse_config(shipped(), ROOT, env={}).mailbox.smtp.password
+    )
+
+
+def test_the_environment_wins_over_a_credential(tmp_path: Path) -> None:
+    (tmp_path / "masp_imap_password").write_text("from-systemd")
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "MASP_IMAP_PASSWORD": "from-env"}
+    assert parse_config(shipped(), ROOT, env=env).mailbox.imap.password == "from-env"
+
+
+def test_logging_and_health_have_defaults_and_are_checked() -> None:
+    config = parse_config(shipped(), ROOT, env={})
+    assert config.logging.format == "text"
+    assert config.health.missed_polls == 3
+    tree = shipped()
+    tree["logging"] = {"format": "xml"}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tree, ROOT, env={})
+    assert caught.value.key == "logging.format"

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from pipeline.cli import cases, db, decisions, mail, report, running, setup, views
 from pipeline.cli.common import MARKUP_MODE, Globals, errors, parse_now
+from pipeline.cli.logs import TEXT_FORMAT
 from pipeline.disk import make_files_private
 from pipeline.errors import ConfigError, PipelineError
 
@@ -29,7 +30,7 @@ app = typer.Typer(
 # this order.
 for command in (
     *(running.poll, running.run, running.tick),
-    *(views.status, views.meetings),
+    *(views.status, views.health, views.meetings),
     *(setup.form, setup.check_config, setup.demo),
     cases.screen,
     *(db.backup, db.restore),
@@ -82,7 +83,7 @@ def main_options(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=TEXT_FORMAT,
     )
     # Libraries that read attachments log file names and contents at WARNING: names of
     # children must never reach a log (SPEC §7), so they are quietened here.
@@ -90,6 +91,9 @@ def main_options(
     for noisy in (
         *("extract_msg", "olefile", "tnefparse", "pdfminer", "pypdf", "docx"),
         *("fpdf", "fontTools"),
+        # pikepdf passes on qpdf's warnings about a damaged attachment, and announces itself at
+        # INFO before the config can switch the log to JSON lines.
+        "pikepdf",
         # matplotlib explains at INFO how it reads chart labels; the quarterly report's are ours.
         "matplotlib",
     ):

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import MarkupMode
 
+from pipeline.cli.logs import use_format
 from pipeline.clock import Clock
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ def settings(ctx: typer.Context) -> tuple[Config, Clock]:
     from pipeline.config import load_config
 
     g: Globals = ctx.obj
-    return load_config(g.config_path), clock_of(ctx)
+    config = load_config(g.config_path)
+    # Set once the config says how: a line logged before (a bad config) is plain text.
+    use_format(config.logging.format)
+    return config, clock_of(ctx)
 
 
 def open_app(ctx: typer.Context) -> App:

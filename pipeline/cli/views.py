@@ -21,19 +21,49 @@ def status(
 
     with open_app(ctx) as service, service.store.session() as session:
         # Today, by the one clock (`--now`): what marks an agreed action overdue.
-        today = service.clock.now().astimezone(service.config.tz).date()
+        now = service.clock.now()
+        today = now.astimezone(service.config.tz).date()
         if reference:
             data = view.one_case(service.config, session, reference, today)
             print_json(data) if as_json else view.print_detail(console, data)
             return
         rows = view.all_cases(service.config, session, today)
         attention = view.needs_attention(session)
+        if not as_json:
+            from pipeline.outputs.health import check, summary_lines
+
+            vitals = summary_lines(service.config, check(service.config, session, now))
     if as_json:
+        # A list of cases (SPEC §5); the service's own state is `masp health --json`.
         print_json(rows)
         return
     view.print_table(console, rows)
     for line in attention:
         console.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
+    for line in vitals:
+        console.print(escape(line), highlight=False)
+
+
+def health(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+) -> None:
+    """Is the service alive? Exit status 0 when healthy, 1 when polling has stopped, the outbox
+    is stuck or the mail server refused the login (each problem is printed), 2 for a bad config.
+    For a monitor: run it from a timer or as a Nagios-style check."""
+    from pipeline.outputs.health import check, summary_lines
+
+    with open_app(ctx) as service, service.store.session() as session:
+        vitals = check(service.config, session, service.clock.now())
+        lines = summary_lines(service.config, vitals)
+    if as_json:
+        print_json(vitals.as_json())
+    else:
+        console.print("OK" if vitals.healthy else "UNHEALTHY", highlight=False)
+        for line in lines:
+            console.print(escape(line), highlight=False)
+    if not vitals.healthy:
+        raise typer.Exit(1)
 
 
 def meetings(

@@ -16,6 +16,7 @@ from pipeline.intake.ledger import IngestReport, Ledger
 from pipeline.mailbox.base import Location, MailSender, MailSource
 from pipeline.outbox.sender import DeliveryReport, deliver
 from pipeline.states import MessageState
+from pipeline.store import heartbeat
 from pipeline.store.models import Message
 
 log = logging.getLogger(__name__)
@@ -65,18 +66,24 @@ def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
     stage that fails (the mailbox away, a bug) is reported without stopping the next: mail
     already ledgered is still filed and answered, and the outbox still sent."""
     report = PollReport()
-    ingest = _stage(report, "reading new mail", lambda: Ledger(app).ingest(source))
+    ingest = _stage(app, report, "reading new mail", lambda: Ledger(app).ingest(source))
+    if ingest is not None:
+        # The mailbox was read to the end: what `masp health` calls a successful poll.
+        heartbeat.polled(app.store, app.clock.now())
     report.ingest = ingest or IngestReport()
-    report.filing = _stage(report, "filing", lambda: file_pending(app)) or FilingReport()
-    report.moved = _stage(report, "moving processed mail", lambda: move_done(app, source)) or 0
-    report.delivery = _stage(report, "sending", lambda: deliver(app, sender)) or DeliveryReport()
+    report.filing = _stage(app, report, "filing", lambda: file_pending(app)) or FilingReport()
+    moving = _stage(app, report, "moving processed mail", lambda: move_done(app, source))
+    report.moved = moving or 0
+    sending = _stage(app, report, "sending", lambda: deliver(app, sender))
+    report.delivery = sending or DeliveryReport()
     return report
 
 
-def _stage(report: PollReport, doing: str, step: Callable[[], T]) -> T | None:
+def _stage(app: App, report: PollReport, doing: str, step: Callable[[], T]) -> T | None:
     try:
         return step()
     except MailboxError as exc:
+        heartbeat.mailbox_failed(app.store, app.clock.now(), exc)
         report.errors.append(str(exc))
     except Exception as exc:
         error = f"{doing} failed ({describe_failure(exc)}); it is tried again at the next poll"
@@ -99,6 +106,7 @@ def poll(app: App) -> PollReport:
             with open_source(app.config) as source:
                 return poll_once(app, source, sender)
         except MailboxError as exc:
+            heartbeat.mailbox_failed(app.store, app.clock.now(), exc)
             report = PollReport(errors=[str(exc)])
             report.filing = file_pending(app)
             report.delivery = deliver(app, sender)

@@ -210,7 +210,8 @@ class _Connection:
         try:
             yield
         except FAILURES as exc:
-            raise MailboxError(self.explain(exc, doing)) from exc
+            refused = isinstance(exc, UnauthorizedError)
+            raise MailboxError(self.explain(exc, doing), login_refused=refused) from exc
 
     def explain(self, exc: BaseException, doing: str) -> str:
         where = self.where
@@ -439,7 +440,7 @@ class EwsSender:
             message = Message(account=account, folder=account.sent, mime_content=mime)
             message.send_and_save()
         except MailboxError as exc:
-            raise SendError(str(exc)) from exc
+            raise SendError(str(exc), login_refused=exc.login_refused) from exc
         except FAILURES as exc:
             permanent = (
                 isinstance(exc, EWSError)
@@ -447,7 +448,9 @@ class EwsSender:
                 and type(exc).__name__ not in {"ErrorServerBusy", "ErrorTimeoutExpired"}
             )
             raise SendError(
-                self._conn.explain(exc, "sending (CreateItem)"), temporary=not permanent
+                self._conn.explain(exc, "sending (CreateItem)"),
+                temporary=not permanent,
+                login_refused=isinstance(exc, UnauthorizedError),
             ) from exc
 
     def close(self) -> None:

@@ -128,7 +128,8 @@ class ImapSource:
             box.login(self._cfg.username, self._cfg.password, initial_folder=None)
         except FAILURES as exc:
             raise MailboxError(
-                f"the IMAP server at {self._where()} refused the login; check {CHECK_LOGIN}"
+                f"the IMAP server at {self._where()} refused the login; check {CHECK_LOGIN}",
+                login_refused=True,
             ) from exc
 
     def _login_oauth(self, box: BaseMailBox) -> None:
@@ -154,7 +155,8 @@ class ImapSource:
                 if attempt == 1:
                     log.info("the IMAP server refused the app's token; asking for a new one")
         raise MailboxError(
-            refused_token_message("IMAP", self._where(), tokens, IMAP_PERMISSION, self._user)
+            refused_token_message("IMAP", self._where(), tokens, IMAP_PERMISSION, self._user),
+            login_refused=True,
         )
 
     def _read_capabilities(self, box: BaseMailBox) -> frozenset[str]:

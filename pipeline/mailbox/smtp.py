@@ -61,13 +61,14 @@ class SmtpSender:
         except MailboxError as exc:
             # Entra ID refused the app a token: nothing can be sent until someone fixes it.
             self.close()
-            raise SendError(str(exc)) from exc
+            raise SendError(str(exc), login_refused=exc.login_refused) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise SendError(
                 self._explain(exc),
                 temporary=not _permanent(exc),
                 refused=_refused(exc),
+                login_refused=isinstance(exc, smtplib.SMTPAuthenticationError),
             ) from exc
         if refused:
             # Some recipients accepted it: say how many were refused, never who (no addresses).
@@ -234,6 +235,7 @@ class _TokenRefused(smtplib.SMTPAuthenticationError, SendError):
             self, BAD_CREDENTIALS, b"the OAuth 2.0 token was refused twice"
         )
         self.reference, self.temporary, self.refused = None, True, ()
+        self.login_refused = True
 
 
 def _auth_xoauth2(conn: smtplib.SMTP, user: str, token: str) -> None:

@@ -18,6 +18,7 @@ from pipeline.errors import PartialDelivery, SendError, StoreError, Unsendable, 
 from pipeline.mailbox.base import MailSender
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.states import OutboxState
+from pipeline.store import heartbeat
 from pipeline.store.audit import audit
 from pipeline.store.models import Case, OutboxItem
 
@@ -32,6 +33,8 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     waiting: int = 0
+    # The mail server's last refusal in this round, for the heartbeat (`masp health`).
+    error: SendError | None = None
 
 
 def _due(app: App, limit: int) -> list[int]:
@@ -102,7 +105,16 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
             continue
         if not carry_on:
             break
+    _beat(app, report)
     return report
+
+
+def _beat(app: App, report: DeliveryReport) -> None:
+    """What the round says of the mail server: it refused (how), or it took mail again."""
+    if report.error is not None:
+        heartbeat.send_failed(app.store, app.clock.now(), report.error)
+    elif report.sent:
+        heartbeat.sent(app.store)
 
 
 def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryReport) -> bool:
@@ -164,6 +176,7 @@ def _refused(
     report: DeliveryReport,
 ) -> bool:
     """Record a refusal; False when the server is away and the round should stop."""
+    report.error = exc
     if exc.temporary:
         # The server is away or said 'later': no attempt is used up, the round stops rather
         # than knock on a closed door for every email, and the next poll (or tick) tries again.

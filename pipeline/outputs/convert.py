@@ -279,7 +279,12 @@ def convert_documents(app: App, session: Session, documents: Iterable[Document])
         # A file lost from data_dir costs only its own conversion. No failure is recorded, so
         # it is converted once restored; until then the pack says it is missing.
         except StoreError as exc:
-            log.warning("case %s: a document was not converted: %s", document.case.reference, exc)
+            log.warning(
+                "case %s: a document was not converted: %s",
+                document.case.reference,
+                exc,
+                extra={"reference": document.case.reference},
+            )
             continue
         sources[document.sha256] = Source(document.sha256, route[0], route[1], data)
     results, not_started = _results(app, list(sources.values()))

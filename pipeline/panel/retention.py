@@ -183,7 +183,12 @@ def purge_case(app: App, session: Session, case_id: int, last: datetime) -> None
     case.flags = [*[flag for flag in case.flags if flag != PURGED], PURGED]
     deleted = _delete_unused(app, session, paths)
     audit(session, app.clock.now(), case, "purged", unused_files=deleted, after_days=_days(app))
-    log.info("case %s: working copies purged (%d files)", case.reference, deleted)
+    log.info(
+        "case %s: working copies purged (%d files)",
+        case.reference,
+        deleted,
+        extra={"reference": case.reference},
+    )
 
 
 def _conversion_paths(session: Session, document: Document) -> list[str]:

@@ -476,6 +476,29 @@ class MailboxCursor(Base):
     updated_at: Mapped[datetime] = mapped_column()
 
 
+class Heartbeat(Base):
+    """The service's one row of vital signs, for `masp status` and `masp health`: when it last
+    read the mailbox and ran its jobs, and the last failure of the mail server on each side.
+
+    A failure stays until the same side next succeeds, so a refused login is still seen by a
+    monitor that looks minutes later."""
+
+    __tablename__ = "heartbeat"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The last poll that read the mailbox to the end, and the last pass of the due jobs.
+    last_poll_at: Mapped[datetime | None] = mapped_column()
+    last_tick_at: Mapped[datetime | None] = mapped_column()
+    # The mailbox (reading) and the mail server (sending): "login" when it refused the
+    # service's credentials, "failure" otherwise; the message says what to check.
+    mailbox_error_kind: Mapped[str | None] = mapped_column(String(16))
+    mailbox_error: Mapped[str | None] = mapped_column(Text)
+    mailbox_error_at: Mapped[datetime | None] = mapped_column()
+    send_error_kind: Mapped[str | None] = mapped_column(String(16))
+    send_error: Mapped[str | None] = mapped_column(Text)
+    send_error_at: Mapped[datetime | None] = mapped_column()
+
+
 # The flag of a case whose working copies the retention purge deleted (its emails' status is
 # then MessageState.PURGED, the same string).
 PURGED = "purged"
@@ -493,6 +516,7 @@ __all__ = [
     "DecisionSheet",
     "Document",
     "FollowUp",
+    "Heartbeat",
     "JobRun",
     "MailboxCursor",
     "MeetingWorkbook",

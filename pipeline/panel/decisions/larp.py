@@ -52,7 +52,13 @@ def papers(app: App, session: Session, decision: Decision) -> bytes:
             # A missing or damaged pack (a disk error, a half-restored backup: StoreError,
             # pikepdf.PdfError, or anything else reading it) must not hold the sheet up:
             # try an older pack, then the case's own stored conversions.
-            log.warning("case %s: pack %d could not be read: %s", reference, pack.id, exc)
+            log.warning(
+                "case %s: pack %d could not be read: %s",
+                reference,
+                pack.id,
+                exc,
+                extra={"reference": reference},
+            )
             continue
         if pages is not None:
             return pages

@@ -113,7 +113,12 @@ def _scan(app: App, session: Session, now: datetime) -> tuple[list[Pending], lis
         except Exception as exc:
             reference = decision.case.reference
             problem = describe_failure(exc)
-            log.error("case %s: its decision sheet could not be prepared: %s", reference, problem)
+            log.error(
+                "case %s: its decision sheet could not be prepared: %s",
+                reference,
+                problem,
+                extra={"reference": reference},
+            )
             at = decision.recorded_at
             broken.append(Broken(decision.id, decision.case_id, reference, at, problem))
             continue
