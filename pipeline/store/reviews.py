@@ -7,7 +7,7 @@ each later meeting until a decision is recorded for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -39,26 +39,33 @@ def latest_decision(session: Session, case_id: int) -> Decision | None:
     return session.scalars(query.order_by(Decision.meeting.desc(), Decision.id.desc())).first()
 
 
-def current_decisions(session: Session, panel_id: str | None = None) -> Iterator[Decision]:
-    """Each decided case's current decision, oldest case first."""
-    latest = (
-        select(Decision.case_id, func.max(Decision.meeting).label("meeting"))
-        .group_by(Decision.case_id)
-        .subquery()
-    )
+def current_decisions(
+    session: Session,
+    panel_id: str | None = None,
+    *,
+    states: Sequence[CaseState] = (CaseState.DECIDED,),
+    up_to: datetime | None = None,
+    by_meeting: bool = False,
+) -> Iterator[Decision]:
+    """Each case's current decision (its latest, from a meeting no later than `up_to`), for
+    cases in `states`: oldest case first, or by panel and meeting with `by_meeting`."""
+    latest = select(Decision.case_id, func.max(Decision.meeting).label("meeting"))
+    if up_to is not None:
+        latest = latest.where(Decision.meeting <= up_to)
+    newest = latest.group_by(Decision.case_id).subquery()
     query = (
         select(Decision)
         .join(
-            latest,
-            (Decision.case_id == latest.c.case_id) & (Decision.meeting == latest.c.meeting),
+            newest,
+            (Decision.case_id == newest.c.case_id) & (Decision.meeting == newest.c.meeting),
         )
         .join(Case, Case.id == Decision.case_id)
-        .where(Case.state == CaseState.DECIDED)
-        .order_by(Decision.case_id)
+        .where(Case.state.in_(states))
     )
     if panel_id is not None:
         query = query.where(Decision.panel_id == panel_id)
-    yield from session.scalars(query)
+    order = (Decision.panel_id, Decision.meeting) if by_meeting else ()
+    yield from session.scalars(query.order_by(*order, Decision.case_id))
 
 
 def reviews_at(

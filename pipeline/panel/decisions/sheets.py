@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -41,6 +41,7 @@ from pipeline.rules.meetings import meeting_stamp
 from pipeline.states import OVER
 from pipeline.store.audit import audit
 from pipeline.store.models import PURGED, Case, Decision, DecisionSheet
+from pipeline.store.reviews import current_decisions
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +68,7 @@ def latest_sheet(session: Session, decision_id: int) -> DecisionSheet | None:
 
 def _current(session: Session, now: datetime) -> Iterator[Decision]:
     """Each decided (or since closed) case's latest decision, from a meeting that has begun."""
-    latest = (
-        select(Decision.case_id, func.max(Decision.meeting).label("meeting"))
-        .where(Decision.meeting <= now)
-        .group_by(Decision.case_id)
-        .subquery()
-    )
-    query = (
-        select(Decision)
-        .join(
-            latest,
-            (Decision.case_id == latest.c.case_id) & (Decision.meeting == latest.c.meeting),
-        )
-        .join(Case, Case.id == Decision.case_id)
-        .where(Case.state.in_(OVER))
-        .order_by(Decision.panel_id, Decision.meeting, Decision.case_id)
-    )
-    yield from session.scalars(query)
+    return current_decisions(session, states=OVER, up_to=now, by_meeting=True)
 
 
 @dataclass(frozen=True)
