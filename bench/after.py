@@ -44,10 +44,10 @@ from pipeline.store.models import (
     Action,
     Case,
     Decision,
-    DecisionImport,
     DecisionSheet,
     OutboxItem,
 )
+from tests.decisions_helpers import applied_import
 from tests.helpers import open_service
 
 MEETING = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
@@ -58,17 +58,7 @@ def decided_meeting(folder: Path, cases: int) -> App:
     """`cases` decided cases of one meeting, written straight into the store."""
     app = open_service(folder, AFTER, pack={"convert_seconds": 600})
     with app.store.session() as session:
-        imported = DecisionImport(
-            panel_id="masp",
-            meeting=MEETING,
-            source="command",
-            sha256="0" * 64,
-            stored_path="x",
-            status="applied",
-            imported_at=AFTER,
-        )
-        session.add(imported)
-        session.flush()
+        imported = applied_import(session, MEETING, AFTER)
         for n in range(cases):
             case = Case(
                 reference=f"MASP-2026-{n + 1:04d}",

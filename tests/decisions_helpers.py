@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pipeline import samples
 from pipeline.app import App
@@ -20,6 +21,26 @@ MEETING = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
 EARLIER = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
 NAMES = ("Robin Testcase", "Sky Example", "Ash Placeholder", "Rowan Invented")
 ADMIN = "admin@example.org"
+
+
+def applied_import(
+    session: Session, meeting: datetime, at: datetime, panel_id: str = "masp"
+) -> DecisionImport:
+    """The applied workbook import a decision row points at, as `masp decisions import` leaves
+    one: tests and benchmarks that write decisions straight into the store need it first."""
+    imported = DecisionImport(
+        panel_id=panel_id,
+        meeting=meeting,
+        source="command",
+        sha256="0" * 64,
+        stored_path="imports/workbook.xlsx",
+        status="applied",
+        problems=[],
+        imported_at=at,
+    )
+    session.add(imported)
+    session.flush()
+    return imported
 
 
 def add_case(app: App, n: int, state: str, meeting: datetime = MEETING) -> None:
@@ -48,18 +69,7 @@ def add_review(app: App, n: int) -> None:
     add_case(app, n, "decided", meeting=EARLIER)
     with app.store.session() as session:
         case = session.scalars(select(Case).where(Case.reference == f"MASP-2026-{n:04d}")).one()
-        first = DecisionImport(
-            panel_id="masp",
-            meeting=EARLIER,
-            source="command",
-            sha256="0" * 64,
-            stored_path="x",
-            status="applied",
-            problems=[],
-            imported_at=EARLIER,
-        )
-        session.add(first)
-        session.flush()
+        first = applied_import(session, EARLIER, EARLIER)
         decision = Decision(
             case_id=case.id,
             panel_id="masp",

@@ -30,7 +30,6 @@ from pipeline.store.models import (
     AuditEvent,
     Case,
     Decision,
-    DecisionImport,
     DecisionSheet,
     Document,
     OutboxItem,
@@ -38,6 +37,7 @@ from pipeline.store.models import (
 from pipeline.store.models import (
     Message as LedgerRow,
 )
+from tests.decisions_helpers import applied_import
 from tests.helpers import children, decoded, masp, open_service, outline, sent_to
 
 NOW = datetime(2027, 4, 2, 9, 0, tzinfo=UTC)
@@ -167,17 +167,7 @@ def seed(app: App) -> None:
                 session.add(
                     AuditEvent(at=referral.received, case_id=case.id, action=referral.moved)
                 )
-        imported = DecisionImport(
-            panel_id="masp",
-            meeting=JAN,
-            source="command",
-            sha256="1" * 64,
-            stored_path="imports/x",
-            status="applied",
-            imported_at=NOW,
-        )
-        session.add(imported)
-        session.flush()
+        imported = applied_import(session, JAN, NOW)
         for decided in DECISIONS:
             decision = Decision(
                 case_id=cases[decided.case].id,

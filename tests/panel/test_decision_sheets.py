@@ -33,10 +33,10 @@ from pipeline.store.models import (
     AuditEvent,
     Case,
     Decision,
-    DecisionImport,
     DecisionSheet,
     Slot,
 )
+from tests.decisions_helpers import applied_import
 from tests.helpers import Sent, attachments, drop, open_service, sent_mail
 
 RECEIVED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -100,17 +100,7 @@ def decide(
         case = session.scalars(select(Case).where(Case.reference == reference)).one()
         decision = session.scalar(select(Decision).where(Decision.case_id == case.id))
         if decision is None:
-            imported = DecisionImport(
-                panel_id="masp",
-                meeting=MEETING,
-                source="command",
-                sha256="0" * 64,
-                stored_path="decisions/workbook.xlsx",
-                status="applied",
-                imported_at=now,
-            )
-            session.add(imported)
-            session.flush()
+            imported = applied_import(session, MEETING, now)
             decision = Decision(case_id=case.id, panel_id="masp", meeting=MEETING)
             decision.import_id = imported.id
             session.add(decision)

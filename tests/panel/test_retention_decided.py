@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from pipeline.intake.poll import poll
 from pipeline.states import CaseState, Outcome
-from pipeline.store.models import Case, Decision, DecisionImport, DecisionSheet, FollowUp, Slot
+from pipeline.store.models import Case, Decision, DecisionSheet, FollowUp, Slot
+from tests.decisions_helpers import applied_import
 from tests.helpers import drop
 from tests.panel.test_retention import FIRST, KEEP, T0, at, purge, referral
 
@@ -40,17 +41,7 @@ def _decided(folder: Path, review: date | None, sheet_at: datetime | None = None
                 ends_at=MEETING + timedelta(minutes=30),
             )
         )
-        imported = DecisionImport(
-            panel_id=case.panel_id,
-            meeting=MEETING,
-            source="command",
-            sha256="0" * 64,
-            stored_path="decisions/workbook.xlsx",
-            status="applied",
-            imported_at=recorded,
-        )
-        session.add(imported)
-        session.flush()
+        imported = applied_import(session, MEETING, recorded, case.panel_id)
         decision = Decision(
             case_id=case.id,
             panel_id=case.panel_id,

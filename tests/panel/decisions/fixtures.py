@@ -9,7 +9,8 @@ from typing import Any
 from pipeline.app import App
 from pipeline.states import CaseState, Outcome
 from pipeline.store.lifecycle import move
-from pipeline.store.models import Action, Case, Decision, DecisionImport
+from pipeline.store.models import Action, Case, Decision
+from tests.decisions_helpers import applied_import
 
 NAMES = ("Robin Testcase", "Sky Example", "Ash Placeholder", "Rowan Invented", "Kit Sample")
 # Not a configured person, nor of an allowed domain: the workbook named them.
@@ -53,18 +54,7 @@ def decide(
 ) -> int:
     """The panel's decision on the case at `meeting` (heard there), with its agreed actions."""
     with app.store.session() as session:
-        imported = DecisionImport(
-            panel_id="masp",
-            meeting=meeting,
-            source="command",
-            sha256="0" * 64,
-            stored_path="imports/test.xlsx",
-            status="applied",
-            problems=[],
-            imported_at=meeting + timedelta(days=1),
-        )
-        session.add(imported)
-        session.flush()
+        imported = applied_import(session, meeting, meeting + timedelta(days=1))
         values: dict[str, Any] = {
             "outcome": Outcome.ACCEPTED,
             "lead_name": "Lee Lead",
