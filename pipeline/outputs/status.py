@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -72,13 +73,18 @@ def _document_detail(d: Any) -> dict[str, Any]:
 
 
 def summary(
-    config: Config, case: Case, today: date | None = None, decided: set[int] | None = None
+    config: Config,
+    case: Case,
+    today: date | None = None,
+    decided: set[int] | None = None,
+    slots: Mapping[int, Slot] | None = None,
 ) -> dict[str, Any]:
     """One case as SPEC §5 spells it, plus the deadline and flags, and after its meeting what
     was decided (`after_meeting`); `today` (the clock's date) marks overdue actions.
 
     `decided`, the ids of every case with a decision when known, spares a query per case
-    without one (`masp status` over a thousand cases)."""
+    without one (`masp status` over a thousand cases); `slots`, every case's timeslot at its
+    meeting by case id when known, a query per case with a meeting."""
     missing = missing_for(case)
     meeting = None
     deadline = None
@@ -99,7 +105,7 @@ def summary(
         "documents": [_document(d) for d in case.documents],
         "missing": [k.value for k in missing],
         "flags": list(case.flags),
-        "slot": _slot(case),
+        "slot": _slot(case, slots),
     } | (
         after_meeting(config, case, today)
         if decided is None or case.id in decided
@@ -222,12 +228,16 @@ def _follow_up(config: Config, session: Session, decision: Decision) -> dict[str
     }
 
 
-def _slot(case: Case) -> dict[str, Any] | None:
+def _slot(case: Case, slots: Mapping[int, Slot] | None = None) -> dict[str, Any] | None:
     """The case's timeslot at its meeting and the referrer's attendance answer (R10)."""
     session = object_session(case)
     if session is None or case.meeting is None:
         return None
-    slot = session.scalar(select(Slot).where(Slot.case_id == case.id, Slot.meeting == case.meeting))
+    if slots is not None:
+        slot = slots.get(case.id)
+    else:
+        query = select(Slot).where(Slot.case_id == case.id, Slot.meeting == case.meeting)
+        slot = session.scalar(query)
     if slot is None:
         return None
     return {
@@ -314,7 +324,10 @@ def all_cases(config: Config, session: Session, today: date | None = None) -> li
     # Each case's documents in one query, not one query each.
     cases = session.scalars(select(Case).options(selectinload(Case.documents)).order_by(Case.id))
     decided = set(session.scalars(select(Decision.case_id).distinct()))
-    return [summary(config, c, today, decided) for c in cases]
+    # Every case's timeslot at the meeting it is on, in one query too.
+    at_meeting = select(Slot).join(Case, (Case.id == Slot.case_id) & (Case.meeting == Slot.meeting))
+    slots = {slot.case_id: slot for slot in session.scalars(at_meeting)}
+    return [summary(config, c, today, decided, slots) for c in cases]
 
 
 def needs_attention(session: Session) -> list[str]:
