@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from pipeline.errors import DocumentError
 from pipeline.mime.bodytext import html_to_text, text_of
 from pipeline.mime.charsets import decode_bytes
 
@@ -24,7 +25,7 @@ def container_kind(name: str, declared: str) -> str:
     return ""
 
 
-class OutlookUnsupported(Exception):
+class OutlookUnsupported(DocumentError):
     """extract-msg is not installed (it is the `msg` extra): .msg files stay unopened."""
 
 
@@ -38,7 +39,7 @@ def open_outlook(data: bytes) -> Any:
         import extract_msg
         from extract_msg.enums import ErrorBehavior
     except ImportError as exc:
-        raise OutlookUnsupported from exc
+        raise OutlookUnsupported("Outlook .msg files cannot be read on this server") from exc
 
     # Never hand extract-msg (olefile) raw bytes: bytes that do not look like an OLE file are
     # taken as a path, so an attachment could name a file on this server and have it read.
