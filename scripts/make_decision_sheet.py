@@ -17,72 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from docx import Document as WordDocument
-from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from pipeline.outputs.wordpage import a4_pages, drop_thumbnail, one_font
+
 TARGET = Path(__file__).resolve().parents[1] / "pipeline/outputs/templates/decision_sheet.docx"
-# The same font and page as the agenda (pipeline/outputs/agenda.py).
-FONT = "Arial"
-STYLES = ("Normal", "Title", "Heading 1", "Table Grid")
 LABEL_MM, VALUE_MM = 50, 130
 ACTION_COLUMNS = (("Action", 70), ("Who", 38), ("Agency", 38), ("By when", 34))
 # A fixed date, so the template's bytes depend on its layout only.
 MADE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _fonts(document: Any) -> None:
-    for name in STYLES:
-        fonts = document.styles[name].element.get_or_add_rPr().get_or_add_rFonts()
-        for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-            fonts.attrib.pop(qn(theme), None)
-        document.styles[name].font.name = FONT
-
-
-def _field(paragraph: Any, instruction: str) -> None:
-    """A PAGE or NUMPAGES field, filled in on each page by Word and LibreOffice."""
-    for kind in ("begin", None, "separate", "end"):
-        run = paragraph.add_run()
-        if kind is None:
-            code = OxmlElement("w:instrText")
-            code.set(qn("xml:space"), "preserve")
-            code.text = f" {instruction} "
-            run._r.append(code)
-            continue
-        mark = OxmlElement("w:fldChar")
-        mark.set(qn("w:fldCharType"), kind)
-        run._r.append(mark)
-        if kind == "separate":
-            paragraph.add_run("1")
-
-
-def _marked(part: Any) -> Any:
-    part.is_linked_to_previous = False
-    paragraph = part.paragraphs[0]
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    paragraph.add_run("{{ marking }}").bold = True
-    return paragraph
-
-
-def _page(document: Any) -> None:
-    """A4 portrait, 15 mm sides, the marking above and below every page, 'Page x of y'."""
-    section = document.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.left_margin = section.right_margin = Mm(15)
-    section.top_margin = section.bottom_margin = Mm(20)
-    section.header_distance = section.footer_distance = Mm(10)
-    _marked(section.header)
-    _marked(section.footer)
-    numbers = section.footer.add_paragraph()
-    numbers.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    numbers.add_run("{{ reference }} decision sheet, version {{ version }}. Page ")
-    _field(numbers, "PAGE")
-    numbers.add_run(" of ")
-    _field(numbers, "NUMPAGES")
 
 
 def _cant_split(row: Any, header: bool = False) -> None:
@@ -129,19 +73,17 @@ def _actions(document: Any) -> None:
 def build() -> bytes:
     """The template as .docx bytes."""
     document = WordDocument()
-    _fonts(document)
-    _page(document)
+    one_font(document)
+    a4_pages(
+        document, "{{ marking }}", "{{ reference }} decision sheet, version {{ version }}. Page "
+    )
     properties = document.core_properties
     properties.author = properties.last_modified_by = "MASP pipeline"
     properties.created = properties.modified = MADE
     properties.comments = properties.keywords = properties.title = properties.subject = ""
     properties.language = "en-GB"
     properties.revision = 1
-    package = document.part.package
-    for rid, relationship in list(package.rels.items()):
-        # python-docx's own template carries a thumbnail of some other document.
-        if relationship.reltype == RELATIONSHIP_TYPE.THUMBNAIL:
-            package.rels.pop(rid)
+    drop_thumbnail(document)
     document.add_heading("{{ panel_name }}: decision sheet", level=0)
     document.add_paragraph("{{ marking_line }}").runs[0].bold = True
     document.add_heading("Referral", level=1)

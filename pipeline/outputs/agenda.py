@@ -14,11 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from docx import Document as WordDocument
-from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +27,7 @@ from pipeline.outbox.wording import when
 from pipeline.outputs.convert import docx_to_pdf
 from pipeline.outputs.pdftext import Line
 from pipeline.outputs.quarterly import quarter_lines
+from pipeline.outputs.wordpage import a4_pages, drop_thumbnail, one_font
 from pipeline.rules.identifiers import age_on, initials, without_name
 from pipeline.rules.meetings import meeting_days
 from pipeline.rules.slots import is_listed
@@ -47,11 +44,6 @@ CASES_TITLE = "3. Cases presented"
 # substitute for Arial, so a reference or a time is never broken across lines.
 CASE_COLUMNS = ("Time", "Reference", "Initials", "Age", "Request", "Referred by", "Notes")
 COLUMN_WIDTHS_MM = (25, 32, 17, 18, 38, 27, 23)
-A4_MM = (210, 297)
-SIDE_MARGIN_MM, END_MARGIN_MM = 15, 20
-# A sans-serif font every Word installation has (UK public-sector guidance prefers one).
-FONT = "Arial"
-STYLES = ("Normal", "Title", "Heading 1", "Table Grid")
 # python-docx's template says a Mac Word wrote it: the document says what did.
 APP_PROPERTIES = (
     b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
@@ -362,60 +354,6 @@ def agenda_lines(agenda: Agenda, pages: PageRanges | None = None) -> list[Line]:
     return lines
 
 
-def _field(paragraph: Any, instruction: str) -> None:
-    """A Word field (PAGE, NUMPAGES) that Word and LibreOffice fill in on each page."""
-    for kind, text in (("begin", None), (None, instruction), ("separate", None), ("end", None)):
-        run = paragraph.add_run()
-        if kind is None:
-            code = OxmlElement("w:instrText")
-            code.set(qn("xml:space"), "preserve")
-            code.text = f" {text} "
-            run._r.append(code)
-        else:
-            mark = OxmlElement("w:fldChar")
-            mark.set(qn("w:fldCharType"), kind)
-            run._r.append(mark)
-        if kind == "separate":
-            paragraph.add_run("1")
-
-
-def _marked(part: Any, marking: str) -> Any:
-    """The header or footer's first paragraph, holding the marking, centred and bold."""
-    part.is_linked_to_previous = False
-    paragraph = part.paragraphs[0]
-    paragraph.text = ""
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    paragraph.add_run(marking).bold = True
-    return paragraph
-
-
-def _fonts(document: Any) -> None:
-    """One font throughout, in place of the template's theme fonts."""
-    for name in STYLES:
-        fonts = document.styles[name].element.get_or_add_rPr().get_or_add_rFonts()
-        for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-            fonts.attrib.pop(qn(theme), None)
-        document.styles[name].font.name = FONT
-
-
-def _page_setup(document: Any, marking: str) -> None:
-    """A4 portrait with 20 mm margins, the marking above and below every page of every section."""
-    for section in document.sections:
-        section.orientation = WD_ORIENT.PORTRAIT
-        section.page_width, section.page_height = Mm(A4_MM[0]), Mm(A4_MM[1])
-        section.left_margin = section.right_margin = Mm(SIDE_MARGIN_MM)
-        section.top_margin = section.bottom_margin = Mm(END_MARGIN_MM)
-        section.header_distance = section.footer_distance = Mm(10)
-        _marked(section.header, marking)
-        _marked(section.footer, marking)
-        numbers = section.footer.add_paragraph()
-        numbers.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        numbers.add_run("Page ")
-        _field(numbers, "PAGE")
-        numbers.add_run(" of ")
-        _field(numbers, "NUMPAGES")
-
-
 def _properties(document: Any, agenda: Agenda, made_at: datetime) -> None:
     """Title, author and dates of this agenda, replacing every value python-docx's template has."""
     properties = document.core_properties
@@ -428,12 +366,8 @@ def _properties(document: Any, agenda: Agenda, made_at: datetime) -> None:
     properties.comments = properties.keywords = ""
     properties.language = "en-GB"
     properties.revision = 1
-    package = document.part.package
-    for rid, relationship in list(package.rels.items()):
-        # The template's thumbnail is a picture of some other document.
-        if relationship.reltype == RELATIONSHIP_TYPE.THUMBNAIL:
-            package.rels.pop(rid)
-    for part in package.iter_parts():
+    drop_thumbnail(document)
+    for part in document.part.package.iter_parts():
         if part.partname == "/docProps/app.xml":
             # python-docx has no API for the extended properties; the part is plain bytes.
             part._blob = APP_PROPERTIES
@@ -472,8 +406,8 @@ def agenda_docx(agenda: Agenda, made_at: datetime) -> bytes:
     alone decide whether a pack is reissued.
     """
     document = WordDocument()
-    _fonts(document)
-    _page_setup(document, agenda.marking)
+    one_font(document)
+    a4_pages(document, agenda.marking)
     _properties(document, agenda, made_at)
     document.add_heading(f"{agenda.panel_name}: agenda", level=0)
     for text in heading_lines(agenda):
