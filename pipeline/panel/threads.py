@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +17,10 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
 from pipeline.mime.tokens import TokenKind
-from pipeline.store.models import OutboxItem
+from pipeline.store.models import FollowUp, OutboxItem, ScreeningRequest
+
+# A request whose email carries a signed token (its nonce) that a reply must bring back.
+Request = TypeVar("Request", bound=ScreeningRequest | FollowUp)
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,20 @@ def find_claim(
     if not tokens and not malformed and not threaded:
         return None
     return Claim(tokens, malformed, threaded)
+
+
+def claimed(
+    app: App, session: Session, claim: Claim, kind: TokenKind, model: type[Request]
+) -> list[Request] | None:
+    """The requests the claim names, by token and by thread; None when any token is forged,
+    mangled or unknown (then nothing the email says may count)."""
+    key = app.signer.key
+    if claim.malformed or not all(kind.is_valid(key, n, s) for n, s in claim.tokens):
+        return None
+    nonces = [n for n, _ in claim.tokens]
+    by_token = list(session.scalars(select(model).where(model.nonce.in_(nonces))))
+    if len(by_token) != len(nonces):
+        return None
+    by_thread = [session.get(model, i) for i in claim.threaded]
+    found = {r.id: r for r in [*by_token, *by_thread] if r is not None}
+    return list(found.values()) or None

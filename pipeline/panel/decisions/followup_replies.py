@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -46,16 +45,7 @@ def find_claim(app: App, session: Session, parsed: ParsedEmail) -> Claim | None:
 
 def _claimed(app: App, session: Session, claim: Claim) -> list[FollowUp] | None:
     """The follow-ups the claim names; None when any token is forged, mangled or unknown."""
-    key = app.signer.key
-    if claim.malformed or not all(FOLLOW_UP.is_valid(key, n, s) for n, s in claim.tokens):
-        return None
-    nonces = [n for n, _ in claim.tokens]
-    by_token = list(session.scalars(select(FollowUp).where(FollowUp.nonce.in_(nonces))))
-    if len(by_token) != len(nonces):
-        return None
-    by_thread = [session.get(FollowUp, i) for i in claim.threaded]
-    found = {f.id: f for f in [*by_token, *by_thread] if f is not None}
-    return list(found.values()) or None
+    return threads.claimed(app, session, claim, FOLLOW_UP, FollowUp)
 
 
 def _tell_administrator(app: App, session: Session, row: Message, case: Case, again: bool) -> None:

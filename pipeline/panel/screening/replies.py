@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
-from pipeline.mime.tokens import SCREENING, token_is_valid
+from pipeline.mime.tokens import SCREENING
 from pipeline.panel import threads
 from pipeline.panel.refusals import Refused, alert, refuse
 from pipeline.panel.screening.decisions import apply_decision
@@ -47,18 +46,7 @@ def find_claim(app: App, session: Session, parsed: ParsedEmail) -> Claim | None:
 
 def _claimed_requests(app: App, session: Session, claim: Claim) -> list[ScreeningRequest] | None:
     """The requests the claim names; None when any token is forged or unknown."""
-    key = app.signer.key
-    if claim.malformed or not all(token_is_valid(key, n, s) for n, s in claim.tokens):
-        return None
-    nonces = [n for n, _ in claim.tokens]
-    by_token = list(
-        session.scalars(select(ScreeningRequest).where(ScreeningRequest.nonce.in_(nonces)))
-    )
-    if len(by_token) != len(nonces):
-        return None
-    by_thread = [session.get(ScreeningRequest, i) for i in claim.threaded]
-    found = {r.id: r for r in [*by_token, *by_thread] if r is not None}
-    return list(found.values()) or None
+    return threads.claimed(app, session, claim, SCREENING, ScreeningRequest)
 
 
 def _facts(session: Session, request: ScreeningRequest) -> ClaimedRequest:
