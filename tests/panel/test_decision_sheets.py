@@ -128,8 +128,15 @@ def decide(
 
 
 def references(app: App) -> list[str]:
+    """FIRST's case reference, then SECOND's: found by referrer, as both referrals arrive at the
+    same moment and may be filed in either order."""
     with app.store.session() as session:
-        return list(session.scalars(select(Case.reference).order_by(Case.id)))
+        return [
+            session.scalars(
+                select(Case.reference).where(Case.referrer_email == child.referrer_email)
+            ).one()
+            for child in (FIRST, SECOND)
+        ]
 
 
 def to(app: App, address: str) -> list[Sent]:
