@@ -3,7 +3,7 @@
 Run by scripts/test.sh with the project's venv: `.venv/bin/python scripts/licences.py`.
 A licence is read from the metadata's License-Expression (PEP 639), else its License field,
 else its "License ::" classifiers. Allowed: the permissive licences the README names, plus the
-stated exceptions: LGPL libraries used unmodified (docxtpl, fpdf2, tnefparse), and the optional
+stated exceptions: LGPL libraries used unmodified (docxtpl, fpdf2, tnefparse, psycopg), and the optional
 `msg` extra's GPL (extract-msg and what only it brings). AGPL is refused whatever the package.
 Then the core install alone (what `pip install masp-pipeline` brings, followed through each
 distribution's requirements) must hold no GPL and no GUI toolkit.
@@ -39,6 +39,9 @@ CORE_EXCEPTIONS = {
     "docxtpl": "LGPL",
     "fpdf2": "LGPL",
     "tnefparse": "LGPL",
+    # The `postgres` extra's driver, used unmodified as a library, with its bundled libpq.
+    "psycopg": "LGPL",
+    "psycopg-binary": "LGPL",
 }
 # The `msg` extra (reads attached Outlook messages), never in the core install.
 MSG_EXCEPTIONS = {"extract-msg": "GPL", "rtfde": "LGPL", "pcodedmp": "GPL"}

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline.disk import make_files_private
+from tests.helpers import TEST_DATABASE_ENV
+from tests.postgres import MISSING_POSTGRES, Postgres, bin_dir, on_postgres, running_postgres
 from tests.servers import (
     MISSING_DOVECOT,
     Dovecot,
@@ -24,6 +26,36 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Tests open the service in this process, as `masp` does once its entry point has run:
     what they create is owner-only, as it is in the service (tests/cli/test_umask.py)."""
     make_files_private()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throw-away PostgreSQL cluster for the whole run (SPEC §8); tests keep apart by
+    each using a database of its own (`pg_url`)."""
+    if bin_dir() is None:
+        # Fail, never skip: a missing server must not quietly hide the PostgreSQL tests.
+        pytest.fail(MISSING_POSTGRES, pytrace=False)
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres: Postgres) -> Iterator[str]:
+    """A fresh PostgreSQL database holding the schema, for this test only."""
+    with postgres.database() as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def store_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With MASP_TEST_STORE=postgresql (scripts/test.sh's second pass), every service a test
+    opens, in this process (`tests.helpers.config_tree`) or as a `masp` child process
+    (MASP_DATABASE), keeps its store in a fresh PostgreSQL database of its own."""
+    if not on_postgres() or request.node.get_closest_marker("sqlite_only"):
+        return
+    url: str = request.getfixturevalue("pg_url")
+    monkeypatch.setenv(TEST_DATABASE_ENV, url)
+    monkeypatch.setenv("MASP_DATABASE", url)
 
 
 @pytest.fixture(scope="session")

@@ -58,8 +58,14 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 
+# Set by tests/conftest.py when the run puts the store on PostgreSQL: this test's database.
+TEST_DATABASE_ENV = "MASP_TEST_DATABASE"
+
+
 def config_tree(**overrides: Any) -> dict[str, Any]:
     tree = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
+    if database := os.environ.get(TEST_DATABASE_ENV):
+        tree["database"] = database
     for dotted, value in overrides.items():
         node = tree
         keys = dotted.split("__")
