@@ -138,7 +138,7 @@ class Postgres:
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as connection:
-            connection.execute(sql)  # type: ignore[arg-type]
+            connection.execute(sql)
 
     def create_database(self, template: str | None = None) -> str:
         """A new, uniquely named database (a copy of `template` if given); returns its name."""
