@@ -368,6 +368,9 @@ class HealthConfig(Frozen):
     missed_polls: int = Field(3, ge=1, le=1000)
     # The outbox is stuck once its oldest email waiting to go is older than this.
     outbox_stuck_minutes: int = Field(60, ge=1)
+    # Time-based jobs have stopped once no tick has run for this long (`masp run` ticks every
+    # minute; a cron set-up must run `masp tick` at least this often).
+    tick_stale_minutes: int = Field(10, ge=2, le=1440)
 
 
 class LoggingConfig(Frozen):

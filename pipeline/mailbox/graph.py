@@ -458,9 +458,17 @@ def _guard(doing: str, mailbox: str, permission: str, sending: bool) -> Iterator
         if exc.status == 404 and exc.code == "ErrorItemNotFound":
             raise _NotFound("Graph has no such message") from exc
         message = _explain(exc, doing, mailbox, permission)
+        # A 401 that outlived a fresh token is a refusal of the app's credentials, which
+        # `masp health` reports as a login refusal until a poll signs in again.
+        refused = exc.status == 401
         if sending:
-            raise SendError(message, temporary=exc.temporary) from exc
-        raise MailboxError(message) from exc
+            raise SendError(message, temporary=exc.temporary, login_refused=refused) from exc
+        raise MailboxError(message, login_refused=refused) from exc
+    except MailboxError as exc:
+        # Entra ID refused (or could not be asked for) the token before Graph was called.
+        if sending:
+            raise SendError(str(exc), login_refused=exc.login_refused) from exc
+        raise
 
 
 # -- sending -----------------------------------------------------------------------------------

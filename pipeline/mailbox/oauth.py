@@ -135,7 +135,11 @@ class TokenProvider:
             ) from exc
         token = result.get("access_token") if isinstance(result, dict) else None
         if not isinstance(token, str):
-            raise MailboxError(self._refusal(result if isinstance(result, dict) else {}))
+            # Entra ID answered and said no: the app's credentials are refused, which
+            # `masp health` must report, unlike an outage that the next poll rides out.
+            raise MailboxError(
+                self._refusal(result if isinstance(result, dict) else {}), login_refused=True
+            )
         return token
 
     def _refusal(self, result: dict[str, Any]) -> str:

@@ -121,6 +121,7 @@ def problems(config: Config, health: Health) -> tuple[str, ...]:
             f"({_ago(now - health.last_poll_at)} ago; at most {_ago(allowed)} is expected): "
             "check the service is running (systemctl status masp) and its log (journalctl -u masp)"
         )
+    found.extend(_stale_ticks(config, health))
     stuck = timedelta(minutes=config.health.outbox_stuck_minutes)
     if health.oldest_waiting_at is not None and now - health.oldest_waiting_at > stuck:
         found.append(
@@ -135,6 +136,24 @@ def problems(config: Config, health: Health) -> tuple[str, ...]:
                 "changes' in docs/operations.md"
             )
     return tuple(found)
+
+
+def _stale_ticks(config: Config, health: Health) -> list[str]:
+    """Reminders, cut-offs and packs stop without a tick, even while polling goes on (a cron
+    set-up that runs only `masp poll`, a tick that keeps failing)."""
+    if health.last_poll_at is None:
+        # Never polled either: the poll's problem already says the service is not running.
+        return []
+    stale = timedelta(minutes=config.health.tick_stale_minutes)
+    last, now = health.last_tick_at, health.checked_at
+    if last is not None and now - last <= stale:
+        return []
+    since = "has never run" if last is None else f"has not run since {_local(last, config.tz)}"
+    return [
+        f"the tick (reminders, cut-offs, packs, decision sheets) {since}, at most "
+        f"{_ago(stale)} is expected: check `masp run` is running, or that cron runs `masp tick`, "
+        "and its log (journalctl -u masp)"
+    ]
 
 
 def _local(when: datetime | None, tz: ZoneInfo) -> str:

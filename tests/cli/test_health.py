@@ -22,6 +22,7 @@ from pipeline.intake.filing import file_pending
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.poll import poll
 from pipeline.mailbox.registry import open_source
+from pipeline.service import run_due_jobs
 from tests.helpers import config_tree, drop, masp, numbered_referral, open_service
 from tests.servers import ImapAccount, SmtpCapture
 
@@ -78,10 +79,35 @@ def test_health_follows_the_polls_and_says_when_they_stop(tmp_path: Path) -> Non
 
 
 def test_the_number_of_missed_polls_is_configured(tmp_path: Path) -> None:
-    open_service(tmp_path, T0, health={"missed_polls": 10}).close()
+    open_service(tmp_path, T0, health={"missed_polls": 10, "tick_stale_minutes": 60}).close()
     assert _masp(tmp_path, T0, "poll")[0] == 0
+    assert _masp(tmp_path, T0, "tick")[0] == 0
     assert _health(tmp_path, T0 + timedelta(minutes=9))[0] == 0
     assert _health(tmp_path, T0 + timedelta(minutes=11))[0] == 1
+
+
+def test_polls_without_ticks_are_unhealthy(tmp_path: Path) -> None:
+    """A cron set-up that runs only `masp poll` answers referrers but sends no reminder, cut-off
+    or pack: health says so, and when the tick last ran."""
+    open_service(tmp_path, T0).close()
+    assert _masp(tmp_path, T0, "poll")[0] == 0
+    code, report = _health(tmp_path, T0 + timedelta(minutes=1))
+    assert code == 1
+    assert report["problems"] == [
+        "the tick (reminders, cut-offs, packs, decision sheets) has never run, at most 10 min "
+        "is expected: check `masp run` is running, or that cron runs `masp tick`, and its log "
+        "(journalctl -u masp)"
+    ]
+    assert _masp(tmp_path, T0 + timedelta(minutes=2), "tick")[0] == 0
+    assert _masp(tmp_path, T0 + timedelta(minutes=12), "poll")[0] == 0
+    assert _health(tmp_path, T0 + timedelta(minutes=12))[0] == 0
+    # Polling goes on; the last tick was at 09:02 and the limit is 10 minutes.
+    assert _masp(tmp_path, T0 + timedelta(minutes=13), "poll")[0] == 0
+    code, report = _health(tmp_path, T0 + timedelta(minutes=13))
+    assert code == 1
+    assert report["problems"][0].startswith(
+        "the tick (reminders, cut-offs, packs, decision sheets) has not run since 03/11/2026 09:02"
+    )
 
 
 def test_a_stuck_outbox_is_unhealthy(tmp_path: Path) -> None:
@@ -144,6 +170,7 @@ def test_a_refused_imap_login_is_unhealthy_until_a_poll_signs_in(
     env_tree = parse_config(tree, tmp_path, env={"MASP_IMAP_PASSWORD": good})
     with App.open(env_tree, Clock.frozen_at(now)) as service:
         assert not poll(service).errors
+        run_due_jobs(service)
     code, report = _health(tmp_path, now)
     assert code == 0, report["problems"]
     assert report["mailbox_error"] is None

@@ -266,3 +266,25 @@ def test_check_config_names_a_missing_permission(tmp_path: Path, graph: Graph) -
     out = " ".join((no_send.stdout + no_send.stderr).split())
     assert no_send.returncode == 1 and "Traceback" not in out
     assert "the app has no Mail.Send permission on panel@example.org" in out
+
+
+def test_a_refused_app_secret_is_a_login_refusal_for_masp_health(
+    tmp_path: Path, graph: Graph
+) -> None:
+    """Entra ID refusing the app (a secret that expired or was rotated) is what a changed
+    password is for IMAP: `masp health` says the login was refused until a poll signs in."""
+    from tests.cli.test_service_process import masp
+
+    config = _cli_config(tmp_path, graph)
+    graph.mailbox.add(numbered_referral("R", 1).as_bytes())
+    graph.entra.secret[:] = ["a rotated secret"]
+    assert masp(config, "poll", timeout=120).returncode == 1
+    health = masp(config, "health", "--json")
+    assert health.returncode == 1, health.stderr
+    report = yaml.safe_load(health.stdout)
+    assert report["mailbox_error"]["kind"] == "login"
+    assert any("refused the service's login when reading" in p for p in report["problems"])
+
+    graph.entra.secret[:] = [graph.entra.oauth_config()["client_secret"]]
+    assert masp(config, "poll", timeout=120).returncode == 0
+    assert yaml.safe_load(masp(config, "health", "--json").stdout)["mailbox_error"] is None

@@ -44,6 +44,8 @@ def test_a_refused_secret_names_the_tenant_the_app_and_the_permission(entra: Ent
     message = str(refused.value)
     assert TENANT in message and CLIENT in message and "invalid_client" in message
     assert "Mail.Send" in message
+    # Entra ID answered "no": a refusal of the app's credentials, for `masp health`.
+    assert refused.value.login_refused
 
 
 def test_missing_settings_name_the_key(entra: Entra) -> None:
