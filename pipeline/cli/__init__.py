@@ -5,6 +5,7 @@ Exit status: 0 success, 2 bad usage or bad config, 1 a runtime failure.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -107,6 +108,8 @@ def main() -> None:
     """Entry point: maps the exception tree onto exit statuses (usage errors exit 2 in click)."""
     # The process starts here (`masp`, `python -m pipeline`, the service's unit file): set once.
     make_files_private()
+    # Paused while the command imports its libraries; `common.work_begins` turns it back on.
+    gc.disable()
     try:
         app()
     except ConfigError as exc:

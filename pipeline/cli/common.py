@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from dataclasses import dataclass
@@ -64,8 +65,7 @@ def clock_of(ctx: typer.Context) -> Clock:
     return Clock.starting_at(g.now) if g.now else Clock.system()
 
 
-def settings(ctx: typer.Context) -> tuple[Config, Clock]:
-    """Load and validate the config once; build the clock from --now."""
+def _load(ctx: typer.Context) -> tuple[Config, Clock]:
     # Imported here: pydantic and the config's models cost more than `masp --help` takes.
     from pipeline.config import load_config
 
@@ -76,13 +76,35 @@ def settings(ctx: typer.Context) -> tuple[Config, Clock]:
     return config, clock_of(ctx)
 
 
+def settings(ctx: typer.Context) -> tuple[Config, Clock]:
+    """Load and validate the config once; build the clock from --now."""
+    loaded = _load(ctx)
+    work_begins()
+    return loaded
+
+
+def work_begins() -> None:
+    """The command has imported what it needs: collect garbage again (`main` paused it).
+
+    Importing SQLAlchemy's ORM, the models and pydantic's config makes hundreds of thousands
+    of long-lived objects and no garbage; the cyclic collector walked them again and again for
+    nothing, a quarter of `masp status`'s start-up. Every command that does more than print
+    calls this (through `settings`), so a long run (`masp run`, `masp demo`) collects as usual.
+    """
+    # What is loaded by now lives as long as the process: later collections need not look.
+    gc.freeze()
+    gc.enable()
+
+
 def open_app(ctx: typer.Context) -> App:
     """The service for one command, to be used as `with open_app(ctx) as service:`."""
     # Imported here so commands that need no database (form, meetings, --help) start quickly.
     from pipeline.app import App
 
-    config, clock = settings(ctx)
-    return App.open(config, clock)
+    config, clock = _load(ctx)
+    service = App.open(config, clock)
+    work_begins()
+    return service
 
 
 def print_json(data: Any) -> None:

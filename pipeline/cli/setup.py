@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import clock_of, console, settings
+from pipeline.cli.common import clock_of, console, settings, work_begins
 
 
 def form(
@@ -45,4 +45,5 @@ def demo(
     quarterly picture."""
     from pipeline.demo import run_demo
 
+    work_begins()
     run_demo(console, keep, clock_of(ctx))

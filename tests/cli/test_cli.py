@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.cli import app
-from tests.helpers import ROOT, masp
+from tests.helpers import ROOT, config_tree, masp
 
 
 def commands() -> list[tuple[str, ...]]:
@@ -115,3 +118,23 @@ def test_form_command_writes_our_form(tmp_path: Path) -> None:
     out = tmp_path / "form.docx"
     assert masp("form", "--out", str(out)).returncode == 0
     assert out.read_bytes()[:2] == b"PK"
+
+
+def test_commands_collect_garbage_once_their_libraries_are_loaded(tmp_path: Path) -> None:
+    """`main` pauses the cyclic collector while a command imports its libraries (start-up
+    speed); once the command has its config and store, collection is back on, so `masp run`
+    and other long commands never grow without bound."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config_tree()))
+    probe = (
+        "import atexit, gc, sys; atexit.register(lambda: print('collecting', gc.isenabled())); "
+        "from pipeline.cli import main; sys.argv = ['masp', *sys.argv[1:]]; main()"
+    )
+    for command in (["status", "--json"], ["check-config"]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "--config", str(tmp_path / "config.yaml"), *command],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.stdout.rstrip().endswith("collecting True"), done.stdout + done.stderr
