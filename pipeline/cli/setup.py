@@ -25,8 +25,11 @@ def form(
 def check_config(ctx: typer.Context) -> None:
     """Validate config.yaml, then connect to the mailbox and mail server and say what was found."""
     from pipeline.mailbox.check import check_mailbox
+    from pipeline.templates import Templates
 
     config, _ = settings(ctx)
+    # Each panel's own templates are checked as the service checks them at start-up.
+    Templates.for_config(config)
     console.print(
         f"config is valid: {len(config.panels)} panel(s), back-end {config.mailbox.backend}",
         markup=False,

@@ -20,7 +20,7 @@ from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
 from pipeline.rules.meetings import release_meeting, target_meeting
 from pipeline.rules.recipients import is_allowed_recipient
-from pipeline.rules.routing import route_panel
+from pipeline.rules.routing import route
 from pipeline.rules.same_case import Child, different_child, supersedes
 from pipeline.rules.standing import (
     SHARED_MAIL_DOMAINS,
@@ -29,6 +29,7 @@ from pipeline.rules.standing import (
     named_referrer,
 )
 from pipeline.states import CaseState
+from pipeline.store.audit import audit
 from pipeline.store.lifecycle import move
 from pipeline.store.models import PURGED, Case, Counter, Decision, Document
 
@@ -167,7 +168,13 @@ def open_case(
     state: CaseState = CaseState.INCOMPLETE,
 ) -> Case:
     """A new case for the email, born `state`: a referral is incomplete, a held email held."""
-    panel = route_panel(app.config.panels, facts.panel if facts else None)
+    routed = route(
+        app.config.panels,
+        app.config.mailbox.address,
+        parsed.addressed,
+        facts.panel if facts else None,
+    )
+    panel = routed.panel
     section20 = facts is not None and facts.section20
     # R7: a Section 20 case filed late (a backlog after an outage, a replay from quarantine)
     # goes to the next meeting not yet started now, never to one already held.
@@ -185,12 +192,13 @@ def open_case(
         sender_email=parsed.from_address.lower() if parsed.reply_to else None,
         referrer_name=parsed.from_name or None,
         received_at=received_at,
-        flags=[],
+        flags=[routed.note] if routed.note else [],
         fields={},
     )
     move(case, state)
     session.add(case)
     session.flush()
+    audit(session, app.clock.now(), case, "routed", panel=panel.id, by=routed.how.value)
     return case
 
 
