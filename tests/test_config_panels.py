@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.config import Config, parse_config
+from pipeline.config import Config, load_config, parse_config
 from pipeline.errors import ConfigError
 from pipeline.templates import TEMPLATE_DIR, Templates
-from tests.helpers import config_tree, masp
+from tests.helpers import ROOT, config_tree, masp
 
 MEETINGS = {"rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", "time": "14:00"}
 NORTH_SM = {"name": "N Manager", "email": "north.sm@example.org"}
@@ -178,3 +178,17 @@ def test_check_config_refuses_a_typo_in_a_panel_template_with_status_2(tmp_path:
     done = masp("--config", str(tmp_path / "config.yaml"), "check-config")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "panels[1].templates" in done.stderr and "timeslots.txt" in done.stderr
+
+
+def test_the_shipped_config_documents_and_uses_each_panel_key() -> None:
+    lines = (ROOT / "config.yaml").read_text().splitlines()
+    for key in ("addresses:", "templates:", "people:", "caf_coordinator:", "service_managers:"):
+        found = [i for i, line in enumerate(lines) if line.strip().startswith(key)]
+        assert found, key
+        for i in found:
+            assert lines[i - 1].strip().startswith("#"), f"no comment above line {i + 1}"
+    config = load_config(ROOT / "config.yaml")
+    north = config.people_of("masg-north")
+    assert [p.email for p in north.screeners] == ["caf.north@example.org"]
+    assert north.administrator == config.people.administrator
+    assert config.panels[1].addresses == ("masg-north@example.org",)
