@@ -192,3 +192,12 @@ def test_the_shipped_config_documents_and_uses_each_panel_key() -> None:
     assert [p.email for p in north.screeners] == ["caf.north@example.org"]
     assert north.administrator == config.people.administrator
     assert config.panels[1].addresses == ("masg-north@example.org",)
+
+
+def test_check_config_names_a_bad_alias_by_its_place_with_status_2(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(tree(addresses=["masg-north@example.org", "masg north@example.org"]))
+    )
+    done = masp("--config", str(tmp_path / "config.yaml"), "check-config")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "config key 'panels[1].addresses[1]'" in done.stderr
