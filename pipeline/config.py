@@ -192,6 +192,65 @@ class SlotsConfig(Frozen):
     breaks: tuple[SlotBreak, ...] = ()
 
 
+def _lower_addresses(value: Any) -> Any:
+    # Addresses are compared in lower case: "MASG-North@Example.org" in the file is the same.
+    if isinstance(value, list | tuple):
+        return [v.strip().lower() if isinstance(v, str) else v for v in value]
+    return value
+
+
+class PanelConfig(Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+    name: str
+    reference_prefix: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9]{1,9}$")
+    locality: str | None = None
+    meetings: MeetingsConfig
+    deadline: DeadlineConfig = DeadlineConfig()
+    slot_notice_days: int = Field(5, ge=0, le=30, validate_default=True)
+    slots: SlotsConfig = SlotsConfig()
+    # The first meeting of each calendar quarter carries the previous quarter's picture (R15).
+    quarterly: bool = True
+    # The panel's own people; what it leaves out is the installation's `people`.
+    # A factory: the class is declared below, beside the installation's `PeopleConfig`.
+    people: PanelPeopleConfig = Field(default_factory=lambda: PanelPeopleConfig())
+    # A folder of templates that replace `mail_templates/` files of the same name for this
+    # panel's emails (checked at start-up, see `templates.Templates.for_config`).
+    templates: str | None = None
+    # Other addresses of the shared mailbox (aliases) that mean this panel when mail is sent
+    # to them; `mailbox.address` with `+<id>` (panel+masg-north@…) means it too.
+    addresses: tuple[Email, ...] = ()
+
+    @field_validator("addresses", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return _lower_addresses(value)
+
+    @field_validator("slot_notice_days")
+    @classmethod
+    def _notice_after_deadline(cls, value: int, info: ValidationInfo) -> int:
+        # Timeslots go to the cases on the agenda once the deadline has settled who is on it:
+        # a notice before the deadline would miss every case completed after it, and a notice
+        # at the meeting's own time would never go at all.
+        meetings, deadline = info.data.get("meetings"), info.data.get("deadline")
+        if not isinstance(meetings, MeetingsConfig) or not isinstance(deadline, DeadlineConfig):
+            return value
+        notice = (-value, meetings.time)
+        if value < 1 or notice <= (-deadline.days_before, deadline.time):
+            raise ValueError(
+                f"the timeslot notice ({value} days before the meeting, at its time "
+                f"{meetings.time:%H:%M}) must come after the document deadline "
+                f"({deadline.days_before} days before, at {deadline.time:%H:%M}) and before "
+                "the meeting: slot_notice_days must be at least 1 and fewer than "
+                "deadline.days_before (or the same, when meetings start later in the day than "
+                "the deadline)"
+            )
+        return value
+
+    @property
+    def prefix(self) -> str:
+        return self.reference_prefix or self.id.upper().replace("-", "").replace("_", "")[:10]
+
+
 class Person(Frozen):
     name: str
     email: Email
@@ -233,64 +292,6 @@ class PanelPeopleConfig(Frozen):
     members: tuple[Member, ...] | None = None
     larp: Person | None = None
     caf_coordinator: Person | None = None
-
-
-def _lower_addresses(value: Any) -> Any:
-    # Addresses are compared in lower case: "MASG-North@Example.org" in the file is the same.
-    if isinstance(value, list | tuple):
-        return [v.strip().lower() if isinstance(v, str) else v for v in value]
-    return value
-
-
-class PanelConfig(Frozen):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")
-    name: str
-    reference_prefix: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9]{1,9}$")
-    locality: str | None = None
-    meetings: MeetingsConfig
-    deadline: DeadlineConfig = DeadlineConfig()
-    slot_notice_days: int = Field(5, ge=0, le=30, validate_default=True)
-    slots: SlotsConfig = SlotsConfig()
-    # The first meeting of each calendar quarter carries the previous quarter's picture (R15).
-    quarterly: bool = True
-    # The panel's own people; what it leaves out is the installation's `people`.
-    people: PanelPeopleConfig = PanelPeopleConfig()
-    # A folder of templates that replace `mail_templates/` files of the same name for this
-    # panel's emails (checked at start-up, see `templates.Templates.for_config`).
-    templates: str | None = None
-    # Other addresses of the shared mailbox (aliases) that mean this panel when mail is sent
-    # to them; `mailbox.address` with `+<id>` (panel+masg-north@…) means it too.
-    addresses: tuple[Email, ...] = ()
-
-    @field_validator("addresses", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return _lower_addresses(value)
-
-    @field_validator("slot_notice_days")
-    @classmethod
-    def _notice_after_deadline(cls, value: int, info: ValidationInfo) -> int:
-        # Timeslots go to the cases on the agenda once the deadline has settled who is on it:
-        # a notice before the deadline would miss every case completed after it, and a notice
-        # at the meeting's own time would never go at all.
-        meetings, deadline = info.data.get("meetings"), info.data.get("deadline")
-        if not isinstance(meetings, MeetingsConfig) or not isinstance(deadline, DeadlineConfig):
-            return value
-        notice = (-value, meetings.time)
-        if value < 1 or notice <= (-deadline.days_before, deadline.time):
-            raise ValueError(
-                f"the timeslot notice ({value} days before the meeting, at its time "
-                f"{meetings.time:%H:%M}) must come after the document deadline "
-                f"({deadline.days_before} days before, at {deadline.time:%H:%M}) and before "
-                "the meeting: slot_notice_days must be at least 1 and fewer than "
-                "deadline.days_before (or the same, when meetings start later in the day than "
-                "the deadline)"
-            )
-        return value
-
-    @property
-    def prefix(self) -> str:
-        return self.reference_prefix or self.id.upper().replace("-", "").replace("_", "")[:10]
 
 
 class LimitsConfig(Frozen):
