@@ -201,3 +201,18 @@ def test_check_config_names_a_bad_alias_by_its_place_with_status_2(tmp_path: Pat
     done = masp("--config", str(tmp_path / "config.yaml"), "check-config")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "config key 'panels[1].addresses[1]'" in done.stderr
+
+
+def test_check_config_says_how_mail_reaches_each_panel_and_who_screens(tmp_path: Path) -> None:
+    (tmp_path / "own").mkdir()
+    people = {"service_managers": [], "caf_coordinator": CAF}
+    found = tree(addresses=["masg-north@example.org"], people=people, templates="own")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(found))
+    done = masp("--config", str(tmp_path / "config.yaml"), "check-config")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "panel masp: mail to panel+masp@example.org; screened by sm@example.org" in lines
+    assert (
+        "panel masg-north: mail to masg-north@example.org, panel+masg-north@example.org; "
+        f"screened by caf.north@example.org; its own templates in {tmp_path / 'own'}"
+    ) in lines

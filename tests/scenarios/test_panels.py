@@ -49,6 +49,7 @@ from pipeline.service import run_due_jobs
 from pipeline.store.models import AuditEvent, Case
 from pipeline.templates import TEMPLATE_DIR
 from tests.helpers import config_tree
+from tests.postgres import Postgres, on_postgres
 from tests.scenarios.harness import Out, expect, reply
 from tests.servers import Dovecot, ImapAccount, SmtpCapture, fresh_account, running_smtp
 
@@ -176,9 +177,18 @@ class Panels:
     """The installation, run in this process at chosen moments; each step keeps what the SMTP
     server received while it ran."""
 
-    def __init__(self, folder: Path, account: ImapAccount, smtp: SmtpCapture, dovecot: Dovecot):
+    def __init__(
+        self,
+        folder: Path,
+        account: ImapAccount,
+        smtp: SmtpCapture,
+        dovecot: Dovecot,
+        database: str | None,
+    ) -> None:
         self.account, self.smtp, self.dovecot = account, smtp, dovecot
         tree = config(folder, account, smtp)
+        if database is not None:
+            tree["database"] = database
         (folder / "config.yaml").write_text(yaml.safe_dump(tree))
         self.app = App.open(parse_config(tree, folder, env={}), Clock.frozen_at(at("2026-01-26")))
         self.steps: dict[str, list[Out]] = {}
@@ -270,9 +280,24 @@ def play(p: Panels) -> None:
 
 
 @pytest.fixture(scope="module")
-def panels(tmp_path_factory: pytest.TempPathFactory, dovecot: Dovecot) -> Iterator[Panels]:
+def store(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The month's database: SQLite in its folder, or (in the PostgreSQL pass) a PostgreSQL
+    database of its own kept for the whole module, which each test's own cannot be."""
+    if not on_postgres():
+        yield None
+        return
+    server: Postgres = request.getfixturevalue("postgres")
+    with server.database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def panels(
+    tmp_path_factory: pytest.TempPathFactory, dovecot: Dovecot, store: str | None
+) -> Iterator[Panels]:
     with running_smtp() as smtp:
-        p = Panels(tmp_path_factory.mktemp("panels"), fresh_account(dovecot), smtp, dovecot)
+        folder = tmp_path_factory.mktemp("panels")
+        p = Panels(folder, fresh_account(dovecot), smtp, dovecot, store)
         try:
             play(p)
             yield p
