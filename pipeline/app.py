@@ -74,7 +74,7 @@ class App:
         store = Store.open(config.database_url)
         key = _signing_key(config, config.data_path)
         domain = config.mailbox.address.rpartition("@")[2]
-        return cls(config, clock, store, files, Signer(key, domain), Templates())
+        return cls(config, clock, store, files, Signer(key, domain), Templates.for_config(config))
 
     @property
     def documents(self) -> DocumentWorker:

@@ -192,6 +192,13 @@ class SlotsConfig(Frozen):
     breaks: tuple[SlotBreak, ...] = ()
 
 
+def _lower_addresses(value: Any) -> Any:
+    # Addresses are compared in lower case: "MASG-North@Example.org" in the file is the same.
+    if isinstance(value, list | tuple):
+        return [v.strip().lower() if isinstance(v, str) else v for v in value]
+    return value
+
+
 class PanelConfig(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")
     name: str
@@ -203,6 +210,20 @@ class PanelConfig(Frozen):
     slots: SlotsConfig = SlotsConfig()
     # The first meeting of each calendar quarter carries the previous quarter's picture (R15).
     quarterly: bool = True
+    # The panel's own people; what it leaves out is the installation's `people`.
+    # A factory: the class is declared below, beside the installation's `PeopleConfig`.
+    people: PanelPeopleConfig = Field(default_factory=lambda: PanelPeopleConfig())
+    # A folder of templates that replace `mail_templates/` files of the same name for this
+    # panel's emails (checked at start-up, see `templates.Templates.for_config`).
+    templates: str | None = None
+    # Other addresses of the shared mailbox (aliases) that mean this panel when mail is sent
+    # to them; `mailbox.address` with `+<id>` (panel+masg-north@…) means it too.
+    addresses: tuple[Email, ...] = ()
+
+    @field_validator("addresses", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return _lower_addresses(value)
 
     @field_validator("slot_notice_days")
     @classmethod
@@ -247,6 +268,30 @@ class PeopleConfig(Frozen):
     members: tuple[Member, ...] = ()
     # The resource panel's contact: receives LARP recommendations with the case papers (R13).
     larp: Person | None = None
+    # A MASG's CAF (Early Help) co-ordinator: screens its referrals beside any Service Managers
+    # and receives its agenda and pack.
+    caf_coordinator: Person | None = None
+
+    @property
+    def screeners(self) -> tuple[Person, ...]:
+        """Who screens (R9): the Service Managers, then the CAF co-ordinator; each address once."""
+        found = [*self.service_managers, *([self.caf_coordinator] if self.caf_coordinator else [])]
+        unique: dict[str, Person] = {}
+        for person in found:
+            unique.setdefault(person.email.lower(), person)
+        return tuple(unique.values())
+
+
+class PanelPeopleConfig(Frozen):
+    """A panel's own people. Each key left out (null) is the installation's (`people`): an
+    empty list given here means nobody, not the installation's list."""
+
+    administrator: Person | None = None
+    chair: Person | None = None
+    service_managers: tuple[Person, ...] | None = None
+    members: tuple[Member, ...] | None = None
+    larp: Person | None = None
+    caf_coordinator: Person | None = None
 
 
 class LimitsConfig(Frozen):
@@ -442,6 +487,23 @@ class Config(Frozen):
                 return p
         raise ConfigError("panels", f"no panel with id {panel_id!r}")
 
+    def people_of(self, panel_id: str | None) -> PeopleConfig:
+        """The people of one panel: each key the panel gives (`panels[].people`), else the
+        installation's (`people`). No panel, or one no longer configured: the installation's."""
+        own = next((p.people for p in self.panels if p.id == panel_id), None)
+        if own is None:
+            return self.people
+        given = {
+            key: value
+            for key in PanelPeopleConfig.model_fields
+            if (value := getattr(own, key)) is not None
+        }
+        return self.people.model_copy(update=given) if given else self.people
+
+    def everyone(self) -> list[PeopleConfig]:
+        """The installation's people and each panel's: everyone who may be written to."""
+        return [self.people, *(self.people_of(p.id) for p in self.panels)]
+
 
 def _set_path(tree: dict[str, Any], keys: tuple[str, ...], value: str) -> None:
     node = tree
@@ -454,9 +516,39 @@ def _set_path(tree: dict[str, Any], keys: tuple[str, ...], value: str) -> None:
     node[keys[-1]] = value
 
 
+def key_name(loc: tuple[str | int, ...]) -> str:
+    """A key as the file spells it, list positions in brackets: `panels[1].addresses[0]`."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
+    return key or "(top level)"
+
+
 def _describe(error: Any) -> tuple[str, str]:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    return key, str(error["msg"])
+    return key_name(tuple(error["loc"])), str(error["msg"])
+
+
+def _check_addresses(config: Config) -> None:
+    """Each alias means one panel, and none is the shared inbox itself or names another
+    panel's plus address: otherwise where its mail goes would be a guess."""
+    inbox = config.mailbox.address.lower()
+    local, _, domain = inbox.partition("@")
+    seen: dict[str, str] = {}
+    for i, panel in enumerate(config.panels):
+        for j, address in enumerate(panel.addresses):
+            key = key_name(("panels", i, "addresses", j))
+            if address == inbox:
+                raise ConfigError(key, f"{address} is mailbox.address, the shared inbox itself")
+            name, _, at = address.partition("@")
+            if at == domain and name.startswith(f"{local}+"):
+                raise ConfigError(
+                    key,
+                    f"{address} is a plus address of mailbox.address: it already means "
+                    f"the panel whose id follows the '+'",
+                )
+            if address in seen:
+                raise ConfigError(key, f"{address} is already an address of panel {seen[address]}")
+            seen[address] = panel.id
 
 
 def _read_secret(path: Path, key: str) -> str:
@@ -503,10 +595,12 @@ def parse_config(raw: Any, base_dir: Path, env: Mapping[str, str] | None = None)
         _set_path(tree, SECRET_ENV[var], value)
     tree["base_dir"] = str(base_dir)
     try:
-        return Config.model_validate(tree)
+        config = Config.model_validate(tree)
     except ValidationError as exc:
         key, message = _describe(exc.errors()[0])
         raise ConfigError(key, message) from exc
+    _check_addresses(config)
+    return config
 
 
 def load_config(path: Path) -> Config:

@@ -63,7 +63,7 @@ def test_every_key_of_every_section_is_in_the_shipped_config() -> None:
         (("timezone",), "Mars/Olympus", "timezone"),
         (("mailbox", "backend"), "pigeon", "mailbox.backend"),
         (("mailbox", "imap", "port"), 70000, "mailbox.imap.port"),
-        (("panels", 0, "meetings", "rrule"), "EVERY TUESDAY", "panels.0.meetings.rrule"),
+        (("panels", 0, "meetings", "rrule"), "EVERY TUESDAY", "panels[0].meetings.rrule"),
         (("people", "administrator", "email"), "not-an-address", "people.administrator.email"),
         (("limits", "unknown_limit"), 3, "limits.unknown_limit"),
     ],
@@ -97,7 +97,7 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "panels.0.deadline.days_before" in result.stdout + result.stderr
+    assert "panels[0].deadline.days_before" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("var", sorted(SECRET_ENV))

@@ -73,8 +73,8 @@ def test_a_fortnightly_group_with_a_week_to_send_documents_is_accepted() -> None
 def test_a_notice_before_the_deadline_is_refused_naming_the_key(changes: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(two_panels(**changes), ROOT, env={})
-    assert caught.value.key == "panels.1.slot_notice_days"
-    assert "panels.1.slot_notice_days" in str(caught.value)
+    assert caught.value.key == "panels[1].slot_notice_days"
+    assert "panels[1].slot_notice_days" in str(caught.value)
 
 
 def test_the_message_says_what_to_change() -> None:
@@ -101,4 +101,4 @@ def test_check_config_exits_2_naming_the_key(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert result.returncode == 2
-    assert "panels.1.slot_notice_days" in result.stdout + result.stderr
+    assert "panels[1].slot_notice_days" in result.stdout + result.stderr

@@ -61,7 +61,7 @@ def quarterly(
             lines = made.report.headline()
             held = made.outbox.hold_reason
         deliver_configured(service)
-    chair = service.config.people.chair.email
+    chair = service.config.people_of(panel).chair.email
     sending = (
         f"held, {held} (masp outbox list)"
         if held

@@ -20,7 +20,7 @@ from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses
 from pipeline.rules.meetings import release_meeting, target_meeting
 from pipeline.rules.recipients import is_allowed_recipient
-from pipeline.rules.routing import route_panel
+from pipeline.rules.routing import How, panel_named, route
 from pipeline.rules.same_case import Child, different_child, supersedes
 from pipeline.rules.standing import (
     SHARED_MAIL_DOMAINS,
@@ -29,8 +29,9 @@ from pipeline.rules.standing import (
     named_referrer,
 )
 from pipeline.states import CaseState
+from pipeline.store.audit import audit
 from pipeline.store.lifecycle import move
-from pipeline.store.models import PURGED, Case, Counter, Decision, Document
+from pipeline.store.models import PURGED, AuditEvent, Case, Counter, Decision, Document
 
 # Kept through later forms that do not tick Section 20: the administrator's word stands.
 SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
@@ -167,7 +168,13 @@ def open_case(
     state: CaseState = CaseState.INCOMPLETE,
 ) -> Case:
     """A new case for the email, born `state`: a referral is incomplete, a held email held."""
-    panel = route_panel(app.config.panels, facts.panel if facts else None)
+    routed = route(
+        app.config.panels,
+        app.config.mailbox.address,
+        parsed.addressed,
+        facts.panel if facts else None,
+    )
+    panel = routed.panel
     section20 = facts is not None and facts.section20
     # R7: a Section 20 case filed late (a backlog after an outage, a replay from quarantine)
     # goes to the next meeting not yet started now, never to one already held.
@@ -185,13 +192,34 @@ def open_case(
         sender_email=parsed.from_address.lower() if parsed.reply_to else None,
         referrer_name=parsed.from_name or None,
         received_at=received_at,
-        flags=[],
+        flags=[routed.note] if routed.note else [],
         fields={},
     )
     move(case, state)
     session.add(case)
     session.flush()
+    audit(session, app.clock.now(), case, "routed", panel=panel.id, by=routed.how.value)
     return case
+
+
+def route_by_first_form(app: App, session: Session, case: Case, facts: FormFacts) -> None:
+    """R1: a referral that reached the plain inbox without a form went to the first panel; its
+    first form names the panel it is for, and while it is still incomplete (nothing done for
+    that panel yet) it moves there, to that panel's first meeting whose deadline was ahead
+    when it arrived (R3). It keeps its reference. One the address routed stays where it is."""
+    if case.state != CaseState.INCOMPLETE or case.section20:
+        return
+    how = session.scalar(
+        select(AuditEvent.detail).where(
+            AuditEvent.case_id == case.id, AuditEvent.action == "routed"
+        )
+    )
+    panel = panel_named(app.config.panels, facts.panel)
+    if not how or how.get("by") != How.FIRST or panel is None or panel.id == case.panel_id:
+        return
+    case.panel_id = panel.id
+    case.meeting = target_meeting(panel, app.config.tz, case.received_at, False).starts_at
+    audit(session, app.clock.now(), case, "routed", panel=panel.id, by=How.FORM.value)
 
 
 def apply_facts(app: App, session: Session, case: Case, facts: FormFacts) -> None:

@@ -28,6 +28,7 @@ from pipeline.intake.cases import (
     find_case,
     is_other_child,
     open_case,
+    route_by_first_form,
 )
 from pipeline.intake.loops import detect_automatic, detect_unanswerable, is_our_own
 from pipeline.mime.addresses import Mailbox, read_mailbox
@@ -179,6 +180,8 @@ def _file_documents(
     if earlier is not None:
         _link_other_child(app, session, row, case, earlier)
     if facts is not None:
+        if not had_form and not is_new:
+            route_by_first_form(app, session, case, facts)
         apply_facts(app, session, case, facts)
         if not had_form and case.forwarded_by is None:
             adopt_named_referrer(app, case)

@@ -52,7 +52,7 @@ def tell(app: App, session: Session, case: Case, row: Message, parsed: ParsedEma
     what came in, from whom, and what they can do about it."""
     notice = {
         "panel_name": app.config.panel(case.panel_id).name,
-        "administrator": app.config.people.administrator.name,
+        "administrator": app.config.people_of(case.panel_id).administrator.name,
         "panel_address": app.config.mailbox.address,
     }
     who = wording.Correspondent.of(parsed)

@@ -33,7 +33,13 @@ from pipeline.mime.filenames import (
     sanitise_filename,
     type_from_name,
 )
-from pipeline.mime.headers import Fields, first_message_id, header_date, message_ids
+from pipeline.mime.headers import (
+    Fields,
+    first_message_id,
+    header_date,
+    header_values,
+    message_ids,
+)
 from pipeline.text import clean_text
 
 # Signature logos are a few kilobytes; a pasted picture bigger than this may be a genogram.
@@ -79,6 +85,8 @@ class ParsedEmail:
     problems: tuple[str, ...]
     # Why From or Reply-To does not name exactly one valid address (then nobody is answered).
     address_problem: str | None = None
+    # Every address the email was delivered or written to, as `addressed_to` orders them.
+    addressed: tuple[str, ...] = ()
 
 
 def parse_email(raw: bytes, *, max_parts: int = 200) -> ParsedEmail:
@@ -113,7 +121,26 @@ def parse_email(raw: bytes, *, max_parts: int = 200) -> ParsedEmail:
         address_problem=next(
             (found.reason for found in (sender, reply_to) if isinstance(found, Unreadable)), None
         ),
+        addressed=addressed_to(msg),
     )
+
+
+# Where an email was addressed, most telling first: the envelope recipient as the receiving
+# server recorded it (an alias before expansion, then the mailbox it was delivered to), then
+# what the sender wrote. A Bcc to an alias shows only in the first kind.
+ADDRESSED_HEADERS = ("x-original-to", "delivered-to", "x-envelope-to", "envelope-to", "to", "cc")
+
+
+def addressed_to(msg: Message) -> tuple[str, ...]:
+    """Every address in the email's envelope and address headers, lower case, each once, in
+    the order of ADDRESSED_HEADERS (and of the headers' own order within each)."""
+    found: dict[str, None] = {}
+    for name in ADDRESSED_HEADERS:
+        for value in header_values(msg, name):
+            mailboxes = read_addresses(value)
+            if isinstance(mailboxes, list):
+                found.update(dict.fromkeys(m.address.lower() for m in mailboxes))
+    return tuple(found)
 
 
 class _Where(NamedTuple):

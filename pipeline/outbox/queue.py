@@ -56,11 +56,18 @@ class Draft:
     # Addresses that may receive this email although they are not configured people:
     # the person whose email we are answering is always one.
     trusted: tuple[str, ...] = ()
+    # The panel the email is for (its templates), when it has no case: a meeting's pack.
+    panel: str | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:
         """Everyone the email goes to: To, then Cc."""
         return (*self.to, *self.cc)
+
+    @property
+    def panel_id(self) -> str | None:
+        """The panel whose templates and people the email is written with, if any."""
+        return self.panel or (self.case.panel_id if self.case is not None else None)
 
 
 def staff_draft(
@@ -70,20 +77,32 @@ def staff_draft(
     context: dict[str, Any],
     case: Case | None,
     chair_too: bool = False,
+    panel: str | None = None,
 ) -> Draft:
-    """An email to the administrator (and the chair too, with `chair_too`)."""
-    people = app.config.people
+    """An email to the administrator (and the chair too, with `chair_too`) of `panel` or the
+    case's panel; about no panel, the installation's."""
+    panel = panel or (case.panel_id if case is not None else None)
+    people = app.config.people_of(panel)
     to = (
         (people.administrator.email, people.chair.email)
         if chair_too
         else (people.administrator.email,)
     )
-    return Draft(purpose=purpose, template=template, to=to, context=context, case=case)
+    return Draft(purpose=purpose, template=template, to=to, context=context, case=case, panel=panel)
 
 
 def configured_addresses(app: App) -> set[str]:
-    people = app.config.people
-    everyone = [people.administrator, people.chair, *people.service_managers, *people.members]
+    """Everyone configured, the installation's people and every panel's."""
+    everyone = [
+        person
+        for people in app.config.everyone()
+        for person in (
+            people.administrator,
+            people.chair,
+            *people.screeners,
+            *people.members,
+        )
+    ]
     return {normalise(p.email) or p.email.lower() for p in everyone}
 
 
@@ -176,7 +195,7 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
         return existing
     reference = draft.case.reference if draft.case is not None else None
     message_id = app.signer.new_message_id(reference)
-    rendered = app.templates.render(draft.template, draft.context)
+    rendered = app.templates.render(draft.template, draft.context, draft.panel_id)
     addresses, _ = recipients_of(draft)
     envelope = Envelope(
         sender=app.config.mailbox.address,

@@ -74,7 +74,8 @@ def _tell_administrator(
     `masp status`. An email the administrator could not receive is not answered with another.
     """
     refused = list(error.refused)
-    administrator = app.config.people.administrator.email.lower()
+    administrator = app.config.people_of(case.panel_id if case else None).administrator.email
+    administrator = administrator.lower()
     if not refused or administrator in (address.lower() for address in refused):
         return
     context = {

@@ -78,7 +78,7 @@ def case_context(app: App, case: Case, missing: list[Kind]) -> dict[str, Any]:
         "missing_fields": missing_fields(case.fields or {}),
         "no_consent": bool(case.fields) and case.fields.get("consent") is False,
         "complete": not missing,
-        "administrator": app.config.people.administrator.name,
+        "administrator": app.config.people_of(case.panel_id).administrator.name,
     }
 
 

@@ -293,7 +293,7 @@ def build_agenda(app: App, session: Session, panel_id: str, starts_at: datetime)
         panel_name=panel.name,
         starts_at=starts_at,
         meeting=when(app.config.tz, starts_at),
-        chair=app.config.people.chair.name,
+        chair=app.config.people_of(panel_id).chair.name,
         quarterly=is_quarterly(panel, day),
         items=tuple(items),
         title=f"{panel.name} agenda — {day:%A} {day.day} {day:%B %Y}",

@@ -169,7 +169,7 @@ def sheet_facts(
         lead_agency=decision.lead_agency or "",
         lead_email=decision.lead_email or "",
         review=review_text(decision, config.decisions.follow_up_weeks),
-        larp=larp_text(decision, config.people.larp is not None),
+        larp=larp_text(decision, config.people_of(decision.panel_id).larp is not None),
         notes=(decision.notes or "").strip() or "None.",
     )
     return _cleaned(facts)

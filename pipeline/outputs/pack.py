@@ -170,10 +170,17 @@ def section_pdf(data: bytes, sections: Sequence[Section], title: str) -> bytes:
 
 
 def recipients(people: PeopleConfig) -> list[Recipient]:
-    """Only configured people (SPEC §7): administrator, chair, members; each address once."""
+    """Only configured people (SPEC §7): the panel's administrator, chair, CAF co-ordinator
+    and members; each address once."""
+    coordinator = people.caf_coordinator
     everyone = [
         Recipient(people.administrator.name, people.administrator.email, "administrator"),
         Recipient(people.chair.name, people.chair.email, "chair"),
+        *(
+            [Recipient(coordinator.name, coordinator.email, "CAF co-ordinator")]
+            if coordinator
+            else []
+        ),
         *(
             Recipient(m.name, m.email, m.role, m.agency if m.role == "co-opted" else None)
             for m in people.members
@@ -221,7 +228,7 @@ def gather(app: App, session: Session, panel_id: str, starts_at: datetime) -> Pa
     return PackInputs(
         agenda,
         tuple(_pack_case(c) for c in cases),
-        tuple(recipients(app.config.people)),
+        tuple(recipients(app.config.people_of(panel_id))),
         pack_figures(app, session, agenda),
     )
 

@@ -111,7 +111,7 @@ def digest_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
 def _send(panel_id: str, meeting: Meeting, key: str) -> Action:
     def action(app: App, session: Session) -> None:
         context = digest_context(app, session, app.config.panel(panel_id), meeting)
-        enqueue(app, session, staff_draft(app, key, "cutoff_digest", context, None))
+        enqueue(app, session, staff_draft(app, key, "cutoff_digest", context, None, panel=panel_id))
 
     return action
 
@@ -166,4 +166,6 @@ def send_attendance(
     meeting = meeting_at(panel, starts_at.astimezone(app.config.tz).date(), app.config.tz)
     context = attendance_context(app, session, panel, meeting)
     if context["confirmed"] < context["slotted"]:
-        enqueue(app, session, staff_draft(app, key, "attendance_digest", context, None))
+        enqueue(
+            app, session, staff_draft(app, key, "attendance_digest", context, None, panel=panel_id)
+        )

@@ -239,7 +239,7 @@ def _enqueue(
         "pack_whole": recipient.whole,
         "pack_references": inputs.agenda.references,
         "pack_reissued": pack.version > 1,
-        "administrator": app.config.people.administrator.name,
+        "administrator": app.config.people_of(inputs.agenda.panel_id).administrator.name,
         "panel_address": app.config.mailbox.address,
     }
     draft = Draft(
@@ -248,5 +248,6 @@ def _enqueue(
         to=(recipient.email,),
         context=context,
         attachments=tuple(attachments),
+        panel=inputs.agenda.panel_id,
     )
     return enqueue(app, session, draft)

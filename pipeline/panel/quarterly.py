@@ -50,6 +50,8 @@ def write_report(app: App, report: Report, out: Path | None) -> Path:
 
 def _context(app: App, report: Report) -> dict[str, object]:
     figures = report.figures
+    # One panel's report is its own chair's; the picture of every panel, the installation's.
+    people = app.config.people_of(figures.panel)
     return {
         "title": report.title,
         "quarter": figures.quarter,
@@ -59,8 +61,8 @@ def _context(app: App, report: Report) -> dict[str, object]:
             {"cid": _cid(report, p.chart.key), "title": p.chart.title} for p in report.pictures
         ],
         "workbook_name": report.filename,
-        "chair": app.config.people.chair.name,
-        "administrator": app.config.people.administrator.name,
+        "chair": people.chair.name,
+        "administrator": people.administrator.name,
         "panel_address": app.config.mailbox.address,
     }
 
@@ -81,8 +83,9 @@ def quarterly_draft(app: App, report: Report) -> Draft:
     return Draft(
         purpose=f"quarterly:{figures.panel or 'all'}:{figures.quarter}:{figures_digest(report)}",
         template="quarterly_report",
-        to=(app.config.people.chair.email,),
+        to=(app.config.people_of(figures.panel).chair.email,),
         context=_context(app, report),
+        panel=figures.panel,
         attachments=(*pictures, FileAttachment(report.filename, XLSX, report.xlsx)),
     )
 

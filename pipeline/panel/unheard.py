@@ -140,7 +140,11 @@ def carry_forward(
             "moved": [asdict(m) for m in moved],
             "panel_address": app.config.mailbox.address,
         }
-        enqueue(app, session, staff_draft(app, key, "carried_forward_alert", context, None))
+        enqueue(
+            app,
+            session,
+            staff_draft(app, key, "carried_forward_alert", context, None, panel=panel_id),
+        )
 
 
 def has_slot(session: Session, case: Case) -> bool:

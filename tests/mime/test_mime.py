@@ -440,3 +440,26 @@ def test_hostile_mime_never_raises(parts: list[bytes], closed: bool, wrapped: bo
     if wrapped:
         raw = email_bytes("Content-Type: message/rfc822", body=raw)
     assert_safe(parse_email(raw))
+
+
+def test_where_an_email_was_addressed_envelope_first_each_once() -> None:
+    raw = (
+        b"Delivered-To: panel@masp.example.org\r\n"
+        b"X-Original-To: MASG-North@masp.example.org\r\n"
+        b"Delivered-To: panel@masp.example.org\r\n"
+        b"From: Alex Example <alex@school.example.org>\r\n"
+        b"To: Panel <panel+masg-s@masp.example.org>, panel@masp.example.org\r\n"
+        b"Cc: =?utf-8?q?Sam_Cc?= <sam@school.example.org>, not an address\r\n"
+        b"\r\nHello.\r\n"
+    )
+    assert parse_email(raw).addressed == (
+        "masg-north@masp.example.org",
+        "panel@masp.example.org",
+        "panel+masg-s@masp.example.org",
+    )
+    # An unreadable header is left out, never guessed at; a readable one still counts.
+    assert "sam@school.example.org" not in parse_email(raw).addressed
+    assert parse_email(email_bytes("Cc: sam@school.example.org")).addressed == (
+        "panel@masp.example.org",
+        "sam@school.example.org",
+    )

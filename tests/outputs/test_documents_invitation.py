@@ -164,7 +164,7 @@ def test_a_bad_meeting_place_is_refused_naming_the_key(place: str) -> None:
     tree["panels"][0]["meetings"]["place"] = place
     with pytest.raises(ConfigError) as caught:
         parse_config(tree, ROOT, env={})
-    assert caught.value.key == "panels.0.meetings.place"
+    assert caught.value.key == "panels[0].meetings.place"
 
 
 def test_the_shipped_config_documents_the_place() -> None:

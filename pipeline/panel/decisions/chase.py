@@ -140,7 +140,9 @@ def chase_administrator(
         # The workbook's token: a reply to the chase with the filled workbook is read as one.
         "token": _token(app, session, panel_id, meeting),
     }
-    item = enqueue(app, session, staff_draft(app, key, "decisions_chase", context, None))
+    item = enqueue(
+        app, session, staff_draft(app, key, "decisions_chase", context, None, panel=panel_id)
+    )
     audit(
         session,
         now,

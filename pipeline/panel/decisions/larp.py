@@ -76,8 +76,9 @@ def refer_to_larp(
     """Send the papers and the sheet to the LARP contact (or, with none, the administrator);
     record and audit it. Once per sheet version: the purpose names the sheet."""
     case = decision.case
-    contact = app.config.people.larp
-    name = contact.name if contact is not None else app.config.people.administrator.name
+    people = app.config.people_of(decision.panel_id)
+    contact = people.larp
+    name = contact.name if contact is not None else people.administrator.name
     marking = app.config.pack.protective_marking
     files = [
         FileAttachment(
@@ -129,6 +130,6 @@ def _context(app: App, decision: Decision, version: int, contact: bool) -> dict[
         "larp_note": (decision.larp_note or "").strip() or "no note given",
         "version": version,
         "larp_configured": contact,
-        "administrator": app.config.people.administrator.name,
+        "administrator": app.config.people_of(decision.panel_id).administrator.name,
         "panel_address": app.config.mailbox.address,
     }

@@ -221,7 +221,16 @@ def _refuse(
     log.warning("decisions workbook refused (import %d): %d problems", row.id, len(problems))
     context = _context(app, row, target) | {"problems": [str(p) for p in problems]}
     purpose = f"{REFUSED_PURPOSE}{row.id}"
-    enqueue(app, session, staff_draft(app, purpose, "decisions_refused", context, None))
+    enqueue(
+        app,
+        session,
+        staff_draft(app, purpose, "decisions_refused", context, None, panel=_panel_of(target)),
+    )
+
+
+def _panel_of(target: Any) -> str | None:
+    """The panel a workbook's meeting is of; None when the workbook named no meeting we know."""
+    return target.panel_id if isinstance(target, Target) else None
 
 
 def _context(app: App, row: DecisionImport, target: Any) -> dict[str, Any]:
@@ -235,7 +244,7 @@ def _context(app: App, row: DecisionImport, target: Any) -> dict[str, Any]:
         "meeting": meeting,
         "import_id": row.id,
         "source": row.source,
-        "administrator": app.config.people.administrator.name,
+        "administrator": app.config.people_of(_panel_of(target)).administrator.name,
         "panel_address": app.config.mailbox.address,
         "sheet_days": app.config.decisions.sheet_days,
         # The workbook's token, so that a reply with a corrected workbook is read as one.
@@ -274,7 +283,11 @@ def _apply(
     log.info("decisions workbook applied (import %d): %d cases", row.id, len(decisions))
     context = _context(app, row, target) | {"recorded": lines}
     purpose = f"{RECORDED_PURPOSE}{row.id}"
-    enqueue(app, session, staff_draft(app, purpose, "decisions_recorded", context, None))
+    enqueue(
+        app,
+        session,
+        staff_draft(app, purpose, "decisions_recorded", context, None, panel=_panel_of(target)),
+    )
 
 
 def _store(

@@ -81,7 +81,9 @@ def take_reply(
     # The reply is about a meeting, not one case, whatever reference it may quote.
     row.case_id = None
     workbook = _workbook(app, session, tokens, malformed)
-    administrator = app.config.people.administrator.email.lower()
+    # The administrator of the panel whose meeting the workbook is for.
+    panel = workbook.panel_id if isinstance(workbook, MeetingWorkbook) else None
+    administrator = app.config.people_of(panel).administrator.email.lower()
     files = _spreadsheets(parsed)
     why = None
     if isinstance(workbook, str):

@@ -284,7 +284,7 @@ def _context(app: App, item: Pending, has_pdf: bool) -> dict[str, object]:
         "review": facts.review,
         "larp": bool(facts.larp),
         # With no LARP contact the administrator passes the papers on: the referrer is told so.
-        "larp_configured": app.config.people.larp is not None,
+        "larp_configured": app.config.people_of(decision.panel_id).larp is not None,
         "version": item.version,
         "has_pdf": has_pdf,
         "lead_name": decision.lead_name or "",

@@ -119,10 +119,12 @@ def send_workbook(
         "sheet_days": days,
         "sheets_due": f"{day + timedelta(days=days):%A} {(day + timedelta(days=days)).day} "
         f"{day + timedelta(days=days):%B %Y}",
-        "administrator": app.config.people.administrator.name,
+        "administrator": app.config.people_of(panel_id).administrator.name,
         "panel_address": app.config.mailbox.address,
     }
-    draft = staff_draft(app, f"{PURPOSE}{row.id}", "decisions_workbook", context, None)
+    draft = staff_draft(
+        app, f"{PURPOSE}{row.id}", "decisions_workbook", context, None, panel=panel_id
+    )
     attachment = FileAttachment(workbook_name(facts), XLSX, data)
     item = enqueue(app, session, replace(draft, attachments=(attachment,)))
     row.outbox_id = item.id

@@ -81,7 +81,7 @@ def decide_by_administrator(app: App, session: Session, reference: str, decision
         raise ScreeningError(why, reference=case.reference)
     request = ScreeningRequest(
         case_id=case.id,
-        manager_email=app.config.people.administrator.email.lower(),
+        manager_email=app.config.people_of(case.panel_id).administrator.email.lower(),
         nonce=secrets.token_hex(8),
         sent_at=app.clock.now(),
         coopt=[],

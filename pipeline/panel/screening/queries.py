@@ -49,8 +49,8 @@ def open_requests(session: Session, case: Case) -> list[ScreeningRequest]:
     )
 
 
-def manager(app: App, email: str) -> Person | None:
-    """The configured Service Manager with this address, if they still are one."""
-    return next(
-        (m for m in app.config.people.service_managers if m.email.lower() == email.lower()), None
-    )
+def manager(app: App, panel_id: str, email: str) -> Person | None:
+    """The panel's screener (a Service Manager or its CAF co-ordinator) with this address, if
+    they still are one."""
+    screeners = app.config.people_of(panel_id).screeners
+    return next((m for m in screeners if m.email.lower() == email.lower()), None)

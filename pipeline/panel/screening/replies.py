@@ -67,8 +67,11 @@ def refusal(
     requests: list[ScreeningRequest] | None,
 ) -> str | None:
     """Why this reply must not count (`rules.screening` decides, the handler acts), or None."""
-    managers = {m.email.lower() for m in app.config.people.service_managers}
     facts = [_facts(session, r) for r in requests] if requests is not None else None
+    # The screeners of the panel whose case the request is about: another panel's manager
+    # decides nothing here, however the reply came to them.
+    panel = session.get_one(Case, requests[0].case_id).panel_id if requests else None
+    managers = {m.email.lower() for m in app.config.people_of(panel).screeners}
     return reply_refusal(sender, case.id if case else None, facts, managers)
 
 

@@ -66,9 +66,13 @@ def send_requests(app: App, session: Session, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is None or not ready_for_screening(session, case):
         return
-    managers = app.config.people.service_managers
+    managers = app.config.people_of(case.panel_id).screeners
     if not managers:
-        raise ConfigError("people.service_managers", f"nobody to screen {case.reference}")
+        raise ConfigError(
+            "people.service_managers",
+            f"nobody to screen {case.reference} for panel {case.panel_id}: give the panel "
+            "(or the installation) service_managers or a caf_coordinator",
+        )
     attachments = _attachments(app, case)
     now = app.clock.now()
     sent = []
@@ -111,7 +115,7 @@ def send_reminder(app: App, session: Session, request_id: int, occasion: str = "
     if request is None or request.used_at is not None:
         return
     case = session.get(Case, request.case_id)
-    person = manager(app, request.manager_email)
+    person = manager(app, case.panel_id, request.manager_email) if case else None
     if case is None or case.state != CaseState.SCREENING or person is None:
         return
     parent = _request_email_id(session, request)
