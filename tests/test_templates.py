@@ -131,6 +131,9 @@ CONTEXT = {
     "larp_configured": True,
     "missing_cases": [LINE],
     "days_left": 3,
+    # The administrator's overrides (R17).
+    "moved_back": True,
+    "message": "Referral MASP-2026-0001 has been withdrawn.\n\nA second paragraph.",
 }
 
 

@@ -44,6 +44,8 @@ _NOT_SHOWN = frozenset({"entries"})
 
 def _document(d: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
+        # What `masp case reclassify` and `masp case accept` are given to name the document.
+        "id": d.id,
         "kind": d.kind,
         "filename": d.filename,
         "status": d.status,

@@ -38,6 +38,7 @@ from pipeline.outputs.pack import (
     stamp,
     zip_originals,
 )
+from pipeline.panel.release import released_at
 from pipeline.panel.screening.jobs import remind_unscreened
 from pipeline.rules.meetings import meeting_stamp, upcoming
 from pipeline.store.audit import audit
@@ -61,10 +62,18 @@ def attachment_budget(app: App) -> int:
 
 
 def pack_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
-    """A job source: each panel's next meetings, once their slot notices have gone."""
+    """A job source: each panel's next meetings, once their slot notices have gone (and, with
+    `pack.release: manual`, once the administrator has released the pack)."""
+    manual = app.config.pack.release == "manual"
     for panel in app.config.panels:
         for meeting in upcoming(panel, app.config.tz, now, 2):
             due = meeting.slot_notice + AFTER_NOTICES
+            if manual:
+                # Waits for the administrator's word that the agenda is final (R17).
+                released = released_at(session, panel.id, meeting.starts_at)
+                if released is None:
+                    continue
+                due = max(due, released)
             if now < due:
                 continue
             digest = gather(app, session, panel.id, meeting.starts_at).digest()

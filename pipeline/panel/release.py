@@ -1,0 +1,72 @@
+"""R12, R17: with `pack.release: manual`, a meeting's pack waits for the administrator's word
+that the agenda is final. The release is recorded once; the pack job (`panel.distribute`) then
+sends the pack at the next tick, and reissues it by itself if the agenda changes after."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.errors import PipelineError
+from pipeline.rules.meetings import Meeting, meeting_at, meets_on
+from pipeline.store.audit import audit, checked_actor
+from pipeline.store.models import PackRelease
+
+
+def released_at(session: Session, panel_id: str, starts_at: datetime) -> datetime | None:
+    """When the administrator released the meeting's pack, or None if they have not."""
+    return session.scalar(
+        select(PackRelease.released_at).where(
+            PackRelease.panel_id == panel_id, PackRelease.meeting == starts_at
+        )
+    )
+
+
+def _meeting(app: App, panel_id: str, day: date) -> Meeting:
+    panel = app.config.panel(panel_id)
+    if not meets_on(panel, day):
+        raise PipelineError(
+            f"the {panel.id} panel does not meet on {day.isoformat()}: `masp meetings` lists "
+            "its meetings"
+        )
+    meeting = meeting_at(panel, day, app.config.tz)
+    if meeting.starts_at <= app.clock.now():
+        raise PipelineError(f"the {panel.id} meeting on {day.isoformat()} has started")
+    return meeting
+
+
+def release_pack(app: App, session: Session, panel_id: str, day: date, actor: str) -> PackRelease:
+    """Say that the agenda of the panel's meeting on `day` is final: its pack may go."""
+    by = checked_actor(actor)
+    if app.config.pack.release != "manual":
+        raise PipelineError(
+            "packs go by themselves (config key pack.release is auto): set it to manual to "
+            "release each pack yourself"
+        )
+    meeting = _meeting(app, panel_id, day)
+    if released_at(session, panel_id, meeting.starts_at) is not None:
+        raise PipelineError(
+            f"the {panel_id} pack for {day.isoformat()} is already released; a change to the "
+            "agenda reissues it by itself"
+        )
+    release = PackRelease(
+        panel_id=panel_id,
+        meeting=meeting.starts_at,
+        released_at=app.clock.now(),
+        released_by=by,
+    )
+    session.add(release)
+    session.flush()
+    audit(
+        session,
+        app.clock.now(),
+        None,
+        "pack-released",
+        panel=panel_id,
+        meeting=meeting.starts_at.astimezone(app.config.tz).isoformat(),
+        by=by,
+    )
+    return release
