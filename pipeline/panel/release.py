@@ -4,7 +4,7 @@ sends the pack at the next tick, and reissues it by itself if the agenda changes
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,20 @@ from pipeline.errors import PipelineError
 from pipeline.rules.meetings import Meeting, meeting_at, meets_on
 from pipeline.store.audit import audit, checked_actor
 from pipeline.store.models import PackRelease
+
+# After the slot notices (which are due at `slot_notice`), so the agenda has its slots.
+AFTER_NOTICES = timedelta(minutes=10)
+
+
+def pack_due(app: App, session: Session, meeting: Meeting) -> datetime | None:
+    """When the meeting's pack (and the decisions workbook made with it) is due: a few minutes
+    after the slot notices, and with `pack.release: manual` not before the administrator
+    released it — None while they have not."""
+    due = meeting.slot_notice + AFTER_NOTICES
+    if app.config.pack.release == "auto":
+        return due
+    released = released_at(session, meeting.panel_id, meeting.starts_at)
+    return None if released is None else max(due, released)
 
 
 def released_at(session: Session, panel_id: str, starts_at: datetime) -> datetime | None:

@@ -57,6 +57,10 @@ def test_a_manual_pack_waits_for_its_release(approved: Path) -> None:
     tick_at(approved, PACK_DUE, pack__release="manual").close()
     tick_at(approved, PACK_DUE + timedelta(days=1), pack__release="manual").close()
     assert packs_to_admin(approved, PACK_DUE) == []
+    # The decisions workbook goes with the pack: it waits too.
+    app = open_service(approved, PACK_DUE, pack__release="manual")
+    assert not [s for s in sent_to(app, "admin@example.org") if "workbook" in s.subject.lower()]
+    app.close()
 
 
 def test_release_sends_the_pack_once(approved: Path) -> None:
@@ -66,6 +70,11 @@ def test_release_sends_the_pack_once(approved: Path) -> None:
     assert "released; it has been sent" in done.output
     [pack] = packs_to_admin(approved, later)
     assert "8 December 2026" in pack
+    tick_at(approved, later + timedelta(minutes=1), pack__release="manual").close()
+    app = open_service(approved, later, pack__release="manual")
+    subjects = [s.subject.lower() for s in sent_to(app, "admin@example.org")]
+    assert len([s for s in subjects if "workbook" in s]) == 1, subjects
+    app.close()
     tick_at(approved, later + timedelta(minutes=5), pack__release="manual").close()
     assert len(packs_to_admin(approved, later)) == 1
     app = open_service(approved, later, pack__release="manual")
