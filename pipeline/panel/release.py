@@ -4,6 +4,7 @@ sends the pack at the next tick, and reissues it by itself if the agenda changes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -11,7 +12,10 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.errors import PipelineError
-from pipeline.rules.meetings import Meeting, meeting_at, meets_on
+from pipeline.jobs import Job, bind
+from pipeline.outbox.queue import enqueue, staff_draft
+from pipeline.outbox.wording import when
+from pipeline.rules.meetings import Meeting, meeting_at, meeting_stamp, meets_on, upcoming
 from pipeline.store.audit import audit, checked_actor
 from pipeline.store.models import PackRelease
 
@@ -84,3 +88,31 @@ def release_pack(app: App, session: Session, panel_id: str, day: date, actor: st
         by=by,
     )
     return release
+
+
+def waiting_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
+    """A job source: with manual packs, the administrator is told once, when a meeting's pack
+    would have gone, that it waits for them (else nobody would receive one)."""
+    if app.config.pack.release != "manual":
+        return
+    for panel in app.config.panels:
+        for meeting in upcoming(panel, app.config.tz, now, 2):
+            if released_at(session, panel.id, meeting.starts_at) is not None:
+                continue
+            key = f"pack-waiting:{panel.id}:{meeting_stamp(app.config.tz, meeting.starts_at)}"
+            due = meeting.slot_notice + AFTER_NOTICES
+            action = bind(tell_waiting, panel.id, meeting.starts_at, key)
+            yield Job(key, due, action, stale_after=meeting.starts_at)
+
+
+def tell_waiting(app: App, session: Session, panel_id: str, starts_at: datetime, key: str) -> None:
+    if released_at(session, panel_id, starts_at) is not None:
+        return
+    context = {
+        "panel_name": app.config.panel(panel_id).name,
+        "panel_id": panel_id,
+        "meeting": when(app.config.tz, starts_at),
+        "meeting_day": starts_at.astimezone(app.config.tz).date().isoformat(),
+        "panel_address": app.config.mailbox.address,
+    }
+    enqueue(app, session, staff_draft(app, key, "pack_waiting", context, None))

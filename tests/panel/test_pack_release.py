@@ -34,7 +34,7 @@ def masp(folder: Path, now: datetime, *args: str) -> Result:
 
 def packs_to_admin(folder: Path, now: datetime) -> list[str]:
     app = open_service(folder, now, pack__release="manual")
-    found = [s.subject for s in sent_to(app, "admin@example.org") if "pack" in s.subject.lower()]
+    found = [s.subject for s in sent_to(app, "admin@example.org") if "meeting pack" in s.subject]
     app.close()
     return found
 
@@ -59,7 +59,12 @@ def test_a_manual_pack_waits_for_its_release(approved: Path) -> None:
     assert packs_to_admin(approved, PACK_DUE) == []
     # The decisions workbook goes with the pack: it waits too.
     app = open_service(approved, PACK_DUE, pack__release="manual")
-    assert not [s for s in sent_to(app, "admin@example.org") if "workbook" in s.subject.lower()]
+    to_admin = sent_to(app, "admin@example.org")
+    assert not [s for s in to_admin if "workbook" in s.subject.lower()]
+    # The administrator is told, once, that the pack waits for them, and how to release it.
+    [waiting] = [s for s in to_admin if "waiting for you to release it" in s.subject]
+    assert "8 December 2026" in waiting.subject
+    assert "masp meeting release masp 2026-12-08" in waiting.text()
     app.close()
 
 
@@ -96,6 +101,9 @@ def test_release_before_the_notices_waits_for_them(approved: Path) -> None:
     assert packs_to_admin(approved, early) == []
     tick_at(approved, PACK_DUE, pack__release="manual").close()
     assert len(packs_to_admin(approved, PACK_DUE)) == 1
+    app = open_service(approved, PACK_DUE, pack__release="manual")
+    assert not [s for s in sent_to(app, "admin@example.org") if "waiting for you" in s.subject]
+    app.close()
 
 
 def test_release_is_refused_where_it_means_nothing(tmp_path: Path) -> None:
