@@ -18,7 +18,10 @@ from pipeline.store.models import Case, JobRun, OutboxItem
 @dataclass(frozen=True)
 class Changed:
     """What an override did to a case: its state and meeting afterwards, one sentence per
-    change (for the terminal and the console), and the ids of the emails it queued."""
+    change (for the terminal and the console), and the ids of the emails it queued.
+
+    The sentences may name a document's file: show them to the administrator, never log them
+    (SPEC §7: a file name can name a child)."""
 
     reference: str
     state: CaseState

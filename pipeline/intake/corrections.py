@@ -47,10 +47,10 @@ def find_document(case: Case, document: str) -> Document:
     found = by_id or [d for d in case.documents if d.filename == wanted]
     if len(found) == 1:
         return found[0]
+    # The file name is not repeated: error messages may be logged, and names can name a child.
     problem = "several documents have that name: give its id" if found else "no such document"
     raise PipelineError(
-        f"{problem} ({document!r}); `masp status {case.reference} --json` lists each "
-        "document's id and file name",
+        f"{problem}; `masp status {case.reference} --json` lists each document's id and file name",
         reference=case.reference,
     )
 
@@ -85,7 +85,7 @@ def reclassify(
     new = _kind(case, kind)
     old = Kind(doc.kind)
     if new == old:
-        raise PipelineError(f"{doc.filename} is already read as {new}", reference=case.reference)
+        raise PipelineError(f"document {doc.id} is already read as {new}", reference=case.reference)
     if Kind.REFERRAL_FORM in (old, new):
         # The case's facts (child, request, consent) are read from its form when it arrives;
         # relabelling a file cannot read them, nor unread them.
@@ -97,7 +97,7 @@ def reclassify(
         )
     if doc.status == Status.REFUSED:
         raise PipelineError(
-            f"{doc.filename} could not be used ({doc.reason}): ask the referrer for a copy "
+            f"document {doc.id} could not be used ({doc.reason}): ask the referrer for a copy "
             "that can be opened",
             reference=case.reference,
         )
@@ -126,7 +126,8 @@ def accept(app: App, session: Session, reference: str, document: str, actor: str
     doc = find_document(case, document)
     if doc.status != Status.NEEDS_REVIEW:
         raise PipelineError(
-            f"{doc.filename} does not need review (it is {doc.status})", reference=case.reference
+            f"document {doc.id} does not need review (it is {doc.status})",
+            reference=case.reference,
         )
     before = _Before.of(case)
     was = doc.reason

@@ -150,7 +150,7 @@ def _end(
             f"the case is {case.state}: it cannot be {ending}"
             + (
                 " (a held email is dismissed with `masp case dismiss`)"
-                if case.state == "held"
+                if case.state == CaseState.HELD
                 else ""
             ),
             reference=case.reference,
