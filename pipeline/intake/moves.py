@@ -155,7 +155,8 @@ def _end(
             ),
             reference=case.reference,
         )
-    text = _default(app, case, ending) if message is None else _message(case, message)
+    default = _default(app, case, ending)
+    text = default if message is None else _message(case, message)
     withdrawn, cancellation = slots.withdraw(app, session, case)
     context = wording.case_context(app, case, refresh_state(case)) | {
         "message": text,
@@ -166,7 +167,7 @@ def _end(
     if not heard:
         # Off every agenda, reminder and cut-off: the case no longer waits for a meeting.
         case.meeting = None
-    audit(session, app.clock.now(), case, ending, edited=message is not None, by=by)
+    audit(session, app.clock.now(), case, ending, edited=text != default, by=by)
     template = f"case_{ending}"
     purpose = next_purpose(session, case, template)
     draft = referrer_draft(session, case, purpose, template, context, cancellation)
