@@ -299,7 +299,9 @@ def print_detail(console: Console, data: dict[str, Any]) -> None:
         console.print(
             f"\n[bold]{escape(document['filename'])}[/bold] — "
             + escape(f"{document['kind']}, {document['status']}, version {document['version']}")
-            + old,
+            + old
+            # The id is what `masp case reclassify` and `masp case accept` are given.
+            + (f" (document {document['id']})" if "id" in document else ""),
             highlight=False,
         )
         if document.get("reason"):

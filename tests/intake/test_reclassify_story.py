@@ -71,6 +71,9 @@ def test_the_misread_chronology_defers_the_case(deferred: Path) -> None:
     [background] = [d for d in case["documents"] if d["filename"] == "Background.docx"]
     assert background["kind"] == "other" and isinstance(background["id"], int)
     app.close()
+    # The administrator reads the document's id off the case's page in the terminal.
+    shown = " ".join(masp(deferred, NEXT_DAY, "status", REF).output.split())
+    assert f"Background.docx — other, ok, version 1 (document {background['id']})" in shown
 
 
 def test_reclassifying_puts_it_back_on_the_december_agenda(deferred: Path) -> None:
