@@ -25,6 +25,7 @@ from pipeline.intake.admin import (
 )
 from pipeline.intake.overrides import find
 from pipeline.outbox import wording
+from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.panel import slots
@@ -75,7 +76,7 @@ def move_case(app: App, session: Session, reference: str, day: date, actor: str)
         )
     old = case.meeting
     # Taken back at the old meeting before the case leaves it (`withdraw` looks there).
-    withdrawn, cancellation = slots.withdraw(app, session, case)
+    withdrawn, cancellation = _take_back_slot(app, session, case)
     case.meeting = meeting.starts_at
     if deadline_passed(meeting, app.clock.now()):
         keep_at_meeting(app, session, case, meeting.starts_at)
@@ -98,6 +99,16 @@ def move_case(app: App, session: Session, reference: str, day: date, actor: str)
     item = enqueue(app, session, draft)
     said = f"{case.reference} moved from {old.astimezone(tz).date()} to {day.isoformat()}"
     return changed(app, case, [f"{said}; the referrer is told."], [item])
+
+
+def _take_back_slot(
+    app: App, session: Session, case: Case
+) -> tuple[str, tuple[FileAttachment, ...]]:
+    """The case's slot at a meeting still to come, taken back with a cancellation (R10); a
+    meeting already held keeps its slot, as the record of when the case was heard."""
+    if case.meeting is None or case.meeting <= app.clock.now():
+        return "", ()
+    return slots.withdraw(app, session, case)
 
 
 def default_message(app: App, session: Session, reference: str, ending: Ending) -> str:
@@ -157,7 +168,7 @@ def _end(
         )
     default = _default(app, case, ending)
     text = default if message is None else _message(case, message)
-    withdrawn, cancellation = slots.withdraw(app, session, case)
+    withdrawn, cancellation = _take_back_slot(app, session, case)
     context = wording.case_context(app, case, refresh_state(case)) | {
         "message": text,
         "withdrawn_slot": withdrawn,

@@ -141,7 +141,9 @@ def after_meeting(config: Config, case: Case, today: date | None = None) -> dict
     name = (case.fields or {}).get("child_name")
     name = name if isinstance(name, str) else None
     review = None
-    if decision.review_date and not decision.no_further_review and not decision.final:
+    # Only a case still decided is reviewed: one closed since (R14, R17) has no review.
+    reviewed = case.state == CaseState.DECIDED
+    if reviewed and decision.review_date and not decision.no_further_review and not decision.final:
         found = review_meeting(config.panel(case.panel_id), tz, decision.review_date)
         review = found.starts_at.astimezone(tz).date().isoformat() if found else None
     return {

@@ -21,7 +21,8 @@ from pipeline.errors import PipelineError
 from pipeline.intake.address import correct_address
 from pipeline.intake.moves import close_case, default_message, move_case
 from pipeline.intake.poll import deliver_configured, poll
-from pipeline.store.models import AuditEvent, OutboxItem
+from pipeline.outputs.agenda import build_agenda
+from pipeline.store.models import AuditEvent, Case, OutboxItem, Slot
 from tests.helpers import DATA, drop, everything_said, open_service, sent_to, status_of
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -191,3 +192,43 @@ def test_resend_an_email_as_a_fresh_copy(tmp_path: Path, service: App) -> None:
     assert again.subject == first.subject
     missing = masp(tmp_path, "outbox", "resend", "999")
     assert missing.exit_code == 1 and "no sent email with id 999" in str(missing.exception)
+
+
+def reviewed_at_december(app: App) -> list[str | None]:
+    """The cases in the follow-up section of December's agenda."""
+    with app.store.session() as session:
+        agenda = build_agenda(app, session, "masp", datetime(2026, 12, 8, 10, 0, tzinfo=UTC))
+        return [reference for _, reference in agenda.follow_ups]
+
+
+def test_closing_a_decided_case_keeps_its_heard_slot(tmp_path: Path) -> None:
+    from tests.decisions_helpers import EARLIER, add_review
+
+    app = open_service(tmp_path, NOW)
+    add_review(app, 4)
+    with app.store.session() as session:
+        case = session.scalar(select(Case).where(Case.reference == "MASP-2026-0004"))
+        assert case is not None
+        session.add(
+            Slot(
+                case_id=case.id,
+                panel_id="masp",
+                meeting=EARLIER,
+                position=0,
+                starts_at=EARLIER,
+                ends_at=EARLIER + timedelta(minutes=30),
+            )
+        )
+    assert "MASP-2026-0004" in reviewed_at_december(app)
+    with app.store.session() as session:
+        result = close_case(app, session, "MASP-2026-0004", WEB, "The plan has ended.")
+    assert (result.state, result.meeting) == ("closed", date(2026, 11, 10))
+    deliver_configured(app)
+    [told] = sent_to(app, "ref4@school.example.org")
+    assert told.subject == "MASP-2026-0004: referral closed" and told.attachment_names() == []
+    assert "The plan has ended." in told.text()
+    with app.store.session() as session:
+        assert session.scalar(select(Slot).where(Slot.meeting == EARLIER)) is not None
+    assert status_of(app, "MASP-2026-0004")["review_meeting"] is None
+    assert "MASP-2026-0004" not in reviewed_at_december(app)
+    app.close()
