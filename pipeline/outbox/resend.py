@@ -119,7 +119,12 @@ def readdress(
     holds them for the new address too (the correction is the administrator's word that the
     old address was wrong, which is why they were held or failed)."""
     items = session.scalars(
-        select(OutboxItem).where(OutboxItem.case_id == case.id, OutboxItem.status.in_(UNSENT))
+        select(OutboxItem).where(
+            OutboxItem.case_id == case.id,
+            OutboxItem.status.in_(UNSENT),
+            # A failed email whose bytes the retention purge deleted can never go.
+            OutboxItem.raw_path != "",
+        )
     )
     changed = []
     for item in items:
