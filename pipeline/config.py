@@ -344,6 +344,9 @@ class PackConfig(Frozen):
         return value
 
     convert_memory_mb: int = Field(2048, ge=256)
+    # auto: each meeting's pack goes by itself once the slot notices have gone (R12); manual:
+    # it waits until the administrator says the agenda is final (`masp meeting release`).
+    release: Literal["auto", "manual"] = "auto"
 
 
 # The agencies the decisions workbook offers in its drop-down lists (others may be typed).

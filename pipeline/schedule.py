@@ -11,6 +11,7 @@ from pipeline.panel.decisions.sheets import sheet_jobs
 from pipeline.panel.decisions.workbook import workbook_jobs
 from pipeline.panel.digest import attendance_jobs, digest_jobs
 from pipeline.panel.distribute import pack_jobs
+from pipeline.panel.release import waiting_jobs
 from pipeline.panel.reminders import reminder_jobs
 from pipeline.panel.retention import retention_jobs
 from pipeline.panel.screening.jobs import screening_jobs
@@ -29,6 +30,7 @@ SOURCES: list[JobSource] = [
     screening_jobs,
     slot_jobs,
     pack_jobs,
+    waiting_jobs,
     workbook_jobs,
     retention_jobs,
     unheard_jobs,

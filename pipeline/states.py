@@ -26,9 +26,12 @@ class CaseState(StrEnum):
     HELD = "held"
     # Heard at its meeting and its decision recorded (R13): reviews and follow-ups from here.
     DECIDED = "decided"
-    # Attached to another case, dismissed, closed by the retention purge while it waited, or
-    # closed after the meeting by a final review (R14).
+    # Attached to another case, dismissed, closed by the retention purge while it waited,
+    # closed after the meeting by a final review (R14), or closed by the administrator (R17).
     CLOSED = "closed"
+    # Withdrawn by the administrator before it was heard, its referrer told (R17): the referral
+    # no longer asks the panel anything.
+    WITHDRAWN = "withdrawn"
 
 
 class MessageState(StrEnum):
@@ -192,6 +195,10 @@ HEARD_UNDECIDED = (
 )
 # Heard and decided, or closed: an email on such a case is for a person to read, whatever it
 # brings; nothing answers it automatically.
-OVER = (CaseState.DECIDED, CaseState.CLOSED)
+OVER = (CaseState.DECIDED, CaseState.CLOSED, CaseState.WITHDRAWN)
+# The administrator may withdraw a case not yet heard, its referrer told (R17).
+WITHDRAWABLE = (*IN_PLAY, CaseState.DECLINED)
+# The administrator may close any case not already over, or one heard and decided (R17).
+CLOSABLE = (*IN_PLAY, CaseState.DECLINED, CaseState.DECIDED)
 # Mail a machine sent us: a referrer from whom only these came is not reminded (R8).
 AUTOMATIC = frozenset({MessageCategory.AUTO_REPLY, MessageCategory.BOUNCE})

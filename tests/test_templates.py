@@ -131,6 +131,11 @@ CONTEXT = {
     "larp_configured": True,
     "missing_cases": [LINE],
     "days_left": 3,
+    # The administrator's overrides (R17).
+    "moved_back": True,
+    "panel_id": "masp",
+    "meeting_day": "2026-12-08",
+    "message": "Referral MASP-2026-0001 has been withdrawn.\n\nA second paragraph.",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli import cases, db, decisions, mail, report, running, setup, views
+from pipeline.cli import cases, db, decisions, mail, meeting, report, running, setup, views
 from pipeline.cli.common import MARKUP_MODE, Globals, errors, parse_now
 from pipeline.cli.logs import TEXT_FORMAT
 from pipeline.disk import make_files_private
@@ -40,6 +40,7 @@ for command in (
 app.add_typer(mail.quarantine_app, name="quarantine")
 app.add_typer(cases.case_app, name="case")
 app.add_typer(mail.outbox_app, name="outbox")
+app.add_typer(meeting.meeting_app, name="meeting")
 app.add_typer(decisions.decisions_app, name="decisions")
 app.add_typer(report.report_app, name="report")
 app.add_typer(db.db_app, name="db")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipeline.cli.common import console, open_app
+from pipeline.cli.common import actor, console, open_app
 from pipeline.states import Verdict
 from pipeline.text import clean_text
 
@@ -15,11 +17,33 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from pipeline.app import App
+    from pipeline.intake.admin import Changed
     from pipeline.store.models import Case
 
 case_app = typer.Typer(
-    help="The administrator's word on a case: held emails, Section 20.", no_args_is_help=True
+    help=(
+        "The administrator's word on a case: held emails, Section 20, its documents, "
+        "meeting, referrer's address, withdrawal or closure."
+    ),
+    no_args_is_help=True,
 )
+Reference = Annotated[str, typer.Argument(help="The case, e.g. MASP-2026-0007.")]
+DocumentArg = Annotated[
+    str, typer.Argument(help="The document's id or file name, as `masp status REF --json` shows.")
+]
+MessageText = Annotated[
+    str | None,
+    typer.Option("--message", help="The paragraph the referrer is sent, instead of the default."),
+]
+MessageFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--message-file",
+        help="A UTF-8 text file holding the paragraph the referrer is sent.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
 
 SCREEN_DECISIONS = {
     "approve": Verdict.APPROVE,
@@ -128,3 +152,115 @@ def _case_action(ctx: typer.Context, action: Callable[[App, Session], Case]) -> 
             )
         deliver_configured(service)
     console.print(f"{summary}.", markup=False, highlight=False)
+
+
+@case_app.command("reclassify")
+def case_reclassify(
+    ctx: typer.Context,
+    reference: Reference,
+    document: DocumentArg,
+    kind: Annotated[
+        str, typer.Argument(help="referral_form, chronology, genogram, assessment or other.")
+    ],
+) -> None:
+    """Say what kind a misread document is; the case is checked again (R4) and relisted."""
+    from pipeline.intake.corrections import reclassify
+
+    who = actor()
+    _override(ctx, lambda app, session: reclassify(app, session, reference, document, kind, who))
+
+
+@case_app.command("accept")
+def case_accept(ctx: typer.Context, reference: Reference, document: DocumentArg) -> None:
+    """Accept a document that needs review (a scan, an unknown layout) as it is."""
+    from pipeline.intake.corrections import accept
+
+    who = actor()
+    _override(ctx, lambda app, session: accept(app, session, reference, document, who))
+
+
+@case_app.command("move")
+def case_move(
+    ctx: typer.Context,
+    reference: Reference,
+    meeting: Annotated[str, typer.Option("--meeting", help="The new meeting's date, YYYY-MM-DD.")],
+) -> None:
+    """List a case for another meeting of its panel that has not started; its referrer is told."""
+    from pipeline.intake.moves import move_case
+
+    day = _date(meeting, "--meeting")
+    who = actor()
+    _override(ctx, lambda app, session: move_case(app, session, reference, day, who))
+
+
+@case_app.command("withdraw")
+def case_withdraw(
+    ctx: typer.Context,
+    reference: Reference,
+    message: MessageText = None,
+    message_file: MessageFile = None,
+) -> None:
+    """Withdraw a case not yet heard; its referrer is told (default wording, or yours)."""
+    from pipeline.intake.moves import withdraw_case
+
+    text = _message(message, message_file)
+    who = actor()
+    _override(ctx, lambda app, session: withdraw_case(app, session, reference, who, text))
+
+
+@case_app.command("close")
+def case_close(
+    ctx: typer.Context,
+    reference: Reference,
+    message: MessageText = None,
+    message_file: MessageFile = None,
+) -> None:
+    """Close a case; its referrer is told (default wording, or yours)."""
+    from pipeline.intake.moves import close_case
+
+    text = _message(message, message_file)
+    who = actor()
+    _override(ctx, lambda app, session: close_case(app, session, reference, who, text))
+
+
+@case_app.command("address")
+def case_address(
+    ctx: typer.Context,
+    reference: Reference,
+    new_email: Annotated[str, typer.Argument(help="The referrer's right email address.")],
+) -> None:
+    """Correct the referrer's address; mail not yet delivered is re-addressed."""
+    from pipeline.intake.address import correct_address
+
+    who = actor()
+    _override(ctx, lambda app, session: correct_address(app, session, reference, new_email, who))
+
+
+def _date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{option} must be a date, YYYY-MM-DD, got {value!r}") from None
+
+
+def _message(text: str | None, path: Path | None) -> str | None:
+    """The administrator's own words for the referrer, from --message or --message-file."""
+    if text is not None and path is not None:
+        raise typer.BadParameter("give --message or --message-file, not both")
+    if path is None:
+        return text
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"--message-file {path}: cannot read it as UTF-8 text") from exc
+
+
+def _override(ctx: typer.Context, action: Callable[[App, Session], Changed]) -> None:
+    """Run one override in one transaction, then send what it queued."""
+    from pipeline.intake.poll import deliver_configured
+
+    with open_app(ctx) as service:
+        with service.store.session() as session:
+            result = action(service, session)
+        deliver_configured(service)
+    console.print(str(result), markup=False, highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import getpass
 import json
 import sys
 from dataclasses import dataclass
@@ -109,3 +110,8 @@ def open_app(ctx: typer.Context) -> App:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def actor() -> str:
+    """Who runs this command, as the audit trail records an administrator's action (R17)."""
+    return f"cli:{getpass.getuser()}"

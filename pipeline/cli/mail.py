@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import MARKUP_MODE, console, errors, open_app, print_json
+from pipeline.cli.common import MARKUP_MODE, actor, console, errors, open_app, print_json
 from pipeline.errors import NotFound
 from pipeline.states import MessageState, OutboxState
 
@@ -144,3 +144,24 @@ def outbox_release(
             audit(session, service.clock.now(), None, "released", outbox=item.id)
         deliver_configured(service)
     console.print(f"Released email {outbox_id}.")
+
+
+@outbox_app.command("resend")
+def outbox_resend(
+    ctx: typer.Context,
+    outbox_id: Annotated[int, typer.Argument(help="A sent email's id (`masp outbox list`).")],
+) -> None:
+    """Send a fresh copy of a sent email (same content, a new Message-ID), checked again."""
+    from pipeline.intake.poll import deliver_configured
+    from pipeline.outbox.resend import resend
+
+    with open_app(ctx) as service:
+        with service.store.session() as session:
+            copy = resend(service, session, outbox_id, actor())
+            said = f"Email {outbox_id} re-sent as email {copy.id}" + (
+                f"; held: {copy.hold_reason} (`masp outbox release {copy.id}`)"
+                if copy.hold_reason
+                else "."
+            )
+        deliver_configured(service)
+    console.print(said, markup=False, highlight=False)

@@ -182,3 +182,33 @@ def compose(envelope: Envelope, rendered: Rendered, sent_at: datetime) -> bytes:
     # SMTP needs CRLF line endings; smtplib sends bytes as they are.
     plain = all(address.isascii() for address in envelope.to)
     return message.as_bytes(policy=CRLF if plain else CRLF_UTF8)
+
+
+def with_headers(raw: bytes, values: dict[str, str | None]) -> bytes:
+    """`raw` with each named header's value replaced (added if absent; removed if None), every
+    other byte the same: a re-sent or re-addressed email is the email that was rendered.
+
+    Works on the bytes, never re-generating the message, so the body and attachments cannot
+    change. Values are one header each; a list of addresses is folded as `compose` folds it.
+    """
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines: list[bytes] = []
+    for line in head.split(b"\r\n"):
+        if lines and line[:1] in (b" ", b"\t"):
+            lines[-1] += b"\r\n" + line
+        else:
+            lines.append(line)
+    wanted = {name.lower(): name for name in values}
+    kept = [
+        line for line in lines if line.split(b":", 1)[0].decode("latin-1").lower() not in wanted
+    ]
+    for name in wanted.values():
+        value = values[name]
+        if value is not None:
+            kept.append(f"{name}: {value}".replace("\n", "\r\n").encode())
+    return b"\r\n".join(kept) + sep + body
+
+
+def address_header(addresses: tuple[str, ...]) -> str:
+    """A To or Cc header's value, as `compose` writes it."""
+    return _addresses(addresses).encode("ascii", "surrogateescape").decode("utf-8")

@@ -44,6 +44,8 @@ _NOT_SHOWN = frozenset({"entries"})
 
 def _document(d: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
+        # What `masp case reclassify` and `masp case accept` are given to name the document.
+        "id": d.id,
         "kind": d.kind,
         "filename": d.filename,
         "status": d.status,
@@ -139,7 +141,9 @@ def after_meeting(config: Config, case: Case, today: date | None = None) -> dict
     name = (case.fields or {}).get("child_name")
     name = name if isinstance(name, str) else None
     review = None
-    if decision.review_date and not decision.no_further_review and not decision.final:
+    # Only a case still decided is reviewed: one closed since (R14, R17) has no review.
+    reviewed = case.state == CaseState.DECIDED
+    if reviewed and decision.review_date and not decision.no_further_review and not decision.final:
         found = review_meeting(config.panel(case.panel_id), tz, decision.review_date)
         review = found.starts_at.astimezone(tz).date().isoformat() if found else None
     return {
@@ -297,7 +301,9 @@ def print_detail(console: Console, data: dict[str, Any]) -> None:
         console.print(
             f"\n[bold]{escape(document['filename'])}[/bold] — "
             + escape(f"{document['kind']}, {document['status']}, version {document['version']}")
-            + old,
+            + old
+            # The id is what `masp case reclassify` and `masp case accept` are given.
+            + (f" (document {document['id']})" if "id" in document else ""),
             highlight=False,
         )
         if document.get("reason"):

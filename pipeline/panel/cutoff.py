@@ -29,13 +29,18 @@ from pipeline.store.facts import refresh_state
 from pipeline.store.models import Case
 
 
+def cutoff_key(app: App, case_id: int, starts_at: datetime) -> str:
+    """The unique key of a case's cut-off at one meeting."""
+    return f"cutoff:case:{case_id}:{meeting_stamp(app.config.tz, starts_at)}"
+
+
 def cutoff_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """A job source: one cut-off per waiting case, at its meeting's deadline."""
     for case in awaiting_cases(session):
         meeting = case_meeting(app, case)
         if meeting is None or case.section20:
             continue
-        key = f"cutoff:case:{case.id}:{meeting_stamp(app.config.tz, meeting.starts_at)}"
+        key = cutoff_key(app, case.id, meeting.starts_at)
         yield Job(
             key,
             meeting.deadline,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from operator import attrgetter
 from typing import TypeVar
 
@@ -38,6 +38,7 @@ from pipeline.outputs.pack import (
     stamp,
     zip_originals,
 )
+from pipeline.panel.release import pack_due
 from pipeline.panel.screening.jobs import remind_unscreened
 from pipeline.rules.meetings import meeting_stamp, upcoming
 from pipeline.store.audit import audit
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# After the slot notices (which are due at `slot_notice`), so the agenda has its slots.
-AFTER_NOTICES = timedelta(minutes=10)
 # Room left in an email for its text, headers and MIME boundaries.
 EMAIL_OVERHEAD = 64_000
 PDF = "application/pdf"
@@ -61,11 +60,12 @@ def attachment_budget(app: App) -> int:
 
 
 def pack_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
-    """A job source: each panel's next meetings, once their slot notices have gone."""
+    """A job source: each panel's next meetings, once their slot notices have gone (and, with
+    `pack.release: manual`, once the administrator has released the pack)."""
     for panel in app.config.panels:
         for meeting in upcoming(panel, app.config.tz, now, 2):
-            due = meeting.slot_notice + AFTER_NOTICES
-            if now < due:
+            due = pack_due(app, session, meeting)
+            if due is None or now < due:
                 continue
             digest = gather(app, session, panel.id, meeting.starts_at).digest()
             key = f"pack:{panel.id}:{meeting_stamp(app.config.tz, meeting.starts_at)}:{digest[:16]}"

@@ -18,6 +18,8 @@ HEARD_UNSCREENED = (
     "panel's decision was recorded (R7, R13)"
 )
 PURGED = "nothing happened to it for the retention period: the purge closed it"
+WITHDRAWN = "the administrator withdrew it before it was heard, its referrer told (R17)"
+CLOSED_BY_ADMINISTRATOR = "the administrator closed it, its referrer told (R17)"
 
 # From each state (None: the case does not exist yet), the states it may move to, each with
 # why. Staying in the same state is not a move, and is always allowed.
@@ -28,11 +30,14 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
     },
     S.INCOMPLETE: {
         S.COMPLETE: "the documents it lacked came in (R4)",
-        S.CLOSED: f"attached to the case it belongs to (R17), or {PURGED}",
+        S.CLOSED: (
+            f"attached to the case it belongs to (R17), {CLOSED_BY_ADMINISTRATOR}, or {PURGED}"
+        ),
         S.DECIDED: (
             "a Section 20 emergency heard before its documents were all in: the panel's "
             "decision was recorded (R7, R13)"
         ),
+        S.WITHDRAWN: WITHDRAWN,
     },
     S.COMPLETE: {
         S.INCOMPLETE: "a newer document or form means something is missing again (R4)",
@@ -40,31 +45,40 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
         S.APPROVED: SCREENED,
         S.DECLINED: SCREENED,
         S.MORE_INFO: SCREENED,
-        S.CLOSED: f"attached to the case it belongs to (R17), or {PURGED}",
+        S.CLOSED: (
+            f"attached to the case it belongs to (R17), {CLOSED_BY_ADMINISTRATOR}, or {PURGED}"
+        ),
         S.DECIDED: HEARD_UNSCREENED,
+        S.WITHDRAWN: WITHDRAWN,
     },
     S.SCREENING: {
         S.APPROVED: ANSWERED,
         S.DECLINED: ANSWERED,
         S.MORE_INFO: ANSWERED,
-        S.CLOSED: PURGED,
+        S.CLOSED: f"{CLOSED_BY_ADMINISTRATOR}, or {PURGED}",
         S.DECIDED: HEARD_UNSCREENED,
+        S.WITHDRAWN: WITHDRAWN,
     },
     S.MORE_INFO: {
         S.SCREENING: "what the manager asked for came in: it is screened again (R9)",
         S.APPROVED: SCREENED,
         S.DECLINED: SCREENED,
-        S.CLOSED: PURGED,
+        S.CLOSED: f"{CLOSED_BY_ADMINISTRATOR}, or {PURGED}",
         S.DECIDED: HEARD_UNSCREENED,
+        S.WITHDRAWN: WITHDRAWN,
     },
     S.APPROVED: {
         S.DECLINED: RESCREENED,
         S.MORE_INFO: RESCREENED,
         S.DECIDED: DECIDED,
+        S.WITHDRAWN: WITHDRAWN,
+        S.CLOSED: CLOSED_BY_ADMINISTRATOR,
     },
     S.DECLINED: {
         S.APPROVED: RESCREENED,
         S.MORE_INFO: RESCREENED,
+        S.WITHDRAWN: WITHDRAWN,
+        S.CLOSED: CLOSED_BY_ADMINISTRATOR,
     },
     S.HELD: {
         S.INCOMPLETE: "the administrator released it as a referral of its own (R17)",
@@ -77,6 +91,7 @@ TRANSITIONS: Mapping[CaseState | None, Mapping[CaseState, str]] = {
         ),
     },
     S.CLOSED: {},
+    S.WITHDRAWN: {},
 }
 # The states a case is created in.
 INITIAL = frozenset(TRANSITIONS[None])

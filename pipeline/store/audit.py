@@ -7,7 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pipeline.errors import PipelineError
 from pipeline.store.models import AuditEvent, Case
+from pipeline.text import clean_text
+
+# An actor is written to the audit trail as given ("cli:jo", "web:jo@example.org").
+MAX_ACTOR = 200
 
 
 def audit(session: Session, at: datetime, case: Case | None, action: str, **detail: Any) -> None:
@@ -20,3 +25,14 @@ def audit(session: Session, at: datetime, case: Case | None, action: str, **deta
             detail={k: v for k, v in detail.items() if v is not None},
         )
     )
+
+
+def checked_actor(actor: str) -> str:
+    """Who did something, as the audit trail records it (R17): one line, never empty."""
+    cleaned = " ".join(clean_text(actor).split())
+    if not cleaned or len(cleaned) > MAX_ACTOR:
+        raise PipelineError(
+            f"say who made the change (one line of at most {MAX_ACTOR} characters), "
+            "e.g. 'cli:jo' or 'web:jo@example.org'"
+        )
+    return cleaned

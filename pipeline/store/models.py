@@ -313,6 +313,21 @@ class PackSend(Base):
     references: Mapped[list[Any]] = mapped_column(default=list)
 
 
+class PackRelease(Base):
+    """The administrator's word that a meeting's agenda is final and its pack may go (R17),
+    when `pack.release` is manual: who said so, and when."""
+
+    __tablename__ = "pack_releases"
+    __table_args__ = (UniqueConstraint("panel_id", "meeting"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[str] = mapped_column(String(32))
+    meeting: Mapped[datetime] = mapped_column()
+    released_at: Mapped[datetime] = mapped_column()
+    # "cli:<user>" or "web:<email>", as the audit trail has it.
+    released_by: Mapped[str] = mapped_column(String(200))
+
+
 class Conversion(Base):
     """A document turned into PDF for the pack, done when it arrives so packs build in seconds."""
 
@@ -524,6 +539,7 @@ __all__ = [
     "OutboxItem",
     "OutboxRecipient",
     "Pack",
+    "PackRelease",
     "PackSend",
     "ScreeningRequest",
     "Slot",

@@ -13,8 +13,10 @@ from pipeline.states import (
     ADMINISTRATOR_MAY_SCREEN,
     ATTACHABLE,
     BY_DOCUMENTS,
+    CLOSABLE,
     HEARD_UNDECIDED,
     WAITING,
+    WITHDRAWABLE,
     CaseState,
 )
 
@@ -69,11 +71,12 @@ def test_staying_put_is_no_move(state: CaseState) -> None:
     assert check(state, state) == "no change"
 
 
-def test_a_closed_case_stays_closed() -> None:
-    assert {CaseState.CLOSED} == TERMINAL
-    for new in set(CaseState) - {CaseState.CLOSED}:
+@pytest.mark.parametrize("end", [CaseState.CLOSED, CaseState.WITHDRAWN])
+def test_a_closed_or_withdrawn_case_stays_so(end: CaseState) -> None:
+    assert {CaseState.CLOSED, CaseState.WITHDRAWN} == TERMINAL
+    for new in set(CaseState) - {end}:
         with pytest.raises(IllegalTransition):
-            check(CaseState.CLOSED, new)
+            check(end, new)
 
 
 def test_stored_strings_are_checked_as_their_states() -> None:
@@ -87,6 +90,7 @@ def test_stored_strings_are_checked_as_their_states() -> None:
 @pytest.mark.parametrize(
     ("group", "new"),
     [(WAITING, CaseState.CLOSED), (ATTACHABLE, CaseState.CLOSED), (BY_DOCUMENTS, None)]
+    + [(WITHDRAWABLE, CaseState.WITHDRAWN), (CLOSABLE, CaseState.CLOSED)]
     + [(ADMINISTRATOR_MAY_SCREEN, outcome) for outcome in SCREENING_OUTCOMES],
 )
 def test_the_steps_guards_allow_only_written_moves(
@@ -112,5 +116,8 @@ def test_every_listed_state_is_heard_undecided_and_may_be_decided() -> None:
     assert CaseState.INCOMPLETE in listed
     for state in HEARD_UNDECIDED:
         assert check(state, CaseState.DECIDED)
-    for state in (CaseState.DECLINED, CaseState.HELD, CaseState.CLOSED, CaseState.DECIDED):
+    for state in (
+        *(CaseState.DECLINED, CaseState.HELD, CaseState.CLOSED, CaseState.DECIDED),
+        CaseState.WITHDRAWN,
+    ):
         assert not is_listed(state, True, "list")

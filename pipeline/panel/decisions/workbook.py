@@ -1,8 +1,9 @@
 """Sends the meeting's decisions workbook to the administrator with each version of the pack.
 
-Due when the pack is (a few minutes after the slot notices), keyed by the pack's input digest:
-a reissued pack reissues the workbook, so it always lists the cases the pack does. Its email
-carries a signed token: only a reply carrying it, from the administrator, is read as decisions.
+Due when the pack is (a few minutes after the slot notices; once released, if packs wait for
+the administrator), keyed by the pack's input digest: a reissued pack reissues the workbook, so
+it always lists the cases the pack does. Its email carries a signed token: only a reply
+carrying it, from the administrator, is read as decisions.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pipeline.outbox.wording import when
 from pipeline.outputs.agenda import build_agenda
 from pipeline.outputs.pack import gather
 from pipeline.outputs.workbook import gather_workbook, workbook_name, workbook_xlsx
-from pipeline.panel.distribute import AFTER_NOTICES
+from pipeline.panel.release import pack_due
 from pipeline.rules.chase import sheets_due
 from pipeline.rules.decisions import REVIEW
 from pipeline.rules.meetings import Meeting, meeting_at, meeting_days, meeting_stamp, upcoming
@@ -44,8 +45,8 @@ def workbook_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
             *_begun_unsent(app, session, panel, now),
             *upcoming(panel, app.config.tz, now, 2),
         ]:
-            due = meeting.slot_notice + AFTER_NOTICES
-            if now < due:
+            due = pack_due(app, session, meeting)
+            if due is None or now < due:
                 continue
             digest = gather(app, session, panel.id, meeting.starts_at).digest()
             stamp = meeting_stamp(app.config.tz, meeting.starts_at)
