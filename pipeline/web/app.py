@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -15,14 +16,21 @@ from starlette.staticfiles import StaticFiles
 from pipeline.app import App
 from pipeline.config import Config
 from pipeline.disk import FILE_MODE, write_durably
-from pipeline.web import board, casepage, mail, oidc, signin
+from pipeline.web import board, casepage, mail, oidc, packs, screening, signin
 from pipeline.web.guard import Pages
 from pipeline.web.render import environment
 from pipeline.web.security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 # Every module with pages, in the order their links appear in the navigation.
-PAGE_MODULES: tuple[Pages, ...] = (board.pages, casepage.pages, mail.pages, signin.pages)
+PAGE_MODULES: tuple[Pages, ...] = (
+    board.pages,
+    screening.pages,
+    packs.pages,
+    mail.pages,
+    casepage.pages,
+    signin.pages,
+)
 
 
 def create_app(app: App) -> Starlette:
@@ -51,6 +59,8 @@ def create_app(app: App) -> Starlette:
     ]
     starlette = Starlette(routes=routes, middleware=middleware)
     starlette.state.masp = app
+    # Actions run one at a time (see Visit.exclusive); pages that only read never wait.
+    starlette.state.action_lock = threading.Lock()
     starlette.state.templates = environment()
     starlette.state.nav = [item for pages in PAGE_MODULES for item in pages.nav]
     starlette.state.oidc = oidc.Provider(web.oidc) if web.oidc.enabled else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,9 +72,20 @@ class Visit:
             self.request.session.setdefault(FLASH_KEY, []).append(message)
         return RedirectResponse(path, status_code=303)
 
+    @property
+    def actor(self) -> str:
+        """Who did it, as the audit trail records it ("web:jo@example.org")."""
+        return f"web:{self.user.email}"
+
     def audit(self, session: Session, case: Case | None, action: str, **detail: Any) -> None:
         """The audit trail, with the person who did it."""
-        audit(session, self.now, case, action, by=self.user.email, **detail)
+        audit(session, self.now, case, action, by=self.actor, **detail)
+
+    def exclusive(self) -> AbstractContextManager[object]:
+        """Held while an action changes cases or reads attachments: one at a time, as a
+        `masp` command would (the document reader serves one request at a time)."""
+        lock: AbstractContextManager[object] = self.request.app.state.action_lock
+        return lock
 
 
 PageFunction = Callable[[Visit], Response]

@@ -86,7 +86,7 @@ def _sign_in(request: Request, form: dict[str, str]) -> Response:
             user = user_of(row) if row is not None else None
             if row is not None:
                 row.last_sign_in_at = now
-                audit(session, now, None, "signed-in", by=row.email)
+                audit(session, now, None, "signed-in", by=f"web:{row.email}")
         forget_attempts(session, now - timedelta(days=1, minutes=web.throttle_minutes))
     if until is not None:
         error = _throttled(until, app)

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.config import WebConfig
@@ -130,18 +130,18 @@ def throttled_until(
     session: Session, web: WebConfig, email: str, client: str, now: datetime
 ) -> datetime | None:
     """When signing in may be tried again, if too many wrong passwords were given lately for
-    this account or from this address; None when it may be tried now."""
+    this account (since its last right one) or from this address; None when it may be now."""
     since = now - timedelta(minutes=web.throttle_minutes)
     address = normal_email(email)
+    # By row order, not time: attempts in the same second still come before or after it.
     last_success = session.scalar(
-        select(SignInAttempt.at)
-        .where(SignInAttempt.email == address, SignInAttempt.succeeded.is_(True))
-        .order_by(SignInAttempt.at.desc())
-        .limit(1)
+        select(func.max(SignInAttempt.id)).where(
+            SignInAttempt.email == address, SignInAttempt.succeeded.is_(True)
+        )
     )
-    account_since = max(since, last_success) if last_success is not None else since
+    for_account = (SignInAttempt.email == address) & (SignInAttempt.id > (last_success or 0))
     until = [
-        _nth_failure(session, SignInAttempt.email == address, account_since, web),
+        _nth_failure(session, for_account, since, web),
         _nth_failure(session, SignInAttempt.client == client, since, web),
     ]
     found = [t + timedelta(minutes=web.throttle_minutes) for t in until if t is not None]
@@ -149,14 +149,14 @@ def throttled_until(
 
 
 def _nth_failure(
-    session: Session, which: object, since: datetime, web: WebConfig
+    session: Session, which: ColumnElement[bool], since: datetime, web: WebConfig
 ) -> datetime | None:
     """The time of the max_failed_sign_ins-th most recent wrong password since `since`: once it
     is older than the throttle window, fewer than the limit remain."""
     times = session.scalars(
         select(SignInAttempt.at)
-        .where(which, SignInAttempt.succeeded.is_(False), SignInAttempt.at > since)  # type: ignore[arg-type]
-        .order_by(SignInAttempt.at.desc())
+        .where(which, SignInAttempt.succeeded.is_(False), SignInAttempt.at > since)
+        .order_by(SignInAttempt.id.desc())
         .limit(web.max_failed_sign_ins)
     ).all()
     return times[-1] if len(times) >= web.max_failed_sign_ins else None

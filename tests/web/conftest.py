@@ -20,10 +20,15 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
+from starlette.applications import Starlette
 
 from pipeline import samples
 from pipeline.app import App
-from pipeline.intake.poll import poll
+from pipeline.intake.poll import deliver_configured, poll
+from pipeline.jobs import run_due
+from pipeline.panel.screening.jobs import screening_jobs
+from pipeline.store.models import Case
 from pipeline.web.app import create_app
 from pipeline.web.users import Role, add_local
 from tests.helpers import drop, numbered_referral, open_service
@@ -50,6 +55,8 @@ FIRST = "MASP-2026-0001"
 class Console:
     url: str
     app: App
+    # The Starlette application the server runs (a test may swap its state's App).
+    web: Starlette
     server: uvicorn.Server
     folder: Path
     # Case references by what the test made them for.
@@ -81,18 +88,38 @@ def signed_in(console: Console, role: Role) -> httpx.Client:
 
 
 def fill(service: App) -> dict[str, str]:
-    """Referrals through the real intake: three whole ones, one for a child whose name holds
-    markup, a stranger's email quoting a reference (held), and one too large (quarantined)."""
+    """Referrals through the real intake, then the due jobs (screening requests go out):
+    three whole ones, one for a child whose name holds markup, one with only its form
+    (incomplete: nobody is asked to screen it), two strangers' emails quoting a reference
+    (held), and one too large (quarantined). Returns the references by what they are for."""
+    at = iter(NOW - timedelta(minutes=m) for m in range(60, 0, -5))
     for n in (1, 2, 3):
-        drop(service, numbered_referral("W", n), NOW - timedelta(hours=5 - n))
+        drop(service, numbered_referral("W", n), next(at))
     child = samples.Child(name=SCRIPT_NAME, referrer_email="ref9@school.example.org")
     sender = f"Referrer 9 <{child.referrer_email}>"
-    drop(service, samples.Mail(sender, "Referral 9", files=samples.full_referral(child)), NOW)
-    drop(service, samples.Mail(STRANGER, f"Progress on {FIRST}?", body="Any news?"), NOW)
+    drop(service, samples.Mail(sender, "Referral 9", files=samples.full_referral(child)), next(at))
+    form_only = samples.Child(name="Formonly Child", referrer_email="ref8@school.example.org")
+    files = samples.full_referral(form_only)[:1]
+    drop(service, samples.Mail(form_only.referrer_email, "Referral 8", files=files), next(at))
+    for n in (1, 2):
+        mail = samples.Mail(STRANGER, f"Progress {n} on {FIRST}?", body="Any news?")
+        drop(service, mail, next(at))
     big = samples.File("scan.pdf", samples.PDF, b"%PDF-1.4\n" + b"0" * 2_100_000)
-    drop(service, samples.Mail("big@school.example.org", "Big referral", files=[big]), NOW)
+    drop(service, samples.Mail("big@school.example.org", "Big referral", files=[big]), next(at))
     poll(service)
-    return {"script": "MASP-2026-0004", "held": "MASP-2026-0005"}
+    run_due(service, [screening_jobs])
+    deliver_configured(service)
+    with service.store.session() as session:
+        by_referrer = [(c.referrer_email, c.reference) for c in session.scalars(select(Case))]
+    found = {email: ref for email, ref in by_referrer if email != STRANGER}
+    held = sorted(ref for email, ref in by_referrer if email == STRANGER)
+    assert found["ref1@school.example.org"] == FIRST
+    return {
+        "script": found[child.referrer_email],
+        "incomplete": found[form_only.referrer_email],
+        "held": held[0],
+        "held2": held[1],
+    }
 
 
 def add_accounts(service: App) -> None:
@@ -107,7 +134,9 @@ def serve(app: App) -> tuple[uvicorn.Server, threading.Thread, int]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(app), log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(app), log_level="warning", lifespan="off", server_header=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -133,6 +162,8 @@ def console(
         references = fill(service)
         add_accounts(service)
         server, thread, port = serve(service)
-        yield Console(f"http://127.0.0.1:{port}", service, server, folder, references)
+        web = server.config.app
+        assert isinstance(web, Starlette)
+        yield Console(f"http://127.0.0.1:{port}", service, web, server, folder, references)
         server.should_exit = True
         thread.join(timeout=10)
