@@ -25,21 +25,10 @@ def web(
 ) -> None:
     """Serve the staff console: the board, cases, quarantine and held mail, in a browser.
     Put it behind the council's reverse proxy for TLS and set web.behind_tls."""
-    import uvicorn
-
-    from pipeline.web.app import create_app
+    from pipeline.web.server import serve
 
     with open_app(ctx) as service:
-        # The proxy on this machine passes the client's address in X-Forwarded-For, which the
-        # sign-in throttle counts (uvicorn trusts it from 127.0.0.1 only).
-        uvicorn.run(
-            create_app(service),
-            host=host,
-            port=port,
-            proxy_headers=True,
-            server_header=False,
-            log_level="info",
-        )
+        serve(service, host, port)
 
 
 @users_app.command("add")
