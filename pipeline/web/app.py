@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import threading
@@ -22,6 +23,8 @@ from pipeline.web.render import environment
 from pipeline.web.security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
+# How many pages are built at once; the others wait their turn (see guard.guarded).
+PAGES_AT_ONCE = 4
 # Every module with pages, in the order their links appear in the navigation.
 PAGE_MODULES: tuple[Pages, ...] = (
     board.pages,
@@ -61,6 +64,7 @@ def create_app(app: App) -> Starlette:
     starlette.state.masp = app
     # Actions run one at a time (see Visit.exclusive); pages that only read never wait.
     starlette.state.action_lock = threading.Lock()
+    starlette.state.page_slots = asyncio.Semaphore(PAGES_AT_ONCE)
     starlette.state.templates = environment()
     starlette.state.nav = [item for pages in PAGE_MODULES for item in pages.nav]
     starlette.state.oidc = oidc.Provider(web.oidc) if web.oidc.enabled else None

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from pipeline.app import App
+from pipeline.rules.completeness import DocumentView, missing_kinds
 from pipeline.rules.identifiers import initials
 from pipeline.rules.meetings import meeting_at, upcoming
 from pipeline.states import CaseState
-from pipeline.store.facts import missing_for
-from pipeline.store.models import Case, ScreeningRequest, Slot
+from pipeline.store.models import Case, Document, ScreeningRequest, Slot
 from pipeline.web.guard import Pages, Visit
 from pipeline.web.users import EVERYONE, READERS, Role
 
@@ -75,15 +76,28 @@ def countdown(deadline: datetime, now: datetime) -> str:
 
 def board(app: App, session: Session, now: datetime, per_panel: int = 2) -> list[BoardMeeting]:
     """Every meeting still to come that has cases, and each panel's next `per_panel` meetings
-    even when empty, in time order."""
+    even when empty, in time order.
+
+    Plain columns, not whole cases: a board of a thousand cases must not load every
+    document's parse results (issue 15's goal: p95 ≤ 300 ms)."""
     tz = app.config.tz
-    cases = session.scalars(
-        select(Case)
-        .options(selectinload(Case.documents))
-        .where(Case.meeting.is_not(None), Case.meeting > now, Case.state != CaseState.CLOSED)
+    listed = (Case.meeting.is_not(None), Case.meeting > now, Case.state != CaseState.CLOSED)
+    cases = session.execute(
+        select(
+            Case.id,
+            Case.reference,
+            Case.panel_id,
+            Case.meeting,
+            Case.state,
+            Case.section20,
+            Case.genogram_required,
+            Case.fields,
+        )
+        .where(*listed)
         .order_by(Case.meeting, Case.id)
     ).all()
     ids = [c.id for c in cases]
+    documents = _documents(session, listed)
     attendance = _attendance(session, ids)
     asked = _screening_asked(session, ids)
     by_meeting: dict[tuple[str, datetime], list[BoardRow]] = defaultdict(list)
@@ -91,8 +105,8 @@ def board(app: App, session: Session, now: datetime, per_panel: int = 2) -> list
         for meeting in upcoming(panel, tz, now, per_panel):
             by_meeting[(panel.id, meeting.starts_at)] = []
     for case in cases:
-        assert case.meeting is not None
-        by_meeting[(case.panel_id, case.meeting)].append(_row(case, attendance, asked))
+        row = _row(case, documents.get(case.id, []), attendance.get(case.id), asked.get(case.id))
+        by_meeting[(case.panel_id, case.meeting)].append(row)
     result = []
     for (panel_id, starts_at), rows in sorted(by_meeting.items(), key=lambda kv: kv[0][1]):
         panel = app.config.panel(panel_id)
@@ -105,20 +119,41 @@ def board(app: App, session: Session, now: datetime, per_panel: int = 2) -> list
     return result
 
 
-def _row(case: Case, attendance: dict[int, str | None], asked: dict[int, int]) -> BoardRow:
-    name = (case.fields or {}).get("child_name")
-    screening = SCREENING.get(case.state, "—")
-    if case.state == CaseState.SCREENING and asked.get(case.id):
-        screening = f"Asked {asked[case.id]} Service Manager(s)"
+def _row(
+    case: Row[Any], documents: list[DocumentView], attendance: str | None, asked: int | None
+) -> BoardRow:
+    fields = case.fields or {}
+    name = fields.get("child_name")
+    state = CaseState(case.state)
+    screening = SCREENING.get(state, "—")
+    if state == CaseState.SCREENING and asked:
+        screening = f"Asked {asked} Service Manager(s)"
+    missing = missing_kinds(documents, case.genogram_required, fields.get("request_types") or [])
     return BoardRow(
         reference=case.reference,
         initials=initials(name if isinstance(name, str) else None),
-        state=case.state.value,
-        missing=tuple(kind.value for kind in missing_for(case)),
+        state=state.value,
+        missing=tuple(kind.value for kind in missing),
         screening=screening,
         section20=case.section20,
-        attendance=attendance.get(case.id),
+        attendance=attendance,
     )
+
+
+def _documents(
+    session: Session, listed: tuple[ColumnElement[bool], ...]
+) -> dict[int, list[DocumentView]]:
+    """The documents of the cases `listed` selects, as the completeness rule sees them (kind,
+    status, superseded), by case id."""
+    found: dict[int, list[DocumentView]] = defaultdict(list)
+    query = (
+        select(Document.case_id, Document.kind, Document.status, Document.superseded)
+        .join(Case, Case.id == Document.case_id)
+        .where(*listed)
+    )
+    for case_id, kind, status, superseded in session.execute(query):
+        found[case_id].append(DocumentView(kind, status, superseded))
+    return found
 
 
 def _attendance(session: Session, ids: list[int]) -> dict[int, str | None]:
@@ -128,9 +163,8 @@ def _attendance(session: Session, ids: list[int]) -> dict[int, str | None]:
     query = select(Slot.case_id, Slot.attendance).join(
         Case, (Case.id == Slot.case_id) & (Case.meeting == Slot.meeting)
     )
-    return {
-        case_id: answer for case_id, answer in session.execute(query.where(Slot.case_id.in_(ids)))
-    }
+    rows = session.execute(query.where(Slot.case_id.in_(ids)))
+    return {case_id: answer for case_id, answer in rows}
 
 
 def _screening_asked(session: Session, ids: list[int]) -> dict[int, int]:
@@ -151,6 +185,6 @@ def home(visit: Visit) -> Response:
 
 @pages.get("/board", READERS, nav="Board")
 def board_page(visit: Visit) -> Response:
-    with visit.app.store.session() as session:
+    with visit.app.store.reading() as session:
         meetings = board(visit.app, session, visit.now)
     return visit.render("board.html", meetings=meetings)

@@ -204,7 +204,7 @@ def audit_lines(session: Session, case: Case) -> tuple[AuditLine, ...]:
 @pages.get("/cases/{reference}", CASE_ROLES)
 def case_page(visit: Visit) -> Response:
     reference = visit.request.path_params["reference"]
-    with visit.app.store.session() as session:
+    with visit.app.store.reading() as session:
         case = find_case(session, reference)
         if not may_open(session, visit.user, case):
             raise Forbidden("You can open only the cases you were asked to screen.")

@@ -14,6 +14,7 @@ runs in a worker thread (the database is synchronous). A page refuses a particul
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
@@ -130,7 +131,11 @@ def guarded(page: PageFunction, roles: frozenset[Role]) -> Callable[[Request], A
             form = {k: v for k, v in posted.items() if isinstance(v, str)}
             if not csrf_ok(request.session, form.get(CSRF_FIELD)):
                 return refusal(request, None, CSRF_REFUSED)
-        return await run_in_threadpool(_serve, request, form, page, roles)
+        # A few pages at a time: more threads would not run faster under the GIL, only hold
+        # more pages in memory at once (the console's budget is 200 MB).
+        slots: asyncio.Semaphore = request.app.state.page_slots
+        async with slots:
+            return await run_in_threadpool(_serve, request, form, page, roles)
 
     # Marks the endpoint as checked, for create_app's count of unguarded routes.
     endpoint.guarded = True  # type: ignore[attr-defined]
@@ -173,7 +178,7 @@ def current_user(request: Request, app: App) -> User | None:
         session.clear()
         session[FLASH_KEY] = [TIMED_OUT]
         return None
-    with app.store.session() as db:
+    with app.store.reading() as db:
         user = signed_in_user(db, user_id)
     if user is None:
         session.clear()

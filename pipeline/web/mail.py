@@ -96,7 +96,7 @@ def held_cases(app: App, session: Session) -> list[HeldCase]:
 
 @pages.get("/mail", ADMINISTRATORS, nav="Quarantine and held mail")
 def mail_page(visit: Visit) -> Response:
-    with visit.app.store.session() as session:
+    with visit.app.store.reading() as session:
         emails = quarantined(visit.app, session)
         held = held_cases(visit.app, session)
     return visit.render("mail.html", emails=emails, held=held)

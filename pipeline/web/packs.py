@@ -75,13 +75,13 @@ def one_pack(app: App, session: Session, user: User, pack_id: int) -> PackView:
 
 @pages.get("/packs", PACK_ROLES, nav="Packs")
 def packs_page(visit: Visit) -> Response:
-    with visit.app.store.session() as session:
+    with visit.app.store.reading() as session:
         packs = packs_for(visit.app, session, visit.user)
     return visit.render("packs.html", packs=packs)
 
 
 @pages.get("/packs/{pack_id:int}", PACK_ROLES)
 def pack_page(visit: Visit) -> Response:
-    with visit.app.store.session() as session:
+    with visit.app.store.reading() as session:
         pack = one_pack(visit.app, session, visit.user, visit.request.path_params["pack_id"])
     return visit.render("pack.html", pack=pack)

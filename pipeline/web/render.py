@@ -10,6 +10,19 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from pipeline.rules.identifiers import initials
 
+# The GOV.UK tag colour of each case state (`state_tag` in templates/_macros.html).
+STATE_COLOURS = {
+    "incomplete": "yellow",
+    "complete": "blue",
+    "screening": "purple",
+    "more_info": "orange",
+    "approved": "green",
+    "declined": "grey",
+    "held": "red",
+    "decided": "turquoise",
+    "closed": "grey",
+}
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -29,6 +42,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["state_colours"] = STATE_COLOURS
     env.filters["initials"] = initials
     env.filters["when"] = _when
     env.filters["day"] = _day

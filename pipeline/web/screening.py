@@ -55,6 +55,6 @@ def queue(session: Session, user: User) -> list[Asked]:
 
 @pages.get("/screening", {Role.ADMINISTRATOR, Role.SERVICE_MANAGER}, nav="Screening")
 def screening_page(visit: Visit) -> Response:
-    with visit.app.store.session() as session:
+    with visit.app.store.reading() as session:
         asked = queue(session, visit.user)
     return visit.render("screening.html", asked=asked)

@@ -37,7 +37,9 @@ ADMINISTRATORS = frozenset({Role.ADMINISTRATOR})
 
 # A password shorter than this is refused by `masp users add`.
 MIN_PASSWORD = 12
-_HASHER = PasswordHasher()
+# OWASP's argon2id setting (19 MiB, 2 passes, 1 lane): the default's 64 MiB per sign-in would
+# be most of the console's memory at a busy moment.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the account does not exist, so a wrong address takes as long as a
 # wrong password and the answer does not say which addresses have accounts.
 _DUMMY_HASH = _HASHER.hash("not a password anyone has")
