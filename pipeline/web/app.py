@@ -47,7 +47,7 @@ def create_app(app: App) -> Starlette:
     for pages in PAGE_MODULES:
         routes.extend(pages.routes)
     middleware = [
-        Middleware(SecurityHeaders),
+        Middleware(SecurityHeaders, behind_tls=web.behind_tls),
         Middleware(
             SessionMiddleware,
             secret_key=session_secret(app.config),

@@ -25,6 +25,8 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 # Pages hold children's details: no browser or proxy may keep a copy.
 NO_STORE = (b"cache-control", b"no-store")
+# Behind TLS, browsers are told to use nothing else for a year.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 CSRF_FIELD = "csrf_token"
 CSRF_REFUSED = (
     "This form could not be accepted: it was not sent from this console's own page, or the "
@@ -33,11 +35,13 @@ CSRF_REFUSED = (
 
 
 class SecurityHeaders:
-    """ASGI middleware adding HEADERS to every response, and no-store to all but static files."""
+    """ASGI middleware adding HEADERS to every response, no-store to all but static files, and
+    HSTS when the console is reached over HTTPS."""
 
-    def __init__(self, app: ASGIApp, static_prefix: str = "/static/") -> None:
+    def __init__(self, app: ASGIApp, behind_tls: bool, static_prefix: str = "/static/") -> None:
         self.app = app
         self.static_prefix = static_prefix
+        self.extra = (HSTS,) if behind_tls else ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,6 +53,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.extend(HEADERS)
+                headers.extend(self.extra)
                 if not static:
                     headers.append(NO_STORE)
                 message["headers"] = headers

@@ -4,6 +4,7 @@ script, the session cookie's flags and timeout, escaping, and the sign-in thrott
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from datetime import timedelta
 
@@ -155,6 +156,8 @@ def test_sign_in_never_sends_a_person_to_another_site(console: Console, target: 
 def test_the_session_cookie_is_strict_and_http_only(console: Console) -> None:
     client = console.client()
     form = client.get("/sign-in")
+    # Over plain HTTP on loopback, no HSTS: it would lock a browser out of the console.
+    assert "strict-transport-security" not in form.headers
     cookie = form.headers["set-cookie"]
     assert cookie.startswith("masp_session=")
     assert "samesite=strict" in cookie.lower() and "httponly" in cookie.lower()
@@ -167,7 +170,9 @@ def test_behind_tls_the_cookie_is_secure_and_host_only(console: Console) -> None
     config = console.app.config.model_copy(update={"web": web})
     server, thread, port = serve(dataclasses.replace(console.app, config=config))
     try:
-        cookie = httpx.get(f"http://127.0.0.1:{port}/sign-in").headers["set-cookie"]
+        page = httpx.get(f"http://127.0.0.1:{port}/sign-in")
+        cookie = page.headers["set-cookie"]
+        assert page.headers["strict-transport-security"] == "max-age=31536000"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -240,3 +245,19 @@ def test_no_childs_name_reaches_a_url(console: Console) -> None:
         links = re.findall(r'(?:href|action)="([^"]+)"', client.get(path).text)
         for link in links:
             assert "Child" not in link and "Scriptkid" not in link and "@" not in link
+
+
+def test_no_childs_name_reaches_the_log(console: Console, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = signed_in(console, Role.ADMINISTRATOR)
+    for reference in (console.references["script"], "MASP-2026-0001", "MASP-2026-9999"):
+        client.get(f"/cases/{reference}")
+    for path in ("/board", "/mail", "/screening"):
+        client.get(path)
+    token = csrf_of(client.get("/mail").text)
+    client.post(
+        f"/mail/held/{console.references['incomplete']}/dismiss", data={"csrf_token": token}
+    )
+    assert caplog.records, "nothing was logged: the check would prove nothing"
+    for name in ("Child W1", "Scriptkid", "Formonly", "2016-04-12"):
+        assert name not in caplog.text
