@@ -40,6 +40,8 @@ SECRET_ENV: dict[str, tuple[str, ...]] = {
     "MASP_EWS_PASSWORD": ("mailbox", "ews", "password"),
     "MASP_SIGNING_KEY": ("security", "signing_key"),
     "MASP_DATABASE": ("database",),
+    "MASP_WEB_SESSION_SECRET": ("web", "session_secret"),
+    "MASP_WEB_OIDC_CLIENT_SECRET": ("web", "oidc", "client_secret"),
 }
 
 Email = Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")]
@@ -409,6 +411,50 @@ class SecurityConfig(Frozen):
     signing_key: str = ""
 
 
+# The console's roles (`masp web`): administrator (everything), chair (reads, agenda, quarterly),
+# service_manager (the cases they are asked to screen), member (their own packs).
+WebRole = Literal["administrator", "chair", "service_manager", "member"]
+
+
+class OidcConfig(Frozen):
+    """Single sign-on with Microsoft Entra ID (OpenID Connect, authorization code and PKCE)."""
+
+    enabled: bool = False
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    authority_host: str = "https://login.microsoftonline.com"
+    # A CA bundle to trust for the authority (a test's stand-in); empty: the system's.
+    ca_file: str = ""
+    # Each person's role by email address; someone not listed takes the role in their token's
+    # `roles` claim (the app roles assigned in Entra ID), or is refused.
+    roles: dict[str, WebRole] = {}
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _lower_emails(cls, value: Any) -> Any:
+        # Addresses are matched without regard to case.
+        if isinstance(value, dict):
+            return {str(k).strip().lower(): v for k, v in value.items()}
+        return value
+
+
+class WebConfig(Frozen):
+    """The administrator's console, `masp web`."""
+
+    # Empty: generated once into data_dir/web-session.key (owner-only).
+    session_secret: str = ""
+    session_minutes: int = Field(30, ge=1, le=24 * 60)
+    behind_tls: bool = False
+    # The address people reach the console at (https://masp.example.gov.uk), for Entra ID's
+    # redirect; empty: taken from each request (fine on 127.0.0.1).
+    public_url: str = ""
+    local_users: bool = True
+    max_failed_sign_ins: int = Field(10, ge=1, le=1000)
+    throttle_minutes: int = Field(15, ge=1, le=24 * 60)
+    oidc: OidcConfig = OidcConfig()
+
+
 class HealthConfig(Frozen):
     """When `masp health` calls the service unwell (exit status 1)."""
 
@@ -446,6 +492,7 @@ class Config(Frozen):
     security: SecurityConfig = SecurityConfig()
     health: HealthConfig = HealthConfig()
     logging: LoggingConfig = LoggingConfig()
+    web: WebConfig = WebConfig()
     base_dir: str = "."
 
     @field_validator("timezone")

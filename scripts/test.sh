@@ -13,6 +13,10 @@ command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi dejavu || need_apt+=(fonts-dejavu-core)
 # systemd-analyze checks the service's unit file (deploy/masp.service).
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+# The console's browser tests drive Debian's chromium (Playwright's own download is not used),
+# and fetch axe-core with npm.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
@@ -25,6 +29,8 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip
 # The tested dependency set (scripts/lock.sh refreshes it).
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+# axe-core, pinned by tests/web/package-lock.json, for the console's accessibility tests.
+npm ci --prefix tests/web --no-audit --no-fund --ignore-scripts >/dev/null
 
 .venv/bin/ruff check pipeline tests bench live
 .venv/bin/ruff format --check pipeline tests bench live

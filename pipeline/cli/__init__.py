@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli import cases, db, decisions, mail, meeting, report, running, setup, views
+from pipeline.cli import cases, db, decisions, mail, meeting, report, running, setup, views, web
 from pipeline.cli.common import MARKUP_MODE, Globals, errors, parse_now
 from pipeline.cli.logs import TEXT_FORMAT
 from pipeline.disk import make_files_private
@@ -35,6 +35,7 @@ for command in (
     *(setup.form, setup.check_config, setup.demo),
     cases.screen,
     *(db.backup, db.restore),
+    web.web,
 ):
     app.command()(command)
 app.add_typer(mail.quarantine_app, name="quarantine")
@@ -44,6 +45,7 @@ app.add_typer(meeting.meeting_app, name="meeting")
 app.add_typer(decisions.decisions_app, name="decisions")
 app.add_typer(report.report_app, name="report")
 app.add_typer(db.db_app, name="db")
+app.add_typer(web.users_app, name="users")
 
 
 def _show_version(wanted: bool) -> None:

@@ -35,7 +35,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision id. Kept here so that opening a database costs one read of
 # its version, not a load of Alembic's scripts; a test fails when a migration is added and
 # this is not moved on with it.
-HEAD_REVISION = "0008_pack_release"
+HEAD_REVISION = "0009_web_users"
 
 # Alembic's own bookkeeping table, as `alembic stamp` creates it; in its own metadata so that
 # comparing the models with a database never counts it.
@@ -65,10 +65,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+# The execution option marking a connection that only reads (Store.reading).
+READ_ONLY = "masp_read_only"
+
+
 def _begin_immediate(conn: Any) -> None:
     # Take the write lock at BEGIN so two processes wait for each other instead of failing
-    # with 'database is locked' half-way through a transaction.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # with 'database is locked' half-way through a transaction. A reader (the console's pages)
+    # takes no lock: in WAL mode it sees one consistent snapshot and never waits for a writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -223,6 +231,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -239,6 +250,14 @@ class Store:
         """A session that commits on success and rolls back on any error."""
         with self._factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for looking only: on SQLite it does not take the write lock, so many can
+        read at once beside a writer. Anything it changes is rolled back, never committed."""
+        with self._readers() as session, session.begin():
+            yield session
+            session.rollback()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -514,6 +514,38 @@ class Heartbeat(Base):
     send_error_at: Mapped[datetime | None] = mapped_column()
 
 
+class WebUser(Base):
+    """A person who may sign in to the console (`masp web`): a local account with an argon2
+    hash of its password, or someone Entra ID signed in (no password here)."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Lower case: one account per address, however it is typed.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # administrator | chair | service_manager | member (config.WebRole).
+    role: Mapped[str] = mapped_column(String(24))
+    # local | entra
+    source: Mapped[str] = mapped_column(String(16), default="local")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column()
+    last_sign_in_at: Mapped[datetime | None] = mapped_column()
+
+
+class SignInAttempt(Base):
+    """One try at a password, right or wrong: what throttles guessing, per account and per
+    client address."""
+
+    __tablename__ = "web_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
 # The flag of a case whose working copies the retention purge deleted (its emails' status is
 # then MessageState.PURGED, the same string).
 PURGED = "purged"
@@ -542,6 +574,8 @@ __all__ = [
     "PackRelease",
     "PackSend",
     "ScreeningRequest",
+    "SignInAttempt",
     "Slot",
     "UTCDateTime",
+    "WebUser",
 ]
