@@ -533,6 +533,21 @@ class WebUser(Base):
     last_sign_in_at: Mapped[datetime | None] = mapped_column()
 
 
+class WebSession(Base):
+    """One signed-in browser. The cookie holds a random token; only its SHA-256 is kept here, so
+    signing out, a removed account or an idle timeout ends the session on the server."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    # The last request, to the minute (see pipeline.web.users.session_user).
+    seen_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
 class SignInAttempt(Base):
     """One try at a password, right or wrong: what throttles guessing, per account and per
     client address."""
@@ -577,5 +592,6 @@ __all__ = [
     "SignInAttempt",
     "Slot",
     "UTCDateTime",
+    "WebSession",
     "WebUser",
 ]

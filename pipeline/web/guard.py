@@ -35,15 +35,17 @@ from pipeline.store.audit import audit
 from pipeline.store.models import Case
 from pipeline.web.render import NavItem
 from pipeline.web.security import CSRF_FIELD, CSRF_REFUSED, csrf_ok, csrf_token
-from pipeline.web.users import Role, User, signed_in_user
+from pipeline.web.users import Role, User, session_user, touch_session
 
 log = logging.getLogger(__name__)
 
-# Session keys: the account's id and when the session last made a request (the one clock).
-USER_KEY = "uid"
-SEEN_KEY = "seen"
+# Cookie keys: the signed-in session's token (see users.open_session), and messages to show.
+SESSION_KEY = "sid"
 FLASH_KEY = "flash"
-TIMED_OUT = "You were signed out because the console was not used for a while. Sign in again."
+TIMED_OUT = (
+    "You were signed out: the console was not used for a while, or your account changed. "
+    "Sign in again."
+)
 
 
 class Forbidden(PipelineError):
@@ -70,7 +72,9 @@ class Visit:
     def redirect(self, path: str, message: str | None = None) -> RedirectResponse:
         """After a POST: 303 to `path` (a local path), with a message shown on arrival."""
         if message:
-            self.request.session.setdefault(FLASH_KEY, []).append(message)
+            # Assigned, not appended in place: the session saves itself only when set.
+            session = self.request.session
+            session[FLASH_KEY] = [*session.get(FLASH_KEY, []), message]
         return RedirectResponse(path, status_code=303)
 
     @property
@@ -167,24 +171,23 @@ def _serve(
 
 
 def current_user(request: Request, app: App) -> User | None:
-    """The signed-in person, if the session is theirs and has not timed out (the one clock)."""
-    session = request.session
-    user_id, seen = session.get(USER_KEY), session.get(SEEN_KEY)
-    if not isinstance(user_id, int) or not isinstance(seen, str):
+    """The signed-in person, if the session's token is still open on the server and was used
+    within web.session_minutes (by the service's one clock)."""
+    token = request.session.get(SESSION_KEY)
+    if not isinstance(token, str):
         return None
     now = app.clock.now()
-    limit = timedelta(minutes=app.config.web.session_minutes)
-    if now - datetime.fromisoformat(seen) > limit:
-        session.clear()
-        session[FLASH_KEY] = [TIMED_OUT]
-        return None
+    idle = timedelta(minutes=app.config.web.session_minutes)
     with app.store.reading() as db:
-        user = signed_in_user(db, user_id)
-    if user is None:
-        session.clear()
+        found = session_user(db, token, now, idle)
+    if found is None:
+        request.session.clear()
+        request.session[FLASH_KEY] = [TIMED_OUT]
         return None
-    session[SEEN_KEY] = now.isoformat()
-    return user
+    if found.stale:
+        with app.store.session() as db:
+            touch_session(db, found.session_id, now)
+    return found.user
 
 
 def _to_sign_in(request: Request) -> Response:

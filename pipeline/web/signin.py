@@ -12,13 +12,16 @@ from starlette.routing import Route
 
 from pipeline.app import App
 from pipeline.store.audit import audit
-from pipeline.web.guard import SEEN_KEY, USER_KEY, Pages, Visit, refusal, render_page
+from pipeline.web.guard import SESSION_KEY, Pages, Visit, refusal, render_page
 from pipeline.web.security import CSRF_FIELD, CSRF_REFUSED, csrf_ok
 from pipeline.web.users import (
     EVERYONE,
     User,
     check_password,
+    end_session,
     forget_attempts,
+    forget_sessions,
+    open_session,
     record_attempt,
     throttled_until,
     user_of,
@@ -36,11 +39,15 @@ def local_path(value: str | None) -> str:
 
 
 def start_session(request: Request, app: App, user: User) -> RedirectResponse:
-    """A fresh session for `user` (no state carried over from before signing in)."""
+    """A fresh session for `user`, open on the server (no state carried over from before
+    signing in, so a cookie planted earlier signs nobody in)."""
     target = local_path(request.query_params.get("next") or request.session.get("next"))
+    now = app.clock.now()
+    with app.store.session() as db:
+        token = open_session(db, user.id, now)
+        forget_sessions(db, now - timedelta(days=1, minutes=app.config.web.session_minutes))
     request.session.clear()
-    request.session[USER_KEY] = user.id
-    request.session[SEEN_KEY] = app.clock.now().isoformat()
+    request.session[SESSION_KEY] = token
     return RedirectResponse(target, status_code=303)
 
 
@@ -107,6 +114,7 @@ def _throttled(until: datetime, app: App) -> str:
 @pages.post("/sign-out", EVERYONE)
 def sign_out(visit: Visit) -> Response:
     with visit.app.store.session() as session:
+        end_session(session, str(visit.request.session.get(SESSION_KEY)), visit.now)
         visit.audit(session, None, "signed-out")
     visit.request.session.clear()
     return RedirectResponse("/sign-in", status_code=303)

@@ -3,6 +3,8 @@ and the throttle on password guessing (10 wrong passwords for an account or from
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.config import WebConfig
 from pipeline.errors import NotFound, PipelineError
-from pipeline.store.models import SignInAttempt, WebUser
+from pipeline.store.models import SignInAttempt, WebSession, WebUser
 
 
 class Role(StrEnum):
@@ -102,6 +104,8 @@ def remove(session: Session, email: str) -> None:
     row = session.scalar(select(WebUser).where(WebUser.email == normal_email(email)))
     if row is None:
         raise NotFound(f"no console account for {email!r}: see `masp users list`")
+    # Signed out everywhere at once: its sessions go with it.
+    session.execute(delete(WebSession).where(WebSession.user_id == row.id))
     session.delete(row)
 
 
@@ -109,10 +113,64 @@ def all_users(session: Session) -> list[WebUser]:
     return list(session.scalars(select(WebUser).order_by(WebUser.email)))
 
 
-def signed_in_user(session: Session, user_id: int) -> User | None:
-    """The account a session names, if it still exists (a removed account is out at once)."""
-    row = session.get(WebUser, user_id)
-    return user_of(row) if row is not None else None
+# A session's last request is written at most this often: most page views then only read.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Whose a session token is, and whether its last-seen time should be written."""
+
+    user: User
+    session_id: int
+    stale: bool
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, user_id: int, now: datetime) -> str:
+    """A new signed-in session for the account; returns the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(token_sha256=_digest(token), user_id=user_id, created_at=now, seen_at=now)
+    )
+    return token
+
+
+def session_user(session: Session, token: str, now: datetime, idle: timedelta) -> SignedIn | None:
+    """The person a session token belongs to, if the session is open and was used within
+    `idle`; None once it was signed out, timed out, or its account removed."""
+    found = session.execute(
+        select(WebSession, WebUser)
+        .join(WebUser, WebUser.id == WebSession.user_id)
+        .where(WebSession.token_sha256 == _digest(token), WebSession.ended_at.is_(None))
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    if now - row.seen_at > idle:
+        return None
+    return SignedIn(user_of(user), row.id, now - row.seen_at >= SEEN_EVERY)
+
+
+def touch_session(session: Session, session_id: int, now: datetime) -> None:
+    row = session.get(WebSession, session_id)
+    if row is not None:
+        row.seen_at = now
+
+
+def end_session(session: Session, token: str, now: datetime) -> None:
+    """Sign a session out: its cookie, even a copy of it, no longer signs anyone in."""
+    row = session.scalar(select(WebSession).where(WebSession.token_sha256 == _digest(token)))
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+
+
+def forget_sessions(session: Session, before: datetime) -> None:
+    """Sessions ended or idle since before `before` are of no further use."""
+    session.execute(delete(WebSession).where(WebSession.seen_at < before))
 
 
 def check_password(session: Session, email: str, password: str) -> WebUser | None:

@@ -3,7 +3,10 @@ script, the session cookie's flags and timeout, escaping, and the sign-in thrott
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import json
 import logging
 import re
 from datetime import timedelta
@@ -14,10 +17,10 @@ from sqlalchemy import select
 from starlette.routing import Mount, Route
 
 from pipeline.clock import Clock
-from pipeline.store.models import AuditEvent, Case
+from pipeline.store.models import AuditEvent, Case, WebSession
 from pipeline.web.app import create_app
 from pipeline.web.security import CSP
-from pipeline.web.users import Role
+from pipeline.web.users import Role, add_local, remove
 from tests.web.conftest import (
     ACCOUNTS,
     NOW,
@@ -195,11 +198,16 @@ def test_a_session_idle_too_long_must_sign_in_again(console: Console) -> None:
         state.masp = console.app
     assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
     page = client.get(answer.headers["location"])
-    assert "You were signed out because the console was not used for a while." in page.text
+    assert "You were signed out: the console was not used for a while" in page.text
+    # The session stays ended when the clock is back: it was closed on the server.
+    assert client.get("/board").status_code == 303
 
 
 def test_ten_wrong_passwords_throttle_the_account(console: Console) -> None:
-    email = ACCOUNTS[Role.CHAIR]
+    # An account of its own: it stays throttled for the rest of the module (the clock is fixed).
+    email = "guessed@example.org"
+    with console.app.store.session() as session:
+        add_local(session, email, Role.CHAIR, PASSWORD, "Guessed", NOW)
     for n in range(10):
         client = from_address(console.client(), f"203.0.113.{n + 1}")
         wrong = sign_in(client, email, "not the password")
@@ -261,3 +269,36 @@ def test_no_childs_name_reaches_the_log(console: Console, caplog: pytest.LogCapt
     assert caplog.records, "nothing was logged: the check would prove nothing"
     for name in ("Child W1", "Scriptkid", "Formonly", "2016-04-12"):
         assert name not in caplog.text
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(console: Console) -> None:
+    client = signed_in(console, Role.CHAIR)
+    copy = httpx.Client(base_url=console.url, cookies=dict(client.cookies))
+    assert copy.get("/board").status_code == 200
+    token = csrf_of(client.get("/board").text)
+    assert client.post("/sign-out", data={"csrf_token": token}).status_code == 303
+    answer = copy.get("/board")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
+
+
+def test_a_removed_account_is_signed_out_at_its_next_click(console: Console) -> None:
+    with console.app.store.session() as session:
+        add_local(session, "leaver@example.org", Role.CHAIR, PASSWORD, "Leaver", NOW)
+    client = console.client()
+    assert sign_in(client, "leaver@example.org").status_code == 303
+    assert client.get("/board").status_code == 200
+    with console.app.store.session() as session:
+        remove(session, "leaver@example.org")
+    assert client.get("/board").status_code == 303
+
+
+def test_the_cookie_holds_a_token_not_the_account(console: Console) -> None:
+    client = signed_in(console, Role.CHAIR)
+    with console.app.store.reading() as session:
+        stored = session.scalars(select(WebSession.token_sha256)).all()
+    cookie = client.cookies["masp_session"]
+    # Starlette's cookie is base64 JSON plus a signature: the token is in it, its hash is kept.
+    payload = json.loads(base64.b64decode(cookie.split(".")[0] + "=="))
+    assert "sid" in payload and set(payload) <= {"sid", "csrf_token"}
+    assert hashlib.sha256(payload["sid"].encode()).hexdigest() in stored
+    assert payload["sid"] not in stored

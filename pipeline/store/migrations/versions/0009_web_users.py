@@ -4,8 +4,8 @@ Revision ID: 0009_web_users
 Revises: 0008_pack_release
 Create Date: 2026-12-05 08:30:00
 
-The console's people (local accounts and those Entra ID signed in) and the sign-in attempts
-that throttle password guessing.
+The console's people (local accounts and those Entra ID signed in), their signed-in sessions,
+and the sign-in attempts that throttle password guessing.
 
 """
 from typing import Sequence, Union
@@ -37,6 +37,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
+    op.create_table('web_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_sha256', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('seen_at', pipeline.store.models.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', pipeline.store.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['web_users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_sha256')
+    )
+    with op.batch_alter_table('web_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_web_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('web_sign_ins',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', pipeline.store.models.UTCDateTime(), nullable=False),
@@ -58,4 +72,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_web_sign_ins_client'))
         batch_op.drop_index(batch_op.f('ix_web_sign_ins_at'))
     op.drop_table('web_sign_ins')
+    with op.batch_alter_table('web_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))
+    op.drop_table('web_sessions')
     op.drop_table('web_users')
