@@ -17,6 +17,7 @@ from pipeline.config import PanelConfig
 from pipeline.errors import ConfigError, NotFound
 from pipeline.outputs.agenda import build_agenda, sections
 from pipeline.panel.release import release_pack
+from pipeline.rules.identifiers import initials
 from pipeline.rules.meetings import Meeting, meeting_at, meets_on, upcoming
 from pipeline.store.models import Case, Decision, Pack, PackRelease, PackSend
 from pipeline.web.guard import Pages, Visit
@@ -54,6 +55,14 @@ class PackVersion:
     references: tuple[str, ...]
     # (recipient, sent at, the references in their copy)
     sends: tuple[tuple[str, datetime, str], ...]
+
+
+@dataclass(frozen=True)
+class CaseLine:
+    reference: str
+    initials: str
+    state: str
+    on_agenda: bool
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,24 @@ def pack_versions(session: Session, meeting: Meeting) -> tuple[PackVersion, ...]
     return tuple(found)
 
 
+def cases_at(session: Session, meeting: Meeting, listed: set[str]) -> tuple[CaseLine, ...]:
+    """Every case the meeting holds, whether or not the agenda lists it yet (screening)."""
+    cases = session.scalars(
+        select(Case)
+        .where(Case.panel_id == meeting.panel_id, Case.meeting == meeting.starts_at)
+        .order_by(Case.received_at, Case.id)
+    )
+    return tuple(
+        CaseLine(
+            c.reference,
+            initials((c.fields or {}).get("child_name")),
+            c.state.value,
+            c.reference in listed,
+        )
+        for c in cases
+    )
+
+
 def decisions(session: Session, meeting: Meeting) -> tuple[DecisionLine, ...]:
     rows = session.execute(
         select(Decision, Case.reference)
@@ -194,6 +221,7 @@ def meeting_page(visit: Visit) -> Response:
     with visit.app.store.reading() as session:
         agenda = build_agenda(visit.app, session, meeting.panel_id, meeting.starts_at)
         packs = pack_versions(session, meeting)
+        held = cases_at(session, meeting, set(agenda.references))
         release = release_state(visit.app, session, meeting)
         decided = decisions(session, meeting)
     return visit.render(
@@ -203,6 +231,7 @@ def meeting_page(visit: Visit) -> Response:
         agenda=agenda,
         sections=sections(agenda),
         packs=packs,
+        cases=held,
         release=release,
         decisions=decided,
         error=None,
