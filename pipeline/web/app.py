@@ -20,6 +20,7 @@ from pipeline.disk import FILE_MODE, write_durably
 from pipeline.web import (
     board,
     casepage,
+    decisions,
     mail,
     meetings,
     oidc,
@@ -40,6 +41,7 @@ PAGES_AT_ONCE = 4
 PAGE_MODULES: tuple[Pages, ...] = (
     board.pages,
     meetings.pages,
+    decisions.pages,
     screening.pages,
     packs.pages,
     mail.pages,

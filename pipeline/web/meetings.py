@@ -234,7 +234,7 @@ def meeting_page(visit: Visit) -> Response:
         cases=held,
         release=release,
         decisions=decided,
-        error=None,
+        now=visit.now,
     )
 
 
