@@ -7,14 +7,17 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from pipeline.states import Outcome
 from pipeline.web.users import Role
 from tests.web import test_browser
 from tests.web.conftest import FIRST, Console
 from tests.web.test_browser import axe_problems, sign_in
+from tests.web.test_decisions_form import FORM, after_the_meeting
 
 # The browser fixtures of test_browser: Debian's chromium, a fresh profile per test.
 browser = test_browser.browser
 page = test_browser.page
+__all__ = ["after_the_meeting", "browser", "page"]
 
 
 @pytest.mark.parametrize(
@@ -57,3 +60,16 @@ def test_the_override_forms_work_from_the_keyboard(page: Page, console: Console)
     # GOV.UK Frontend moves focus to the summary, so a screen reader reads it first.
     expect(summary).to_be_focused()
     assert page.get_by_label("Correct email address").input_value() == "not an address"
+
+
+def test_the_decisions_form_has_no_serious_accessibility_problem(
+    page: Page, after_the_meeting: Console
+) -> None:
+    sign_in(page, after_the_meeting, Role.ADMINISTRATOR)
+    page.goto(f"{after_the_meeting.url}{FORM}")
+    assert axe_problems(page) == []
+    # Sent with a problem: the summary and the field's message are accessible too.
+    page.get_by_label(f"Outcome for {FIRST}").select_option(Outcome.ACCEPTED.value)
+    page.get_by_role("button", name="Record the decisions").click()
+    expect(page.locator(".govuk-error-summary")).to_be_focused()
+    assert axe_problems(page) == []
