@@ -39,6 +39,10 @@ Step = Callable[[Session], list[str]]
 class FormProblem(PipelineError):
     """A field left empty or not one of the offered choices: said by that field."""
 
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 def _reference(visit: Visit) -> str:
     return str(visit.request.path_params["reference"])
@@ -47,7 +51,7 @@ def _reference(visit: Visit) -> str:
 def _required(visit: Visit, field: str, what: str) -> str:
     value = visit.form.get(field, "").strip()
     if not value:
-        raise FormProblem(what)
+        raise FormProblem(field, what)
     return value
 
 
@@ -62,7 +66,8 @@ def _run(visit: Visit, field: str, step: Step) -> Response:
     except PipelineError as exc:
         log.info("an override was refused: %s", type(exc).__name__)
         typed = {key: value for key, value in visit.form.items() if key != "csrf_token"}
-        return show_case(visit, reference, 400, errors={field: str(exc)}, values=typed)
+        where = exc.field if isinstance(exc, FormProblem) else field
+        return show_case(visit, reference, 400, errors={where: str(exc)}, values=typed)
     return visit.redirect(f"/cases/{quote(reference)}", " ".join(said) + sent)
 
 
@@ -98,7 +103,7 @@ def move(visit: Visit) -> Response:
         try:
             day = date.fromisoformat(chosen)
         except ValueError:
-            raise FormProblem("Choose one of the meetings listed") from None
+            raise FormProblem("move-day", "Choose one of the meetings listed") from None
         return _changes(move_case(visit.app, session, _reference(visit), day, visit.actor))
 
     return _run(visit, "move-day", step)

@@ -251,3 +251,15 @@ def test_the_quarterly_picture(console: Console) -> None:
     member = signed_in(console, Role.MEMBER)
     assert member.get("/quarterly").status_code == 403
     assert member.get(pictures[0]).status_code == 403
+
+
+def test_a_choice_left_out_is_said_by_its_own_field(console: Console) -> None:
+    client = signed_in(console, Role.ADMINISTRATOR)
+    page = client.get(f"/cases/{FIRST}").text
+    answer = client.post(
+        f"/cases/{FIRST}/reclassify",
+        data={"csrf_token": csrf_of(page), "reclassify-kind": "chronology"},
+    )
+    assert answer.status_code == 400
+    assert '<a href="#reclassify-document">Choose the document to reclassify</a>' in answer.text
+    assert '<option value="chronology" selected>' in answer.text
