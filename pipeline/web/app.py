@@ -17,7 +17,19 @@ from starlette.staticfiles import StaticFiles
 from pipeline.app import App
 from pipeline.config import Config
 from pipeline.disk import FILE_MODE, write_durably
-from pipeline.web import board, casepage, mail, oidc, packs, screening, signin
+from pipeline.web import (
+    board,
+    casepage,
+    decisions,
+    mail,
+    meetings,
+    oidc,
+    overrides,
+    packs,
+    quarterly,
+    screening,
+    signin,
+)
 from pipeline.web.guard import Pages
 from pipeline.web.render import environment
 from pipeline.web.security import SecurityHeaders
@@ -28,10 +40,14 @@ PAGES_AT_ONCE = 4
 # Every module with pages, in the order their links appear in the navigation.
 PAGE_MODULES: tuple[Pages, ...] = (
     board.pages,
+    meetings.pages,
+    decisions.pages,
     screening.pages,
     packs.pages,
     mail.pages,
+    quarterly.pages,
     casepage.pages,
+    overrides.pages,
     signin.pages,
 )
 

@@ -3,6 +3,7 @@ confidence and where it came from), and its audit trail."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from pipeline.errors import NotFound
 from pipeline.rules.meetings import meeting_at
 from pipeline.store.facts import missing_for
 from pipeline.store.models import AuditEvent, Case, Document, Message, ScreeningRequest
+from pipeline.web.caseforms import case_forms
 from pipeline.web.guard import Forbidden, Pages, Visit
 from pipeline.web.users import READERS, Role, User
 from pipeline.web.views import email_headline, shown
@@ -203,10 +205,26 @@ def audit_lines(session: Session, case: Case) -> tuple[AuditLine, ...]:
 
 @pages.get("/cases/{reference}", CASE_ROLES)
 def case_page(visit: Visit) -> Response:
-    reference = visit.request.path_params["reference"]
+    return show_case(visit, visit.request.path_params["reference"])
+
+
+def show_case(
+    visit: Visit,
+    reference: str,
+    status: int = 200,
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> Response:
+    """The case page; after a refused override, with what to fix (`errors`, by field id) and
+    what was typed (`values`, by field id)."""
     with visit.app.store.reading() as session:
         case = find_case(session, reference)
         if not may_open(session, visit.user, case):
             raise Forbidden("You can open only the cases you were asked to screen.")
         view = case_view(visit.app, session, case)
-    return visit.render("case.html", case=view)
+        forms = (
+            case_forms(visit.app, session, case) if visit.user.role == Role.ADMINISTRATOR else None
+        )
+    return visit.render(
+        "case.html", status, case=view, forms=forms, errors=errors or {}, values=values or {}
+    )

@@ -113,7 +113,7 @@ def replay_email(visit: Visit) -> Response:
                 raise NotFound(f"Email {ledger_id} is not in quarantine (any more).")
             visit.audit(session, None, "replay-asked", message=ledger_id)
         report = replay(visit.app, ledger_id)
-        sent = _send(visit.app)
+        sent = send_now(visit.app)
     if report.quarantined:
         return visit.redirect("/mail", f"Email {ledger_id} failed again and stays in quarantine.")
     cases = ", ".join(report.cases) or "no case"
@@ -129,7 +129,7 @@ def release_held(visit: Visit) -> Response:
         with visit.app.store.session() as session:
             case = overrides.release(visit.app, session, reference)
             visit.audit(session, case, "console", did="released")
-        sent = _send(visit.app)
+        sent = send_now(visit.app)
     return visit.redirect("/mail", f"{case.reference} released as a referral of its own.{sent}")
 
 
@@ -144,7 +144,7 @@ def dismiss_held(visit: Visit) -> Response:
     return visit.redirect("/mail", f"{case.reference} dismissed: nothing was sent.")
 
 
-def _send(app: App) -> str:
+def send_now(app: App) -> str:
     """Send what the action queued now, as `masp` does; if the mail server is away, the
     service's next pass sends it."""
     from pipeline.intake.poll import deliver_configured

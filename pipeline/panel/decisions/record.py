@@ -9,6 +9,7 @@ either way.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,13 +26,15 @@ from pipeline.outputs.agenda import build_agenda
 from pipeline.rules import decisions as rule
 from pipeline.rules.decisions import CaseDecision, Marker, Problem
 from pipeline.states import HEARD_UNDECIDED, CaseState
-from pipeline.store.audit import audit
+from pipeline.store.audit import audit, checked_actor
 from pipeline.store.lifecycle import move
 from pipeline.store.models import Action, Case, Decision, DecisionImport, MeetingWorkbook, Message
 from pipeline.store.reviews import reviews_at
 
 log = logging.getLogger(__name__)
 APPLIED, REFUSED = "applied", "refused"
+# The source of decisions typed into the console's entry form (a workbook's is email or command).
+ENTERED = "console"
 # Outbox purposes of the emails telling the administrator how an import went: they carry the
 # workbook's token, and a reply in their thread (a corrected workbook) is read as decisions.
 REFUSED_PURPOSE, RECORDED_PURPOSE = "decisions-refused:", "decisions-recorded:"
@@ -175,12 +178,9 @@ def record_workbook(
             for sheet, values in grid.items()
         }
         target = _target(app, session, rule.read_marker(cells), meeting, workbook)
-        if isinstance(target, Problem):
-            found = (target,)
-        else:
-            facts = _meeting_facts(app, session, target)
-            day = target.meeting.astimezone(app.config.tz).date()
-            found = rule.validate(cells, facts, day, app.config.decisions.agencies)
+        found = (
+            (target,) if isinstance(target, Problem) else check_grid(app, session, cells, target)
+        )
     row = DecisionImport(
         panel_id=target.panel_id if isinstance(target, Target) else "unknown",
         # A file that names no meeting is kept against the moment it came.
@@ -202,6 +202,62 @@ def record_workbook(
         return row
     decisions = [d for d in found if isinstance(d, CaseDecision)]
     _apply(app, session, row, target, decisions)
+    return row
+
+
+def check_grid(
+    app: App, session: Session, cells: rule.Grid, target: Target
+) -> tuple[CaseDecision, ...] | tuple[Problem, ...]:
+    """A meeting's decisions as a grid (a workbook read, or the console's entry form laid out
+    as one), checked whole against what the meeting may decide now."""
+    facts = _meeting_facts(app, session, target)
+    day = target.meeting.astimezone(app.config.tz).date()
+    return rule.validate(cells, facts, day, app.config.decisions.agencies)
+
+
+def decidable(app: App, session: Session, panel_id: str, meeting: datetime) -> rule.Meeting:
+    """What a meeting may decide now: the rows of the console's entry form."""
+    return _meeting_facts(app, session, Target(panel_id, meeting, None))
+
+
+def record_entered(
+    app: App, session: Session, panel_id: str, meeting: datetime, cells: rule.Grid, actor: str
+) -> DecisionImport | tuple[Problem, ...]:
+    """Decisions typed into the console's form, laid out as the workbook's Decisions sheet:
+    checked by the same rules and applied the same way as a workbook; or, with any problem,
+    nothing recorded and every problem returned by cell (the form shows each by its field)."""
+    by = checked_actor(actor)
+    target = Target(panel_id, meeting, None)
+    found = check_grid(app, session, cells, target)
+    problems = tuple(p for p in found if isinstance(p, Problem))
+    if problems:
+        return problems
+    now = app.clock.now()
+    # What was entered is kept as the import's file, as a workbook's bytes are.
+    data = json.dumps(
+        {
+            sheet: sorted([r, c, str(v)] for (r, c), v in grid.items())
+            for sheet, grid in cells.items()
+        },
+        sort_keys=True,
+    ).encode()
+    _, stored = app.files.put("decisions", data, ".json")
+    row = DecisionImport(
+        panel_id=panel_id,
+        meeting=meeting,
+        workbook_id=None,
+        source=ENTERED,
+        message_row_id=None,
+        sha256=hashlib.sha256(data).hexdigest(),
+        stored_path=stored,
+        status=REFUSED,
+        problems=[],
+        imported_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit(session, now, None, "decisions-entered", import_id=row.id, by=by)
+    _apply(app, session, row, target, [d for d in found if isinstance(d, CaseDecision)])
     return row
 
 
