@@ -82,6 +82,8 @@ def create_app(app: App) -> Starlette:
     starlette.state.action_lock = threading.Lock()
     starlette.state.page_slots = asyncio.Semaphore(PAGES_AT_ONCE)
     starlette.state.templates = environment()
+    # Messages left by actions for the next page, per session (guard.leave_message).
+    starlette.state.messages = {}
     starlette.state.nav = [item for pages in PAGE_MODULES for item in pages.nav]
     starlette.state.oidc = oidc.Provider(web.oidc) if web.oidc.enabled else None
     return starlette

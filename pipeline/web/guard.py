@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # Cookie keys: the signed-in session's token (see users.open_session), and messages to show.
 SESSION_KEY = "sid"
+# Messages waiting for their sessions' next page (see leave_message), at most this many sessions.
+MESSAGES_KEPT = 10_000
 FLASH_KEY = "flash"
 TIMED_OUT = (
     "You were signed out: the console was not used for a while, or your account changed. "
@@ -72,9 +74,7 @@ class Visit:
     def redirect(self, path: str, message: str | None = None) -> RedirectResponse:
         """After a POST: 303 to `path` (a local path), with a message shown on arrival."""
         if message:
-            # Assigned, not appended in place: the session saves itself only when set.
-            session = self.request.session
-            session[FLASH_KEY] = [*session.get(FLASH_KEY, []), message]
+            leave_message(self.request, message)
         return RedirectResponse(path, status_code=303)
 
     @property
@@ -190,6 +190,29 @@ def current_user(request: Request, app: App) -> User | None:
     return found.user
 
 
+def leave_message(request: Request, message: str) -> None:
+    """A message for the person's next page, kept in this process under their session's token.
+
+    Never in the cookie: Starlette signs it but does not encrypt it, and what an override did
+    can name a document's file (SPEC §7). A restart loses a message not yet shown; the change
+    itself is in the audit trail and on the page.
+    """
+    token = request.session.get(SESSION_KEY)
+    waiting: dict[str, list[str]] = request.app.state.messages
+    if isinstance(token, str):
+        if len(waiting) > MESSAGES_KEPT:
+            # Sessions that never came back: forget their oldest messages.
+            waiting.pop(next(iter(waiting)))
+        waiting.setdefault(token, []).append(message)
+
+
+def _messages(request: Request) -> list[str]:
+    """What the last action left to say (and the signed-out notice, which names nothing)."""
+    token = request.session.get(SESSION_KEY)
+    kept = request.app.state.messages.pop(token, []) if isinstance(token, str) else []
+    return [*request.session.pop(FLASH_KEY, []), *kept]
+
+
 def _to_sign_in(request: Request) -> Response:
     # The path only (references and ids, never a name: SPEC §7), to come back to after.
     target = request.url.path if request.method == "GET" else "/"
@@ -207,7 +230,7 @@ def render_page(
     its forms, and any message left by the last action."""
     state = request.app.state
     nav = [item for item in state.nav if user is not None and user.role.value in item.roles]
-    flash = request.session.pop(FLASH_KEY, [])
+    flash = _messages(request)
     body = state.templates.get_template(template).render(
         request_path=request.url.path,
         user=user,

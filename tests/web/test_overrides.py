@@ -4,6 +4,7 @@ who may post them."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -140,6 +141,13 @@ def test_reclassifying_a_chronology_re_runs_the_rules_and_tells_the_referrer(
         },
     )
     assert answer.status_code == 303 and answer.headers["location"] == f"/cases/{reference}"
+    # What the banner will say names the file: it waits on the server, never in the cookie
+    # (signed, not encrypted).
+    cookie = answer.headers.get("set-cookie", "") + str(client.cookies.jar)
+    assert "Chronology" not in cookie
+    assert b"Chronology" not in base64.b64decode(
+        client.cookies["masp_session"].split(".")[0] + "=="
+    )
     after = client.get(f"/cases/{reference}")
     words = text_of(after.text)
     said = f"{reference}: Chronology.docx (document {chronology}) is now read as other."
