@@ -61,7 +61,7 @@ def test_one_screening_token_answered_twice_at_once_counts_once(tmp_path: Path) 
             decision["decision"],
             {"approve": "approved", "decline": "declined"}[str(decision["decision"])],
         )
-        statuses = {m.id: m.category for m in session.scalars(select(Message))}
+        statuses = {m.id: str(m.category) for m in session.scalars(select(Message))}
     assert sorted((statuses[first], statuses[second])) == ["screening", "screening_refused"]
     app.close()
 
