@@ -6,6 +6,7 @@ import email
 import email.policy
 import importlib.util
 import io
+import itertools
 import mailbox
 import os
 import subprocess
@@ -27,6 +28,7 @@ from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.config import parse_config
 from pipeline.samples import Mail
+from tests.postgres import folder_database, on_postgres
 from tests.servers import ImapAccount, SmtpCapture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,9 +64,11 @@ BASE_CONFIG: dict[str, Any] = {
 TEST_DATABASE_ENV = "MASP_TEST_DATABASE"
 
 
-def config_tree(**overrides: Any) -> dict[str, Any]:
+def config_tree(folder: Path | None = None, /, **overrides: Any) -> dict[str, Any]:
+    """The test configuration with `overrides` (`section__key=value`), its store the test's
+    database on the PostgreSQL pass (`folder`'s own, when given: see `store_url`)."""
     tree = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
-    if database := os.environ.get(TEST_DATABASE_ENV):
+    if database := store_url(folder):
         tree["database"] = database
     for dotted, value in overrides.items():
         node = tree
@@ -75,9 +79,20 @@ def config_tree(**overrides: Any) -> dict[str, Any]:
     return tree
 
 
+def store_url(folder: Path | None = None) -> str | None:
+    """Where the store of an installation in `folder` is on this run: None on SQLite (a file in
+    its data_dir); on PostgreSQL the test's own database, or `folder`'s own database when
+    given, the same however often and in whichever test the folder is opened."""
+    if not on_postgres():
+        return None
+    if folder is None:
+        return os.environ.get(TEST_DATABASE_ENV)
+    return folder_database(folder, os.environ.get(TEST_DATABASE_ENV))
+
+
 def imap_service(folder: Path, imap: ImapAccount, smtp: SmtpCapture, **overrides: Any) -> App:
     """The service on the real loopback Dovecot and SMTP servers, on the system clock."""
-    tree = config_tree(mailbox__backend="imap", **overrides)
+    tree = config_tree(folder, mailbox__backend="imap", **overrides)
     tree["mailbox"]["imap"] = imap.config.model_dump()
     tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
     return App.open(parse_config(tree, folder, env={}), Clock.system())
@@ -92,8 +107,9 @@ def numbered_referral(tag: str, n: int, sender: str | None = None) -> Mail:
 
 
 def open_service(folder: Path, now: datetime, **overrides: Any) -> App:
-    (folder / "config.yaml").write_text(yaml.safe_dump(config_tree(**overrides)))
-    config = parse_config(config_tree(**overrides), folder, env={})
+    tree = config_tree(folder, **overrides)
+    (folder / "config.yaml").write_text(yaml.safe_dump(tree))
+    config = parse_config(tree, folder, env={})
     return App.open(config, Clock.frozen_at(now))
 
 
@@ -163,8 +179,28 @@ def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=cwd,
         check=False,
-        env={**os.environ, "COLUMNS": "80"},
+        env=child_env(args),
     )
+
+
+def child_env(args: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The environment of a `masp` child process, 80 columns wide. On the PostgreSQL pass,
+    a command whose configuration names no database (`masp demo`, a file written by hand)
+    keeps its store in the test's database, through MASP_DATABASE."""
+    env = {**os.environ, "COLUMNS": "80"}
+    database = store_url()
+    if database is not None and not _names_a_database(args):
+        env["MASP_DATABASE"] = database
+    return env
+
+
+def _names_a_database(args: tuple[str, ...] | list[str]) -> bool:
+    """Whether the `--config` file among `args` sets `database` itself."""
+    for flag, value in itertools.pairwise(args):
+        if flag == "--config" and Path(value).is_file():
+            tree = yaml.safe_load(Path(value).read_text())
+            return isinstance(tree, dict) and bool(tree.get("database"))
+    return False
 
 
 def corpus_maker(corpus: str = "documents") -> ModuleType:
