@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,22 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
     """A fresh PostgreSQL database holding the schema, for this test only."""
     with postgres.database() as url:
         yield url
+
+
+@pytest.fixture
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on the store under test, for tests of creating and migrating one:
+    on SQLite the file an installation in tmp_path would have (not made yet), on PostgreSQL
+    a new database without the schema."""
+    if not on_postgres():
+        yield f"sqlite:///{tmp_path / 'data' / 'masp.sqlite'}"
+        return
+    server: Postgres = request.getfixturevalue("postgres")
+    name = server.create_database()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import mailbox
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
@@ -179,28 +180,30 @@ def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=cwd,
         check=False,
-        env=child_env(args),
+        env=child_env(args, cwd),
     )
 
 
-def child_env(args: tuple[str, ...] | list[str]) -> dict[str, str]:
+def child_env(args: Sequence[str], cwd: Path = ROOT) -> dict[str, str]:
     """The environment of a `masp` child process, 80 columns wide. On the PostgreSQL pass,
     a command whose configuration names no database (`masp demo`, a file written by hand)
     keeps its store in the test's database, through MASP_DATABASE."""
     env = {**os.environ, "COLUMNS": "80"}
     database = store_url()
-    if database is not None and not _names_a_database(args):
+    if database is not None and not _names_a_database(args, cwd):
         env["MASP_DATABASE"] = database
     return env
 
 
-def _names_a_database(args: tuple[str, ...] | list[str]) -> bool:
-    """Whether the `--config` file among `args` sets `database` itself."""
-    for flag, value in itertools.pairwise(args):
-        if flag == "--config" and Path(value).is_file():
-            tree = yaml.safe_load(Path(value).read_text())
-            return isinstance(tree, dict) and bool(tree.get("database"))
-    return False
+def _names_a_database(args: Sequence[str], cwd: Path) -> bool:
+    """Whether the configuration file the command reads (`--config`, else ./config.yaml)
+    sets `database` itself."""
+    given = [value for flag, value in itertools.pairwise(args) if flag == "--config"]
+    path = cwd / (given[0] if given else "config.yaml")
+    if not path.is_file():
+        return False
+    tree = yaml.safe_load(path.read_text())
+    return isinstance(tree, dict) and bool(tree.get("database"))
 
 
 def corpus_maker(corpus: str = "documents") -> ModuleType:
