@@ -23,6 +23,7 @@ from typing import Any
 import pypdf
 import yaml
 from pypdf.generic import Destination
+from sqlalchemy import make_url
 
 from pipeline import samples
 from pipeline.app import App
@@ -89,6 +90,15 @@ def store_url(folder: Path | None = None) -> str | None:
     if folder is None:
         return os.environ.get(TEST_DATABASE_ENV)
     return folder_database(folder, os.environ.get(TEST_DATABASE_ENV))
+
+
+def database_of(folder: Path) -> str:
+    """The store of the installation in `folder` as another program reaches it: the path of
+    the SQLite file in its data_dir, or on the PostgreSQL pass its database's libpq URL."""
+    url = store_url(folder)
+    if url is None:
+        return str(folder / "data" / "masp.sqlite")
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def imap_service(folder: Path, imap: ImapAccount, smtp: SmtpCapture, **overrides: Any) -> App:
