@@ -32,7 +32,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -363,10 +363,13 @@ class Month:
 
 
 def _as_sqlite(row: Any) -> Any:
-    """A PostgreSQL row with its JSON values as the text SQLite keeps them as."""
+    """A PostgreSQL row with its JSON values and dates as the text SQLite keeps them as."""
 
     def text(value: Any) -> Any:
-        return json.dumps(value) if isinstance(value, dict | list) else value
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        # A datetime (a date too, to Python) stays one: `stored_instant` reads either.
+        return value.isoformat() if type(value) is date else value
 
     if isinstance(row, dict):
         return {key: text(value) for key, value in row.items()}
