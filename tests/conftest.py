@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pipeline.disk import make_files_private
 from tests.helpers import TEST_DATABASE_ENV
-from tests.postgres import MISSING_POSTGRES, Postgres, bin_dir, on_postgres, running_postgres
+from tests.postgres import (
+    MISSING_POSTGRES,
+    STORE_ENV,
+    Postgres,
+    bin_dir,
+    on_postgres,
+    running_postgres,
+)
 from tests.servers import (
     MISSING_DOVECOT,
     Dovecot,
@@ -46,16 +54,43 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on the store under test, for tests of creating and migrating one:
+    on SQLite the file an installation in tmp_path would have (not made yet), on PostgreSQL
+    a new database without the schema."""
+    if not on_postgres():
+        yield f"sqlite:///{tmp_path / 'data' / 'masp.sqlite'}"
+        return
+    server: Postgres = request.getfixturevalue("postgres")
+    name = server.create_database()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
 @pytest.fixture(autouse=True)
 def store_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """With MASP_TEST_STORE=postgresql (scripts/test.sh's second pass), every service a test
     opens, in this process (`tests.helpers.config_tree`) or as a `masp` child process
-    (MASP_DATABASE), keeps its store in a fresh PostgreSQL database of its own."""
-    if not on_postgres() or request.node.get_closest_marker("sqlite_only"):
+    (`tests.helpers.child_env`), keeps its store in a fresh PostgreSQL database of its own."""
+    if not on_postgres():
+        return
+    if request.node.get_closest_marker("sqlite_only"):
+        # The test is about the SQLite file: every service it opens keeps its own.
+        monkeypatch.setenv(STORE_ENV, "sqlite")
         return
     url: str = request.getfixturevalue("pg_url")
     monkeypatch.setenv(TEST_DATABASE_ENV, url)
-    monkeypatch.setenv("MASP_DATABASE", url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cluster_for_the_run(request: pytest.FixtureRequest) -> None:
+    """On the PostgreSQL pass, the cluster starts before any fixture: a module's shared world
+    (a fixture wider than one test) keeps its store there too (`tests.helpers.store_url`)."""
+    if on_postgres():
+        request.getfixturevalue("postgres")
 
 
 @pytest.fixture(scope="session")

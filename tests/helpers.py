@@ -6,10 +6,12 @@ import email
 import email.policy
 import importlib.util
 import io
+import itertools
 import mailbox
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
@@ -21,12 +23,14 @@ from typing import Any
 import pypdf
 import yaml
 from pypdf.generic import Destination
+from sqlalchemy import make_url
 
 from pipeline import samples
 from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.config import parse_config
 from pipeline.samples import Mail
+from tests.postgres import folder_database, on_postgres
 from tests.servers import ImapAccount, SmtpCapture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,9 +66,11 @@ BASE_CONFIG: dict[str, Any] = {
 TEST_DATABASE_ENV = "MASP_TEST_DATABASE"
 
 
-def config_tree(**overrides: Any) -> dict[str, Any]:
+def config_tree(folder: Path | None = None, /, **overrides: Any) -> dict[str, Any]:
+    """The test configuration with `overrides` (`section__key=value`), its store the test's
+    database on the PostgreSQL pass (`folder`'s own, when given: see `store_url`)."""
     tree = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
-    if database := os.environ.get(TEST_DATABASE_ENV):
+    if database := store_url(folder):
         tree["database"] = database
     for dotted, value in overrides.items():
         node = tree
@@ -75,9 +81,29 @@ def config_tree(**overrides: Any) -> dict[str, Any]:
     return tree
 
 
+def store_url(folder: Path | None = None) -> str | None:
+    """Where the store of an installation in `folder` is on this run: None on SQLite (a file in
+    its data_dir); on PostgreSQL the test's own database, or `folder`'s own database when
+    given, the same however often and in whichever test the folder is opened."""
+    if not on_postgres():
+        return None
+    if folder is None:
+        return os.environ.get(TEST_DATABASE_ENV)
+    return folder_database(folder, os.environ.get(TEST_DATABASE_ENV))
+
+
+def database_of(folder: Path) -> str:
+    """The store of the installation in `folder` as another program reaches it: the path of
+    the SQLite file in its data_dir, or on the PostgreSQL pass its database's libpq URL."""
+    url = store_url(folder)
+    if url is None:
+        return str(folder / "data" / "masp.sqlite")
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def imap_service(folder: Path, imap: ImapAccount, smtp: SmtpCapture, **overrides: Any) -> App:
     """The service on the real loopback Dovecot and SMTP servers, on the system clock."""
-    tree = config_tree(mailbox__backend="imap", **overrides)
+    tree = config_tree(folder, mailbox__backend="imap", **overrides)
     tree["mailbox"]["imap"] = imap.config.model_dump()
     tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
     return App.open(parse_config(tree, folder, env={}), Clock.system())
@@ -92,8 +118,9 @@ def numbered_referral(tag: str, n: int, sender: str | None = None) -> Mail:
 
 
 def open_service(folder: Path, now: datetime, **overrides: Any) -> App:
-    (folder / "config.yaml").write_text(yaml.safe_dump(config_tree(**overrides)))
-    config = parse_config(config_tree(**overrides), folder, env={})
+    tree = config_tree(folder, **overrides)
+    (folder / "config.yaml").write_text(yaml.safe_dump(tree))
+    config = parse_config(tree, folder, env={})
     return App.open(config, Clock.frozen_at(now))
 
 
@@ -163,8 +190,30 @@ def masp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=cwd,
         check=False,
-        env={**os.environ, "COLUMNS": "80"},
+        env=child_env(args, cwd),
     )
+
+
+def child_env(args: Sequence[str], cwd: Path = ROOT) -> dict[str, str]:
+    """The environment of a `masp` child process, 80 columns wide. On the PostgreSQL pass,
+    a command whose configuration names no database (`masp demo`, a file written by hand)
+    keeps its store in the test's database, through MASP_DATABASE."""
+    env = {**os.environ, "COLUMNS": "80"}
+    database = store_url()
+    if database is not None and not _names_a_database(args, cwd):
+        env["MASP_DATABASE"] = database
+    return env
+
+
+def _names_a_database(args: Sequence[str], cwd: Path) -> bool:
+    """Whether the configuration file the command reads (`--config`, else ./config.yaml)
+    sets `database` itself."""
+    given = [value for flag, value in itertools.pairwise(args) if flag == "--config"]
+    path = cwd / (given[0] if given else "config.yaml")
+    if not path.is_file():
+        return False
+    tree = yaml.safe_load(path.read_text())
+    return isinstance(tree, dict) and bool(tree.get("database"))
 
 
 def corpus_maker(corpus: str = "documents") -> ModuleType:

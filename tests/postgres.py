@@ -33,6 +33,12 @@ TEMPLATE = "masp_template"
 # its second pass); unset or "sqlite", every test keeps its own SQLite file.
 STORE_ENV = "MASP_TEST_STORE"
 
+# The cluster of this run while `running_postgres` runs, and the database of each data folder
+# a test opened a service on (see `folder_database`).
+_cluster: Postgres | None = None
+_folders: dict[Path, str] = {}
+_given: set[str] = set()
+
 
 def bin_dir() -> Path | None:
     """The newest installed PostgreSQL's programs (Debian keeps them per major version)."""
@@ -184,10 +190,35 @@ def _run_as() -> pwd.struct_passwd | None:
 
 @contextmanager
 def running_postgres() -> Iterator[Postgres]:
+    global _cluster
     server = Postgres()
     try:
         server.start()
         server.make_template()
+        _cluster = server
         yield server
     finally:
+        _cluster = None
+        _folders.clear()
+        _given.clear()
         server.cleanup()
+
+
+def folder_database(folder: Path, test_database: str | None) -> str:
+    """The database of the installation in `folder`, as its SQLite file would be: the same
+    every time the folder is opened, in this test or a later one (a module's shared world).
+
+    The first folder a test opens gets the test's own database (`test_database`, the one
+    `config_tree()` names); another folder (a restore's target, a second installation) or a
+    folder opened outside any test (a module-scoped fixture) gets a new database of its own.
+    """
+    folder = folder.resolve()
+    if folder not in _folders:
+        if test_database is not None and test_database not in _given:
+            _folders[folder] = test_database
+        else:
+            if _cluster is None:
+                raise RuntimeError("no PostgreSQL cluster is running for this test run")
+            _folders[folder] = _cluster.url(_cluster.create_database(TEMPLATE))
+        _given.add(_folders[folder])
+    return _folders[folder]

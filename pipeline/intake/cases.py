@@ -30,8 +30,9 @@ from pipeline.rules.standing import (
 )
 from pipeline.states import CaseState
 from pipeline.store.audit import audit
+from pipeline.store.counters import next_number
 from pipeline.store.lifecycle import move
-from pipeline.store.models import PURGED, AuditEvent, Case, Counter, Decision, Document
+from pipeline.store.models import PURGED, AuditEvent, Case, Decision, Document
 
 # Kept through later forms that do not tick Section 20: the administrator's word stands.
 SECTION20_CONFIRMED = "Section 20 confirmed by the administrator"
@@ -59,7 +60,10 @@ class Found:
 def _live_case(session: Session, reference: str) -> Case | None:
     # A case whose working copies were purged (retention) is over: an email about it, maybe a
     # year on, is a new referral and opens a new case.
-    case = session.scalar(select(Case).where(Case.reference == reference))
+    # Locked until the email is filed: a purge of the same case (retention) waits and then
+    # sees what came in, or this waits for the purge and then sees the case is over.
+    query = select(Case).where(Case.reference == reference).with_for_update()
+    case = session.scalar(query.execution_options(populate_existing=True))
     return case if case is not None and PURGED not in case.flags else None
 
 
@@ -120,12 +124,7 @@ def has_standing(app: App, senders: Sequence[str], case: Case) -> bool:
 
 
 def next_reference(session: Session, prefix: str, year: int) -> str:
-    counter = session.get(Counter, (prefix, year))
-    if counter is None:
-        counter = Counter(prefix=prefix, year=year, last=0)
-        session.add(counter)
-    counter.last += 1
-    return f"{prefix}-{year}-{counter.last:04d}"
+    return f"{prefix}-{year}-{next_number(session, prefix, year):04d}"
 
 
 def child_key(app: App, name: str | None, dob: date | None) -> str | None:

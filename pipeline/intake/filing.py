@@ -436,25 +436,44 @@ def _quarantine_safely(app: App, row_id: int, error: BaseException) -> None:
                 row.error = "".join(traceback.format_exception(error))
 
 
+@dataclass(frozen=True)
+class _Filed:
+    """How one email was filed, read before its transaction commits."""
+
+    reference: str | None
+    ignored: bool
+    held: bool
+
+
+def _file_row(app: App, session: Session, row_id: int) -> _Filed | None:
+    """File the ledgered email `row_id` unless it is filed already; None if it was."""
+    # Locked: another worker (a second `masp run`, a `quarantine replay`) filing the same
+    # email waits here, then finds it filed and leaves it.
+    row = session.get(Message, row_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status not in (MessageState.NEW, MessageState.QUARANTINED):
+        return None
+    reference = file_message(app, session, row)
+    return _Filed(
+        reference, row.status == MessageState.IGNORED, row.status == MessageState.QUARANTINED
+    )
+
+
 def file_one(app: App, row_id: int, report: FilingReport) -> None:
-    """File one email in its own transaction; any failure quarantines just this email."""
+    """File one email in its own transaction (run again if it loses a deadlock with another
+    writer); any failure quarantines just this email."""
     try:
-        with app.store.session() as session:
-            row = session.get(Message, row_id)
-            if row is None or row.status not in (MessageState.NEW, MessageState.QUARANTINED):
-                return
-            reference = file_message(app, session, row)
-            ignored = row.status == MessageState.IGNORED
-            held = row.status == MessageState.QUARANTINED
+        filed = app.store.transaction(lambda session: _file_row(app, session, row_id))
     except Exception as exc:
         _quarantine_safely(app, row_id, exc)
         report.quarantined += 1
         return
-    report.ignored += int(ignored)
-    report.quarantined += int(held)
-    report.filed += int(not ignored and not held)
-    if reference and reference not in report.cases:
-        report.cases.append(reference)
+    if filed is None:
+        return
+    report.ignored += int(filed.ignored)
+    report.quarantined += int(filed.held)
+    report.filed += int(not filed.ignored and not filed.held)
+    if filed.reference and filed.reference not in report.cases:
+        report.cases.append(filed.reference)
 
 
 def file_pending(app: App) -> FilingReport:

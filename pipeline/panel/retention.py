@@ -152,7 +152,9 @@ def purge_case(app: App, session: Session, case_id: int, last: datetime) -> None
     was listed (another `masp` process filing an email) keeps the case.
     """
     keep = timedelta(days=_days(app))
-    case = session.get(Case, case_id)
+    # Locked before the check: an email being filed to this case (which locks it too, see
+    # `intake.cases`) either commits first and is seen by the check, or waits for the purge.
+    case = session.get(Case, case_id, with_for_update=True, populate_existing=True)
     if case is None or _quiet_cases(session, last + keep, case_id) != [(case_id, last)]:
         return
     paths: list[str] = []
@@ -274,7 +276,8 @@ def purge_leftovers(app: App, session: Session) -> None:
 
 def purge_email(app: App, session: Session, message_id: int) -> None:
     """Delete an email that never joined a case (quarantined, an auto-reply, a bounce)."""
-    message = session.get(Message, message_id)
+    # Locked as filing locks it (`intake.filing`): an email is purged or filed, never both.
+    message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
     if message is None or message.case_id is not None or message.status == MessageState.PURGED:
         return
     path = message.raw_path

@@ -26,7 +26,7 @@ from sqlalchemy import make_url
 from pipeline.config import Config
 from pipeline.disk import FILE_MODE, ensure_private_dir
 from pipeline.errors import StoreError
-from pipeline.store.db import HEAD_REVISION, _sqlite_file
+from pipeline.store.db import HEAD_REVISION, _sqlite_file, open_engine, schema_revision
 from pipeline.store.models import Base
 
 MANIFEST = "manifest.json"
@@ -59,7 +59,9 @@ def back_up(config: Config, target: Path, now: datetime) -> Snapshot:
     ensure_private_dir(target)
     url = config.database_url
     database = _copy_database(url, target)
-    schema = _schema_of(target / SQLITE_COPY) if database == SQLITE_COPY else None
+    # PostgreSQL's revision is read from the live database: only `masp db upgrade` moves it,
+    # and that takes its backup first.
+    schema = _schema_of(target / SQLITE_COPY) if database == SQLITE_COPY else _live_schema(url)
     skip = _database_files(url)
     entries = {database: _sha256(target / database)}
     for relative in _state_files(config.data_path, skip):
@@ -229,6 +231,16 @@ def _schema_of(copy: Path) -> str | None:
         except sqlite3.OperationalError:
             return None
     return str(row[0]) if row else None
+
+
+def _live_schema(url: str) -> str | None:
+    """The schema revision of the database at `url`, as it stands now."""
+    engine = open_engine(url)
+    try:
+        with engine.connect() as connection:
+            return schema_revision(connection)
+    finally:
+        engine.dispose()
 
 
 def _path_columns() -> list[tuple[str, str]]:

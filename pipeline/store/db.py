@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -23,14 +26,25 @@ from sqlalchemy import (
     make_url,
     select,
 )
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.disk import DIR_MODE, FILE_MODE, PRIVATE_UMASK
 from pipeline.errors import StoreError
 from pipeline.store.models import Base
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# PostgreSQL's "try again" codes: a serialization failure and a deadlock. The database rolled
+# the whole transaction back and chose it to lose; run again from the start, it succeeds.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# Attempts at one unit of work, and the first wait between them (doubled each time, jittered
+# so that two losers do not collide again in step).
+ATTEMPTS = 5
+FIRST_WAIT = 0.05
 
 # The newest migration's revision id. Kept here so that opening a database costs one read of
 # its version, not a load of Alembic's scripts; a test fails when a migration is added and
@@ -259,5 +273,32 @@ class Store:
             yield session
             session.rollback()
 
+    def transaction(self, work: Callable[[Session], T], *, attempts: int = ATTEMPTS) -> T:
+        """Run `work` in a transaction of its own and commit; run it again from the start, in
+        a fresh transaction, when the database chose it to lose a serialization failure or a
+        deadlock with a concurrent writer (at most `attempts` times in all).
+
+        `work` must be safe to repeat: everything it did in the database was rolled back,
+        so it reads afresh and decides again.
+        """
+        attempt = 1
+        while True:
+            try:
+                with self.session() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if attempt >= attempts or not is_retryable(exc):
+                    raise
+                wait = FIRST_WAIT * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                log.info("transaction lost to another (%s); again in %.2fs", sqlstate, wait)
+                time.sleep(wait)
+                attempt += 1
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """Whether the database asks for the transaction to be run again (see RETRYABLE_SQLSTATES)."""
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES

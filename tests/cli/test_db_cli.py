@@ -12,19 +12,23 @@ from pipeline.store.db import HEAD_REVISION, _alembic_config, open_engine
 from tests.helpers import config_tree, masp
 
 
-def old_install(folder: Path) -> Path:
-    """A data_dir whose database an earlier masp left at 0004_fixintake."""
-    (folder / "config.yaml").write_text(yaml.safe_dump(config_tree()))
+def old_install(folder: Path, url: str) -> Path:
+    """A data_dir whose database (at `url`, empty) an earlier masp left at 0004_fixintake."""
+    tree = config_tree()
+    tree["database"] = url
+    (folder / "config.yaml").write_text(yaml.safe_dump(tree))
     data = folder / "data"
-    data.mkdir()
-    engine = open_engine(f"sqlite:///{data / 'masp.sqlite'}")
+    data.mkdir(exist_ok=True)
+    engine = open_engine(url)
     command.upgrade(_alembic_config(engine), "0004_fixintake")
     engine.dispose()
     return data
 
 
-def test_every_command_refuses_an_old_schema_and_says_what_to_run(tmp_path: Path) -> None:
-    old_install(tmp_path)
+def test_every_command_refuses_an_old_schema_and_says_what_to_run(
+    tmp_path: Path, empty_store_url: str
+) -> None:
+    old_install(tmp_path, empty_store_url)
     for args in (("status", "--json"), ("poll",), ("tick",)):
         result = masp(*args, cwd=tmp_path)
         assert result.returncode == 1, args
@@ -35,8 +39,8 @@ def test_every_command_refuses_an_old_schema_and_says_what_to_run(tmp_path: Path
         ) in result.stderr
 
 
-def test_db_upgrade_backs_up_then_reaches_the_head(tmp_path: Path) -> None:
-    data = old_install(tmp_path)
+def test_db_upgrade_backs_up_then_reaches_the_head(tmp_path: Path, empty_store_url: str) -> None:
+    data = old_install(tmp_path, empty_store_url)
     result = masp("db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"Upgraded the database from 0004_fixintake to {HEAD_REVISION}." in result.stdout
@@ -44,7 +48,8 @@ def test_db_upgrade_backs_up_then_reaches_the_head(tmp_path: Path) -> None:
     assert f"Backed up to {backup}" in result.stdout
     manifest = json.loads((backup / "manifest.json").read_text())
     assert manifest["schema"] == "0004_fixintake"
-    assert set(manifest["sha256"]) >= {"database.sqlite"}
+    copy = "database.pgdump" if empty_store_url.startswith("postgresql") else "database.sqlite"
+    assert manifest["database"] == copy and copy in manifest["sha256"]
 
     status = masp("status", "--json", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
@@ -58,7 +63,7 @@ def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     for name in ("a", "b"):
-        tree = config_tree(security__signing_key="")
+        tree = config_tree(tmp_path / name, security__signing_key="")
         (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(tree))
     assert masp("status", cwd=tmp_path / "a").returncode == 0
     made = masp("backup", str(tmp_path / "snap"), cwd=tmp_path / "a")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -20,12 +21,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 from imap_tools import MailBoxUnencrypted
 
 from pipeline import samples
-from tests.helpers import ROOT, config_tree
+from tests.helpers import ROOT, config_tree, database_of
 from tests.servers import Dovecot, ImapAccount, SmtpCapture, free_port
 
 pytestmark = pytest.mark.servers
@@ -92,7 +94,7 @@ def referral(i: int) -> bytes:
 def write_config(
     tmp_path: Path, account: ImapAccount, smtp: SmtpCapture, imap_port: int | None = None
 ) -> Path:
-    tree = config_tree(mailbox__backend="imap")
+    tree = config_tree(tmp_path, mailbox__backend="imap")
     tree["mailbox"]["imap"] = account.config.model_dump()
     if imap_port is not None:
         tree["mailbox"]["imap"]["port"] = imap_port
@@ -216,32 +218,41 @@ class Snapshot:
 
 
 SNAPSHOT = (
-    "SELECT count(*), coalesce(sum(status = 'new'), 0), coalesce(sum(status = 'filed'), 0), "
-    "coalesce(sum(moved = 0), 0), "
+    "SELECT count(*), "
+    "coalesce(sum(CASE WHEN status = 'new' THEN 1 ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN status = 'filed' THEN 1 ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN moved THEN 0 ELSE 1 END), 0), "
     "(SELECT count(*) FROM outbox WHERE status = 'pending'), "
     "(SELECT count(*) FROM outbox WHERE status = 'sent') FROM messages"
 )
 
 
-def snapshot(db: Path) -> Snapshot | None:
+def _connect(db: str, timeout: float) -> Any:
+    """A connection that reads without ever taking a writer's lock (SQLite read-only)."""
+    if db.startswith("postgresql:"):
+        return psycopg.connect(db, connect_timeout=max(1, round(timeout)), autocommit=True)
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=timeout)
+
+
+def snapshot(db: str) -> Snapshot | None:
     """The ledger and outbox as another process sees them now; None while unreadable."""
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
-    except sqlite3.Error:
+        conn = _connect(db, 0.05)
+    except (sqlite3.Error, psycopg.Error):
         return None
     try:
         row = conn.execute(SNAPSHOT).fetchone()
-    except sqlite3.Error:  # no such table yet, or "database is locked"
+    except (sqlite3.Error, psycopg.Error):  # no such table yet, or "database is locked"
         return None
     finally:
         conn.close()
     return Snapshot(*map(int, row))
 
 
-def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+def query(db: str, sql: str) -> list[tuple[Any, ...]]:
+    conn = _connect(db, 10)
     try:
-        return conn.execute(sql).fetchall()
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
     finally:
         conn.close()
 
@@ -277,10 +288,11 @@ KILL_POINTS: dict[str, Callable[[Snapshot, Snapshot], bool]] = {
     "sending": lambda s, b: s.sent > b.sent and s.pending >= 1,
 }
 EMPTY = Snapshot(0, 0, 0, 0, 0, 0)
+FIELDS = "SELECT fields FROM cases"
 
 
 def poll_and_kill(
-    background: Start, config: Path, db: Path, point: str, name: str
+    background: Start, config: Path, db: str, point: str, name: str
 ) -> tuple[Snapshot, Snapshot] | None:
     """Start `masp poll`; SIGKILL it (and its process group) as soon as the database shows
     `point`. Return the database before the poll and just before the kill, or None if the
@@ -315,7 +327,7 @@ def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
     point: str,
 ) -> None:
     config = write_config(tmp_path, imap_account, smtp_server)
-    db = tmp_path / "data" / "masp.sqlite"
+    db = database_of(tmp_path)
     delivered = 0
     batch = REFERRALS
     killed: tuple[Snapshot, Snapshot] | None = None
@@ -352,8 +364,11 @@ def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
     outbox = query(db, "SELECT template, status, count(*) FROM outbox GROUP BY template, status")
     assert outbox == [("acknowledgement", "sent", delivered)]
     assert len(list((tmp_path / "data" / "raw").rglob("*.eml"))) == delivered
-    names = query(db, "SELECT json_extract(fields, '$.child_name') FROM cases")
-    assert sorted(n for (n,) in names) == [f"Kid Process{i:03d}" for i in range(delivered)]
+    # SQLite gives the JSON column back as text, PostgreSQL (psycopg) as a dict.
+    fields = [json.loads(f) if isinstance(f, str) else f for (f,) in query(db, FIELDS)]
+    assert sorted(f["child_name"] for f in fields) == [
+        f"Kid Process{i:03d}" for i in range(delivered)
+    ]
 
     by_recipient = received(smtp_server)
     resent = {a: len(ids) - 1 for a, ids in by_recipient.items() if len(ids) > 1}
@@ -441,7 +456,7 @@ def test_poll_survives_smtp_outage(
     tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpCapture, dovecot: Dovecot
 ) -> None:
     config = write_config(tmp_path, imap_account, smtp_server)
-    db = tmp_path / "data" / "masp.sqlite"
+    db = database_of(tmp_path)
     smtp_server.stop()
     imap_account.deliver(referral(7))
     first = masp(config, "poll")

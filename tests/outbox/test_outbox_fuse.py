@@ -66,8 +66,8 @@ def test_recipients_are_stored_one_exact_address_a_row(tmp_path: Path) -> None:
     app.close()
 
 
-def test_the_migration_splits_old_comma_strings_into_rows_and_back(tmp_path: Path) -> None:
-    engine = open_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+def test_the_migration_splits_old_comma_strings_into_rows_and_back(empty_store_url: str) -> None:
+    engine = open_engine(empty_store_url)
     config = _alembic_config(engine)
     command.upgrade(config, "0001")
     with engine.begin() as connection:

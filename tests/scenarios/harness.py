@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import email
 import io
+import json
 import os
 import re
 import sqlite3
@@ -31,19 +32,21 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pypdf
 import yaml
 from docx import Document as WordDocument
 from imap_tools import MailBoxUnencrypted
+from psycopg.rows import dict_row, tuple_row
 
 from pipeline import samples
-from tests.helpers import ROOT, config_tree, outline
+from tests.helpers import ROOT, config_tree, database_of, outline
 from tests.servers import Dovecot, ImapAccount, SmtpCapture
 
 PANEL = "Multi Agency Support Panel"
@@ -170,16 +173,29 @@ def expect(got: list[Out], *wanted: tuple[str, str]) -> list[Out]:
 
 
 class Database:
-    """The service's SQLite database, read only: the live one, or the copy a step kept."""
+    """The service's database, read only: the live one, or the copy a step kept. A SQLite
+    file, or on the PostgreSQL pass a database of the test cluster (`where` is its libpq URL);
+    rows come back as SQLite gives them (JSON as text, `?` parameters), so every test reads
+    the same on both stores."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.postgres = where.startswith("postgresql:")
 
-    def connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+    def connect(self) -> Any:
+        if self.postgres:
+            return psycopg.connect(self.where, autocommit=True)
+        return sqlite3.connect(f"file:{self.where}?mode=ro", uri=True, timeout=10)
 
     def copy_to(self, path: Path) -> Database:
-        """A copy as the database stands now, for the tests of this step to read later."""
+        """A copy as the database stands now, for the tests of this step to read later (a
+        file at `path`, or a database named after it copied from this one)."""
+        if self.postgres:
+            server, _, name = self.where.rpartition("/")
+            copy = f"{name}_{path.stem}"
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+            return Database(f"{server}/{copy}")
         path.parent.mkdir(parents=True, exist_ok=True)
         source, target = self.connect(), sqlite3.connect(path)
         try:
@@ -187,14 +203,23 @@ class Database:
         finally:
             target.close()
             source.close()
-        return Database(path)
+        return Database(str(path))
 
-    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, args: tuple[Any, ...], named: bool) -> list[Any]:
         conn = self.connect()
         try:
-            return conn.execute(sql, args).fetchall()
+            if self.postgres:
+                cursor = conn.cursor(row_factory=dict_row if named else tuple_row)
+                found = cursor.execute(sql.replace("?", "%s"), args).fetchall()
+                return [_as_sqlite(row) for row in found]
+            if named:
+                conn.row_factory = sqlite3.Row
+            return [dict(row) if named else row for row in conn.execute(sql, args).fetchall()]
         finally:
             conn.close()
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        return self._query(sql, args, named=False)
 
     def references(self) -> dict[str, str]:
         """Each referrer's case reference, by referrer address."""
@@ -207,16 +232,10 @@ class Database:
         return str(reference)
 
     def case(self, who: Referrer) -> dict[str, Any]:
-        conn = self.connect()
-        conn.row_factory = sqlite3.Row
-        try:
-            row = conn.execute(
-                "SELECT * FROM cases WHERE referrer_email = ?", (who.address,)
-            ).fetchone()
-        finally:
-            conn.close()
-        assert row is not None, f"no case from {who.address}"
-        return dict(row)
+        found = self._query("SELECT * FROM cases WHERE referrer_email = ?", (who.address,), True)
+        assert found, f"no case from {who.address}"
+        row: dict[str, Any] = found[0]
+        return row
 
     def state(self, who: Referrer) -> str:
         return str(self.case(who)["state"])
@@ -243,13 +262,15 @@ class Month:
         self, folder: Path, account: ImapAccount, smtp: SmtpCapture, dovecot: Dovecot
     ) -> None:
         self.account, self.smtp, self.dovecot = account, smtp, dovecot
-        tree = config_tree(mailbox__backend="imap", people__members=MEMBERS, people__larp=LARP)
+        tree = config_tree(
+            folder, mailbox__backend="imap", people__members=MEMBERS, people__larp=LARP
+        )
         tree["mailbox"]["imap"] = account.config.model_dump()
         tree["mailbox"]["smtp"] = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
         tree["limits"]["max_sends_per_recipient_per_hour"] = 1000
         self.config = folder / "config.yaml"
         self.config.write_text(yaml.safe_dump(tree))
-        self.live = Database(folder / "data" / "masp.sqlite")
+        self.live = Database(database_of(folder))
         self.steps: dict[str, Step] = {}
         self.seen = 0
         self.command = [sys.executable, "-m", "pipeline"]
@@ -339,6 +360,20 @@ class Month:
 
     def ref(self, who: Referrer) -> str:
         return self.live.ref(who)
+
+
+def _as_sqlite(row: Any) -> Any:
+    """A PostgreSQL row with its JSON values and dates as the text SQLite keeps them as."""
+
+    def text(value: Any) -> Any:
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        # A datetime (a date too, to Python) stays one: `stored_instant` reads either.
+        return value.isoformat() if type(value) is date else value
+
+    if isinstance(row, dict):
+        return {key: text(value) for key, value in row.items()}
+    return tuple(text(value) for value in row)
 
 
 def stored_instant(value: Any) -> datetime:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import re
-import sqlite3
 from datetime import date, timedelta
 
 import pytest
@@ -257,18 +256,15 @@ def test_the_12_week_follow_up_goes_once_and_its_answer_closes_the_case(month: M
 
 def quarter_by_hand(month: Month) -> dict[str, int]:
     """The first quarter of 2026 counted straight from the database, without the service."""
-    conn = sqlite3.connect(f"file:{month.steps['quarterly report'].db.path}?mode=ro", uri=True)
-    try:
-        received = [
-            stored_instant(r).date()
-            for (r,) in conn.execute("SELECT received_at FROM cases WHERE state != 'held'")
-        ]
-        made = conn.execute(
-            "SELECT d.meeting, min(s.sent_at) FROM decisions d"
-            " LEFT JOIN decision_sheets s ON s.decision_id = d.id GROUP BY d.id"
-        ).fetchall()
-    finally:
-        conn.close()
+    db = month.steps["quarterly report"].db
+    received = [
+        stored_instant(r).date()
+        for (r,) in db.rows("SELECT received_at FROM cases WHERE state != 'held'")
+    ]
+    made = db.rows(
+        "SELECT d.meeting, min(s.sent_at) FROM decisions d"
+        " LEFT JOIN decision_sheets s ON s.decision_id = d.id GROUP BY d.id"
+    )
     in_q1 = [
         (stored_instant(m), s)
         for m, s in made

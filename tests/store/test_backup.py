@@ -28,7 +28,7 @@ OWN_KEY = {"security__signing_key": ""}
 
 def config_for(folder: Path) -> Config:
     folder.mkdir(exist_ok=True)
-    return parse_config(config_tree(**OWN_KEY), folder, env={})
+    return parse_config(config_tree(folder, **OWN_KEY), folder, env={})
 
 
 def screened_service(folder: Path) -> App:

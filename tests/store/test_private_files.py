@@ -12,6 +12,9 @@ import pytest
 
 from pipeline.store.db import Store
 
+# About the SQLite file itself: its mode, and its WAL's.
+pytestmark = pytest.mark.sqlite_only
+
 # A script that embeds the store (as bench/pack.py does) runs with its caller's umask: it
 # never passes through the entry point that makes files private.
 EMBEDDING_SCRIPT = """

@@ -1,4 +1,5 @@
-"""The store: migrations match the models, instants round-trip as UTC, the ledger refuses copies."""
+"""The store: migrations match the models, instants round-trip as UTC, the ledger refuses copies
+(each on the store under test: SQLite, or PostgreSQL on the second pass)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from pipeline.store.db import (
 from pipeline.store.models import Base, Message
 
 
-def test_migrations_build_the_same_schema_as_the_models(tmp_path: Path) -> None:
-    engine = open_engine(f"sqlite:///{tmp_path / 'migrated.sqlite'}")
+def test_migrations_build_the_same_schema_as_the_models(empty_store_url: str) -> None:
+    engine = open_engine(empty_store_url)
     command.upgrade(_alembic_config(engine), "head")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -32,6 +33,7 @@ def test_migrations_build_the_same_schema_as_the_models(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_is_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     with store.engine.connect() as connection:
@@ -57,8 +59,8 @@ def message(uid: str, when: datetime) -> Message:
     )
 
 
-def test_times_come_back_aware_utc_and_locations_are_unique(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_times_come_back_aware_utc_and_locations_are_unique(empty_store_url: str) -> None:
+    store = Store.open(empty_store_url)
     bst = timezone(timedelta(hours=1))
     with store.session() as session:
         session.add(message("1", datetime(2026, 6, 1, 12, 0, tzinfo=bst)))
@@ -79,16 +81,16 @@ def test_the_head_revision_constant_is_the_newest_migration(tmp_path: Path) -> N
     engine.dispose()
 
 
-def test_a_new_database_is_created_and_stamped_at_the_head(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_a_new_database_is_created_and_stamped_at_the_head(empty_store_url: str) -> None:
+    store = Store.open(empty_store_url)
     with store.engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     store.close()
 
 
-def test_an_older_schema_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+def test_an_older_schema_is_refused_and_left_as_it_was(empty_store_url: str) -> None:
+    url = empty_store_url
     engine = open_engine(url)
     command.upgrade(_alembic_config(engine), "0004_fixintake")
     engine.dispose()

@@ -73,7 +73,13 @@ def apply_decision(
 
 def decide_by_administrator(app: App, session: Session, reference: str, decision: Decision) -> Case:
     """`masp screen`: the administrator's decision, with the same effects as a manager's."""
-    case = session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+    # Locked, like a manager's reply (`replies.take_reply`): one decision per round.
+    case = session.scalar(
+        select(Case)
+        .where(Case.reference == reference.strip().upper())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if case is None:
         raise NotFound(f"no case {reference}: see `masp status`")
     why = administrator_refusal(case.state)

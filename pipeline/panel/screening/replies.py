@@ -22,6 +22,7 @@ from pipeline.rules.reply_text import parse_decision
 from pipeline.rules.screening import ClaimedRequest, reply_refusal
 from pipeline.states import MessageCategory
 from pipeline.store.audit import audit
+from pipeline.store.locks import lock
 from pipeline.store.models import Case, Message, ScreeningRequest
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,10 @@ def take_reply(
         return False
     requests = _claimed_requests(app, session, claim)
     target = session.get(Case, requests[0].case_id) if requests else case
+    if target is not None:
+        # Two replies at once (the same token twice, two managers, `masp screen`): the second
+        # waits here, then sees the decision the first recorded and is refused as stale.
+        lock(session, target, *(requests or ()))
     row.case_id = target.id if target else None
     why = refusal(app, session, parsed.from_address.lower(), case, requests)
     if why is not None or requests is None or target is None:
