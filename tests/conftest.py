@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.disk import make_files_private
+from pipeline.store.db import Store
 from tests.helpers import TEST_DATABASE_ENV
 from tests.postgres import (
     MISSING_POSTGRES,
@@ -68,6 +69,43 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         yield server.url(name)
     finally:
         server.drop_database(name)
+
+
+# Tests that never open a store: the readers, the pure rules, MIME, templates. The PostgreSQL
+# pass leaves them out (`-m "not store_free"` in scripts/test.sh), since they would run there
+# exactly as on SQLite; `store_free_guard` fails any of them that opens a store after all.
+STORE_FREE = (
+    "tests/documents/",
+    "tests/rules/",
+    "tests/mime/",
+    "tests/test_templates.py",
+    "tests/test_text.py",
+    "tests/test_errors.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if where.startswith(STORE_FREE):
+            item.add_marker(pytest.mark.store_free)
+
+
+@pytest.fixture(autouse=True)
+def store_free_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store-free test that opens a store is mislisted: it would miss the PostgreSQL pass."""
+    if not request.node.get_closest_marker("store_free"):
+        return
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        pytest.fail(
+            f"{request.node.nodeid} opens a store but is listed in STORE_FREE "
+            "(tests/conftest.py), so the PostgreSQL pass skips it: take it off the list",
+            pytrace=False,
+        )
+
+    monkeypatch.setattr(Store, "open", refuse)
 
 
 @pytest.fixture(autouse=True)
