@@ -437,7 +437,9 @@ def file_one(app: App, row_id: int, report: FilingReport) -> None:
     """File one email in its own transaction; any failure quarantines just this email."""
     try:
         with app.store.session() as session:
-            row = session.get(Message, row_id)
+            # Locked for this transaction; one another worker is filing now is left to it (a
+            # worker that lost the mailbox to another may still be finishing its last poll).
+            row = session.get(Message, row_id, with_for_update={"skip_locked": True})
             if row is None or row.status not in (MessageState.NEW, MessageState.QUARANTINED):
                 return
             reference = file_message(app, session, row)

@@ -35,7 +35,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision id. Kept here so that opening a database costs one read of
 # its version, not a load of Alembic's scripts; a test fails when a migration is added and
 # this is not moved on with it.
-HEAD_REVISION = "0007_heartbeat"
+HEAD_REVISION = "0009_workers"
 
 # Alembic's own bookkeeping table, as `alembic stamp` creates it; in its own metadata so that
 # comparing the models with a database never counts it.
@@ -113,7 +113,10 @@ def open_engine(url: str) -> Engine:
     path = _sqlite_file(url)
     if path is not None:
         _make_private(path)
-    engine = create_engine(url, future=True)
+    # A database server may restart under a running service: each connection taken from the
+    # pool is checked first (one round trip), so a restart costs no step a failure.
+    pre_ping = make_url(url).get_backend_name() != "sqlite"
+    engine = create_engine(url, future=True, pool_pre_ping=pre_ping)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
