@@ -20,6 +20,7 @@ from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
 from pipeline.errors import IntakeError, StoreError, describe_failure
 from pipeline.intake import emergency, held, unanswered
+from pipeline.intake.ahead import reading_ahead
 from pipeline.intake.budget import EmailBudget, read_within
 from pipeline.intake.cases import (
     add_document,
@@ -276,11 +277,15 @@ def _tell_administrator(
     )
 
 
-def file_message(app: App, session: Session, row: Message) -> str | None:
-    """File one ledgered email; return the case reference it went to, if any."""
+def file_message(
+    app: App, session: Session, row: Message, parsed: ParsedEmail | None = None
+) -> str | None:
+    """File one ledgered email (`parsed` already, when read ahead); return the case reference
+    it went to, if any."""
     if row.size > app.config.limits.max_email_bytes:
         raise EmailTooLarge(row.size)
-    parsed = parse_email(app.files.read(row.raw_path))
+    if parsed is None:
+        parsed = parse_email(app.files.read(row.raw_path))
     if is_our_own(parsed.headers, app.config.mailbox.address):
         row.status, row.category = MessageState.IGNORED, MessageCategory.OWN
         return None
@@ -433,7 +438,9 @@ def _quarantine_safely(app: App, row_id: int, error: BaseException) -> None:
                 row.error = "".join(traceback.format_exception(error))
 
 
-def file_one(app: App, row_id: int, report: FilingReport) -> None:
+def file_one(
+    app: App, row_id: int, report: FilingReport, parsed: ParsedEmail | None = None
+) -> None:
     """File one email in its own transaction; any failure quarantines just this email."""
     try:
         with app.store.session() as session:
@@ -442,7 +449,7 @@ def file_one(app: App, row_id: int, report: FilingReport) -> None:
             row = session.get(Message, row_id, with_for_update={"skip_locked": True})
             if row is None or row.status not in (MessageState.NEW, MessageState.QUARANTINED):
                 return
-            reference = file_message(app, session, row)
+            reference = file_message(app, session, row, parsed)
             ignored = row.status == MessageState.IGNORED
             held = row.status == MessageState.QUARANTINED
     except Exception as exc:
@@ -460,10 +467,21 @@ def file_pending(app: App) -> FilingReport:
     """File every ledgered email not yet filed, in the order the server received them."""
     report = FilingReport()
     with app.store.session() as session:
-        query = select(Message.id).where(Message.status == MessageState.NEW)
-        ids = list(session.scalars(query.order_by(Message.received_at, Message.id)))
-    for row_id in ids:
-        file_one(app, row_id, report)
+        query = select(Message.id, Message.raw_path, Message.size).where(
+            Message.status == MessageState.NEW
+        )
+        found = session.execute(query.order_by(Message.received_at, Message.id))
+        rows = [(row_id, path, size) for row_id, path, size in found]
+    # With several readers, the next emails' attachments are read while this one is filed.
+    ahead = reading_ahead(app, rows)
+    try:
+        for row_id, _path, _size in rows:
+            file_one(app, row_id, report, ahead.take(row_id) if ahead else None)
+            if ahead:
+                ahead.done(row_id)
+    finally:
+        if ahead:
+            ahead.close()
     return report
 
 

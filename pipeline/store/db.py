@@ -22,6 +22,7 @@ from sqlalchemy import (
     inspect,
     make_url,
     select,
+    text,
 )
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +48,9 @@ _VERSIONS = Table(
 )
 
 UPGRADE_HINT = "run `masp db upgrade` (it backs up first)"
+# The advisory lock (any fixed number) held by whoever creates the schema in a new PostgreSQL
+# database.
+CREATE_LOCK = 0x6D61_7370_0000_0001
 
 
 class SchemaError(StoreError):
@@ -184,6 +188,10 @@ def _create_if_empty(engine: Engine) -> str:
     Returns the revision the database is at afterwards.
     """
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two workers started at once on a new database: one creates, the other waits
+            # here and then finds the schema made (SQLite's BEGIN IMMEDIATE does this there).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK})
         # Inside the write transaction: another process may have created it meanwhile.
         found = schema_revision(connection)
         if found is not None:
