@@ -81,6 +81,15 @@ class ReadAhead:
             budget = EmailBudget.of(self.app.config.limits)
             reads = queue_within(self.pool, budget, parsed.attachments, self.today)
             self.pool.remember(parsed.attachments, reads)
+            # Stored ahead too (content-addressed: the filing then finds each file there), so
+            # their writes to disk wait here rather than in the filing. A file no row comes to
+            # name is swept as any other leftover is.
+            try:
+                for attachment in parsed.attachments:
+                    self.app.files.put("documents", attachment.data)
+            # The filing stores them itself, and says so if it cannot either.
+            except OSError as exc:
+                log.warning("attachments not stored ahead: %s", describe_failure(exc))
         return parsed
 
     def take(self, row_id: int) -> ParsedEmail | None:

@@ -31,13 +31,15 @@ import yaml
 from sqlalchemy import create_engine, func, select
 
 from pipeline.states import MessageState, OutboxState
-from pipeline.store.models import Case, Message, OutboxItem
+from pipeline.store.models import Case, Message, OutboxItem, Pack
 from tests.cli.test_service_process import referral, referrer
 from tests.helpers import ROOT, config_tree
 from tests.postgres import Postgres
 from tests.servers import ImapAccount, SmtpCapture
 
-pytestmark = [pytest.mark.servers, pytest.mark.pg_native]
+# About five minutes: 90 s of deliveries, then the backlog the outage and the kills left
+# (LibreOffice converting 300 forms, leases of killed workers running out).
+pytestmark = [pytest.mark.servers, pytest.mark.pg_native, pytest.mark.timeout(900)]
 
 REFERRALS = 300
 # Delivered over this long; the chaos happens meanwhile.
@@ -225,7 +227,7 @@ def test_two_workers_survive_kills_a_database_restart_and_an_smtp_outage(
         return cases >= REFERRALS and waiting == 0 and acknowledged == referrers
 
     # A killed worker's claimed emails wait for their lease (two minutes) to run out.
-    wait_for(settled, 240, "every referral filed and acknowledged, and the outbox empty")
+    wait_for(settled, 420, "every referral filed and acknowledged, and the outbox empty")
     elapsed = time.monotonic() - began
     print(f"settled {elapsed:.0f} s after the first delivery")
     # Both still serving: none of the chaos stopped a worker (only the kills did).
@@ -247,13 +249,26 @@ def test_two_workers_survive_kills_a_database_restart_and_an_smtp_outage(
                 select(OutboxItem.status, func.count(OutboxItem.id)).group_by(OutboxItem.status)
             ).all()
         )
+        queued_ids = set(connection.scalars(select(OutboxItem.message_id)))
+        # A pack is built once for its inputs, whichever worker's tick came first.
+        packs = connection.execute(
+            select(Pack.meeting, Pack.inputs_sha256, func.count(Pack.id)).group_by(
+                Pack.meeting, Pack.inputs_sha256
+            )
+        ).all()
     engine.dispose()
+    assert all(count == 1 for _meeting, _inputs, count in packs)
     # Every email one case; nothing quarantined (nor left unfiled); the outbox drained.
     assert sorted(case_referrers) == sorted(referrers)
     assert statuses == {MessageState.FILED: REFERRALS}
     assert set(outbox) == {OutboxState.SENT}
 
     by_recipient = captured(smtp_server)
+    # Nothing reached the server but the emails queued, each as queued (tokens, ids and all).
+    at_server = {
+        message_id.strip("<>") for copies in by_recipient.values() for message_id, _ in copies
+    }
+    assert at_server == {message_id.strip("<>") for message_id in queued_ids}
     resends = 0
     for address in referrers:
         copies = by_recipient[address]
