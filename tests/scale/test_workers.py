@@ -25,6 +25,7 @@ from pipeline.intake.poll import mailbox_lock, poll
 from pipeline.jobs import Job, run_due
 from pipeline.mailbox.maildir import MaildirSender, MaildirSource
 from pipeline.outbox.sender import deliver
+from pipeline.outputs.health import check, summary_lines
 from pipeline.states import MessageState
 from pipeline.store import heartbeat
 from pipeline.store.locks import FilePollLock, worker_name
@@ -225,3 +226,17 @@ def test_an_email_another_worker_is_filing_is_left_to_it(two_workers: tuple[App,
     assert file_pending(second).filed == 1
     with second.store.session() as session:
         assert len(session.scalars(select(Case)).all()) == 1
+
+
+def test_status_and_health_name_the_worker_that_polls(tmp_path: Path) -> None:
+    app = open_service(tmp_path, NOW)
+    try:
+        poll(app)
+        with app.store.session() as session:
+            vitals = check(app.config, session, NOW)
+        assert vitals.as_json()["poller"] == worker_name()
+        assert summary_lines(app.config, vitals)[0].endswith(
+            f"; the mailbox is polled by worker {worker_name()}"
+        )
+    finally:
+        app.close()
