@@ -2,7 +2,7 @@
 Dovecot and SMTP servers — one worker on SQLite, one on PostgreSQL, two on PostgreSQL (one
 mailbox: one of them polls, both tick and send). Prints emails/s for each, the ratio
 two workers ÷ one (PostgreSQL), and each worker's peak RSS (its own process, and with its
-reader processes).
+child processes added: the readers, and LibreOffice while a tick converts documents).
 
 The clock runs from the workers' start until the last acknowledgement reaches the SMTP
 server; the mail is delivered to the mailbox before. PostgreSQL is a throw-away cluster
@@ -38,7 +38,7 @@ class Result:
     name: str
     seconds: float
     count: int
-    # Per worker: its own peak RSS, and with its reader processes (MB).
+    # Per worker: its own peak RSS, and with its child processes' peaks added (MB).
     own_mb: list[float]
     tree_mb: list[float]
 
@@ -120,7 +120,9 @@ def run(
             try:
                 process.wait(60)
             except subprocess.TimeoutExpired:
+                # Still in a long step (a LibreOffice batch): its whole group goes.
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait(30)
         for sampler in samplers:
             sampler.done.set()
             sampler.join()
@@ -152,7 +154,10 @@ def main() -> None:
     smtp.start()
     results: list[Result] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="masp-scale-") as folder, running_postgres() as pg:
+        with (
+            tempfile.TemporaryDirectory(prefix="masp-scale-", ignore_cleanup_errors=True) as folder,
+            running_postgres() as pg,
+        ):
             work = Path(folder)
             for name, database, workers in (
                 ("1 worker, SQLite", "", 1),
@@ -162,7 +167,7 @@ def main() -> None:
                 result = run(name, server, smtp, mails, work, database, workers, args.readers)
                 results.append(result)
                 peaks = ", ".join(
-                    f"{own:.0f} MB ({tree:.0f} MB with its readers)"
+                    f"{own:.0f} MB ({tree:.0f} MB with its children: readers, LibreOffice)"
                     for own, tree in zip(result.own_mb, result.tree_mb, strict=True)
                 )
                 print(
