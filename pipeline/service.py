@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 
 import schedule
@@ -145,12 +146,16 @@ def serve(app: App, stop: threading.Event) -> None:
     polling = True
     try:
         while not stop.is_set():
+            began = time.monotonic()
             try:
                 polling = _serve_once(app, sender, stop, lock, polling)
                 backoff = RECONNECT_FIRST
             except ConfigError:
                 raise
             except (PipelineError, OperationalError, InterfaceError) as exc:
+                # Served for longer than the wait: this is a new failure, not the same one again.
+                if time.monotonic() - began > backoff:
+                    backoff = RECONNECT_FIRST
                 if isinstance(exc, MailboxError):
                     heartbeat.mailbox_failed(app.store, app.clock.now(), exc)
                 # A database that restarted is a server away, like the mailbox: waited for.
