@@ -3,7 +3,7 @@ and in the same run the floor: a bare imap-tools fetch of the same messages plus
 openpyxl / pdfplumber opening each attachment once. Prints emails/s, ms per email, peak RSS
 and the ratio pipeline ÷ floor (median of back-to-back pairs).
 
-    .venv/bin/python -m bench.intake --count 200 --repeat 3
+    .venv/bin/python -m bench.intake --count 200 --repeat 3 [--readers 2]
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class TreePeak(threading.Thread):
 
 
 def run_pipeline(
-    server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: Path
+    server: Dovecot, smtp: SmtpCapture, mails: list[bytes], work: Path, readers: int = 1
 ) -> dict[str, float]:
     user = f"bench{uuid.uuid4().hex[:8]}"
     deliver(server, user, mails)
@@ -127,6 +127,7 @@ def run_pipeline(
     tree["mailbox"]["imap"] = server.imap_config(user).model_dump()
     tree["mailbox"]["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none"}
     tree["limits"]["max_sends_per_recipient_per_hour"] = 10_000
+    tree["limits"]["readers"] = readers
     folder = work / user
     folder.mkdir()
     (folder / "config.yaml").write_text(yaml.safe_dump(tree))
@@ -174,6 +175,9 @@ def main() -> None:
     )
     parser.add_argument("--count", type=int, default=200, help="emails per run (default 200)")
     parser.add_argument("--repeat", type=int, default=1, help="back-to-back pairs (default 1)")
+    parser.add_argument(
+        "--readers", type=int, default=1, help="limits.readers of the pipeline (default 1)"
+    )
     args = parser.parse_args()
     mails = make_mails(args.count)
     server, smtp = Dovecot(), SmtpCapture()
@@ -183,7 +187,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="masp-bench-") as work:
             for i in range(args.repeat):
-                run = run_pipeline(server, smtp, mails, Path(work))
+                run = run_pipeline(server, smtp, mails, Path(work), args.readers)
                 bare = run_floor(server, mails)
                 ratios.append(run["seconds"] / bare["seconds"])
                 pipes.append(run["seconds"])
@@ -200,7 +204,7 @@ def main() -> None:
         server.cleanup()
     n = args.count
     pipe, floor = statistics.median(pipes), statistics.median(floors)
-    print(f"\nN = {n}, {args.repeat} run(s)")
+    print(f"\nN = {n}, {args.repeat} run(s), {args.readers} reader(s)")
     print(f"pipeline: {n / pipe:.1f} emails/s, {1000 * pipe / n:.1f} ms per email (median run)")
     print(f"floor:    {n / floor:.1f} emails/s, {1000 * floor / n:.1f} ms per email")
     print(f"ratio pipeline / floor (median): {statistics.median(ratios):.2f}  (target <= 1.5)")

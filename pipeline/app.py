@@ -19,30 +19,35 @@ from pipeline.store.files import FileStore
 from pipeline.templates import Templates
 
 if TYPE_CHECKING:
-    from pipeline.documents.worker import DocumentWorker
+    from pipeline.documents.pool import Reader
 
 log = logging.getLogger(__name__)
 
 
 class WorkerSlot:
-    """Where the document worker lives once started: one per opened App, shared by its copies."""
+    """Where the document reader (or `limits.readers` of them) lives once started: one per
+    opened App, shared by its copies."""
 
     def __init__(self) -> None:
-        self._worker: DocumentWorker | None = None
+        self._worker: Reader | None = None
 
-    def get(self, limits: LimitsConfig) -> DocumentWorker:
+    def get(self, limits: LimitsConfig) -> Reader:
         if self._worker is None:
             # Imported here so commands that never read an attachment do not load the parsers.
+            from pipeline.documents.pool import ReaderPool
             from pipeline.documents.read import ReadLimits
             from pipeline.documents.worker import DocumentWorker
 
-            self._worker = DocumentWorker(
-                ReadLimits(
-                    max_bytes=limits.max_attachment_bytes,
-                    max_pdf_pages=limits.max_pdf_pages,
-                    seconds=limits.parse_seconds,
-                    memory_mb=limits.parse_memory_mb,
-                )
+            read_limits = ReadLimits(
+                max_bytes=limits.max_attachment_bytes,
+                max_pdf_pages=limits.max_pdf_pages,
+                seconds=limits.parse_seconds,
+                memory_mb=limits.parse_memory_mb,
+            )
+            self._worker = (
+                DocumentWorker(read_limits)
+                if limits.readers == 1
+                else ReaderPool(read_limits, limits.readers)
             )
         return self._worker
 
@@ -77,7 +82,7 @@ class App:
         return cls(config, clock, store, files, Signer(key, domain), Templates.for_config(config))
 
     @property
-    def documents(self) -> DocumentWorker:
+    def documents(self) -> Reader:
         """The isolated reader of attachments (SPEC §7); its process starts on the first read."""
         return self.worker.get(self.config.limits)
 

@@ -310,6 +310,17 @@ class LimitsConfig(Frozen):
     email_seconds: float = Field(60, gt=0)
     parse_memory_mb: int = Field(1024, ge=128)
     max_pdf_pages: int = Field(500, ge=1)
+    readers: int = Field(1, ge=1)
+
+    @field_validator("readers")
+    @classmethod
+    def _readers_fit_the_machine(cls, value: int) -> int:
+        # Each reader is a process of about 100 MB that keeps one core busy: past two per
+        # processor they only queue for the same cores and cost memory.
+        most = 2 * (os.cpu_count() or 1)
+        if value > most:
+            raise ValueError(f"must be at most {most} (twice this machine's processors)")
+        return value
 
     @field_validator("email_seconds")
     @classmethod

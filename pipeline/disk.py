@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -28,7 +29,8 @@ def ensure_private_dir(path: Path) -> None:
 
 def write_durably(target: Path, data: bytes) -> None:
     """Write via a temporary file, fsync, then rename: a crash leaves the old file or the new."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # Unique to this thread: two threads may store the same content at once (intake's read-ahead).
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:

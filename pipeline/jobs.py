@@ -5,6 +5,10 @@ calls for — reminders, cut-offs, screening requests, timeslot notices, packs. 
 a job's `action` acts. `run_due` commits each action together with a `JobRun` row keyed by
 the job's unique key, so `masp tick` run twice, or late after an outage, does each thing once,
 and a job whose moment has passed (`stale_after`) is recorded as skipped, never done late.
+
+Several workers may tick at once (`masp run` on two machines): each job's transaction first
+takes the job's lock (`store.locks.try_transaction_lock`), so a job another worker is doing
+right now is left to it, and the unique key refuses a second run of a job already done.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.errors import describe_failure
+from pipeline.store.locks import try_transaction_lock
 from pipeline.store.models import JobRun
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,9 @@ class Job:
     case_id: int | None = None
     # After this moment the job no longer makes sense (a reminder after its deadline).
     stale_after: datetime | None = None
+    # What two workers must not do at once; the key by default. Jobs whose actions overlap
+    # (each conversion job converts every document pending) share one.
+    claim: str | None = None
 
 
 JobSource = Callable[[App, Session, datetime], Iterable[Job]]
@@ -60,6 +68,8 @@ class TickReport:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Jobs another worker was doing at that moment: left to it.
+    busy: list[str] = field(default_factory=list)
     sent: int = 0
 
 
@@ -95,6 +105,11 @@ def _record(session: Session, job: Job, now: datetime, outcome: str, **detail: s
 def _run_one(app: App, job: Job, now: datetime, report: TickReport) -> None:
     try:
         with app.store.session() as session:
+            # First, before anything is read: what is read after the lock is taken sees the
+            # run of a worker that held it and has just committed.
+            if not try_transaction_lock(session, f"job:{job.claim or job.key}"):
+                report.busy.append(job.key)
+                return
             if session.scalar(select(JobRun.id).where(JobRun.key == job.key)) is not None:
                 return
             if job.stale_after is not None and now >= job.stale_after:

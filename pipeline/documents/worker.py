@@ -328,6 +328,10 @@ class Child:
     requests: Connection
     replies: Connection
 
+    # Whether to keep the child on the asker's processor (`follow`): right for one reader; with
+    # several, pinning each to wherever its asker happens to be could stack them on one core.
+    pin: bool = True
+
     def __post_init__(self) -> None:
         # One poll object for the child's life: the wait for each answer is a single system call.
         self.waiting = select.poll()
@@ -336,7 +340,8 @@ class Child:
 
     def ask(self, message: object, seconds: float) -> Any:
         """Send `message` and wait up to `seconds` for the answer (TimeoutError if none)."""
-        self.follow()
+        if self.pin:
+            self.follow()
         write_message(self.requests.fileno(), message)
         return read_message(self.replies.fileno(), self.waiting, seconds)
 
@@ -385,11 +390,12 @@ class DocumentWorker:
     """Reads attachments in one warm child process; a file never raises and never hangs the caller.
 
     The child starts on the first `read` and is replaced after a file that took too long or too
-    much memory. Intake reads one attachment at a time, so one child is the whole pool.
+    much memory. With `limits.readers` above one, several of these make a `ReaderPool`.
     """
 
-    def __init__(self, limits: ReadLimits) -> None:
+    def __init__(self, limits: ReadLimits, pin: bool = True) -> None:
         self.limits = limits
+        self.pin = pin
         self._allowance = Allowance(limits.seconds, too_slow(limits.seconds))
         self._child: Child | None = None
         # Two threads sharing one pipe would read each other's answers.
@@ -493,7 +499,7 @@ class DocumentWorker:
         if self._child is None or not self._child.alive():
             if self._child is not None:
                 self._child.kill()
-            self._child = start_child(self.limits)
+            self._child = start_child(self.limits, self.pin)
         return self._child
 
     def _ask(self, request: tuple[Any, ...], seconds: float) -> Reply:
@@ -530,7 +536,7 @@ class DocumentWorker:
         # The exit code tells the administrator how it ended (-9: killed here or by the kernel).
         log.warning("document reader (pid %s, exit code %s) replaced: %s", pid, code, note)
         try:
-            self._child = start_child(self.limits)
+            self._child = start_child(self.limits, self.pin)
         # The next request tries again and, if it still cannot, says so; this one has its answer.
         except DocumentError as exc:
             log.warning("%s", exc)
@@ -554,7 +560,7 @@ def _sched_getcpu() -> Callable[[], int] | None:
 _SCHED_GETCPU = _sched_getcpu()
 
 
-def start_child(limits: ReadLimits) -> Child:
+def start_child(limits: ReadLimits, pin: bool = True) -> Child:
     """Start a child from the fork server and wait until it is ready to read."""
     # Never fork the service itself: it runs threads, and a forked copy of a threaded process can
     # deadlock on a lock some other thread held. The fork server is a clean, single-threaded parent.
@@ -571,7 +577,7 @@ def start_child(limits: ReadLimits) -> Child:
     process.start()
     their_requests.close()
     their_replies.close()
-    child = Child(process, our_requests, our_replies)
+    child = Child(process, our_requests, our_replies, pin)
     try:
         if read_message(our_replies.fileno(), child.waiting, START_SECONDS) == READY:
             return child

@@ -10,13 +10,16 @@ with a reason the referrer reads in their acknowledgement, so nothing they sent 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 
 from pipeline.config import LimitsConfig
 from pipeline.documents.kinds import Status
+from pipeline.documents.pool import Reader, ReaderPool
 from pipeline.documents.read import DocumentResult
 from pipeline.documents.worker import Allowance, DocumentWorker, not_read, too_slow
 from pipeline.mime.message import Attachment
@@ -49,6 +52,8 @@ class EmailBudget:
     most: int
     clock: Callable[[], float] = time.monotonic
     started: float = field(init=False)
+    begun: bool = field(init=False, default=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.begin()
@@ -56,6 +61,13 @@ class EmailBudget:
     def begin(self) -> None:
         """Start counting now (the reader is ready)."""
         self.started = self.clock()
+
+    def begin_once(self) -> None:
+        """Start counting when the first of the email's reads starts, read ahead or not."""
+        with self._lock:
+            if not self.begun:
+                self.begun = True
+                self.begin()
 
     @classmethod
     def of(cls, limits: LimitsConfig) -> EmailBudget:
@@ -81,9 +93,43 @@ class EmailBudget:
 
 
 def read_within(
+    reader: Reader, budget: EmailBudget, attachments: tuple[Attachment, ...], today: date
+) -> list[DocumentResult]:
+    """What each attachment is, read in order within `budget`; the rest refused unread.
+
+    With several readers, the reads queued ahead for these attachments (`queue_within`), or
+    else queued now, side by side; their answers in the attachments' order.
+    """
+    if isinstance(reader, ReaderPool):
+        reads = reader.recall(attachments) or queue_within(reader, budget, attachments, today)
+        return [read.result() for read in reads]
+    return _read_in_turn(reader, budget, attachments, today)
+
+
+def queue_within(
+    pool: ReaderPool, budget: EmailBudget, attachments: tuple[Attachment, ...], today: date
+) -> list[Future[DocumentResult]]:
+    """Queue each attachment's read on the pool. The email's budget starts with its first read,
+    and each read, when it starts, gets what is left of it (or is refused unread)."""
+
+    def read(index: int, attachment: Attachment) -> Callable[[DocumentWorker], DocumentResult]:
+        def task(reader: DocumentWorker) -> DocumentResult:
+            budget.begin_once()
+            refusal = budget.refusal(index)
+            if refusal is not None:
+                log.warning("attachment %d of an email not read: over its budget", index + 1)
+                return not_read(Status.REFUSED, refusal, "not read: over the email's budget")
+            allowance = budget.allowance()
+            return reader.read(attachment.filename, attachment.data, today, allowance)
+
+        return task
+
+    return [pool.submit(read(index, each)) for index, each in enumerate(attachments)]
+
+
+def _read_in_turn(
     reader: DocumentWorker, budget: EmailBudget, attachments: tuple[Attachment, ...], today: date
 ) -> list[DocumentResult]:
-    """What each attachment is, read in order within `budget`; the rest refused unread."""
     reader.start()
     budget.begin()
     results = []

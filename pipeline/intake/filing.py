@@ -20,6 +20,7 @@ from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
 from pipeline.errors import IntakeError, StoreError, describe_failure
 from pipeline.intake import emergency, held, unanswered
+from pipeline.intake.ahead import reading_ahead
 from pipeline.intake.budget import EmailBudget, read_within
 from pipeline.intake.cases import (
     add_document,
@@ -279,11 +280,15 @@ def _tell_administrator(
     )
 
 
-def file_message(app: App, session: Session, row: Message) -> str | None:
-    """File one ledgered email; return the case reference it went to, if any."""
+def file_message(
+    app: App, session: Session, row: Message, parsed: ParsedEmail | None = None
+) -> str | None:
+    """File one ledgered email (`parsed` already, when read ahead); return the case reference
+    it went to, if any."""
     if row.size > app.config.limits.max_email_bytes:
         raise EmailTooLarge(row.size)
-    parsed = parse_email(app.files.read(row.raw_path))
+    if parsed is None:
+        parsed = parse_email(app.files.read(row.raw_path))
     if is_our_own(parsed.headers, app.config.mailbox.address):
         row.status, row.category = MessageState.IGNORED, MessageCategory.OWN
         return None
@@ -445,24 +450,30 @@ class _Filed:
     held: bool
 
 
-def _file_row(app: App, session: Session, row_id: int) -> _Filed | None:
-    """File the ledgered email `row_id` unless it is filed already; None if it was."""
-    # Locked: another worker (a second `masp run`, a `quarantine replay`) filing the same
-    # email waits here, then finds it filed and leaves it.
-    row = session.get(Message, row_id, with_for_update=True, populate_existing=True)
+def _file_row(app: App, session: Session, row_id: int, parsed: ParsedEmail | None) -> _Filed | None:
+    """File the ledgered email `row_id` unless it is filed already or being filed; None then."""
+    # Locked for this transaction; one that another worker is filing now is left to it (a
+    # worker that lost the mailbox to another may still be finishing its last poll, or a
+    # `quarantine replay` may be at it). Should that worker fail, the email is still NEW and
+    # the next poll files it.
+    row = session.get(
+        Message, row_id, with_for_update={"skip_locked": True}, populate_existing=True
+    )
     if row is None or row.status not in (MessageState.NEW, MessageState.QUARANTINED):
         return None
-    reference = file_message(app, session, row)
+    reference = file_message(app, session, row, parsed)
     return _Filed(
         reference, row.status == MessageState.IGNORED, row.status == MessageState.QUARANTINED
     )
 
 
-def file_one(app: App, row_id: int, report: FilingReport) -> None:
+def file_one(
+    app: App, row_id: int, report: FilingReport, parsed: ParsedEmail | None = None
+) -> None:
     """File one email in its own transaction (run again if it loses a deadlock with another
     writer); any failure quarantines just this email."""
     try:
-        filed = app.store.transaction(lambda session: _file_row(app, session, row_id))
+        filed = app.store.transaction(lambda session: _file_row(app, session, row_id, parsed))
     except Exception as exc:
         _quarantine_safely(app, row_id, exc)
         report.quarantined += 1
@@ -480,10 +491,21 @@ def file_pending(app: App) -> FilingReport:
     """File every ledgered email not yet filed, in the order the server received them."""
     report = FilingReport()
     with app.store.session() as session:
-        query = select(Message.id).where(Message.status == MessageState.NEW)
-        ids = list(session.scalars(query.order_by(Message.received_at, Message.id)))
-    for row_id in ids:
-        file_one(app, row_id, report)
+        query = select(Message.id, Message.raw_path, Message.size).where(
+            Message.status == MessageState.NEW
+        )
+        found = session.execute(query.order_by(Message.received_at, Message.id))
+        rows = [(row_id, path, size) for row_id, path, size in found]
+    # With several readers, the next emails' attachments are read while this one is filed.
+    ahead = reading_ahead(app, rows)
+    try:
+        for row_id, _path, _size in rows:
+            file_one(app, row_id, report, ahead.take(row_id) if ahead else None)
+            if ahead:
+                ahead.done(row_id)
+    finally:
+        if ahead:
+            ahead.close()
     return report
 
 

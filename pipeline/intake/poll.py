@@ -17,6 +17,7 @@ from pipeline.mailbox.base import Location, MailSender, MailSource
 from pipeline.outbox.sender import DeliveryReport, deliver
 from pipeline.states import MessageState
 from pipeline.store import heartbeat
+from pipeline.store.locks import PollLock, poll_lock, worker_name
 from pipeline.store.models import Message
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
     ingest = _stage(app, report, "reading new mail", lambda: Ledger(app).ingest(source))
     if ingest is not None:
         # The mailbox was read to the end: what `masp health` calls a successful poll.
-        heartbeat.polled(app.store, app.clock.now())
+        heartbeat.polled(app.store, app.clock.now(), worker_name())
     report.ingest = ingest or IngestReport()
     report.filing = _stage(app, report, "filing", lambda: file_pending(app)) or FilingReport()
     moving = _stage(app, report, "moving processed mail", lambda: move_done(app, source))
@@ -92,16 +93,35 @@ def _stage(app: App, report: PollReport, doing: str, step: Callable[[], T]) -> T
     return None
 
 
+def mailbox_lock(app: App) -> PollLock:
+    """The lock that lets one worker at a time poll the configured mailbox."""
+    mailbox = f"{app.config.mailbox.backend}:{app.config.mailbox.address.lower()}"
+    return poll_lock(app.store, app.config.data_path, mailbox)
+
+
+def someone_else_polls(app: App) -> str:
+    """Why this pass did not read the mailbox: another worker holds it."""
+    poller = heartbeat.read(app.store).poller or "another worker"
+    return (
+        f"the mailbox was not read: {poller} is polling it (one worker at a time does); "
+        "the outbox was still sent"
+    )
+
+
 def poll(app: App) -> PollReport:
     """Open the configured mailbox, run one pass, close it.
 
     If the mailbox cannot be reached, mail already ledgered is still filed and the outbox
-    is still sent, and the report says what failed.
+    is still sent, and the report says what failed. If another worker (`masp run`) is polling
+    it, this pass only sends the outbox, and says so.
     """
     from pipeline.mailbox.registry import open_sender, open_source
 
     sender = open_sender(app.config)
+    lock = mailbox_lock(app)
     try:
+        if not lock.acquire():
+            return PollReport(errors=[someone_else_polls(app)], delivery=deliver(app, sender))
         try:
             with open_source(app.config) as source:
                 return poll_once(app, source, sender)
@@ -112,6 +132,7 @@ def poll(app: App) -> PollReport:
             report.delivery = deliver(app, sender)
             return report
     finally:
+        lock.release()
         sender.close()
 
 

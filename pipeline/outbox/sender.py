@@ -2,15 +2,19 @@
 
 The bytes (and so the Message-ID) were fixed when the email was queued, so a crash after
 the server accepted a message but before we recorded it can only ever resend the same email.
+Several workers may send from one outbox: each claims a few due emails at a time with a lease
+(`claimed_until`), so no email is sent by two at once, and the emails of a worker that died
+are taken by another once their lease has run out.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -26,6 +30,13 @@ log = logging.getLogger(__name__)
 
 # Waits between attempts; the last is repeated. An outage of a day is ridden out.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+# A worker holds the emails it claimed for this long: one that died holding them (killed, its
+# machine gone) delays them by at most this much before another worker sends them.
+LEASE = timedelta(minutes=2)
+# No email is begun in the last part of its lease, so its send ends before the lease does.
+LEASE_MARGIN = timedelta(seconds=45)
+# Emails claimed at once: few, so that a round finishes them well within their lease.
+CLAIM_BATCH = 10
 
 
 @dataclass
@@ -37,18 +48,50 @@ class DeliveryReport:
     error: SendError | None = None
 
 
-def _due(app: App, limit: int) -> list[int]:
+def _claim(app: App, after: int, last: int, count: int) -> tuple[list[int], float]:
+    """Take up to `count` due emails (ids after `after`, up to `last`) for this worker; with
+    the moment, on this worker's own clock, by which it must begin sending the last of them.
+
+    One short transaction: the rows another worker is claiming at this instant are skipped
+    (SKIP LOCKED), and those another worker holds a lease on are not due.
+    """
+    now = app.clock.now()
     with app.store.session() as session:
         query = (
             select(OutboxItem.id)
             .where(
                 OutboxItem.status == OutboxState.PENDING,
-                OutboxItem.next_attempt_at <= app.clock.now(),
+                OutboxItem.next_attempt_at <= now,
+                or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until <= now),
+                OutboxItem.id > after,
+                OutboxItem.id <= last,
             )
             .order_by(OutboxItem.id)
-            .limit(limit)
+            .limit(count)
+            .with_for_update(skip_locked=True)
         )
-        return list(session.scalars(query))
+        ids = list(session.scalars(query))
+        if ids:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(ids))
+                .values(claimed_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+    return ids, time.monotonic() + (LEASE - LEASE_MARGIN).total_seconds()
+
+
+def _release(app: App, ids: list[int]) -> None:
+    """Give back emails claimed but not tried: any worker may take them at once."""
+    if not ids:
+        return
+    with app.store.session() as session:
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids))
+            .values(claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _record_failure(app: App, item: OutboxItem, error: str) -> bool:
@@ -96,18 +139,49 @@ def _tell_administrator(
 def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport:
     """Send every pending email that is due. A dead server stops the round without using up
     attempts, so mail waits for the server rather than failing. Nothing about one email (its
-    bytes, its addresses, a bug) stops the emails queued after it."""
+    bytes, its addresses, a bug) stops the emails queued after it.
+
+    Emails are claimed a few at a time (`_claim`), so several workers send side by side and
+    never the same email; each is sent outside any transaction and recorded in its own.
+    """
     report = DeliveryReport()
-    for item_id in _due(app, limit):
+    after, tried = 0, 0
+    # The round sends what was queued when it began; what it queues itself (an alert about a
+    # refused email) goes in the next round.
+    with app.store.session() as session:
+        last = session.scalar(select(func.max(OutboxItem.id))) or 0
+    while tried < limit:
+        ids, deadline = _claim(app, after, last, min(CLAIM_BATCH, limit - tried))
+        if not ids:
+            break
+        stop = _send_claimed(app, sender, ids, deadline, report)
+        tried, after = tried + len(ids), ids[-1]
+        if stop:
+            break
+    _beat(app, report)
+    return report
+
+
+def _send_claimed(
+    app: App, sender: MailSender, ids: list[int], deadline: float, report: DeliveryReport
+) -> bool:
+    """Send the emails this worker claimed; True when the server is away and the round stops.
+
+    None is begun once its lease is nearly over: another worker may take it from then on.
+    """
+    for index, item_id in enumerate(ids):
+        if time.monotonic() > deadline:
+            _release(app, ids[index:])
+            return False
         try:
             carry_on = _deliver_one(app, sender, item_id, report)
         except Exception as exc:
             _unexpected(app, sender, item_id, exc, report)
             continue
         if not carry_on:
-            break
-    _beat(app, report)
-    return report
+            _release(app, ids[index + 1 :])
+            return True
+    return False
 
 
 def _beat(app: App, report: DeliveryReport) -> None:
@@ -119,35 +193,64 @@ def _beat(app: App, report: DeliveryReport) -> None:
 
 
 def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryReport) -> bool:
-    """Try one email; False when the server is away and the round should stop."""
+    """Try one email; False when the server is away and the round should stop.
+
+    The mail server is spoken to between two transactions, never inside one: no database
+    lock waits on the network. A crash between the server's acceptance and the second
+    transaction leaves the email pending, to be sent again once its lease runs out: the same
+    stored bytes, so the same Message-ID.
+    """
     with app.store.session() as session:
         item = session.get(OutboxItem, item_id)
         if item is None or item.status != OutboxState.PENDING:
+            if item is not None:
+                item.claimed_until = None
             return True
+        raw_path, addresses = item.raw_path, item.addresses
+    failure: SendError | StoreError | None = None
+    try:
+        _hand_over(app, sender, raw_path, addresses)
+    except (StoreError, SendError) as exc:
+        failure = exc
+    with app.store.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item is None:
+            return True
+        item.claimed_until = None
         case = session.get(Case, item.case_id) if item.case_id else None
-        try:
-            _hand_over(app, sender, item)
-        except (StoreError, Unsendable) as exc:
-            _fail_at_once(app, session, item, case, exc, report)
-            return True
-        except PartialDelivery as exc:
-            # Some recipients took it, so it counts as sent; the administrator hears who did not.
-            audit(
-                session, app.clock.now(), case, "partially-refused", outbox=item.id, error=str(exc)
-            )
-            _tell_administrator(app, session, item, case, exc)
-        except SendError as exc:
-            return _refused(app, session, item, case, exc, report)
-        _mark_sent(app, session, item, case, report)
+        return _record_outcome(app, session, item, case, failure, report)
+
+
+def _record_outcome(
+    app: App,
+    session: Session,
+    item: OutboxItem,
+    case: Case | None,
+    failure: SendError | StoreError | None,
+    report: DeliveryReport,
+) -> bool:
+    """Record what the server said of one email; False when it is away and the round stops."""
+    if isinstance(failure, StoreError | Unsendable):
+        _fail_at_once(app, session, item, case, failure, report)
+        return True
+    if isinstance(failure, PartialDelivery):
+        # Some recipients took it, so it counts as sent; the administrator hears who did not.
+        audit(
+            session, app.clock.now(), case, "partially-refused", outbox=item.id, error=str(failure)
+        )
+        _tell_administrator(app, session, item, case, failure)
+    elif failure is not None:
+        return _refused(app, session, item, case, failure, report)
+    _mark_sent(app, session, item, case, report)
     return True
 
 
-def _hand_over(app: App, sender: MailSender, item: OutboxItem) -> None:
+def _hand_over(app: App, sender: MailSender, raw_path: str, addresses: list[str]) -> None:
     """Give the email's stored bytes to the mail server for its recipients."""
-    raw = app.files.read(item.raw_path)
-    if not item.addresses:
+    raw = app.files.read(raw_path)
+    if not addresses:
         raise Unsendable("the email has no valid recipient, so it cannot be sent")
-    sender.send(raw, app.config.mailbox.address, item.addresses)
+    sender.send(raw, app.config.mailbox.address, addresses)
 
 
 def _fail_at_once(
@@ -227,6 +330,7 @@ def _unexpected(
         item = session.get(OutboxItem, item_id)
         if item is None:
             return
+        item.claimed_until = None
         gave_up = _record_failure(app, item, f"unexpected error: {error}")
         report.failed += int(gave_up)
         report.waiting += int(not gave_up)

@@ -337,9 +337,14 @@ def conversion_jobs(app: App, session: Session, now: datetime) -> list[Job]:
     """A job source: one `convert:{sha256}` job per document not yet converted."""
     jobs: dict[str, Job] = {}
     for document in pending(session):
-        action = bind(_convert_pending, _needs_libreoffice(document))
+        office = _needs_libreoffice(document)
+        action = bind(_convert_pending, office)
+        # One claim per kind: each job converts every document of its kind pending, so while
+        # one worker converts a batch, another worker's jobs of that kind wait for it.
+        claim = f"convert:{'office' if office else 'worker'}"
         jobs.setdefault(
-            document.sha256, Job(f"convert:{document.sha256}", document.created_at, action)
+            document.sha256,
+            Job(f"convert:{document.sha256}", document.created_at, action, claim=claim),
         )
     return list(jobs.values())
 

@@ -29,6 +29,8 @@ class MailFailure:
 class Health:
     checked_at: datetime
     last_poll_at: datetime | None
+    # The worker ("host:pid") that polls the mailbox, as of the last poll.
+    poller: str | None
     last_tick_at: datetime | None
     outbox_waiting: int
     oldest_waiting_at: datetime | None
@@ -54,6 +56,7 @@ class Health:
             "problems": list(self.problems),
             "checked_at": _iso(self.checked_at),
             "last_poll_at": _iso(self.last_poll_at),
+            "poller": self.poller,
             "last_tick_at": _iso(self.last_tick_at),
             "outbox": {
                 "waiting": self.outbox_waiting,
@@ -92,6 +95,7 @@ def check(config: Config, session: Session, now: datetime) -> Health:
     health = Health(
         checked_at=now,
         last_poll_at=beat.last_poll_at,
+        poller=beat.poller,
         last_tick_at=beat.last_tick_at,
         outbox_waiting=_count(session, select(func.count(OutboxItem.id)).where(waiting)),
         oldest_waiting_at=session.scalar(select(func.min(OutboxItem.created_at)).where(waiting)),
@@ -180,9 +184,10 @@ def summary_lines(config: Config, health: Health) -> list[str]:
         if health.oldest_waiting_at is not None
         else ""
     )
+    by = f"; the mailbox is polled by worker {health.poller}" if health.poller else ""
     return [
         f"Last successful poll: {seen(health.last_poll_at)}; last tick: "
-        f"{seen(health.last_tick_at)}",
+        f"{seen(health.last_tick_at)}{by}",
         f"Outbox: {health.outbox_waiting} waiting{oldest}; {health.outbox_held} held, "
         f"{health.outbox_failed} failed; quarantined emails: {health.quarantined}; "
         f"held cases: {health.held_cases}",

@@ -25,6 +25,7 @@ from sqlalchemy import (
     inspect,
     make_url,
     select,
+    text,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,7 +50,7 @@ FIRST_WAIT = 0.05
 # The newest migration's revision id. Kept here so that opening a database costs one read of
 # its version, not a load of Alembic's scripts; a test fails when a migration is added and
 # this is not moved on with it.
-HEAD_REVISION = "0009_web_users"
+HEAD_REVISION = "0010_workers"
 
 # Alembic's own bookkeeping table, as `alembic stamp` creates it; in its own metadata so that
 # comparing the models with a database never counts it.
@@ -61,6 +62,9 @@ _VERSIONS = Table(
 )
 
 UPGRADE_HINT = "run `masp db upgrade` (it backs up first)"
+# The advisory lock (any fixed number) held by whoever creates the schema in a new PostgreSQL
+# database.
+CREATE_LOCK = 0x6D61_7370_0000_0001
 
 
 class SchemaError(StoreError):
@@ -135,7 +139,10 @@ def open_engine(url: str) -> Engine:
     path = _sqlite_file(url)
     if path is not None:
         _make_private(path)
-    engine = create_engine(url, future=True)
+    # A database server may restart under a running service: each connection taken from the
+    # pool is checked first (one round trip), so a restart costs no step a failure.
+    pre_ping = make_url(url).get_backend_name() != "sqlite"
+    engine = create_engine(url, future=True, pool_pre_ping=pre_ping)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
@@ -203,6 +210,10 @@ def _create_if_empty(engine: Engine) -> str:
     Returns the revision the database is at afterwards.
     """
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two workers started at once on a new database: one creates, the other waits
+            # here and then finds the schema made (SQLite's BEGIN IMMEDIATE does this there).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK})
         # Inside the write transaction: another process may have created it meanwhile.
         found = schema_revision(connection)
         if found is not None:

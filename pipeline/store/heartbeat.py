@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from pipeline.errors import MailboxError, PipelineError, SendError
 from pipeline.store.db import Store
 from pipeline.store.models import Heartbeat
@@ -35,15 +37,22 @@ def _update(store: Store, **values: object) -> None:
     with store.session() as session:
         row = session.get(Heartbeat, ROW)
         if row is None:
-            row = Heartbeat(id=ROW)
-            session.add(row)
+            try:
+                with session.begin_nested():
+                    session.add(Heartbeat(id=ROW))
+            # Another worker wrote the first row at this very moment: this one updates it.
+            except IntegrityError:
+                pass
+            row = session.get(Heartbeat, ROW, populate_existing=True)
+            assert row is not None
         for name, value in values.items():
             setattr(row, name, value)
 
 
-def polled(store: Store, when: datetime) -> None:
-    """The mailbox was read to the end: polling is alive and the login works."""
-    _update(store, last_poll_at=when, mailbox_error_kind=None, mailbox_error=None)
+def polled(store: Store, when: datetime, poller: str | None = None) -> None:
+    """The mailbox was read to the end (by `poller`, "host:pid"): polling is alive and the
+    login works."""
+    _update(store, last_poll_at=when, poller=poller, mailbox_error_kind=None, mailbox_error=None)
 
 
 def ticked(store: Store, when: datetime) -> None:

@@ -196,6 +196,9 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    # A worker sending this email holds it until then (a lease): no other worker takes it
+    # meanwhile, and one that died holding it only delays it until the lease runs out.
+    claimed_until: Mapped[datetime | None] = mapped_column()
 
     @property
     def addresses(self) -> list[str]:
@@ -512,6 +515,8 @@ class Heartbeat(Base):
     send_error_kind: Mapped[str | None] = mapped_column(String(16))
     send_error: Mapped[str | None] = mapped_column(Text)
     send_error_at: Mapped[datetime | None] = mapped_column()
+    # Which worker ("host:pid") holds the mailbox and polls it, as of its last poll.
+    poller: Mapped[str | None] = mapped_column(String(200))
 
 
 class WebUser(Base):

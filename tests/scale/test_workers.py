@@ -1,0 +1,242 @@
+"""Several workers on one store (issue 14, part 2): one polls the mailbox at a time and hands it
+over when it dies; a job, an outbox email and a ledgered email are each done by one worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from pipeline.app import App
+from pipeline.clock import Clock
+from pipeline.intake.filing import file_pending
+from pipeline.intake.ledger import Ledger
+from pipeline.intake.poll import mailbox_lock, poll
+from pipeline.jobs import Job, run_due
+from pipeline.mailbox.maildir import MaildirSender, MaildirSource
+from pipeline.outbox.sender import deliver
+from pipeline.outputs.health import check, summary_lines
+from pipeline.states import MessageState
+from pipeline.store import heartbeat
+from pipeline.store.locks import FilePollLock, worker_name
+from pipeline.store.models import AuditEvent, Case, Message, OutboxItem
+from tests.helpers import drop, numbered_referral, open_service, sent_mail
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path, pg_url: str) -> Iterator[tuple[App, App]]:
+    """Two services on one PostgreSQL database, one data_dir and one mailbox: two workers."""
+    first = open_service(tmp_path, NOW, database=pg_url)
+    second = open_service(tmp_path, NOW, database=pg_url)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def _backend_pids(app: App) -> list[int]:
+    with app.store.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        )
+        return [row[0] for row in rows]
+
+
+@pytest.mark.pg_native
+def test_one_worker_polls_and_another_takes_over_when_its_connection_dies(
+    two_workers: tuple[App, App],
+) -> None:
+    first, second = two_workers
+    held, other = mailbox_lock(first), mailbox_lock(second)
+    assert held.acquire() is True
+    assert other.acquire() is False
+    assert held.acquire() is True
+    # The worker dies: the database ends its session, and the lock with it.
+    second.store.engine.dispose()
+    for pid in _backend_pids(second):
+        with second.store.engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert other.acquire() is True
+    # The first worker learns at its next try that it no longer polls.
+    assert held.acquire() is False
+    other.release()
+    assert held.acquire() is True
+    held.release()
+
+
+@pytest.mark.pg_native
+def test_a_poll_while_another_worker_polls_only_sends_and_says_who_polls(
+    two_workers: tuple[App, App],
+) -> None:
+    first, second = two_workers
+    drop(first, numbered_referral("w", 1), NOW)
+    assert poll(first).ingest.stored == 1
+    assert heartbeat.read(first.store).poller == worker_name()
+    drop(first, numbered_referral("w", 2), NOW)
+    held = mailbox_lock(first)
+    assert held.acquire()
+    report = poll(second)
+    held.release()
+    assert report.ingest.stored == 0
+    assert report.errors == [
+        f"the mailbox was not read: {worker_name()} is polling it (one worker at a time does); "
+        "the outbox was still sent"
+    ]
+    assert poll(second).ingest.stored == 1
+
+
+LOCKER = """
+import sys, time
+from pathlib import Path
+from pipeline.store.locks import FilePollLock
+lock = FilePollLock(Path(sys.argv[1]))
+assert lock.acquire()
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_on_sqlite_the_kernel_frees_the_poll_lock_of_a_killed_worker(tmp_path: Path) -> None:
+    path = tmp_path / "locks" / "poll.lock"
+    process = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "held\n"
+        lock = FilePollLock(path)
+        assert lock.acquire() is False
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(30)
+        assert lock.acquire() is True
+        lock.release()
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.pg_native
+def test_a_job_another_worker_is_doing_is_left_to_it_and_done_once(
+    two_workers: tuple[App, App],
+) -> None:
+    first, second = two_workers
+    inside, finish = threading.Event(), threading.Event()
+
+    def slow(app: App, session: Session) -> None:
+        session.add(AuditEvent(at=app.clock.now(), action="job-done", detail={}))
+        session.flush()
+        inside.set()
+        assert finish.wait(30)
+
+    def source(app: App, session: Session, now: datetime) -> list[Job]:
+        return [Job("slow:1", NOW - timedelta(minutes=1), slow)]
+
+    reports = []
+    worker = threading.Thread(target=lambda: reports.append(run_due(first, [source])))
+    worker.start()
+    assert inside.wait(30)
+    busy = run_due(second, [source])
+    finish.set()
+    worker.join(30)
+    assert busy.busy == ["slow:1"] and busy.done == []
+    assert reports[0].done == ["slow:1"]
+    # Afterwards the job is done: nobody does it again.
+    assert run_due(second, [source]).done == []
+    with second.store.session() as session:
+        done = session.scalars(select(AuditEvent).where(AuditEvent.action == "job-done")).all()
+        assert len(done) == 1
+
+
+@pytest.mark.pg_native
+def test_two_workers_sending_one_outbox_send_each_email_once(
+    two_workers: tuple[App, App], tmp_path: Path
+) -> None:
+    first, second = two_workers
+    for n in range(1, 41):
+        drop(first, numbered_referral("o", n), NOW)
+    folders = first.config.mailbox.maildir
+    with MaildirSource(first.config.path(folders.inbox), first.config.path(folders.processed)) as s:
+        Ledger(first).ingest(s)
+    assert file_pending(first).filed == 40
+    outbox = tmp_path / "mail" / "sent"
+    results = []
+    workers = [
+        threading.Thread(
+            target=lambda app=app: results.append(deliver(app, MaildirSender(outbox)).sent)
+        )
+        for app in (first, second)
+    ]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(120)
+    assert sum(results) == 40
+    ids = [mail.message_id for mail in sent_mail(first)]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    with first.store.session() as session:
+        claimed = session.scalars(select(OutboxItem.claimed_until)).all()
+        assert claimed == [None] * 40
+
+
+@pytest.mark.pg_native
+def test_an_email_held_by_a_dead_worker_is_sent_once_its_lease_runs_out(
+    two_workers: tuple[App, App], tmp_path: Path
+) -> None:
+    first, second = two_workers
+    drop(first, numbered_referral("l", 1), NOW)
+    folders = first.config.mailbox.maildir
+    with MaildirSource(first.config.path(folders.inbox), first.config.path(folders.processed)) as s:
+        Ledger(first).ingest(s)
+    file_pending(first)
+    with first.store.session() as session:
+        # A worker claimed it and died before sending.
+        for item in session.scalars(select(OutboxItem)):
+            item.claimed_until = NOW + timedelta(minutes=2)
+    sender = MaildirSender(tmp_path / "mail" / "sent")
+    assert deliver(second, sender).sent == 0
+    later = replace(second, clock=Clock.frozen_at(NOW + timedelta(minutes=3)))
+    assert deliver(later, sender).sent == 1
+
+
+@pytest.mark.pg_native
+def test_an_email_another_worker_is_filing_is_left_to_it(two_workers: tuple[App, App]) -> None:
+    first, second = two_workers
+    drop(first, numbered_referral("f", 1), NOW)
+    folders = first.config.mailbox.maildir
+    with MaildirSource(first.config.path(folders.inbox), first.config.path(folders.processed)) as s:
+        Ledger(first).ingest(s)
+    with first.store.session() as session:
+        row = session.scalars(select(Message).with_for_update()).one()
+        assert row.status == MessageState.NEW
+        # While this worker has the email in hand, the other passes it by.
+        assert file_pending(second).filed == 0
+    assert file_pending(second).filed == 1
+    with second.store.session() as session:
+        assert len(session.scalars(select(Case)).all()) == 1
+
+
+def test_status_and_health_name_the_worker_that_polls(tmp_path: Path) -> None:
+    app = open_service(tmp_path, NOW)
+    try:
+        poll(app)
+        with app.store.session() as session:
+            vitals = check(app.config, session, NOW)
+        assert vitals.as_json()["poller"] == worker_name()
+        assert summary_lines(app.config, vitals)[0].endswith(
+            f"; the mailbox is polled by worker {worker_name()}"
+        )
+    finally:
+        app.close()
