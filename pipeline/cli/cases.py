@@ -191,13 +191,21 @@ def case_move(
     ctx: typer.Context,
     reference: Reference,
     meeting: Annotated[str, typer.Option("--meeting", help="The new meeting's date, YYYY-MM-DD.")],
+    panel: Annotated[
+        str | None,
+        typer.Option(
+            "--panel",
+            help="Another panel's id (`masp meetings` lists them): the case becomes its case.",
+        ),
+    ] = None,
 ) -> None:
-    """List a case for another meeting of its panel that has not started; its referrer is told."""
+    """List a case for another meeting that has not started, of its panel or another
+    (--panel); its referrer is told."""
     from pipeline.intake.moves import move_case
 
     day = _date(meeting, "--meeting")
     who = actor()
-    _override(ctx, lambda app, session: move_case(app, session, reference, day, who))
+    _override(ctx, lambda app, session: move_case(app, session, reference, day, who, panel))
 
 
 @case_app.command("withdraw")

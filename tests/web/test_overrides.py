@@ -161,10 +161,11 @@ def test_moving_a_case_to_another_meeting(console: Console) -> None:
     reference = reference_of(console, "ref3@school.example.org")
     client = signed_in(console, Role.ADMINISTRATOR)
     page = client.get(f"/cases/{reference}").text
-    assert '<option value="2027-01-12">Tuesday 12 January 2027, 10:00</option>' in page
+    assert '<optgroup label="Multi Agency Support Panel (its panel now)">' in page
+    assert '<option value="masp/2027-01-12">Tuesday 12 January 2027, 10:00</option>' in page
     answer = client.post(
         f"/cases/{reference}/move",
-        data={"csrf_token": csrf_of(page), "move-day": "2027-01-12"},
+        data={"csrf_token": csrf_of(page), "move-day": "masp/2027-01-12"},
     )
     assert answer.status_code == 303
     words = text_of(client.get(f"/cases/{reference}").text)
