@@ -65,18 +65,18 @@ def _document_label(filename: str, doc_id: int, kind: str) -> str:
 def case_forms(app: App, session: Session, case: Case) -> CaseForms:
     open_case = case.state not in OVER and case.state != CaseState.HELD
     current = [d for d in case.documents if not d.superseded]
-    # The referral form's answers are read when it arrives: it is never relabelled.
+    # A document made into (or out of) the referral form is read again (`intake.reread`).
     reclassifiable = tuple(
         Choice(str(d.id), _document_label(d.filename, d.id, d.kind))
         for d in current
-        if open_case and d.kind != Kind.REFERRAL_FORM and d.status != Status.REFUSED
+        if open_case and d.status != Status.REFUSED
     )
     needs_review = tuple(
         Choice(str(d.id), _document_label(d.filename, d.id, d.kind))
         for d in current
         if open_case and d.status == Status.NEEDS_REVIEW
     )
-    kinds = tuple(Choice(k.value, LABELS[k]) for k in Kind if k != Kind.REFERRAL_FORM)
+    kinds = tuple(Choice(k.value, LABELS[k]) for k in Kind)
     return CaseForms(
         reclassifiable=reclassifiable,
         kinds=kinds,
