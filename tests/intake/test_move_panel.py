@@ -23,6 +23,7 @@ from pipeline.jobs import run_due
 from pipeline.panel.screening.jobs import screening_jobs
 from pipeline.store.models import AuditEvent, Case, ScreeningRequest
 from tests.helpers import config_tree, drop, open_service, sent_to, status_of
+from tests.panel.test_screening import reply
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ME = f"cli:{getpass.getuser()}"
@@ -116,6 +117,17 @@ def test_a_case_in_screening_moves_to_the_panel_its_form_named(tmp_path: Path, a
     assert moved["to_meeting"].startswith("2026-12-08T10:00")
     [withdrawn] = audited(app, "screening-withdrawn")
     assert withdrawn["by"] == ME and len(withdrawn["requests"]) == 1
+    # MASG South's manager answers the withdrawn request: it decides nothing, the case waits
+    # for MASP's manager, and the administrator hears of the refused answer.
+    [old_request] = sent_to(app, SOUTH_SM)
+    drop(app, reply(old_request, "APPROVE", sender=SOUTH_SM), NOW)
+    poll(app)
+    assert the_case(app).state == "screening"
+    assert audited(app, "screening-decision") == []
+    # Not the case's panel's screener any more: `rules.screening` says so before it would say
+    # that the request is closed.
+    assert [a["why"] for a in audited(app, "screening-refused")] == ["forged sender"]
+    assert "not applied" in sent_to(app, "admin@example.org")[-1].subject
 
 
 def test_a_case_not_yet_screened_is_asked_of_the_new_panels_managers(
