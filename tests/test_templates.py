@@ -53,6 +53,7 @@ CONTEXT = {
     "more_info": True,
     "requested": "the school's attendance record",
     "old_meeting": "Tuesday 10 November 2026, 10:00",
+    "old_panel_name": "MASG North",
     "on_agenda": [LINE],
     "deferred_cases": [LINE],
     "awaiting_screening": [LINE],

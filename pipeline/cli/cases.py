@@ -91,7 +91,8 @@ def case_release(
     """A held email is a referral of its own: list it and acknowledge it to its sender."""
     from pipeline.intake.overrides import release
 
-    _case_action(ctx, lambda service, session: release(service, session, reference))
+    who = actor()
+    _case_action(ctx, lambda service, session: release(service, session, reference, who))
 
 
 @case_app.command("attach")
@@ -110,7 +111,10 @@ def case_attach(
     """Move a held (or not yet screened) case's documents onto the case they belong to."""
     from pipeline.intake.overrides import attach
 
-    _case_action(ctx, lambda service, session: attach(service, session, reference, to, same_child))
+    who = actor()
+    _case_action(
+        ctx, lambda service, session: attach(service, session, reference, to, who, same_child)
+    )
 
 
 @case_app.command("dismiss")
@@ -121,7 +125,8 @@ def case_dismiss(
     """Close a held case without acting on it; nothing is sent."""
     from pipeline.intake.overrides import dismiss
 
-    _case_action(ctx, lambda service, session: dismiss(service, session, reference))
+    who = actor()
+    _case_action(ctx, lambda service, session: dismiss(service, session, reference, who))
 
 
 @case_app.command("section20")
@@ -135,8 +140,10 @@ def case_section20(
     """Confirm that a case is a Section 20 emergency admission (R7), or say it is not."""
     from pipeline.intake.overrides import section20
 
+    who = actor()
     _case_action(
-        ctx, lambda service, session: section20(service, session, reference, not not_section20)
+        ctx,
+        lambda service, session: section20(service, session, reference, not not_section20, who),
     )
 
 
@@ -184,13 +191,21 @@ def case_move(
     ctx: typer.Context,
     reference: Reference,
     meeting: Annotated[str, typer.Option("--meeting", help="The new meeting's date, YYYY-MM-DD.")],
+    panel: Annotated[
+        str | None,
+        typer.Option(
+            "--panel",
+            help="Another panel's id (`masp meetings` lists them): the case becomes its case.",
+        ),
+    ] = None,
 ) -> None:
-    """List a case for another meeting of its panel that has not started; its referrer is told."""
+    """List a case for another meeting that has not started, of its panel or another
+    (--panel); its referrer is told."""
     from pipeline.intake.moves import move_case
 
     day = _date(meeting, "--meeting")
     who = actor()
-    _override(ctx, lambda app, session: move_case(app, session, reference, day, who))
+    _override(ctx, lambda app, session: move_case(app, session, reference, day, who, panel))
 
 
 @case_app.command("withdraw")

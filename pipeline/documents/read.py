@@ -52,12 +52,18 @@ def too_large(size: int, limit: int) -> DocumentResult:
 
 
 def read_document(
-    filename: str, data: bytes, limits: ReadLimits, today: date | None = None
+    filename: str,
+    data: bytes,
+    limits: ReadLimits,
+    today: date | None = None,
+    as_kind: Kind | None = None,
 ) -> DocumentResult:
     """Sniff, classify, and read the document with its kind's parser.
 
     `today` (from the service's clock) lets a chronology report dates in the future; without it
-    that check is skipped, never guessed from the machine's clock.
+    that check is skipped, never guessed from the machine's clock. `as_kind` reads it as that
+    kind whatever it looks like (the administrator said what it is, R17); the same checks that
+    refuse a file still refuse it.
     """
     if len(data) > limits.max_bytes:
         return too_large(len(data), limits.max_bytes)
@@ -68,6 +74,9 @@ def read_document(
     classification = classify(filename, data, sniffed, source)
     if classification.status == Status.REFUSED:
         return DocumentResult(sniffed, classification)
+    if as_kind is not None and as_kind != classification.kind:
+        note = f"read as {as_kind.value} on request (it looked like {classification.kind.value})"
+        classification = replace(classification, kind=as_kind, note=note)
     context = ParserContext(filename, sniffed, limits, today)
     parsed = registry.parse(classification.kind, source, context)
     if parsed is None:

@@ -65,7 +65,7 @@ SIMPLER = "please send it as a simpler PDF or Word document"
 NOT_READ = "the file could not be read automatically: a person will look at it"
 UNSAFE = f"the file could not be read safely: {SIMPLER}"
 
-# What a child is asked: (READ, filename, bytes, today), (CONVERT, route, bytes) or
+# What a child is asked: (READ, filename, bytes, today, kind or None), (CONVERT, route, bytes) or
 # (GRID, bytes): a filled workbook's cells (the decisions import).
 READ, CONVERT, GRID = "read", "convert", "grid"
 # What a child answers: an outcome and, for "ok", the result; "refused" carries a plain reason.
@@ -260,7 +260,8 @@ def handle(request: tuple[Any, ...], limits: ReadLimits) -> Reply:
         return convert_one(request[1], request[2], limits)
     if request[0] == GRID:
         return grid_one(request[1], limits)
-    return read_one(request[1], request[2], limits, request[3])
+    as_kind = Kind(request[4]) if request[4] is not None else None
+    return read_one(request[1], request[2], limits, request[3], as_kind)
 
 
 def convert_one(route: str, data: bytes, limits: ReadLimits) -> Reply:
@@ -291,9 +292,15 @@ def grid_one(data: bytes, limits: ReadLimits) -> Reply:
         return ("failed", type(exc).__name__)
 
 
-def read_one(filename: str, data: bytes, limits: ReadLimits, today: date | None) -> Reply:
+def read_one(
+    filename: str,
+    data: bytes,
+    limits: ReadLimits,
+    today: date | None,
+    as_kind: Kind | None = None,
+) -> Reply:
     try:
-        return ("ok", to_wire(read_document(filename, data, limits, today)))
+        return ("ok", to_wire(read_document(filename, data, limits, today, as_kind)))
     except MemoryError:
         return ("memory", None)
     # A reader's bug or an input no guard foresaw must never stop intake; the type says enough
@@ -423,16 +430,20 @@ class DocumentWorker:
         data: bytes,
         today: date | None = None,
         allowance: Allowance | None = None,
+        as_kind: Kind | None = None,
     ) -> DocumentResult:
         """What `read_document` says about this file, or a refusal if it was too slow or too big.
 
         `allowance` may shorten the time limit (an email's budget nearly spent), with its own
-        reason. Raises DocumentError only if no child can be started at all (the email is then
-        quarantined and can be replayed); nothing in the file itself can make this raise.
+        reason. `as_kind` reads it as that kind (`read_document`). Raises DocumentError only if
+        no child can be started at all (the email is then quarantined and can be replayed);
+        nothing in the file itself can make this raise.
         """
         allowed = allowance or self._allowance
         with self._lock:
-            outcome, payload = self._ask((READ, filename, data, today), allowed.seconds)
+            # The kind travels as its plain string: the child's requests hold plain values.
+            kind = as_kind.value if as_kind is not None else None
+            outcome, payload = self._ask((READ, filename, data, today, kind), allowed.seconds)
         if outcome == "ok":
             # Where what a document says enters the service: cleaned once, for every reader.
             return from_wire(clean_values(payload))

@@ -1,4 +1,5 @@
-"""The administrator's word on a document (R17): "this is the chronology", "this scan is fine".
+"""The administrator's word on a document (R17): "this is the chronology", "this scan is fine",
+"this is (or is not) the referral form" (the case's answers read again: `intake.reread`).
 
 Each re-runs R4 (what is missing) and, when the case turns out to have been complete in time,
 puts it back on the meeting R2–R6 give it — the one whose deadline was still ahead when its
@@ -22,6 +23,7 @@ from pipeline.intake.admin import (
     next_purpose,
 )
 from pipeline.intake.overrides import find
+from pipeline.intake.reread import drop_form, take_form
 from pipeline.outbox import wording
 from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
@@ -86,15 +88,6 @@ def reclassify(
     old = Kind(doc.kind)
     if new == old:
         raise PipelineError(f"document {doc.id} is already read as {new}", reference=case.reference)
-    if Kind.REFERRAL_FORM in (old, new):
-        # The case's facts (child, request, consent) are read from its form when it arrives;
-        # relabelling a file cannot read them, nor unread them.
-        raise PipelineError(
-            "a referral form's answers are read when it arrives, so a document cannot be "
-            "made into or out of the referral form: ask the referrer to send the form again "
-            f"with {case.reference} in the subject",
-            reference=case.reference,
-        )
     if doc.status == Status.REFUSED:
         raise PipelineError(
             f"document {doc.id} could not be used ({doc.reason}): ask the referrer for a copy "
@@ -102,6 +95,13 @@ def reclassify(
             reference=case.reference,
         )
     before = _Before.of(case)
+    # The case's answers (child, request, consent) come from its newest form: read again now.
+    if new == Kind.REFERRAL_FORM:
+        form_changes = take_form(app, session, case, doc)
+    elif old == Kind.REFERRAL_FORM:
+        form_changes = drop_form(app, session, case, doc)
+    else:
+        form_changes = []
     doc.kind = new.value
     doc.classification = f"{LABELS[new]}, said the administrator (read as {LABELS[old]})"
     _renumber(case, (old, new))
@@ -116,7 +116,7 @@ def reclassify(
         by=by,
     )
     said = f"{case.reference}: {doc.filename} (document {doc.id}) is now read as {new.value}."
-    return _settle(app, session, case, before, by, said)
+    return _settle(app, session, case, before, by, " ".join([said, *form_changes]))
 
 
 def accept(app: App, session: Session, reference: str, document: str, actor: str) -> Changed:

@@ -1,5 +1,5 @@
-"""The administrator's word on where a case goes (R17): to another meeting, withdrawn, or closed,
-the referrer told each time.
+"""The administrator's word on where a case goes (R17): to another meeting (of its panel or of
+another), withdrawn, or closed, the referrer told each time.
 
 Nothing else needs telling: every job keys on the case's meeting as it stands. Reminders and the
 cut-off follow the new meeting (`panel.reminders`, `panel.cutoff`); the slot at the old meeting
@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
+from pipeline.config import PanelConfig
 from pipeline.errors import PipelineError
 from pipeline.intake.admin import (
     Changed,
@@ -30,7 +31,10 @@ from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.panel import slots
 from pipeline.panel.awaiting import referrer_context
+from pipeline.panel.screening.queries import open_requests
+from pipeline.panel.screening.requests import ask_screeners
 from pipeline.rules.meetings import deadline_passed, meeting_at, meets_on
+from pipeline.rules.routing import is_routing_note
 from pipeline.states import CLOSABLE, IN_PLAY, WITHDRAWABLE, CaseState
 from pipeline.store.audit import audit, checked_actor
 from pipeline.store.facts import refresh_state
@@ -47,8 +51,21 @@ ENDINGS: dict[Ending, tuple[CaseState, tuple[CaseState, ...]]] = {
 }
 
 
-def move_case(app: App, session: Session, reference: str, day: date, actor: str) -> Changed:
-    """List a case for another meeting of its panel that has not started; tell its referrer."""
+def move_case(
+    app: App,
+    session: Session,
+    reference: str,
+    day: date,
+    actor: str,
+    panel_id: str | None = None,
+) -> Changed:
+    """List a case for another meeting that has not started, of its own panel or (`panel_id`)
+    of another of the installation's panels; tell its referrer.
+
+    A case moved to another panel keeps its reference (its prefix names the panel it came to
+    first), takes the new panel's people (`people_of` reads `case.panel_id`), loses the flag
+    asking which panel was meant, and an unanswered screening request to the old panel's
+    Service Managers is withdrawn and asked again of the new panel's."""
     by = checked_actor(actor)
     case = find(session, reference)
     if case.state not in IN_PLAY or case.meeting is None:
@@ -56,7 +73,8 @@ def move_case(app: App, session: Session, reference: str, day: date, actor: str)
             f"the case is {case.state}: only a case still to be heard can be moved",
             reference=case.reference,
         )
-    panel = app.config.panel(case.panel_id)
+    old_panel = app.config.panel(case.panel_id)
+    panel = _panel(app, case, panel_id)
     tz = app.config.tz
     if not meets_on(panel, day):
         raise PipelineError(
@@ -70,7 +88,7 @@ def move_case(app: App, session: Session, reference: str, day: date, actor: str)
             f"the meeting on {day.isoformat()} has started: choose one still to come",
             reference=case.reference,
         )
-    if meeting.starts_at == case.meeting:
+    if meeting.starts_at == case.meeting and panel.id == old_panel.id:
         raise PipelineError(
             f"the case is already listed for {day.isoformat()}", reference=case.reference
         )
@@ -80,6 +98,9 @@ def move_case(app: App, session: Session, reference: str, day: date, actor: str)
     case.meeting = meeting.starts_at
     if deadline_passed(meeting, app.clock.now()):
         keep_at_meeting(app, session, case, meeting.starts_at)
+    said = [f"{case.reference} moved from {old.astimezone(tz).date()} to {day.isoformat()}"]
+    if panel.id != old_panel.id:
+        said.append(_change_panel(app, session, case, panel, by))
     audit(
         session,
         app.clock.now(),
@@ -87,18 +108,58 @@ def move_case(app: App, session: Session, reference: str, day: date, actor: str)
         "moved",
         from_meeting=old.astimezone(tz).isoformat(),
         to_meeting=meeting.starts_at.astimezone(tz).isoformat(),
+        from_panel=old_panel.id if panel.id != old_panel.id else None,
+        to_panel=panel.id if panel.id != old_panel.id else None,
         by=by,
     )
     missing = refresh_state(case)
     context = referrer_context(app, session, case, missing) | {
         "old_meeting": wording.when(tz, old),
+        "old_panel_name": old_panel.name if panel.id != old_panel.id else "",
         "withdrawn_slot": withdrawn,
     }
     purpose = next_purpose(session, case, "case_moved")
     draft = referrer_draft(session, case, purpose, "case_moved", context, cancellation)
     item = enqueue(app, session, draft)
-    said = f"{case.reference} moved from {old.astimezone(tz).date()} to {day.isoformat()}"
-    return changed(app, case, [f"{said}; the referrer is told."], [item])
+    return changed(app, case, ["; ".join(said) + "; the referrer is told."], [item])
+
+
+def _panel(app: App, case: Case, panel_id: str | None) -> PanelConfig:
+    if panel_id is None:
+        return app.config.panel(case.panel_id)
+    wanted = panel_id.strip().lower()
+    found = next((p for p in app.config.panels if p.id == wanted), None)
+    if found is None:
+        known = ", ".join(p.id for p in app.config.panels)
+        raise PipelineError(
+            f"there is no panel {panel_id!r}: choose one of {known}", reference=case.reference
+        )
+    return found
+
+
+def _change_panel(app: App, session: Session, case: Case, panel: PanelConfig, by: str) -> str:
+    """The case is now the other panel's: its routing question answered, and a screening still
+    waiting on the old panel's managers asked of the new panel's instead (they alone may
+    answer it: `screening.replies` refuses anyone else)."""
+    case.panel_id = panel.id
+    case.flags = [f for f in case.flags if not is_routing_note(str(f))]
+    if case.state != CaseState.SCREENING:
+        # A decision already made stands; a case not yet screened is asked of the new
+        # panel's managers when it is ready, as any other.
+        return f"it is now a case of the {panel.name}"
+    withdrawn = open_requests(session, case)
+    for request in withdrawn:
+        request.used_at = app.clock.now()
+    audit(
+        session,
+        app.clock.now(),
+        case,
+        "screening-withdrawn",
+        requests=[r.id for r in withdrawn],
+        by=by,
+    )
+    ask_screeners(app, session, case)
+    return f"it is now a case of the {panel.name}, whose managers are asked to screen it"
 
 
 def _take_back_slot(

@@ -1,6 +1,7 @@
 """The administrator's word on what intake could not decide (R17): a held case released as a
 referral of its own, attached to the case it belongs to, or dismissed; and whether a case
-whose email said "Section 20" is one. Each is audited as the administrator's."""
+whose email said "Section 20" is one. Each is audited with who did it ("cli:jo",
+"web:jo@example.org"), as the other overrides are."""
 
 from __future__ import annotations
 
@@ -27,12 +28,10 @@ from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
 from pipeline.rules.meetings import release_meeting
 from pipeline.states import ATTACHABLE, CaseState
-from pipeline.store.audit import audit
+from pipeline.store.audit import audit, checked_actor
 from pipeline.store.facts import refresh_state
 from pipeline.store.lifecycle import move
 from pipeline.store.models import Case
-
-BY = "administrator"
 
 
 def find(session: Session, reference: str) -> Case:
@@ -51,8 +50,9 @@ def _held(session: Session, reference: str) -> Case:
     return case
 
 
-def release(app: App, session: Session, reference: str) -> Case:
+def release(app: App, session: Session, reference: str, actor: str) -> Case:
     """A held email is a referral in its own right: list it and acknowledge it to its sender."""
+    by = checked_actor(actor)
     case = _held(session, reference)
     first = min(case.messages, key=lambda m: m.id, default=None)
     who = wording.Correspondent(case.referrer_email, first.message_id if first else None, ())
@@ -69,15 +69,21 @@ def release(app: App, session: Session, reference: str) -> Case:
     link_same_child(session, case)
     if case.fields:
         adopt_named_referrer(app, case)
-    audit(session, app.clock.now(), case, "released", by=BY)
+    audit(session, app.clock.now(), case, "released", by=by)
     acknowledge(app, session, case, who, f"ack:release:{case.id}", case.received_at)
     return case
 
 
 def attach(
-    app: App, session: Session, reference: str, into: str | None, same_child: bool = False
+    app: App,
+    session: Session,
+    reference: str,
+    into: str | None,
+    actor: str,
+    same_child: bool = False,
 ) -> Case:
     """Move a case's documents and emails onto the case they belong to, and close it."""
+    by = checked_actor(actor)
     source = find(session, reference)
     if source.state not in ATTACHABLE:
         raise PipelineError(
@@ -108,7 +114,7 @@ def attach(
     move(source, CaseState.CLOSED)
     source.meeting, source.linked_case_id = None, target.id
     source.flags = [*source.flags, f"{ATTACHED_TO}{target.reference}"]
-    audit(session, app.clock.now(), source, "attached", to=target.reference, by=BY)
+    audit(session, app.clock.now(), source, "attached", to=target.reference, by=by)
     _settle(app, session, target, was_s20)
     _tell_referrer(app, session, target, f"attach:{source.id}", was_complete)
     return target
@@ -142,17 +148,19 @@ def _tell_referrer(
     enqueue(app, session, referrer_draft(session, case, purpose, "update", context))
 
 
-def dismiss(app: App, session: Session, reference: str) -> Case:
+def dismiss(app: App, session: Session, reference: str, actor: str) -> Case:
     """A held email that should not be acted on: closed, nothing sent."""
+    by = checked_actor(actor)
     case = _held(session, reference)
     move(case, CaseState.CLOSED)
     case.flags = [*case.flags, "dismissed by the administrator"]
-    audit(session, app.clock.now(), case, "dismissed", by=BY)
+    audit(session, app.clock.now(), case, "dismissed", by=by)
     return case
 
 
-def section20(app: App, session: Session, reference: str, confirmed: bool) -> Case:
+def section20(app: App, session: Session, reference: str, confirmed: bool, actor: str) -> Case:
     """The administrator's answer to "is this a Section 20 emergency?" (R7)."""
+    by = checked_actor(actor)
     case = find(session, reference)
     if case.meeting is None:
         raise PipelineError(
@@ -161,13 +169,13 @@ def section20(app: App, session: Session, reference: str, confirmed: bool) -> Ca
         )
     if not confirmed:
         emergency.clear_question(case)
-        audit(session, app.clock.now(), case, "section20-not-confirmed", by=BY)
+        audit(session, app.clock.now(), case, "section20-not-confirmed", by=by)
         return case
     if case.section20:
         raise PipelineError("the case is already a Section 20 emergency", reference=case.reference)
     case.section20 = True
     case.flags = [*case.flags, SECTION20_CONFIRMED]
-    audit(session, app.clock.now(), case, "section20-confirmed", by=BY)
+    audit(session, app.clock.now(), case, "section20-confirmed", by=by)
     _settle(app, session, case, was_s20=False)
     context = wording.case_context(app, case, refresh_state(case))
     draft = referrer_draft(

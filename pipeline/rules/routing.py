@@ -19,6 +19,9 @@ from enum import StrEnum
 
 from pipeline.config import PanelConfig
 
+# How the flag asking which panel is meant begins.
+ROUTING_NOTE = "routed to panel "
+
 
 class How(StrEnum):
     """What decided a referral's panel."""
@@ -44,9 +47,14 @@ class Routed:
         if self.form_named is None:
             return None
         return (
-            f"routed to panel {self.panel.id} by the address it was sent to ({self.address}); "
+            f"{ROUTING_NOTE}{self.panel.id} by the address it was sent to ({self.address}); "
             f"its form names panel {self.form_named.id}: check which is meant"
         )
+
+
+def is_routing_note(flag: str) -> bool:
+    """Whether a case's flag is the routing question above (answered by moving the case)."""
+    return flag.startswith(ROUTING_NOTE)
 
 
 def panel_named(panels: Sequence[PanelConfig], named: str | None) -> PanelConfig | None:

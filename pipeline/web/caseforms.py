@@ -1,6 +1,6 @@
 """What the administrator's overrides on a case page offer (R17): the documents that may be
-reclassified or accepted, the meetings the case may move to, the words the referrer would be
-sent on a withdrawal or a closure, and the sent emails that may go again."""
+reclassified or accepted, the meetings the case may move to (of every panel), the words the
+referrer would be sent on a withdrawal or a closure, and the sent emails that may go again."""
 
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class ChoiceGroup:
+    """Choices under one heading (an <optgroup>): one panel's meetings."""
+
+    label: str
+    choices: tuple[Choice, ...]
+
+
+@dataclass(frozen=True)
 class SentEmail:
     id: int
     subject: str
@@ -42,7 +50,8 @@ class CaseForms:
     reclassifiable: tuple[Choice, ...]
     kinds: tuple[Choice, ...]
     needs_review: tuple[Choice, ...]
-    meetings: tuple[Choice, ...]
+    # Each panel's coming meetings, the case's own panel first: "<panel id>/<YYYY-MM-DD>".
+    meetings: tuple[ChoiceGroup, ...]
     # The default words for the referrer, or None when the case cannot end that way.
     withdraw_message: str | None
     close_message: str | None
@@ -56,18 +65,18 @@ def _document_label(filename: str, doc_id: int, kind: str) -> str:
 def case_forms(app: App, session: Session, case: Case) -> CaseForms:
     open_case = case.state not in OVER and case.state != CaseState.HELD
     current = [d for d in case.documents if not d.superseded]
-    # The referral form's answers are read when it arrives: it is never relabelled.
+    # A document made into (or out of) the referral form is read again (`intake.reread`).
     reclassifiable = tuple(
         Choice(str(d.id), _document_label(d.filename, d.id, d.kind))
         for d in current
-        if open_case and d.kind != Kind.REFERRAL_FORM and d.status != Status.REFUSED
+        if open_case and d.status != Status.REFUSED
     )
     needs_review = tuple(
         Choice(str(d.id), _document_label(d.filename, d.id, d.kind))
         for d in current
         if open_case and d.status == Status.NEEDS_REVIEW
     )
-    kinds = tuple(Choice(k.value, LABELS[k]) for k in Kind if k != Kind.REFERRAL_FORM)
+    kinds = tuple(Choice(k.value, LABELS[k]) for k in Kind)
     return CaseForms(
         reclassifiable=reclassifiable,
         kinds=kinds,
@@ -79,16 +88,26 @@ def case_forms(app: App, session: Session, case: Case) -> CaseForms:
     )
 
 
-def _meetings(app: App, case: Case) -> tuple[Choice, ...]:
+def _meetings(app: App, case: Case) -> tuple[ChoiceGroup, ...]:
     if case.meeting is None or case.state in OVER or case.state == CaseState.HELD:
         return ()
     tz = app.config.tz
-    panel = app.config.panel(case.panel_id)
-    return tuple(
-        Choice(m.starts_at.astimezone(tz).date().isoformat(), _meeting_label(m.starts_at, tz))
-        for m in upcoming(panel, tz, app.clock.now(), MOVE_CHOICES)
-        if m.starts_at != case.meeting
-    )
+    # Routing may have chosen the wrong panel (R1): every panel's meetings are offered.
+    panels = sorted(app.config.panels, key=lambda p: p.id != case.panel_id)
+    groups = []
+    for panel in panels:
+        choices = tuple(
+            Choice(
+                f"{panel.id}/{m.starts_at.astimezone(tz).date().isoformat()}",
+                _meeting_label(m.starts_at, tz),
+            )
+            for m in upcoming(panel, tz, app.clock.now(), MOVE_CHOICES)
+            if panel.id != case.panel_id or m.starts_at != case.meeting
+        )
+        own = " (its panel now)" if panel.id == case.panel_id else ""
+        if choices:
+            groups.append(ChoiceGroup(f"{panel.name}{own}", choices))
+    return tuple(groups)
 
 
 def _meeting_label(starts_at: datetime, tz: tzinfo) -> str:

@@ -127,8 +127,7 @@ def release_held(visit: Visit) -> Response:
     reference = visit.request.path_params["reference"]
     with visit.exclusive():
         with visit.app.store.session() as session:
-            case = overrides.release(visit.app, session, reference)
-            visit.audit(session, case, "console", did="released")
+            case = overrides.release(visit.app, session, reference, visit.actor)
         sent = send_now(visit.app)
     return visit.redirect("/mail", f"{case.reference} released as a referral of its own.{sent}")
 
@@ -139,8 +138,7 @@ def dismiss_held(visit: Visit) -> Response:
 
     reference = visit.request.path_params["reference"]
     with visit.exclusive(), visit.app.store.session() as session:
-        case = overrides.dismiss(visit.app, session, reference)
-        visit.audit(session, case, "console", did="dismissed")
+        case = overrides.dismiss(visit.app, session, reference, visit.actor)
     return visit.redirect("/mail", f"{case.reference} dismissed: nothing was sent.")
 
 

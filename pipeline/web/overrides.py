@@ -1,6 +1,6 @@
 """The administrator's overrides on a case page (R17): reclassify or accept a document, move the
-case to another meeting, withdraw or close it (the referrer told in words the administrator may
-edit), correct the referrer's address, re-send an email.
+case to another meeting (of its panel or another), withdraw or close it (the referrer told in
+words the administrator may edit), correct the referrer's address, re-send an email.
 
 Each is a POST from the case page. A refusal shows the case page again with the reason by its
 field (the GOV.UK error summary) and what was typed kept; success redirects back to the case page
@@ -100,11 +100,14 @@ def accept_document(visit: Visit) -> Response:
 def move(visit: Visit) -> Response:
     def step(session: Session) -> list[str]:
         chosen = _required(visit, "move-day", "Choose the meeting to move the case to")
+        # "<panel id>/<YYYY-MM-DD>", as the page offers it.
+        panel, _, day_text = chosen.rpartition("/")
         try:
-            day = date.fromisoformat(chosen)
+            day = date.fromisoformat(day_text)
         except ValueError:
             raise FormProblem("move-day", "Choose one of the meetings listed") from None
-        return _changes(move_case(visit.app, session, _reference(visit), day, visit.actor))
+        reference = _reference(visit)
+        return _changes(move_case(visit.app, session, reference, day, visit.actor, panel or None))
 
     return _run(visit, "move-day", step)
 

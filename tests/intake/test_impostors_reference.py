@@ -3,6 +3,7 @@ else's email is held for the administrator, and its sender learns nothing about 
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +19,7 @@ from pipeline.cli import app as cli
 from pipeline.errors import ConfigError
 from pipeline.intake.poll import poll
 from pipeline.service import run_due_jobs
-from pipeline.store.models import ScreeningRequest, Slot
+from pipeline.store.models import AuditEvent, ScreeningRequest, Slot
 from tests.helpers import (
     Sent,
     config_tree,
@@ -74,6 +75,13 @@ def chronology_v2() -> list[samples.File]:
 def masp(folder: Path, *args: str, now: datetime = NOW) -> Result:
     config = str(folder / "config.yaml")
     return CliRunner().invoke(cli, ["--config", config, "--now", now.isoformat(), *args])
+
+
+def audited_by(service: App, action: str) -> list[object]:
+    """Who the audit trail says did `action` (R17: the person, not just "administrator")."""
+    with service.store.session() as session:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.action == action))
+        return [r.detail.get("by") for r in rows]
 
 
 def assert_untouched(service: App) -> None:
@@ -259,6 +267,7 @@ def test_attach_adds_a_held_email_to_the_case_it_quoted(tmp_path: Path, service:
     chronologies = [d for d in first["documents"] if d["kind"] == "chronology"]
     assert [(d["version"], d["superseded"]) for d in chronologies] == [(1, True), (2, False)]
     assert status_of(service, HELD)["state"] == "closed"
+    assert audited_by(service, "attached") == [f"cli:{getpass.getuser()}"]
     update = sent_to(service, SCHOOL.referrer_email)[before:]
     assert len(update) == 1 and FIRST in update[0].subject
     assert "Chronology v2.docx" in update[0].text()
@@ -306,6 +315,7 @@ def test_release_makes_a_held_email_its_own_referral(tmp_path: Path, service: Ap
     assert HELD in ack.subject and "referral received" in ack.subject
     assert FIRST not in everything_said(ack)
     assert_untouched(service)
+    assert audited_by(service, "released") == [f"cli:{getpass.getuser()}"]
     again = masp(tmp_path, "case", "release", HELD)
     assert again.exit_code == 1 and "not held" in str(again.exception)
 
@@ -319,3 +329,4 @@ def test_dismiss_closes_a_held_case_and_sends_nothing(tmp_path: Path, service: A
     assert done.exit_code == 0, done.output
     assert status_of(service, HELD)["state"] == "closed"
     assert len(sent_mail(service)) == before
+    assert audited_by(service, "dismissed") == [f"cli:{getpass.getuser()}"]

@@ -69,7 +69,7 @@ def test_a_reply_to_a_case_attached_into_another_reaches_that_case(service: App)
     assert [r["reference"] for r in status_rows(service)] == [FIRST, SECOND]
     [ack] = [s for s in sent_to(service, CHILD.referrer_email) if SECOND in s.subject]
     with service.store.session() as session:
-        overrides.attach(service, session, SECOND, FIRST, same_child=True)
+        overrides.attach(service, session, SECOND, FIRST, "cli:test", same_child=True)
     assessment = samples.File("EHA.docx", samples.DOCX, samples.assessment())
     answer = samples.Mail(
         REFERRER, f"Re: {ack.subject}", files=[assessment], in_reply_to=ack.message_id
@@ -99,7 +99,7 @@ def held_from_stranger(app: App) -> samples.Mail:
 def test_a_reply_on_a_dismissed_case_goes_to_the_administrator(service: App) -> None:
     answer = held_from_stranger(service)
     with service.store.session() as session:
-        overrides.dismiss(service, session, SECOND)
+        overrides.dismiss(service, session, SECOND, "cli:test")
     before = len(sent_to(service, STRANGER))
     drop(service, answer, NOW + timedelta(minutes=5))
     poll(service)
@@ -114,7 +114,7 @@ def test_a_reply_on_a_dismissed_case_goes_to_the_administrator(service: App) -> 
 def test_a_strangers_reply_after_attaching_is_held_again(service: App) -> None:
     answer = held_from_stranger(service)
     with service.store.session() as session:
-        overrides.attach(service, session, SECOND, None)
+        overrides.attach(service, session, SECOND, None, "cli:test")
     drop(service, answer, NOW + timedelta(minutes=5))
     poll(service)
     assert_nothing_quarantined(service)

@@ -80,8 +80,9 @@ def test_accept_a_document_that_needs_review(tmp_path: Path, service: App) -> No
 def test_reclassify_refuses_what_it_cannot_do(tmp_path: Path, service: App) -> None:
     bad = masp(tmp_path, "case", "reclassify", REF, "scan0001.pdf", "letter")
     assert bad.exit_code == 1 and "referral_form, chronology" in str(bad.exception)
+    # A scan has no text a form's answers could be read from: the reader's reason is given.
     form = masp(tmp_path, "case", "reclassify", REF, "scan0001.pdf", "referral_form")
-    assert form.exit_code == 1 and "send the form again" in str(form.exception)
+    assert form.exit_code == 1 and "could not be read as a referral form" in str(form.exception)
 
 
 def test_reclassify_taking_away_the_chronology_tells_the_referrer(

@@ -84,7 +84,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with app.store.session() as session:
         whole, emergency, last = session.scalars(select(Case).order_by(Case.id))
         whole.state = last.state = CaseState.APPROVED
-        section20(app, session, emergency.reference, True)
+        section20(app, session, emergency.reference, True, "cli:test")
         references = {
             "whole": whole.reference,
             "emergency": emergency.reference,

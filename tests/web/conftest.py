@@ -154,6 +154,8 @@ def console(
     folder = tmp_path_factory.mktemp("console")
     with ExitStack() as stack:
         overrides: dict[str, object] = {"limits__max_email_bytes": 2_000_000}
+        # A test module may configure more (CONSOLE_CONFIG, e.g. a second panel).
+        overrides |= getattr(request.module, "CONSOLE_CONFIG", {})
         if on_postgres():
             postgres: Postgres = request.getfixturevalue("postgres")
             overrides["database"] = stack.enter_context(postgres.database())

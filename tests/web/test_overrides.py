@@ -157,14 +157,43 @@ def test_reclassifying_a_chronology_re_runs_the_rules_and_tells_the_referrer(
     assert reference in told.subject and "chronology" in told.text().lower()
 
 
+def test_a_document_made_out_of_and_back_into_the_referral_form(console: Console) -> None:
+    reference = console.references["script"]
+    client = signed_in(console, Role.ADMINISTRATOR)
+    page = client.get(f"/cases/{reference}").text
+    assert '<option value="referral_form">Referral form</option>' in page
+    form, chronology = document_id(page, "Referral form.docx"), document_id(page, "Chronology.docx")
+
+    def post(document: str, kind: str) -> str:
+        token = csrf_of(client.get(f"/cases/{reference}").text)
+        data = {"csrf_token": token, "reclassify-document": document, "reclassify-kind": kind}
+        answer = client.post(f"/cases/{reference}/reclassify", data=data)
+        if answer.status_code == 303:
+            return text_of(client.get(f"/cases/{reference}").text)
+        assert answer.status_code == 400
+        return text_of(answer.text)
+
+    refused = post(chronology, "referral_form")
+    assert f"document {chronology} was not made the referral form" in refused
+    assert "could not be read as a referral form" in refused
+    out = post(form, "other")
+    assert "No other referral form is left" in out and "Still needed referral form" in out
+    back = post(form, "referral_form")
+    assert "answers (child, request, consent) are read from it" in back
+    assert "Still needed Nothing" in back
+    events = audited(console, reference, "reclassified")
+    assert [(e["now"], e["by"]) for e in events] == [("other", ADMIN), ("referral_form", ADMIN)]
+
+
 def test_moving_a_case_to_another_meeting(console: Console) -> None:
     reference = reference_of(console, "ref3@school.example.org")
     client = signed_in(console, Role.ADMINISTRATOR)
     page = client.get(f"/cases/{reference}").text
-    assert '<option value="2027-01-12">Tuesday 12 January 2027, 10:00</option>' in page
+    assert '<optgroup label="Multi Agency Support Panel (its panel now)">' in page
+    assert '<option value="masp/2027-01-12">Tuesday 12 January 2027, 10:00</option>' in page
     answer = client.post(
         f"/cases/{reference}/move",
-        data={"csrf_token": csrf_of(page), "move-day": "2027-01-12"},
+        data={"csrf_token": csrf_of(page), "move-day": "masp/2027-01-12"},
     )
     assert answer.status_code == 303
     words = text_of(client.get(f"/cases/{reference}").text)

@@ -66,6 +66,12 @@ def send_requests(app: App, session: Session, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is None or not ready_for_screening(session, case):
         return
+    ask_screeners(app, session, case)
+
+
+def ask_screeners(app: App, session: Session, case: Case) -> None:
+    """Send the requests of `send_requests` now, however the case stands (a case moved to
+    another panel while in screening is asked again of that panel's managers)."""
     managers = app.config.people_of(case.panel_id).screeners
     if not managers:
         raise ConfigError(
