@@ -17,6 +17,7 @@ from datetime import date
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, ReadLimits
 from pipeline.documents.topdf import Converted
 from pipeline.documents.workbook import WireGrid
@@ -90,8 +91,11 @@ class ReaderPool:
         data: bytes,
         today: date | None = None,
         allowance: Allowance | None = None,
+        as_kind: Kind | None = None,
     ) -> DocumentResult:
-        return self.submit(lambda reader: reader.read(filename, data, today, allowance)).result()
+        return self.submit(
+            lambda reader: reader.read(filename, data, today, allowance, as_kind)
+        ).result()
 
     def convert(self, route: str, data: bytes) -> Converted | str:
         return self.submit(lambda reader: reader.convert(route, data)).result()
