@@ -73,7 +73,8 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 
 # Tests that never open a store: the readers, the pure rules, MIME, templates. The PostgreSQL
 # pass leaves them out (`-m "not store_free"` in scripts/test.sh), since they would run there
-# exactly as on SQLite; `store_free_guard` fails any of them that opens a store after all.
+# exactly as on SQLite; `store_free_guard` fails any of them that opens a store after all
+# (mark such a test `opens_store`).
 STORE_FREE = (
     "tests/documents/",
     "tests/rules/",
@@ -88,7 +89,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     root = Path(str(config.rootpath))
     for item in items:
         where = Path(str(item.path)).relative_to(root).as_posix()
-        if where.startswith(STORE_FREE):
+        if where.startswith(STORE_FREE) and not item.get_closest_marker("opens_store"):
             item.add_marker(pytest.mark.store_free)
 
 

@@ -243,6 +243,7 @@ CORPUS = MAKER.HERE
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
+@pytest.mark.opens_store
 @pytest.mark.parametrize(
     "form",
     [

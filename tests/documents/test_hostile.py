@@ -236,6 +236,7 @@ def acknowledgement_to(service: App, address: str) -> str:
     return " ".join(ack.text().split())
 
 
+@pytest.mark.opens_store
 def test_hostile_attachments_are_named_in_the_acknowledgement_and_the_next_email_is_filed(
     service: App, secret_file: Path
 ) -> None:
