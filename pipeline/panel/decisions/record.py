@@ -181,27 +181,43 @@ def record_workbook(
         found = (
             (target,) if isinstance(target, Problem) else check_grid(app, session, cells, target)
         )
-    row = DecisionImport(
-        panel_id=target.panel_id if isinstance(target, Target) else "unknown",
-        # A file that names no meeting is kept against the moment it came.
-        meeting=target.meeting if isinstance(target, Target) else now,
-        workbook_id=target.workbook.id if isinstance(target, Target) and target.workbook else None,
-        source=source,
-        message_row_id=message_row.id if message_row is not None else None,
-        sha256=hashlib.sha256(data).hexdigest(),
-        stored_path=stored,
-        status=REFUSED,
-        problems=[],
-        imported_at=now,
+    row = _new_import(
+        session,
+        DecisionImport(
+            panel_id=target.panel_id if isinstance(target, Target) else "unknown",
+            # A file that names no meeting is kept against the moment it came.
+            meeting=target.meeting if isinstance(target, Target) else now,
+            workbook_id=(
+                target.workbook.id if isinstance(target, Target) and target.workbook else None
+            ),
+            source=source,
+            message_row_id=message_row.id if message_row is not None else None,
+        ),
+        data,
+        stored,
+        now,
     )
-    session.add(row)
-    session.flush()
     problems = [p for p in found if isinstance(p, Problem)]
     if problems or not isinstance(target, Target):
         _refuse(app, session, row, problems, target)
         return row
     decisions = [d for d in found if isinstance(d, CaseDecision)]
     _apply(app, session, row, target, decisions)
+    return row
+
+
+def _new_import(
+    session: Session, row: DecisionImport, data: bytes, stored: str, now: datetime
+) -> DecisionImport:
+    """`row` (where the decisions came from) recorded with the file they came in: refused until
+    they are applied."""
+    row.sha256 = hashlib.sha256(data).hexdigest()
+    row.stored_path = stored
+    row.status = REFUSED
+    row.problems = []
+    row.imported_at = now
+    session.add(row)
+    session.flush()
     return row
 
 
@@ -242,20 +258,13 @@ def record_entered(
         sort_keys=True,
     ).encode()
     _, stored = app.files.put("decisions", data, ".json")
-    row = DecisionImport(
-        panel_id=panel_id,
-        meeting=meeting,
-        workbook_id=None,
-        source=ENTERED,
-        message_row_id=None,
-        sha256=hashlib.sha256(data).hexdigest(),
-        stored_path=stored,
-        status=REFUSED,
-        problems=[],
-        imported_at=now,
+    row = _new_import(
+        session,
+        DecisionImport(panel_id=panel_id, meeting=meeting, source=ENTERED),
+        data,
+        stored,
+        now,
     )
-    session.add(row)
-    session.flush()
     audit(session, now, None, "decisions-entered", import_id=row.id, by=by)
     _apply(app, session, row, target, [d for d in found if isinstance(d, CaseDecision)])
     return row
