@@ -35,7 +35,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision id. Kept here so that opening a database costs one read of
 # its version, not a load of Alembic's scripts; a test fails when a migration is added and
 # this is not moved on with it.
-HEAD_REVISION = "0009_web_users"
+HEAD_REVISION = "0010_case_meeting_index"
 
 # Alembic's own bookkeeping table, as `alembic stamp` creates it; in its own metadata so that
 # comparing the models with a database never counts it.
