@@ -214,8 +214,12 @@ def _counts(
 
 
 def _attention() -> tuple[ColumnElement[Any], ...]:
+    # Plain strings: the mapping's keys are bound without the column's type, and a database
+    # driver may write an enum member by its name rather than its value.
     rank: ColumnElement[int] = case(
-        {state: n for n, state in enumerate(ATTENTION)}, value=Case.state, else_=len(ATTENTION)
+        {state.value: n for n, state in enumerate(ATTENTION)},
+        value=Case.state,
+        else_=len(ATTENTION),
     )
     return (Case.section20.desc(), rank, Case.id.expression)
 
