@@ -110,7 +110,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     panel_id: Mapped[str] = mapped_column(String(32))
-    meeting: Mapped[datetime | None] = mapped_column()
+    # Indexed: the board counts the cases of the meetings still to come.
+    meeting: Mapped[datetime | None] = mapped_column(index=True)
     # Stored as its string; only `pipeline.store.lifecycle.move` changes it.
     state: Mapped[CaseState] = mapped_column(CaseStateType, index=True)
     referrer_email: Mapped[str] = mapped_column(String(320), index=True)

@@ -118,6 +118,7 @@ def test_a_childs_name_holding_a_script_does_not_run(page: Page, console: Consol
     [
         (None, "/sign-in"),
         (Role.ADMINISTRATOR, "/board"),
+        (Role.ADMINISTRATOR, "/board/masp/2026-12-08"),
         (Role.ADMINISTRATOR, f"/cases/{FIRST}"),
         (Role.ADMINISTRATOR, "/mail"),
         (Role.ADMINISTRATOR, "/screening"),
