@@ -20,11 +20,11 @@ log = logging.getLogger(__name__)
 
 def open_maildir(path: Path) -> mailbox.Maildir:
     """Open (creating if needed) a Maildir with its new/, cur/ and tmp/ folders, owner-only."""
-    ensure_private_dir(path.parent)
-    box = mailbox.Maildir(str(path), create=True)
-    for sub in ("", "new", "cur", "tmp"):
+    # Made here, each step content to find it made: the standard library's `create=True` checks
+    # and then makes, and fails when another worker made the folder in between.
+    for sub in ("new", "cur", "tmp"):
         ensure_private_dir(path / sub)
-    return box
+    return mailbox.Maildir(str(path), create=False)
 
 
 class MaildirSource:
