@@ -22,7 +22,8 @@ def open_maildir(path: Path) -> mailbox.Maildir:
     """Open (creating if needed) a Maildir with its new/, cur/ and tmp/ folders, owner-only."""
     # Made here, each step content to find it made: the standard library's `create=True` checks
     # and then makes, and fails when another worker made the folder in between.
-    for sub in ("new", "cur", "tmp"):
+    ensure_private_dir(path.parent)
+    for sub in ("", "new", "cur", "tmp"):
         ensure_private_dir(path / sub)
     return mailbox.Maildir(str(path), create=False)
 
