@@ -6,6 +6,8 @@ import gc
 import getpass
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from pipeline.clock import Clock
 if TYPE_CHECKING:
     from pipeline.app import App
     from pipeline.config import Config
+    from pipeline.store.db import Store
 
 # Off a terminal (cron mail, a log, a pipe) usage errors are click's plain lines: Typer's
 # boxed ones are hard-wrapped at 80 columns, which breaks a long message for anyone searching it.
@@ -106,6 +109,30 @@ def open_app(ctx: typer.Context) -> App:
     service = App.open(config, clock)
     work_begins()
     return service
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a command that only looks needs: the config, the clock and the store."""
+
+    config: Config
+    clock: Clock
+    store: Store
+
+
+@contextmanager
+def open_reading(ctx: typer.Context) -> Iterator[Reading]:
+    """The store alone, for commands that only read it (`status`, `health`): no templates,
+    signer or document reader to set up, so a monitor's check starts quickly."""
+    from pipeline.store.db import Store
+
+    config, clock = _load(ctx)
+    store = Store.open(config.database_url)
+    work_begins()
+    try:
+        yield Reading(config, clock, store)
+    finally:
+        store.close()
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli.common import console, open_app, print_json, settings
+from pipeline.cli.common import console, open_reading, print_json, settings
 
 
 def status(
@@ -19,7 +19,7 @@ def status(
     meeting, its decision, actions due, review, decision sheet and follow-up."""
     from pipeline.outputs import status as view
 
-    with open_app(ctx) as service, service.store.session() as session:
+    with open_reading(ctx) as service, service.store.reading() as session:
         # Today, by the one clock (`--now`): what marks an agreed action overdue.
         now = service.clock.now()
         today = now.astimezone(service.config.tz).date()
@@ -53,7 +53,7 @@ def health(
     For a monitor: run it from a timer or as a Nagios-style check."""
     from pipeline.outputs.health import check, summary_lines
 
-    with open_app(ctx) as service, service.store.session() as session:
+    with open_reading(ctx) as service, service.store.reading() as session:
         vitals = check(service.config, session, service.clock.now())
         lines = summary_lines(service.config, vitals)
     if as_json:

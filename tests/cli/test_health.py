@@ -230,10 +230,11 @@ def test_json_log_lines_carry_the_case_reference() -> None:
 
 
 def test_the_service_logs_json_lines_when_the_config_says_so(tmp_path: Path) -> None:
-    # No signing key configured: the first command makes one in data_dir, and says so.
+    # No signing key configured: the first command that opens the service makes one in
+    # data_dir, and says so (`masp status` only reads the store).
     tree = config_tree(logging={"format": "json"}, security={"signing_key": ""})
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(tree))
-    code, _, err = _masp(tmp_path, T0, "status", "--json")
+    code, _, err = _masp(tmp_path, T0, "tick")
     assert code == 0, err
     entries = [json.loads(line) for line in err.splitlines()]
     assert [e["message"] for e in entries] == ["generated a new signing key in data_dir"]
