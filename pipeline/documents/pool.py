@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from pipeline.documents.kinds import Kind
+from pipeline.documents.preview import Preview
 from pipeline.documents.read import DocumentResult, ReadLimits
 from pipeline.documents.topdf import Converted
 from pipeline.documents.workbook import WireGrid
@@ -99,6 +100,9 @@ class ReaderPool:
 
     def convert(self, route: str, data: bytes) -> Converted | str:
         return self.submit(lambda reader: reader.convert(route, data)).result()
+
+    def preview(self, route: str, data: bytes, page: int) -> Preview | str:
+        return self.submit(lambda reader: reader.preview(route, data, page)).result()
 
     def read_grid(self, data: bytes) -> WireGrid | str:
         return self.submit(lambda reader: reader.read_grid(data)).result()

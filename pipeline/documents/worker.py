@@ -36,6 +36,7 @@ from typing import Any
 from pipeline.documents.classify import Classification
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
+from pipeline.documents.preview import Preview, preview
 from pipeline.documents.read import DocumentResult, ReadLimits, read_document
 from pipeline.documents.sniff import Sniffed
 from pipeline.documents.topdf import Converted, to_pdf
@@ -51,6 +52,7 @@ PRELOAD = [
     "pipeline.documents.read",
     "pipeline.documents.topdf",
     "pipeline.documents.workbook",
+    "pipeline.documents.preview",
     "pypdf",
     "pypdfium2",
     "openpyxl",
@@ -66,8 +68,9 @@ NOT_READ = "the file could not be read automatically: a person will look at it"
 UNSAFE = f"the file could not be read safely: {SIMPLER}"
 
 # What a child is asked: (READ, filename, bytes, today, kind or None), (CONVERT, route, bytes) or
-# (GRID, bytes): a filled workbook's cells (the decisions import).
-READ, CONVERT, GRID = "read", "convert", "grid"
+# (GRID, bytes): a filled workbook's cells (the decisions import), or (PREVIEW, route, bytes, page):
+# a page drawn as PNG for the console.
+READ, CONVERT, GRID, PREVIEW = "read", "convert", "grid", "preview"
 # What a child answers: an outcome and, for "ok", the result; "refused" carries a plain reason.
 Reply = tuple[str, Any]
 READY: Reply = ("ready", None)
@@ -107,6 +110,8 @@ def not_read(status: Status, reason: str, note: str) -> DocumentResult:
 # under a millisecond, that was most of what isolation cost.
 
 HEADER = struct.Struct("!Q")
+# What every PNG begins with: a preview that does not is not sent on to a browser.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL
 # A message this size or smaller is written, and usually read, in one system call.
 SMALL = 60_000
@@ -260,6 +265,8 @@ def handle(request: tuple[Any, ...], limits: ReadLimits) -> Reply:
         return convert_one(request[1], request[2], limits)
     if request[0] == GRID:
         return grid_one(request[1], limits)
+    if request[0] == PREVIEW:
+        return preview_one(request[1], request[2], request[3], limits)
     as_kind = Kind(request[4]) if request[4] is not None else None
     return read_one(request[1], request[2], limits, request[3], as_kind)
 
@@ -274,6 +281,19 @@ def convert_one(route: str, data: bytes, limits: ReadLimits) -> Reply:
         return ("memory", None)
     except Exception as exc:
         log.warning("converting a document failed: %s", type(exc).__name__)
+        return ("failed", type(exc).__name__)
+
+
+def preview_one(route: str, data: bytes, page: int, limits: ReadLimits) -> Reply:
+    """Page `page` of a PDF or a picture as (PNG bytes, page count), or why not."""
+    try:
+        return ("ok", preview(route, data, page, limits.max_pdf_pages))
+    except ConversionError as exc:
+        return ("refused", str(exc))
+    except MemoryError:
+        return ("memory", None)
+    except Exception as exc:
+        log.warning("drawing a page failed: %s", type(exc).__name__)
         return ("failed", type(exc).__name__)
 
 
@@ -476,6 +496,24 @@ class DocumentWorker:
             megabytes = self.limits.memory_mb
             return f"the file needed too much memory to convert safely (over {megabytes} MB)"
         return "the file could not be converted safely"
+
+    def preview(self, route: str, data: bytes, page: int) -> Preview | str:
+        """Page `page` (1-based) of a PDF (`route` "pdf") or a picture ("image") drawn as a PNG,
+        or why not. Drawn in the child, like every read: never in the console's process."""
+        with self._lock:
+            outcome, payload = self._ask((PREVIEW, route, data, page), self.limits.seconds)
+        if outcome == "ok" and isinstance(payload, tuple):
+            png, pages = payload
+            if isinstance(png, bytes) and png.startswith(PNG_SIGNATURE) and isinstance(pages, int):
+                return Preview(png, pages)
+            return "the page could not be drawn safely"
+        if outcome == "refused":
+            return str(payload)
+        if outcome == TIMEOUT:
+            return f"the page took too long to draw safely (over {payload:g} s)"
+        if outcome in (DIED, "memory"):
+            return f"the page needed too much memory to draw (over {self.limits.memory_mb} MB)"
+        return "the page could not be drawn safely"
 
     def read_grid(self, data: bytes) -> WireGrid | str:
         """A filled workbook's cells by sheet, as (row, column, value), or why it could not be

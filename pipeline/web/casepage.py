@@ -19,6 +19,7 @@ from pipeline.store.facts import missing_for
 from pipeline.store.models import AuditEvent, Case, Document, Message, ScreeningRequest
 from pipeline.web.caseforms import case_forms
 from pipeline.web.guard import Forbidden, Pages, Visit
+from pipeline.web.previews import Source, conversions, draw, shown_pages, source_of
 from pipeline.web.users import READERS, Role, User
 from pipeline.web.views import email_headline, shown
 
@@ -51,6 +52,9 @@ class DocumentView:
     fields: tuple[FieldRead, ...]
     missing: tuple[str, ...]
     notes: tuple[str, ...]
+    # The page numbers shown as pictures, or why none is (`no_preview`).
+    previews: tuple[int, ...]
+    no_preview: str
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def may_open(session: Session, user: User, case: Case) -> bool:
     return session.scalar(asked.limit(1)) is not None
 
 
-def document_view(d: Document) -> DocumentView:
+def document_view(d: Document, source: Source | str) -> DocumentView:
     stored = dict(d.fields or {})
     fields = tuple(
         FieldRead(
@@ -139,6 +143,8 @@ def document_view(d: Document) -> DocumentView:
         fields=fields,
         missing=tuple(str(m) for m in stored.get("missing") or []),
         notes=tuple(str(n) for n in stored.get("notes") or []),
+        previews=shown_pages(source),
+        no_preview=source if isinstance(source, str) else "",
     )
 
 
@@ -150,8 +156,10 @@ def case_view(app: App, session: Session, case: Case) -> CaseView:
         day = case.meeting.astimezone(config.tz).date()
         deadline = meeting_at(panel, day, config.tz).deadline
     docs_by_message: dict[int, list[DocumentView]] = {}
+    converted = conversions(session, case.documents)
     for d in case.documents:
-        docs_by_message.setdefault(d.message_row_id, []).append(document_view(d))
+        view = document_view(d, source_of(d, converted.get(d.sha256)))
+        docs_by_message.setdefault(d.message_row_id, []).append(view)
     emails = tuple(_email(app, m, docs_by_message.pop(m.id, [])) for m in _in_order(case.messages))
     fields: dict[str, Any] = dict(case.fields or {})
     name = fields.get("child_name")
@@ -228,3 +236,21 @@ def show_case(
     return visit.render(
         "case.html", status, case=view, forms=forms, errors=errors or {}, values=values or {}
     )
+
+
+@pages.get("/cases/{reference}/documents/{document_id:int}/pages/{page:int}.png", CASE_ROLES)
+def page_picture(visit: Visit) -> Response:
+    """One page of a case's document as PNG, drawn by the isolated reader (SPEC §7). Never
+    cached (the security headers say no-store and nosniff on every response)."""
+    params = visit.request.path_params
+    with visit.app.store.reading() as session:
+        case = find_case(session, params["reference"])
+        if not may_open(session, visit.user, case):
+            raise Forbidden("You can open only the cases you were asked to screen.")
+        document = session.get(Document, params["document_id"])
+        if document is None or document.case_id != case.id:
+            raise NotFound(f"Case {case.reference} has no document {params['document_id']}.")
+        # The reader serves one request at a time, as for every other read of an attachment.
+        with visit.exclusive():
+            drawn = draw(visit.app, session, document, params["page"])
+    return Response(drawn.png, media_type="image/png")
