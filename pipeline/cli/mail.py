@@ -8,7 +8,7 @@ import typer
 
 from pipeline.cli.common import MARKUP_MODE, actor, console, errors, open_app, print_json
 from pipeline.errors import NotFound
-from pipeline.states import MessageState, OutboxState
+from pipeline.states import MessageState
 
 quarantine_app = typer.Typer(
     help="Emails that could not be processed: list and replay them.",
@@ -131,17 +131,11 @@ def outbox_release(
     """Let a held email go (the administrator has checked the recipient)."""
 
     from pipeline.intake.poll import deliver_configured
-    from pipeline.store.audit import audit
-    from pipeline.store.models import OutboxItem
+    from pipeline.outbox.resend import release
 
     with open_app(ctx) as service:
         with service.store.session() as session:
-            item = session.get(OutboxItem, outbox_id)
-            if item is None or item.status != OutboxState.HELD:
-                raise NotFound(f"no held email with id {outbox_id}: see `masp outbox list`")
-            item.status = OutboxState.PENDING
-            item.next_attempt_at = service.clock.now()
-            audit(session, service.clock.now(), None, "released", outbox=item.id)
+            release(service, session, outbox_id, actor())
         deliver_configured(service)
     console.print(f"Released email {outbox_id}.")
 

@@ -110,6 +110,20 @@ def resend(app: App, session: Session, outbox_id: int, actor: str) -> OutboxItem
     return copy
 
 
+def release(app: App, session: Session, outbox_id: int, actor: str) -> OutboxItem:
+    """Let a held email go (the administrator has checked its recipients): it is pending again
+    and due now, so the next delivery sends it; audited with who let it go."""
+    by = checked_actor(actor)
+    item = session.get(OutboxItem, outbox_id)
+    if item is None or item.status != OutboxState.HELD:
+        raise NotFound(f"no held email with id {outbox_id}: see `masp outbox list`")
+    now = app.clock.now()
+    item.status = OutboxState.PENDING
+    item.next_attempt_at = now
+    audit(session, now, None, "released", outbox=item.id, by=by)
+    return item
+
+
 def readdress(
     app: App, session: Session, case: Case, old: str, by: str, at: datetime
 ) -> list[OutboxItem]:

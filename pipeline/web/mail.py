@@ -1,5 +1,6 @@
-"""Mail the administrator looks after: quarantined emails (replay them) and held cases, emails
-that quoted a case without standing to (release as a referral of its own, or dismiss)."""
+"""Mail the administrator looks after: quarantined emails (replay them), held cases, emails
+that quoted a case without standing to (release as a referral of its own, or dismiss), and
+emails the outbox held (release them, as `masp outbox release` does)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from starlette.responses import Response
 
 from pipeline.app import App
 from pipeline.errors import NotFound, PipelineError
-from pipeline.states import CaseState, MessageState
-from pipeline.store.models import Case, Message
+from pipeline.states import CaseState, MessageState, OutboxState
+from pipeline.store.models import Case, Message, OutboxItem
 from pipeline.web.guard import Pages, Visit
 from pipeline.web.users import ADMINISTRATORS
 from pipeline.web.views import email_headline
@@ -45,6 +46,40 @@ class HeldCase:
     sender: str
     subject: str
     flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HeldEmail:
+    """An email the outbox held for the administrator (a recipient outside the allowed
+    domains, a rate fuse)."""
+
+    id: int
+    created_at: datetime
+    # The case it is about, if any.
+    reference: str | None
+    subject: str
+    recipients: tuple[str, ...]
+    reason: str
+
+
+def held_emails(session: Session) -> list[HeldEmail]:
+    rows = session.execute(
+        select(OutboxItem, Case.reference)
+        .outerjoin(Case, OutboxItem.case_id == Case.id)
+        .where(OutboxItem.status == OutboxState.HELD)
+        .order_by(OutboxItem.id)
+    )
+    return [
+        HeldEmail(
+            item.id,
+            item.created_at,
+            reference,
+            item.subject,
+            tuple(item.addresses),
+            item.hold_reason or "",
+        )
+        for item, reference in rows
+    ]
 
 
 def quarantined(app: App, session: Session) -> list[QuarantinedEmail]:
@@ -98,7 +133,8 @@ def mail_page(visit: Visit) -> Response:
     with visit.app.store.reading() as session:
         emails = quarantined(visit.app, session)
         held = held_cases(visit.app, session)
-    return visit.render("mail.html", emails=emails, held=held)
+        outbox = held_emails(session)
+    return visit.render("mail.html", emails=emails, held=held, outbox=outbox)
 
 
 @pages.post("/mail/quarantine/{ledger_id:int}/replay", ADMINISTRATORS)
@@ -140,6 +176,28 @@ def dismiss_held(visit: Visit) -> Response:
     with visit.exclusive(), visit.app.store.session() as session:
         case = overrides.dismiss(visit.app, session, reference, visit.actor)
     return visit.redirect("/mail", f"{case.reference} dismissed: nothing was sent.")
+
+
+@pages.post("/mail/outbox/{outbox_id:int}/release", ADMINISTRATORS)
+def release_email(visit: Visit) -> Response:
+    """Let a held email go, as `masp outbox release` does, and send it at once."""
+    from pipeline.outbox.resend import release
+
+    outbox_id: int = visit.request.path_params["outbox_id"]
+    with visit.exclusive():
+        with visit.app.store.session() as session:
+            release(visit.app, session, outbox_id, visit.actor)
+        sent = send_now(visit.app)
+        with visit.app.store.reading() as session:
+            item = session.get(OutboxItem, outbox_id)
+            went = item is not None and item.status == OutboxState.SENT
+    if went:
+        return visit.redirect("/mail", f"Email {outbox_id} released and sent.")
+    return visit.redirect(
+        "/mail",
+        f"Email {outbox_id} released: it was not sent yet, and the service's next pass "
+        f"tries again.{sent}",
+    )
 
 
 def send_now(app: App) -> str:
