@@ -3,16 +3,20 @@ as `masp outbox release` does."""
 
 from __future__ import annotations
 
+import getpass
 import re
+from pathlib import Path
 
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from pipeline.cli import app as cli
 from pipeline.outbox.queue import Draft, enqueue
 from pipeline.states import OutboxState
 from pipeline.store.models import AuditEvent, OutboxItem
 from pipeline.web.users import Role
-from tests.helpers import sent_mail
-from tests.web.conftest import Console, csrf_of, signed_in
+from tests.helpers import open_service, sent_mail
+from tests.web.conftest import NOW, Console, csrf_of, signed_in
 from tests.web.test_pages import text_of
 
 OUTSIDER = "someone@elsewhere.example.net"
@@ -85,3 +89,31 @@ def test_releasing_needs_the_administrator_and_the_csrf_token(console: Console) 
     assert admin.post(path, data={"csrf_token": token}).status_code == 303
     again = admin.post(path, data={"csrf_token": token})
     assert again.status_code == 404 and f"no held email with id {outbox_id}" in again.text
+
+
+def test_the_command_releases_as_the_page_does_and_names_who(tmp_path: Path) -> None:
+    service = open_service(tmp_path, NOW)
+    try:
+        draft = Draft(
+            purpose="test:held:cli",
+            template="could_not_process",
+            to=(OUTSIDER,),
+            context={"panel_address": "panel@example.org"},
+        )
+        with service.store.session() as session:
+            outbox_id = enqueue(service, session, draft).id
+        config = str(tmp_path / "config.yaml")
+        args = ["--config", config, "--now", NOW.isoformat(), "outbox", "release"]
+        done = CliRunner().invoke(cli, [*args, str(outbox_id)])
+        assert done.exit_code == 0, done.output
+        assert f"Released email {outbox_id}." in done.output
+        assert [s.to for s in sent_mail(service) if OUTSIDER in s.to] == [OUTSIDER]
+        with service.store.reading() as session:
+            rows = session.scalars(select(AuditEvent).where(AuditEvent.action == "released"))
+            assert [r.detail for r in rows] == [
+                {"outbox": outbox_id, "by": f"cli:{getpass.getuser()}"}
+            ]
+        again = CliRunner().invoke(cli, [*args, str(outbox_id)])
+        assert again.exit_code == 1 and "no held email" in str(again.exception)
+    finally:
+        service.close()
