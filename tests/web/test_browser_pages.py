@@ -73,3 +73,17 @@ def test_the_decisions_form_has_no_serious_accessibility_problem(
     page.get_by_role("button", name="Record the decisions").click()
     expect(page.locator(".govuk-error-summary")).to_be_focused()
     assert axe_problems(page) == []
+
+
+def test_the_document_pages_load_on_the_case_page(page: Page, console: Console) -> None:
+    sign_in(page, console, Role.CHAIR)
+    page.goto(f"{console.url}/cases/{FIRST}")
+    previews = page.locator("img.console-preview")
+    assert previews.count() > 0
+    for i in range(previews.count()):
+        shown = previews.nth(i)
+        # Drawn lazily: brought into view, each is fetched (under the strict CSP) and decoded.
+        shown.scroll_into_view_if_needed()
+        expect(shown).to_have_js_property("complete", True)
+        assert shown.evaluate("(img) => img.naturalWidth") > 0, shown.get_attribute("src")
+        assert (shown.get_attribute("alt") or "").startswith("Page 1 of the ")
