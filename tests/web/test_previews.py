@@ -47,7 +47,9 @@ def two_page_pdf() -> bytes:
 def scan(console: Console) -> int:
     """The id of a two-page PDF the first case's referrer sent in, through the real intake."""
     data = two_page_pdf()
-    files = [samples.File("scan.pdf", samples.PDF, data)]
+    # With a file that is not what it claims to be: refused, it shows no picture.
+    fake = samples.File("fake.pdf", samples.PDF, b"MZ\x90\x00 not a PDF at all")
+    files = [samples.File("scan.pdf", samples.PDF, data), fake]
     mail = samples.Mail("Referrer 1 <ref1@school.example.org>", f"Re: {FIRST} a scan", files=files)
     drop(console.app, mail, NOW - timedelta(minutes=1))
     poll(console.app)
@@ -122,6 +124,12 @@ def test_the_case_page_shows_the_first_pages_with_words_for_them(
     assert "No preview yet: a Word or Excel document is shown once it has been" in page.text
     # The alt text names the kind and page, never the file.
     assert 'alt="Page 1 of the ' in page.text
+    fake = document_id(console, FIRST, "fake.pdf")
+    card = page.text.split(f'id="document-{fake}"')[1].split('class="govuk-summary-card"')[0]
+    assert "No preview: the document was refused (see the reason above)." in card
+    assert "<img" not in card
+    asked = signed_in(console, Role.CHAIR).get(f"/cases/{FIRST}/documents/{fake}/pages/1.png")
+    assert asked.status_code == 404 and "the document was refused" in asked.text
     alts = re.findall(r'alt="([^"]*)"', page.text)
     assert alts and not [alt for alt in alts if re.search(r"\.(png|pdf|docx)", alt)]
 
