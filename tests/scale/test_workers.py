@@ -69,7 +69,9 @@ def test_one_worker_polls_and_another_takes_over_when_its_connection_dies(
     second.store.engine.dispose()
     for pid in _backend_pids(second):
         with second.store.engine.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # With a timeout it waits for the backend to be gone, and its locks with it (on its
+            # own the call only sends the signal, and the lock could still be held a moment).
+            connection.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
     assert other.acquire() is True
     # The first worker learns at its next try that it no longer polls.
     assert held.acquire() is False
