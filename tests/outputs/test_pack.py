@@ -74,7 +74,10 @@ def referrals(app: App) -> None:
     for n, (name, drawn) in enumerate((("Robin Testcase", True), ("Sky Example", False))):
         child = samples.Child(name=name, referrer_email=f"ref{n}@school.example.org")
         files = samples.full_referral(child, genogram=drawn)
-        drop(app, samples.Mail(child.referrer_email, f"Referral {n}", files=files), NOW)
+        # A second apart: filed in the order they arrived (two at the same moment may be filed
+        # either way, and the tests below read the first case as Robin's).
+        mail = samples.Mail(child.referrer_email, f"Referral {n}", files=files)
+        drop(app, mail, NOW + timedelta(seconds=n))
     poll(app)
     with app.store.session() as session:
         first, second = session.scalars(select(Case).order_by(Case.id))
