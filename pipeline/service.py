@@ -2,8 +2,8 @@
 wakes early when IMAP IDLE reports new mail, and stops cleanly on SIGTERM or SIGINT.
 
 Any number of workers (`masp run` processes, on one machine or several) may share one store
-and one mailbox: one polls it at a time, and every one of them runs the due jobs and sends the
-outbox (docs/scaling.md)."""
+and one mailbox: one polls it at a time, and every one of them files the mail, runs the due jobs
+and sends the outbox (docs/scaling.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pipeline.app import App
 from pipeline.errors import ConfigError, MailboxError, PipelineError, describe_failure
+from pipeline.intake.filing import file_pending
 from pipeline.intake.poll import PollReport, poll_once
 from pipeline.jobs import TickReport, run_due
 from pipeline.mailbox.base import MailSender, MailSource
@@ -84,7 +85,7 @@ def _serve_connected(
             # Checked before every poll: a worker whose lock went with its database connection
             # (a restart) may find that another worker polls now.
             if not lock.acquire():
-                log.warning("another worker now polls the mailbox; this one only ticks and sends")
+                log.warning("another worker now polls the mailbox; this one files, ticks and sends")
                 return
             _log_poll(poll_once(app, source, sender))
         scheduler.run_pending()
@@ -93,14 +94,18 @@ def _serve_connected(
 
 
 def _serve_others(app: App, sender: MailSender, stop: threading.Event, lock: PollLock) -> None:
-    """While another worker polls: tick and send the outbox (both claimed, so never twice),
-    and try for the mailbox at every poll interval; return once this worker holds it."""
+    """While another worker polls: file what it ledgered, tick and send the outbox (all three
+    claimed, so never twice), and try for the mailbox at every poll interval; return once this
+    worker holds it."""
     scheduler, due = _timetable(app, sender)
     while not stop.is_set():
         if due.is_set():
             due.clear()
             if lock.acquire():
                 return
+            filing = file_pending(app)
+            if filing.filed or filing.quarantined:
+                log.info("filed %d, %d quarantined", filing.filed, filing.quarantined)
             deliver(app, sender)
         scheduler.run_pending()
         stop.wait(_next_wait(scheduler))
@@ -115,7 +120,7 @@ def _serve_once(
 
     if not lock.acquire():
         if polling:
-            log.info("another worker polls the mailbox; this one ticks and sends")
+            log.info("another worker polls the mailbox; this one files, ticks and sends")
         _serve_others(app, sender, stop, lock)
         return False
     if not polling:

@@ -10,7 +10,6 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -19,7 +18,7 @@ from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
 from pipeline.documents.read import DocumentResult, megabytes
 from pipeline.errors import IntakeError, StoreError, describe_failure
-from pipeline.intake import emergency, held, unanswered
+from pipeline.intake import claims, emergency, held, unanswered
 from pipeline.intake.ahead import reading_ahead
 from pipeline.intake.budget import EmailBudget, read_within
 from pipeline.intake.cases import (
@@ -488,25 +487,40 @@ def file_one(
 
 
 def file_pending(app: App) -> FilingReport:
-    """File every ledgered email not yet filed, in the order the server received them."""
+    """File every ledgered email not yet filed that this worker can claim, in the order the
+    server received them; other workers may be filing the rest at the same time (claims.py)."""
     report = FilingReport()
-    with app.store.session() as session:
-        query = select(Message.id, Message.raw_path, Message.size).where(
-            Message.status == MessageState.NEW
-        )
-        found = session.execute(query.order_by(Message.received_at, Message.id))
-        rows = [(row_id, path, size) for row_id, path, size in found]
+    size = claims.batch_size(app.config.limits.readers)
+    tried: set[int] = set()
+    while True:
+        batch = claims.claim(app, size)
+        # An email tried already and still to be filed is being filed elsewhere (a replay
+        # holds it): it is given back, not tried again and again.
+        again = [row_id for row_id, _path, _size in batch if row_id in tried]
+        claims.release(app, again)
+        fresh = [row for row in batch if row[0] not in tried]
+        if not fresh:
+            return report
+        tried.update(row_id for row_id, _path, _size in fresh)
+        _file_batch(app, fresh, report)
+
+
+def _file_batch(app: App, batch: list[claims.Claimed], report: FilingReport) -> None:
+    """File the claimed emails in turn; those not reached (a failure between them) go back."""
     # With several readers, the next emails' attachments are read while this one is filed.
-    ahead = reading_ahead(app, rows)
+    ahead = reading_ahead(app, batch)
+    left = [row_id for row_id, _path, _size in batch]
     try:
-        for row_id, _path, _size in rows:
+        for row_id, _path, _size in batch:
             file_one(app, row_id, report, ahead.take(row_id) if ahead else None)
+            left.remove(row_id)
             if ahead:
                 ahead.done(row_id)
     finally:
         if ahead:
             ahead.close()
-    return report
+        if left:
+            claims.release(app, left)
 
 
 def replay(app: App, row_id: int) -> FilingReport:

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
 
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from pipeline.app import App
 from pipeline.errors import describe_failure
 from pipeline.mailbox.base import InboundMessage, LastSeen, Location, MailSource
+from pipeline.mime.addresses import Mailbox, read_mailbox
 from pipeline.states import MessageState
 from pipeline.store.models import MailboxCursor, Message
 
@@ -30,6 +32,10 @@ _TRACE = re.compile(
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?<?([^>\r\n]+)>?", re.I | re.M)
 _PRINTABLE = re.compile(rb"[!-~]+")
 MAX_MESSAGE_ID = 250
+# The longest address RFC 5321 allows; a longer From is kept as no sender at all.
+MAX_SENDER = 320
+# Headers are read from the first part of the message only: a megabyte of headers is not.
+HEAD_BYTES = 256_000
 # Rows are committed in small batches: the raw bytes are already fsynced, and a batch
 # boundary only decides how much is re-fetched (and recognised as known) after a crash.
 BATCH = 20
@@ -56,6 +62,19 @@ def header_message_id(raw: bytes) -> str | None:
     if not found or len(found) > MAX_MESSAGE_ID or not _PRINTABLE.fullmatch(found):
         return None
     return found.decode("ascii")
+
+
+def header_sender(raw: bytes) -> str | None:
+    """The From address, lower-cased, or None when the header does not name exactly one.
+
+    Recorded with the email so that one sender's emails are filed in order by whichever
+    workers file them (intake/claims.py); filing reads the From again, in full.
+    """
+    headers = BytesHeaderParser().parsebytes(raw[:HEAD_BYTES])
+    found = read_mailbox(str(headers.get("From") or ""))
+    if not isinstance(found, Mailbox) or len(found.address) > MAX_SENDER:
+        return None
+    return found.address
 
 
 @dataclass
@@ -150,10 +169,11 @@ class Ledger:
         trace headers, the duplicate check): the fallback when those could not be stored.
         """
         sha, path = self.app.files.put("raw", inbound.raw, ".eml")
-        body, message_id, duplicate = sha, None, False
+        body, message_id, sender, duplicate = sha, None, None, False
         if not plain:
             body = content_digest(inbound.raw)
             message_id = header_message_id(inbound.raw)
+            sender = header_sender(inbound.raw)
             duplicate = self._duplicate_of(session, sha, body, message_id)
         loc = inbound.location
         now = self.app.clock.now()
@@ -171,6 +191,7 @@ class Ledger:
             raw_path=path,
             status=MessageState.DUPLICATE if duplicate else MessageState.NEW,
             moved=False,
+            sender=sender,
         )
         session.add(row)
         session.flush()

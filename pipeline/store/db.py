@@ -50,7 +50,7 @@ FIRST_WAIT = 0.05
 # The newest migration's revision id. Kept here so that opening a database costs one read of
 # its version, not a load of Alembic's scripts; a test fails when a migration is added and
 # this is not moved on with it.
-HEAD_REVISION = "0011_case_meeting_index"
+HEAD_REVISION = "0012_message_claims"
 
 # Alembic's own bookkeeping table, as `alembic stamp` creates it; in its own metadata so that
 # comparing the models with a database never counts it.

@@ -100,6 +100,14 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     case: Mapped[Case | None] = relationship(back_populates="messages")
+    # The From address, lower-cased (None when there is no one readable address): any worker
+    # files mail, but one sender's emails are filed one after another, in the order received,
+    # so a referral's follow-up never overtakes it (intake/claims.py).
+    sender: Mapped[str | None] = mapped_column(String(320), index=True)
+    # The worker filing the email, or the last that did, and until when it holds it: a worker
+    # that died lets go when its claim runs out. Kept after filing, to say who filed it.
+    claimed_by: Mapped[str | None] = mapped_column(String(300))
+    claimed_until: Mapped[datetime | None] = mapped_column()
 
 
 class Case(Base):

@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -54,6 +55,12 @@ def _backend_pids(app: App) -> list[int]:
             )
         )
         return [row[0] for row in rows]
+
+
+def _ledger_all(app: App) -> None:
+    folders = app.config.mailbox.maildir
+    with MaildirSource(app.config.path(folders.inbox), app.config.path(folders.processed)) as s:
+        Ledger(app).ingest(s)
 
 
 @pytest.mark.pg_native
@@ -169,9 +176,7 @@ def test_two_workers_sending_one_outbox_send_each_email_once(
     first, second = two_workers
     for n in range(1, 41):
         drop(first, numbered_referral("o", n), NOW)
-    folders = first.config.mailbox.maildir
-    with MaildirSource(first.config.path(folders.inbox), first.config.path(folders.processed)) as s:
-        Ledger(first).ingest(s)
+    _ledger_all(first)
     assert file_pending(first).filed == 40
     outbox = tmp_path / "mail" / "sent"
     results = []
@@ -199,9 +204,7 @@ def test_an_email_held_by_a_dead_worker_is_sent_once_its_lease_runs_out(
 ) -> None:
     first, second = two_workers
     drop(first, numbered_referral("l", 1), NOW)
-    folders = first.config.mailbox.maildir
-    with MaildirSource(first.config.path(folders.inbox), first.config.path(folders.processed)) as s:
-        Ledger(first).ingest(s)
+    _ledger_all(first)
     file_pending(first)
     with first.store.session() as session:
         # A worker claimed it and died before sending.
@@ -217,9 +220,7 @@ def test_an_email_held_by_a_dead_worker_is_sent_once_its_lease_runs_out(
 def test_an_email_another_worker_is_filing_is_left_to_it(two_workers: tuple[App, App]) -> None:
     first, second = two_workers
     drop(first, numbered_referral("f", 1), NOW)
-    folders = first.config.mailbox.maildir
-    with MaildirSource(first.config.path(folders.inbox), first.config.path(folders.processed)) as s:
-        Ledger(first).ingest(s)
+    _ledger_all(first)
     with first.store.session() as session:
         row = session.scalars(select(Message).with_for_update()).one()
         assert row.status == MessageState.NEW
@@ -228,6 +229,125 @@ def test_an_email_another_worker_is_filing_is_left_to_it(two_workers: tuple[App,
     assert file_pending(second).filed == 1
     with second.store.session() as session:
         assert len(session.scalars(select(Case)).all()) == 1
+
+
+@pytest.mark.pg_native
+def test_a_senders_next_email_waits_while_another_worker_files_their_first(
+    two_workers: tuple[App, App],
+) -> None:
+    first, second = two_workers
+    drop(first, numbered_referral("s", 1, "Pat <pat@school.example.org>"), NOW)
+    drop(
+        first, numbered_referral("s", 2, "Pat <pat@school.example.org>"), NOW + timedelta(minutes=1)
+    )
+    drop(first, numbered_referral("s", 3), NOW + timedelta(minutes=2))
+    _ledger_all(first)
+    with first.store.session() as session:
+        rows = session.scalars(select(Message).order_by(Message.received_at)).all()
+        assert [row.sender for row in rows] == [
+            "pat@school.example.org",
+            "pat@school.example.org",
+            "ref3@school.example.org",
+        ]
+        ids = [row.id for row in rows]
+        # One worker has Pat's first email in hand (it is filing it).
+        session.scalars(select(Message).where(Message.id == ids[0]).with_for_update()).one()
+        # The other files the other sender's email, but not Pat's second before Pat's first.
+        assert file_pending(second).filed == 1
+        with second.store.session() as look:
+            statuses = {i: st for i, st in look.execute(select(Message.id, Message.status))}
+        assert statuses == {
+            ids[0]: MessageState.NEW,
+            ids[1]: MessageState.NEW,
+            ids[2]: MessageState.FILED,
+        }
+    # Once the first email is let go, both of Pat's are filed, in the order they arrived.
+    assert file_pending(second).filed == 2
+    with second.store.session() as session:
+        query = select(Message.id, Case.reference).join(Case, Case.id == Message.case_id)
+        by_id = {row_id: reference for row_id, reference in session.execute(query)}
+    assert by_id[ids[0]] < by_id[ids[1]]
+
+
+@pytest.mark.pg_native
+def test_emails_claimed_by_a_worker_that_died_are_filed_once_the_claim_runs_out(
+    two_workers: tuple[App, App],
+) -> None:
+    first, second = two_workers
+    drop(first, numbered_referral("c", 1), NOW)
+    _ledger_all(first)
+    with first.store.session() as session:
+        row = session.scalars(select(Message)).one()
+        # A worker claimed it and died before filing it.
+        row.claimed_by, row.claimed_until = "gone:1", NOW + timedelta(minutes=10)
+    assert file_pending(second).filed == 0
+    later = replace(second, clock=Clock.frozen_at(NOW + timedelta(minutes=11)))
+    assert file_pending(later).filed == 1
+    with second.store.session() as session:
+        assert session.scalars(select(Message.claimed_by)).one() == worker_name()
+
+
+RUN_WORKERS = 60
+
+
+@pytest.mark.pg_native
+@pytest.mark.timeout(600)
+def test_two_masp_run_workers_both_file_the_mail_one_of_them_polls(
+    tmp_path: Path, pg_url: str
+) -> None:
+    service = open_service(tmp_path, NOW, database=pg_url, mailbox__poll_interval_seconds=5)
+    for n in range(1, RUN_WORKERS + 1):
+        drop(service, numbered_referral("r", n), NOW)
+    # Ledgered before the workers start (as a poll before a restart leaves it), so that both
+    # find mail to file at once: a worker that is not polling looks for some at every poll
+    # interval, and mail a poll ledgers now is filed within a few seconds.
+    _ledger_all(service)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASP_")}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "--config", str(tmp_path / "config.yaml"), "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / f"worker{n}.log").open("wb"),
+        )
+        for n in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 480
+        while time.monotonic() < deadline:
+            with service.store.session() as session:
+                left = session.scalar(
+                    select(func.count()).where(Message.status == MessageState.NEW)
+                )
+                total = session.scalar(select(func.count()).select_from(Message))
+            if total == RUN_WORKERS and left == 0:
+                break
+            assert all(w.poll() is None for w in workers), "a worker stopped early"
+            time.sleep(0.5)
+        else:
+            pytest.fail("the two workers did not file the mail within 8 minutes")
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        codes = [worker.wait(90) for worker in workers]
+    assert codes == [0, 0]
+    with service.store.session() as session:
+        filers = [
+            row.claimed_by for row in session.scalars(select(Message)) if row.case_id is not None
+        ]
+        references = session.scalars(select(Case.reference)).all()
+        acks = session.scalars(
+            select(OutboxItem.purpose).where(OutboxItem.template == "acknowledgement")
+        ).all()
+    poller = heartbeat.read(service.store).poller
+    service.close()
+    # Each email became one case with one acknowledgement, whichever worker filed it ...
+    assert len(filers) == RUN_WORKERS and len(set(references)) == RUN_WORKERS
+    assert len(acks) == RUN_WORKERS and len(set(acks)) == RUN_WORKERS
+    # ... and both workers filed: the one polling, and the other.
+    assert poller in filers
+    assert len(set(filers)) == 2, f"filed by {sorted(set(filers))}"
 
 
 def test_status_and_health_name_the_worker_that_polls(tmp_path: Path) -> None:
