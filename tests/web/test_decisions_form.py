@@ -6,16 +6,17 @@ from __future__ import annotations
 import dataclasses
 import html
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
+from pipeline.app import App
 from pipeline.clock import Clock
 from pipeline.panel.screening.decisions import decide_by_administrator
 from pipeline.rules.reply_text import Decision as Screening
 from pipeline.states import Outcome, Verdict
-from pipeline.store.models import AuditEvent, Case, Decision, DecisionImport
+from pipeline.store.models import Action, AuditEvent, Case, Decision, DecisionImport
 from pipeline.web.users import Role
 from tests.helpers import sent_to
 from tests.web.conftest import FIRST, Console, csrf_of, signed_in
@@ -118,3 +119,138 @@ def test_whole_decisions_are_recorded_as_a_workbook_s_are(after_the_meeting: Con
     again = client.get(FORM).text
     assert f'<option value="{Outcome.ACCEPTED.value}" selected>' in again
     assert 'value="Lee Lead"' in again
+
+
+# Two action lines for FIRST (row 2 of the form): what, who, which agency, by when.
+TWO_LINES = {
+    "a2-lines": "2",
+    "a2-1-b": "Arrange a team around the family meeting",
+    "a2-1-c": "Lee Lead",
+    "a2-1-d": "education",
+    "a2-1-e": "15/12/2026",
+    "a2-2-b": "Share the assessment with Health",
+    "a2-2-c": "Sam Social",
+    "a2-2-e": "2027-01-05",
+}
+
+
+def recorded_actions(app: App) -> list[tuple[str, int, str, str, str | None, date, bool]]:
+    """Every recorded action line: case, position, what, who, agency, by when, done."""
+    with app.store.session() as session:
+        found = session.execute(
+            select(Case.reference, Action)
+            .join(Case, Case.id == Action.case_id)
+            .order_by(Case.reference, Action.position)
+        )
+        return [
+            (ref, a.position, a.text, a.owner, a.agency, a.due, a.done_at is not None)
+            for ref, a in found
+        ]
+
+
+def test_action_lines_are_recorded_with_the_decision_and_shown_again(
+    after_the_meeting: Console,
+) -> None:
+    client = signed_in(after_the_meeting, Role.ADMINISTRATOR)
+    page = client.get(FORM)
+    # A case with no action yet offers blank lines, each field labelled for its case and line.
+    assert 'name="a2-lines" value="2"' in page.text
+    assert f"Owner (action 2 for {FIRST})" in text_of(page.text)
+    token = csrf_of(page.text)
+    answer = client.post(FORM, data={"csrf_token": token, **WHOLE, **TWO_LINES})
+    assert answer.status_code == 303, text_of(answer.text)
+    assert recorded_actions(after_the_meeting.app) == [
+        (FIRST, 1, TWO_LINES["a2-1-b"], "Lee Lead", "Education", date(2026, 12, 15), False),
+        (FIRST, 2, TWO_LINES["a2-2-b"], "Sam Social", None, date(2027, 1, 5), False),
+    ]
+    with after_the_meeting.app.store.session() as session:
+        last = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "decision-recorded")
+            .order_by(AuditEvent.id.desc())
+        ).first()
+        assert last is not None and last.detail["actions"] == 2
+    # Opened again, each line holds what was recorded, with two blank lines below.
+    again = client.get(FORM).text
+    assert 'name="a2-lines" value="4"' in again
+    assert 'id="a2-1-d" name="a2-1-d" type="text" spellcheck="false" value="Education"' in again
+    assert 'name="a2-2-e" type="text" spellcheck="false" value="05/01/2027"' in again
+    assert 'name="a2-3-b" type="text" spellcheck="false" value=""' in again
+
+
+def test_a_wrong_action_line_is_refused_by_its_field_and_nothing_is_recorded(
+    after_the_meeting: Console,
+) -> None:
+    client = signed_in(after_the_meeting, Role.ADMINISTRATOR)
+    token = csrf_of(client.get(FORM).text)
+    before = recorded_actions(after_the_meeting.app)
+    with after_the_meeting.app.store.session() as session:
+        imports = len(session.scalars(select(DecisionImport)).all())
+    wrong = TWO_LINES | {"a2-1-e": "31/02/2027", "a2-2-c": "", "a2-3-b": "Ring the school"}
+    wrong |= {"a2-lines": "3", "a2-3-c": "Kim", "a2-3-e": "01/12/2026"}
+    answer = client.post(FORM, data={"csrf_token": token, **WHOLE, **wrong})
+    assert answer.status_code == 400
+    words = html.unescape(text_of(answer.text))
+    # The workbook's own words, each linked from the summary to its field and shown by it.
+    assert '<a href="#a2-1-e">"31/02/2027" is not a date: write the date as dd/mm/yyyy' in (
+        html.unescape(answer.text)
+    )
+    assert '<a href="#a2-2-c">The action has no owner</a>' in answer.text
+    assert '<a href="#a2-3-e">The date 01/12/2026 is before the meeting' in answer.text
+    assert 'id="a2-2-c-error"' in answer.text and 'aria-describedby="a2-2-c-error"' in answer.text
+    assert "Error: The action has no owner" in words
+    # What was typed is shown again, in its place.
+    assert 'id="a2-1-e" name="a2-1-e" type="text" spellcheck="false" value="31/02/2027"' in (
+        answer.text
+    )
+    assert 'name="a2-lines" value="3"' in answer.text
+    assert recorded_actions(after_the_meeting.app) == before
+    with after_the_meeting.app.store.session() as session:
+        assert len(session.scalars(select(DecisionImport)).all()) == imports
+    # Lines for a case with no decision: the case's outcome is asked for, nothing recorded.
+    lines_only = client.post(FORM, data={"csrf_token": token, **TWO_LINES})
+    assert lines_only.status_code == 400
+    assert f'<a href="#d2-g">{FIRST} has no outcome: choose one from the list</a>' in (
+        lines_only.text
+    )
+    assert recorded_actions(after_the_meeting.app) == before
+
+
+def test_more_lines_are_added_without_recording(after_the_meeting: Console) -> None:
+    client = signed_in(after_the_meeting, Role.ADMINISTRATOR)
+    token = csrf_of(client.get(FORM).text)
+    before = recorded_actions(after_the_meeting.app)
+    more = client.post(FORM, data={"csrf_token": token, **WHOLE, **TWO_LINES, "more": "lines"})
+    assert more.status_code == 200 and "There is a problem" not in more.text
+    assert 'name="a2-lines" value="4"' in more.text and 'id="a2-4-b"' in more.text
+    assert 'value="Sam Social"' in more.text and 'value="Lee Lead"' in more.text
+    # A forged count is capped: the page stays bounded.
+    many = client.post(FORM, data={"csrf_token": token, "a2-lines": "100000", "more": "lines"})
+    assert many.status_code == 200 and 'name="a2-lines" value="60"' in many.text
+    assert recorded_actions(after_the_meeting.app) == before
+
+
+def test_an_action_line_is_corrected_and_another_removed_in_place(
+    after_the_meeting: Console,
+) -> None:
+    client = signed_in(after_the_meeting, Role.ADMINISTRATOR)
+    token = csrf_of(client.get(FORM).text)
+    first = client.post(FORM, data={"csrf_token": token, **WHOLE, **TWO_LINES})
+    assert first.status_code == 303, text_of(first.text)
+    # The page as opened again: the recorded lines and two blank ones; line 1 corrected and
+    # marked done, line 2 ticked Remove.
+    shown = TWO_LINES | {"a2-lines": "4", "a2-1-d": "Education", "a2-2-e": "05/01/2027"}
+    changed = shown | {"a2-1-c": "Jo Other", "a2-1-f": "Yes", "a2-2-remove": "Yes"}
+    answer = client.post(FORM, data={"csrf_token": token, **WHOLE, **changed})
+    assert answer.status_code == 303, text_of(answer.text)
+    assert recorded_actions(after_the_meeting.app) == [
+        (FIRST, 1, TWO_LINES["a2-1-b"], "Jo Other", "Education", date(2026, 12, 15), True),
+    ]
+    again = client.get(FORM).text
+    assert 'name="a2-1-f" type="checkbox" value="Yes" checked' in again
+    assert 'name="a2-lines" value="3"' in again and 'value="Sam Social"' not in again
+    # A line cleared is removed too: the decision keeps no action.
+    cleared = {"a2-lines": "3", "a2-1-b": "", "a2-1-c": "", "a2-1-d": "", "a2-1-e": ""}
+    answer = client.post(FORM, data={"csrf_token": token, **WHOLE, **cleared})
+    assert answer.status_code == 303, text_of(answer.text)
+    assert recorded_actions(after_the_meeting.app) == []
