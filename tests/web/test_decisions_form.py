@@ -5,21 +5,36 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from pipeline.app import App
 from pipeline.clock import Clock
+from pipeline.panel.decisions.record import record_workbook
 from pipeline.panel.screening.decisions import decide_by_administrator
+from pipeline.rules import decisions as rule
 from pipeline.rules.reply_text import Decision as Screening
 from pipeline.states import Outcome, Verdict
-from pipeline.store.models import Action, AuditEvent, Case, Decision, DecisionImport
+from pipeline.store.models import (
+    Action,
+    AuditEvent,
+    Case,
+    Decision,
+    DecisionImport,
+    MeetingWorkbook,
+)
+from pipeline.web.decisions import field_id
 from pipeline.web.users import Role
+from tests.decisions_helpers import MEETING, fill, make_workbook, seeded
 from tests.helpers import sent_to
-from tests.web.conftest import FIRST, Console, csrf_of, signed_in
+from tests.web.conftest import FIRST, Console, add_accounts, csrf_of, serve, sign_in, signed_in
 from tests.web.test_pages import text_of
 
 FORM = "/meetings/masp/2026-12-08/decisions"
@@ -254,3 +269,166 @@ def test_an_action_line_is_corrected_and_another_removed_in_place(
     answer = client.post(FORM, data={"csrf_token": token, **WHOLE, **cleared})
     assert answer.status_code == 303, text_of(answer.text)
     assert recorded_actions(after_the_meeting.app) == []
+
+
+@dataclasses.dataclass
+class Seeded:
+    """A console over the workbook tests' meeting (two cases on the agenda, one moved away,
+    a review due with an open action), its clock after the meeting."""
+
+    app: App
+    client: httpx.Client
+
+
+@pytest.fixture
+def seeded_console(tmp_path: Path) -> Iterator[Seeded]:
+    (tmp_path / "form").mkdir()
+    app = dataclasses.replace(seeded(tmp_path / "form"), clock=Clock.frozen_at(AFTER))
+    add_accounts(app)
+    server, thread, port = serve(app)
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        assert sign_in(client, "admin@example.org").status_code == 303
+        yield Seeded(app, client)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.close()
+
+
+# The decisions of the workbook tests, as typed into the form (rows: 0001, 0002, 0004) and
+# into the workbook (by header), with the same action lines.
+REVIEW = "MASP-2026-0004"
+# The review's open action as the form shows it pre-filled, by its fields' letters.
+KEPT = {"b": "Book a family meeting", "c": "Lee Lead", "d": "Education", "e": "30/11/2026"}
+# An outcome field's label names its case: (form row, reference).
+OUTCOME_LABEL = r'for="d(\d+)-g">Outcome<span class="govuk-visually-hidden"> for ([A-Z0-9-]+)<'
+BY_HEADER: dict[str, dict[str, Any]] = {
+    "MASP-2026-0001": {
+        "Outcome": Outcome.ACCEPTED.value,
+        "Lead Professional name": "Jo Lead",
+        "Lead Professional agency": "Education",
+        "Lead Professional email": "jo.lead@school.example.org",
+        "Review date": "02/02/2027",
+    },
+    "MASP-2026-0002": {"Outcome": Outcome.ADVICE.value, "Review date": "02/03/2027"},
+    REVIEW: {
+        "Outcome": Outcome.ACCEPTED.value,
+        "Lead Professional name": "Jo Lead",
+        "Lead Professional email": "jo.lead@school.example.org",
+        "Review date": "02/02/2027",
+    },
+}
+NEW_ACTIONS = [
+    (
+        "MASP-2026-0001",
+        "Hold a team around the family meeting",
+        "Jo Lead",
+        "Education",
+        "15/12/2026",
+        "",
+    ),
+    ("MASP-2026-0001", "Refer to the school nurse", "Pat Nurse", "Health", "08/01/2027", ""),
+    (REVIEW, "Write to the family", "Jo Lead", "", "20/12/2026", "Yes"),
+]
+
+
+def decisions_recorded(app: App) -> list[tuple[object, ...]]:
+    """Every decision as the store holds it (what any later step reads), with its actions."""
+    with app.store.session() as session:
+        found = []
+        for d in session.scalars(
+            select(Decision).join(Case).order_by(Case.reference, Decision.meeting)
+        ):
+            lines = [(a.position, a.text, a.owner, a.agency, a.due, a.done_at) for a in d.actions]
+            found.append(
+                (
+                    d.case.reference,
+                    d.case.state,
+                    d.heard_as,
+                    d.outcome,
+                    d.lead_name,
+                    d.lead_agency,
+                    d.lead_email,
+                    d.review_date,
+                    d.no_further_review,
+                    d.larp,
+                    d.final,
+                    d.notes,
+                    d.recorded_at,
+                    lines,
+                )
+            )
+        return found
+
+
+def test_the_form_records_what_the_same_workbook_records(
+    seeded_console: Seeded, tmp_path: Path
+) -> None:
+    client = seeded_console.client
+    page = client.get(FORM)
+    assert page.status_code == 200
+    rows = {ref: int(row) for row, ref in re.findall(OUTCOME_LABEL, page.text)}
+    assert sorted(rows) == ["MASP-2026-0001", "MASP-2026-0002", REVIEW]
+    # The review comes pre-filled with its open action, as in the workbook.
+    review = rows[REVIEW]
+    assert f'name="a{review}-1-b" type="text" spellcheck="false" value="Book a family meeting"' in (
+        page.text
+    )
+    assert f'name="a{review}-1-e" type="text" spellcheck="false" value="30/11/2026"' in page.text
+    form = {"csrf_token": csrf_of(page.text)}
+    columns = {header: column for column, header in enumerate(rule.DECISION_HEADERS, start=1)}
+    for ref, values in BY_HEADER.items():
+        form |= {field_id(rows[ref], columns[h]): v for h, v in values.items()}
+    # The review's pre-filled line stays as it is (kept open); the new lines follow it.
+    form |= {f"a{review}-1-{c}": v for c, v in KEPT.items()}
+    counts = {ref: 1 if ref == REVIEW else 0 for ref in rows}
+    for ref, *line in NEW_ACTIONS:
+        counts[ref] += 1
+        form |= {
+            f"a{rows[ref]}-{counts[ref]}-{c}": v for c, v in zip("bcdef", line, strict=True) if v
+        }
+    form |= {f"a{rows[ref]}-lines": str(n) for ref, n in counts.items()}
+    answer = client.post(FORM, data=form)
+    assert answer.status_code == 303, text_of(answer.text)
+
+    (tmp_path / "workbook").mkdir()
+    workbook_app = seeded(tmp_path / "workbook", now=MEETING - timedelta(days=1))
+    try:
+        data, sent = make_workbook(workbook_app)
+        filled = fill(data, BY_HEADER, actions=[list(a) for a in NEW_ACTIONS], done="No")
+        later = dataclasses.replace(workbook_app, clock=Clock.frozen_at(AFTER))
+        with later.store.session() as session:
+            row = record_workbook(
+                later, session, filled, "email", workbook=session.get(MeetingWorkbook, sent.id)
+            )
+            assert row.status == "applied", row.problems
+        expected = decisions_recorded(later)
+    finally:
+        workbook_app.close()
+    recorded = decisions_recorded(seeded_console.app)
+    assert recorded == expected
+    # The review's decision at this meeting (after its November one).
+    *_, review_decision = [d for d in recorded if d[0] == REVIEW]
+    assert [line[1] for line in review_decision[-1]] == [
+        "Book a family meeting",
+        "Write to the family",
+    ]
+
+
+def test_a_review_left_as_pre_filled_is_not_decided_now(seeded_console: Seeded) -> None:
+    client = seeded_console.client
+    page = client.get(FORM)
+    form = {"csrf_token": csrf_of(page.text)}
+    # Only the first case is filled in; the review's pre-filled line is posted as shown.
+    form |= {"d2-g": Outcome.ADVICE.value, "d2-k": "02/03/2027"}
+    review = re.search(r'name="a(\d+)-1-b" type="text" spellcheck="false" value="Book', page.text)
+    assert review is not None
+    row = review.group(1)
+    form |= {f"a{row}-1-{c}": v for c, v in KEPT.items()}
+    form[f"a{row}-lines"] = "3"
+    answer = client.post(FORM, data=form)
+    assert answer.status_code == 303, text_of(answer.text)
+    # Recorded now: the first case's decision only (the review keeps its November one).
+    now = [d[0] for d in decisions_recorded(seeded_console.app) if d[12] == AFTER]
+    assert now == ["MASP-2026-0001"]
