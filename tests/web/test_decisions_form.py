@@ -333,33 +333,35 @@ NEW_ACTIONS = [
 ]
 
 
-def decisions_recorded(app: App) -> list[tuple[object, ...]]:
+def decisions_recorded(app: App) -> list[dict[str, Any]]:
     """Every decision as the store holds it (what any later step reads), with its actions."""
+    columns = (
+        "heard_as",
+        "outcome",
+        "lead_name",
+        "lead_agency",
+        "lead_email",
+        "review_date",
+        "no_further_review",
+        "larp",
+        "larp_note",
+        "final",
+        "notes",
+        "recorded_at",
+    )
     with app.store.session() as session:
-        found = []
-        for d in session.scalars(
-            select(Decision).join(Case).order_by(Case.reference, Decision.meeting)
-        ):
-            lines = [(a.position, a.text, a.owner, a.agency, a.due, a.done_at) for a in d.actions]
-            found.append(
-                (
-                    d.case.reference,
-                    d.case.state,
-                    d.heard_as,
-                    d.outcome,
-                    d.lead_name,
-                    d.lead_agency,
-                    d.lead_email,
-                    d.review_date,
-                    d.no_further_review,
-                    d.larp,
-                    d.final,
-                    d.notes,
-                    d.recorded_at,
-                    lines,
-                )
-            )
-        return found
+        query = select(Decision).join(Case).order_by(Case.reference, Decision.meeting)
+        return [
+            {c: getattr(d, c) for c in columns}
+            | {
+                "reference": d.case.reference,
+                "state": d.case.state,
+                "actions": [
+                    (a.position, a.text, a.owner, a.agency, a.due, a.done_at) for a in d.actions
+                ],
+            }
+            for d in session.scalars(query)
+        ]
 
 
 def test_the_form_records_what_the_same_workbook_records(
@@ -409,8 +411,8 @@ def test_the_form_records_what_the_same_workbook_records(
     recorded = decisions_recorded(seeded_console.app)
     assert recorded == expected
     # The review's decision at this meeting (after its November one).
-    *_, review_decision = [d for d in recorded if d[0] == REVIEW]
-    assert [line[1] for line in review_decision[-1]] == [
+    *_, review_decision = [d for d in recorded if d["reference"] == REVIEW]
+    assert [line[1] for line in review_decision["actions"]] == [
         "Book a family meeting",
         "Write to the family",
     ]
@@ -430,5 +432,7 @@ def test_a_review_left_as_pre_filled_is_not_decided_now(seeded_console: Seeded) 
     answer = client.post(FORM, data=form)
     assert answer.status_code == 303, text_of(answer.text)
     # Recorded now: the first case's decision only (the review keeps its November one).
-    now = [d[0] for d in decisions_recorded(seeded_console.app) if d[12] == AFTER]
+    now = [
+        d["reference"] for d in decisions_recorded(seeded_console.app) if d["recorded_at"] == AFTER
+    ]
     assert now == ["MASP-2026-0001"]
