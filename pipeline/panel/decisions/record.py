@@ -239,9 +239,10 @@ def decidable(app: App, session: Session, panel_id: str, meeting: datetime) -> r
 def record_entered(
     app: App, session: Session, panel_id: str, meeting: datetime, cells: rule.Grid, actor: str
 ) -> DecisionImport | tuple[Problem, ...]:
-    """Decisions typed into the console's form, laid out as the workbook's Decisions sheet:
-    checked by the same rules and applied the same way as a workbook; or, with any problem,
-    nothing recorded and every problem returned by cell (the form shows each by its field)."""
+    """Decisions typed into the console's form, laid out as the workbook's Decisions sheet
+    (and its Actions sheet, one row per action line): checked by the same rules and applied
+    the same way as a workbook; or, with any problem, nothing recorded and every problem
+    returned by cell (the form shows each by its field)."""
     by = checked_actor(actor)
     target = Target(panel_id, meeting, None)
     found = check_grid(app, session, cells, target)
