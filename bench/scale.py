@@ -22,11 +22,15 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from sqlalchemy import func, select
 
 from bench.intake import TreePeak, _peak_kb
+from pipeline.store.db import Store
+from pipeline.store.models import Document, Message, OutboxItem
 from tests.cli.test_service_process import referral
 from tests.helpers import config_tree
 from tests.postgres import Postgres, running_postgres
@@ -41,6 +45,7 @@ class Result:
     # Per worker: its own peak RSS, and with its child processes' peaks added (MB).
     own_mb: list[float]
     tree_mb: list[float]
+    timeline: str
 
     @property
     def rate(self) -> float:
@@ -87,6 +92,8 @@ def run(
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASP_")}
     before = len(smtp.messages)
     start = time.perf_counter()
+    began = datetime.now(UTC)
+    cpu_before = _cpu_times()
     processes, samplers = [], []
     for n in range(workers):
         log = (config.parent / f"worker{n}.log").open("wb")
@@ -112,6 +119,7 @@ def run(
                 raise SystemExit(f"{name}: not done within an hour")
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
+        busy = _busy_cores(cpu_before, _cpu_times())
     finally:
         for process in processes:
             if process.poll() is None:
@@ -132,6 +140,46 @@ def run(
         len(mails),
         [sampler.own_mb() for sampler in samplers],
         [sampler.total_mb() for sampler in samplers],
+        _timeline(database or f"sqlite:///{config.parent / 'data' / 'masp.sqlite'}", began)
+        + f"; processors busy: {busy:.2f} of {os.cpu_count()}",
+    )
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU time so far, by kind (/proc/stat's first line, in ticks)."""
+    return [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
+def _busy_cores(before: list[int], after: list[int]) -> float:
+    """How many processors were busy on average between two `_cpu_times` (everything on the
+    machine: the workers, PostgreSQL, Dovecot and this benchmark's SMTP server and samplers)."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    idle = spent[3] + spent[4]  # idle and iowait
+    return (sum(spent) - idle) / sum(spent) * (os.cpu_count() or 1)
+
+
+def _timeline(url: str, began: datetime) -> str:
+    """When the last email was ledgered, filed and acknowledged (seconds after the workers
+    started), and how many emails each worker filed: where the time of a run went."""
+    store = Store.open(url)
+    try:
+        with store.reading() as session:
+            ledgered = session.scalar(select(func.max(Message.stored_at)))
+            filed = session.scalar(select(func.max(Document.created_at)))
+            sent = session.scalar(select(func.max(OutboxItem.sent_at)))
+            by_worker = session.execute(
+                select(Message.claimed_by, func.count()).group_by(Message.claimed_by)
+            ).all()
+    finally:
+        store.close()
+
+    def after(moment: datetime | None) -> str:
+        return "-" if moment is None else f"{(moment - began).total_seconds():.1f} s"
+
+    shares = ", ".join(sorted(str(count) for _worker, count in by_worker))
+    return (
+        f"last ledgered at {after(ledgered)}, last filed at {after(filed)}, "
+        f"last sent at {after(sent)}; filed per worker: {shares}"
     )
 
 
@@ -172,7 +220,7 @@ def main() -> None:
                 )
                 print(
                     f"{name}: {result.seconds:.1f} s, {result.rate:.1f} emails/s; "
-                    f"peak RSS per worker: {peaks}",
+                    f"peak RSS per worker: {peaks}\n    {result.timeline}",
                     flush=True,
                 )
     finally:

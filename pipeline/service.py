@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # After the mailbox fails, wait this long before reconnecting (doubling, up to the cap).
 RECONNECT_FIRST, RECONNECT_CAP = 5.0, 300.0
+# A worker that is not polling, and has just filed mail, looks for more after this long.
+FOLLOW_SECONDS = 1.0
 
 
 def tick(app: App, sender: MailSender) -> TickReport:
@@ -99,16 +101,24 @@ def _serve_others(app: App, sender: MailSender, stop: threading.Event, lock: Pol
     worker holds it."""
     scheduler, due = _timetable(app, sender)
     while not stop.is_set():
+        busy = False
         if due.is_set():
             due.clear()
             if lock.acquire():
                 return
             filing = file_pending(app)
+            busy = bool(filing.filed or filing.ignored or filing.quarantined)
             if filing.filed or filing.quarantined:
                 log.info("filed %d, %d quarantined", filing.filed, filing.quarantined)
             deliver(app, sender)
         scheduler.run_pending()
-        stop.wait(_next_wait(scheduler))
+        if busy:
+            # Mail is coming in, and the poller may be ledgering more of it right now: look
+            # again soon rather than at the next poll interval.
+            due.set()
+            stop.wait(FOLLOW_SECONDS)
+        else:
+            stop.wait(_next_wait(scheduler))
 
 
 def _serve_once(
