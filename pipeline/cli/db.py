@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli.common import console, settings
+from pipeline.cli.common import console, errors, settings
 
 db_app = typer.Typer(
     help="The database's schema: upgrade it after installing a new masp.", no_args_is_help=True
@@ -42,6 +42,53 @@ def upgrade(ctx: typer.Context) -> None:
     finally:
         engine.dispose()
     console.print(f"Upgraded the database from {start or 'empty'} to {end}.")
+
+
+@db_app.command()
+def copy(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The new, empty database as a URL, e.g. postgresql+psycopg://masp@HOST:5432/masp"
+            " (leave the password out: it is read from PGPASSWORD or ~/.pgpass).",
+            show_default=False,
+        ),
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Copy even though the service seems to be running."),
+    ] = False,
+) -> None:
+    """Copy the configured database (SQLite by default) into a new, empty one, to move an
+    installation to PostgreSQL: the schema, every row and the reference counters, in one
+    transaction, then every table's row count checked. Stop `masp run` first; files under
+    data_dir stay where they are."""
+    from pipeline.store.copy import CopyRefused, copy_store, target_url
+
+    config, clock = settings(ctx)
+    try:
+        copied = copy_store(config, target_url(to), clock.now(), force=force)
+    except CopyRefused as exc:
+        errors.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"Copied {len(copied.tables)} tables, {copied.rows} rows into {escape(copied.target)} "
+        f"in {copied.seconds:.1f} s; every table has as many rows there as here.",
+        highlight=False,
+    )
+    console.print(
+        "Next: stop here and point the service at the new database. Set it in config.yaml,\n"
+        f"  database: {escape(copied.target)}\n"
+        "or in MASP_DATABASE (or the credential masp_database), which wins over the file: use it\n"
+        "if that is where the old one is set. Keep the password out of the file (psycopg reads\n"
+        "PGPASSWORD or ~/.pgpass). Then `masp check-config` and start `masp run` again.\n"
+        f"Raw emails, documents and packs stay in {escape(str(config.data_path))}: the new "
+        "database points at the same files, so keep data_dir and the signing key. The old "
+        "database is unchanged; keep it until you are content with the new one.",
+        highlight=False,
+    )
 
 
 def backup(
