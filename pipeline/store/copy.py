@@ -113,10 +113,13 @@ def copy_store(config: Config, to: URL, now: datetime, *, force: bool = False) -
     source = _open_source(config)
     try:
         _check_source(source)
-        if not force:
-            check_idle(config, Store(source), now)
         target = _open_target(to)
         try:
+            # The target first: the URL is put right while the service still runs.
+            with _connected(target, "the target") as connection:
+                _check_empty(connection, to)
+            if not force:
+                check_idle(config, Store(source), now)
             tables = _copy(source, target, to, now)
         finally:
             target.dispose()
