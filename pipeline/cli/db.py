@@ -78,15 +78,20 @@ def copy(
         f"in {copied.seconds:.1f} s; every table has as many rows there as here.",
         highlight=False,
     )
+    password = (
+        " Leave the password out: psycopg reads PGPASSWORD or ~/.pgpass."
+        if copied.target.startswith("postgresql")
+        else ""
+    )
     console.print(
-        "Next: stop here and point the service at the new database. Set it in config.yaml,\n"
+        "Next: point the service at the new database, then start it again. In config.yaml:\n"
         f"  database: {escape(copied.target)}\n"
-        "or in MASP_DATABASE (or the credential masp_database), which wins over the file: use it\n"
-        "if that is where the old one is set. Keep the password out of the file (psycopg reads\n"
-        "PGPASSWORD or ~/.pgpass). Then `masp check-config` and start `masp run` again.\n"
-        f"Raw emails, documents and packs stay in {escape(str(config.data_path))}: the new "
-        "database points at the same files, so keep data_dir and the signing key. The old "
-        "database is unchanged; keep it until you are content with the new one.",
+        "or in MASP_DATABASE (or the credential masp_database), which wins over the file: set "
+        f"it there if the old database was set there.{password} Then `masp check-config`, "
+        "and start `masp run`.\n"
+        f"Files stay where they are: raw emails, documents and packs under "
+        f"{escape(str(config.data_path))}, which the new database points at; keep data_dir "
+        "and the signing key. The old database is unchanged.",
         highlight=False,
     )
 

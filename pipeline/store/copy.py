@@ -79,7 +79,8 @@ class Copied:
 
 def shown(url: URL) -> str:
     """`url` as it may be printed: never with its password."""
-    return url.set(password=None).render_as_string(hide_password=False)
+    # URL.set() takes None for "leave as it is": the named tuple's own replace empties it.
+    return url._replace(password=None).render_as_string(hide_password=False)
 
 
 def target_url(given: str) -> URL:
@@ -184,8 +185,8 @@ def _open_target(to: URL) -> Engine:
         return open_engine(to.render_as_string(hide_password=False))
     except (ImportError, NoSuchModuleError):
         raise CopyRefused(
-            f"the driver for {to.drivername} is not installed: install masp with it "
-            "(pip install 'masp-pipeline[postgres]' for postgresql+psycopg)"
+            f"the driver for {to.drivername} is not installed: write the URL as {URL_SHAPE} "
+            "(psycopg 3, installed with pip install 'masp-pipeline[postgres]')"
         ) from None
     except OSError as exc:
         raise CopyRefused(f"cannot create the SQLite file {to.database}: {exc.strerror}") from None

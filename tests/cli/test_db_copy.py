@@ -88,7 +88,8 @@ def test_the_demo_moves_to_postgresql_and_numbers_on_without_a_collision(
     assert f"Copied {TABLES} tables, " in copied.stdout
     assert "every table has as many rows there as here" in copied.stdout
     assert f"database: {empty_pg}" in copied.stdout
-    assert f"stay in {demo / 'data'}" in copied.stdout
+    assert f"documents and packs under {demo / 'data'}, which the new" in copied.stdout
+    assert "Leave the password out: psycopg reads PGPASSWORD" in copied.stdout
 
     moved = pointed_at(demo, empty_pg)
     assert status(moved) == before
@@ -160,6 +161,10 @@ def test_an_unreachable_or_malformed_target_is_refused_without_the_password(
     assert garbled.returncode == 2
     assert "--to is not a database URL: write it as postgresql+psycopg://" in garbled.stderr
     assert "Sup3r-secret" not in garbled.stderr
+    nameless = masp("--config", str(config), "db", "copy", "--to", away.rsplit("/", 1)[0])
+    assert nameless.returncode == 2
+    assert f"--to postgresql+psycopg://masp@127.0.0.1:{port} names no database" in nameless.stderr
+    assert "Sup3r-secret" not in nameless.stderr
     other = masp("--config", str(config), "db", "copy", "--to", "mysql://masp@127.0.0.1/masp")
     assert other.returncode == 2 and "--to names a mysql database" in other.stderr
 
