@@ -56,6 +56,16 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_pg(postgres: Postgres) -> Iterator[str]:
+    """A new PostgreSQL database without any schema, as `createdb` leaves it, for this test."""
+    name = postgres.create_database()
+    try:
+        yield postgres.url(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture
 def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database on the store under test, for tests of creating and migrating one:
     on SQLite the file an installation in tmp_path would have (not made yet), on PostgreSQL

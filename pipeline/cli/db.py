@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli.common import console, settings
+from pipeline.cli.common import console, errors, settings
 
 db_app = typer.Typer(
     help="The database's schema: upgrade it after installing a new masp.", no_args_is_help=True
@@ -42,6 +42,58 @@ def upgrade(ctx: typer.Context) -> None:
     finally:
         engine.dispose()
     console.print(f"Upgraded the database from {start or 'empty'} to {end}.")
+
+
+@db_app.command()
+def copy(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The new, empty database as a URL, e.g. postgresql+psycopg://masp@HOST:5432/masp"
+            " (leave the password out: it is read from PGPASSWORD or ~/.pgpass).",
+            show_default=False,
+        ),
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Copy even though the service seems to be running."),
+    ] = False,
+) -> None:
+    """Copy the configured database (SQLite by default) into a new, empty one, to move an
+    installation to PostgreSQL: the schema, every row and the reference counters, in one
+    transaction, then every table's row count checked. Stop `masp run` first; files under
+    data_dir stay where they are."""
+    from pipeline.store.copy import CopyRefused, copy_store, target_url
+
+    config, clock = settings(ctx)
+    try:
+        copied = copy_store(config, target_url(to), clock.now(), force=force)
+    except CopyRefused as exc:
+        errors.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"Copied {len(copied.tables)} tables, {copied.rows} rows into {escape(copied.target)} "
+        f"in {copied.seconds:.1f} s; every table has as many rows there as here.",
+        highlight=False,
+    )
+    password = (
+        " Leave the password out: psycopg reads PGPASSWORD or ~/.pgpass."
+        if copied.target.startswith("postgresql")
+        else ""
+    )
+    console.print(
+        "Next: point the service at the new database, then start it again. In config.yaml:\n"
+        f"  database: {escape(copied.target)}\n"
+        "or in MASP_DATABASE (or the credential masp_database), which wins over the file: set "
+        f"it there if the old database was set there.{password} Then `masp check-config`, "
+        "and start `masp run`.\n"
+        f"Files stay where they are: raw emails, documents and packs under "
+        f"{escape(str(config.data_path))}, which the new database points at; keep data_dir "
+        "and the signing key. The old database is unchanged.",
+        highlight=False,
+    )
 
 
 def backup(

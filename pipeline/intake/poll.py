@@ -17,7 +17,7 @@ from pipeline.mailbox.base import Location, MailSender, MailSource
 from pipeline.outbox.sender import DeliveryReport, deliver
 from pipeline.states import MessageState
 from pipeline.store import heartbeat
-from pipeline.store.locks import PollLock, poll_lock, worker_name
+from pipeline.store.locks import PollLock, mailbox_poll_lock, worker_name
 from pipeline.store.models import Message
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,7 @@ def _stage(app: App, report: PollReport, doing: str, step: Callable[[], T]) -> T
 
 def mailbox_lock(app: App) -> PollLock:
     """The lock that lets one worker at a time poll the configured mailbox."""
-    mailbox = f"{app.config.mailbox.backend}:{app.config.mailbox.address.lower()}"
-    return poll_lock(app.store, app.config.data_path, mailbox)
+    return mailbox_poll_lock(app.store, app.config)
 
 
 def someone_else_polls(app: App) -> str:

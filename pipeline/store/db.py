@@ -223,10 +223,15 @@ def _create_if_empty(engine: Engine) -> str:
                 "the database has tables but no schema version: it is not a masp database, "
                 "or its version was lost; restore it from a backup"
             )
-        Base.metadata.create_all(connection)
-        _VERSIONS.create(connection)
-        connection.execute(_VERSIONS.insert().values(version_num=HEAD_REVISION))
+        create_schema(connection)
     return HEAD_REVISION
+
+
+def create_schema(connection: Connection) -> None:
+    """Create the head schema from the models and stamp it, in the caller's transaction."""
+    Base.metadata.create_all(connection)
+    _VERSIONS.create(connection)
+    connection.execute(_VERSIONS.insert().values(version_num=HEAD_REVISION))
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:

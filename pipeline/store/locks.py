@@ -28,6 +28,7 @@ from typing import IO, Protocol
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from pipeline.config import Config
 from pipeline.disk import ensure_private_dir
 from pipeline.store.db import Store
 
@@ -158,6 +159,13 @@ def poll_lock(store: Store, data_dir: Path, mailbox: str) -> PollLock:
         return DatabasePollLock(store, name)
     digest = hashlib.sha256(name.encode()).hexdigest()[:16]
     return FilePollLock(data_dir / "locks" / f"poll-{digest}.lock")
+
+
+def mailbox_poll_lock(store: Store, config: Config) -> PollLock:
+    """The lock that lets one worker at a time poll the configured mailbox: `masp run` holds
+    it for as long as it polls, so `masp db copy` can tell the service is running."""
+    mailbox = f"{config.mailbox.backend}:{config.mailbox.address.lower()}"
+    return poll_lock(store, config.data_path, mailbox)
 
 
 def lock(session: Session, row: object, *dependents: object) -> None:
