@@ -47,6 +47,11 @@ def content_digest(raw: bytes) -> str:
     return hashlib.sha256(_TRACE.sub(b"", head + b"\n") + sep + body).hexdigest()
 
 
+def header_block(raw: bytes) -> bytes:
+    """The message's headers: what comes before the first empty line, within HEAD_BYTES."""
+    return raw[:HEAD_BYTES].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+
+
 def header_message_id(raw: bytes) -> str | None:
     """The Message-ID, or None when there is none we could use.
 
@@ -54,8 +59,7 @@ def header_message_id(raw: bytes) -> str | None:
     megabyte of junk in the header must not become a database value that one database
     refuses (an index entry over PostgreSQL's limit) and another stores whole.
     """
-    head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
-    match = _MESSAGE_ID.search(head)
+    match = _MESSAGE_ID.search(header_block(raw))
     if match is None:
         return None
     found = match.group(1).strip()
@@ -70,7 +74,8 @@ def header_sender(raw: bytes) -> str | None:
     Recorded with the email so that one sender's emails are filed in order by whichever
     workers file them (intake/claims.py); filing reads the From again, in full.
     """
-    headers = BytesHeaderParser().parsebytes(raw[:HEAD_BYTES])
+    # Only the header block is parsed: the parser would read the whole of what it is given.
+    headers = BytesHeaderParser().parsebytes(header_block(raw) + b"\n\n")
     found = read_mailbox(str(headers.get("From") or ""))
     if not isinstance(found, Mailbox) or len(found.address) > MAX_SENDER:
         return None
