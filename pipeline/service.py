@@ -18,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pipeline.app import App
 from pipeline.errors import ConfigError, MailboxError, PipelineError, describe_failure
+from pipeline.intake import claims
 from pipeline.intake.filing import file_pending
 from pipeline.intake.poll import PollReport, poll_once
 from pipeline.jobs import TickReport, run_due
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # After the mailbox fails, wait this long before reconnecting (doubling, up to the cap).
 RECONNECT_FIRST, RECONNECT_CAP = 5.0, 300.0
-# A worker that is not polling, and has just filed mail, looks for more after this long.
+# How often a worker that is not polling looks for ledgered mail to file.
 FOLLOW_SECONDS = 1.0
 
 
@@ -101,24 +102,18 @@ def _serve_others(app: App, sender: MailSender, stop: threading.Event, lock: Pol
     worker holds it."""
     scheduler, due = _timetable(app, sender)
     while not stop.is_set():
-        busy = False
-        if due.is_set():
+        # Mail the poller ledgers is filed by whichever worker is free: this one looks for
+        # some every second (a read that takes no lock), not only at the poll interval.
+        if due.is_set() or claims.waiting(app):
             due.clear()
             if lock.acquire():
                 return
             filing = file_pending(app)
-            busy = bool(filing.filed or filing.ignored or filing.quarantined)
             if filing.filed or filing.quarantined:
                 log.info("filed %d, %d quarantined", filing.filed, filing.quarantined)
             deliver(app, sender)
         scheduler.run_pending()
-        if busy:
-            # Mail is coming in, and the poller may be ledgering more of it right now: look
-            # again soon rather than at the next poll interval.
-            due.set()
-            stop.wait(FOLLOW_SECONDS)
-        else:
-            stop.wait(_next_wait(scheduler))
+        stop.wait(min(FOLLOW_SECONDS, _next_wait(scheduler)))
 
 
 def _serve_once(

@@ -3,9 +3,11 @@ mailbox: each claims a few ledgered emails at a time, reads and files them, and 
 
 A claim is a lease (`claimed_until`), taken in one short transaction that skips the rows
 another worker is claiming at that instant (SKIP LOCKED on PostgreSQL; SQLite has one writer
-at a time anyway). A worker that died lets go of its emails when their lease runs out. The
-claim only saves reading an email twice: filing itself locks the email's row and files it
-once whoever gets there (`filing._file_row`).
+at a time anyway), and renewed while the worker files its batch. A worker that died lets go of
+its emails when their lease runs out, or at once when it ran on the same machine as the worker
+that finds it gone (a restart, the next `masp poll`). The claim only saves reading an email
+twice: filing itself locks the email's row and files it once whoever gets there
+(`filing._file_row`).
 
 One sender's emails are filed one after another, in the order they were received: an email is
 claimed only when no earlier email from the same sender is still to be filed, so a referral's
@@ -15,19 +17,20 @@ follow-up (its chronology, a correction) never overtakes the referral on another
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from pipeline.app import App
 from pipeline.states import MessageState
-from pipeline.store.locks import worker_name
+from pipeline.store.locks import worker_gone, worker_name
 from pipeline.store.models import Message
 
-# Long enough for a whole batch, each email read within its own budget: a lease that ran out
-# early only lets another worker read an email again, never file it twice.
-LEASE = timedelta(minutes=10)
+# Renewed at half-time while the batch is filed (`renew`); a lease that ran out early all the
+# same (one email read for its whole budget) only lets another worker read an email again,
+# never file it twice.
+LEASE = timedelta(minutes=2)
 # (ledger id, raw path, size): what the filing needs to begin an email.
 Claimed = tuple[int, str, int]
 
@@ -43,6 +46,8 @@ def claim(app: App, count: int) -> list[Claimed]:
     now = app.clock.now()
     me = worker_name()
     earlier = aliased(Message)
+    with app.store.reading() as session:
+        gone = _gone(session, now)
     # An earlier email from the same sender still to be filed (no sender recorded counts as
     # one sender of its own: those are filed one after another).
     waits_behind = exists().where(
@@ -60,7 +65,7 @@ def claim(app: App, count: int) -> list[Claimed]:
             or_(
                 Message.claimed_until.is_(None),
                 Message.claimed_until <= now,
-                Message.claimed_by == me,
+                Message.claimed_by.in_([me, *gone]),
             ),
             ~waits_behind,
         )
@@ -78,6 +83,49 @@ def claim(app: App, count: int) -> list[Claimed]:
                 .execution_options(synchronize_session=False)
             )
     return rows
+
+
+def _gone(session: Session, now: datetime) -> list[str]:
+    """The workers holding claims that are known to have ended (`locks.worker_gone`)."""
+    holders = session.scalars(
+        select(Message.claimed_by)
+        .where(
+            Message.status == MessageState.NEW,
+            Message.claimed_until > now,
+            Message.claimed_by.is_not(None),
+        )
+        .distinct()
+    )
+    return [name for name in holders if name is not None and worker_gone(name)]
+
+
+def renew(app: App, ids: Sequence[int]) -> None:
+    """Lengthen this worker's claim on the emails of its batch not yet filed."""
+    if not ids:
+        return
+    with app.store.session() as session:
+        session.execute(
+            update(Message)
+            .where(
+                Message.id.in_(ids),
+                Message.status == MessageState.NEW,
+                Message.claimed_by == worker_name(),
+            )
+            .values(claimed_until=app.clock.now() + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def waiting(app: App) -> bool:
+    """Whether any ledgered email is still to be filed: a look that takes no write lock, cheap
+    enough for a worker that is not polling to make every second."""
+    now = app.clock.now()
+    query = select(Message.id).where(
+        Message.status == MessageState.NEW,
+        or_(Message.claimed_until.is_(None), Message.claimed_until <= now),
+    )
+    with app.store.reading() as session:
+        return session.scalar(query.limit(1)) is not None
 
 
 def release(app: App, ids: Sequence[int]) -> None:

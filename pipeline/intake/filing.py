@@ -4,6 +4,7 @@ transaction. A failure quarantines that one email (raw bytes kept, traceback rec
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -510,12 +511,16 @@ def _file_batch(app: App, batch: list[claims.Claimed], report: FilingReport) -> 
     # With several readers, the next emails' attachments are read while this one is filed.
     ahead = reading_ahead(app, batch)
     left = [row_id for row_id, _path, _size in batch]
+    renew_at = time.monotonic() + claims.LEASE.total_seconds() / 2
     try:
         for row_id, _path, _size in batch:
             file_one(app, row_id, report, ahead.take(row_id) if ahead else None)
             left.remove(row_id)
             if ahead:
                 ahead.done(row_id)
+            if left and time.monotonic() >= renew_at:
+                claims.renew(app, left)
+                renew_at = time.monotonic() + claims.LEASE.total_seconds() / 2
     finally:
         if ahead:
             ahead.close()

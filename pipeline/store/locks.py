@@ -46,6 +46,23 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def worker_gone(name: str) -> bool:
+    """Whether the worker `name` (as `worker_name` gives it) is known to have ended: it ran on
+    this machine and its process is no more. A worker on another machine is never known gone
+    (its claims run out instead)."""
+    host, _, pid = name.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        # Alive, under another user.
+        return False
+    return False
+
+
 def on_postgres(store: Store) -> bool:
     return store.engine.dialect.name == "postgresql"
 

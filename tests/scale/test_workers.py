@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.clock import Clock
+from pipeline.intake.claims import LEASE
 from pipeline.intake.filing import file_pending
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.poll import mailbox_lock, poll
@@ -278,13 +280,32 @@ def test_emails_claimed_by_a_worker_that_died_are_filed_once_the_claim_runs_out(
     _ledger_all(first)
     with first.store.session() as session:
         row = session.scalars(select(Message)).one()
-        # A worker claimed it and died before filing it.
-        row.claimed_by, row.claimed_until = "gone:1", NOW + timedelta(minutes=10)
+        # A worker on another machine claimed it and died before filing it.
+        row.claimed_by, row.claimed_until = "elsewhere:1", NOW + LEASE
     assert file_pending(second).filed == 0
-    later = replace(second, clock=Clock.frozen_at(NOW + timedelta(minutes=11)))
+    later = replace(second, clock=Clock.frozen_at(NOW + LEASE + timedelta(seconds=1)))
     assert file_pending(later).filed == 1
     with second.store.session() as session:
         assert session.scalars(select(Message.claimed_by)).one() == worker_name()
+
+
+def test_emails_claimed_by_a_worker_gone_from_this_machine_are_filed_at_once(
+    tmp_path: Path,
+) -> None:
+    app = open_service(tmp_path, NOW)
+    try:
+        drop(app, numbered_referral("g", 1), NOW)
+        _ledger_all(app)
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        with app.store.session() as session:
+            row = session.scalars(select(Message)).one()
+            # A worker on this machine (a `masp poll` killed, a restarted service) claimed it.
+            row.claimed_by = f"{socket.gethostname()}:{dead.pid}"
+            row.claimed_until = NOW + LEASE
+        assert file_pending(app).filed == 1
+    finally:
+        app.close()
 
 
 RUN_WORKERS = 60
