@@ -488,7 +488,8 @@ def file_one(
 
 
 def file_pending(app: App) -> FilingReport:
-    """File every ledgered email not yet filed, in the order the server received them."""
+    """File every ledgered email not yet filed, in the order the server received them; when
+    the service is asked to stop, the email being filed is finished and the rest wait."""
     report = FilingReport()
     with app.store.session() as session:
         query = select(Message.id, Message.raw_path, Message.size).where(
@@ -500,6 +501,8 @@ def file_pending(app: App) -> FilingReport:
     ahead = reading_ahead(app, rows)
     try:
         for row_id, _path, _size in rows:
+            if app.stop.is_set():
+                break
             file_one(app, row_id, report, ahead.take(row_id) if ahead else None)
             if ahead:
                 ahead.done(row_id)
