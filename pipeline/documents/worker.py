@@ -567,7 +567,13 @@ class DocumentWorker:
     def _ask(self, request: tuple[Any, ...], seconds: float) -> Reply:
         """The child's reply to `request`, or (TIMEOUT, seconds), (DIED, None) or (UNTRUSTED,
         None) when it gave none; a child that failed is replaced for the next request."""
+        # Stopping: no child is started for what is left (reads ahead nobody will use).
+        if self._abandoned:
+            return ("failed", "stopped")
         child = self._running()
+        # `abandon` came while this child was starting: it found none to kill.
+        if self._abandoned:
+            child.process.kill()
         try:
             reply: Reply = child.ask(request, seconds)
         except TimeoutError:
