@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -72,6 +73,10 @@ class App:
     signer: Signer
     templates: Templates
     worker: WorkerSlot = field(default_factory=WorkerSlot, repr=False, compare=False)
+    # Set when the service is asked to stop (SIGTERM): long steps look at it between their
+    # items (documents, jobs, emails) and end what they are running, so a worker stops in
+    # seconds, not when a LibreOffice batch happens to finish. Never set outside `masp run`.
+    stop: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> App:

@@ -95,6 +95,11 @@ class ConversionError(DocumentError):
     """A document could not be turned into PDF; the reason is plain English."""
 
 
+class Stopped(PipelineError):
+    """The service was asked to stop (SIGTERM) in the middle of a step: what the step had begun
+    was ended and rolled back, and it is done again at the next tick, by whichever worker runs."""
+
+
 class NotFound(PipelineError):
     """A case, message or outbox row named on the command line does not exist."""
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.errors import describe_failure
+from pipeline.errors import Stopped, describe_failure
 from pipeline.store.locks import try_transaction_lock
 from pipeline.store.models import JobRun
 
@@ -70,6 +70,8 @@ class TickReport:
     failed: list[str] = field(default_factory=list)
     # Jobs another worker was doing at that moment: left to it.
     busy: list[str] = field(default_factory=list)
+    # Jobs the service's stop ended part-way (rolled back) or left unbegun: due at the next tick.
+    stopped: list[str] = field(default_factory=list)
     sent: int = 0
 
 
@@ -118,6 +120,11 @@ def _run_one(app: App, job: Job, now: datetime, report: TickReport) -> None:
                 return
             job.action(app, session)
             _record(session, job, now, "done")
+    except Stopped:
+        # Not a failure: the job rolled back whatever it had begun, and is due again.
+        log.info("job %s stopped part-way as the service stops; it runs at the next tick", job.key)
+        report.stopped.append(job.key)
+        return
     except Exception as exc:
         # Whatever went wrong, the action rolled back; the job stays due and is tried again
         # at the next tick, and the jobs after it run now.
@@ -127,9 +134,15 @@ def _run_one(app: App, job: Job, now: datetime, report: TickReport) -> None:
 
 
 def run_due(app: App, sources: Iterable[JobSource]) -> TickReport:
-    """Run every job that is due now, oldest first, each in its own transaction."""
+    """Run every job that is due now, oldest first, each in its own transaction; when the
+    service is asked to stop (`app.stop`), the jobs not yet begun are left for the next tick."""
     now = app.clock.now()
     report = TickReport()
     for job in _due(app, list(sources), now, report):
+        if app.stop.is_set():
+            report.stopped.append(job.key)
+            continue
         _run_one(app, job, now, report)
+    if report.stopped:
+        log.info("the service is stopping: %d job(s) left for the next tick", len(report.stopped))
     return report

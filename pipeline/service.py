@@ -7,6 +7,7 @@ and sends the outbox (docs/scaling.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -144,10 +145,15 @@ def serve(app: App, stop: threading.Event) -> None:
 
     A failure of the mailbox or the store is logged and retried with backoff: the service
     outlives a server restart. A bug (any other exception) stops it, loudly.
+
+    `stop` reaches every step through the App: a LibreOffice batch is killed and rolled back,
+    the emails and jobs not yet begun are left for whichever worker runs next, so the worker
+    stops within seconds (the email being filed, or sent, is finished first).
     """
     from pipeline.intake.poll import mailbox_lock
     from pipeline.mailbox.registry import open_sender
 
+    app = dataclasses.replace(app, stop=stop)
     backoff = RECONNECT_FIRST
     backend = app.config.mailbox.backend
     log.info("service started (%s back-end) as worker %s", backend, worker_name())
@@ -182,11 +188,12 @@ def serve(app: App, stop: threading.Event) -> None:
 
 
 def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT: the service finishes its step and stops."""
+    """An event set by SIGTERM or SIGINT: the service ends its step (or finishes the email it
+    is filing or sending) and stops."""
     stop = threading.Event()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; finishing the current step", signal.Signals(signum).name)
+        log.info("received %s; stopping", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)

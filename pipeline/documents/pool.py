@@ -130,16 +130,31 @@ class ReaderPool:
             self._ahead.pop(id(key), None)
 
     def close(self) -> None:
+        """Stop every reader now. Reads still queued (read ahead for emails intake never came
+        to, the service stopping) are cancelled, and a reader still reading is killed rather
+        than waited for: a stop never waits for queued work, nor `limits.parse_seconds`."""
         with self._lock:
             threads, self._threads = self._threads, []
             self._ahead.clear()
+        self._cancel_queued()
         for _ in threads:
             self._queue.put(None)
+        for reader in self.readers:
+            reader.abandon()
         for thread in threads:
             thread.join()
         for reader in self.readers:
             with contextlib.suppress(Exception):
                 reader.close()
+
+    def _cancel_queued(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item[1].cancel()
 
 
 # What the service reads attachments with: one reader, or several.

@@ -427,6 +427,8 @@ class DocumentWorker:
         self._child: Child | None = None
         # Two threads sharing one pipe would read each other's answers.
         self._lock = threading.Lock()
+        # Set by `abandon` (the service is stopping): a child killed then is not replaced.
+        self._abandoned = False
 
     def __enter__(self) -> DocumentWorker:
         return self
@@ -543,6 +545,17 @@ class DocumentWorker:
             if self._child is not None:
                 self._child.stop()
                 self._child = None
+            self._abandoned = False
+
+    def abandon(self) -> None:
+        """Kill the child now, even in the middle of a read, and start no other until `close`:
+        for a service that is stopping, whose readers are only reading ahead. The read it was
+        doing gets no useful answer; no step is left waiting for one then."""
+        self._abandoned = True
+        child = self._child
+        # Without the lock, which the thread that asks holds: it sees the pipe close and ends.
+        if child is not None:
+            child.process.kill()
 
     def _running(self) -> Child:
         if self._child is None or not self._child.alive():
@@ -554,7 +567,13 @@ class DocumentWorker:
     def _ask(self, request: tuple[Any, ...], seconds: float) -> Reply:
         """The child's reply to `request`, or (TIMEOUT, seconds), (DIED, None) or (UNTRUSTED,
         None) when it gave none; a child that failed is replaced for the next request."""
+        # Stopping: no child is started for what is left (reads ahead nobody will use).
+        if self._abandoned:
+            return ("failed", "stopped")
         child = self._running()
+        # `abandon` came while this child was starting: it found none to kill.
+        if self._abandoned:
+            child.process.kill()
         try:
             reply: Reply = child.ask(request, seconds)
         except TimeoutError:
@@ -582,6 +601,8 @@ class DocumentWorker:
         if self._child is not None:
             code = self._child.kill()
             self._child = None
+        if self._abandoned:
+            return
         # The exit code tells the administrator how it ended (-9: killed here or by the kernel).
         log.warning("document reader (pid %s, exit code %s) replaced: %s", pid, code, note)
         try:

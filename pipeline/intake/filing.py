@@ -489,11 +489,13 @@ def file_one(
 
 def file_pending(app: App) -> FilingReport:
     """File every ledgered email not yet filed that this worker can claim, in the order the
-    server received them; other workers may be filing the rest at the same time (claims.py)."""
+    server received them; other workers may be filing the rest at the same time (claims.py).
+    When the service is asked to stop, the email being filed is finished and the rest are
+    given back."""
     report = FilingReport()
     size = claims.batch_size(app.config.limits.readers)
     tried: set[int] = set()
-    while True:
+    while not app.stop.is_set():
         batch = claims.claim(app, size)
         # An email tried already and still to be filed is being filed elsewhere (a replay
         # holds it): it is given back, not tried again and again.
@@ -504,16 +506,20 @@ def file_pending(app: App) -> FilingReport:
             return report
         tried.update(row_id for row_id, _path, _size in fresh)
         _file_batch(app, fresh, report)
+    return report
 
 
 def _file_batch(app: App, batch: list[claims.Claimed], report: FilingReport) -> None:
-    """File the claimed emails in turn; those not reached (a failure between them) go back."""
+    """File the claimed emails in turn; those not reached (a stop, a failure between them)
+    go back."""
     # With several readers, the next emails' attachments are read while this one is filed.
     ahead = reading_ahead(app, batch)
     left = [row_id for row_id, _path, _size in batch]
     renew_at = time.monotonic() + claims.LEASE.total_seconds() / 2
     try:
         for row_id, _path, _size in batch:
+            if app.stop.is_set():
+                break
             file_one(app, row_id, report, ahead.take(row_id) if ahead else None)
             left.remove(row_id)
             if ahead:

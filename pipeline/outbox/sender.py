@@ -150,7 +150,7 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
     # refused email) goes in the next round.
     with app.store.session() as session:
         last = session.scalar(select(func.max(OutboxItem.id))) or 0
-    while tried < limit:
+    while tried < limit and not app.stop.is_set():
         ids, deadline = _claim(app, after, last, min(CLAIM_BATCH, limit - tried))
         if not ids:
             break
@@ -165,11 +165,16 @@ def deliver(app: App, sender: MailSender, limit: int = 10_000) -> DeliveryReport
 def _send_claimed(
     app: App, sender: MailSender, ids: list[int], deadline: float, report: DeliveryReport
 ) -> bool:
-    """Send the emails this worker claimed; True when the server is away and the round stops.
+    """Send the emails this worker claimed; True when the server is away or the service is
+    stopping, and the round stops.
 
-    None is begun once its lease is nearly over: another worker may take it from then on.
+    None is begun once its lease is nearly over: another worker may take it from then on. When
+    the service is asked to stop, the ones not yet begun are let go at once, not left leased.
     """
     for index, item_id in enumerate(ids):
+        if app.stop.is_set():
+            _release(app, ids[index:])
+            return True
         if time.monotonic() > deadline:
             _release(app, ids[index:])
             return False

@@ -428,5 +428,7 @@ def write_agenda(app: App, agenda: Agenda) -> tuple[str, str]:
     """Store the agenda as .docx and PDF; return both paths under data_dir."""
     data = agenda_docx(agenda, app.clock.now())
     _, docx_path = app.files.put("agendas", data, ".docx")
-    _, pdf_path = app.files.put("agendas", docx_to_pdf(app.config, data, "agenda"), ".pdf")
+    _, pdf_path = app.files.put(
+        "agendas", docx_to_pdf(app.config, data, "agenda", app.stop), ".pdf"
+    )
     return docx_path, pdf_path

@@ -12,6 +12,7 @@ document's content, so the same bytes are converted once whatever case they arri
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -19,6 +20,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,13 +35,16 @@ from pipeline.config import Config
 from pipeline.disk import ensure_private_dir
 from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.topdf import Converted
-from pipeline.errors import ConversionError, StoreError
+from pipeline.errors import ConversionError, Stopped, StoreError
 from pipeline.jobs import Job, bind
 from pipeline.outputs.readback import chronology_pdf
 from pipeline.states import ConversionState
 from pipeline.store.models import Conversion, Document
 
 log = logging.getLogger(__name__)
+
+# How often a running LibreOffice is checked for the service being asked to stop.
+STOP_CHECK_SECONDS = 0.2
 
 OFFICE = frozenset({"docx", "doc", "xlsx", "xls", "odt", "ods", "rtf", "pptx", "odp", "txt", "csv"})
 IMAGES = frozenset({"png", "jpg", "jpeg", "gif", "tif", "tiff", "bmp"})
@@ -81,10 +87,14 @@ def _program(name: str, missing: str) -> str:
     return found
 
 
+def _profile(config: Config) -> Path:
+    return config.data_path / "soffice-profile"
+
+
 def _soffice_command(config: Config, outdir: Path, files: Sequence[Path]) -> list[str]:
     # A private profile: LibreOffice's default one is per user and would clash with a person
     # (or another service) using LibreOffice on the same machine.
-    profile = config.data_path / "soffice-profile"
+    profile = _profile(config)
     ensure_private_dir(profile)
     # LibreOffice reads untrusted documents, so like the document worker it runs with its address
     # space capped (SPEC §7). util-linux's prlimit sets the cap and runs it; setting it from
@@ -106,8 +116,12 @@ def _soffice_command(config: Config, outdir: Path, files: Sequence[Path]) -> lis
     ]
 
 
-def run_soffice(config: Config, outdir: Path, files: Sequence[Path]) -> None:
-    """One LibreOffice call converting `files` into `outdir`, killed if it overruns."""
+def run_soffice(
+    config: Config, outdir: Path, files: Sequence[Path], stop: threading.Event | None = None
+) -> None:
+    """One LibreOffice call converting `files` into `outdir`, killed if it overruns, or at once
+    when `stop` is set (then Stopped: no document is to blame)."""
+    _stop_if_asked(stop)
     seconds = config.pack.convert_seconds
     command = _soffice_command(config, outdir, files)
     try:
@@ -120,15 +134,45 @@ def run_soffice(config: Config, outdir: Path, files: Sequence[Path]) -> None:
         )
     except OSError as exc:
         raise NotStarted(f"LibreOffice could not be started ({exc.strerror})") from exc
+    deadline = time.monotonic() + seconds
+    while not _finished(process, min(STOP_CHECK_SECONDS, deadline - time.monotonic())):
+        if stop is not None and stop.is_set():
+            _kill(config, process)
+            raise Stopped("LibreOffice was stopped part-way because the service is stopping")
+        if time.monotonic() >= deadline:
+            _kill(config, process)
+            raise ConversionError(f"LibreOffice did not finish within {seconds:g} seconds")
+
+
+def _stop_if_asked(stop: threading.Event | None) -> None:
+    """Stopped, when the service is asked to stop: checked before each document or call."""
+    if stop is not None and stop.is_set():
+        raise Stopped("the service is stopping; the rest is done at the next tick")
+
+
+def _finished(process: subprocess.Popen[bytes], seconds: float) -> bool:
     try:
-        process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired as exc:
+        process.wait(timeout=max(seconds, 0.0))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _kill(config: Config, process: subprocess.Popen[bytes]) -> None:
+    """End LibreOffice and its helpers (its whole process group) and reap it."""
+    # The group may be gone already if LibreOffice ended just now.
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        raise ConversionError(f"LibreOffice did not finish within {seconds:g} seconds") from exc
+    process.wait()
+    # A LibreOffice killed part-way leaves its profile's lock behind, and may have been writing
+    # its settings: the next call starts from a fresh profile (about a second, once) rather
+    # than from one that could stop every later start.
+    shutil.rmtree(_profile(config), ignore_errors=True)
 
 
-def office_to_pdf(config: Config, sources: Sequence[Source]) -> dict[str, bytes | str]:
+def office_to_pdf(
+    config: Config, sources: Sequence[Source], stop: threading.Event | None = None
+) -> dict[str, bytes | str]:
     """Convert the office documents in as few LibreOffice calls as possible: PDF bytes or a
     reason each.
 
@@ -138,7 +182,8 @@ def office_to_pdf(config: Config, sources: Sequence[Source]) -> dict[str, bytes 
     without a PDF is the one it was on. The others go again together, and that one alone, so
     one slow document never costs the rest of a batch their place in the pack.
 
-    Raises NotStarted when LibreOffice could not be started at all.
+    Raises NotStarted when LibreOffice could not be started at all, and Stopped (LibreOffice
+    killed, no document given a result) when `stop` is set.
     """
     work = config.data_path / "work"
     ensure_private_dir(work)
@@ -155,7 +200,7 @@ def office_to_pdf(config: Config, sources: Sequence[Source]) -> dict[str, bytes 
                 break
             batch = batches.pop(0)
             out = folder / f"out-{call}"
-            problem = _run_batch(config, out, [paths[s.sha256] for s in batch])
+            problem = _run_batch(config, out, [paths[s.sha256] for s in batch], stop)
             missing = []
             for source in batch:
                 pdf = out / f"{source.sha256}.pdf"
@@ -178,27 +223,34 @@ def office_to_pdf(config: Config, sources: Sequence[Source]) -> dict[str, bytes 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_batch(config: Config, out: Path, files: Sequence[Path]) -> ConversionError | None:
+def _run_batch(
+    config: Config, out: Path, files: Sequence[Path], stop: threading.Event | None
+) -> ConversionError | None:
     try:
-        run_soffice(config, out, files)
+        run_soffice(config, out, files, stop)
     except ConversionError as exc:
         return exc
     return None
 
 
-def docx_to_pdf(config: Config, data: bytes, name: str = "document") -> bytes:
+def docx_to_pdf(
+    config: Config, data: bytes, name: str = "document", stop: threading.Event | None = None
+) -> bytes:
     """A Word document made here (an agenda, a decision sheet), turned into PDF by LibreOffice."""
-    [made] = docx_batch_to_pdf(config, [data], name)
+    [made] = docx_batch_to_pdf(config, [data], name, stop)
     if made is None:
         raise ConversionError(f"LibreOffice could not convert the {name}")
     return made
 
 
-def docx_batch_to_pdf(config: Config, documents: Sequence[bytes], name: str) -> list[bytes | None]:
+def docx_batch_to_pdf(
+    config: Config, documents: Sequence[bytes], name: str, stop: threading.Event | None = None
+) -> list[bytes | None]:
     """Word documents made here, turned into PDF in ONE LibreOffice call (starting it costs
     more than converting a page): each PDF, or None where LibreOffice made none.
 
-    Raises ConversionError (NotStarted) when LibreOffice could not be run or overran.
+    Raises ConversionError (NotStarted) when LibreOffice could not be run or overran, and
+    Stopped when `stop` is set.
     """
     work = config.data_path / "work"
     ensure_private_dir(work)
@@ -208,7 +260,7 @@ def docx_batch_to_pdf(config: Config, documents: Sequence[bytes], name: str) -> 
         for path, data in zip(paths, documents, strict=True):
             path.write_bytes(data)
         if paths:
-            run_soffice(config, folder, paths)
+            run_soffice(config, folder, paths, stop)
         made = [path.with_suffix(".pdf") for path in paths]
         return [pdf.read_bytes() if pdf.exists() else None for pdf in made]
     finally:
@@ -240,18 +292,20 @@ def _results(
     """Each source as PDF, or why not: pictures and PDFs one by one in the isolated worker,
     office documents in one LibreOffice batch. The office documents are left out, and the
     reason returned, when LibreOffice could not be started."""
-    results: dict[str, Converted | str] = {
-        source.sha256: app.documents.convert(source.route, source.data)
-        for source in sources
-        if source.route != "office"
-    }
+    results: dict[str, Converted | str] = {}
+    for source in sources:
+        if source.route != "office":
+            _stop_if_asked(app.stop)
+            results[source.sha256] = app.documents.convert(source.route, source.data)
     office = [s for s in sources if s.route == "office"]
     if office:
         try:
-            made = office_to_pdf(app.config, office)
+            made = office_to_pdf(app.config, office, app.stop)
         except NotStarted as exc:
             return results, exc
-        results.update((sha, _checked(app, pdf)) for sha, pdf in made.items())
+        for sha, pdf in made.items():
+            _stop_if_asked(app.stop)
+            results[sha] = _checked(app, pdf)
     return results, None
 
 
@@ -260,6 +314,8 @@ def convert_documents(app: App, session: Session, documents: Iterable[Document])
 
     Raises NotStarted, after recording the others, when LibreOffice could not be started: its
     documents get no record (no failure is theirs), so they are converted when it can be.
+    Raises Stopped, having recorded nothing, when the service is asked to stop (`app.stop`):
+    the job's transaction rolls back and the next tick converts them all.
     """
     have = set(session.scalars(select(Conversion.source_sha256)))
     sources: dict[str, Source] = {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, date, datetime
@@ -220,10 +221,13 @@ def sheet_docx(facts: SheetFacts, version: int, made_at: datetime, template: byt
     return buffer.getvalue()
 
 
-def sheets_to_pdf(config: Config, documents: Sequence[bytes]) -> list[bytes | None]:
+def sheets_to_pdf(
+    config: Config, documents: Sequence[bytes], stop: threading.Event | None = None
+) -> list[bytes | None]:
     """Decision sheets as PDF, in one LibreOffice call: each PDF, or None where none was made.
-    Raises ConversionError when LibreOffice could not be run or overran."""
-    return docx_batch_to_pdf(config, documents, "decision-sheet")
+    Raises ConversionError when LibreOffice could not be run or overran, Stopped (LibreOffice
+    killed) when `stop` is set."""
+    return docx_batch_to_pdf(config, documents, "decision-sheet", stop)
 
 
 def file_name(reference: str, suffix: str) -> str:

@@ -214,7 +214,7 @@ def _pdfs(app: App, documents: Sequence[bytes]) -> tuple[list[bytes | None], str
     if not documents:
         return [], ""
     try:
-        made = sheets_to_pdf(app.config, documents)
+        made = sheets_to_pdf(app.config, documents, app.stop)
     except ConversionError as exc:
         log.warning("decision sheets were not converted to PDF: %s", exc)
         return [None] * len(documents), str(exc)
