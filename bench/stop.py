@@ -14,35 +14,19 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import tempfile
 from contextlib import suppress
 from pathlib import Path
 
-from tests.cli.test_service_process import Background, _env, masp_command
+from tests.cli.test_service_process import Background, starter
 from tests.cli.test_stop import prepare, stop_while_converting
 
 
 def one_run(folder: Path) -> float:
     config = prepare(folder)
     started: list[Background] = []
-
-    def start(config: Path, *args: str, name: str = "masp") -> Background:
-        stdout, stderr = folder / f"{name}.out", folder / f"{name}.err"
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            process = subprocess.Popen(
-                masp_command(config, *args),
-                stdout=out,
-                stderr=err,
-                env=_env(),
-                cwd=config.parent,
-                start_new_session=True,
-            )
-        started.append(Background(process, stdout, stderr))
-        return started[-1]
-
     try:
-        return stop_while_converting(start, folder, config, "run")
+        return stop_while_converting(starter(folder, started), folder, config, "run")
     finally:
         for each in started:
             # Whatever is left of its process group (a LibreOffice it did not end) goes too.

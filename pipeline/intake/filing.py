@@ -53,6 +53,13 @@ class FilingReport:
     quarantined: int = 0
     cases: list[str] = field(default_factory=list)
 
+    def add(self, other: FilingReport) -> None:
+        """Count `other`'s emails in this report too."""
+        self.filed += other.filed
+        self.ignored += other.ignored
+        self.quarantined += other.quarantined
+        self.cases.extend(c for c in other.cases if c not in self.cases)
+
 
 @dataclass(frozen=True)
 class Read:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Moves are issued in batches: one UID MOVE for many messages is far cheaper than one each.
 MOVE_BATCH = 200
+# While the mailbox is being read, how often the filing looks for newly ledgered mail.
+FOLLOW_SECONDS = 0.05
 T = TypeVar("T")
 
 
@@ -62,17 +65,67 @@ def move_done(app: App, source: MailSource) -> int:
     return moved
 
 
+class Ingesting:
+    """Ledgers the mailbox's new mail in a thread of its own, so that the mail already ledgered
+    is filed meanwhile: fetching and storing wait mostly on the mail server and the disk, while
+    filing keeps the readers and the database busy."""
+
+    def __init__(self, app: App, source: MailSource) -> None:
+        self.app, self.source = app, source
+        self._result: IngestReport | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="masp-ingest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = Ledger(self.app).ingest(self.source)
+        except BaseException as exc:
+            self._error = exc
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, seconds: float) -> None:
+        self._thread.join(seconds)
+
+    def outcome(self) -> IngestReport:
+        """The ledgering's report, once it has ended; what made it fail is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+def file_while(app: App, ingesting: Ingesting) -> FilingReport:
+    """File what is ledgered, for as long as the ledgering goes on and once it has ended."""
+    report = FilingReport()
+    while True:
+        # Looked at first: once it has ended, every email it ledgered is in the store, and
+        # this last round files them all.
+        ended = not ingesting.running()
+        report.add(file_pending(app))
+        if ended or app.stop.is_set():
+            return report
+        ingesting.wait(FOLLOW_SECONDS)
+
+
 def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
     """Everything one poll does. Each stage resumes from the ledger after any crash, and a
     stage that fails (the mailbox away, a bug) is reported without stopping the next: mail
-    already ledgered is still filed and answered, and the outbox still sent."""
+    already ledgered is still filed and answered, and the outbox still sent. Each email is
+    ledgered (its bytes fsynced, its row committed) before it is filed, as ever; the mail
+    ledgered first is filed while the rest is still being fetched."""
     report = PollReport()
-    ingest = _stage(app, report, "reading new mail", lambda: Ledger(app).ingest(source))
+    ingesting = Ingesting(app, source)
+    filing = _stage(app, report, "filing", lambda: file_while(app, ingesting))
+    ingest = _stage(app, report, "reading new mail", ingesting.outcome)
     if ingest is not None:
         # The mailbox was read to the end: what `masp health` calls a successful poll.
         heartbeat.polled(app.store, app.clock.now(), worker_name())
     report.ingest = ingest or IngestReport()
-    report.filing = _stage(app, report, "filing", lambda: file_pending(app)) or FilingReport()
+    report.filing = filing or FilingReport()
     moving = _stage(app, report, "moving processed mail", lambda: move_done(app, source))
     report.moved = moving or 0
     sending = _stage(app, report, "sending", lambda: deliver(app, sender))

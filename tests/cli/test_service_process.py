@@ -157,12 +157,12 @@ class Background:
 Start = Callable[..., Background]
 
 
-@pytest.fixture
-def background(tmp_path: Path) -> Iterator[Start]:
-    started: list[Background] = []
+def starter(folder: Path, started: list[Background]) -> Start:
+    """A `start` that runs a `masp` command in the background, in a session of its own, with
+    its output in `folder`; each process it starts is added to `started`."""
 
     def start(config: Path, *args: str, name: str = "masp") -> Background:
-        stdout, stderr = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        stdout, stderr = folder / f"{name}.out", folder / f"{name}.err"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
                 masp_command(config, *args),
@@ -176,7 +176,13 @@ def background(tmp_path: Path) -> Iterator[Start]:
         started.append(item)
         return item
 
-    yield start
+    return start
+
+
+@pytest.fixture
+def background(tmp_path: Path) -> Iterator[Start]:
+    started: list[Background] = []
+    yield starter(tmp_path, started)
     for item in started:
         item.kill()
 

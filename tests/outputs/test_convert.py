@@ -167,13 +167,19 @@ def test_a_chronology_too_long_for_libreoffice_is_laid_out_from_its_rows(
     app.close()
 
 
-def test_documents_are_converted_by_tick_once_in_one_batch(tmp_path: Path) -> None:
-    app = open_service(tmp_path, NOW)
+def with_one_referral(folder: Path) -> App:
+    """A service in `folder` that has filed one whole referral (its documents to convert)."""
+    app = open_service(folder, NOW)
     mail = samples.Mail(
         "jo.example@school.example.org", "Referral", files=samples.full_referral(samples.Child())
     )
     drop(app, mail, NOW)
     poll(app)
+    return app
+
+
+def test_documents_are_converted_by_tick_once_in_one_batch(tmp_path: Path) -> None:
+    app = with_one_referral(tmp_path)
     first = run_due(app, [conversion_jobs])
     assert len(first.done) == 4 and not first.failed
     assert run_due(app, [conversion_jobs]).done == []

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.errors import Stopped
-from pipeline.intake.poll import poll
 from pipeline.jobs import run_due
 from pipeline.outputs.convert import Source, conversion_jobs, office_to_pdf
 from pipeline.store.models import Conversion, JobRun
-from tests.helpers import drop, open_service
+from tests.helpers import open_service
+from tests.outputs.test_convert import with_one_referral
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -58,12 +58,7 @@ def test_a_stop_kills_libreoffice_part_way_and_cleans_up(tmp_path: Path) -> None
 
 
 def test_conversion_jobs_stopped_are_not_failed_and_run_at_the_next_tick(tmp_path: Path) -> None:
-    app = open_service(tmp_path, NOW)
-    mail = samples.Mail(
-        "jo.example@school.example.org", "Referral", files=samples.full_referral(samples.Child())
-    )
-    drop(app, mail, NOW)
-    poll(app)
+    app = with_one_referral(tmp_path)
     app.stop.set()
     stopped = run_due(app, [conversion_jobs])
     # Every job left as it was: none done, none failed, none recorded.
