@@ -8,10 +8,10 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from pipeline.clock import Clock
+from pipeline.closing import Closing
 from pipeline.config import Config, LimitsConfig
 from pipeline.disk import FILE_MODE, write_durably
 from pipeline.mime.threading import Signer
@@ -59,7 +59,7 @@ class WorkerSlot:
 
 
 @dataclass(frozen=True)
-class App:
+class App(Closing):
     """Everything a step needs. Built once at start-up; there are no globals.
 
     Frozen: a step that needs another clock (the demo, a test) makes a copy with
@@ -94,17 +94,6 @@ class App:
     def close(self) -> None:
         self.worker.close()
         self.store.close()
-
-    def __enter__(self) -> App:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _signing_key(config: Config, data_dir: Path) -> bytes:

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import date
-from types import TracebackType
 from typing import Any, TypeVar
 
+from pipeline.closing import Closing
 from pipeline.documents.kinds import Kind
 from pipeline.documents.preview import Preview
 from pipeline.documents.read import DocumentResult, ReadLimits
@@ -28,7 +28,7 @@ T = TypeVar("T")
 Task = Callable[[DocumentWorker], Any]
 
 
-class ReaderPool:
+class ReaderPool(Closing):
     """`count` readers behind one queue; the same calls as one `DocumentWorker`."""
 
     def __init__(self, limits: ReadLimits, count: int) -> None:
@@ -40,17 +40,6 @@ class ReaderPool:
         self._lock = threading.Lock()
         # Reads queued ahead for an email's attachments, by the identity of their tuple.
         self._ahead: dict[int, tuple[object, list[Future[DocumentResult]]]] = {}
-
-    def __enter__(self) -> ReaderPool:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def pid(self) -> int | None:

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from types import TracebackType
 from typing import Any
 
+from pipeline.closing import Closing
 from pipeline.documents.classify import Classification
 from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
@@ -413,7 +413,7 @@ class Child:
         return self.process.exitcode
 
 
-class DocumentWorker:
+class DocumentWorker(Closing):
     """Reads attachments in one warm child process; a file never raises and never hangs the caller.
 
     The child starts on the first `read` and is replaced after a file that took too long or too
@@ -429,17 +429,6 @@ class DocumentWorker:
         self._lock = threading.Lock()
         # Set by `abandon` (the service is stopping): a child killed then is not replaced.
         self._abandoned = False
-
-    def __enter__(self) -> DocumentWorker:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def pid(self) -> int | None:
