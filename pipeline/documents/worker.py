@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -271,45 +272,40 @@ def handle(request: tuple[Any, ...], limits: ReadLimits) -> Reply:
     return read_one(request[1], request[2], limits, request[3], as_kind)
 
 
-def convert_one(route: str, data: bytes, limits: ReadLimits) -> Reply:
-    """A picture or a PDF as PDF for the pack, under the child's limits, or why not."""
+def answer(work: Callable[[], Any], refusal: tuple[type[Exception], ...], doing: str) -> Reply:
+    """What `work` gives, as the child's reply: "refused" with the reason when it raises one
+    of `refusal` (the document is not what it must be), "memory" when it ran out of memory, and
+    "failed" for anything else. A reader's bug or an input no guard foresaw must never stop
+    intake; the type says enough (the message may quote the document, which must not reach
+    the logs)."""
     try:
-        return ("ok", to_pdf(route, data, limits.max_pdf_pages))
-    except ConversionError as exc:
+        return ("ok", work())
+    except refusal as exc:
         return ("refused", str(exc))
     except MemoryError:
         return ("memory", None)
     except Exception as exc:
-        log.warning("converting a document failed: %s", type(exc).__name__)
+        log.warning("%s failed: %s", doing, type(exc).__name__)
         return ("failed", type(exc).__name__)
+
+
+def convert_one(route: str, data: bytes, limits: ReadLimits) -> Reply:
+    """A picture or a PDF as PDF for the pack, under the child's limits, or why not."""
+    pdf = partial(to_pdf, route, data, limits.max_pdf_pages)
+    return answer(pdf, (ConversionError,), "converting a document")
 
 
 def preview_one(route: str, data: bytes, page: int, limits: ReadLimits) -> Reply:
     """Page `page` of a PDF or a picture as (PNG bytes, page count), or why not."""
-    try:
-        return ("ok", preview(route, data, page, limits.max_pdf_pages))
-    except ConversionError as exc:
-        return ("refused", str(exc))
-    except MemoryError:
-        return ("memory", None)
-    except Exception as exc:
-        log.warning("drawing a page failed: %s", type(exc).__name__)
-        return ("failed", type(exc).__name__)
+    drawn = partial(preview, route, data, page, limits.max_pdf_pages)
+    return answer(drawn, (ConversionError,), "drawing a page")
 
 
 def grid_one(data: bytes, limits: ReadLimits) -> Reply:
     """A workbook's cells as a plain grid, or why it cannot be read."""
     if len(data) > limits.max_bytes:
         return ("refused", "the file is larger than an attachment may be")
-    try:
-        return ("ok", read_grid(data))
-    except NotAWorkbook as exc:
-        return ("refused", str(exc))
-    except MemoryError:
-        return ("memory", None)
-    except Exception as exc:
-        log.warning("reading a workbook failed: %s", type(exc).__name__)
-        return ("failed", type(exc).__name__)
+    return answer(partial(read_grid, data), (NotAWorkbook,), "reading a workbook")
 
 
 def read_one(
@@ -319,15 +315,11 @@ def read_one(
     today: date | None,
     as_kind: Kind | None = None,
 ) -> Reply:
-    try:
-        return ("ok", to_wire(read_document(filename, data, limits, today, as_kind)))
-    except MemoryError:
-        return ("memory", None)
-    # A reader's bug or an input no guard foresaw must never stop intake; the type says enough
-    # (the message may quote the document, which must not reach the logs).
-    except Exception as exc:
-        log.warning("reading an attachment failed: %s", type(exc).__name__)
-        return ("failed", type(exc).__name__)
+    def read() -> Any:
+        return to_wire(read_document(filename, data, limits, today, as_kind))
+
+    # A document that is not what it should be is refused within its result, never raised.
+    return answer(read, (), "reading an attachment")
 
 
 def send_reply(fd: int, reply: Reply) -> None:
