@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.app import App
@@ -45,9 +45,23 @@ def claim(app: App, count: int) -> list[Claimed]:
     """Claim up to `count` emails to file, in the order received."""
     now = app.clock.now()
     me = worker_name()
+    with app.store.session() as session:
+        query = _claimable(now, [me, *_gone(session, now)]).limit(count)
+        rows = [(row_id, path, size) for row_id, path, size in session.execute(query)]
+        if rows:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_([row[0] for row in rows]))
+                .values(claimed_by=me, claimed_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+    return rows
+
+
+def _claimable(now: datetime, holders: list[str]) -> Select[int, str, int]:
+    """The emails to file that nobody else holds (or only `holders`: this worker, and those
+    known to be gone), each the first of its sender's still to be filed, oldest first."""
     earlier = aliased(Message)
-    with app.store.reading() as session:
-        gone = _gone(session, now)
     # An earlier email from the same sender still to be filed (no sender recorded counts as
     # one sender of its own: those are filed one after another).
     waits_behind = exists().where(
@@ -58,31 +72,20 @@ def claim(app: App, count: int) -> list[Claimed]:
             and_(earlier.received_at == Message.received_at, earlier.id < Message.id),
         ),
     )
-    query = (
+    return (
         select(Message.id, Message.raw_path, Message.size)
         .where(
             Message.status == MessageState.NEW,
             or_(
                 Message.claimed_until.is_(None),
                 Message.claimed_until <= now,
-                Message.claimed_by.in_([me, *gone]),
+                Message.claimed_by.in_(holders),
             ),
             ~waits_behind,
         )
         .order_by(Message.received_at, Message.id)
-        .limit(count)
         .with_for_update(skip_locked=True, of=Message)
     )
-    with app.store.session() as session:
-        rows = [(row_id, path, size) for row_id, path, size in session.execute(query)]
-        if rows:
-            session.execute(
-                update(Message)
-                .where(Message.id.in_([row[0] for row in rows]))
-                .values(claimed_by=me, claimed_until=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-    return rows
 
 
 def _gone(session: Session, now: datetime) -> list[str]:
