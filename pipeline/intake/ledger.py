@@ -82,6 +82,18 @@ def header_sender(raw: bytes) -> str | None:
     return found.address
 
 
+@dataclass(frozen=True)
+class Stored:
+    """An email's bytes, stored durably, and what its header block says (`Ledger.store`)."""
+
+    sha: str
+    path: str
+    # The digest without trace headers (the bytes' own digest when the headers were unreadable).
+    body: str
+    message_id: str | None
+    sender: str | None
+
+
 @dataclass
 class IngestReport:
     stored: int = 0
@@ -167,18 +179,24 @@ class Ledger:
         )
         return session.scalar(same_copy.limit(1)) is not None
 
-    def record(self, session: Session, inbound: InboundMessage, plain: bool = False) -> Message:
-        """Store the bytes durably, then add the ledger row (status new, or duplicate).
+    def record(
+        self,
+        session: Session,
+        inbound: InboundMessage,
+        stored: Stored | None = None,
+        plain: bool = False,
+    ) -> Message:
+        """Add the ledger row (status new, or duplicate) of bytes `stored` durably (stored now
+        if they were not).
 
         `plain` leaves out everything read from the headers (Message-ID, the digest without
         trace headers, the duplicate check): the fallback when those could not be stored.
         """
-        sha, path = self.app.files.put("raw", inbound.raw, ".eml")
+        stored = stored or self.store(inbound)
+        sha, path = stored.sha, stored.path
         body, message_id, sender, duplicate = sha, None, None, False
         if not plain:
-            body = content_digest(inbound.raw)
-            message_id = header_message_id(inbound.raw)
-            sender = header_sender(inbound.raw)
+            body, message_id, sender = stored.body, stored.message_id, stored.sender
             duplicate = self._duplicate_of(session, sha, body, message_id)
         loc = inbound.location
         now = self.app.clock.now()
@@ -227,16 +245,39 @@ class Ledger:
         report: IngestReport,
         cursor: LedgerCursor | None = None,
     ) -> None:
+        # The bytes are written (and fsynced) and the headers read before the transaction,
+        # so it holds the database's write lock only for the rows.
+        stored = [(inbound, self.store(inbound)) for inbound in batch]
         with self.app.store.session() as session:
-            for inbound in batch:
-                row = self._record_safely(session, inbound)
+            for inbound, kept in stored:
+                row = self._record_safely(session, inbound, kept)
                 report.ids.append(row.id)
                 report.duplicates += int(row.status == MessageState.DUPLICATE)
                 report.stored += int(row.status == MessageState.NEW)
             if cursor is not None:
                 cursor.write(session)
 
-    def _record_safely(self, session: Session, inbound: InboundMessage) -> Message:
+    def store(self, inbound: InboundMessage) -> Stored:
+        """The email's bytes stored durably, and what its header block says.
+
+        A failure to write the bytes (a full disk) is raised: nothing can be ledgered then,
+        and the poll reports it. Headers that cannot be read leave those details out.
+        """
+        sha, path = self.app.files.put("raw", inbound.raw, ".eml")
+        try:
+            raw = inbound.raw
+            return Stored(
+                sha, path, content_digest(raw), header_message_id(raw), header_sender(raw)
+            )
+        except Exception as exc:
+            log.error(
+                "message %s: its headers could not be read (%s)",
+                inbound.location.uid,
+                describe_failure(exc),
+            )
+            return Stored(sha, path, sha, None, None)
+
+    def _record_safely(self, session: Session, inbound: InboundMessage, stored: Stored) -> Message:
         """Ledger one message; if what was read from its headers cannot be stored, ledger it
         without them, so it is still filed (or quarantined) and never held up the others.
 
@@ -245,7 +286,7 @@ class Ledger:
         """
         try:
             with session.begin_nested():
-                return self.record(session, inbound)
+                return self.record(session, inbound, stored)
         except OSError:
             raise
         except Exception as exc:
@@ -255,4 +296,4 @@ class Ledger:
                 describe_failure(exc),
             )
         with session.begin_nested():
-            return self.record(session, inbound, plain=True)
+            return self.record(session, inbound, stored, plain=True)

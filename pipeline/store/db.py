@@ -6,9 +6,12 @@ import logging
 import os
 import random
 import stat
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +48,9 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 # Attempts at one unit of work, and the first wait between them (doubled each time, jittered
 # so that two losers do not collide again in step).
 ATTEMPTS = 5
+# How long a thread waits for another thread of this process to end its SQLite write
+# transaction before it goes ahead and lets SQLite's own busy timeout (the same 30 s) decide.
+LOCAL_WAIT_SECONDS = 30.0
 FIRST_WAIT = 0.05
 
 # The newest migration's revision id. Kept here so that opening a database costs one read of
@@ -255,6 +261,45 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     return before, after
 
 
+class Turns:
+    """A lock that threads get in the order they asked for it, and that the holder may take
+    again (a session opened inside another). threading.Lock is not fair: a thread that
+    releases it and asks again at once (filing email after email) gets it back before a thread
+    that has been waiting, so the others (sending, fetching) would wait for the whole batch."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self, timeout: float) -> bool:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            ticket = object()
+            self._waiting.append(ticket)
+            if not self._changed.wait_for(partial(self._next, ticket), timeout):
+                self._waiting.remove(ticket)
+                self._changed.notify_all()
+                return False
+            self._waiting.popleft()
+            self._owner, self._depth = me, 1
+            return True
+
+    def _next(self, ticket: object) -> bool:
+        return self._owner is None and self._waiting[0] is ticket
+
+    def release(self) -> None:
+        with self._changed:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._changed.notify_all()
+
+
 class Store:
     """The database handle passed to every step; sessions are short and explicit."""
 
@@ -264,6 +309,11 @@ class Store:
         self._readers = sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        # SQLite has one writer at a time. Between processes it makes the others wait in its
+        # busy handler, which sleeps in growing steps (up to 100 ms) and so leaves the file idle
+        # after each commit; between the threads of one process (the poll's fetching, filing
+        # and sending) this lock hands the turn over at once, in the order asked.
+        self._writing: Turns | None = Turns() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -278,8 +328,23 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
-        with self._factory() as session, session.begin():
+        with self._turn(), self._factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This thread's turn to write, among the threads of this process (SQLite only)."""
+        lock = self._writing
+        if lock is None:
+            yield
+            return
+        # Never waits for ever: past the wait, SQLite's busy timeout says what it always did.
+        held = lock.acquire(timeout=LOCAL_WAIT_SECONDS)
+        try:
+            yield
+        finally:
+            if held:
+                lock.release()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
