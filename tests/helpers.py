@@ -18,7 +18,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import pypdf
 import yaml
@@ -31,7 +31,7 @@ from pipeline.clock import Clock
 from pipeline.config import parse_config
 from pipeline.samples import Mail
 from tests.postgres import folder_database, on_postgres
-from tests.servers import ImapAccount, SmtpCapture
+from tests.servers import ImapAccount
 
 ROOT = Path(__file__).resolve().parents[1]
 # The golden corpora and their generators (tests/data/<corpus>/make_corpus.py).
@@ -101,7 +101,13 @@ def database_of(folder: Path) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def imap_service(folder: Path, imap: ImapAccount, smtp: SmtpCapture, **overrides: Any) -> App:
+class Listening(Protocol):
+    """A server on 127.0.0.1 (SmtpCapture, or a test's own)."""
+
+    port: int
+
+
+def imap_service(folder: Path, imap: ImapAccount, smtp: Listening, **overrides: Any) -> App:
     """The service on the real loopback Dovecot and SMTP servers, on the system clock."""
     tree = config_tree(folder, mailbox__backend="imap", **overrides)
     tree["mailbox"]["imap"] = imap.config.model_dump()

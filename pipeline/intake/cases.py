@@ -193,6 +193,8 @@ def open_case(
         received_at=received_at,
         flags=[routed.note] if routed.note else [],
         fields={},
+        # A new case has no documents yet: said here, adding the first asks the database nothing.
+        documents=[],
     )
     move(case, state)
     session.add(case)

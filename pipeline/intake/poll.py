@@ -6,9 +6,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pipeline.app import App
 from pipeline.errors import MailboxError, describe_failure
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 # Moves are issued in batches: one UID MOVE for many messages is far cheaper than one each.
 MOVE_BATCH = 200
-# While the mailbox is being read, how often the filing looks for newly ledgered mail.
+# While the mailbox is being read, how often the filing looks for newly ledgered mail, and
+# while it is filed, how often the sending looks for newly queued answers.
 FOLLOW_SECONDS = 0.05
 T = TypeVar("T")
 
@@ -56,30 +57,34 @@ def move_done(app: App, source: MailSource) -> int:
         batch = rows[start : start + MOVE_BATCH]
         by_location = {Location(r.backend, r.folder, r.uidvalidity, r.uid): r.id for r in batch}
         done = source.mark_processed(list(by_location))
+        if not done:
+            continue
         with app.store.session() as session:
-            for location in done:
-                row = session.get(Message, by_location[location])
-                if row is not None:
-                    row.moved = True
+            session.execute(
+                update(Message)
+                .where(Message.id.in_([by_location[location] for location in done]))
+                .values(moved=True)
+                .execution_options(synchronize_session=False)
+            )
         moved += len(done)
     return moved
 
 
-class Ingesting:
-    """Ledgers the mailbox's new mail in a thread of its own, so that the mail already ledgered
-    is filed meanwhile: fetching and storing wait mostly on the mail server and the disk, while
-    filing keeps the readers and the database busy."""
+class Background(Generic[T]):
+    """One stage of a poll run in a thread of its own (ledgering, sending), so that the stages
+    overlap: fetching and storing wait mostly on the mail server and the disk, sending on the
+    SMTP server, while filing keeps the readers and the database busy."""
 
-    def __init__(self, app: App, source: MailSource) -> None:
-        self.app, self.source = app, source
-        self._result: IngestReport | None = None
+    def __init__(self, name: str, work: Callable[[], T]) -> None:
+        self._work = work
+        self._result: T | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="masp-ingest", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self._result = Ledger(self.app).ingest(self.source)
+            self._result = self._work()
         except BaseException as exc:
             self._error = exc
 
@@ -89,8 +94,8 @@ class Ingesting:
     def wait(self, seconds: float) -> None:
         self._thread.join(seconds)
 
-    def outcome(self) -> IngestReport:
-        """The ledgering's report, once it has ended; what made it fail is raised here."""
+    def outcome(self) -> T:
+        """The stage's report, once it has ended; what made it fail is raised here."""
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -98,7 +103,7 @@ class Ingesting:
         return self._result
 
 
-def file_while(app: App, ingesting: Ingesting) -> FilingReport:
+def file_while(app: App, ingesting: Background[IngestReport]) -> FilingReport:
     """File what is ledgered, for as long as the ledgering goes on and once it has ended."""
     report = FilingReport()
     while True:
@@ -111,15 +116,37 @@ def file_while(app: App, ingesting: Ingesting) -> FilingReport:
         ingesting.wait(FOLLOW_SECONDS)
 
 
+def send_while(app: App, sender: MailSender, filed: threading.Event) -> DeliveryReport:
+    """Send the outbox while the filing goes on, so each referrer's answer leaves minutes, not
+    a whole backlog, after their email is filed; then once more when the filing has ended.
+
+    The server away stops the rounds until then: it is not knocked on for every email filed.
+    """
+    report = DeliveryReport()
+    while True:
+        ended = filed.is_set()
+        if ended or not report.away:
+            report.add(deliver(app, sender))
+        if ended or app.stop.is_set():
+            return report
+        filed.wait(FOLLOW_SECONDS)
+
+
 def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
     """Everything one poll does. Each stage resumes from the ledger after any crash, and a
     stage that fails (the mailbox away, a bug) is reported without stopping the next: mail
     already ledgered is still filed and answered, and the outbox still sent. Each email is
     ledgered (its bytes fsynced, its row committed) before it is filed, as ever; the mail
-    ledgered first is filed while the rest is still being fetched."""
+    ledgered first is filed while the rest is still being fetched, and the answers queued
+    by the filing are sent meanwhile."""
     report = PollReport()
-    ingesting = Ingesting(app, source)
-    filing = _stage(app, report, "filing", lambda: file_while(app, ingesting))
+    ingesting = Background("masp-ingest", lambda: Ledger(app).ingest(source))
+    filed = threading.Event()
+    sending = Background("masp-send", lambda: send_while(app, sender, filed))
+    try:
+        filing = _stage(app, report, "filing", lambda: file_while(app, ingesting))
+    finally:
+        filed.set()
     ingest = _stage(app, report, "reading new mail", ingesting.outcome)
     if ingest is not None:
         # The mailbox was read to the end: what `masp health` calls a successful poll.
@@ -128,8 +155,8 @@ def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
     report.filing = filing or FilingReport()
     moving = _stage(app, report, "moving processed mail", lambda: move_done(app, source))
     report.moved = moving or 0
-    sending = _stage(app, report, "sending", lambda: deliver(app, sender))
-    report.delivery = sending or DeliveryReport()
+    delivery = _stage(app, report, "sending", sending.outcome)
+    report.delivery = delivery or DeliveryReport()
     return report
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from pipeline.app import App
 from pipeline.errors import PartialDelivery, SendError, StoreError, Unsendable, describe_failure
@@ -24,7 +24,7 @@ from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.states import OutboxState
 from pipeline.store import heartbeat
 from pipeline.store.audit import audit
-from pipeline.store.models import Case, OutboxItem
+from pipeline.store.models import Case, OutboxItem, OutboxRecipient
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,20 @@ class DeliveryReport:
     waiting: int = 0
     # The mail server's last refusal in this round, for the heartbeat (`masp health`).
     error: SendError | None = None
+    # The round stopped because the server was away or said 'later' (`waiting` counts the one
+    # email that found it so; the rest were not tried).
+    away: bool = False
+
+    def add(self, later: DeliveryReport) -> None:
+        """Count in a later round of the same pass."""
+        if self.away:
+            # The email that found the server away was tried again by the later round.
+            self.waiting -= 1
+        self.sent += later.sent
+        self.failed += later.failed
+        self.waiting += later.waiting
+        self.error = later.error or self.error
+        self.away = later.away
 
 
 def _claim(app: App, after: int, last: int, count: int) -> tuple[list[int], float]:
@@ -205,25 +219,44 @@ def _deliver_one(app: App, sender: MailSender, item_id: int, report: DeliveryRep
     transaction leaves the email pending, to be sent again once its lease runs out: the same
     stored bytes, so the same Message-ID.
     """
-    with app.store.session() as session:
-        item = session.get(OutboxItem, item_id)
-        if item is None or item.status != OutboxState.PENDING:
-            if item is not None:
-                item.claimed_until = None
-            return True
-        raw_path, addresses = item.raw_path, item.addresses
+    pending = _still_pending(app, item_id)
+    if pending is None:
+        # Sent, held or withdrawn since it was claimed: let go of it.
+        _release(app, [item_id])
+        return True
+    raw_path, addresses = pending
     failure: SendError | StoreError | None = None
     try:
         _hand_over(app, sender, raw_path, addresses)
     except (StoreError, SendError) as exc:
         failure = exc
     with app.store.session() as session:
-        item = session.get(OutboxItem, item_id)
+        # Its recipients are loaded only if the outcome needs them.
+        item = session.get(OutboxItem, item_id, options=[lazyload(OutboxItem.recipients)])
         if item is None:
             return True
         item.claimed_until = None
         case = session.get(Case, item.case_id) if item.case_id else None
-        return _record_outcome(app, session, item, case, failure, report)
+        return _record_outcome(app, session, item, case, failure, report, addresses)
+
+
+def _still_pending(app: App, item_id: int) -> tuple[str, list[str]] | None:
+    """Where email `item_id`'s bytes are, and its recipients, if it is still to be sent. Only
+    read: on SQLite it waits for no writer."""
+    with app.store.reading() as session:
+        raw_path = session.scalar(
+            select(OutboxItem.raw_path).where(
+                OutboxItem.id == item_id, OutboxItem.status == OutboxState.PENDING
+            )
+        )
+        if raw_path is None:
+            return None
+        addresses = session.scalars(
+            select(OutboxRecipient.address)
+            .where(OutboxRecipient.outbox_id == item_id)
+            .order_by(OutboxRecipient.id)
+        )
+        return raw_path, list(addresses)
 
 
 def _record_outcome(
@@ -233,8 +266,10 @@ def _record_outcome(
     case: Case | None,
     failure: SendError | StoreError | None,
     report: DeliveryReport,
+    addresses: list[str],
 ) -> bool:
-    """Record what the server said of one email; False when it is away and the round stops."""
+    """Record what the server said of one email (sent to `addresses`); False when it is away
+    and the round stops."""
     if isinstance(failure, StoreError | Unsendable):
         _fail_at_once(app, session, item, case, failure, report)
         return True
@@ -246,7 +281,7 @@ def _record_outcome(
         _tell_administrator(app, session, item, case, failure)
     elif failure is not None:
         return _refused(app, session, item, case, failure, report)
-    _mark_sent(app, session, item, case, report)
+    _mark_sent(app, session, item, case, report, addresses)
     return True
 
 
@@ -292,6 +327,7 @@ def _refused(
         log.warning("mail server unavailable (%s); the outbox waits", exc)
         item.last_error = str(exc)
         report.waiting += 1
+        report.away = True
         return False
     gave_up = _record_failure(app, item, str(exc))
     report.failed += int(gave_up)
@@ -302,7 +338,12 @@ def _refused(
 
 
 def _mark_sent(
-    app: App, session: Session, item: OutboxItem, case: Case | None, report: DeliveryReport
+    app: App,
+    session: Session,
+    item: OutboxItem,
+    case: Case | None,
+    report: DeliveryReport,
+    addresses: list[str],
 ) -> None:
     """The server took it: record when, and to whom."""
     item.status = OutboxState.SENT
@@ -316,7 +357,7 @@ def _mark_sent(
         "sent",
         outbox=item.id,
         template=item.template,
-        to=item.addresses,
+        to=addresses,
     )
 
 

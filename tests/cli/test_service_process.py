@@ -288,11 +288,12 @@ def received(smtp: SmtpCapture) -> dict[str, list[str]]:
 # runs on top of an earlier, completed poll). All are before the poll completes; the first two
 # are before any move (rows still 'new' mean filing is unfinished, and moves come after it).
 KILL_POINTS: dict[str, Callable[[Snapshot, Snapshot], bool]] = {
-    # New rows are ledgered (their bytes fsynced), none of them filed yet.
+    # New rows are ledgered (their bytes fsynced), none of them filed yet, so none answered.
     "ledgering": lambda s, b: s.total > b.total and s.new >= 1 and s.filed == b.filed,
-    # Some new cases committed and their answers queued, none sent, nothing moved.
+    # Some new cases committed and their answers queued (the first may be sent already: the
+    # outbox is sent while the filing goes on), nothing moved.
     "filing": lambda s, b: s.filed > b.filed and s.new >= 1,
-    # Everything filed and moved; some answers handed to SMTP, others still queued.
+    # Some answers handed to SMTP, others still queued.
     "sending": lambda s, b: s.sent > b.sent and s.pending >= 1,
 }
 EMPTY = Snapshot(0, 0, 0, 0, 0, 0)
@@ -358,8 +359,9 @@ def test_sigkill_between_storing_and_moving_loses_and_duplicates_nothing(
         assert after_kill.pending >= 1
     else:
         assert after_kill.new >= 1 and after_kill.unmoved >= 1
-        assert after_kill.sent == before.sent
         assert inbox_after_kill >= 1
+    if point == "ledgering":
+        assert after_kill.sent == before.sent
 
     print(f"[{point}] {delivered} delivered; killed at {seen}; inbox then held {inbox_after_kill}")
     # The emails the killed poll had claimed to send are leased to it for LEASE (another worker

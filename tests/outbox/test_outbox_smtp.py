@@ -58,14 +58,19 @@ def test_without_smtputf8_the_unicode_address_fails_alone_and_the_rest_are_sent(
     imap_account.deliver(referral("Referrer Three <ref3@school.example.org>", 3))
     report = poll(service)
     assert report.filing.quarantined == 1
-    assert report.delivery.failed == 1 and report.delivery.sent == 3
+    # Three answers; and the administrator's alert too when the failure came in a round while
+    # the filing went on (the alert it queued goes in the poll's last round).
+    assert report.delivery.failed == 1 and report.delivery.sent in (3, 4)
     assert len(received_by(smtp_server, "ref2@school.example.org")) == 1
     assert len(received_by(smtp_server, "ref3@school.example.org")) == 1
     item = outbox_row(service, "acknowledgement", UNICODE_REFERRER)
     assert item.status == "failed" and "does not offer SMTPUTF8" in (item.last_error or "")
     assert not any("\u200f" in address for _, to, _ in smtp_server.messages for address in to)
-    poll(service)  # the administrator's alert was queued by the failure and goes now
-    [held, alert] = received_by(smtp_server, ADMIN)
+    poll(service)  # the administrator's alert was queued by the failure and goes by now
+    # The two administrator's emails, in either order (the alert may go in the first poll).
+    [held, alert] = sorted(
+        received_by(smtp_server, ADMIN), key=lambda raw: b"kept without" not in raw
+    )
     assert b"kept without an answer" in held
     message = email.message_from_bytes(alert, policy=email.policy.default)
     assert isinstance(message, email.message.EmailMessage)
