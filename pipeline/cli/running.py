@@ -10,6 +10,10 @@ from pipeline.cli.common import console, errors, open_app
 
 def poll(ctx: typer.Context) -> None:
     """One intake pass: read new mail, file and answer it, move it aside, send the outbox."""
+    from pipeline.documents.spawn import start_early
+
+    # The readers' fork server loads the parsers on another processor meanwhile.
+    start_early()
     from pipeline.intake.poll import poll as run_poll
 
     with open_app(ctx) as service:
@@ -35,10 +39,12 @@ def poll(ctx: typer.Context) -> None:
 
 def run(ctx: typer.Context) -> None:
     """Run the service until SIGTERM or SIGINT: poll on the interval, wake on IMAP IDLE."""
+    from pipeline.documents.spawn import start_early
     from pipeline.service import serve, stop_on_signals
 
     # Installed before anything slow, so a signal during start-up still stops cleanly.
     stop = stop_on_signals()
+    start_early()
     with open_app(ctx) as service:
         serve(service, stop)
 

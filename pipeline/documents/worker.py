@@ -15,7 +15,6 @@ import ctypes
 import dataclasses
 import io
 import logging
-import multiprocessing
 import operator
 import os
 import pickle
@@ -40,6 +39,7 @@ from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.preview import Preview, preview
 from pipeline.documents.read import DocumentResult, ReadLimits, read_document
 from pipeline.documents.sniff import Sniffed
+from pipeline.documents.spawn import readers_context
 from pipeline.documents.topdf import Converted, to_pdf
 from pipeline.documents.workbook import NotAWorkbook, WireGrid, read_grid
 from pipeline.errors import ConversionError, DocumentError
@@ -47,18 +47,6 @@ from pipeline.text import clean_values
 
 log = logging.getLogger(__name__)
 
-# The fork server imports these once, so a child started after a kill begins warm (tens of ms)
-# instead of importing the parsers again; a module that is missing is simply skipped.
-PRELOAD = [
-    "pipeline.documents.read",
-    "pipeline.documents.topdf",
-    "pipeline.documents.workbook",
-    "pipeline.documents.preview",
-    "pypdf",
-    "pypdfium2",
-    "openpyxl",
-    "docx",
-]
 # Starting a child is not the file's fault, so it has its own, generous allowance.
 START_SECONDS = 60.0
 # A child asked to stop politely gets this long before it is killed.
@@ -615,8 +603,7 @@ def start_child(limits: ReadLimits, pin: bool = True) -> Child:
     """Start a child from the fork server and wait until it is ready to read."""
     # Never fork the service itself: it runs threads, and a forked copy of a threaded process can
     # deadlock on a lock some other thread held. The fork server is a clean, single-threaded parent.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
+    context = readers_context()
     their_requests, our_requests = context.Pipe(duplex=False)
     our_replies, their_replies = context.Pipe(duplex=False)
     process = context.Process(
