@@ -12,9 +12,6 @@ import io
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.cell.read_only import EmptyCell
-
 from pipeline.documents.sniff import open_zip, zip_problem
 from pipeline.errors import DocumentError
 
@@ -63,6 +60,10 @@ def read_grid(data: bytes, max_col: int = MAX_COLUMNS) -> WireGrid:
         problem = zip_problem(archive)
     if problem is not None:
         raise NotAWorkbook(f"the workbook cannot be read: {problem}")
+    # Imported here: only the reader's child reads a workbook (its fork server preloads
+    # openpyxl), and openpyxl brings numpy, which the service itself never needs.
+    from openpyxl import load_workbook
+
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
@@ -74,6 +75,8 @@ def read_grid(data: bytes, max_col: int = MAX_COLUMNS) -> WireGrid:
 
 
 def _grid(book: Any, max_col: int) -> WireGrid:
+    from openpyxl.cell.read_only import EmptyCell
+
     if len(book.sheetnames) > MAX_SHEETS:
         raise NotAWorkbook(f"the workbook has more than {MAX_SHEETS} sheets")
     grid: WireGrid = {}

@@ -21,7 +21,6 @@ from pipeline.outbox import wording
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import enqueue
 from pipeline.outbox.referrer_mail import referrer_draft
-from pipeline.outputs.invitation import Invitation, slot_uid, to_ics
 from pipeline.panel.revisions import SENT, WITHDRAWN, next_sequence
 from pipeline.rules.identifiers import age_on, initials
 from pipeline.rules.meetings import Meeting, upcoming
@@ -72,6 +71,10 @@ def _summary(app: App, case: Case, slot: Slot) -> str:
 
 def calendar_uid(app: App, case: Case, meeting: datetime) -> str:
     """The UID of the case's calendar entry for a meeting: every revision of it shares it."""
+    # Imported here: intake loads this module for every email; the outputs (and the Word,
+    # Excel and PDF libraries they bring) are needed only when a timeslot is offered.
+    from pipeline.outputs.invitation import slot_uid
+
     domain = app.config.mailbox.address.rpartition("@")[2]
     return slot_uid(app.signer.key, domain, case.reference, meeting)
 
@@ -81,6 +84,8 @@ def _invitation(
 ) -> tuple[FileAttachment, dict[str, object]]:
     """The calendar file for a revision of the slot's entry, and what the audit records of it
     (its UID and SEQUENCE: the next revision is numbered from them)."""
+    from pipeline.outputs.invitation import Invitation, to_ics
+
     mailbox = app.config.mailbox
     # Stable per case and meeting, and signed: a resent invitation or a cancellation
     # updates the same calendar entry, and a calendar program's answer proves its slot.

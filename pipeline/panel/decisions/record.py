@@ -22,7 +22,6 @@ from pipeline.app import App
 from pipeline.mime.tokens import DECISIONS
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
-from pipeline.outputs.agenda import build_agenda
 from pipeline.rules import decisions as rule
 from pipeline.rules.decisions import CaseDecision, Marker, Problem
 from pipeline.states import HEARD_UNDECIDED, CaseState
@@ -93,6 +92,10 @@ def _target(
 
 def _meeting_facts(app: App, session: Session, target: Target) -> rule.Meeting:
     """Which cases the meeting may decide now, and why any the workbook listed may not."""
+    # Imported here: intake loads this module for every email, and the agenda brings the Word,
+    # Excel and PDF libraries, needed only when a decisions workbook comes back.
+    from pipeline.outputs.agenda import build_agenda
+
     decidable: dict[str, str] = {}
     agenda = build_agenda(app, session, target.panel_id, target.meeting)
     for reference in agenda.references:

@@ -23,9 +23,6 @@ from pipeline.mime.tokens import DECISIONS
 from pipeline.outbox.compose import FileAttachment
 from pipeline.outbox.queue import enqueue, staff_draft
 from pipeline.outbox.wording import when
-from pipeline.outputs.agenda import build_agenda
-from pipeline.outputs.pack import gather
-from pipeline.outputs.workbook import gather_workbook, workbook_name, workbook_xlsx
 from pipeline.panel.release import pack_due
 from pipeline.rules.chase import sheets_due
 from pipeline.rules.decisions import REVIEW
@@ -40,6 +37,10 @@ PURPOSE = "workbook:"
 
 def workbook_jobs(app: App, session: Session, now: datetime) -> Iterator[Job]:
     """A job source: each panel's next meetings' workbooks, once their pack is due."""
+    # Imported in the functions that use them: intake loads this module (for PURPOSE) for
+    # every email, and the outputs bring the Word, Excel and PDF libraries.
+    from pipeline.outputs.pack import gather
+
     for panel in app.config.panels:
         for meeting in [
             *_begun_unsent(app, session, panel, now),
@@ -78,6 +79,8 @@ def _begun_unsent(app: App, session: Session, panel: PanelConfig, now: datetime)
         )
         if session.scalar(sent) is not None:
             continue
+        from pipeline.outputs.agenda import build_agenda
+
         agenda = build_agenda(app, session, panel.id, meeting.starts_at)
         if agenda.references or agenda.follow_ups:
             found.append(meeting)
@@ -88,6 +91,8 @@ def send_workbook(
     app: App, session: Session, panel_id: str, starts_at: datetime
 ) -> MeetingWorkbook:
     """Make the meeting's workbook, store it, and email it to the administrator only."""
+    from pipeline.outputs.workbook import gather_workbook, workbook_name, workbook_xlsx
+
     now = app.clock.now()
     earlier = session.scalar(
         select(func.count(MeetingWorkbook.id)).where(
