@@ -101,9 +101,13 @@ def _peak_kb(pid: int) -> int:
 
 
 class TreePeak(threading.Thread):
-    """Samples the peak RSS (VmHWM) of a process and all its descendants (the reader worker)."""
+    """Samples the peak RSS (VmHWM) of a process and all its descendants (the reader worker).
 
-    def __init__(self, root: int, interval: float = 0.05) -> None:
+    VmHWM is each process's own high-water mark, so samples a quarter of a second apart miss
+    nothing of a process that lives longer than that (the readers live as long as the poll),
+    while a scan of /proc every 50 ms took processor from the poll it measured."""
+
+    def __init__(self, root: int, interval: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.root, self.interval, self.done = root, interval, threading.Event()
         self.peaks: dict[int, int] = {}
@@ -207,10 +211,14 @@ def main() -> None:
     print(f"\nN = {n}, {args.repeat} run(s), {args.readers} reader(s)")
     print(f"pipeline: {n / pipe:.1f} emails/s, {1000 * pipe / n:.1f} ms per email (median run)")
     print(f"floor:    {n / floor:.1f} emails/s, {1000 * floor / n:.1f} ms per email")
-    print(f"ratio pipeline / floor (median): {statistics.median(ratios):.2f}  (target <= 1.5)")
+    # One reader: the intake issue's goals. Two: the scaling issue's (the same machine's two
+    # processors, against the same single-process floor).
+    goal = "<= 1.5" if args.readers == 1 else "<= 1.1"
+    print(f"ratio pipeline / floor (median): {statistics.median(ratios):.2f}  (target {goal})")
+    print(f"pipeline / floor, each run: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(
-        f"peak RSS of masp poll and its reader worker together: {max(rss):.0f} MB"
-        "  (target <= 300 MB)"
+        f"peak RSS of masp poll and its reader worker{'s' if args.readers > 1 else ''} "
+        f"together: {max(rss):.0f} MB" + ("  (target <= 300 MB)" if args.readers == 1 else "")
     )
 
 

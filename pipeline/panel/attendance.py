@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from pipeline.app import App
 from pipeline.mime.message import ParsedEmail
-from pipeline.outputs.invitation import read_slot_uid
 from pipeline.panel.refusals import Refused, refuse
 from pipeline.panel.revisions import invited_sequence
 from pipeline.panel.slots import calendar_uid
@@ -101,6 +100,10 @@ def _invited_case(
 ) -> tuple[Case, Slot | None] | None:
     """The case a REPLY's UID names, when the UID is ours, and its slot at that meeting (None
     when it has been taken back)."""
+    # Imported here: intake loads this module for every email, the invitation's calendar
+    # library only matters for a calendar answer.
+    from pipeline.outputs.invitation import read_slot_uid
+
     identity = read_slot_uid(app.signer.key, reply.uid)
     if identity is None:
         return None

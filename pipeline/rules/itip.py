@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import icalendar
+from typing import TYPE_CHECKING, Any
 
 from pipeline.mime.message import Attachment
+
+if TYPE_CHECKING:
+    import icalendar
 
 # A real REPLY is a few kilobytes; anything far bigger is not one, and is not parsed.
 MAX_CALENDAR_BYTES = 256 * 1024
@@ -101,6 +102,9 @@ def read_reply(data: bytes) -> CalendarReply | None:
     """The REPLY in a calendar file, or None when it is not exactly one answered event."""
     if len(data) > MAX_CALENDAR_BYTES:
         return None
+    # Imported here: most email carries no calendar, and every email is filed in this process.
+    import icalendar
+
     try:
         calendar = icalendar.Calendar.from_ical(data)
         if str(calendar.get("METHOD", "")).strip().upper() != "REPLY":
