@@ -10,7 +10,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -251,21 +251,24 @@ def link_same_child(session: Session, case: Case) -> None:
     panel heard and closed (a re-referral, R14), else the first other case."""
     if not case.child_key:
         return
-    others = select(Case).where(Case.child_key == case.child_key, Case.id != case.id)
-    closed = session.scalar(
-        others.where(
-            Case.state == CaseState.CLOSED,
-            select(Decision.id).where(Decision.case_id == Case.id).exists(),
-        ).order_by(Case.id.desc())
-    )
-    if closed is not None:
-        case.linked_case_id = closed.id
-        case.flags = [*case.flags, f"{RE_REFERRAL}{closed.reference}"]
+    # One light query: most referrals are of a child the panel has not met.
+    others = session.execute(
+        select(Case.id, Case.reference, Case.state)
+        .where(Case.child_key == case.child_key, Case.id != case.id)
+        .order_by(Case.id)
+    ).all()
+    if not others:
         return
-    other = session.scalar(others.order_by(Case.id))
-    if other is not None:
-        case.linked_case_id = other.id
-        case.flags = [*case.flags, f"same child as {other.reference}"]
+    closed = {row.id: row.reference for row in others if row.state == CaseState.CLOSED}
+    # The latest one the panel heard and closed (it has a decision): a re-referral (R14).
+    latest = select(func.max(Decision.case_id)).where(Decision.case_id.in_(list(closed)))
+    heard = session.scalar(latest) if closed else None
+    if heard is not None:
+        case.linked_case_id = heard
+        case.flags = [*case.flags, f"{RE_REFERRAL}{closed[heard]}"]
+        return
+    case.linked_case_id = others[0].id
+    case.flags = [*case.flags, f"same child as {others[0].reference}"]
 
 
 def is_other_child(app: App, case: Case, facts: FormFacts) -> bool:
