@@ -8,9 +8,10 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.parser import BytesHeaderParser
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -94,6 +95,15 @@ class Stored:
     sender: str | None
 
 
+@dataclass(frozen=True)
+class Ledgered:
+    """The ledger row an email was given."""
+
+    id: int
+    status: MessageState
+    received_at: datetime
+
+
 @dataclass
 class IngestReport:
     stored: int = 0
@@ -168,7 +178,9 @@ class Ledger:
         same_bytes = select(Message.id).where(
             Message.sha256 == sha, Message.status != MessageState.DUPLICATE
         )
-        if session.scalar(same_bytes.limit(1)) is not None:
+        # Plain statements on the session's connection: the ledger loads no objects.
+        connection = session.connection()
+        if connection.scalar(same_bytes.limit(1)) is not None:
             return True
         if message_id is None:
             return False
@@ -177,7 +189,7 @@ class Ledger:
             Message.body_sha256 == body,
             Message.status != MessageState.DUPLICATE,
         )
-        return session.scalar(same_copy.limit(1)) is not None
+        return connection.scalar(same_copy.limit(1)) is not None
 
     def record(
         self,
@@ -185,7 +197,7 @@ class Ledger:
         inbound: InboundMessage,
         stored: Stored | None = None,
         plain: bool = False,
-    ) -> Message:
+    ) -> Ledgered:
         """Add the ledger row (status new, or duplicate) of bytes `stored` durably (stored now
         if they were not).
 
@@ -200,26 +212,32 @@ class Ledger:
             duplicate = self._duplicate_of(session, sha, body, message_id)
         loc = inbound.location
         now = self.app.clock.now()
-        row = Message(
-            backend=loc.backend,
-            folder=loc.folder,
-            uidvalidity=loc.uidvalidity,
-            uid=loc.uid,
-            message_id=message_id,
-            body_sha256=body,
-            sha256=sha,
-            size=len(inbound.raw),
-            received_at=inbound.received_at or now,
-            stored_at=now,
-            raw_path=path,
-            status=MessageState.DUPLICATE if duplicate else MessageState.NEW,
-            moved=False,
-            sender=sender,
+        received_at = inbound.received_at or now
+        status = MessageState.DUPLICATE if duplicate else MessageState.NEW
+        # One plain INSERT: a ledger row is only read back by the filing, in its own session.
+        row_id = session.connection().scalar(
+            insert(Message)
+            .values(
+                backend=loc.backend,
+                folder=loc.folder,
+                uidvalidity=loc.uidvalidity,
+                uid=loc.uid,
+                message_id=message_id,
+                body_sha256=body,
+                sha256=sha,
+                size=len(inbound.raw),
+                received_at=received_at,
+                stored_at=now,
+                raw_path=path,
+                status=status,
+                moved=False,
+                sender=sender,
+            )
+            .returning(Message.id)
         )
-        session.add(row)
-        session.flush()
+        assert row_id is not None
         self._known.setdefault((loc.backend, loc.folder, loc.uidvalidity), set()).add(loc.uid)
-        return row
+        return Ledgered(row_id, status, received_at)
 
     def ingest(self, source: MailSource) -> IngestReport:
         """Ledger every new message the source has, in batches."""
@@ -277,7 +295,7 @@ class Ledger:
             )
             return Stored(sha, path, sha, None, None)
 
-    def _record_safely(self, session: Session, inbound: InboundMessage, stored: Stored) -> Message:
+    def _record_safely(self, session: Session, inbound: InboundMessage, stored: Stored) -> Ledgered:
         """Ledger one message; if what was read from its headers cannot be stored, ledger it
         without them, so it is still filed (or quarantined) and never held up the others.
 

@@ -18,13 +18,20 @@ MAX_ACTOR = 200
 
 def audit(session: Session, at: datetime, case: Case | None, action: str, **detail: Any) -> None:
     """Record what happened; details hold ids and reasons, never names or document text."""
+    audit_case(session, at, case.id if case is not None else None, action, **detail)
+
+
+def audit_case(
+    session: Session, at: datetime, case_id: int | None, action: str, **detail: Any
+) -> None:
+    """`audit`, for a step that has the case's id only."""
     # Written at once, as one plain INSERT: an event is never changed once written, so the
     # ORM's bookkeeping of an object (about a third of a filing's database time went on it for
     # the three events a referral writes) would buy nothing.
     session.connection().execute(
         insert(AuditEvent).values(
             at=at,
-            case_id=case.id if case is not None else None,
+            case_id=case_id,
             action=action,
             detail={k: v for k, v in detail.items() if v is not None},
         )

@@ -26,5 +26,7 @@ def next_number(session: Session, prefix: str, year: int) -> int:
         )
         .returning(Counter.last)
     )
-    number: int = session.execute(statement).scalar_one()
+    # On the session's connection: the counter is no object of the session, so nothing it holds
+    # need be written first.
+    number: int = session.connection().execute(statement).scalar_one()
     return number
