@@ -251,10 +251,10 @@ def link_same_child(session: Session, case: Case) -> None:
     panel heard and closed (a re-referral, R14), else the first other case."""
     if not case.child_key:
         return
-    # One light query (plain, on the session's connection: other cases are not changed in
-    # this transaction): most referrals are of a child the panel has not met.
-    connection = session.connection()
-    others = connection.execute(
+    # One light query (columns, not cases: most referrals are of a child the panel has not
+    # met). Through the session, so a case changed in this transaction (one attached into
+    # another) is seen as changed.
+    others = session.execute(
         select(Case.id, Case.reference, Case.state)
         .where(Case.child_key == case.child_key, Case.id != case.id)
         .order_by(Case.id)
@@ -264,7 +264,7 @@ def link_same_child(session: Session, case: Case) -> None:
     closed = {row.id: row.reference for row in others if row.state == CaseState.CLOSED}
     # The latest one the panel heard and closed (it has a decision): a re-referral (R14).
     latest = select(func.max(Decision.case_id)).where(Decision.case_id.in_(list(closed)))
-    heard = connection.scalar(latest) if closed else None
+    heard = session.scalar(latest) if closed else None
     if heard is not None:
         case.linked_case_id = heard
         case.flags = [*case.flags, f"{RE_REFERRAL}{closed[heard]}"]
