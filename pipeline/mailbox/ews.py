@@ -19,7 +19,6 @@ from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
@@ -54,6 +53,7 @@ from exchangelib.folders import SHALLOW, FolderCollection
 from exchangelib.protocol import BaseProtocol, Protocol
 from oauthlib.oauth2 import OAuth2Token  # type: ignore[import-untyped]
 
+from pipeline.closing import Closing
 from pipeline.config import MailboxConfig
 from pipeline.errors import ConfigError, MailboxError, SendError, Unsendable
 from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
@@ -237,7 +237,7 @@ class _Connection:
         return f"EWS {doing} failed on {where} ({type(exc).__name__}); check {CHECK_SERVER}"
 
 
-class EwsSource:
+class EwsSource(Closing):
     """The panel folder in an Exchange Server mailbox; a `with` block holds one connection."""
 
     name = BACKEND
@@ -247,15 +247,7 @@ class EwsSource:
         self._cfg = mailbox.ews
         self._processed: Folder | None = None
 
-    def __enter__(self) -> EwsSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._conn.close()
         self._processed = None
 

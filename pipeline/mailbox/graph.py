@@ -25,12 +25,12 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from pipeline.closing import Closing
 from pipeline.config import Config
 from pipeline.errors import MailboxError, SendError, Unsendable
 from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
@@ -252,7 +252,7 @@ class _Folders:
         return names
 
 
-class GraphSource:
+class GraphSource(Closing):
     """The panel folder of an Exchange Online mailbox, read through Microsoft Graph."""
 
     name = "graph"
@@ -269,12 +269,7 @@ class GraphSource:
         self._folders = _Folders(self._graph)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         graph, self._graph = self._graph, None
         if graph is not None:
             graph.close()

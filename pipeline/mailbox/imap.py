@@ -10,13 +10,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
-from types import TracebackType
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError
 from imap_tools.mailbox import BaseMailBox
 from imap_tools.utils import encode_folder
 
+from pipeline.closing import Closing
 from pipeline.config import ImapConfig
 from pipeline.errors import MailboxError
 from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
@@ -51,7 +51,7 @@ _RESPONSE_START = re.compile(rb"^\d+ \(")
 _NEW_MAIL = re.compile(rb"^\* \d+ (EXISTS|RECENT)\b", re.IGNORECASE)
 
 
-class ImapSource:
+class ImapSource(Closing):
     """The panel inbox on an IMAP server; use it as a context manager to hold one session."""
 
     name = "imap"
@@ -91,12 +91,7 @@ class ImapSource:
         self._processed_ready = False
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         box, self._box = self._box, None
         if box is not None:
             _logout_quietly(box)

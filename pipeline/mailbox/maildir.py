@@ -9,8 +9,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
+from pipeline.closing import Closing
 from pipeline.disk import ensure_private_dir
 from pipeline.errors import MailboxError, SendError
 from pipeline.mailbox.base import Cursor, InboundMessage, Known, LastSeen, Location
@@ -28,7 +28,7 @@ def open_maildir(path: Path) -> mailbox.Maildir:
     return mailbox.Maildir(str(path), create=False)
 
 
-class MaildirSource:
+class MaildirSource(Closing):
     """Reads `inbox` (new/ and cur/); processed mail is moved to the `processed` Maildir."""
 
     name = "maildir"
@@ -45,15 +45,7 @@ class MaildirSource:
                 "is their disk there?"
             ) from exc
 
-    def __enter__(self) -> MaildirSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.inbox.close()
         self.processed.close()
 
