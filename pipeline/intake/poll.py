@@ -91,8 +91,8 @@ class Background(Generic[T]):
         except BaseException as exc:
             self._error = exc
 
-    def running(self) -> bool:
-        return self._thread.is_alive()
+    def ended(self) -> bool:
+        return not self._thread.is_alive()
 
     def wait(self, seconds: float) -> None:
         self._thread.join(seconds)
@@ -106,17 +106,36 @@ class Background(Generic[T]):
         return self._result
 
 
+def rounds(
+    app: App,
+    ended: Callable[[], bool],
+    wait: Callable[[float], object],
+    seconds: float,
+    one_round: Callable[[bool], None],
+) -> None:
+    """Run `one_round` every `seconds` while another stage goes on, and once more after it
+    has `ended` (told so: `one_round(True)`); a service asked to stop ends them sooner."""
+    while True:
+        # Looked at first: once the other stage has ended, everything it made is in the
+        # store, and this last round takes it all.
+        last = ended()
+        one_round(last)
+        if last or app.stop.is_set():
+            return
+        wait(seconds)
+
+
 def file_while(app: App, ingesting: Background[IngestReport]) -> FilingReport:
     """File what is ledgered, for as long as the ledgering goes on and once it has ended."""
     report = FilingReport()
-    while True:
-        # Looked at first: once it has ended, every email it ledgered is in the store, and
-        # this last round files them all.
-        ended = not ingesting.running()
-        report.add(file_pending(app))
-        if ended or app.stop.is_set():
-            return report
-        ingesting.wait(FOLLOW_SECONDS)
+    rounds(
+        app,
+        ingesting.ended,
+        ingesting.wait,
+        FOLLOW_SECONDS,
+        lambda _: report.add(file_pending(app)),
+    )
+    return report
 
 
 def send_while(app: App, sender: MailSender, filed: threading.Event) -> DeliveryReport:
@@ -126,13 +145,13 @@ def send_while(app: App, sender: MailSender, filed: threading.Event) -> Delivery
     The server away stops the rounds until then: it is not knocked on for every email filed.
     """
     report = DeliveryReport()
-    while True:
-        ended = filed.is_set()
-        if ended or not report.away:
+
+    def send(last: bool) -> None:
+        if last or not report.away:
             report.add(deliver(app, sender))
-        if ended or app.stop.is_set():
-            return report
-        filed.wait(SEND_FOLLOW_SECONDS)
+
+    rounds(app, filed.is_set, filed.wait, SEND_FOLLOW_SECONDS, send)
+    return report
 
 
 def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
