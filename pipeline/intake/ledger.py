@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -40,6 +40,8 @@ HEAD_BYTES = 256_000
 # Rows are committed in small batches: the raw bytes are already fsynced, and a batch
 # boundary only decides how much is re-fetched (and recognised as known) after a crash.
 BATCH = 20
+# The first batch is smaller: the filing starts on it while the rest is still being fetched.
+FIRST_BATCH = 4
 
 
 def content_digest(raw: bytes) -> str:
@@ -149,8 +151,10 @@ class LedgerCursor:
 class Ledger:
     """Answers the back-end's questions (what is known, the last UID) from the database."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, committed: Callable[[], object] | None = None) -> None:
         self.app = app
+        # Told after each batch is committed (the poll's filing then looks at once).
+        self._committed = committed
         self._known: dict[tuple[str, str, int], set[str]] = {}
 
     def last_seen(self, folder: str, uidvalidity: int, backend: str = "imap") -> int | None:
@@ -246,7 +250,7 @@ class Ledger:
         cursor = LedgerCursor(self.app, source.name)
         for inbound in source.fetch_new(self._last_seen_for(source.name), self.known, cursor):
             pending.append(inbound)
-            if len(pending) >= BATCH:
+            if len(pending) >= (BATCH if report.ids else FIRST_BATCH):
                 self._commit(pending, report)
                 pending = []
         # The cursor is written with the last batch: only once the fetch has ended is every
@@ -274,6 +278,8 @@ class Ledger:
                 report.stored += int(row.status == MessageState.NEW)
             if cursor is not None:
                 cursor.write(session)
+        if self._committed is not None:
+            self._committed()
 
     def store(self, inbound: InboundMessage) -> Stored:
         """The email's bytes stored durably, and what its header block says.

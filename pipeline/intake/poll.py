@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 # Moves are issued in batches: one UID MOVE for many messages is far cheaper than one each.
 MOVE_BATCH = 200
-# While the mailbox is being read, how often the filing looks for newly ledgered mail.
+# While the mailbox is being read, how often the filing looks for newly ledgered mail (at the
+# latest: each batch ledgered wakes it).
 FOLLOW_SECONDS = 0.05
 # While the mail is filed, how often the sending looks for newly queued answers: each round
 # takes the database's write turn a few times (its claims, the heartbeat), so rounds are few
@@ -76,12 +77,20 @@ def move_done(app: App, source: MailSource) -> int:
 class Background(Generic[T]):
     """One stage of a poll run in a thread of its own (ledgering, sending), so that the stages
     overlap: fetching and storing wait mostly on the mail server and the disk, sending on the
-    SMTP server, while filing keeps the readers and the database busy."""
+    SMTP server, while filing keeps the readers and the database busy.
 
-    def __init__(self, name: str, work: Callable[[], T]) -> None:
+    `progress`, if given, is what the work sets when it has made something for the stage that
+    follows it (a batch ledgered); it is set once more when the work has ended, and `wait`
+    returns as soon as it is set."""
+
+    def __init__(
+        self, name: str, work: Callable[[], T], progress: threading.Event | None = None
+    ) -> None:
         self._work = work
         self._result: T | None = None
         self._error: BaseException | None = None
+        self._progress = progress or threading.Event()
+        self._ended = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -90,12 +99,18 @@ class Background(Generic[T]):
             self._result = self._work()
         except BaseException as exc:
             self._error = exc
+        finally:
+            self._ended = True
+            self._progress.set()
 
     def ended(self) -> bool:
-        return not self._thread.is_alive()
+        return self._ended
 
     def wait(self, seconds: float) -> None:
-        self._thread.join(seconds)
+        """Until the work has made something new or ended, or for `seconds` at most."""
+        self._progress.wait(seconds)
+        # Cleared after: whatever set it is already in the store for the round that follows.
+        self._progress.clear()
 
     def outcome(self) -> T:
         """The stage's report, once it has ended; what made it fail is raised here."""
@@ -162,7 +177,10 @@ def poll_once(app: App, source: MailSource, sender: MailSender) -> PollReport:
     ledgered first is filed while the rest is still being fetched, and the answers queued
     by the filing are sent meanwhile."""
     report = PollReport()
-    ingesting = Background("masp-ingest", lambda: Ledger(app).ingest(source))
+    ledgered = threading.Event()
+    ingesting = Background(
+        "masp-ingest", lambda: Ledger(app, ledgered.set).ingest(source), ledgered
+    )
     filed = threading.Event()
     sending = Background("masp-send", lambda: send_while(app, sender, filed))
     try:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from pipeline.app import App
 from pipeline.intake import filing
 from pipeline.intake.filing import FilingReport
-from pipeline.intake.poll import deliver_configured, poll
+from pipeline.intake.poll import Background, deliver_configured, poll
 from pipeline.mime.message import ParsedEmail
 from pipeline.states import OutboxState
 from pipeline.store.models import OutboxItem
@@ -122,3 +122,22 @@ def test_a_server_that_is_away_is_asked_once_while_filing_and_once_after(
     # A round while the filing went on found it away (or the filing was over first), and one
     # round after: never a round for every email filed, nor a knock every 50 ms.
     assert one_round <= by_poll <= 2 * one_round
+
+
+def test_the_filing_wakes_as_soon_as_a_batch_is_ledgered_not_at_its_next_look() -> None:
+    ledgered, go_on = threading.Event(), threading.Event()
+
+    def ingest() -> int:
+        ledgered.set()  # a first batch is committed; the rest is still being fetched
+        go_on.wait(30)
+        return 7
+
+    stage = Background("masp-test-ingest", ingest, ledgered)
+    started = time.monotonic()
+    stage.wait(30)
+    assert time.monotonic() - started < 10, "the filing slept through the batch ledgered"
+    assert not stage.ended()
+    # Once it has ended, a wait returns at once, and its report is there.
+    go_on.set()
+    stage.wait(30)
+    assert stage.outcome() == 7 and stage.ended()
