@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
@@ -252,13 +253,15 @@ def link_same_child(session: Session, case: Case) -> None:
     if not case.child_key:
         return
     # One light query (columns, not cases: most referrals are of a child the panel has not
-    # met). Through the session, so a case changed in this transaction (one attached into
-    # another) is seen as changed.
-    others = session.execute(
-        select(Case.id, Case.reference, Case.state)
-        .where(Case.child_key == case.child_key, Case.id != case.id)
-        .order_by(Case.id)
-    ).all()
+    # met). A case changed in this transaction (one attached into another) is flushed first,
+    # so it is seen as changed; this case's own changes (its new documents) wait for the next
+    # flush, as they change nothing the query reads.
+    with nullcontext() if _other_cases_changed(session, case) else session.no_autoflush:
+        others = session.execute(
+            select(Case.id, Case.reference, Case.state)
+            .where(Case.child_key == case.child_key, Case.id != case.id)
+            .order_by(Case.id)
+        ).all()
     if not others:
         return
     closed = {row.id: row.reference for row in others if row.state == CaseState.CLOSED}
@@ -271,6 +274,12 @@ def link_same_child(session: Session, case: Case) -> None:
         return
     case.linked_case_id = others[0].id
     case.flags = [*case.flags, f"same child as {others[0].reference}"]
+
+
+def _other_cases_changed(session: Session, case: Case) -> bool:
+    """Whether a case other than `case` has changes in `session` not yet flushed."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    return any(isinstance(other, Case) and other is not case for other in changed)
 
 
 def is_other_child(app: App, case: Case, facts: FormFacts) -> bool:

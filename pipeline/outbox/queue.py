@@ -190,9 +190,13 @@ def _rate_fuse(app: App, session: Session, draft: Draft, addresses: list[str]) -
 
 def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
     """Render and store the email, then add an outbox row (pending, or held with a reason)."""
-    existing = session.scalar(select(OutboxItem).where(OutboxItem.purpose == draft.purpose))
-    if existing is not None:
-        return existing
+    # Nothing pending in the session changes what these look at (outbox rows, each flushed as
+    # it is added): the case and its documents are flushed once, with the new row, below.
+    with session.no_autoflush:
+        existing = session.scalar(select(OutboxItem).where(OutboxItem.purpose == draft.purpose))
+        if existing is not None:
+            return existing
+        reason = hold_reason(app, session, draft)
     reference = draft.case.reference if draft.case is not None else None
     message_id = app.signer.new_message_id(reference)
     rendered = app.templates.render(draft.template, draft.context, draft.panel_id)
@@ -211,7 +215,6 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
     now = app.clock.now()
     raw = compose(envelope, rendered, now)
     _, path = app.files.put("outbox", raw, ".eml")
-    reason = hold_reason(app, session, draft)
     item = OutboxItem(
         purpose=draft.purpose,
         message_id=message_id,
