@@ -38,7 +38,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pipeline.documents.read import DocumentResult, ReadLimits, read_document
+from pipeline.documents.read import read_document
+from pipeline.documents.results import DocumentResult, ReadLimits
 from pipeline.documents.sniff import extension
 from tests.helpers import DATA, ROOT, corpus_maker
 

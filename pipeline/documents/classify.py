@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pipeline.documents.assessment import DOMAINS, TITLES
 from pipeline.documents.chronology import COLUMN_NAMES
 from pipeline.documents.extract import MAX_SHEET_ROWS, MAX_TEXT, Content, extract
-from pipeline.documents.kinds import LABELS, Kind, Status
+from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.labels import (
     contains_phrase,
     field_for,
@@ -25,8 +25,9 @@ from pipeline.documents.labels import (
     prefix_pattern,
     prefixes_for,
 )
-from pipeline.documents.parsing import ReadLimits, Source
-from pipeline.documents.sniff import UNREADABLE, Sniffed
+from pipeline.documents.parsing import Source
+from pipeline.documents.results import Classification, ReadLimits, Sniffed, with_article
+from pipeline.documents.sniff import UNREADABLE
 from pipeline.documents.word import Block
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,6 @@ WEAK = 0.3
 
 SCANNED = "a scanned page with no text: a person will read it"
 UNEXPECTED = "the file could not be read automatically: a person will look at it"
-
-
-@dataclass(frozen=True)
-class Classification:
-    """The kind of one file, whether it can be used, and why we think so."""
-
-    kind: Kind
-    status: Status
-    reason: str | None
-    note: str
-    score: float
-    text: str
 
 
 class Seen:
@@ -82,7 +71,7 @@ def classify(
     """
     named = _name_kind(filename)
     if sniffed.problem is not None:
-        note = f"not read; the file name suggests {_a(named[0])}" if named else "not read"
+        note = f"not read; the file name suggests {with_article(named[0])}" if named else "not read"
         kind = named[0] if named else Kind.OTHER
         return Classification(kind, Status.REFUSED, sniffed.problem, note, 0.0, "")
     try:
@@ -98,37 +87,6 @@ def classify(
         log.warning("classification failed unexpectedly: %s", type(exc).__name__)
         kind = named[0] if named else Kind.OTHER
         return Classification(kind, Status.NEEDS_REVIEW, UNEXPECTED, "reading failed", 0.0, "")
-
-
-def resolve_competition(items: Sequence[Classification]) -> list[Classification]:
-    """Where files of one email claim the same kind, the best keeps it and the rest become other."""
-    result = list(items)
-    claims: dict[Kind, list[int]] = {}
-    for index, item in enumerate(items):
-        if item.kind != Kind.OTHER and item.status != Status.REFUSED:
-            claims.setdefault(item.kind, []).append(index)
-    for kind, indexes in claims.items():
-        # A readable file beats one a person must check; then the higher score; then the first.
-        winner = max(indexes, key=lambda i: (items[i].status == Status.OK, items[i].score, -i))
-        for index in indexes:
-            if index != winner:
-                result[index] = _demote(items[index], items[winner], kind)
-    return result
-
-
-def _demote(loser: Classification, winner: Classification, kind: Kind) -> Classification:
-    if winner.score > loser.score:
-        why = f"scored higher ({winner.score:.2f} against {loser.score:.2f})"
-    else:
-        why = "was preferred (it could be read, or it came first)"
-    note = f"{loser.note}; also looked like {_a(kind)}, but another file in this email {why}"
-    return replace(loser, kind=Kind.OTHER, note=note)
-
-
-def _a(kind: Kind) -> str:
-    """The kind's label with its article, for notes: "a chronology", "an assessment"."""
-    label = LABELS[kind].split(" (")[0].lower()
-    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
 
 
 # --- Deciding. ---
@@ -165,7 +123,7 @@ def _decide(
         if named and named[0] == best.kind:
             note, score = f"{note}; the file name agrees", min(1.0, score + 0.05)
         elif named:
-            note += f"; the file name suggests {_a(named[0])}, but the content wins"
+            note += f"; the file name suggests {with_article(named[0])}, but the content wins"
         return Classification(best.kind, Status.OK, None, note, round(score, 2), text)
     if named is not None:
         if best is not None and best.kind == named[0]:
@@ -173,7 +131,7 @@ def _decide(
             note = f"{best.note}; the file name agrees ('{named[1]}')"
             return Classification(best.kind, Status.OK, None, note, round(score, 2), text)
         reason = (
-            f"the file name says it is {_a(named[0])}, but its content does not show it: "
+            f"the file name says it is {with_article(named[0])}, but its content does not show it: "
             "a person will check it"
         )
         note = f"file name contains '{named[1]}'"

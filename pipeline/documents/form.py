@@ -13,13 +13,13 @@ import itertools
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from pipeline.documents.dates import parse_date
-from pipeline.documents.sniff import Sniffed
+from pipeline.documents.results import FormFacts, Sniffed
 from pipeline.documents.word import EMPTY_BOX, TICKED_BOX, W14_NS, W_NS, tag_of, w
 
 FORM_VERSION = "1.0"
@@ -45,22 +45,6 @@ REASONS: dict[str, str] = {
     "high_cost": "Reason: the cost of the support needed is high",
     "escalation": "Reason: risk of escalation (CIN, CP or care)",
 }
-
-
-@dataclass(frozen=True)
-class FormFacts:
-    """The facts intake needs from a referral form; None where the form does not say."""
-
-    panel: str | None
-    child_name: str | None
-    child_dob: date | None
-    referrer_name: str | None
-    referrer_email: str | None
-    request_types: tuple[str, ...]
-    consent: bool | None
-    genogram_required: bool | None
-    section20: bool
-    source: str
 
 
 # --- The form's layout: one table per section, label on the left, a control on the right. ---

@@ -15,27 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol
 
-from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
 from pipeline.documents.labels import normalise_label, normalise_lines
 from pipeline.documents.pdf import PdfContent, read_pdf
-from pipeline.documents.sniff import Sniffed
+from pipeline.documents.results import FormFacts, ReadLimits, Sniffed
 from pipeline.documents.word import MAX_BLOCKS, Block, WordDoc, read_word
 
 FieldSource = Literal["content-control", "table-label", "acroform", "text", "sheet", "table"]
 # The keys in a result's JSON that are not fields.
 SUMMARY, NOTES, MISSING = "summary", "notes", "missing"
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """Limits every reader honours; the worker also enforces time and memory from outside."""
-
-    max_bytes: int = 20_000_000
-    max_pdf_pages: int = 500
-    max_rows: int = 20_000
-    seconds: float = 30.0
-    memory_mb: int = 1024
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.closing import Closing
 from pipeline.documents.kinds import Kind
-from pipeline.documents.preview import Preview
-from pipeline.documents.read import DocumentResult, ReadLimits
-from pipeline.documents.topdf import Converted
-from pipeline.documents.workbook import WireGrid
+from pipeline.documents.results import Converted, DocumentResult, Preview, ReadLimits
 from pipeline.documents.worker import Allowance, DocumentWorker
+
+if TYPE_CHECKING:
+    from pipeline.documents.workbook import WireGrid
 
 T = TypeVar("T")
 Task = Callable[[DocumentWorker], Any]

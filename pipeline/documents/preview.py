@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import io
-from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image, ImageSequence
@@ -25,13 +24,6 @@ PREVIEW_MAX_HEIGHT = 2400
 PREVIEW_PAGES = 3
 NO_PAGE = "the document has no page {page}"
 NOT_SHOWN = "the page could not be drawn safely"
-
-
-@dataclass(frozen=True)
-class Preview:
-    png: bytes
-    # How many pages the document has (the case page shows the first few).
-    pages: int
 
 
 def preview(route: str, data: bytes, page: int, max_pages: int) -> tuple[bytes, int]:

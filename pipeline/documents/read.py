@@ -3,41 +3,30 @@ runs inside the isolated worker process. Everything here is picklable and pure."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
-from typing import Any
 
 from pipeline.documents import registry
-from pipeline.documents.classify import Classification, classify
-from pipeline.documents.form import FormFacts
+from pipeline.documents.classify import classify
 from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.parsing import NOTES, ParserContext, ReadLimits, Source
+from pipeline.documents.parsing import NOTES, ParserContext, Source
 from pipeline.documents.pdf import too_many_pages
 from pipeline.documents.referral_form import Draft, facts_of
-from pipeline.documents.sniff import Sniffed, extension, sniff
+from pipeline.documents.results import (
+    Classification,
+    DocumentResult,
+    FormFacts,
+    ReadLimits,
+    Sniffed,
+    megabytes,
+)
+from pipeline.documents.sniff import extension, sniff
 from pipeline.documents.topdf import check_picture
 
 # Sniffed types whose size in pixels is read from their headers before anything else.
 PICTURES = frozenset({"png", "jpeg", "gif", "tiff", "bmp"})
 
 __all__ = ["DocumentResult", "ReadLimits", "megabytes", "read_document", "too_large"]
-
-
-@dataclass(frozen=True)
-class DocumentResult:
-    """What one attachment turned out to be and what was read from it."""
-
-    sniffed: Sniffed
-    classification: Classification
-    facts: FormFacts | None = None
-    # Per field: {"value": ..., "confidence": 0..1, "source": "content-control" | ...}, plus
-    # "notes" (a list), "summary" (chronologies) and "missing" (referral forms): JSON-ready.
-    fields: dict[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-
-def megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
 
 
 def too_large(size: int, limit: int) -> DocumentResult:

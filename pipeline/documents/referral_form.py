@@ -17,20 +17,13 @@ from typing import Any
 
 from pipeline.documents import labels
 from pipeline.documents.dates import parse_date
-from pipeline.documents.form import HOUSEHOLD_COLUMNS, REASONS, REQUEST_TYPES, SECTIONS, FormFacts
+from pipeline.documents.form import HOUSEHOLD_COLUMNS, REASONS, REQUEST_TYPES, SECTIONS
 from pipeline.documents.form import Text as TextRow
 from pipeline.documents.form import Tick as TickRow
 from pipeline.documents.form import YesNo as YesNoRow
 from pipeline.documents.kinds import Kind
-from pipeline.documents.parsing import (
-    FieldSource,
-    FieldValue,
-    ParserContext,
-    ParseResult,
-    ReadLimits,
-    Source,
-)
-from pipeline.documents.sniff import Sniffed
+from pipeline.documents.parsing import FieldSource, FieldValue, ParserContext, ParseResult, Source
+from pipeline.documents.results import FormFacts, ReadLimits, Sniffed
 from pipeline.documents.word import Block, WordDoc
 
 log = logging.getLogger(__name__)

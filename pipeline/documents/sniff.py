@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import filetype
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
+from pipeline.documents.results import Sniffed
+
 log = logging.getLogger(__name__)
 
 # Zip guards (SPEC §7): refuse before decompressing anything.
@@ -94,14 +96,6 @@ _HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", 
 XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, remove_pis=True
 )
-
-
-@dataclass(frozen=True)
-class Sniffed:
-    """What a file really is, and why it must be refused (addressed to the referrer), if it must."""
-
-    type: str
-    problem: str | None = None
 
 
 def extension(filename: str) -> str:

@@ -15,7 +15,6 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import pikepdf
 from PIL import Image, ImageSequence
@@ -42,14 +41,6 @@ DAMAGED = (OSError, EOFError, ValueError, SyntaxError)
 
 class TooLarge(ConversionError):
     """A picture holds more pixels or pages than is safe to decode."""
-
-
-@dataclass(frozen=True)
-class Converted:
-    """A document as PDF, ready for the pack, and its page count."""
-
-    pdf: bytes
-    pages: int
 
 
 @contextmanager

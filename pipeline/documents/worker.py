@@ -30,20 +30,25 @@ from datetime import date, datetime
 from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.closing import Closing
-from pipeline.documents.classify import Classification
-from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.preview import Preview, preview
-from pipeline.documents.read import DocumentResult, ReadLimits, read_document
-from pipeline.documents.sniff import Sniffed
+from pipeline.documents.results import (
+    Classification,
+    Converted,
+    DocumentResult,
+    FormFacts,
+    Preview,
+    ReadLimits,
+    Sniffed,
+)
 from pipeline.documents.spawn import readers_context
-from pipeline.documents.topdf import Converted, to_pdf
-from pipeline.documents.workbook import NotAWorkbook, WireGrid, read_grid
 from pipeline.errors import ConversionError, DocumentError
 from pipeline.text import clean_values
+
+if TYPE_CHECKING:
+    from pipeline.documents.workbook import WireGrid
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +221,9 @@ def from_wire(wire: Wire) -> DocumentResult:
 
 
 # --- The child. ---
+# Its readers (`read_document`, `to_pdf` …) are imported where they are called: the fork server
+# loaded them before any child started (`spawn.PRELOAD`), and the service, which only sends
+# requests and reads answers, never loads their parsing libraries.
 
 
 def serve(requests: Connection, replies: Connection, limits: ReadLimits) -> None:
@@ -279,18 +287,24 @@ def answer(work: Callable[[], Any], refusal: tuple[type[Exception], ...], doing:
 
 def convert_one(route: str, data: bytes, limits: ReadLimits) -> Reply:
     """A picture or a PDF as PDF for the pack, under the child's limits, or why not."""
+    from pipeline.documents.topdf import to_pdf
+
     pdf = partial(to_pdf, route, data, limits.max_pdf_pages)
     return answer(pdf, (ConversionError,), "converting a document")
 
 
 def preview_one(route: str, data: bytes, page: int, limits: ReadLimits) -> Reply:
     """Page `page` of a PDF or a picture as (PNG bytes, page count), or why not."""
+    from pipeline.documents.preview import preview
+
     drawn = partial(preview, route, data, page, limits.max_pdf_pages)
     return answer(drawn, (ConversionError,), "drawing a page")
 
 
 def grid_one(data: bytes, limits: ReadLimits) -> Reply:
     """A workbook's cells as a plain grid, or why it cannot be read."""
+    from pipeline.documents.workbook import NotAWorkbook, read_grid
+
     if len(data) > limits.max_bytes:
         return ("refused", "the file is larger than an attachment may be")
     return answer(partial(read_grid, data), (NotAWorkbook,), "reading a workbook")
@@ -303,6 +317,8 @@ def read_one(
     today: date | None,
     as_kind: Kind | None = None,
 ) -> Reply:
+    from pipeline.documents.read import read_document
+
     def read() -> Any:
         return to_wire(read_document(filename, data, limits, today, as_kind))
 

@@ -20,7 +20,7 @@ from datetime import date
 from pipeline.config import LimitsConfig
 from pipeline.documents.kinds import Status
 from pipeline.documents.pool import Reader, ReaderPool
-from pipeline.documents.read import DocumentResult
+from pipeline.documents.results import DocumentResult
 from pipeline.documents.worker import Allowance, DocumentWorker, not_read, too_slow
 from pipeline.mime.message import Attachment
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.documents.form import FormFacts
+from pipeline.documents.results import FormFacts
 from pipeline.mime.message import ParsedEmail
 from pipeline.mime.threading import references_in_subject, references_in_thread
 from pipeline.outbox.queue import configured_addresses

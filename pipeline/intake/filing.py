@@ -14,10 +14,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.documents.classify import Classification, resolve_competition
-from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind
-from pipeline.documents.read import DocumentResult, megabytes
+from pipeline.documents.results import (
+    Classification,
+    DocumentResult,
+    FormFacts,
+    megabytes,
+    resolve_competition,
+)
 from pipeline.errors import IntakeError, StoreError, describe_failure
 from pipeline.intake import claims, emergency, held, unanswered
 from pipeline.intake.ahead import reading_ahead

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.documents.form import FormFacts
+from pipeline.documents.results import FormFacts
 from pipeline.intake.cases import open_case
 from pipeline.mime.message import ParsedEmail
 from pipeline.outbox import wording

@@ -13,8 +13,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.documents.form import FormFacts
 from pipeline.documents.kinds import Kind, Status
+from pipeline.documents.results import FormFacts
 from pipeline.errors import PipelineError
 from pipeline.intake import emergency
 from pipeline.intake.cases import adopt_named_referrer, apply_facts, is_other_child

@@ -8,7 +8,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from pipeline.app import App
-from pipeline.documents.form import blank_form_bytes
 from pipeline.documents.kinds import KIND_ORDER, LABELS, Kind, Status
 from pipeline.errors import PipelineError
 from pipeline.mime.message import ParsedEmail
@@ -137,6 +136,10 @@ def reply_draft(
 
 
 def blank_form() -> FileAttachment:
+    # Imported when a form is attached: the form's layout and Word writing are not loaded by a
+    # poll whose referrals all sent one.
+    from pipeline.documents.form import blank_form_bytes
+
     return FileAttachment(BLANK_FORM_NAME, DOCX, blank_form_bytes())
 
 

@@ -34,7 +34,7 @@ from pipeline.app import App
 from pipeline.config import Config
 from pipeline.disk import ensure_private_dir
 from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.topdf import Converted
+from pipeline.documents.results import Converted
 from pipeline.errors import ConversionError, Stopped, StoreError
 from pipeline.jobs import Job, bind
 from pipeline.outputs.readback import chronology_pdf

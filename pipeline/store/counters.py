@@ -8,7 +8,8 @@ the number it committed). SQLite (3.35 and later) and PostgreSQL both take the s
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql, sqlite
+import importlib
+
 from sqlalchemy.orm import Session
 
 from pipeline.store.models import Counter
@@ -16,8 +17,10 @@ from pipeline.store.models import Counter
 
 def next_number(session: Session, prefix: str, year: int) -> int:
     """The next number for `prefix` in `year` (1 for the first), taken in this transaction."""
+    # The dialect's own INSERT (for its ON CONFLICT), imported for the one in use: a poll on
+    # SQLite does not load PostgreSQL's.
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
     statement = (
         insert(Counter)
         .values(prefix=prefix, year=year, last=1)

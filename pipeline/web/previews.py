@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
-from pipeline.documents.preview import PREVIEW_PAGES, Preview
+from pipeline.documents.preview import PREVIEW_PAGES
+from pipeline.documents.results import Preview
 from pipeline.errors import NotFound
 from pipeline.outputs.convert import route_of
 from pipeline.states import ConversionState

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.documents.dates import DateProblem, When, read_when
 from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.read import ReadLimits, read_document
+from pipeline.documents.read import read_document
+from pipeline.documents.results import ReadLimits
 from tests.helpers import DATA, corpus_maker
 
 CORPUS = DATA / "documents"

@@ -20,11 +20,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.documents.classify import Classification, classify, resolve_competition
+from pipeline.documents.classify import classify
 from pipeline.documents.form import read_form_facts
 from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.read import ReadLimits, read_document
-from pipeline.documents.sniff import Sniffed, sniff
+from pipeline.documents.read import read_document
+from pipeline.documents.results import Classification, ReadLimits, Sniffed, resolve_competition
+from pipeline.documents.sniff import sniff
 from tests.helpers import DATA
 
 CORPUS = DATA / "documents"

@@ -18,7 +18,6 @@ from pipeline.documents.form import (
     FORM_TITLE,
     REQUEST_TYPES,
     SECTIONS,
-    FormFacts,
     Text,
     Tick,
     YesNo,
@@ -28,7 +27,8 @@ from pipeline.documents.form import (
     read_form_facts,
     write_blank_form,
 )
-from pipeline.documents.sniff import Sniffed, sniff
+from pipeline.documents.results import FormFacts, Sniffed
+from pipeline.documents.sniff import sniff
 from tests.helpers import DATA, corpus_maker
 
 CORPUS = DATA / "documents"

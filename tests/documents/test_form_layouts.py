@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import samples
-from pipeline.documents.form import REQUEST_TYPES, FormFacts, read_form_facts
-from pipeline.documents.read import ReadLimits, read_document
+from pipeline.documents.form import REQUEST_TYPES, read_form_facts
+from pipeline.documents.read import read_document
+from pipeline.documents.results import FormFacts, ReadLimits
 from pipeline.documents.sniff import sniff
 from pipeline.documents.word import read_word
 from pipeline.intake.poll import poll

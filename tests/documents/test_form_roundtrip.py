@@ -9,7 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.documents.form import REASONS, REQUEST_TYPES, fill_form
-from pipeline.documents.read import ReadLimits, read_document
+from pipeline.documents.read import read_document
+from pipeline.documents.results import ReadLimits
 
 # Names as families have them: apostrophes, hyphens, accents, several words.
 _LETTERS = st.sampled_from(list("abcdefghijklmnopqrstuvwxyzéèëïôüçñøå"))

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from pipeline import samples
 from pipeline.app import App
 from pipeline.documents import sniff
+from pipeline.documents import read as read_module
 from pipeline.documents import worker as worker_module
 from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.pdf import too_many_pages
-from pipeline.documents.read import DocumentResult, ReadLimits
+from pipeline.documents.results import DocumentResult, ReadLimits
 from pipeline.documents.worker import DocumentWorker
 from pipeline.intake.poll import poll
 from pipeline.store.models import Document
@@ -189,7 +190,8 @@ def test_an_error_inside_the_reader_becomes_an_answer_not_an_exception(
     def fail(*_: object) -> DocumentResult:
         raise error("Robin Testcase")
 
-    monkeypatch.setattr(worker_module, "read_document", fail)
+    # The child looks its reader up when it reads, so the one patched here is the one it calls.
+    monkeypatch.setattr(read_module, "read_document", fail)
     reply = worker_module.read_one("Referral.docx", b"PK", LIMITS, None)
     assert reply[0] == outcome and "Robin" not in repr(reply)
 

@@ -7,7 +7,8 @@ from datetime import date
 
 from pipeline.documents.kinds import Kind
 from pipeline.documents.pdf import read_pdf
-from pipeline.documents.read import ReadLimits, read_document
+from pipeline.documents.read import read_document
+from pipeline.documents.results import ReadLimits
 from tests.helpers import corpus_maker
 
 maker = corpus_maker()

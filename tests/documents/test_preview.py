@@ -7,8 +7,7 @@ import io
 from PIL import Image
 
 from pipeline import samples
-from pipeline.documents.preview import Preview
-from pipeline.documents.read import ReadLimits
+from pipeline.documents.results import Preview, ReadLimits
 from pipeline.documents.worker import DocumentWorker
 from tests.web.test_previews import two_page_pdf
 

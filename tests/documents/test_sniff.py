@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.documents.form import blank_form_bytes
-from pipeline.documents.sniff import BOMB, CUT_SHORT, PASSWORD, UNREADABLE, Sniffed, sniff
+from pipeline.documents.results import Sniffed
+from pipeline.documents.sniff import BOMB, CUT_SHORT, PASSWORD, UNREADABLE, sniff
 from tests.helpers import DATA, corpus_maker
 
 CORPUS = DATA / "documents"

@@ -15,7 +15,8 @@ import pytest
 
 from pipeline import samples
 from pipeline.documents.kinds import Kind, Status
-from pipeline.documents.read import ReadLimits, read_document
+from pipeline.documents.read import read_document
+from pipeline.documents.results import ReadLimits
 from pipeline.documents.worker import (
     HEADER,
     SMALL,

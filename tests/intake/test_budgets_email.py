@@ -16,7 +16,8 @@ from pipeline.app import App
 from pipeline.config import parse_config
 from pipeline.documents.kinds import Status
 from pipeline.documents.pdf import MAX_PAGE_OBJECTS, MAX_PAGE_SEGMENTS, too_complex
-from pipeline.documents.read import ReadLimits, read_document
+from pipeline.documents.read import read_document
+from pipeline.documents.results import ReadLimits
 from pipeline.documents.worker import too_slow
 from pipeline.errors import ConfigError
 from pipeline.intake.budget import out_of_time, too_many

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from pipeline.documents.parsing import ReadLimits
 from pipeline.documents.pool import ReaderPool
-from pipeline.documents.preview import Preview
+from pipeline.documents.results import Preview, ReadLimits
 from pipeline.intake.filing import file_pending
 from pipeline.intake.poll import deliver_configured, poll
 from pipeline.store.models import Case, Message, OutboxItem

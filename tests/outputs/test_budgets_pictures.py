@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from pipeline import samples
-from pipeline.documents.read import ReadLimits
+from pipeline.documents.results import ReadLimits
 from pipeline.documents.topdf import (
     MAX_IMAGE_PIXELS,
     MAX_PICTURE_PIXELS,

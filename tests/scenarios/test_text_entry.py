@@ -24,7 +24,7 @@ from docx import Document as WordDocument
 from sqlalchemy import select
 
 from pipeline import samples
-from pipeline.documents.read import ReadLimits
+from pipeline.documents.results import ReadLimits
 from pipeline.documents.worker import DocumentWorker
 from pipeline.intake.poll import poll
 from pipeline.jobs import TickReport, run_due
