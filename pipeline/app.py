@@ -36,7 +36,7 @@ class WorkerSlot:
         if self._worker is None:
             # Imported here so commands that never read an attachment do not load the parsers.
             from pipeline.documents.pool import ReaderPool
-            from pipeline.documents.read import ReadLimits
+            from pipeline.documents.results import ReadLimits
             from pipeline.documents.worker import DocumentWorker
 
             read_limits = ReadLimits(
