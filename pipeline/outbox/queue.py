@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.app import App
@@ -156,6 +156,25 @@ def _alert_bound(app: App, session: Session, draft: Draft) -> str | None:
     )
 
 
+# The fuse's two counts, built once (each poll asks them for every email it answers): emails
+# not held, created since `since`, to one exact address; and about one case.
+_SENT_TO = (
+    select(func.count(OutboxItem.id))
+    .join(OutboxRecipient)
+    .where(
+        OutboxRecipient.address == bindparam("address"),
+        OutboxItem.created_at > bindparam("since"),
+        OutboxItem.status != OutboxState.HELD,
+    )
+)
+_SENT_ABOUT = select(func.count(OutboxItem.id)).where(
+    OutboxItem.case_id == bindparam("case_id"),
+    OutboxItem.created_at > bindparam("since"),
+    OutboxItem.status != OutboxState.HELD,
+)
+_PURPOSE = select(OutboxItem.id).where(OutboxItem.purpose == bindparam("purpose"))
+
+
 def _rate_fuse(app: App, session: Session, draft: Draft, addresses: list[str]) -> str | None:
     # A runaway (a loop we failed to detect, a bug) stops at the fuse instead of flooding someone.
     limits = app.config.limits
@@ -166,24 +185,12 @@ def _rate_fuse(app: App, session: Session, draft: Draft, addresses: list[str]) -
             continue
         # Counted per exact address: a look-alike ('sm@example.org.attacker.example') is
         # somebody else, and must not use up the real address's allowance.
-        sent = session.scalar(
-            select(func.count(OutboxItem.id))
-            .join(OutboxRecipient)
-            .where(
-                OutboxRecipient.address == address,
-                OutboxItem.created_at > now - timedelta(hours=1),
-                OutboxItem.status != OutboxState.HELD,
-            )
-        )
+        sent = session.scalar(_SENT_TO, {"address": address, "since": now - timedelta(hours=1)})
         if (sent or 0) >= limits.max_sends_per_recipient_per_hour:
             return "rate fuse: too many emails to this recipient in the last hour"
     if draft.case is not None and draft.case.id is not None:
-        per_case = select(func.count(OutboxItem.id)).where(
-            OutboxItem.case_id == draft.case.id,
-            OutboxItem.created_at > now - timedelta(days=1),
-            OutboxItem.status != OutboxState.HELD,
-        )
-        if (session.scalar(per_case) or 0) >= limits.max_sends_per_case_per_day:
+        about = {"case_id": draft.case.id, "since": now - timedelta(days=1)}
+        if (session.scalar(_SENT_ABOUT, about) or 0) >= limits.max_sends_per_case_per_day:
             return "rate fuse: too many emails about this case today"
     return None
 
@@ -193,9 +200,11 @@ def enqueue(app: App, session: Session, draft: Draft) -> OutboxItem:
     # Nothing pending in the session changes what these look at (outbox rows, each flushed as
     # it is added): the case and its documents are flushed once, with the new row, below.
     with session.no_autoflush:
-        existing = session.scalar(select(OutboxItem).where(OutboxItem.purpose == draft.purpose))
+        existing = session.scalar(_PURPOSE, {"purpose": draft.purpose})
         if existing is not None:
-            return existing
+            found = session.get(OutboxItem, existing)
+            assert found is not None
+            return found
         reason = hold_reason(app, session, draft)
     reference = draft.case.reference if draft.case is not None else None
     message_id = app.signer.new_message_id(reference)

@@ -9,27 +9,36 @@ the number it committed). SQLite (3.35 and later) and PostgreSQL both take the s
 from __future__ import annotations
 
 import importlib
+from functools import cache
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from pipeline.store.models import Counter
 
 
 def next_number(session: Session, prefix: str, year: int) -> int:
     """The next number for `prefix` in `year` (1 for the first), taken in this transaction."""
-    # The dialect's own INSERT (for its ON CONFLICT), imported for the one in use: a poll on
-    # SQLite does not load PostgreSQL's.
-    dialect = session.get_bind().dialect.name
+    statement = _upsert(session.get_bind().dialect.name)
+    # On the session's connection: the counter is no object of the session, so nothing it holds
+    # need be written first.
+    found = session.connection().execute(statement, {"prefix": prefix, "year": year})
+    number: int = found.scalar_one()
+    return number
+
+
+@cache
+def _upsert(dialect: str) -> Executable:
+    """The statement for `dialect`, built once: its own INSERT (for its ON CONFLICT), imported
+    for the dialect in use (a poll on SQLite does not load PostgreSQL's)."""
     insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
-    statement = (
+    statement: Executable = (
         insert(Counter)
-        .values(prefix=prefix, year=year, last=1)
+        .values(prefix=bindparam("prefix"), year=bindparam("year"), last=1)
         .on_conflict_do_update(
             index_elements=[Counter.prefix, Counter.year], set_={"last": Counter.last + 1}
         )
         .returning(Counter.last)
     )
-    # On the session's connection: the counter is no object of the session, so nothing it holds
-    # need be written first.
-    number: int = session.connection().execute(statement).scalar_one()
-    return number
+    return statement
