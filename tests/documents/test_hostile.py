@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from pipeline import samples
 from pipeline.app import App
-from pipeline.documents import sniff
 from pipeline.documents import read as read_module
+from pipeline.documents import sniff
 from pipeline.documents import worker as worker_module
 from pipeline.documents.kinds import Kind, Status
 from pipeline.documents.pdf import too_many_pages
