@@ -1,5 +1,6 @@
-"""Concurrent writers on PostgreSQL: case numbers are handed out once each, and a transaction
-the database chose to lose a deadlock is run again and commits."""
+"""Concurrent writers on PostgreSQL: case numbers are handed out once each, without one worker
+waiting for another's filing, and a transaction the database chose to lose a deadlock is run
+again and commits."""
 
 from __future__ import annotations
 
@@ -42,6 +43,28 @@ def test_two_transactions_numbering_cases_at_once_get_distinct_references(
     assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
     start = before or 0
     assert sorted(outcomes) == [f"MASP-2026-{start + 1:04d}", f"MASP-2026-{start + 2:04d}"]
+
+
+def test_a_worker_numbering_a_case_does_not_wait_for_another_still_filing(pg_url: str) -> None:
+    store = Store.open(pg_url)
+    taken: list[str] = []
+    try:
+        with store.session() as filing:
+            first = next_reference(filing, "MASP", 2026)
+            # That filing is still open (its documents, its answer): another worker's referral
+            # is numbered meanwhile, not after it commits.
+            other = threading.Thread(target=lambda: taken.append(numbered(store)), daemon=True)
+            other.start()
+            other.join(20)
+            assert taken == ["MASP-2026-0002"], "the second worker waited for the first"
+        assert first == "MASP-2026-0001"
+        # A filing that fails after taking its number leaves it unused: never handed out again.
+        with pytest.raises(RuntimeError), store.session() as failing:
+            next_reference(failing, "MASP", 2026)
+            raise RuntimeError("the filing failed")
+        assert numbered(store) == "MASP-2026-0004"
+    finally:
+        store.close()
 
 
 def bump(session: Session, prefix: str) -> None:
